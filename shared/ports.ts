@@ -1,0 +1,214 @@
+// Ports: the small interfaces through which the pipeline talks to the outside world.
+// Pure code depends only on these; adapters (GKE, client-node, Cloud Logging, Cloud Storage,
+// SCC, Pub/Sub, local files) implement them and are chosen by the composition root.
+import type { Writable } from 'node:stream';
+import type { ClusterRef, Incident } from './finding/types.js';
+
+// ---------------------------------------------------------------- cluster + Kubernetes
+
+export interface ClusterInfo {
+  name: string;
+  location: string;
+  /** https endpoint of the control plane (GKE `endpoint`, kubeconfig `server`). */
+  endpoint: string;
+  /** Base64 PEM of the cluster CA (GKE `masterAuth.clusterCaCertificate`). */
+  caCertificate?: string;
+  currentMasterVersion?: string;
+  status?: string;
+  labels: Record<string, string>;
+  /** Whether NetworkPolicy is enforced (Calico network policy enabled or Dataplane V2). */
+  networkPolicyEnforced?: boolean;
+  autopilot?: boolean;
+  /** Owner hints gathered from labels such as `owner`, `team`, `contact`. */
+  ownerHints: Record<string, string>;
+}
+
+/** Finds a cluster and opens Kubernetes access to it. */
+export interface ClusterDirectory {
+  describe(ref: ClusterRef, signal?: AbortSignal): Promise<ClusterInfo>;
+  /** Kubernetes API access for the cluster (cached by the adapter for the credential's life). */
+  workloads(ref: ClusterRef, signal?: AbortSignal): Promise<Workloads>;
+}
+
+export interface OwnerRef {
+  apiVersion?: string;
+  kind: string;
+  name: string;
+  uid?: string;
+  controller?: boolean;
+}
+
+export interface ContainerView {
+  name: string;
+  image?: string;
+  imageID?: string;
+  containerID?: string;
+  ready?: boolean;
+  restartCount?: number;
+  state: 'running' | 'waiting' | 'terminated' | 'unknown';
+  stateReason?: string;
+  startedAt?: string;
+}
+
+export interface PodView {
+  namespace: string;
+  name: string;
+  uid: string;
+  resourceVersion?: string;
+  phase?: string;
+  nodeName?: string;
+  serviceAccountName?: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  creationTimestamp?: string;
+  deletionTimestamp?: string;
+  ownerReferences: OwnerRef[];
+  containers: ContainerView[];
+}
+
+export interface NodeView {
+  name: string;
+  uid?: string;
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  /** `container.googleapis.com/instance_id` annotation: the Compute Engine instance id. */
+  instanceId?: string;
+  providerID?: string;
+  unschedulable: boolean;
+  conditions: { type: string; status: string; reason?: string }[];
+}
+
+export interface OwnerView {
+  kind: string;
+  name: string;
+  namespace?: string;
+  uid?: string;
+  ownerReferences: OwnerRef[];
+  /** Desired replicas when the kind has them. */
+  replicas?: number;
+  labels: Record<string, string>;
+}
+
+export interface KubeEvent {
+  type?: string;
+  reason?: string;
+  message?: string;
+  count?: number;
+  firstTimestamp?: string;
+  lastTimestamp?: string;
+  source?: string;
+}
+
+export interface ExecRequest {
+  namespace: string;
+  pod: string;
+  container: string;
+  /** argv: never a shell string. */
+  command: string[];
+  stdout: Writable;
+  /** stderr is collected by the adapter (bounded) and returned in ExecResult. */
+  timeoutMs: number;
+  signal?: AbortSignal;
+}
+
+export interface ExecResult {
+  /** Exit code from the status channel; null when the stream ended without a status. */
+  exitCode: number | null;
+  status: 'Success' | 'Failure' | 'Unknown';
+  reason?: string;
+  message?: string;
+  /** First bytes of stderr (bounded), for telling "no such file" from "permission denied". */
+  stderr: string;
+}
+
+export interface NetworkPolicyBody {
+  name: string;
+  namespace: string;
+  podSelector: Record<string, string>;
+  labels: Record<string, string>;
+}
+
+/** The Kubernetes calls the responder makes. Every verb here is mirrored in infra/k8s/rbac.yaml. */
+export interface Workloads {
+  readPod(namespace: string, name: string, signal?: AbortSignal): Promise<PodView>;
+  readNode(name: string, signal?: AbortSignal): Promise<NodeView>;
+  readOwner(namespace: string, ref: OwnerRef, signal?: AbortSignal): Promise<OwnerView>;
+  listPodEvents(namespace: string, podName: string, signal?: AbortSignal): Promise<KubeEvent[]>;
+  listPods(namespace: string, labelSelector: string, signal?: AbortSignal): Promise<PodView[]>;
+  exec(request: ExecRequest): Promise<ExecResult>;
+  /** Deletes with a UID precondition. 404 -> 'not-found'; 409 (UID mismatch) throws. */
+  deletePod(namespace: string, name: string, options: { uid: string; gracePeriodSeconds?: number }, signal?: AbortSignal): Promise<'deleted' | 'not-found'>;
+  patchPodMetadata(namespace: string, name: string, patch: { labels?: Record<string, string>; annotations?: Record<string, string> }, signal?: AbortSignal): Promise<void>;
+  cordonNode(name: string, signal?: AbortSignal): Promise<void>;
+  createNetworkPolicy(body: NetworkPolicyBody, signal?: AbortSignal): Promise<'created' | 'exists'>;
+}
+
+// ---------------------------------------------------------------- logs
+
+export type LogQueryName = 'pod' | 'audit' | 'node';
+
+export interface LogQuery {
+  name: LogQueryName;
+  /** Cloud Logging filter, including the timestamp window. */
+  filter: string;
+  /** Resource names to search, e.g. `projects/P`. */
+  resourceNames: string[];
+  maxEntries: number;
+  maxBytes: number;
+}
+
+export interface LogEntryView {
+  timestamp?: string;
+  severity?: string;
+  logName?: string;
+  /** One-line rendering of the payload (textPayload, jsonPayload.message, or audit method). */
+  text: string;
+  /** Audit entries: who did it and what. */
+  principal?: string;
+  method?: string;
+  resourceName?: string;
+}
+
+export interface LogSearch {
+  search(query: LogQuery, signal?: AbortSignal): Promise<{ entries: LogEntryView[]; truncated: boolean }>;
+}
+
+// ---------------------------------------------------------------- evidence
+
+export interface StoredObject {
+  /** gs://bucket/key or file:///abs/path */
+  uri: string;
+  key: string;
+  size: number;
+  /** Store generation (GCS) or mtime-based id (local). */
+  generation?: string;
+  metadata: Record<string, string>;
+}
+
+export interface EvidenceStore {
+  /** Human-readable location, e.g. `gs://bucket/prefix` or `/var/evidence`. */
+  readonly location: string;
+  /** Returns the object when it exists and is complete (has its metadata), else null. */
+  stat(key: string, signal?: AbortSignal): Promise<StoredObject | null>;
+  /**
+   * Writes a new object from a stream, create-only. Resolves 'exists' (with the existing
+   * object) when another writer got there first. A failed or aborted write leaves nothing
+   * that `stat` reports as complete.
+   */
+  create(key: string, body: NodeJS.ReadableStream, metadata: Record<string, string>, signal?: AbortSignal): Promise<{ created: boolean; object: StoredObject }>;
+  /** Reads a small object (manifests, reports, counters). */
+  readText(key: string, signal?: AbortSignal): Promise<string | null>;
+  /** Keys under a prefix (used for shared counters such as the blast-radius limit). */
+  list(prefix: string, signal?: AbortSignal): Promise<string[]>;
+}
+
+// ---------------------------------------------------------------- record
+
+export interface FindingMarks {
+  /** Sets exactly these mark keys (update mask `marks.<key>`), leaving others untouched. */
+  update(incident: Incident, marks: Record<string, string>, signal?: AbortSignal): Promise<void>;
+}
+
+export interface ResultPublisher {
+  publish(payload: Buffer, attributes: Record<string, string>, orderingKey: string, signal?: AbortSignal): Promise<string>;
+}
