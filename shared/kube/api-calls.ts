@@ -1,0 +1,43 @@
+// The single source of truth for every Kubernetes API call the responder can make.
+// The client-node adapter routes each call through this table (so a call cannot exist
+// without an entry), and the infra test derives the RBAC ClusterRole in infra/k8s/rbac.yaml
+// from it: permissions granted == calls made, with no second hand-kept list.
+
+export type KubeVerb = 'get' | 'list' | 'watch' | 'create' | 'delete' | 'patch' | 'update';
+
+export interface KubeApiCall {
+  /** API group ('' for core). */
+  group: string;
+  /** Resource, with subresource where relevant (`pods/exec`, `pods/ephemeralcontainers`). */
+  resource: string;
+  verbs: readonly KubeVerb[];
+  /** Needed only when a policy feature is switched on (RBAC grants it in a separate, optional role). */
+  feature?: 'debugContainer';
+  why: string;
+}
+
+export const KUBE_API_CALLS = {
+  readPod: [{ group: '', resource: 'pods', verbs: ['get'], why: 'pod metadata, owner, container status' }],
+  listPods: [{ group: '', resource: 'pods', verbs: ['list'], why: 'observe the replacement after a delete' }],
+  readNode: [{ group: '', resource: 'nodes', verbs: ['get'], why: 'node labels, conditions, instance_id annotation' }],
+  readOwner: [
+    { group: 'apps', resource: 'replicasets', verbs: ['get'], why: 'owner chain' },
+    { group: 'apps', resource: 'deployments', verbs: ['get'], why: 'owner chain' },
+    { group: 'apps', resource: 'statefulsets', verbs: ['get'], why: 'owner chain' },
+    { group: 'apps', resource: 'daemonsets', verbs: ['get'], why: 'owner chain' },
+    { group: 'batch', resource: 'jobs', verbs: ['get'], why: 'owner chain' },
+    { group: 'batch', resource: 'cronjobs', verbs: ['get'], why: 'owner chain' },
+  ],
+  listPodEvents: [{ group: '', resource: 'events', verbs: ['list'], why: 'recent events for the pod' }],
+  // WebSocket exec is authorised as `get` on pods/exec; Kubernetes 1.35 also checks `create`.
+  exec: [{ group: '', resource: 'pods/exec', verbs: ['get', 'create'], why: 'copy the binary out (cat/tar)' }],
+  deletePod: [{ group: '', resource: 'pods', verbs: ['delete'], why: 'containment: delete the pod (UID precondition)' }],
+  patchPodMetadata: [{ group: '', resource: 'pods', verbs: ['patch'], why: 'label/annotate/quarantine the pod' }],
+  cordonNode: [{ group: '', resource: 'nodes', verbs: ['patch'], why: 'containment: cordon the node' }],
+  createNetworkPolicy: [{ group: 'networking.k8s.io', resource: 'networkpolicies', verbs: ['create'], why: 'quarantine: deny-all policy' }],
+  addDebugContainer: [
+    { group: '', resource: 'pods/ephemeralcontainers', verbs: ['patch'], feature: 'debugContainer', why: 'trusted copy through /proc/<pid>/root' },
+  ],
+} as const satisfies Record<string, readonly KubeApiCall[]>;
+
+export type KubeCallName = keyof typeof KUBE_API_CALLS;
