@@ -141,6 +141,25 @@ export interface Workloads {
   patchPodMetadata(namespace: string, name: string, patch: { labels?: Record<string, string>; annotations?: Record<string, string> }, signal?: AbortSignal): Promise<void>;
   cordonNode(name: string, signal?: AbortSignal): Promise<void>;
   createNetworkPolicy(body: NetworkPolicyBody, signal?: AbortSignal): Promise<'created' | 'exists'>;
+  /**
+   * Adds an ephemeral debug container (pinned image, targetContainerName set so it shares
+   * the target's process namespace) and resolves once it is running. Used by the trusted
+   * evidence path that reads `/proc/<pid>/root/<path>`.
+   */
+  addDebugContainer(spec: DebugContainerSpec, signal?: AbortSignal): Promise<void>;
+}
+
+export interface DebugContainerSpec {
+  namespace: string;
+  pod: string;
+  /** Unique name, e.g. `scc-evidence-<hash>`. */
+  name: string;
+  /** Image pinned by digest. */
+  image: string;
+  targetContainer: string;
+  /** Long-running command (e.g. ['sleep', '600']) so we can exec into it. */
+  command: string[];
+  timeoutMs: number;
 }
 
 // ---------------------------------------------------------------- logs
