@@ -1,0 +1,376 @@
+// The audit trail: one structured Cloud Logging entry per event of a finding's handling,
+// correlated by `logging.googleapis.com/operation` (id = finding name, first/last flags) and
+// labelled for log-based metrics. pino does the writing, configured by Google's
+// `@google-cloud/pino-logging-gcp-config` (severity, `message`, timestamp, insertId,
+// serviceContext): we add only the operation, the labels and the payload.
+//
+// Every entry goes through one function (`emit`) that scrubs the message and every field
+// (see scrub.ts): nothing reaches the log without passing the redactor.
+//
+// Cold start: `@google-cloud/pino-logging-gcp-config` requires `@google-cloud/logging` and
+// google-gax at load (~400 ms measured here), although with `serviceContext` and a project
+// given it uses none of them. So the logger is built on the first entry that is actually
+// written (a level-disabled debug entry costs nothing and loads nothing): a message that
+// logs only at debug level loads no `@google-cloud/*` module.
+import { createRequire } from 'node:module';
+import { randomUUID } from 'node:crypto';
+import { pino } from 'pino';
+import type { DestinationStream, Logger, LoggerOptions } from 'pino';
+import type { createGcpLoggingPinoConfig as CreateGcpLoggingPinoConfig } from '@google-cloud/pino-logging-gcp-config';
+import type { StepResult } from '../respond/step.js';
+import { createScrubber, type Scrubber } from './scrub.js';
+
+export const PRODUCER = 'scc-container-responder';
+export const OPERATION_KEY = 'logging.googleapis.com/operation';
+export const LABELS_KEY = 'logging.googleapis.com/labels';
+
+export type AuditSeverity = 'DEBUG' | 'INFO' | 'NOTICE' | 'WARNING' | 'ERROR' | 'CRITICAL';
+
+/**
+ * Labels for log-based metrics (string values only; Cloud Logging labels are strings).
+ * Each entry carries the labels known so far; the summary carries the complete set.
+ */
+export interface AuditLabels {
+  cluster?: string;
+  namespace?: string;
+  pod?: string;
+  /** What was done: the marks vocabulary (`would-delete`, `deleted`, `none`, ...). */
+  action?: string;
+  rule?: string;
+  verdict?: string;
+  category?: string;
+  /** `dry-run` | `enforce`. */
+  mode?: string;
+  project?: string;
+}
+const LABEL_KEYS: readonly (keyof AuditLabels)[] = ['cluster', 'namespace', 'pod', 'action', 'rule', 'verdict', 'category', 'mode', 'project'];
+const MAX_LABEL_VALUE = 256;
+
+export interface AuditLogOptions {
+  /** Where lines go (default: stdout, which Cloud Functions forwards to Cloud Logging). */
+  destination?: DestinationStream;
+  /** pino level name: trace, debug, info, notice, warn, error, fatal (default info). */
+  level?: string;
+  serviceVersion: string;
+  serviceName?: string;
+  /**
+   * Project for `logging.googleapis.com/trace`. Given (or '' for none) so that the GCP
+   * config never asks the metadata server for it.
+   */
+  projectId?: string;
+  /** Base redactor; per-finding secrets are added with `forFinding(..., { secrets })`. */
+  scrubber?: Scrubber;
+  /** Step data larger than this (serialised) is replaced by a preview (default 64 KiB). */
+  maxDataBytes?: number;
+  /** For bundlers/tests: the GCP config factory, instead of loading the package on first write. */
+  gcpConfig?: typeof CreateGcpLoggingPinoConfig;
+}
+
+export interface ReceivedEntry {
+  category?: string;
+  severity?: string;
+  eventTime?: string;
+  apiVersion?: string;
+  messageId?: string;
+  publishTime?: string;
+  deliveryAttempt?: number;
+  [field: string]: unknown;
+}
+
+export interface DecisionEntry {
+  /** Whether a policy rule matched. */
+  matched: boolean;
+  rule?: string;
+  /** Planned action(s), e.g. `delete-pod`; labels use `labels.action` for what was done. */
+  actions?: string[];
+  mode?: string;
+  reason?: string;
+  [field: string]: unknown;
+}
+
+/** What the caller knows at the end; only `verdict` and `action` are required. */
+export interface AuditSummary {
+  /** Short word for the result, e.g. `handled`, `dry-run`, `no-rule`, `failed`, `retry`, `duplicate`. */
+  verdict: string;
+  /** What was done (marks vocabulary): `would-delete`, `deleted`, `quarantined`, `none`, ... */
+  action: string;
+  /**
+   * `completed`: acked after the work; `retry`: a transient failure, the function throws so
+   * Pub/Sub redelivers; `failed`: a permanent failure, acked with this ERROR entry.
+   */
+  outcome?: 'completed' | 'retry' | 'failed';
+  rule?: string;
+  mode?: string;
+  /** Step name -> duration in ms. */
+  durations?: Record<string, number>;
+  totalMs?: number;
+  counts?: StepCounts;
+  evidenceUri?: string;
+  hashVerdict?: string;
+  guards?: unknown;
+  /** Free-form extra fields (scrubbed like everything else). */
+  details?: Record<string, unknown>;
+  /** Overrides the severity derived from outcome/counts/action. */
+  severity?: AuditSeverity;
+}
+
+export interface StepCounts {
+  ok: number;
+  skipped: number;
+  failed: number;
+  transient: number;
+  permanent: number;
+}
+
+export interface FindingAudit {
+  readonly operationId: string;
+  /** Id of this attempt (a redelivery gets a new one); also written into every entry as `run`. */
+  readonly runId: string;
+  /** Adds or replaces labels for this and every later entry. */
+  setLabels(labels: AuditLabels): void;
+  /** The message was decoded and is ours: INFO, `first: true`. */
+  received(entry: ReceivedEntry, message?: string): void;
+  /** One entry per step: ok/skipped INFO, failed transient WARNING, failed permanent ERROR. */
+  step(result: StepResult): void;
+  /** The policy decision and its rule: NOTICE when a rule matched, INFO otherwise. */
+  decision(entry: DecisionEntry, message?: string): void;
+  warning(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
+  info(message: string, fields?: Record<string, unknown>): void;
+  /** The last entry: `last: true`, complete labels (action, verdict, rule, mode). */
+  summary(summary: AuditSummary, message?: string): void;
+}
+
+export interface EventOptions {
+  severity?: AuditSeverity;
+  /** Correlate with an operation (e.g. the Pub/Sub message id for a rejected message). */
+  operationId?: string;
+  labels?: AuditLabels;
+}
+
+export interface AuditLog {
+  forFinding(findingName: string, labels?: AuditLabels, options?: { secrets?: Iterable<string>; runId?: string }): FindingAudit;
+  /** A standalone entry (message rejected, not ours, start-up). With an operationId it is a one-entry operation (first and last). */
+  event(message: string, fields?: Record<string, unknown>, options?: EventOptions): void;
+  /** Whether entries of this severity are written at the configured level. */
+  enabled(severity: AuditSeverity): boolean;
+  flush(): Promise<void>;
+}
+
+// pino has no NOTICE; a custom level between info (30) and warn (40) gives Cloud Logging's.
+const PINO_LEVEL: Record<AuditSeverity, { name: string; value: number }> = {
+  DEBUG: { name: 'debug', value: 20 },
+  INFO: { name: 'info', value: 30 },
+  NOTICE: { name: 'notice', value: 35 },
+  WARNING: { name: 'warn', value: 40 },
+  ERROR: { name: 'error', value: 50 },
+  CRITICAL: { name: 'fatal', value: 60 },
+};
+const LEVEL_VALUES: Record<string, number> = { trace: 10, debug: 20, info: 30, notice: 35, warn: 40, error: 50, fatal: 60, silent: Infinity };
+
+// Keys the GCP formatter or Cloud Logging treat specially: caller fields never overwrite them.
+const RESERVED = new Set([
+  'severity', 'message', 'msg', 'level', 'time', 'timestamp', 'serviceContext', 'stack_trace', 'err',
+  'trace_id', 'span_id', 'trace_flags', 'httpRequest', OPERATION_KEY, LABELS_KEY,
+  'logging.googleapis.com/insertId', 'logging.googleapis.com/trace', 'logging.googleapis.com/spanId',
+  'logging.googleapis.com/sourceLocation', 'logging.googleapis.com/trace_sampled', 'run',
+]);
+
+const require = createRequire(import.meta.url);
+
+function loadGcpConfig(): typeof CreateGcpLoggingPinoConfig {
+  const mod = require('@google-cloud/pino-logging-gcp-config') as { createGcpLoggingPinoConfig: typeof CreateGcpLoggingPinoConfig };
+  return mod.createGcpLoggingPinoConfig;
+}
+
+export function cleanLabels(labels: AuditLabels): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const key of LABEL_KEYS) {
+    const v = labels[key];
+    if (typeof v === 'string' && v.length > 0) out[key] = v.length > MAX_LABEL_VALUE ? v.slice(0, MAX_LABEL_VALUE) : v;
+  }
+  return out;
+}
+
+/** Counts and per-step durations of a list of step results (for the summary). */
+export function summarizeSteps(steps: readonly StepResult[]): { counts: StepCounts; durations: Record<string, number>; totalMs: number } {
+  const counts: StepCounts = { ok: 0, skipped: 0, failed: 0, transient: 0, permanent: 0 };
+  const durations: Record<string, number> = {};
+  let totalMs = 0;
+  for (const s of steps) {
+    counts[s.status] += 1;
+    if (s.status === 'failed') counts[s.failure === 'transient' ? 'transient' : 'permanent'] += 1;
+    durations[s.name] = (durations[s.name] ?? 0) + s.durationMs;
+    totalMs += s.durationMs;
+  }
+  return { counts, durations, totalMs };
+}
+
+export function stepSeverity(result: Pick<StepResult, 'status' | 'failure'>): AuditSeverity {
+  if (result.status !== 'failed') return 'INFO';
+  return result.failure === 'transient' ? 'WARNING' : 'ERROR';
+}
+
+/** Actions that changed something in the cluster: worth NOTICE in the summary. */
+const EFFECTFUL = /^(deleted|quarantined|cordoned|labelled|isolated|killed)/;
+
+export function summarySeverity(s: AuditSummary): AuditSeverity {
+  if (s.severity) return s.severity;
+  if (s.outcome === 'failed') return 'ERROR';
+  if (s.outcome === 'retry') return 'WARNING';
+  if (s.counts && s.counts.permanent > 0) return 'ERROR';
+  if (s.counts && s.counts.failed > 0) return 'WARNING';
+  if (EFFECTFUL.test(s.action)) return 'NOTICE';
+  return 'INFO';
+}
+
+export function createAuditLog(options: AuditLogOptions): AuditLog {
+  const levelName = options.level ?? 'info';
+  const threshold = LEVEL_VALUES[levelName];
+  if (threshold === undefined) throw new Error(`audit log: unknown level "${levelName}" (use one of ${Object.keys(LEVEL_VALUES).join(', ')})`);
+  const baseScrubber = options.scrubber ?? createScrubber();
+  const maxDataBytes = options.maxDataBytes ?? 64 * 1024;
+  let logger: Logger<'notice'> | undefined;
+
+  const build = (): Logger<'notice'> => {
+    const factory = options.gcpConfig ?? loadGcpConfig();
+    const mixin: LoggerOptions<'notice'> = { level: levelName, base: null, customLevels: { notice: 35 } };
+    const config = factory(
+      {
+        // Both given so the config never probes the metadata server.
+        serviceContext: { service: options.serviceName ?? PRODUCER, version: options.serviceVersion },
+        traceGoogleCloudProjectId: options.projectId ?? '',
+        // Its one-off diagnostic line would be an entry without our operation/labels.
+        inihibitDiagnosticMessage: true,
+      },
+      mixin as LoggerOptions,
+    ) as LoggerOptions<'notice'>;
+    const gcpLevel = config.formatters?.level;
+    config.formatters = {
+      ...config.formatters,
+      level: (label: string, value: number) => (label === 'notice' ? { severity: 'NOTICE', level: value } : gcpLevel ? gcpLevel(label, value) : { level: value }),
+    };
+    return options.destination ? pino<'notice'>(config, options.destination) : pino<'notice'>(config);
+  };
+
+  const enabled = (severity: AuditSeverity): boolean => PINO_LEVEL[severity].value >= threshold;
+
+  const emit = (
+    severity: AuditSeverity,
+    message: string,
+    scrub: Scrubber,
+    fields: Record<string, unknown>,
+    operation?: { id: string; first?: boolean; last?: boolean },
+    labels?: Record<string, string>,
+    run?: string,
+  ): void => {
+    if (!enabled(severity)) return;
+    logger ??= build();
+    const entry: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(fields)) {
+      if (v === undefined) continue;
+      entry[RESERVED.has(k) ? `field_${k}` : k] = v;
+    }
+    const scrubbed = scrub.value(entry);
+    if (run !== undefined) scrubbed['run'] = run;
+    if (operation) {
+      const op: Record<string, unknown> = { id: scrub.text(operation.id), producer: PRODUCER };
+      if (operation.first) op['first'] = true;
+      if (operation.last) op['last'] = true;
+      scrubbed[OPERATION_KEY] = op;
+    }
+    if (labels && Object.keys(labels).length > 0) scrubbed[LABELS_KEY] = scrub.value(labels);
+    const method = logger[PINO_LEVEL[severity].name as 'info'];
+    method.call(logger, scrubbed, scrub.text(message));
+  };
+
+  const boundData = (data: unknown, scrub: Scrubber): unknown => {
+    if (data === undefined) return undefined;
+    const clean = scrub.value(data);
+    let text: string;
+    try {
+      text = JSON.stringify(clean) ?? '';
+    } catch {
+      return '[unserialisable]';
+    }
+    if (Buffer.byteLength(text) <= maxDataBytes) return clean;
+    return { truncated: true, bytes: Buffer.byteLength(text), preview: text.slice(0, 2048) };
+  };
+
+  return {
+    enabled,
+    event(message, fields = {}, eventOptions = {}) {
+      const op = eventOptions.operationId === undefined ? undefined : { id: eventOptions.operationId, first: true, last: true };
+      emit(eventOptions.severity ?? 'INFO', message, baseScrubber, fields, op, eventOptions.labels ? cleanLabels(eventOptions.labels) : undefined);
+    },
+    flush() {
+      const l = logger;
+      if (!l) return Promise.resolve();
+      return new Promise<void>((resolve) => {
+        // A destination without flush support (a plain Writable) makes pino throw or call back
+        // with an error; either way there is nothing buffered in pino itself.
+        try {
+          l.flush(() => resolve());
+        } catch {
+          resolve();
+        }
+      });
+    },
+    forFinding(findingName, initialLabels = {}, findingOptions = {}) {
+      const scrub = findingOptions.secrets ? baseScrubber.with(findingOptions.secrets) : baseScrubber;
+      const runId = findingOptions.runId ?? randomUUID();
+      let labels: AuditLabels = { ...initialLabels };
+      let written = 0;
+      const write = (severity: AuditSeverity, message: string, fields: Record<string, unknown>, last = false): void => {
+        if (!enabled(severity)) return;
+        // `first` goes on the first entry actually written, whichever it is.
+        const first = written === 0;
+        written += 1;
+        emit(severity, message, scrub, fields, { id: findingName, first, last }, cleanLabels(labels), runId);
+      };
+      return {
+        operationId: findingName,
+        runId,
+        setLabels(more) {
+          labels = { ...labels, ...more };
+        },
+        received(entry, message) {
+          write('INFO', message ?? `finding received: ${entry.category ?? 'unknown category'}`, { received: entry });
+        },
+        step(result) {
+          const { data, ...step } = result;
+          const detail = result.reason ? `: ${result.reason}` : '';
+          const kind = result.status === 'failed' && result.failure ? ` (${result.failure})` : '';
+          write(stepSeverity(result), `step ${result.name} ${result.status}${kind}${detail}`, { step, data: boundData(data, scrub) });
+        },
+        decision(entry, message) {
+          if (entry.rule !== undefined) labels = { ...labels, rule: entry.rule };
+          if (entry.mode !== undefined) labels = { ...labels, mode: entry.mode };
+          const text = message ?? (entry.matched ? `policy: rule ${entry.rule ?? '?'} matched (${entry.mode ?? 'mode unknown'})` : `policy: no rule matched${entry.reason ? `: ${entry.reason}` : ''}`);
+          write(entry.matched ? 'NOTICE' : 'INFO', text, { decision: entry });
+        },
+        warning(message, fields = {}) {
+          write('WARNING', message, fields);
+        },
+        error(message, fields = {}) {
+          write('ERROR', message, fields);
+        },
+        info(message, fields = {}) {
+          write('INFO', message, fields);
+        },
+        summary(summary, message) {
+          labels = {
+            ...labels,
+            action: summary.action,
+            verdict: summary.verdict,
+            ...(summary.rule === undefined ? {} : { rule: summary.rule }),
+            ...(summary.mode === undefined ? {} : { mode: summary.mode }),
+          };
+          const { severity: _override, ...body } = summary;
+          const text = message ?? `finding ${summary.verdict}: action ${summary.action}${summary.outcome ? ` (${summary.outcome})` : ''}`;
+          write(summarySeverity(summary), text, { summary: body }, true);
+        },
+      };
+    },
+  };
+}

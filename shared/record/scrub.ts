@@ -1,0 +1,228 @@
+// The redactor every audit entry, report object and published result passes through.
+// Engineer A's shared/finding/redact.ts did not exist when this was written, so the record
+// layer carries its own value scrubber. It is deliberately layered, because any one rule
+// misses something:
+//   1. keys that look secret (`password`, `apiKey`, `STRIPE_API_KEY`, ...) lose their value;
+//   2. environment lists (`envVariables: [{name, val}]`, `env: {...}`) keep names only;
+//   3. strings are scanned for well-known token shapes (Stripe, AWS, GitHub, Slack, Google
+//      API keys, JWTs, PEM private keys, bearer/basic credentials, URL passwords) and for
+//      `NAME=value` / `--name=value` pairs whose name looks secret;
+//   4. exact values the caller knows are secret (the finding's raw env values) are removed
+//      wherever they appear, whatever key they hide under.
+// Pure code: no client library, no I/O.
+
+export const REDACTED = '[REDACTED]';
+
+/** Key names whose values are never logged. Matches inside longer names (`STRIPE_API_KEY`). */
+const SECRET_KEY =
+  /(passw(or)?d|passphrase|^pass$|[-_]pass$|secret|token|api[-_]?key|apikey|access[-_]?key|private[-_]?key|client[-_]?secret|credential|authorization|auth[-_]?header|cookie|session[-_]?id|signature|bearer|jwt|dsn)/i;
+/** Key names that hold a process environment (names kept, values dropped). */
+const ENV_KEY = /^(env|environment|envVariables|env_variables|envVars|environmentVariables)$/i;
+
+/** Token shapes worth removing wherever they occur in free text. */
+const TOKEN_PATTERNS: RegExp[] = [
+  /\b(sk|rk|pk)_(live|test)_[A-Za-z0-9_]{6,}/g, // Stripe
+  /\b(AKIA|ASIA)[A-Z0-9]{16}\b/g, // AWS access key id
+  /\bgh[pousr]_[A-Za-z0-9]{20,}\b/g, // GitHub tokens
+  /\bgithub_pat_[A-Za-z0-9_]{20,}\b/g,
+  /\bxox[abprs]-[A-Za-z0-9-]{10,}/g, // Slack
+  /\bAIza[0-9A-Za-z_-]{35}\b/g, // Google API key
+  /\bya29\.[0-9A-Za-z_.-]{20,}/g, // Google OAuth access token
+  /\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/g, // JWT
+  /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(-----END [A-Z ]*PRIVATE KEY-----|$)/g,
+];
+/** `Authorization: Bearer x`, `Basic x` (scheme kept, credential dropped). */
+const AUTH_SCHEME = /\b(Bearer|Basic|Token)\s+[A-Za-z0-9._~+/=-]{8,}/gi;
+/** `https://user:password@host` */
+const URL_PASSWORD = /([a-z][a-z0-9+.-]*:\/\/[^/\s:@]+:)[^@\s/]+@/gi;
+/** A command-line flag whose next argv element is a secret (`--password`, `-token`). */
+const SECRET_FLAG = /^-{1,2}[A-Za-z0-9_.-]*(passw(or)?d|passphrase|pwd|secret|token|api[-_]?key|apikey|access[-_]?key|private[-_]?key|credential)[A-Za-z0-9_.-]*$/i;
+/** `NAME=value` or `--name=value` / `--name value` where NAME looks secret. */
+const SECRET_ASSIGNMENT = /(^|[\s"'&?;,({[])(-{0,2}[A-Za-z0-9_.-]*?(?:passw(?:or)?d|passphrase|pwd|secret|token|api[-_]?key|apikey|access[-_]?key|private[-_]?key|credential|authorization)[A-Za-z0-9_.-]*)(=|:\s*)([^\s"'&;,)}\]]+)/gi;
+
+export interface ScrubOptions {
+  /**
+   * Exact values to remove wherever they appear (e.g. the finding's raw environment values).
+   * Values shorter than `minSecretLength` are ignored: removing "1" or "true" everywhere
+   * would destroy the record without protecting anything.
+   */
+  knownSecrets?: Iterable<string>;
+  minSecretLength?: number;
+  /** Depth beyond which objects are replaced by a marker (cycles are always cut). */
+  maxDepth?: number;
+}
+
+export interface Scrubber {
+  /** Returns a scrubbed deep copy (plain JSON-able data: Dates become ISO strings, Buffers a size). */
+  value<T>(input: T): T;
+  text(input: string): string;
+  /** A scrubber that also removes these exact values. */
+  with(knownSecrets: Iterable<string>): Scrubber;
+}
+
+export function isSecretKey(key: string): boolean {
+  return SECRET_KEY.test(key);
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+export function createScrubber(options: ScrubOptions = {}): Scrubber {
+  const minLen = options.minSecretLength ?? 6;
+  const maxDepth = options.maxDepth ?? 24;
+  const known = [...new Set([...(options.knownSecrets ?? [])].filter((s) => typeof s === 'string' && s.length >= minLen))]
+    // Longest first so a secret that contains another is removed whole.
+    .sort((a, b) => b.length - a.length);
+  const knownRe = known.length > 0 ? new RegExp(known.map(escapeRegExp).join('|'), 'g') : undefined;
+
+  const text = (input: string): string => {
+    let s = input;
+    if (knownRe) s = s.replace(knownRe, REDACTED);
+    for (const re of TOKEN_PATTERNS) s = s.replace(re, REDACTED);
+    s = s.replace(AUTH_SCHEME, (_m, scheme: string) => `${scheme} ${REDACTED}`);
+    s = s.replace(URL_PASSWORD, (_m, prefix: string) => `${prefix}${REDACTED}@`);
+    s = s.replace(SECRET_ASSIGNMENT, (m, lead: string, name: string, sep: string, val: string) =>
+      val === REDACTED ? m : `${lead}${name}${sep}${REDACTED}`,
+    );
+    return s;
+  };
+
+  const envList = (input: unknown, seen: WeakSet<object>, depth: number): unknown => {
+    if (Array.isArray(input)) {
+      return input.map((item) => {
+        if (typeof item === 'string') {
+          // `NAME=value` strings (Kubernetes/docker style): keep the name.
+          const eq = item.indexOf('=');
+          return eq > 0 ? `${item.slice(0, eq)}=${REDACTED}` : REDACTED;
+        }
+        if (typeof item === 'object' && item !== null) {
+          const o = item as Record<string, unknown>;
+          const out: Record<string, unknown> = {};
+          for (const [k, v] of Object.entries(o)) {
+            out[k] = k === 'name' && typeof v === 'string' ? text(v) : v === REDACTED ? v : k === 'name' ? walk(v, seen, depth + 1) : REDACTED;
+          }
+          return out;
+        }
+        return REDACTED;
+      });
+    }
+    if (typeof input === 'object' && input !== null) {
+      const out: Record<string, unknown> = {};
+      for (const k of Object.keys(input)) out[text(k)] = REDACTED;
+      return out;
+    }
+    return input === undefined || input === null ? input : REDACTED;
+  };
+
+  const walk = (input: unknown, seen: WeakSet<object>, depth: number): unknown => {
+    switch (typeof input) {
+      case 'string':
+        return text(input);
+      case 'number':
+      case 'boolean':
+      case 'undefined':
+        return input;
+      case 'bigint':
+        return input.toString();
+      case 'function':
+      case 'symbol':
+        return undefined;
+      default:
+        break;
+    }
+    if (input === null) return null;
+    const obj = input as object;
+    if (seen.has(obj)) return '[Circular]';
+    if (depth > maxDepth) return '[Truncated: too deep]';
+    if (input instanceof Date) return Number.isNaN(input.getTime()) ? null : input.toISOString();
+    if (Buffer.isBuffer(input) || input instanceof Uint8Array) return `[${input.byteLength} bytes]`;
+    seen.add(obj);
+    try {
+      if (input instanceof Error) {
+        const out: Record<string, unknown> = { name: input.name, message: text(input.message) };
+        const code = (input as { code?: unknown }).code;
+        if (typeof code === 'string' || typeof code === 'number') out['code'] = code;
+        return out;
+      }
+      if (Array.isArray(input)) {
+        // argv such as ['--password', 'hunter2']: the value follows a secret-looking flag.
+        return input.map((v, i) => {
+          const prev: unknown = i > 0 ? input[i - 1] : undefined;
+          if (typeof v === 'string' && typeof prev === 'string' && SECRET_FLAG.test(prev)) return REDACTED;
+          return walk(v, seen, depth + 1);
+        });
+      }
+      if (input instanceof Map) return walk(Object.fromEntries(input), seen, depth);
+      if (input instanceof Set) return walk([...input], seen, depth);
+      const out: Record<string, unknown> = {};
+      for (const [k, v] of Object.entries(input as Record<string, unknown>)) {
+        if (v === undefined) continue;
+        const key = text(k);
+        if (ENV_KEY.test(k)) out[key] = envList(v, seen, depth);
+        else if (SECRET_KEY.test(k)) out[key] = redactLeaves(v);
+        else out[key] = walk(v, seen, depth + 1);
+      }
+      return out;
+    } finally {
+      seen.delete(obj);
+    }
+  };
+
+  const scrubber: Scrubber = {
+    value: <T>(input: T): T => walk(input, new WeakSet(), 0) as T,
+    text,
+    with: (more) => createScrubber({ ...options, knownSecrets: [...known, ...more] }),
+  };
+  return scrubber;
+}
+
+/**
+ * Under a secret-looking key, keep the shape (useful for debugging: was a token present?)
+ * but no value. Booleans stay (`tokenPresent: true` reveals nothing); depth is bounded.
+ */
+function redactLeaves(v: unknown, depth = 0): unknown {
+  if (v === null || v === undefined || typeof v === 'boolean') return v;
+  if (depth > 8) return REDACTED;
+  if (Array.isArray(v)) return v.map((x) => redactLeaves(x, depth + 1));
+  if (typeof v === 'object' && !(v instanceof Date) && !Buffer.isBuffer(v)) {
+    const out: Record<string, unknown> = {};
+    for (const [k, inner] of Object.entries(v as Record<string, unknown>)) out[k] = redactLeaves(inner, depth + 1);
+    return out;
+  }
+  return REDACTED;
+}
+
+/** Variables that name places and versions, never credentials. */
+const BENIGN_ENV = /^(HOSTNAME|HOME|PATH|PWD|OLDPWD|USER|SHELL|LANG|LC_\w+|TERM|TZ|SHLVL|HOST|PORT|.*_VERSION|KUBERNETES_\w+|\w+_SERVICE_(HOST|PORT)\w*|\w+_PORT(_\w+)?)$/;
+
+/**
+ * Picks, from a process environment as SCC reports it (`[{name, val}]`), the values worth
+ * scrubbing by exact match: those under secret-looking names and those that look like
+ * tokens (long, mixed letters and digits, no spaces or path separators). Plain values such
+ * as HOSTNAME (the pod name) or PATH are left alone, because scrubbing them everywhere would
+ * erase the pod name from the very record that is about it.
+ */
+export function secretsFromEnv(env: Iterable<{ name?: string | null; val?: string | null; value?: string | null }>): string[] {
+  const out: string[] = [];
+  for (const item of env) {
+    const val = item.val ?? item.value;
+    if (typeof val !== 'string' || val.length === 0) continue;
+    const name = item.name ?? '';
+    if (SECRET_KEY.test(name)) {
+      out.push(val);
+      continue;
+    }
+    if (BENIGN_ENV.test(name)) continue;
+    // Mixed case and digits (base64-ish) or long hex: generated credentials look like this,
+    // pod names (lower case, digits, dashes) do not.
+    const tokenLike =
+      (val.length >= 16 && /^[A-Za-z0-9_\-+=.~/]+$/.test(val) && /[a-z]/.test(val) && /[A-Z]/.test(val) && /[0-9]/.test(val)) ||
+      /^[A-Fa-f0-9]{32,}$/.test(val);
+    if (tokenLike) out.push(val);
+  }
+  return out;
+}
+
+/** The scrubber with only the built-in rules (no known values). */
+export const defaultScrubber: Scrubber = createScrubber();
