@@ -1,0 +1,189 @@
+// Renders the Kubernetes RBAC manifests from shared/kube/api-calls.ts, the one table of every
+// Kubernetes call the responder can make. Nobody edits infra/k8s/*.yaml by hand: run
+//
+//   npx tsx scripts/gen-rbac.ts          # rewrite infra/k8s/rbac.yaml and rbac-debug-container.yaml
+//   npx tsx scripts/gen-rbac.ts --check  # exit 1 if the committed files differ (CI does this too)
+//
+// Two files, because the debug-container fallback is opt-in: the base ClusterRole holds every
+// call without a `feature`; calls with `feature: 'debugContainer'` go into a separate
+// ClusterRole + binding that a cluster admin applies only where the policy enables it.
+//
+// The subject is the function's Google service account as an RBAC User: GKE authenticates a
+// Google identity and hands RBAC its email as the user name. The email is a placeholder
+// (PLACEHOLDER_SUBJECT) substituted at apply time (see infra/README.md).
+import { readFileSync, writeFileSync } from 'node:fs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { dirname, join } from 'node:path';
+import { KUBE_API_CALLS, type KubeApiCall } from '../shared/kube/api-calls.js';
+
+export const PLACEHOLDER_SUBJECT = 'scc-responder@PROJECT_ID.iam.gserviceaccount.com';
+export const BASE_ROLE_NAME = 'scc-responder';
+export const DEBUG_ROLE_NAME = 'scc-responder-debug-container';
+export const RBAC_FILES = { base: 'infra/k8s/rbac.yaml', debugContainer: 'infra/k8s/rbac-debug-container.yaml' } as const;
+
+export interface RbacRule {
+  apiGroups: string[];
+  resources: string[];
+  verbs: string[];
+  /** Call names from the table (rendered as a comment). */
+  calls: string[];
+}
+
+type CallTable = Readonly<Record<string, readonly KubeApiCall[]>>;
+
+/**
+ * Aggregates table entries into RBAC rules: verbs are unioned per (group, resource), then
+ * resources of the same group with the same verb set share one rule. Deterministic order.
+ */
+export function rulesFor(table: CallTable, select: (call: KubeApiCall) => boolean): RbacRule[] {
+  const perResource = new Map<string, { group: string; resource: string; verbs: Set<string>; calls: Set<string> }>();
+  for (const [name, calls] of Object.entries(table)) {
+    for (const call of calls) {
+      if (!select(call)) continue;
+      const key = `${call.group}\u0000${call.resource}`;
+      let entry = perResource.get(key);
+      if (!entry) {
+        entry = { group: call.group, resource: call.resource, verbs: new Set(), calls: new Set() };
+        perResource.set(key, entry);
+      }
+      for (const verb of call.verbs) entry.verbs.add(verb);
+      entry.calls.add(name);
+    }
+  }
+  const merged = new Map<string, RbacRule>();
+  for (const entry of perResource.values()) {
+    const verbs = [...entry.verbs].sort();
+    const key = `${entry.group}\u0000${verbs.join(',')}`;
+    let rule = merged.get(key);
+    if (!rule) {
+      rule = { apiGroups: [entry.group], resources: [], verbs, calls: [] };
+      merged.set(key, rule);
+    }
+    rule.resources.push(entry.resource);
+    for (const c of entry.calls) if (!rule.calls.includes(c)) rule.calls.push(c);
+  }
+  const rules = [...merged.values()];
+  for (const r of rules) {
+    r.resources.sort();
+    r.calls.sort();
+  }
+  // Core group first, then by group name, then by first resource.
+  return rules.sort((a, b) => {
+    const ga = a.apiGroups[0] ?? '';
+    const gb = b.apiGroups[0] ?? '';
+    if (ga !== gb) return ga === '' ? -1 : gb === '' ? 1 : ga.localeCompare(gb);
+    return (a.resources[0] ?? '').localeCompare(b.resources[0] ?? '');
+  });
+}
+
+const q = (s: string): string => JSON.stringify(s);
+const list = (items: readonly string[]): string => `[${items.map(q).join(', ')}]`;
+
+function renderRole(name: string, description: string, rules: readonly RbacRule[], subject: string): string {
+  const lines: string[] = [
+    'apiVersion: rbac.authorization.k8s.io/v1',
+    'kind: ClusterRole',
+    'metadata:',
+    `  name: ${name}`,
+    '  labels:',
+    '    app.kubernetes.io/name: scc-container-responder',
+    '    app.kubernetes.io/managed-by: scripts-gen-rbac',
+    '  annotations:',
+    `    scc-responder/description: ${q(description)}`,
+    'rules:',
+  ];
+  for (const rule of rules) {
+    lines.push(`  # ${rule.calls.join(', ')}`);
+    lines.push(`  - apiGroups: ${list(rule.apiGroups)}`);
+    lines.push(`    resources: ${list(rule.resources)}`);
+    lines.push(`    verbs: ${list(rule.verbs)}`);
+  }
+  lines.push(
+    '---',
+    'apiVersion: rbac.authorization.k8s.io/v1',
+    'kind: ClusterRoleBinding',
+    'metadata:',
+    `  name: ${name}`,
+    '  labels:',
+    '    app.kubernetes.io/name: scc-container-responder',
+    '    app.kubernetes.io/managed-by: scripts-gen-rbac',
+    'roleRef:',
+    '  apiGroup: rbac.authorization.k8s.io',
+    '  kind: ClusterRole',
+    `  name: ${name}`,
+    'subjects:',
+    '  # The function\'s Google service account; GKE maps Google identities to RBAC users by email.',
+    '  - kind: User',
+    '    apiGroup: rbac.authorization.k8s.io',
+    `    name: ${subject}`,
+  );
+  return lines.join('\n');
+}
+
+const HEADER = (extra: string): string =>
+  [
+    '# GENERATED by scripts/gen-rbac.ts from shared/kube/api-calls.ts. Do not edit by hand:',
+    '# change the table, then run `npx tsx scripts/gen-rbac.ts` (CI fails on drift).',
+    extra,
+    `# Before applying, replace ${PLACEHOLDER_SUBJECT} with the function's service account`,
+    '# email (terraform output responder_service_account_email), e.g.:',
+    `#   sed "s/${PLACEHOLDER_SUBJECT}/$SA_EMAIL/" ${'$'}FILE | kubectl apply -f -`,
+  ].join('\n');
+
+export interface RenderedRbac {
+  base: string;
+  debugContainer: string;
+}
+
+export function renderRbac(table: CallTable = KUBE_API_CALLS, subject: string = PLACEHOLDER_SUBJECT): RenderedRbac {
+  const baseRules = rulesFor(table, (c) => c.feature === undefined);
+  const debugRules = rulesFor(table, (c) => c.feature === 'debugContainer');
+  const base = [
+    HEADER('# Every Kubernetes call the responder makes, and nothing else. Apply once per cluster.').replace('$FILE', RBAC_FILES.base),
+    renderRole(BASE_ROLE_NAME, 'Kubernetes calls of scc-container-responder (enrich, snapshot, contain).', baseRules, subject),
+    '',
+  ].join('\n');
+  const debugContainer = [
+    HEADER(
+      '# OPTIONAL: only where a policy enables the debug-container evidence path (trusted copy of the\n' +
+        '# binary through /proc/<pid>/root from a pinned image). Not needed otherwise.',
+    ).replace('$FILE', RBAC_FILES.debugContainer),
+    renderRole(DEBUG_ROLE_NAME, 'Optional: ephemeral debug container for the trusted evidence path.', debugRules, subject),
+    '',
+  ].join('\n');
+  return { base, debugContainer };
+}
+
+function repoRoot(): string {
+  return join(dirname(fileURLToPath(import.meta.url)), '..');
+}
+
+function main(argv: readonly string[]): number {
+  const check = argv.includes('--check');
+  const rendered = renderRbac();
+  const root = repoRoot();
+  let drift = 0;
+  for (const [key, rel] of Object.entries(RBAC_FILES) as [keyof RenderedRbac, string][]) {
+    const path = join(root, rel);
+    const want = rendered[key];
+    let have: string | null;
+    try {
+      have = readFileSync(path, 'utf8');
+    } catch {
+      have = null;
+    }
+    if (have === want) continue;
+    if (check) {
+      console.error(`gen-rbac: ${rel} differs from what shared/kube/api-calls.ts generates; run: npx tsx scripts/gen-rbac.ts`);
+      drift += 1;
+    } else {
+      writeFileSync(path, want);
+      console.log(`gen-rbac: wrote ${rel}`);
+    }
+  }
+  return drift === 0 ? 0 : 1;
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  process.exitCode = main(process.argv.slice(2));
+}

@@ -1,0 +1,133 @@
+// The IAM roles the function's own service account needs, one entry per adapter and reason.
+// This is the Google Cloud half of "permissions granted == calls made" (the Kubernetes half
+// is shared/kube/api-calls.ts -> infra/k8s/rbac.yaml): the infra test parses infra/*.tf and
+// requires the set of (role, scope) pairs granted to the function's service account to EQUAL
+// the set below. Adding a Google API call to an adapter means adding its role here, and the
+// Terraform grant next to it; a grant without an entry here fails CI.
+//
+// Plumbing the platform needs to deliver events (Eventarc trigger identity, Pub/Sub and SCC
+// service agents) is NOT the function's permission: it is declared separately in
+// INFRA_PLUMBING_GRANTS and checked the same way, so neither list can hide in the other.
+//
+// Pure data: no client library is imported.
+
+/** Where a role is granted. `project` means each project whose clusters/logs the responder reads. */
+export type GcpScope = 'project' | 'organization' | 'bucket' | 'topic';
+
+/** The port/adapter (shared/ports.ts) whose calls need the role. */
+export type GcpAdapter = 'ClusterDirectory' | 'LogSearch' | 'FindingMarks' | 'EvidenceStore' | 'ResultPublisher' | 'AuditLog';
+
+export interface GcpRoleGrant {
+  role: string;
+  scope: GcpScope;
+  adapter: GcpAdapter;
+  /** Which resource of that scope (for bucket/topic scopes): the Terraform resource it is bound to. */
+  resource?: 'evidence-bucket' | 'results-topic';
+  why: string;
+}
+
+export const GCP_PERMISSIONS = [
+  {
+    role: 'roles/container.clusterViewer',
+    scope: 'project',
+    adapter: 'ClusterDirectory',
+    why:
+      'GKE getCluster (endpoint, CA, location) and authentication to the Kubernetes API. The role grants only ' +
+      'container.clusters.get/list: no Kubernetes object permission, so every Kubernetes verb comes from the ' +
+      'ClusterRole in infra/k8s/rbac.yaml (derived from shared/kube/api-calls.ts), never from a project-wide role ' +
+      'such as roles/container.developer.',
+  },
+  {
+    role: 'roles/logging.viewer',
+    scope: 'project',
+    adapter: 'LogSearch',
+    why:
+      "entries.list for the playbook's three queries: pod logs, the cluster's Admin Activity audit log and node " +
+      'console logs. Data Access audit logs would need roles/logging.privateLogViewer; the responder does not read them.',
+  },
+  {
+    role: 'roles/securitycenter.findingSecurityMarksWriter',
+    scope: 'organization',
+    adapter: 'FindingMarks',
+    why: 'updateSecurityMarks on the finding (what was done, evidence URI, hash verdict, handled state). Findings live under the organization.',
+  },
+  {
+    role: 'roles/storage.objectCreator',
+    scope: 'bucket',
+    resource: 'evidence-bucket',
+    adapter: 'EvidenceStore',
+    why: 'create-only evidence, manifest and report objects (ifGenerationMatch: 0). The role cannot overwrite or delete, which is what makes evidence tamper-evident.',
+  },
+  {
+    role: 'roles/storage.objectViewer',
+    scope: 'bucket',
+    resource: 'evidence-bucket',
+    adapter: 'EvidenceStore',
+    why: 'stat/read/list of our own objects in the evidence bucket: idempotent retries find the evidence already stored, and counters are listed. Bucket-scoped only.',
+  },
+  {
+    role: 'roles/pubsub.publisher',
+    scope: 'topic',
+    resource: 'results-topic',
+    adapter: 'ResultPublisher',
+    why: 'publish the triage result to the results topic. Granted on that topic only, not on the project.',
+  },
+  {
+    role: 'roles/logging.logWriter',
+    scope: 'project',
+    adapter: 'AuditLog',
+    why:
+      'the audit trail is structured JSON on stdout, which the platform ingests; logWriter lets the same entries go ' +
+      'through the Logging API (pino-logging-gcp-config / @google-cloud/logging) when stdout ingestion is not used.',
+  },
+] as const satisfies readonly GcpRoleGrant[];
+
+/** Identities other than the function's service account that event delivery needs. */
+export type PlumbingMember = 'trigger-service-account' | 'pubsub-service-agent' | 'scc-notification-service-agent';
+
+export interface PlumbingGrant {
+  role: string;
+  /** `service-account` = on the trigger service account itself; `run-service` = on the function's Cloud Run service. */
+  scope: 'run-service' | 'service-account' | 'topic';
+  member: PlumbingMember;
+  resource?: 'findings-topic' | 'dead-letter-topic';
+  why: string;
+}
+
+export const INFRA_PLUMBING_GRANTS = [
+  {
+    role: 'roles/run.invoker',
+    scope: 'run-service',
+    member: 'trigger-service-account',
+    why: 'Eventarc pushes each Pub/Sub message to the function (a Cloud Run service with internal ingress, authentication required) with an OIDC token of the trigger identity.',
+  },
+  {
+    role: 'roles/iam.serviceAccountTokenCreator',
+    scope: 'service-account',
+    member: 'pubsub-service-agent',
+    why: 'the Pub/Sub service agent mints those OIDC tokens for the trigger identity (needed when the agent was created on or before 2021-04-08; harmless otherwise). Granted on the trigger service account only.',
+  },
+  {
+    role: 'roles/pubsub.publisher',
+    scope: 'topic',
+    member: 'scc-notification-service-agent',
+    resource: 'findings-topic',
+    why: "SCC's notification service agent publishes findings to the findings topic.",
+  },
+  {
+    role: 'roles/pubsub.publisher',
+    scope: 'topic',
+    member: 'pubsub-service-agent',
+    resource: 'dead-letter-topic',
+    why: 'Pub/Sub forwards a message to the dead-letter topic after the maximum number of delivery attempts. (Its roles/pubsub.subscriber on the Eventarc-managed subscription is granted by the dead-letter step, see infra/README.md.)',
+  },
+] as const satisfies readonly PlumbingGrant[];
+
+/** `role@scope` (plus `:resource` where given): the comparison key the infra test uses. */
+export function grantKey(grant: { role: string; scope: string; resource?: string }): string {
+  return `${grant.role}@${grant.scope}${grant.resource ? `:${grant.resource}` : ''}`;
+}
+
+export function plumbingKey(grant: { role: string; scope: string; member: string; resource?: string }): string {
+  return `${grantKey(grant)}->${grant.member}`;
+}
