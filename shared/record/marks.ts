@@ -1,0 +1,261 @@
+// SCC security marks: what the responder did, written onto the finding itself so a reviewer
+// sees it in the SCC console and the next notification for the same finding (SCC re-notifies
+// on every update, our own mark write included) can be recognised and skipped.
+//
+// Marks are set-to-value with an update mask of `marks.<key>` paths only: an empty mask (or
+// `marks`) would replace every mark on the finding, including other teams' marks. Every run
+// writes every key of ours (unknown values as `none`), so nothing stale from an earlier run
+// survives next to fresh values.
+//
+// The pure part (the key table, marksFor, isHandled, names) imports no client library; the
+// adapter loads `@google-cloud/security-center` on first use.
+import type * as SecurityCenter from '@google-cloud/security-center';
+import type { FindingMarks } from '../ports.js';
+import type { Incident } from '../finding/types.js';
+import { classifyError, ResponderError } from '../respond/errors.js';
+
+/**
+ * The marks this responder writes: one table, the documentation and the code at once.
+ * SCC constraints (securitycenter v1/v2 security_marks.proto): keys 1-256 characters of
+ * letters, digits, underscores or dashes; values trimmed, 1-4096 characters; keys and
+ * values compared case-insensitively. Ours are lower case and prefixed `scc_responder_`.
+ */
+export const MARK_KEYS = {
+  state: 'scc_responder_state',
+  action: 'scc_responder_action',
+  evidence: 'scc_responder_evidence',
+  hash: 'scc_responder_hash',
+  rule: 'scc_responder_rule',
+  mode: 'scc_responder_mode',
+  run: 'scc_responder_run',
+  time: 'scc_responder_time',
+} as const;
+
+export type MarkKey = (typeof MARK_KEYS)[keyof typeof MARK_KEYS];
+
+export const MARKS_TABLE: readonly { key: MarkKey; meaning: string; values: string }[] = [
+  { key: MARK_KEYS.state, meaning: 'Where the response ended. Any of these values means "handled: do not act again".', values: 'triaged (read, evidence/report recorded, nothing changed in the cluster) | contained (a containment action took effect) | failed (a permanent failure ended the response; see the audit log)' },
+  { key: MARK_KEYS.action, meaning: 'What was done, per planned action, comma-separated in execution order. Dry-run never says deleted.', values: 'deleted | would-delete | pod-gone | delete-refused | delete-failed | quarantined | would-quarantine | cordoned | would-cordon | labelled | would-label | annotated | would-annotate | ...-refused | ...-failed | none (rule planned no action) | no-rule' },
+  { key: MARK_KEYS.evidence, meaning: 'URI of the stored evidence object (the modified binary).', values: 'gs://bucket/... | file:///... | none' },
+  { key: MARK_KEYS.hash, meaning: "The evidence copy's SHA-256 against the finding's.", values: 'matches | differs | partial-match | partial-differs | not-compared | no-evidence' },
+  { key: MARK_KEYS.rule, meaning: 'The policy rule that decided.', values: 'rule name | none' },
+  { key: MARK_KEYS.mode, meaning: 'Mode the rule ran in.', values: 'dry-run | enforce' },
+  { key: MARK_KEYS.run, meaning: 'Run id of the attempt that wrote the marks (the `run` field of its audit entries).', values: 'uuid' },
+  { key: MARK_KEYS.time, meaning: 'When the marks were written (UTC).', values: 'RFC 3339 timestamp' },
+];
+
+export const MARK_STATES = ['triaged', 'contained', 'failed'] as const;
+export type MarkState = (typeof MARK_STATES)[number];
+
+/** The status words of a containment action's outcome (shared/contain ActionOutcome.status). */
+export type ActionStatusWord = 'done' | 'would-do' | 'refused' | 'skipped' | 'failed';
+
+/** Past tense and conditional of each action type: `deletePod` -> deleted / would-delete. */
+const ACTION_WORDS: Record<string, { done: string; would: string; noun: string; gone?: string }> = {
+  deletePod: { done: 'deleted', would: 'would-delete', noun: 'delete', gone: 'pod-gone' },
+  quarantinePod: { done: 'quarantined', would: 'would-quarantine', noun: 'quarantine', gone: 'pod-gone' },
+  cordonNode: { done: 'cordoned', would: 'would-cordon', noun: 'cordon', gone: 'already-cordoned' },
+  labelPod: { done: 'labelled', would: 'would-label', noun: 'label', gone: 'pod-gone' },
+  annotatePod: { done: 'annotated', would: 'would-annotate', noun: 'annotate', gone: 'pod-gone' },
+};
+/** Actions that change what runs (state `contained` when one took effect). */
+const CONTAINING = new Set(['deletePod', 'quarantinePod', 'cordonNode']);
+
+/** One word for one action's outcome, e.g. `would-delete`, `deleted`, `delete-refused`. */
+export function actionWord(action: { type: string; status: ActionStatusWord }): string {
+  const w = ACTION_WORDS[action.type] ?? { done: `${action.type}-done`, would: `would-${action.type}`, noun: action.type };
+  switch (action.status) {
+    case 'done':
+      return w.done;
+    case 'would-do':
+      return w.would;
+    case 'skipped':
+      // `act` reports skipped when the API said there was nothing left to do (pod already gone).
+      return w.gone ?? `${w.noun}-skipped`;
+    case 'refused':
+      return `${w.noun}-refused`;
+    case 'failed':
+      return `${w.noun}-failed`;
+  }
+}
+
+export type HashVerdict = 'matches' | 'differs' | 'partial-match' | 'partial-differs' | 'not-compared' | 'no-evidence';
+
+/** What happened to one finding, in the terms the marks need (no dependency on the report type). */
+export interface MarkOutcome {
+  /** Id of this attempt (the audit log's `run`). */
+  runId: string;
+  /** The rule that matched; undefined when none did. */
+  rule?: string;
+  mode?: 'dry-run' | 'enforce';
+  /** Containment outcomes in execution order; empty or absent when the rule planned none. */
+  actions?: readonly { type: string; status: ActionStatusWord }[];
+  evidenceUri?: string;
+  hash?: HashVerdict;
+  /** A permanent failure ended the response (the message is acked with an ERROR entry). */
+  failed?: boolean;
+  /** Defaults to now. */
+  at?: Date | string;
+}
+
+const KEY_RE = /^[A-Za-z0-9_-]{1,256}$/;
+const MAX_VALUE = 4096;
+
+/** A valid mark value: control characters replaced, trimmed, 1-4096 characters (`none` when empty). */
+export function markValue(raw: string): string {
+  // eslint-disable-next-line no-control-regex
+  const clean = raw.replace(/[\u0000-\u001f\u007f]/g, ' ').trim();
+  if (clean.length === 0) return 'none';
+  return clean.length > MAX_VALUE ? `${clean.slice(0, MAX_VALUE - 3)}...` : clean;
+}
+
+export function isValidMarkKey(key: string): boolean {
+  return KEY_RE.test(key);
+}
+
+/**
+ * Exactly what happened, as marks. Throws when asked to record an effect in dry-run: a
+ * finding marked "deleted" after a dry-run is the anchor bug this layout exists to avoid.
+ */
+export function marksFor(outcome: MarkOutcome): Record<MarkKey, string> {
+  const actions = outcome.actions ?? [];
+  if (outcome.mode === 'dry-run') {
+    const done = actions.find((a) => a.status === 'done');
+    if (done) throw new Error(`marksFor: ${done.type} reported done in dry-run mode; refusing to record an effect that dry-run cannot have`);
+  }
+  let action: string;
+  if (outcome.rule === undefined) action = 'no-rule';
+  else if (actions.length === 0) action = 'none';
+  else action = actions.map(actionWord).join(',');
+  const contained = actions.some((a) => a.status === 'done' && CONTAINING.has(a.type));
+  const state: MarkState = outcome.failed ? 'failed' : contained ? 'contained' : 'triaged';
+  const at = outcome.at === undefined ? new Date() : new Date(outcome.at);
+  return {
+    [MARK_KEYS.state]: state,
+    [MARK_KEYS.action]: markValue(action),
+    [MARK_KEYS.evidence]: markValue(outcome.evidenceUri ?? 'none'),
+    [MARK_KEYS.hash]: outcome.hash ?? (outcome.evidenceUri ? 'not-compared' : 'no-evidence'),
+    [MARK_KEYS.rule]: markValue(outcome.rule ?? 'none'),
+    [MARK_KEYS.mode]: outcome.mode ?? 'none',
+    [MARK_KEYS.run]: markValue(outcome.runId),
+    [MARK_KEYS.time]: Number.isNaN(at.getTime()) ? 'none' : at.toISOString(),
+  } as Record<MarkKey, string>;
+}
+
+/**
+ * Whether a finding already carries our "handled" marks. SCC compares mark keys and values
+ * case-insensitively, so this does too.
+ */
+export function isHandled(existing: Record<string, string> | undefined | null): boolean {
+  if (!existing) return false;
+  for (const [k, v] of Object.entries(existing)) {
+    if (k.toLowerCase() === MARK_KEYS.state && (MARK_STATES as readonly string[]).includes(String(v).trim().toLowerCase())) return true;
+  }
+  return false;
+}
+
+// ---------------------------------------------------------------- names
+
+const FINDING_NAME = /^(organizations|folders|projects)\/[^/]+\/sources\/[^/]+(\/locations\/[^/]+)?\/findings\/[^/]+$/;
+
+/** `v2` when the finding name carries `/locations/L/`, else `v1`; throws on anything else. */
+export function apiVersionOf(findingName: string): 'v1' | 'v2' {
+  const m = FINDING_NAME.exec(findingName);
+  if (!m) throw new ResponderError(`not an SCC finding name: ${JSON.stringify(findingName.slice(0, 300))}`, 'permanent', { code: 'INVALID_FINDING_NAME' });
+  return m[2] === undefined ? 'v1' : 'v2';
+}
+
+export function marksResourceName(findingName: string): string {
+  apiVersionOf(findingName);
+  return `${findingName}/securityMarks`;
+}
+
+/** The UpdateSecurityMarks request: only our keys in the mask, never an empty mask. */
+export function updateMarksRequest(findingName: string, marks: Record<string, string>): {
+  securityMarks: { name: string; marks: Record<string, string> };
+  updateMask: { paths: string[] };
+} {
+  const keys = Object.keys(marks);
+  if (keys.length === 0) throw new ResponderError(`no marks to write on ${findingName}: an empty update mask would replace every mark`, 'permanent', { code: 'EMPTY_MASK' });
+  const clean: Record<string, string> = {};
+  for (const key of keys) {
+    if (!isValidMarkKey(key)) throw new ResponderError(`invalid security mark key ${JSON.stringify(key)} (letters, digits, _ or -, 1-256)`, 'permanent', { code: 'INVALID_MARK_KEY' });
+    clean[key] = markValue(marks[key] ?? '');
+  }
+  return { securityMarks: { name: marksResourceName(findingName), marks: clean }, updateMask: { paths: keys.map((k) => `marks.${k}`) } };
+}
+
+// ---------------------------------------------------------------- adapter
+
+type V1Client = InstanceType<typeof SecurityCenter.v1.SecurityCenterClient>;
+type V2Client = InstanceType<typeof SecurityCenter.v2.SecurityCenterClient>;
+export type SecurityCenterClientOptions = NonNullable<ConstructorParameters<typeof SecurityCenter.v1.SecurityCenterClient>[0]>;
+
+export interface SccMarksOptions {
+  /** Passed to both clients (endpoint, port, sslCreds, universeDomain for fakes). */
+  clientOptions?: SecurityCenterClientOptions;
+  /** Per-call deadline (the v1 default is 480 s, far beyond a function's budget). Default 20 s. */
+  timeoutMs?: number;
+  /** gax retries inside one call. Default 0: marks are retried by Pub/Sub redelivery. */
+  maxRetries?: number;
+}
+
+export interface SccFindingMarks extends FindingMarks {
+  /** Writes marks by finding name (the port's `update` uses `incident.findingName`). */
+  updateByName(findingName: string, marks: Record<string, string>, signal?: AbortSignal): Promise<void>;
+  close(): Promise<void>;
+}
+
+interface Cancellable<T> extends Promise<T> {
+  cancel?: () => void;
+}
+
+export function createSccFindingMarks(options: SccMarksOptions = {}): SccFindingMarks {
+  let v1: Promise<V1Client> | undefined;
+  let v2: Promise<V2Client> | undefined;
+  const load = (): Promise<typeof SecurityCenter> => import('@google-cloud/security-center');
+  const clientFor = (version: 'v1' | 'v2'): Promise<V1Client | V2Client> => {
+    if (version === 'v1') return (v1 ??= load().then((m) => new m.v1.SecurityCenterClient(options.clientOptions)));
+    return (v2 ??= load().then((m) => new m.v2.SecurityCenterClient(options.clientOptions)));
+  };
+  const callOptions = { timeout: options.timeoutMs ?? 20_000, maxRetries: options.maxRetries ?? 0 };
+
+  const updateByName = async (findingName: string, marks: Record<string, string>, signal?: AbortSignal): Promise<void> => {
+    const request = updateMarksRequest(findingName, marks);
+    const version = apiVersionOf(findingName);
+    signal?.throwIfAborted();
+    try {
+      const client = await clientFor(version);
+      // Both versions take the same request shape; the union of their overloads does not type-check as one call.
+      const call = (client as V2Client).updateSecurityMarks(request, callOptions) as Cancellable<unknown>;
+      if (!signal) {
+        await call;
+        return;
+      }
+      const onAbort = (): void => call.cancel?.();
+      signal.addEventListener('abort', onAbort, { once: true });
+      // Aborted while the client was loading: the event has already fired.
+      if (signal.aborted) onAbort();
+      try {
+        await call;
+      } finally {
+        signal.removeEventListener('abort', onAbort);
+      }
+    } catch (err) {
+      const c = classifyError(err);
+      throw new ResponderError(`SCC ${version} UpdateSecurityMarks on ${request.securityMarks.name} failed: ${c.reason}`, c.kind, {
+        ...(c.code === undefined ? {} : { code: c.code }),
+        cause: err,
+      });
+    }
+  };
+
+  return {
+    updateByName,
+    update: (incident: Incident, marks: Record<string, string>, signal?: AbortSignal) => updateByName(incident.findingName, marks, signal),
+    async close() {
+      const clients = await Promise.allSettled([v1, v2].filter((c) => c !== undefined));
+      await Promise.all(clients.map((c) => (c.status === 'fulfilled' ? c.value.close() : undefined)));
+    },
+  };
+}
