@@ -23,6 +23,20 @@ export interface BinaryInfo {
   /** When true, `sha256` covers only the first `hashedSize` bytes. */
   partiallyHashed: boolean;
   hashedSize?: number;
+  /**
+   * Set when `path` must not be used to read a file (NUL byte, not absolute, `..` segment,
+   * too long). The path is kept as data for the report; the snapshot step must refuse it.
+   */
+  pathProblem?: string;
+}
+
+/** A value the finding carries that is unusable or contradicts another source. */
+export interface IncidentProblem {
+  /** Incident field concerned, e.g. `binary.path`, `pod`, `namespace`. */
+  field: string;
+  /** `invalid`: the value cannot be acted on; `conflict`: sources disagree (the structured value was used). */
+  kind: 'invalid' | 'conflict';
+  message: string;
 }
 
 export interface MitreTechnique {
@@ -69,7 +83,7 @@ export interface Incident {
   args: string[];
   pid?: string;
   virusTotalUrl?: string;
-  mitre: { tactic?: string; techniques: MitreTechnique[]; version?: string };
+  mitre: { tactic?: string; techniques: MitreTechnique[]; version?: string; tacticId?: string; tacticUrl?: string };
   /** Environment of the process: names kept, every value replaced by `[REDACTED]`. */
   envVariables: { name: string; val: '[REDACTED]' }[];
   /** Security marks already on the finding (used to skip findings we handled). */
@@ -77,4 +91,10 @@ export interface Incident {
   securityMarksName?: string;
   /** field name -> origin, e.g. `binary.path` -> `finding.processes[0].binary.path`. */
   provenance: Record<string, string>;
+  /** Unusable or contradictory values (hostile path, invalid pod name, sources disagreeing). toIncident() always sets it. */
+  problems?: IncidentProblem[];
+  /** The finding's `externalUri` (usually the GKE console page of the cluster). */
+  externalUri?: string;
+  /** Display name of the finding's source, e.g. `Container Threat Detection`. */
+  sourceDisplayName?: string;
 }
