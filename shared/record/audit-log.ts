@@ -20,7 +20,9 @@ import type { createGcpLoggingPinoConfig as CreateGcpLoggingPinoConfig } from '@
 import type { StepResult } from '../respond/step.js';
 import { createScrubber, type Scrubber } from './scrub.js';
 
-export const PRODUCER = 'scc-container-responder';
+import { PRODUCER } from './producer.js';
+
+export { PRODUCER };
 export const OPERATION_KEY = 'logging.googleapis.com/operation';
 export const LABELS_KEY = 'logging.googleapis.com/labels';
 

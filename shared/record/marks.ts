@@ -12,7 +12,8 @@
 import type * as SecurityCenter from '@google-cloud/security-center';
 import type { FindingMarks } from '../ports.js';
 import type { Incident } from '../finding/types.js';
-import { classifyError, ResponderError } from '../respond/errors.js';
+import { ResponderError } from '../respond/errors.js';
+import { classifyGaxError } from './gax-errors.js';
 
 /**
  * The marks this responder writes: one table, the documentation and the code at once.
@@ -242,7 +243,7 @@ export function createSccFindingMarks(options: SccMarksOptions = {}): SccFinding
         signal.removeEventListener('abort', onAbort);
       }
     } catch (err) {
-      const c = classifyError(err);
+      const c = classifyGaxError(err);
       throw new ResponderError(`SCC ${version} UpdateSecurityMarks on ${request.securityMarks.name} failed: ${c.reason}`, c.kind, {
         ...(c.code === undefined ? {} : { code: c.code }),
         cause: err,
