@@ -1,0 +1,260 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { executeActions, orderActions } from '../../shared/contain/executor.js';
+import type { ActionLimiter, LimitVerdict } from '../../shared/contain/limiter.js';
+import { ACTIONS } from '../../shared/contain/registry.js';
+import type { ActionOutcome } from '../../shared/contain/types.js';
+import type { ActionType, PlannedAction } from '../../shared/policy/types.js';
+import { ResponderError } from '../../shared/respond/errors.js';
+import { context, nodeView, plan, podView, recordingWorkloads, WRITE_METHODS } from './contain-helpers.js';
+
+const ALL: PlannedAction[] = [
+  { type: 'deletePod', params: { gracePeriodSeconds: 0 } },
+  { type: 'cordonNode', params: {} },
+  { type: 'annotatePod', params: {} },
+  { type: 'quarantinePod', params: {} },
+  { type: 'labelPod', params: {} },
+];
+
+function verdicts(o: ActionOutcome[]): string[] {
+  return o.map((x) => `${x.type}:${x.guards.map((g) => `${g.name}=${g.verdict}`).join(',')}`);
+}
+
+class CountingLimiter implements ActionLimiter {
+  readonly shared = true;
+  peeks = 0;
+  reserves = 0;
+  constructor(private readonly allowed: boolean) {}
+  private v(limit: number): LimitVerdict {
+    return { allowed: this.allowed, used: 1, limit, window: '2026-11-27T09', reason: this.allowed ? 'action 1 of N' : 'maxActionsPerHour reached' };
+  }
+  peek(_r: string, limit: number): Promise<LimitVerdict> {
+    this.peeks += 1;
+    return Promise.resolve(this.v(limit));
+  }
+  reserve(_r: string, limit: number): Promise<LimitVerdict> {
+    this.reserves += 1;
+    return Promise.resolve(this.v(limit));
+  }
+}
+
+describe('registry and ordering', () => {
+  test('every ActionType has an action whose type matches its key', () => {
+    for (const [key, action] of Object.entries(ACTIONS)) assert.equal(action.type, key);
+  });
+  test('record, isolate, cordon, delete: whatever the policy order', () => {
+    assert.deepEqual(orderActions(ALL).map((a) => a.type), ['labelPod', 'annotatePod', 'quarantinePod', 'cordonNode', 'deletePod']);
+  });
+  test('stable for equal types', () => {
+    const two = [{ type: 'labelPod' as ActionType, params: { n: 1 } }, { type: 'labelPod' as ActionType, params: { n: 2 } }];
+    assert.deepEqual(orderActions(two).map((a) => a.params['n']), [1, 2]);
+  });
+  test('one step per action, named contain.<type>, in execution order', async () => {
+    const r = await executeActions(context({ plan: plan(ALL) }));
+    assert.deepEqual(r.steps.map((s) => s.name), ['contain.labelPod', 'contain.annotatePod', 'contain.quarantinePod', 'contain.cordonNode', 'contain.deletePod']);
+    assert.deepEqual(r.outcomes.map((o) => o.status), ['done', 'done', 'done', 'done', 'done']);
+  });
+  test('calls reach the API in the same order', async () => {
+    const workloads = recordingWorkloads();
+    await executeActions(context({ plan: plan(ALL), workloads }));
+    assert.deepEqual(
+      workloads.calls.filter((c) => WRITE_METHODS.has(c.method)).map((c) => c.method),
+      ['patchPodMetadata', 'patchPodMetadata', 'createNetworkPolicy', 'patchPodMetadata', 'cordonNode', 'deletePod'],
+    );
+  });
+  test('quarantine together with delete carries a warning', async () => {
+    const r = await executeActions(context({ plan: plan(ALL) }));
+    assert.ok(r.outcomes.find((o) => o.type === 'quarantinePod')?.warnings.some((w) => /lasts only until the delete/.test(w)));
+  });
+});
+
+describe('dry-run tells the truth', () => {
+  test('same guards and verdicts as enforce, zero writes, would-do', async () => {
+    const dryW = recordingWorkloads();
+    const enfW = recordingWorkloads();
+    const dry = await executeActions(context({ plan: plan(ALL), mode: 'dry-run', workloads: dryW }));
+    const enf = await executeActions(context({ plan: plan(ALL), mode: 'enforce', workloads: enfW }));
+    assert.deepEqual(verdicts(dry.outcomes), verdicts(enf.outcomes));
+    assert.deepEqual(dry.outcomes.map((o) => o.status), ['would-do', 'would-do', 'would-do', 'would-do', 'would-do']);
+    assert.equal(dryW.calls.length, 0);
+    assert.ok(enfW.calls.some((c) => WRITE_METHODS.has(c.method)));
+    // The writes dry-run announces are the writes enforce sends.
+    const strip = (o: ActionOutcome[]): unknown => o.map((x) => x.writes.map((w) => ({ call: w.call, target: w.target, body: w.body })));
+    assert.deepEqual(strip(dry.outcomes), strip(enf.outcomes));
+    assert.ok(dry.outcomes.every((o) => o.writes.every((w) => !w.attempted)));
+    assert.ok(enf.outcomes.every((o) => o.writes.every((w) => w.attempted)));
+    assert.match(dry.outcomes[4]?.detail ?? '', /^would deletePod payments\/checkout-7d9f8b6c5d-q2x8z .*"uid":"11111111/);
+  });
+  test('refusals are identical in both modes', async () => {
+    const bare = podView({ ownerReferences: [] });
+    for (const mode of ['dry-run', 'enforce'] as const) {
+      const w = recordingWorkloads();
+      const r = await executeActions(context({ pod: bare, owners: [], mode, workloads: w }));
+      assert.equal(r.outcomes[0]?.status, 'refused');
+      assert.equal(r.outcomes[0]?.guards.find((g) => g.name === 'require-controller')?.verdict, 'fail');
+      assert.equal(w.calls.length, 0, mode);
+      assert.equal(r.steps[0]?.status, 'skipped');
+    }
+  });
+  test('dry-run peeks at the limiter, enforce reserves', async () => {
+    const limiter = new CountingLimiter(true);
+    await executeActions(context({ plan: plan(ALL, { maxActionsPerHour: 5 }), mode: 'dry-run' }), { limiter });
+    assert.deepEqual([limiter.peeks, limiter.reserves], [3, 0]);
+    await executeActions(context({ plan: plan(ALL, { maxActionsPerHour: 5 }), mode: 'enforce' }), { limiter });
+    assert.deepEqual([limiter.peeks, limiter.reserves], [3, 3]);
+  });
+});
+
+describe('guards in the executor', () => {
+  test('evidence failure blocks delete, quarantine and cordon but not label/annotate', async () => {
+    const w = recordingWorkloads();
+    const r = await executeActions(context({ plan: plan(ALL), evidence: { stored: false, reason: 'snapshot failed: cat not found' }, workloads: w }));
+    const by = Object.fromEntries(r.outcomes.map((o) => [o.type, o.status]));
+    assert.deepEqual(by, { labelPod: 'done', annotatePod: 'done', quarantinePod: 'refused', cordonNode: 'refused', deletePod: 'refused' });
+    assert.ok(!w.calls.some((c) => c.method === 'deletePod'));
+    assert.match(r.outcomes[4]?.detail ?? '', /evidence not stored \(snapshot failed: cat not found\)/);
+  });
+  test('protected namespace refuses every action', async () => {
+    const w = recordingWorkloads();
+    const r = await executeActions(context({ plan: plan(ALL), pod: podView({ namespace: 'kube-system' }), workloads: w }));
+    assert.ok(r.outcomes.every((o) => o.status === 'refused'));
+    assert.equal(w.calls.length, 0);
+  });
+  test('invalid parameters are refused with a params guard', async () => {
+    const r = await executeActions(context({ plan: plan([{ type: 'deletePod', params: { gracePeriodSeconds: -1 } }]) }));
+    assert.equal(r.outcomes[0]?.status, 'refused');
+    assert.equal(r.outcomes[0]?.guards[0]?.name, 'params');
+    assert.equal(r.outcomes[0]?.guards[0]?.verdict, 'fail');
+  });
+  test('unknown parameters on a parameterless action are refused', async () => {
+    const r = await executeActions(context({ plan: plan([{ type: 'cordonNode', params: { drain: true } }]) }));
+    assert.equal(r.outcomes[0]?.status, 'refused');
+  });
+  test('a terminating pod is skipped, not refused', async () => {
+    const r = await executeActions(context({ pod: podView({ deletionTimestamp: '2026-11-27T09:15:00Z' }) }));
+    assert.equal(r.outcomes[0]?.status, 'skipped');
+  });
+  test('an already cordoned node and an already labelled pod are skipped without writes', async () => {
+    const w = recordingWorkloads();
+    const pod = podView({ labels: { 'scc-responder/finding': 'a6e3b2c9f0d14e8f9b7c5a4d3e2f1a0b' } });
+    const r = await executeActions(context({ plan: plan([{ type: 'cordonNode', params: {} }, { type: 'labelPod', params: {} }]), node: nodeView({ unschedulable: true }), pod, workloads: w }));
+    assert.deepEqual(r.outcomes.map((o) => o.status), ['skipped', 'skipped']);
+    assert.equal(w.calls.length, 0);
+  });
+  test('bare pod deleted when the rule says requireController: false, with a warning', async () => {
+    const r = await executeActions(context({ pod: podView({ ownerReferences: [] }), owners: [], plan: plan([{ type: 'deletePod', params: { requireController: false } }]) }));
+    assert.equal(r.outcomes[0]?.status, 'done');
+    assert.ok(r.outcomes[0]?.warnings.some((w) => /nothing replaces it/.test(w)));
+  });
+});
+
+describe('blast radius in the executor', () => {
+  test('over the limit: enforce degrades to would-do with a WARNING and no writes', async () => {
+    const w = recordingWorkloads();
+    const r = await executeActions(context({ plan: plan([{ type: 'deletePod', params: {} }], { maxActionsPerHour: 1 }), workloads: w }), { limiter: new CountingLimiter(false) });
+    const o = r.outcomes[0];
+    assert.equal(o?.status, 'would-do');
+    assert.equal(o?.mode, 'dry-run');
+    assert.equal(o?.requestedMode, 'enforce');
+    assert.equal(o?.guards.at(-1)?.name, 'blast-radius');
+    assert.equal(o?.guards.at(-1)?.effect, 'degrade');
+    assert.ok(o?.warnings.some((x) => /maxActionsPerHour/.test(x)));
+    assert.equal(w.calls.length, 0);
+  });
+  test('no limiter (no shared store): limited rules degrade with the reason', async () => {
+    const w = recordingWorkloads();
+    const r = await executeActions(context({ plan: plan([{ type: 'deletePod', params: {} }], { maxActionsPerHour: 10 }), workloads: w }));
+    assert.equal(r.outcomes[0]?.status, 'would-do');
+    assert.match(r.outcomes[0]?.warnings.join(' ') ?? '', /no shared store to count actions/);
+    assert.equal(w.calls.length, 0);
+  });
+  test('metadata actions are not counted', async () => {
+    const limiter = new CountingLimiter(false);
+    const r = await executeActions(context({ plan: plan([{ type: 'labelPod', params: {} }], { maxActionsPerHour: 1 }) }), { limiter });
+    assert.equal(r.outcomes[0]?.status, 'done');
+    assert.equal(limiter.reserves, 0);
+  });
+  test('refused actions do not use the budget', async () => {
+    const limiter = new CountingLimiter(true);
+    await executeActions(context({ evidence: { stored: false }, plan: plan([{ type: 'deletePod', params: {} }], { maxActionsPerHour: 1 }) }), { limiter });
+    assert.equal(limiter.reserves, 0);
+  });
+  test('a limiter that cannot count fails the action (transient) and writes nothing', async () => {
+    const w = recordingWorkloads();
+    const broken: ActionLimiter = {
+      shared: true,
+      peek: () => Promise.reject(new ResponderError('store unavailable', 'transient', { code: 503 })),
+      reserve: () => Promise.reject(new ResponderError('store unavailable', 'transient', { code: 503 })),
+    };
+    const r = await executeActions(context({ plan: plan([{ type: 'deletePod', params: {} }], { maxActionsPerHour: 1 }), workloads: w }), { limiter: broken });
+    assert.equal(r.outcomes[0]?.status, 'failed');
+    assert.equal(r.outcomes[0]?.error?.kind, 'transient');
+    assert.equal(r.steps[0]?.status, 'failed');
+    assert.equal(r.steps[0]?.failure, 'transient');
+    assert.equal(w.calls.length, 0);
+  });
+});
+
+describe('API errors', () => {
+  const apiError = (code: number): Error => Object.assign(new Error(`HTTP-Code: ${code}`), { code, body: '{}' });
+  test('409 on delete is a refusal, permanent, naming the UID precondition', async () => {
+    const r = await executeActions(context({ workloads: recordingWorkloads({ deletePod: apiError(409) }) }));
+    const o = r.outcomes[0];
+    assert.equal(o?.status, 'refused');
+    assert.equal(o?.error?.kind, 'permanent');
+    assert.equal(o?.error?.code, 409);
+    assert.match(o?.detail ?? '', /a different pod now has this name \(UID precondition\)/);
+    assert.deepEqual(o?.writes.map((w) => [w.call, w.attempted, w.result]), [['deletePod', true, 'error']]);
+  });
+  test('500 on delete is a transient failure', async () => {
+    const r = await executeActions(context({ workloads: recordingWorkloads({ deletePod: apiError(500) }) }));
+    assert.equal(r.outcomes[0]?.status, 'failed');
+    assert.equal(r.outcomes[0]?.error?.kind, 'transient');
+    assert.equal(r.steps[0]?.failure, 'transient');
+    assert.equal(r.steps[0]?.code, 500);
+  });
+  test('403 on cordon is a permanent failure', async () => {
+    const r = await executeActions(context({ plan: plan([{ type: 'cordonNode', params: {} }]), workloads: recordingWorkloads({ cordonNode: apiError(403) }) }));
+    assert.equal(r.outcomes[0]?.status, 'failed');
+    assert.equal(r.outcomes[0]?.error?.kind, 'permanent');
+  });
+  test('404 on delete is done', async () => {
+    const r = await executeActions(context({ workloads: recordingWorkloads({ deletePod: 'not-found' }) }));
+    assert.equal(r.outcomes[0]?.status, 'done');
+    assert.match(r.outcomes[0]?.detail ?? '', /already gone \(404\)/);
+  });
+  test('quarantine failing on the label after the policy shows exactly which writes went out', async () => {
+    const r = await executeActions(context({ plan: plan([{ type: 'quarantinePod', params: {} }]), workloads: recordingWorkloads({ patchPodMetadata: apiError(500) }) }));
+    assert.deepEqual(r.outcomes[0]?.writes.map((w) => [w.call, w.result]), [['createNetworkPolicy', 'created'], ['patchPodMetadata', 'error']]);
+  });
+  test('one failing action does not stop the next', async () => {
+    const r = await executeActions(context({ plan: plan([{ type: 'labelPod', params: {} }, { type: 'deletePod', params: {} }]), workloads: recordingWorkloads({ patchPodMetadata: apiError(500) }) }));
+    assert.deepEqual(r.outcomes.map((o) => o.status), ['failed', 'done']);
+  });
+  test('an action that hangs is cut by the timeout (transient)', async () => {
+    const r = await executeActions(context({ actionTimeoutMs: 50, plan: plan([{ type: 'cordonNode', params: {} }]), workloads: recordingWorkloads({ cordonNode: () => new Promise(() => undefined) }) }));
+    assert.equal(r.outcomes[0]?.status, 'failed');
+    assert.equal(r.outcomes[0]?.error?.kind, 'transient');
+    assert.equal(r.outcomes[0]?.error?.code, 'TIMEOUT');
+  });
+});
+
+describe('quarantine and NetworkPolicy enforcement', () => {
+  for (const [enforced, re] of [[false, /does NOT enforce NetworkPolicy/], [undefined, /unknown whether the cluster enforces/]] as const) {
+    test(`enforced=${String(enforced)}: said plainly in both modes`, async () => {
+      for (const mode of ['dry-run', 'enforce'] as const) {
+        const r = await executeActions(context({ mode, clusterEnforcesNetworkPolicy: enforced, plan: plan([{ type: 'quarantinePod', params: {} }]) }));
+        assert.ok(r.outcomes[0]?.warnings.some((w) => re.test(w)), mode);
+      }
+    });
+  }
+  test('enforced: no warning; the label and the policy selector carry the same unique value', async () => {
+    const w = recordingWorkloads();
+    const r = await executeActions(context({ plan: plan([{ type: 'quarantinePod', params: {} }]), workloads: w }));
+    assert.deepEqual(r.outcomes[0]?.warnings, []);
+    const np = w.calls.find((c) => c.method === 'createNetworkPolicy')?.args[0] as { podSelector: Record<string, string>; name: string };
+    const patch = w.calls.find((c) => c.method === 'patchPodMetadata')?.args[2] as { labels: Record<string, string> };
+    assert.deepEqual(np.podSelector, patch.labels);
+    assert.match(np.name, /^scc-quarantine-q-[0-9a-f]{12}$/);
+  });
+});

@@ -1,0 +1,179 @@
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  decisiveFailure,
+  evidenceGuard,
+  globMatch,
+  nodeIdentityGuard,
+  podIdentityGuard,
+  podNotTerminatingGuard,
+  protectedNamespaceGuard,
+  requireControllerGuard,
+} from '../../shared/contain/guards.js';
+import { isLabelValue, quarantinePolicyName, quarantineValue, toLabelValue } from '../../shared/contain/labels.js';
+import { context, incident, nodeView, plan, podView } from './contain-helpers.js';
+
+describe('globMatch', () => {
+  const cases: [string, string, boolean][] = [
+    ['kube-system', 'kube-system', true],
+    ['kube-system', 'kube-system2', false],
+    ['kube-system', 'my-kube-system', false],
+    ['gke-managed-*', 'gke-managed-filestorecsi', true],
+    ['gke-managed-*', 'gke-managed-', true],
+    ['gke-managed-*', 'xgke-managed-a', false],
+    ['team-?', 'team-a', true],
+    ['team-?', 'team-ab', false],
+    ['a.b', 'axb', false],
+    ['(x)', '(x)', true],
+  ];
+  for (const [pattern, value, expected] of cases) {
+    test(`${pattern} vs ${value} -> ${expected}`, () => assert.equal(globMatch(pattern, value), expected));
+  }
+});
+
+describe('protected-namespace guard', () => {
+  test('kube-system is refused with the default list', () => {
+    const g = protectedNamespaceGuard(context({ incident: incident({ namespace: 'kube-system' }), pod: podView({ namespace: 'kube-system' }) }));
+    assert.equal(g.verdict, 'fail');
+    assert.match(g.reason, /kube-system is protected/);
+  });
+  test('gke-managed-* glob matches', () => {
+    const g = protectedNamespaceGuard(context({ incident: incident({ namespace: 'gke-managed-cim' }), pod: podView({ namespace: 'gke-managed-cim' }) }));
+    assert.equal(g.verdict, 'fail');
+  });
+  test('the pod namespace counts even if the finding says otherwise', () => {
+    const g = protectedNamespaceGuard(context({ pod: podView({ namespace: 'kube-system' }) }));
+    assert.equal(g.verdict, 'fail');
+  });
+  test('an ordinary namespace passes', () => {
+    assert.equal(protectedNamespaceGuard(context()).verdict, 'pass');
+  });
+  test('the policy list replaces the default', () => {
+    assert.equal(protectedNamespaceGuard(context({ protectedNamespaces: ['pay*'] })).verdict, 'fail');
+    const ks = context({ protectedNamespaces: [], incident: incident({ namespace: 'kube-system' }), pod: podView({ namespace: 'kube-system' }) });
+    assert.equal(protectedNamespaceGuard(ks).verdict, 'pass');
+  });
+  test('no namespace at all fails', () => {
+    const g = protectedNamespaceGuard(context({ incident: incident({ namespace: undefined }), pod: undefined }));
+    assert.equal(g.verdict, 'fail');
+  });
+});
+
+describe('evidence guard', () => {
+  test('destructive action without stored evidence is refused', () => {
+    const g = evidenceGuard(context({ evidence: { stored: false, reason: 'hash mismatch' } }), true);
+    assert.equal(g.verdict, 'fail');
+    assert.match(g.reason, /hash mismatch/);
+  });
+  test('metadata-only action passes without evidence', () => {
+    assert.equal(evidenceGuard(context({ evidence: { stored: false } }), false).verdict, 'pass');
+  });
+  test('requireEvidence: false waives it', () => {
+    const g = evidenceGuard(context({ evidence: { stored: false, reason: 'distroless' }, plan: plan([], { requireEvidence: false }) }), true);
+    assert.equal(g.verdict, 'pass');
+    assert.match(g.reason, /waives/);
+  });
+  test('stored evidence passes and names its uri', () => {
+    const g = evidenceGuard(context(), true);
+    assert.equal(g.verdict, 'pass');
+    assert.match(g.reason, /gs:\/\/evidence/);
+  });
+});
+
+describe('pod-identity guard', () => {
+  test('passes for the finding pod with its container', () => assert.equal(podIdentityGuard(context()).verdict, 'pass'));
+  test('fails when the pod was not read', () => assert.equal(podIdentityGuard(context({ pod: undefined })).verdict, 'fail'));
+  test('fails when the container is missing', () => {
+    const g = podIdentityGuard(context({ pod: podView({ containers: [{ name: 'other', state: 'running' }] }) }));
+    assert.equal(g.verdict, 'fail');
+    assert.match(g.reason, /container checkout is not in pod/);
+  });
+  test('fails when the pod read is another pod', () => {
+    assert.equal(podIdentityGuard(context({ pod: podView({ name: 'other-pod' }) })).verdict, 'fail');
+  });
+  test('fails for a pod created after the finding event (same-name replacement)', () => {
+    const g = podIdentityGuard(context({ pod: podView({ creationTimestamp: '2026-11-27T09:20:00Z' }) }));
+    assert.equal(g.verdict, 'fail');
+    assert.match(g.reason, /replacement/);
+  });
+  test('passes when the creation time is unknown', () => {
+    assert.equal(podIdentityGuard(context({ pod: podView({ creationTimestamp: undefined }) })).verdict, 'pass');
+  });
+});
+
+describe('pod-not-terminating guard', () => {
+  test('a terminating pod is a skip, not a refusal', () => {
+    const g = podNotTerminatingGuard(context({ pod: podView({ deletionTimestamp: '2026-11-27T09:15:00Z' }) }));
+    assert.equal(g.verdict, 'fail');
+    assert.equal(g.effect, 'skip');
+  });
+  test('a running pod passes', () => assert.equal(podNotTerminatingGuard(context()).verdict, 'pass'));
+});
+
+describe('require-controller guard', () => {
+  const bare = podView({ ownerReferences: [] });
+  test('controlled pod passes and names the chain', () => {
+    const g = requireControllerGuard(context(), true);
+    assert.equal(g.verdict, 'pass');
+    assert.match(g.reason, /ReplicaSet\/checkout-7d9f8b6c5d/);
+    assert.match(g.reason, /Deployment\/checkout/);
+  });
+  test('bare pod is refused by default', () => {
+    const g = requireControllerGuard(context({ pod: bare, owners: [] }), true);
+    assert.equal(g.verdict, 'fail');
+    assert.match(g.reason, /bare pod/);
+  });
+  test('bare pod passes with requireController: false', () => {
+    assert.equal(requireControllerGuard(context({ pod: bare, owners: [] }), false).verdict, 'pass');
+  });
+  test('a non-controller owner reference does not count', () => {
+    const pod = podView({ ownerReferences: [{ kind: 'ReplicaSet', name: 'x', controller: false }] });
+    assert.equal(requireControllerGuard(context({ pod, owners: [] }), true).verdict, 'fail');
+  });
+});
+
+describe('node-identity guard', () => {
+  test('passes when pod, node and finding agree', () => assert.equal(nodeIdentityGuard(context()).verdict, 'pass'));
+  test('fails when the pod moved to another node', () => {
+    assert.equal(nodeIdentityGuard(context({ pod: podView({ nodeName: 'other-node' }), node: nodeView({ name: 'other-node' }) })).verdict, 'fail');
+  });
+  test('fails when the node read is not the finding node', () => {
+    assert.equal(nodeIdentityGuard(context({ node: nodeView({ name: 'other-node' }) })).verdict, 'fail');
+  });
+  test('fails when no node is known', () => {
+    assert.equal(nodeIdentityGuard(context({ node: undefined, pod: undefined, incident: incident({ node: undefined }) })).verdict, 'fail');
+  });
+});
+
+describe('decisiveFailure', () => {
+  test('refusal wins over skip and degrade', () => {
+    const d = decisiveFailure([
+      { name: 'a', verdict: 'fail', reason: 'x', effect: 'degrade' },
+      { name: 'b', verdict: 'fail', reason: 'y', effect: 'skip' },
+      { name: 'c', verdict: 'fail', reason: 'z' },
+    ]);
+    assert.equal(d?.name, 'c');
+  });
+  test('all pass: undefined', () => assert.equal(decisiveFailure([{ name: 'a', verdict: 'pass', reason: '' }]), undefined));
+});
+
+describe('labels', () => {
+  test('a finding id is already a label value', () => assert.equal(toLabelValue('a6e3b2c9f0d14e8f9b7c5a4d3e2f1a0b'), 'a6e3b2c9f0d14e8f9b7c5a4d3e2f1a0b'));
+  test('hostile or long values become valid label values', () => {
+    for (const raw of ['organizations/1/sources/2/findings/x', '-leading', 'trailing-', 'a'.repeat(200), '///', 'ünïcödé', '']) {
+      const v = toLabelValue(raw);
+      assert.ok(isLabelValue(v), `${JSON.stringify(raw)} -> ${JSON.stringify(v)}`);
+    }
+  });
+  test('different raw values never collapse to one label value', () => {
+    assert.notEqual(toLabelValue('a/b'), toLabelValue('a:b'));
+  });
+  test('quarantine value is stable per finding and pod, unique across pods, a valid label and DNS name', () => {
+    const a = quarantineValue('f1', 'uid-1');
+    assert.equal(a, quarantineValue('f1', 'uid-1'));
+    assert.notEqual(a, quarantineValue('f1', 'uid-2'));
+    assert.notEqual(a, quarantineValue('f2', 'uid-1'));
+    assert.ok(isLabelValue(a));
+    assert.match(quarantinePolicyName(a), /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/);
+  });
+});
