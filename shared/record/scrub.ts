@@ -1,44 +1,31 @@
 // The redactor every audit entry, report object and published result passes through.
-// Engineer A's shared/finding/redact.ts did not exist when this was written, so the record
-// layer carries its own value scrubber. It is deliberately layered, because any one rule
-// misses something:
+// It builds on engineer A's shared/finding/redact.ts (the token formats and secret key names
+// live there, once) and adds what a record of a whole run needs on top:
 //   1. keys that look secret (`password`, `apiKey`, `STRIPE_API_KEY`, ...) lose their value;
-//   2. environment lists (`envVariables: [{name, val}]`, `env: {...}`) keep names only;
-//   3. strings are scanned for well-known token shapes (Stripe, AWS, GitHub, Slack, Google
-//      API keys, JWTs, PEM private keys, bearer/basic credentials, URL passwords) and for
-//      `NAME=value` / `--name=value` pairs whose name looks secret;
-//   4. exact values the caller knows are secret (the finding's raw env values) are removed
-//      wherever they appear, whatever key they hide under.
+//      booleans survive (`tokenPresent: true` reveals nothing), nested shapes are kept;
+//   2. environment lists (`envVariables: [{name, val}]`, `env: {...}`, `A=b` strings) and any
+//      SCC env pair `{name, val}` keep names only;
+//   3. strings go through redactString() (Stripe, AWS, GitHub, Slack, Google keys, JWTs, PEM
+//      keys, bearer/basic credentials, URL passwords, `NAME=value` with a secret-looking NAME);
+//   4. argv: the element after a secret-looking flag (`--password hunter2`) is removed;
+//   5. exact values the caller knows are secret (the finding's raw environment values) are
+//      removed wherever they appear, whatever key they hide under;
+//   6. object keys are scrubbed too (a secret used as a map key).
 // Pure code: no client library, no I/O.
+import { isSecretKey as isSecretKeyBase, redactString, REDACTED } from '../finding/redact.js';
 
-export const REDACTED = '[REDACTED]';
+export { REDACTED };
 
-/** Key names whose values are never logged. Matches inside longer names (`STRIPE_API_KEY`). */
-const SECRET_KEY =
-  /(passw(or)?d|passphrase|^pass$|[-_]pass$|secret|token|api[-_]?key|apikey|access[-_]?key|private[-_]?key|client[-_]?secret|credential|authorization|auth[-_]?header|cookie|session[-_]?id|signature|bearer|jwt|dsn)/i;
+/** Key names beyond redact.ts's list whose values are never logged. */
+const EXTRA_SECRET_KEY = /(^pass$|[-_]pass$|^pwd$|jwt|bearer|signature|^dsn$|client[-_]?secret)/i;
 /** Key names that hold a process environment (names kept, values dropped). */
 const ENV_KEY = /^(env|environment|envVariables|env_variables|envVars|environmentVariables)$/i;
-
-/** Token shapes worth removing wherever they occur in free text. */
-const TOKEN_PATTERNS: RegExp[] = [
-  /\b(sk|rk|pk)_(live|test)_[A-Za-z0-9_]{6,}/g, // Stripe
-  /\b(AKIA|ASIA)[A-Z0-9]{16}\b/g, // AWS access key id
-  /\bgh[pousr]_[A-Za-z0-9]{20,}\b/g, // GitHub tokens
-  /\bgithub_pat_[A-Za-z0-9_]{20,}\b/g,
-  /\bxox[abprs]-[A-Za-z0-9-]{10,}/g, // Slack
-  /\bAIza[0-9A-Za-z_-]{35}\b/g, // Google API key
-  /\bya29\.[0-9A-Za-z_.-]{20,}/g, // Google OAuth access token
-  /\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}/g, // JWT
-  /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(-----END [A-Z ]*PRIVATE KEY-----|$)/g,
-];
-/** `Authorization: Bearer x`, `Basic x` (scheme kept, credential dropped). */
-const AUTH_SCHEME = /\b(Bearer|Basic|Token)\s+[A-Za-z0-9._~+/=-]{8,}/gi;
-/** `https://user:password@host` */
-const URL_PASSWORD = /([a-z][a-z0-9+.-]*:\/\/[^/\s:@]+:)[^@\s/]+@/gi;
 /** A command-line flag whose next argv element is a secret (`--password`, `-token`). */
 const SECRET_FLAG = /^-{1,2}[A-Za-z0-9_.-]*(passw(or)?d|passphrase|pwd|secret|token|api[-_]?key|apikey|access[-_]?key|private[-_]?key|credential)[A-Za-z0-9_.-]*$/i;
-/** `NAME=value` or `--name=value` / `--name value` where NAME looks secret. */
-const SECRET_ASSIGNMENT = /(^|[\s"'&?;,({[])(-{0,2}[A-Za-z0-9_.-]*?(?:passw(?:or)?d|passphrase|pwd|secret|token|api[-_]?key|apikey|access[-_]?key|private[-_]?key|credential|authorization)[A-Za-z0-9_.-]*)(=|:\s*)([^\s"'&;,)}\]]+)/gi;
+
+export function isSecretKey(key: string): boolean {
+  return isSecretKeyBase(key) || EXTRA_SECRET_KEY.test(key);
+}
 
 export interface ScrubOptions {
   /**
@@ -60,10 +47,6 @@ export interface Scrubber {
   with(knownSecrets: Iterable<string>): Scrubber;
 }
 
-export function isSecretKey(key: string): boolean {
-  return SECRET_KEY.test(key);
-}
-
 function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
@@ -77,15 +60,8 @@ export function createScrubber(options: ScrubOptions = {}): Scrubber {
   const knownRe = known.length > 0 ? new RegExp(known.map(escapeRegExp).join('|'), 'g') : undefined;
 
   const text = (input: string): string => {
-    let s = input;
-    if (knownRe) s = s.replace(knownRe, REDACTED);
-    for (const re of TOKEN_PATTERNS) s = s.replace(re, REDACTED);
-    s = s.replace(AUTH_SCHEME, (_m, scheme: string) => `${scheme} ${REDACTED}`);
-    s = s.replace(URL_PASSWORD, (_m, prefix: string) => `${prefix}${REDACTED}@`);
-    s = s.replace(SECRET_ASSIGNMENT, (m, lead: string, name: string, sep: string, val: string) =>
-      val === REDACTED ? m : `${lead}${name}${sep}${REDACTED}`,
-    );
-    return s;
+    const s = knownRe ? input.replace(knownRe, REDACTED) : input;
+    return redactString(s);
   };
 
   const envList = (input: unknown, seen: WeakSet<object>, depth: number): unknown => {
@@ -156,11 +132,15 @@ export function createScrubber(options: ScrubOptions = {}): Scrubber {
       if (input instanceof Map) return walk(Object.fromEntries(input), seen, depth);
       if (input instanceof Set) return walk([...input], seen, depth);
       const out: Record<string, unknown> = {};
-      for (const [k, v] of Object.entries(input as Record<string, unknown>)) {
+      const obj = input as Record<string, unknown>;
+      // An SCC env entry `{ name, val }` is secret wherever it appears; `{ name, value }` when the name looks secret.
+      const envPair = typeof obj['name'] === 'string' && ('val' in obj || ('value' in obj && isSecretKey(obj['name'])));
+      for (const [k, v] of Object.entries(obj)) {
         if (v === undefined) continue;
         const key = text(k);
         if (ENV_KEY.test(k)) out[key] = envList(v, seen, depth);
-        else if (SECRET_KEY.test(k)) out[key] = redactLeaves(v);
+        else if (isSecretKey(k)) out[key] = redactLeaves(v);
+        else if (envPair && (k === 'val' || k === 'value')) out[key] = v === null || v === undefined ? v : REDACTED;
         else out[key] = walk(v, seen, depth + 1);
       }
       return out;
@@ -209,7 +189,7 @@ export function secretsFromEnv(env: Iterable<{ name?: string | null; val?: strin
     const val = item.val ?? item.value;
     if (typeof val !== 'string' || val.length === 0) continue;
     const name = item.name ?? '';
-    if (SECRET_KEY.test(name)) {
+    if (isSecretKey(name)) {
       out.push(val);
       continue;
     }

@@ -29,6 +29,13 @@ describe('scrubber', () => {
     });
   });
 
+  test('an SCC env pair is secret wherever it appears; {name, value} when the name looks secret', () => {
+    assert.deepEqual(s.value({ vars: [{ name: 'X', val: 'v' }], items: [{ name: 'DB_PASSWORD', value: 'p' }, { name: 'app', value: 'checkout' }] }), {
+      vars: [{ name: 'X', val: REDACTED }],
+      items: [{ name: 'DB_PASSWORD', value: REDACTED }, { name: 'app', value: 'checkout' }],
+    });
+  });
+
   const texts: [string, string, string][] = [
     ['stripe key in prose', `found ${SECRET} in memory`, SECRET],
     ['AWS key id', 'id AKIAIOSFODNN7EXAMPLE here', 'AKIAIOSFODNN7EXAMPLE'],
