@@ -1,0 +1,47 @@
+// Cloud Logging query-language helpers for the playbook's step 4: quoting values into
+// string literals, adding a timestamp window (the API silently adds "last 24 h" when a
+// filter has none), and Logs Explorer deep links.
+
+/**
+ * A Logging query-language string literal. Backslash and double quote are escaped; line
+ * breaks and tabs become escapes too, so a hostile value cannot start a new filter line
+ * (a new line is an implicit AND in Logs Explorer).
+ */
+export function quoteLogValue(value: string): string {
+  const escaped = value
+    .replace(/\\/g, '\\\\')
+    .replace(/"/g, '\\"')
+    .replace(/\n/g, '\\n')
+    .replace(/\r/g, '\\r')
+    .replace(/\t/g, '\\t');
+  return `"${escaped}"`;
+}
+
+function isoOf(t: string | Date, what: string): string {
+  const d = typeof t === 'string' ? new Date(t) : t;
+  if (Number.isNaN(d.getTime())) throw new RangeError(`withTimeWindow: ${what} is not a valid time`);
+  return d.toISOString();
+}
+
+/** The filter restricted to [start, end] (inclusive), for entries.list and getEntries. */
+export function withTimeWindow(filter: string, start: string | Date, end: string | Date): string {
+  const from = isoOf(start, 'start');
+  const to = isoOf(end, 'end');
+  return `${filter}\ntimestamp>=${quoteLogValue(from)}\ntimestamp<=${quoteLogValue(to)}`;
+}
+
+/** encodeURIComponent leaves !'()* alone; Logs Explorer's matrix parameters need them encoded. */
+export function encodeUrlPart(value: string): string {
+  return encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+}
+
+/** https://console.cloud.google.com/logs/query;query=...;startTime=...;endTime=...?project=... */
+export function logsExplorerUrl(filter: string, project: string, start: string | Date, end: string | Date): string {
+  const from = isoOf(start, 'start');
+  const to = isoOf(end, 'end');
+  return (
+    `https://console.cloud.google.com/logs/query;query=${encodeUrlPart(filter)}` +
+    // ISO timestamps are [0-9T:.Z-] only: written as Google's own examples write them.
+    `;startTime=${from};endTime=${to}?project=${encodeUrlPart(project)}`
+  );
+}
