@@ -189,3 +189,13 @@ export async function executeActions(ctx: ActionContext, deps: ExecuteDeps = {})
   }
   return { outcomes, steps };
 }
+
+/**
+ * True when some action failed transiently (5xx, 429, timeout, store unavailable): the
+ * function should throw after recording, so Pub/Sub redelivers. Every action is idempotent
+ * (UID precondition, 404 = done, create-only policy, set-to-value labels, reused limiter
+ * slot), so the retry redoes only what is missing.
+ */
+export function needsRetry(result: Pick<ExecuteResult, 'outcomes'>): boolean {
+  return result.outcomes.some((o) => o.status === 'failed' && o.error?.kind === 'transient');
+}

@@ -66,7 +66,8 @@ export function evidenceGuard(ctx: ActionContext, destructive: boolean): GuardVe
 export function podIdentityGuard(ctx: ActionContext): GuardVerdict {
   const name = 'pod-identity';
   const { pod, incident } = ctx;
-  if (pod === undefined) return fail(name, 'the pod was not read (enrichment failed or the pod is gone): no UID to act on safely');
+  if (pod === undefined && ctx.podNotFound === true) return fail(name, 'the pod no longer exists (404): nothing left to act on', 'skip');
+  if (pod === undefined) return fail(name, 'the pod was not read (enrichment failed): no UID to act on safely');
   if (incident.pod !== undefined && (pod.name !== incident.pod || pod.namespace !== incident.namespace)) {
     return fail(name, `read pod ${pod.namespace}/${pod.name} is not the finding's ${incident.namespace ?? '?'}/${incident.pod}`);
   }
@@ -109,6 +110,7 @@ export function requireControllerGuard(ctx: ActionContext, requireController: bo
   if (ref !== undefined) {
     return pass(name, `controlled by ${ref.kind}/${ref.name}${chain !== '' && top !== undefined && top.name !== ref.name ? ` (chain ${chain})` : ''}: it will be replaced`);
   }
+  if (ctx.pod === undefined && ctx.podNotFound === true) return fail(name, 'the pod no longer exists (404)', 'skip');
   if (ctx.pod === undefined) return fail(name, 'the pod was not read: cannot tell whether a controller would replace it');
   if (!requireController) return pass(name, 'bare pod (no controller): deleted anyway because the rule says requireController: false');
   return fail(name, 'bare pod (no controller would replace it): not deleted unless the rule says requireController: false');

@@ -22,6 +22,8 @@ export interface ActionContext {
   plan: ResponsePlan;
   /** The target pod as read from the API server during enrichment; absent when that read failed or found nothing. */
   pod?: PodView;
+  /** True when the pod read answered 404: the pod is gone, so pod actions are skipped (not refused). */
+  podNotFound?: boolean;
   /** Owner chain from the pod's controller up to the top controller (e.g. [ReplicaSet, Deployment]). */
   owners: OwnerView[];
   /** The node the pod runs on; absent when not read. */

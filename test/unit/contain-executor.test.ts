@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { executeActions, orderActions } from '../../shared/contain/executor.js';
+import { executeActions, needsRetry, orderActions } from '../../shared/contain/executor.js';
 import type { ActionLimiter, LimitVerdict } from '../../shared/contain/limiter.js';
 import { ACTIONS } from '../../shared/contain/registry.js';
 import type { ActionOutcome } from '../../shared/contain/types.js';
@@ -213,10 +213,21 @@ describe('API errors', () => {
     assert.equal(r.steps[0]?.failure, 'transient');
     assert.equal(r.steps[0]?.code, 500);
   });
-  test('403 on cordon is a permanent failure', async () => {
+  test('403 on cordon is a permanent failure: no retry', async () => {
     const r = await executeActions(context({ plan: plan([{ type: 'cordonNode', params: {} }]), workloads: recordingWorkloads({ cordonNode: apiError(403) }) }));
     assert.equal(r.outcomes[0]?.status, 'failed');
     assert.equal(r.outcomes[0]?.error?.kind, 'permanent');
+    assert.equal(needsRetry(r), false);
+  });
+  test('a transient failure asks for a retry; a 409 refusal does not', async () => {
+    assert.equal(needsRetry(await executeActions(context({ workloads: recordingWorkloads({ deletePod: apiError(503) }) }))), true);
+    assert.equal(needsRetry(await executeActions(context({ workloads: recordingWorkloads({ deletePod: apiError(409) }) }))), false);
+  });
+  test('redelivery after the pod is gone: skipped, no writes', async () => {
+    const w = recordingWorkloads();
+    const r = await executeActions(context({ pod: undefined, podNotFound: true, plan: plan(ALL), workloads: w }));
+    assert.deepEqual(r.outcomes.map((o) => [o.type, o.status]), [['labelPod', 'skipped'], ['annotatePod', 'skipped'], ['quarantinePod', 'skipped'], ['cordonNode', 'done'], ['deletePod', 'skipped']]);
+    assert.deepEqual(w.calls.map((c) => c.method), ['cordonNode']);
   });
   test('404 on delete is done', async () => {
     const r = await executeActions(context({ workloads: recordingWorkloads({ deletePod: 'not-found' }) }));

@@ -82,7 +82,16 @@ describe('evidence guard', () => {
 
 describe('pod-identity guard', () => {
   test('passes for the finding pod with its container', () => assert.equal(podIdentityGuard(context()).verdict, 'pass'));
-  test('fails when the pod was not read', () => assert.equal(podIdentityGuard(context({ pod: undefined })).verdict, 'fail'));
+  test('fails (refuses) when the pod was not read', () => {
+    const g = podIdentityGuard(context({ pod: undefined }));
+    assert.equal(g.verdict, 'fail');
+    assert.equal(g.effect, undefined);
+  });
+  test('a pod that is gone (404 on read) is a skip', () => {
+    const g = podIdentityGuard(context({ pod: undefined, podNotFound: true }));
+    assert.equal(g.verdict, 'fail');
+    assert.equal(g.effect, 'skip');
+  });
   test('fails when the container is missing', () => {
     const g = podIdentityGuard(context({ pod: podView({ containers: [{ name: 'other', state: 'running' }] }) }));
     assert.equal(g.verdict, 'fail');
