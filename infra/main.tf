@@ -1,0 +1,61 @@
+# Shared values and the APIs the deployment needs. Resources live in files by concern:
+# pubsub.tf (topics, dead letters), function.tf (the Cloud Function and its source),
+# iam.tf (service accounts and every grant), bucket.tf (evidence), scc.tf (notification
+# config), monitoring.tf (log-based metrics, alert), outputs.tf.
+
+data "google_project" "this" {
+  project_id = var.project_id
+}
+
+locals {
+  labels = merge({ app = "scc-container-responder" }, var.labels)
+
+  target_projects = toset(length(var.target_project_ids) > 0 ? var.target_project_ids : [var.project_id])
+
+  evidence_bucket_name = coalesce(var.evidence_bucket_name, "${var.project_id}-scc-responder-evidence")
+  source_dir           = coalesce(var.source_dir, "${path.module}/../dist/function-source")
+
+  # Google-managed service agents that deliver events (see iam.tf, "plumbing").
+  pubsub_service_agent  = "service-${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
+  storage_service_agent = "service-${data.google_project.this.number}@gs-project-accounts.iam.gserviceaccount.com"
+
+  # The SCC streaming filter: the policy's categories, active findings, GKE clusters only
+  # (Cloud Run Threat Detection emits the same category on Cloud Run resources), and not
+  # findings we already marked as handled: our own mark update re-notifies the finding and
+  # would otherwise come straight back to us.
+  category_clause = join(" OR ", formatlist("category = \"%s\"", var.finding_categories))
+  handled_clauses = formatlist("-security_marks.marks.%s = \"%s\"", var.handled_mark_key, var.handled_mark_values)
+  notification_filter = join(" AND ", concat([
+    "(${local.category_clause})",
+    "state = \"ACTIVE\"",
+    "resource_name : \"//container.googleapis.com/\"",
+  ], local.handled_clauses))
+
+  # Cloud Run writes the function's stdout (our structured audit entries) to this log.
+  audit_log_filter = join(" AND ", [
+    "resource.type = \"cloud_run_revision\"",
+    "resource.labels.service_name = \"${var.function_name}\"",
+    "logName = \"projects/${var.project_id}/logs/run.googleapis.com%2Fstdout\"",
+    "operation.producer = \"scc-container-responder\"",
+  ])
+}
+
+resource "google_project_service" "apis" {
+  for_each = toset([
+    "artifactregistry.googleapis.com",
+    "cloudbuild.googleapis.com",
+    "cloudfunctions.googleapis.com",
+    "container.googleapis.com",
+    "eventarc.googleapis.com",
+    "logging.googleapis.com",
+    "monitoring.googleapis.com",
+    "pubsub.googleapis.com",
+    "run.googleapis.com",
+    "securitycenter.googleapis.com",
+    "storage.googleapis.com",
+  ])
+  project = var.project_id
+  service = each.value
+  # Other workloads in the project may use these APIs too.
+  disable_on_destroy = false
+}

@@ -1,0 +1,38 @@
+# The SCC notification config: streams matching findings to the findings topic.
+# Creating it needs roles/securitycenter.notificationConfigEditor on the ORGANIZATION for the
+# identity running terraform (see infra/README.md, prerequisites).
+
+# v2 API (default): organization-level config in location "global".
+resource "google_scc_v2_organization_notification_config" "findings" {
+  count        = var.scc_api == "v2" ? 1 : 0
+  organization = var.organization_id
+  location     = "global"
+  config_id    = "${var.name_prefix}-findings"
+  description  = "Container Threat Detection findings on GKE for scc-container-responder"
+  pubsub_topic = google_pubsub_topic.findings.id
+
+  streaming_config {
+    filter = local.notification_filter
+  }
+}
+
+# v1 API alternative (scc_api = "v1"): same topic, same filter syntax. The function decodes
+# both message formats (v1 and v2 NotificationMessage).
+resource "google_scc_notification_config" "findings_v1" {
+  count        = var.scc_api == "v1" ? 1 : 0
+  organization = var.organization_id
+  config_id    = "${var.name_prefix}-findings"
+  description  = "Container Threat Detection findings on GKE for scc-container-responder"
+  pubsub_topic = google_pubsub_topic.findings.id
+
+  streaming_config {
+    filter = local.notification_filter
+  }
+}
+
+locals {
+  # The SCC service agent that publishes notifications (exported by whichever config exists).
+  scc_notification_service_account = (var.scc_api == "v2"
+    ? google_scc_v2_organization_notification_config.findings[0].service_account
+  : google_scc_notification_config.findings_v1[0].service_account)
+}

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Stages the Cloud Function source from a fresh build (`npm run build`):
+#   dist/functions, dist/shared   compiled code (package.json main: dist/functions/scc-responder/index.js)
+#   package.json, package-lock.json   the runtime installs production dependencies with npm ci
+#   policies/                      policy files, selectable with SCC_RESPONDER_POLICY
+# into dist/function-source (or $1); Terraform zips that directory (data.archive_file.source).
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+out="${1:-$root/dist/function-source}"
+case "$out" in
+  "" | "/" | "$root" | "$root/dist") echo "stage-function: refusing to stage into '$out'" >&2; exit 2 ;;
+esac
+main="$root/dist/functions/scc-responder/index.js"
+if [[ ! -f "$main" ]]; then
+  echo "stage-function: $main is missing; run npm run build first" >&2
+  exit 1
+fi
+rm -rf "$out"
+mkdir -p "$out/dist"
+cp -R "$root/dist/functions" "$root/dist/shared" "$out/dist/"
+cp "$root/package.json" "$root/package-lock.json" "$out/"
+cp -R "$root/policies" "$out/policies"
+# Development scripts reference files that are not shipped (tsconfig, scripts/): drop them so
+# no buildpack or `npm ci` lifecycle can try to run them.
+(cd "$out" && npm pkg delete scripts)
+# Reproducible zip input: same build, same bytes, same object name, no needless redeploy.
+find "$out" -exec touch -h -d '1980-01-02T00:00:00Z' {} +
+echo "stage-function: staged $(find "$out" -type f | wc -l) files in $out"
