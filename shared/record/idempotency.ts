@@ -1,0 +1,306 @@
+// Loop and duplicate safety: one finding, one set of effects, however often it arrives.
+// Pub/Sub delivers at least once, SCC re-notifies on every finding update (our own mark
+// write included), and several function instances may receive copies at the same time.
+//
+// Modelled on Powertools for AWS Lambda's idempotency utility: a record per key with a
+// status (in progress, completed, expired) and an expiry, so a crashed invocation does not
+// block its retry forever. Three layers, cheapest first:
+//
+//   1. shouldSkip(finding): the notification already carries our "handled" marks (the echo
+//      of our own mark write). Pure; no I/O.
+//   2. In-process single flight keyed by finding name: concurrent duplicate deliveries inside
+//      one instance share one execution (and its result or its error).
+//   3. Across instances, records in the EvidenceStore, whose only write is create-only:
+//        <folder>/report.json           completed record (the report object): ack, do nothing
+//        <folder>/claim-<n>.json        in-progress claim of generation n: run id + expiry
+//        <folder>/claim-<n>.released.json  its holder gave it up (transient failure)
+//      Objects cannot change, so a status never flips in place: each state is a new object.
+//
+// Why generations are race-free with create-only writes: claiming generation n means
+// creating claim-<n>.json, and the store lets exactly one creator succeed. A claimer that
+// finds claim-<n> live (not expired, not released) stops with "in progress"; one that finds
+// it expired, released or unreadable moves on to n+1, where again only one creator wins.
+// So at any moment at most one run holds the newest generation. The one window left is a
+// holder that outlives its expiry (the TTL must exceed the function timeout: default 15
+// min vs a 9 min maximum) and a taker that re-runs; the taker re-checks report.json right
+// after claiming, and every step is itself idempotent (create-only evidence, delete with a
+// UID precondition treating 404 as done, marks set-to-value), so even then effects do not
+// double.
+//
+// An unreadable claim (object present, contents not JSON, no claim metadata) counts as
+// expired: it can only come from a writer that crashed mid-write (the local store's loser
+// already waited for the winner's sidecar), and treating it as live would block forever.
+import { Readable } from 'node:stream';
+import type { EvidenceStore, StoredObject } from '../ports.js';
+import { ResponderError } from '../respond/errors.js';
+import { isHandled, MARK_KEYS } from './marks.js';
+import { readReport, reportKeys, storeReport, type StoredReport, type StoreReportInput } from './report-object.js';
+
+export const DEFAULT_CLAIM_TTL_MS = 15 * 60 * 1000;
+export const DEFAULT_MAX_GENERATIONS = 16;
+
+export interface ClaimRecord {
+  status: 'in-progress';
+  findingName: string;
+  runId: string;
+  generation: number;
+  claimedAt: string;
+  expiresAt: string;
+}
+
+export interface Claim {
+  folder: string;
+  key: string;
+  generation: number;
+  record: ClaimRecord;
+  /** The claim of the generation we took over (expired, released or unreadable), if any. */
+  tookOver?: { generation: number; why: 'expired' | 'released' | 'unreadable'; holder: ClaimRecord | null };
+}
+
+export type ClaimResult =
+  | { status: 'acquired'; claim: Claim }
+  /** report.json exists: the finding was handled; ack without acting. */
+  | { status: 'completed'; report: unknown }
+  /** Another run holds a live claim: throw a transient error so Pub/Sub redelivers later. */
+  | { status: 'in-progress'; holder: ClaimRecord };
+
+export interface ClaimOptions {
+  findingName: string;
+  /** Key prefix of this finding's objects (the evidence directory for the finding). */
+  folder: string;
+  runId: string;
+  ttlMs?: number;
+  now?: () => number;
+  maxGenerations?: number;
+}
+
+const META = {
+  status: 'scc-claim-status',
+  run: 'scc-claim-run',
+  generation: 'scc-claim-generation',
+  claimedAt: 'scc-claim-at',
+  expiresAt: 'scc-claim-expires',
+  finding: 'scc-finding',
+} as const;
+
+export function claimKey(folder: string, generation: number): string {
+  return `${folder.replace(/\/+$/, '')}/claim-${generation}.json`;
+}
+
+export function releaseKey(folder: string, generation: number): string {
+  return `${folder.replace(/\/+$/, '')}/claim-${generation}.released.json`;
+}
+
+function textBody(text: string): NodeJS.ReadableStream {
+  return Readable.from([Buffer.from(text, 'utf8')]);
+}
+
+function isClaimRecord(v: unknown): v is ClaimRecord {
+  if (typeof v !== 'object' || v === null) return false;
+  const r = v as Record<string, unknown>;
+  return r['status'] === 'in-progress' && typeof r['runId'] === 'string' && typeof r['generation'] === 'number' && typeof r['expiresAt'] === 'string' && !Number.isNaN(Date.parse(r['expiresAt']));
+}
+
+function claimFromMetadata(object: StoredObject): ClaimRecord | null {
+  const m = object.metadata;
+  const candidate = {
+    status: m[META.status],
+    findingName: m[META.finding] ?? '',
+    runId: m[META.run],
+    generation: m[META.generation] === undefined ? undefined : Number(m[META.generation]),
+    claimedAt: m[META.claimedAt] ?? '',
+    expiresAt: m[META.expiresAt],
+  };
+  return isClaimRecord(candidate) ? candidate : null;
+}
+
+async function readClaim(store: EvidenceStore, object: StoredObject, signal?: AbortSignal): Promise<ClaimRecord | null> {
+  const fromMeta = claimFromMetadata(object);
+  if (fromMeta) return fromMeta;
+  const text = await store.readText(object.key, signal);
+  if (text === null) return null;
+  try {
+    const parsed = JSON.parse(text) as unknown;
+    return isClaimRecord(parsed) ? parsed : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Claims a finding for this run, or says why not. Reads report.json first (completed:
+ * nothing to do), then walks claim generations as described at the top of this file.
+ */
+export async function claimFinding(store: EvidenceStore, options: ClaimOptions, signal?: AbortSignal): Promise<ClaimResult> {
+  const now = options.now ?? Date.now;
+  const ttl = options.ttlMs ?? DEFAULT_CLAIM_TTL_MS;
+  const max = options.maxGenerations ?? DEFAULT_MAX_GENERATIONS;
+  const done = await readReport(store, options.folder, signal);
+  if (done !== null) return { status: 'completed', report: done };
+
+  let tookOver: Claim['tookOver'];
+  for (let generation = 0; generation < max; generation += 1) {
+    const t = now();
+    const record: ClaimRecord = {
+      status: 'in-progress',
+      findingName: options.findingName,
+      runId: options.runId,
+      generation,
+      claimedAt: new Date(t).toISOString(),
+      expiresAt: new Date(t + ttl).toISOString(),
+    };
+    const key = claimKey(options.folder, generation);
+    const metadata: Record<string, string> = {
+      [META.status]: record.status,
+      [META.finding]: record.findingName,
+      [META.run]: record.runId,
+      [META.generation]: String(generation),
+      [META.claimedAt]: record.claimedAt,
+      [META.expiresAt]: record.expiresAt,
+    };
+    const result = await store.create(key, textBody(`${JSON.stringify(record)}\n`), metadata, signal, { contentType: 'application/json' });
+    if (result.created) {
+      // A holder that outlived its expiry may have completed while we were taking over.
+      const late = await readReport(store, options.folder, signal);
+      if (late !== null) return { status: 'completed', report: late };
+      return { status: 'acquired', claim: { folder: options.folder, key, generation, record, ...(tookOver ? { tookOver } : {}) } };
+    }
+    const holder = await readClaim(store, result.object, signal);
+    if (holder === null) {
+      tookOver = { generation, why: 'unreadable', holder: null };
+      continue;
+    }
+    if (holder.runId === options.runId) {
+      // Re-entrant: this very run claimed it already (e.g. a step retried the claim).
+      return { status: 'acquired', claim: { folder: options.folder, key, generation, record: holder } };
+    }
+    if ((await store.stat(releaseKey(options.folder, generation), signal)) !== null) {
+      tookOver = { generation, why: 'released', holder };
+      continue;
+    }
+    if (Date.parse(holder.expiresAt) <= now()) {
+      tookOver = { generation, why: 'expired', holder };
+      continue;
+    }
+    return { status: 'in-progress', holder };
+  }
+  throw new ResponderError(
+    `finding ${options.findingName}: ${max} claim generations under ${options.folder} are all expired or released; refusing to take over again (look for a run that crashes every time)`,
+    'permanent',
+    { code: 'CLAIM_GENERATIONS_EXHAUSTED' },
+  );
+}
+
+/**
+ * Gives a claim up (a transient failure: the message will be redelivered) so the retry can
+ * take over at once instead of waiting for the expiry. Create-only, written only by the holder.
+ */
+export async function releaseClaim(store: EvidenceStore, claim: Claim, reason: string, signal?: AbortSignal): Promise<void> {
+  const body = { status: 'released', findingName: claim.record.findingName, runId: claim.record.runId, generation: claim.generation, releasedAt: new Date().toISOString(), reason };
+  await store.create(releaseKey(claim.folder, claim.generation), textBody(`${JSON.stringify(body)}\n`), { [META.status]: 'released', [META.run]: claim.record.runId, [META.generation]: String(claim.generation) }, signal, { contentType: 'application/json' });
+}
+
+/** Writes the completed record: the report object (markdown then JSON), create-only. */
+export function completeFinding<R>(store: EvidenceStore, claim: Claim, input: Omit<StoreReportInput<R>, 'folder' | 'findingName' | 'runId'>, signal?: AbortSignal): Promise<StoredReport> {
+  return storeReport(store, { ...input, folder: claim.folder, findingName: claim.record.findingName, runId: claim.record.runId }, signal);
+}
+
+/** Pure: the finding already carries our "handled" marks (SCC's echo of our own mark write). */
+export function shouldSkip(finding: { securityMarks?: Record<string, string> | null }): { skip: true; reason: string } | { skip: false } {
+  const marks = finding.securityMarks ?? {};
+  if (!isHandled(marks)) return { skip: false };
+  const lower: Record<string, string> = {};
+  for (const [k, v] of Object.entries(marks)) lower[k.toLowerCase()] = v;
+  const parts = [`state=${lower[MARK_KEYS.state] ?? '?'}`, `action=${lower[MARK_KEYS.action] ?? '?'}`];
+  if (lower[MARK_KEYS.run]) parts.push(`run=${lower[MARK_KEYS.run]}`);
+  return { skip: true, reason: `finding already handled by this responder (${parts.join(', ')}): acknowledged without acting` };
+}
+
+// ---------------------------------------------------------------- the whole protocol
+
+/** What the caller does with its result: store it as the completed record, or give the claim up. */
+export type Finish = { complete: Omit<StoreReportInput, 'folder' | 'findingName' | 'runId'> } | { release: string };
+
+export type IdempotentResult<T> =
+  /** This run (or, with `shared`, a concurrent duplicate in this instance) executed the work. */
+  | { status: 'executed'; value: T; shared: boolean; claim: Claim | null; stored: StoredReport | null; released: boolean }
+  | { status: 'already-completed'; report: unknown; shared: boolean }
+  | { status: 'in-progress'; holder: ClaimRecord; shared: boolean };
+
+export interface RunInput {
+  findingName: string;
+  folder: string;
+  runId: string;
+}
+
+export interface Idempotency {
+  /**
+   * Runs `work` at most once per finding across duplicates: single flight in this instance,
+   * a claim in the store across instances. `finish` turns the work's value into the completed
+   * record or a release. If `work` throws, the claim is released and the error rethrown.
+   * Without a store only the single flight applies (and nothing is stored).
+   */
+  run<T>(input: RunInput, work: (claim: Claim | null) => Promise<T>, finish: (value: T) => Finish, signal?: AbortSignal): Promise<IdempotentResult<T>>;
+  /** Findings currently executing in this instance. */
+  inFlight(): string[];
+}
+
+export interface IdempotencyOptions {
+  store?: EvidenceStore;
+  ttlMs?: number;
+  now?: () => number;
+  maxGenerations?: number;
+}
+
+/** The error to throw for `in-progress`: transient, so Pub/Sub redelivers after the holder finished. */
+export function inProgressError(findingName: string, holder: ClaimRecord): ResponderError {
+  return new ResponderError(`finding ${findingName} is being handled by run ${holder.runId} (claim generation ${holder.generation}, expires ${holder.expiresAt}); retry later`, 'transient', { code: 'IN_PROGRESS' });
+}
+
+export function createIdempotency(options: IdempotencyOptions = {}): Idempotency {
+  const inflight = new Map<string, Promise<IdempotentResult<unknown>>>();
+
+  const execute = async <T>(input: RunInput, work: (claim: Claim | null) => Promise<T>, finish: (value: T) => Finish, signal?: AbortSignal): Promise<IdempotentResult<T>> => {
+    const store = options.store;
+    if (!store) return { status: 'executed', value: await work(null), shared: false, claim: null, stored: null, released: false };
+    const claimed = await claimFinding(store, { ...input, ...(options.ttlMs === undefined ? {} : { ttlMs: options.ttlMs }), ...(options.now ? { now: options.now } : {}), ...(options.maxGenerations === undefined ? {} : { maxGenerations: options.maxGenerations }) }, signal);
+    if (claimed.status === 'completed') return { status: 'already-completed', report: claimed.report, shared: false };
+    if (claimed.status === 'in-progress') return { status: 'in-progress', holder: claimed.holder, shared: false };
+    const claim = claimed.claim;
+    let value: T;
+    let f: Finish;
+    try {
+      value = await work(claim);
+      f = finish(value);
+    } catch (err) {
+      // Released without the (possibly aborted) signal: the redelivery should not wait for the expiry.
+      await releaseClaim(store, claim, `work threw: ${err instanceof Error ? err.message : String(err)}`.slice(0, 500)).catch(() => undefined);
+      throw err;
+    }
+    if ('release' in f) {
+      await releaseClaim(store, claim, f.release, signal);
+      return { status: 'executed', value, shared: false, claim, stored: null, released: true };
+    }
+    try {
+      const stored = await completeFinding(store, claim, f.complete, signal);
+      return { status: 'executed', value, shared: false, claim, stored, released: false };
+    } catch (err) {
+      // The effects are done but not recorded as completed: let the retry take over now.
+      await releaseClaim(store, claim, `completion record not written: ${err instanceof Error ? err.message : String(err)}`.slice(0, 500)).catch(() => undefined);
+      throw err;
+    }
+  };
+
+  return {
+    inFlight: () => [...inflight.keys()],
+    run<T>(input: RunInput, work: (claim: Claim | null) => Promise<T>, finish: (value: T) => Finish, signal?: AbortSignal): Promise<IdempotentResult<T>> {
+      const running = inflight.get(input.findingName) as Promise<IdempotentResult<T>> | undefined;
+      if (running) return running.then((r) => ({ ...r, shared: true }));
+      const p = execute(input, work, finish, signal).finally(() => inflight.delete(input.findingName));
+      inflight.set(input.findingName, p as Promise<IdempotentResult<unknown>>);
+      return p;
+    },
+  };
+}
+
+export { reportKeys };

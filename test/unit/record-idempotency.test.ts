@@ -1,0 +1,295 @@
+// Loop and duplicate safety over an in-memory store with the port's exact create-only
+// semantics: one winner among concurrent claims, expiry/release takeover, completed -> skip,
+// single flight inside one instance, and one execution across "instances" sharing a store.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import {
+  claimFinding, claimKey, createIdempotency, inProgressError, releaseClaim, releaseKey, shouldSkip, type ClaimResult,
+} from '../../shared/record/idempotency.js';
+import { marksFor } from '../../shared/record/marks.js';
+import { findingFolder, readReport, reportKeys, storeReport, storeReportObjects } from '../../shared/record/report-object.js';
+import { classifyError } from '../../shared/respond/errors.js';
+import type { CreateOptions, StoredObject } from '../../shared/ports.js';
+import { MemoryStore } from '../support/memory-store.js';
+
+const FINDING = 'organizations/123/sources/456/findings/abc';
+const FOLDER = 'acme/payments/payments/checkout-1/abc';
+const SECRET = 'sk_live_DO_NOT_LOG_51Hxyz';
+const input = (runId: string) => ({ findingName: FINDING, folder: FOLDER, runId });
+
+function winners(results: ClaimResult[]): number {
+  return results.filter((r) => r.status === 'acquired').length;
+}
+
+describe('shouldSkip', () => {
+  test('a finding carrying our handled marks is skipped with a reason; others are not', () => {
+    const marks = { ...marksFor({ runId: 'run-7', rule: 'r', mode: 'dry-run', actions: [{ type: 'deletePod', status: 'would-do' }] }), team: 'x' };
+    const s = shouldSkip({ securityMarks: marks });
+    assert.equal(s.skip, true);
+    assert.match(s.skip ? s.reason : '', /state=triaged, action=would-delete, run=run-7/);
+    assert.deepEqual(shouldSkip({ securityMarks: { team: 'x' } }), { skip: false });
+    assert.deepEqual(shouldSkip({ securityMarks: {} }), { skip: false });
+    assert.deepEqual(shouldSkip({}), { skip: false });
+  });
+});
+
+describe('claims', () => {
+  test('10 concurrent claims: exactly one winner, the others see it in progress', async () => {
+    const store = new MemoryStore();
+    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => claimFinding(store, input(`run-${i}`))));
+    assert.equal(winners(results), 1);
+    const winner = results.find((r) => r.status === 'acquired');
+    assert.ok(winner?.status === 'acquired');
+    for (const r of results) if (r.status === 'in-progress') assert.equal(r.holder.runId, winner.claim.record.runId);
+    assert.equal(results.filter((r) => r.status === 'in-progress').length, 9);
+    assert.deepEqual([...store.objects.keys()], [claimKey(FOLDER, 0)]);
+    const record = JSON.parse(store.text(claimKey(FOLDER, 0)) ?? '') as { status: string; runId: string; expiresAt: string };
+    assert.equal(record.status, 'in-progress');
+    assert.equal(record.runId, winner.claim.record.runId);
+  });
+
+  test('an expired claim is taken over under the next generation, by exactly one of 10 takers', async () => {
+    const store = new MemoryStore();
+    let t = Date.parse('2026-11-27T10:00:00Z');
+    const now = () => t;
+    const first = await claimFinding(store, { ...input('crashed'), ttlMs: 60_000, now });
+    assert.equal(first.status, 'acquired');
+    t += 30_000;
+    const early = await claimFinding(store, { ...input('early'), ttlMs: 60_000, now });
+    assert.equal(early.status, 'in-progress');
+    t += 31_000; // past the expiry
+    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => claimFinding(store, { ...input(`taker-${i}`), ttlMs: 60_000, now })));
+    assert.equal(winners(results), 1);
+    const w = results.find((r) => r.status === 'acquired');
+    assert.ok(w?.status === 'acquired');
+    assert.equal(w.claim.generation, 1);
+    assert.equal(w.claim.tookOver?.why, 'expired');
+    assert.equal(w.claim.tookOver?.holder?.runId, 'crashed');
+    for (const r of results) if (r.status === 'in-progress') assert.equal(r.holder.generation, 1);
+  });
+
+  test('a released claim is taken over at once, without waiting for its expiry', async () => {
+    const store = new MemoryStore();
+    const a = await claimFinding(store, input('a'));
+    assert.ok(a.status === 'acquired');
+    await releaseClaim(store, a.claim, 'UNAVAILABLE from the API server');
+    assert.ok(store.text(releaseKey(FOLDER, 0))?.includes('UNAVAILABLE'));
+    const b = await claimFinding(store, input('b'));
+    assert.ok(b.status === 'acquired');
+    assert.equal(b.claim.generation, 1);
+    assert.equal(b.claim.tookOver?.why, 'released');
+  });
+
+  test('an unreadable claim (writer crashed mid-write) does not block forever', async () => {
+    const store = new MemoryStore();
+    store.put(claimKey(FOLDER, 0), '{"stat');
+    const r = await claimFinding(store, input('b'));
+    assert.ok(r.status === 'acquired');
+    assert.equal(r.claim.generation, 1);
+    assert.equal(r.claim.tookOver?.why, 'unreadable');
+  });
+
+  test('a claim whose metadata is missing is read from its JSON body', async () => {
+    const store = new MemoryStore();
+    store.put(claimKey(FOLDER, 0), JSON.stringify({ status: 'in-progress', findingName: FINDING, runId: 'other', generation: 0, claimedAt: '', expiresAt: new Date(Date.now() + 60_000).toISOString() }));
+    const r = await claimFinding(store, input('b'));
+    assert.ok(r.status === 'in-progress');
+    assert.equal(r.holder.runId, 'other');
+  });
+
+  test('the same run claiming again is re-entrant', async () => {
+    const store = new MemoryStore();
+    assert.equal((await claimFinding(store, input('same'))).status, 'acquired');
+    assert.equal((await claimFinding(store, input('same'))).status, 'acquired');
+  });
+
+  test('a completed record means "already handled": no claim is written', async () => {
+    const store = new MemoryStore();
+    await storeReport(store, { folder: FOLDER, findingName: FINDING, runId: 'done-run', report: { outcome: { verdict: 'handled' } } });
+    const r = await claimFinding(store, input('late'));
+    assert.ok(r.status === 'completed');
+    assert.deepEqual(r.report, { outcome: { verdict: 'handled' } });
+    assert.equal(store.objects.has(claimKey(FOLDER, 0)), false);
+  });
+
+  test('a holder that outlived its expiry and completed wins over the taker (re-check after claiming)', async () => {
+    class CompletingStore extends MemoryStore {
+      override async create(key: string, body: NodeJS.ReadableStream, metadata: Record<string, string>, signal?: AbortSignal, options?: CreateOptions): Promise<{ created: boolean; object: StoredObject }> {
+        // The slow holder finishes exactly while the taker creates generation 1.
+        if (key === claimKey(FOLDER, 1)) this.put(reportKeys(FOLDER).json, '{"by":"slow-holder"}');
+        return super.create(key, body, metadata, signal, options);
+      }
+    }
+    const store = new CompletingStore();
+    let t = 0;
+    await claimFinding(store, { ...input('slow-holder'), ttlMs: 10, now: () => t });
+    t = 100;
+    const r = await claimFinding(store, { ...input('taker'), ttlMs: 10, now: () => t });
+    assert.ok(r.status === 'completed');
+    assert.deepEqual(r.report, { by: 'slow-holder' });
+  });
+
+  test('a finding that crashes every time stops being taken over: permanent error', async () => {
+    const store = new MemoryStore();
+    let t = 0;
+    for (let i = 0; i < 3; i += 1) {
+      const r = await claimFinding(store, { ...input(`r${i}`), ttlMs: 1, now: () => t, maxGenerations: 3 });
+      assert.equal(r.status, 'acquired');
+      t += 10;
+    }
+    await assert.rejects(claimFinding(store, { ...input('r3'), ttlMs: 1, now: () => t, maxGenerations: 3 }), (err: unknown) => {
+      const c = classifyError(err);
+      return c.kind === 'permanent' && c.code === 'CLAIM_GENERATIONS_EXHAUSTED';
+    });
+  });
+
+  test('store faults surface classified (503 transient, 403 permanent)', async () => {
+    const store = new MemoryStore();
+    store.faults.inject({ match: `create ${claimKey(FOLDER, 0)}`, status: 503 });
+    await assert.rejects(claimFinding(store, input('a')), (err: unknown) => classifyError(err).kind === 'transient');
+    store.faults.inject({ match: `readText ${reportKeys(FOLDER).json}`, status: 403 });
+    await assert.rejects(claimFinding(store, input('a')), (err: unknown) => classifyError(err).kind === 'permanent');
+    assert.equal((await claimFinding(store, input('a'))).status, 'acquired');
+  });
+
+  test('the in-progress error is transient (Pub/Sub redelivers after the holder finished)', () => {
+    const e = inProgressError(FINDING, { status: 'in-progress', findingName: FINDING, runId: 'h', generation: 2, claimedAt: '', expiresAt: '2026-11-27T10:15:00.000Z' });
+    assert.deepEqual({ kind: classifyError(e).kind, code: classifyError(e).code }, { kind: 'transient', code: 'IN_PROGRESS' });
+    assert.match(e.message, /run h .*generation 2/);
+  });
+});
+
+describe('idempotent run', () => {
+  const complete = (value: { verdict: string }) => ({ complete: { report: { finding: FINDING, ...value }, markdown: `# ${value.verdict}\n` } });
+
+  test('10 concurrent deliveries in one instance: one execution, nine shared results, one report', async () => {
+    const store = new MemoryStore();
+    const idem = createIdempotency({ store });
+    let executions = 0;
+    const results = await Promise.all(
+      Array.from({ length: 10 }, (_, i) =>
+        idem.run(input(`run-${i}`), async () => {
+          executions += 1;
+          await new Promise((r) => setImmediate(r));
+          return { verdict: 'handled' };
+        }, complete),
+      ),
+    );
+    assert.equal(executions, 1);
+    assert.deepEqual(results.map((r) => [r.status, r.shared]).sort(), [['executed', false], ...Array.from({ length: 9 }, () => ['executed', true])].sort());
+    assert.equal(store.creates.filter((c) => c.key === reportKeys(FOLDER).json && c.created).length, 1);
+    assert.deepEqual(idem.inFlight(), []);
+  });
+
+  test('two instances sharing a store, 5 deliveries each at once: the work runs exactly once', async () => {
+    const store = new MemoryStore();
+    const a = createIdempotency({ store });
+    const b = createIdempotency({ store });
+    let executions = 0;
+    const work = async () => {
+      executions += 1;
+      await new Promise((r) => setTimeout(r, 5));
+      return { verdict: 'handled' };
+    };
+    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? a : b).run(input(`run-${i}`), work, complete)));
+    assert.equal(executions, 1);
+    assert.equal(results.filter((r) => r.status === 'executed' && !r.shared).length, 1);
+    // The other instance's deliveries saw a live claim: they must be retried, not acked as done.
+    assert.ok(results.every((r) => r.status === 'executed' || r.status === 'in-progress'));
+    const redelivered = await b.run(input('redelivery'), work, complete);
+    assert.equal(redelivered.status, 'already-completed');
+    assert.equal(executions, 1);
+  });
+
+  test('work that throws releases the claim and rethrows; the redelivery runs at once and completes', async () => {
+    const store = new MemoryStore();
+    const idem = createIdempotency({ store });
+    await assert.rejects(idem.run(input('r1'), async () => {
+      throw Object.assign(new Error('connect ECONNRESET'), { code: 'ECONNRESET' });
+    }, complete), /ECONNRESET/);
+    assert.ok(store.objects.has(releaseKey(FOLDER, 0)));
+    const r = await idem.run(input('r2'), async () => ({ verdict: 'handled' }), complete);
+    assert.ok(r.status === 'executed');
+    assert.equal(r.claim?.generation, 1);
+    assert.equal(r.stored?.created, true);
+    assert.equal(store.text(reportKeys(FOLDER).markdown), '# handled\n');
+  });
+
+  test('finish -> release (transient failure recorded in the value): no report, the retry takes over', async () => {
+    const store = new MemoryStore();
+    const idem = createIdempotency({ store });
+    const r1 = await idem.run(input('r1'), async () => ({ verdict: 'retry' }), (v) => (v.verdict === 'retry' ? { release: 'snapshot: UNAVAILABLE' } : complete(v)));
+    assert.ok(r1.status === 'executed' && r1.released);
+    assert.equal(await readReport(store, FOLDER), null);
+    const r2 = await idem.run(input('r2'), async () => ({ verdict: 'handled' }), complete);
+    assert.ok(r2.status === 'executed' && !r2.released && r2.stored?.created);
+  });
+
+  test('a completion record that cannot be written: error rethrown, claim released, the retry completes', async () => {
+    const store = new MemoryStore();
+    const idem = createIdempotency({ store });
+    store.faults.inject({ match: `create ${reportKeys(FOLDER).json}`, status: 503 });
+    await assert.rejects(idem.run(input('r1'), async () => ({ verdict: 'handled' }), complete), (err: unknown) => classifyError(err).kind === 'transient');
+    assert.ok(store.objects.has(releaseKey(FOLDER, 0)));
+    const r = await idem.run(input('r2'), async () => ({ verdict: 'handled' }), complete);
+    assert.ok(r.status === 'executed' && r.stored?.created);
+  });
+
+  test('without a store: single flight only, nothing stored', async () => {
+    const idem = createIdempotency();
+    let executions = 0;
+    const results = await Promise.all([1, 2, 3].map((i) => idem.run(input(`r${i}`), async () => {
+      executions += 1;
+      await new Promise((r) => setImmediate(r));
+      return { verdict: 'handled' };
+    }, complete)));
+    assert.equal(executions, 1);
+    assert.deepEqual(results.map((r) => r.status === 'executed' && r.stored), [null, null, null]);
+  });
+
+  test('an error is shared by the concurrent duplicates (all redelivered)', async () => {
+    const idem = createIdempotency({ store: new MemoryStore() });
+    const runs = [1, 2, 3].map((i) => idem.run(input(`r${i}`), async () => {
+      await new Promise((r) => setImmediate(r));
+      throw new Error('boom');
+    }, complete));
+    const settled = await Promise.allSettled(runs);
+    assert.deepEqual(settled.map((s) => s.status), ['rejected', 'rejected', 'rejected']);
+  });
+});
+
+describe('report object', () => {
+  const incident = { findingId: 'abc', projectId: 'acme', cluster: { project: 'acme', name: 'payments' }, namespace: 'payments', pod: 'checkout-1' };
+
+  test('json and markdown beside the evidence, create-only, scrubbed; the first report stands', async () => {
+    const store = new MemoryStore();
+    const report = { findingName: FINDING, runId: 'run-1', incident, env: [{ name: 'STRIPE_API_KEY', val: SECRET }], note: `key ${SECRET}` };
+    const stored = await storeReportObjects(store, report, { renderMarkdown: (r) => `# ${r.findingName}\nsecret: ${SECRET}\n` });
+    assert.equal(findingFolder(incident), FOLDER);
+    assert.equal(stored.json.key, `${FOLDER}/report.json`);
+    assert.equal(stored.markdown?.key, `${FOLDER}/report.md`);
+    assert.equal(stored.created, true);
+    for (const key of [stored.json.key, stored.markdown?.key ?? '']) assert.ok(!store.text(key)?.includes(SECRET), key);
+    assert.equal(stored.json.metadata['scc-run'], 'run-1');
+    assert.equal(stored.json.metadata['scc-finding'], FINDING);
+    // markdown is written before the JSON (the JSON is the completion record)
+    assert.deepEqual(store.creates.map((c) => c.key), [`${FOLDER}/report.md`, `${FOLDER}/report.json`]);
+    const again = await storeReportObjects(store, { ...report, runId: 'run-2' }, { renderMarkdown: () => 'other' });
+    assert.equal(again.created, false);
+    assert.equal((JSON.parse(store.text(`${FOLDER}/report.json`) ?? '{}') as { runId: string }).runId, 'run-1');
+  });
+
+  test('hostile incident parts stay inside one folder; no folder and no incident is refused', async () => {
+    const folder = findingFolder({ ...incident, pod: '../../etc', namespace: 'a/b' });
+    assert.equal(folder.split('/').length, 5);
+    assert.ok(!folder.split('/').includes('..'));
+    await assert.rejects(storeReportObjects(new MemoryStore(), { findingName: FINDING, runId: 'r' }), (err: unknown) => classifyError(err).kind === 'permanent');
+  });
+
+  test('a report that is not JSON still counts as completed', async () => {
+    const store = new MemoryStore();
+    store.put(reportKeys(FOLDER).json, 'garbage');
+    assert.deepEqual(await readReport(store, FOLDER), { unreadable: true });
+    assert.equal((await claimFinding(store, input('x'))).status, 'completed');
+  });
+});
