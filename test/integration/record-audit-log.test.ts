@@ -2,6 +2,7 @@
 // full finding's handling writes is one valid JSON object with a severity, the operation id
 // and labels, and a planted secret appears in none of them.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { Writable } from 'node:stream';
 import { describe, test } from 'node:test';
 import { createAuditLog, LABELS_KEY, OPERATION_KEY, summarizeSteps, type AuditLogOptions } from '../../shared/record/audit-log.js';
@@ -183,5 +184,27 @@ describe('audit log', () => {
     log.event('debug only', {}, { severity: 'DEBUG' });
     assert.equal(loads, 0);
     assert.equal(lines().length, 0);
+  });
+
+  test('in a fresh process, no @google-cloud module loads until the first entry is written', () => {
+    // A child process (inheriting tsx and the network guard through NODE_OPTIONS): this test
+    // process has long loaded the GCP config.
+    const script = `
+      import { createRequire } from 'node:module';
+      const { createAuditLog } = await import(${JSON.stringify(new URL('../../shared/record/audit-log.ts', import.meta.url).href)});
+      const req = createRequire(import.meta.url);
+      const count = () => Object.keys(req.cache).filter((k) => k.includes('@google-cloud')).length;
+      const log = createAuditLog({ serviceVersion: '1', level: 'warn', destination: { write() {} } });
+      log.event('debug only', {}, { severity: 'DEBUG' });
+      log.forFinding('organizations/1/sources/2/findings/3').step({ name: 's', status: 'ok', startedAt: '', durationMs: 0 });
+      const before = count();
+      log.event('written', {}, { severity: 'ERROR' });
+      console.log(JSON.stringify({ before, after: count() }));
+    `;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: process.env });
+    assert.equal(r.status, 0, r.stderr);
+    const counts = JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '{}') as { before: number; after: number };
+    assert.equal(counts.before, 0);
+    assert.ok(counts.after > 0, 'the GCP config should load on the first written entry');
   });
 });
