@@ -180,6 +180,11 @@ const RESERVED = new Set([
 
 const require = createRequire(import.meta.url);
 
+/** pino level label -> Cloud Logging severity, for the lightweight logger. */
+const LIGHT_SEVERITY: Record<string, string> = {
+  trace: 'DEBUG', debug: 'DEBUG', info: 'INFO', notice: 'NOTICE', warn: 'WARNING', error: 'ERROR', fatal: 'CRITICAL',
+};
+
 function loadGcpConfig(): typeof CreateGcpLoggingPinoConfig {
   const mod = require('@google-cloud/pino-logging-gcp-config') as { createGcpLoggingPinoConfig: typeof CreateGcpLoggingPinoConfig };
   return mod.createGcpLoggingPinoConfig;
@@ -233,6 +238,7 @@ export function createAuditLog(options: AuditLogOptions): AuditLog {
   const baseScrubber = options.scrubber ?? createScrubber();
   const maxDataBytes = options.maxDataBytes ?? 64 * 1024;
   let logger: Logger<'notice'> | undefined;
+  let light: Logger<'notice'> | undefined;
 
   const build = (): Logger<'notice'> => {
     const factory = options.gcpConfig ?? loadGcpConfig();
@@ -255,6 +261,26 @@ export function createAuditLog(options: AuditLogOptions): AuditLog {
     return options.destination ? pino<'notice'>(config, options.destination) : pino<'notice'>(config);
   };
 
+  // Entries outside a finding's operation (message rejected, finding not ours) are written on
+  // the hot path of every non-matching message. The GCP config pulls in @google-cloud/logging
+  // and google-gax (~400 ms, and a Google client on a path that must load none), so those
+  // entries use pino's own options for the same Cloud Logging structured shape: `severity`,
+  // `message`, RFC 3339 `timestamp`, serviceContext, operation and labels. Entries of a
+  // matched finding, which loads the adapters anyway, go through the GCP config.
+  const buildLight = (): Logger<'notice'> => {
+    const config: LoggerOptions<'notice'> = {
+      level: levelName,
+      base: { serviceContext: { service: options.serviceName ?? PRODUCER, version: options.serviceVersion } },
+      customLevels: { notice: 35 },
+      messageKey: 'message',
+      timestamp: () => `,"timestamp":"${new Date().toISOString()}"`,
+      formatters: {
+        level: (label: string, value: number) => ({ severity: LIGHT_SEVERITY[label] ?? 'DEFAULT', level: value }),
+      },
+    };
+    return options.destination ? pino<'notice'>(config, options.destination) : pino<'notice'>(config);
+  };
+
   const enabled = (severity: AuditSeverity): boolean => PINO_LEVEL[severity].value >= threshold;
 
   const emit = (
@@ -265,9 +291,10 @@ export function createAuditLog(options: AuditLogOptions): AuditLog {
     operation?: { id: string; first?: boolean; last?: boolean },
     labels?: Record<string, string>,
     run?: string,
+    lightweight = false,
   ): void => {
     if (!enabled(severity)) return;
-    logger ??= build();
+    const target = lightweight ? (light ??= buildLight()) : (logger ??= build());
     const entry: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(fields)) {
       if (v === undefined) continue;
@@ -282,8 +309,8 @@ export function createAuditLog(options: AuditLogOptions): AuditLog {
       scrubbed[OPERATION_KEY] = op;
     }
     if (labels && Object.keys(labels).length > 0) scrubbed[LABELS_KEY] = scrub.value(labels);
-    const method = logger[PINO_LEVEL[severity].name as 'info'];
-    method.call(logger, scrubbed, scrub.text(message));
+    const method = target[PINO_LEVEL[severity].name as 'info'];
+    method.call(target, scrubbed, scrub.text(message));
   };
 
   const boundData = (data: unknown, scrub: Scrubber): unknown => {
@@ -303,20 +330,22 @@ export function createAuditLog(options: AuditLogOptions): AuditLog {
     enabled,
     event(message, fields = {}, eventOptions = {}) {
       const op = eventOptions.operationId === undefined ? undefined : { id: eventOptions.operationId, first: true, last: true };
-      emit(eventOptions.severity ?? 'INFO', message, baseScrubber, fields, op, eventOptions.labels ? cleanLabels(eventOptions.labels) : undefined);
+      emit(eventOptions.severity ?? 'INFO', message, baseScrubber, fields, op, eventOptions.labels ? cleanLabels(eventOptions.labels) : undefined, undefined, true);
     },
     flush() {
-      const l = logger;
-      if (!l) return Promise.resolve();
-      return new Promise<void>((resolve) => {
-        // A destination without flush support (a plain Writable) makes pino throw or call back
-        // with an error; either way there is nothing buffered in pino itself.
-        try {
-          l.flush(() => resolve());
-        } catch {
-          resolve();
-        }
-      });
+      const flushOne = (l: Logger<'notice'> | undefined): Promise<void> =>
+        !l
+          ? Promise.resolve()
+          : new Promise<void>((resolve) => {
+              // A destination without flush support (a plain Writable) makes pino throw or call back
+              // with an error; either way there is nothing buffered in pino itself.
+              try {
+                l.flush(() => resolve());
+              } catch {
+                resolve();
+              }
+            });
+      return Promise.all([flushOne(logger), flushOne(light)]).then(() => undefined);
     },
     forFinding(findingName, initialLabels = {}, findingOptions = {}) {
       const scrub = findingOptions.secrets ? baseScrubber.with(findingOptions.secrets) : baseScrubber;

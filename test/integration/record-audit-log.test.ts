@@ -186,7 +186,7 @@ describe('audit log', () => {
     assert.equal(lines().length, 0);
   });
 
-  test('in a fresh process, no @google-cloud module loads until the first entry is written', () => {
+  test('in a fresh process, no @google-cloud module loads for standalone events; the first finding entry loads the GCP config', () => {
     // A child process (inheriting tsx and the network guard through NODE_OPTIONS): this test
     // process has long loaded the GCP config.
     const script = `
@@ -199,12 +199,32 @@ describe('audit log', () => {
       log.forFinding('organizations/1/sources/2/findings/3').step({ name: 's', status: 'ok', startedAt: '', durationMs: 0 });
       const before = count();
       log.event('written', {}, { severity: 'ERROR' });
-      console.log(JSON.stringify({ before, after: count() }));
+      const afterEvent = count();
+      log.forFinding('organizations/1/sources/2/findings/3').error('finding entry');
+      console.log(JSON.stringify({ before, afterEvent, after: count() }));
     `;
     const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', env: process.env });
     assert.equal(r.status, 0, r.stderr);
-    const counts = JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '{}') as { before: number; after: number };
+    const counts = JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '{}') as { before: number; afterEvent: number; after: number };
     assert.equal(counts.before, 0);
-    assert.ok(counts.after > 0, 'the GCP config should load on the first written entry');
+    assert.equal(counts.afterEvent, 0, 'a standalone event (rejected / not ours) must not load a Google library');
+    assert.ok(counts.after > 0, 'the GCP config should load on the first written finding entry');
   });
+});
+
+test('standalone events use the same Cloud Logging structured shape as finding entries', async () => {
+  const { createAuditLog } = await import('../../shared/record/audit-log.js');
+  const lines: string[] = [];
+  const log = createAuditLog({ serviceVersion: '9.9.9', level: 'info', destination: { write: (s: string) => void lines.push(s) } });
+  log.event('message rejected: finding.category: required', { reason: 'bad-shape' }, { severity: 'ERROR', operationId: 'organizations/1/sources/2/findings/3' });
+  log.event('not ours', { token: 'sk_live_DO_NOT_LOG_51Hxyz' }, { severity: 'INFO' });
+  assert.equal(lines.length, 2);
+  const [rejected, ignored] = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+  assert.equal(rejected?.['severity'], 'ERROR');
+  assert.equal(rejected?.['message'], 'message rejected: finding.category: required');
+  assert.ok(typeof rejected?.['timestamp'] === 'string' && !Number.isNaN(Date.parse(rejected['timestamp'] as string)));
+  assert.deepEqual(rejected?.['logging.googleapis.com/operation'], { id: 'organizations/1/sources/2/findings/3', producer: 'scc-container-responder', first: true, last: true });
+  assert.deepEqual(rejected?.['serviceContext'], { service: 'scc-container-responder', version: '9.9.9' });
+  assert.equal(ignored?.['severity'], 'INFO');
+  assert.ok(!lines.join('').includes('sk_live_DO_NOT_LOG_51Hxyz'));
 });
