@@ -23,7 +23,14 @@ locals {
   # (Cloud Run Threat Detection emits the same category on Cloud Run resources), and not
   # findings we already marked as handled: our own mark update re-notifies the finding and
   # would otherwise come straight back to us.
-  category_clause = join(" OR ", formatlist("category = \"%s\"", var.finding_categories))
+  # The categories come from the policy file the function ships and runs (the same
+  # path shared/policy policyCategories() reads: every rule's match.categories), so the
+  # filter can never forward less than the policy acts on.
+  policy_document    = yamldecode(file("${local.source_dir}/${var.policy_file}"))
+  policy_categories  = distinct(flatten([for rule in local.policy_document.rules : rule.match.categories]))
+  finding_categories = distinct(concat(local.policy_categories, var.extra_finding_categories))
+  category_clause    = join(" OR ", formatlist("category = \"%s\"", [for c in local.finding_categories : replace(c, "\"", "\\\"")]))
+
   handled_clauses = formatlist("-security_marks.marks.%s = \"%s\"", var.handled_mark_key, var.handled_mark_values)
   notification_filter = join(" AND ", concat([
     "(${local.category_clause})",

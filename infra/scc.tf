@@ -14,6 +14,13 @@ resource "google_scc_v2_organization_notification_config" "findings" {
   streaming_config {
     filter = local.notification_filter
   }
+
+  lifecycle {
+    precondition {
+      condition     = length(local.finding_categories) > 0
+      error_message = "The policy file (var.policy_file) covers no category: the notification config would forward nothing."
+    }
+  }
 }
 
 # v1 API alternative (scc_api = "v1"): same topic, same filter syntax. The function decodes

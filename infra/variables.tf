@@ -47,15 +47,10 @@ variable "labels" {
 
 # ------------------------------------------------------------------ which findings
 
-variable "finding_categories" {
-  description = "SCC finding categories the notification config forwards. Must cover every category the deployed policy acts on (the infra test checks the default against the bundled policy)."
+variable "extra_finding_categories" {
+  description = "Categories to forward in addition to those the deployed policy covers. The notification filter already reads every rule's match.categories from policy_file itself, so policy and filter cannot drift; this is only for findings you want delivered (and acknowledged as no-rule) without a rule."
   type        = list(string)
-  default     = ["Execution: Modified Malicious Binary Executed"]
-
-  validation {
-    condition     = length(var.finding_categories) > 0 && alltrue([for c in var.finding_categories : !can(regex("\"", c))])
-    error_message = "finding_categories must be non-empty and contain no double quotes."
-  }
+  default     = []
 }
 
 variable "handled_mark_key" {

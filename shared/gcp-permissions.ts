@@ -83,14 +83,16 @@ export const GCP_PERMISSIONS = [
 ] as const satisfies readonly GcpRoleGrant[];
 
 /** Identities other than the function's service account that event delivery needs. */
-export type PlumbingMember = 'trigger-service-account' | 'pubsub-service-agent' | 'scc-notification-service-agent';
+export type PlumbingMember = 'trigger-service-account' | 'pubsub-service-agent' | 'scc-notification-service-agent' | 'storage-service-agent';
 
 export interface PlumbingGrant {
   role: string;
   /** `service-account` = on the trigger service account itself; `run-service` = on the function's Cloud Run service. */
-  scope: 'run-service' | 'service-account' | 'topic';
+  scope: 'run-service' | 'service-account' | 'topic' | 'crypto-key';
   member: PlumbingMember;
-  resource?: 'findings-topic' | 'dead-letter-topic';
+  resource?: 'findings-topic' | 'dead-letter-topic' | 'evidence-key';
+  /** Granted only when this Terraform variable is set (the resource has a count). */
+  onlyWith?: string;
   why: string;
 }
 
@@ -120,6 +122,14 @@ export const INFRA_PLUMBING_GRANTS = [
     member: 'pubsub-service-agent',
     resource: 'dead-letter-topic',
     why: 'Pub/Sub forwards a message to the dead-letter topic after the maximum number of delivery attempts. (Its roles/pubsub.subscriber on the Eventarc-managed subscription is granted by the dead-letter step, see infra/README.md.)',
+  },
+  {
+    role: 'roles/cloudkms.cryptoKeyEncrypterDecrypter',
+    scope: 'crypto-key',
+    member: 'storage-service-agent',
+    resource: 'evidence-key',
+    onlyWith: 'evidence_kms_key_name',
+    why: 'optional CMEK: the Cloud Storage service agent encrypts and decrypts evidence objects with the customer key.',
   },
 ] as const satisfies readonly PlumbingGrant[];
 
