@@ -225,7 +225,11 @@ async function runSession(ws: WebSocket, view: ContainerView, argv: string[], fa
     stderr: (text) => send(ws, STDERR, Buffer.from(text)),
   };
   try {
-    if (fault?.hang) return; // the socket stays open and silent until the client or close() ends it
+    if (fault?.hang) {
+      // The socket stays open and silent until the client (or close()) ends it; the call ends then.
+      ws.once('close', finish);
+      return;
+    }
     const tool = (argv[0] ?? '').split('/').pop() ?? '';
     let status: unknown;
     if ((tool !== 'cat' && tool !== 'tar') || !view.tools.includes(tool)) {

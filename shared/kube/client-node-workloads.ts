@@ -1,0 +1,447 @@
+// The Workloads port (shared/ports.ts) over @kubernetes/client-node 2.x. Every method goes
+// through `call(name, ...)` with a name from KUBE_API_CALLS, so no Kubernetes call exists
+// without its row in the table that the RBAC manifests are derived from. Loaded lazily by
+// the composition root (it pulls in client-node and undici).
+import { Writable } from 'node:stream';
+import {
+  AppsV1Api,
+  BatchV1Api,
+  CoreV1Api,
+  Exec,
+  KubeConfig,
+  NetworkingV1Api,
+  Observable,
+  PatchStrategy,
+  type ConfigurationOptions,
+  type RequestContext,
+  type ResponseContext,
+  type V1Status,
+} from '@kubernetes/client-node';
+import type {
+  DebugContainerSpec,
+  ExecRequest,
+  ExecResult,
+  KubeEvent,
+  NetworkPolicyBody,
+  NodeView,
+  OwnerRef,
+  OwnerView,
+  PodView,
+  Workloads,
+} from '../ports.js';
+import { ResponderError, TimeoutError } from '../respond/errors.js';
+import { KUBE_API_CALLS, type KubeCallName } from './api-calls.js';
+import { KubeApiError, toKubeError } from './errors.js';
+import { ExecSocket, ExecUpgradeError } from './exec-socket.js';
+import { ephemeralState, eventView, nodeView, ownerView, podView, type ControllerObject } from './views.js';
+
+/** Most stderr kept from an exec (enough to tell "no such file" from "permission denied"). */
+export const EXEC_STDERR_LIMIT = 16 * 1024;
+/** Most events returned for a pod (the newest). */
+export const MAX_POD_EVENTS = 50;
+
+export interface ClientNodeWorkloadsOptions {
+  /** Called before every Kubernetes call (tests and metrics). */
+  onCall?: (name: KubeCallName, target: string) => void;
+  /** Poll interval bounds while waiting for a debug container (ms). */
+  debugPollMs?: { first: number; max: number };
+}
+
+type OwnerKind = 'ReplicaSet' | 'Deployment' | 'StatefulSet' | 'DaemonSet' | 'Job' | 'CronJob';
+const OWNER_RESOURCE: Record<OwnerKind, { group: string; resource: string }> = {
+  ReplicaSet: { group: 'apps', resource: 'replicasets' },
+  Deployment: { group: 'apps', resource: 'deployments' },
+  StatefulSet: { group: 'apps', resource: 'statefulsets' },
+  DaemonSet: { group: 'apps', resource: 'daemonsets' },
+  Job: { group: 'batch', resource: 'jobs' },
+  CronJob: { group: 'batch', resource: 'cronjobs' },
+};
+
+/** Per-call options: the AbortSignal and, for patches, the content type. */
+function callOptions(signal: AbortSignal | undefined, contentType?: string): ConfigurationOptions | undefined {
+  if (!signal && !contentType) return undefined;
+  return {
+    middleware: [
+      {
+        pre: (ctx: RequestContext) => {
+          if (signal) ctx.setSignal(signal);
+          if (contentType) ctx.setHeaderParam('Content-Type', contentType);
+          return new Observable(Promise.resolve(ctx));
+        },
+        post: (res: ResponseContext) => new Observable(Promise.resolve(res)),
+      },
+    ],
+    middlewareMergeStrategy: 'append',
+  };
+}
+
+function statusCodeOf(err: unknown): number | undefined {
+  if (err instanceof KubeApiError) return err.statusCode;
+  return undefined;
+}
+
+/** Exit code from the exec status channel's `details.causes[reason=ExitCode]`. */
+export function exitCodeOf(status: V1Status): number | null {
+  if (status.status === 'Success') return 0;
+  const cause = status.details?.causes?.find((c) => c.reason === 'ExitCode');
+  const n = cause?.message === undefined ? NaN : Number(cause.message);
+  return Number.isInteger(n) ? n : null;
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    const onAbort = (): void => {
+      clearTimeout(t);
+      reject(signal?.reason);
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/**
+ * Forwards exec stdout to the caller's Writable. client-node writes every frame without
+ * looking at the return value and ends the stream when the status arrives; this sink keeps
+ * the caller's stream open (the caller decides whether the bytes become evidence) and pauses
+ * the socket while the caller's stream is full, so memory stays bounded.
+ */
+class StdoutSink extends Writable {
+  constructor(private readonly target: NodeJS.WritableStream, private readonly socket: ExecSocket) {
+    super({ highWaterMark: 256 * 1024 });
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, callback: (error?: Error | null) => void): void {
+    const target = this.target as NodeJS.WritableStream & { destroyed?: boolean };
+    if (target.destroyed === true) {
+      callback(new Error('exec stdout target was destroyed'));
+      return;
+    }
+    if (target.write(chunk)) {
+      callback();
+      return;
+    }
+    this.socket.ws?.pause();
+    const cleanup = (): void => {
+      target.removeListener('drain', onDrain);
+      target.removeListener('close', onClose);
+      target.removeListener('error', onError);
+    };
+    const onDrain = (): void => {
+      cleanup();
+      this.socket.ws?.resume();
+      callback();
+    };
+    const onClose = (): void => {
+      cleanup();
+      callback(new Error('exec stdout target closed while the command was still writing'));
+    };
+    const onError = (err: Error): void => {
+      cleanup();
+      callback(err);
+    };
+    target.on('drain', onDrain);
+    target.on('close', onClose);
+    target.on('error', onError);
+  }
+}
+
+class BoundedText extends Writable {
+  text = '';
+  constructor(private readonly limit: number) {
+    super();
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, callback: () => void): void {
+    if (this.text.length < this.limit) this.text += chunk.toString('utf8').slice(0, this.limit - this.text.length);
+    callback();
+  }
+}
+
+function waitFinished(w: Writable): Promise<void> {
+  if (w.writableFinished) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    w.once('finish', resolve);
+    w.once('error', reject);
+  });
+}
+
+export class ClientNodeWorkloads implements Workloads {
+  private readonly core: CoreV1Api;
+  private readonly apps: AppsV1Api;
+  private readonly batch: BatchV1Api;
+  private readonly networking: NetworkingV1Api;
+
+  constructor(private readonly kc: KubeConfig, private readonly options: ClientNodeWorkloadsOptions = {}) {
+    this.core = kc.makeApiClient(CoreV1Api);
+    this.apps = kc.makeApiClient(AppsV1Api);
+    this.batch = kc.makeApiClient(BatchV1Api);
+    this.networking = kc.makeApiClient(NetworkingV1Api);
+  }
+
+  /** The one door for every Kubernetes call: the name must be a row of KUBE_API_CALLS. */
+  private async call<T>(name: KubeCallName, target: string, fn: () => Promise<T>): Promise<T> {
+    if (!(name in KUBE_API_CALLS)) throw new ResponderError(`kubernetes call ${name} is not in KUBE_API_CALLS`, 'permanent');
+    this.options.onCall?.(name, target);
+    try {
+      return await fn();
+    } catch (err) {
+      throw toKubeError(name, target, err);
+    }
+  }
+
+  readPod(namespace: string, name: string, signal?: AbortSignal): Promise<PodView> {
+    return this.call('readPod', `pods ${namespace}/${name}`, async () => podView(await this.core.readNamespacedPod({ namespace, name }, callOptions(signal))));
+  }
+
+  readNode(name: string, signal?: AbortSignal): Promise<NodeView> {
+    return this.call('readNode', `nodes ${name}`, async () => nodeView(await this.core.readNode({ name }, callOptions(signal))));
+  }
+
+  readOwner(namespace: string, ref: OwnerRef, signal?: AbortSignal): Promise<OwnerView> {
+    const kind = ref.kind as OwnerKind;
+    const target = `${ref.kind} ${namespace}/${ref.name}`;
+    return this.call('readOwner', target, async () => {
+      const res = OWNER_RESOURCE[kind];
+      // The table decides which owner kinds we may read; anything else is reported, not fetched.
+      if (!res || !KUBE_API_CALLS.readOwner.some((r) => r.group === res.group && r.resource === res.resource)) {
+        throw new ResponderError(`owner kind ${ref.kind} is not readable (not in KUBE_API_CALLS.readOwner)`, 'permanent');
+      }
+      const p = { namespace, name: ref.name };
+      const o = callOptions(signal);
+      let obj: ControllerObject;
+      switch (kind) {
+        case 'ReplicaSet': obj = await this.apps.readNamespacedReplicaSet(p, o); break;
+        case 'Deployment': obj = await this.apps.readNamespacedDeployment(p, o); break;
+        case 'StatefulSet': obj = await this.apps.readNamespacedStatefulSet(p, o); break;
+        case 'DaemonSet': obj = await this.apps.readNamespacedDaemonSet(p, o); break;
+        case 'Job': obj = await this.batch.readNamespacedJob(p, o); break;
+        case 'CronJob': obj = await this.batch.readNamespacedCronJob(p, o); break;
+      }
+      return ownerView(kind, obj);
+    });
+  }
+
+  listPodEvents(namespace: string, podName: string, signal?: AbortSignal): Promise<KubeEvent[]> {
+    return this.call('listPodEvents', `events for pod ${namespace}/${podName}`, async () => {
+      const list = await this.core.listNamespacedEvent({ namespace, fieldSelector: `involvedObject.name=${podName}`, limit: 500 }, callOptions(signal));
+      const events = list.items.map(eventView);
+      events.sort((a, b) => (a.lastTimestamp ?? '').localeCompare(b.lastTimestamp ?? ''));
+      return events.slice(-MAX_POD_EVENTS);
+    });
+  }
+
+  listPods(namespace: string, labelSelector: string, signal?: AbortSignal): Promise<PodView[]> {
+    return this.call('listPods', `pods in ${namespace} (${labelSelector})`, async () => {
+      const list = await this.core.listNamespacedPod({ namespace, labelSelector }, callOptions(signal));
+      return list.items.map(podView);
+    });
+  }
+
+  async deletePod(namespace: string, name: string, options: { uid: string; gracePeriodSeconds?: number }, signal?: AbortSignal): Promise<'deleted' | 'not-found'> {
+    try {
+      return await this.call('deletePod', `pods ${namespace}/${name} (uid ${options.uid})`, async () => {
+        await this.core.deleteNamespacedPod(
+          {
+            namespace,
+            name,
+            ...(options.gracePeriodSeconds === undefined ? {} : { gracePeriodSeconds: options.gracePeriodSeconds }),
+            body: { preconditions: { uid: options.uid }, ...(options.gracePeriodSeconds === undefined ? {} : { gracePeriodSeconds: options.gracePeriodSeconds }) },
+          },
+          callOptions(signal),
+        );
+        return 'deleted' as const;
+      });
+    } catch (err) {
+      // Already gone is what we wanted (idempotent on redelivery).
+      if (statusCodeOf(err) === 404) return 'not-found';
+      throw err;
+    }
+  }
+
+  async patchPodMetadata(namespace: string, name: string, patch: { labels?: Record<string, string>; annotations?: Record<string, string> }, signal?: AbortSignal): Promise<void> {
+    const metadata = { ...(patch.labels ? { labels: patch.labels } : {}), ...(patch.annotations ? { annotations: patch.annotations } : {}) };
+    await this.call('patchPodMetadata', `pods ${namespace}/${name}`, () =>
+      this.core.patchNamespacedPod({ namespace, name, body: { metadata } }, callOptions(signal, PatchStrategy.MergePatch)),
+    );
+  }
+
+  async cordonNode(name: string, signal?: AbortSignal): Promise<void> {
+    await this.call('cordonNode', `nodes ${name}`, () => this.core.patchNode({ name, body: { spec: { unschedulable: true } } }, callOptions(signal, PatchStrategy.MergePatch)));
+  }
+
+  async createNetworkPolicy(body: NetworkPolicyBody, signal?: AbortSignal): Promise<'created' | 'exists'> {
+    try {
+      return await this.call('createNetworkPolicy', `networkpolicies ${body.namespace}/${body.name}`, async () => {
+        await this.networking.createNamespacedNetworkPolicy(
+          {
+            namespace: body.namespace,
+            body: {
+              apiVersion: 'networking.k8s.io/v1',
+              kind: 'NetworkPolicy',
+              metadata: { name: body.name, namespace: body.namespace, labels: body.labels },
+              // Both directions listed with no rules: deny all traffic to and from the selected pod.
+              spec: { podSelector: { matchLabels: body.podSelector }, policyTypes: ['Ingress', 'Egress'], ingress: [], egress: [] },
+            },
+          },
+          callOptions(signal),
+        );
+        return 'created' as const;
+      });
+    } catch (err) {
+      if (err instanceof KubeApiError && err.statusCode === 409 && err.statusReason === 'AlreadyExists') return 'exists';
+      throw err;
+    }
+  }
+
+  exec(request: ExecRequest): Promise<ExecResult> {
+    const { namespace, pod, container, command } = request;
+    const target = `pods/exec ${namespace}/${pod} -c ${container} -- ${command[0] ?? ''}`;
+    return this.call('exec', target, () => this.runExec(request));
+  }
+
+  private runExec(request: ExecRequest): Promise<ExecResult> {
+    const { namespace, pod, container, command } = request;
+    const socket = new ExecSocket(this.kc);
+    const sink = new StdoutSink(request.stdout, socket);
+    const stderr = new BoundedText(EXEC_STDERR_LIMIT);
+    let status: V1Status | undefined;
+    return new Promise<ExecResult>((resolve, reject) => {
+      let settled = false;
+      const settle = (fn: () => void): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        request.signal?.removeEventListener('abort', onAbort);
+        fn();
+      };
+      const fail = (err: unknown): void => {
+        socket.terminate();
+        settle(() => reject(err));
+      };
+      const timer = setTimeout(() => fail(new TimeoutError(`exec ${command[0] ?? ''} in ${namespace}/${pod}/${container}`, request.timeoutMs)), request.timeoutMs);
+      const onAbort = (): void => fail(request.signal?.reason ?? new Error('exec aborted'));
+      if (request.signal?.aborted) {
+        onAbort();
+        return;
+      }
+      request.signal?.addEventListener('abort', onAbort, { once: true });
+      sink.on('error', fail);
+
+      const onClose = async (): Promise<void> => {
+        try {
+          if (!status) {
+            // Closed without a status: the stream was cut (API server restart, dropped connection).
+            sink.end();
+            await waitFinished(sink);
+            settle(() => resolve({ exitCode: null, status: 'Unknown', message: 'the exec stream closed without an exit status', stderr: stderr.text }));
+            return;
+          }
+          // client-node ended the sink when the status came: wait until every byte reached the caller.
+          await waitFinished(sink);
+          const s = status;
+          const result: ExecResult = { exitCode: exitCodeOf(s), status: s.status === 'Success' ? 'Success' : 'Failure', stderr: stderr.text };
+          if (s.reason) result.reason = s.reason;
+          if (s.message) result.message = s.message;
+          settle(() => resolve(result));
+        } catch (err) {
+          fail(err);
+        }
+      };
+
+      new Exec(this.kc, socket)
+        .exec(namespace, pod, container, request.command, sink, stderr, null, false, (s) => {
+          status = s;
+        })
+        .then(
+          (ws) => {
+            if (settled) {
+              ws.terminate();
+              return;
+            }
+            ws.on('close', () => void onClose());
+          },
+          (err: unknown) => fail(err instanceof ExecUpgradeError ? err : err instanceof Error ? err : new Error(describeWsError(err))),
+        );
+    });
+  }
+
+  async addDebugContainer(spec: DebugContainerSpec, signal?: AbortSignal): Promise<void> {
+    const deadline = Date.now() + spec.timeoutMs;
+    const target = `pods/ephemeralcontainers ${spec.namespace}/${spec.pod} (${spec.name})`;
+    await this.call('addDebugContainer', target, () =>
+      this.core.patchNamespacedPodEphemeralcontainers(
+        {
+          namespace: spec.namespace,
+          name: spec.pod,
+          body: {
+            spec: {
+              ephemeralContainers: [
+                { name: spec.name, image: spec.image, command: spec.command, targetContainerName: spec.targetContainer, imagePullPolicy: 'IfNotPresent', stdin: false, tty: false },
+              ],
+            },
+          },
+        },
+        callOptions(signal, PatchStrategy.StrategicMergePatch),
+      ),
+    );
+    // Wait (bounded) until the kubelet reports it running; readPod is the read we already may make.
+    const poll = this.options.debugPollMs ?? { first: 100, max: 1000 };
+    let wait = poll.first;
+    for (;;) {
+      const pod = await this.call('readPod', `pods ${spec.namespace}/${spec.pod}`, () =>
+        this.core.readNamespacedPod({ namespace: spec.namespace, name: spec.pod }, callOptions(signal)),
+      );
+      const st = ephemeralState(pod, spec.name);
+      if (st.state === 'running') return;
+      if (st.state === 'terminated') throw new ResponderError(`debug container ${spec.name} terminated before it could be used (${st.reason ?? 'no reason'})`, 'permanent');
+      const last = st.state === 'waiting' ? `waiting: ${st.reason ?? 'no reason'}` : 'no status yet';
+      if (Date.now() + wait > deadline) throw new TimeoutError(`debug container ${spec.name} in ${spec.namespace}/${spec.pod} did not start (last state ${last});`, spec.timeoutMs);
+      await sleep(wait, signal);
+      wait = Math.min(poll.max, wait * 2);
+    }
+  }
+}
+
+/** ws errors may arrive as ErrorEvent-like objects (not Errors). */
+function describeWsError(err: unknown): string {
+  if (typeof err === 'object' && err !== null && 'message' in err) return String((err as { message: unknown }).message);
+  return String(err);
+}
+
+/** Workloads for the current (or given) context of a kubeconfig. */
+export function workloadsFromKubeConfig(kc: KubeConfig, options?: ClientNodeWorkloadsOptions): ClientNodeWorkloads {
+  return new ClientNodeWorkloads(kc, options);
+}
+
+export interface EndpointAccess {
+  /** `https://host[:port]`, or a bare GKE endpoint (IP or host), which gets `https://`. */
+  server: string;
+  /** Base64 PEM of the cluster CA (GKE `masterAuth.clusterCaCertificate`). */
+  caData?: string;
+  /** Bearer token (a Google access token for GKE). */
+  token: string;
+}
+
+export function kubeConfigForEndpoint(access: EndpointAccess): KubeConfig {
+  const server = /^https?:\/\//.test(access.server) ? access.server : `https://${access.server}`;
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: 'cluster', server, ...(access.caData ? { caData: access.caData } : {}), skipTLSVerify: server.startsWith('http://') }],
+    users: [{ name: 'responder', token: access.token }],
+    contexts: [{ name: 'responder', cluster: 'cluster', user: 'responder' }],
+    currentContext: 'responder',
+  });
+  return kc;
+}
+
+/** Workloads for a cluster reached by endpoint + CA + bearer token (GKE). */
+export function workloadsFromEndpoint(access: EndpointAccess, options?: ClientNodeWorkloadsOptions): ClientNodeWorkloads {
+  return new ClientNodeWorkloads(kubeConfigForEndpoint(access), options);
+}
