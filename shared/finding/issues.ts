@@ -37,6 +37,7 @@ export function describeIssue(issue: Issue): string {
       return `expected ${issue.expected}, got ${kindOf(input)}`;
     }
     case 'invalid_value':
+      if (issue.input === undefined) return 'required';
       return issue.values.length === 1
         ? `expected ${String(issue.values[0])}`
         : `expected one of ${issue.values.map((v) => String(v)).join('|')}`;
@@ -49,6 +50,11 @@ export function describeIssue(issue: Issue): string {
       }
       // A union given its own error text (`{ error: '...' }`) says it better than we can.
       return issue.message === 'Invalid input' ? 'does not match any allowed form' : issue.message;
+    }
+    case 'invalid_key': {
+      // A record key failed its own schema: say what the key should be.
+      const inner = issue.issues[0];
+      return inner ? describeIssue(inner) : 'invalid key';
     }
     case 'too_small': {
       const min = Number(issue.minimum);

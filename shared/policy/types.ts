@@ -21,12 +21,31 @@ export interface ResponsePlan {
   requireEvidence: boolean;
   actions: PlannedAction[];
   maxActionsPerHour?: number;
+  /** Index of the rule in the policy's `rules`. */
+  ruleIndex?: number;
+  /**
+   * Actions the rule lists but this plan does not carry, and why (protected namespace).
+   * Reported so a dry-run says exactly what enforce would and would not do.
+   */
+  withheldActions?: (PlannedAction & { reason: string })[];
+  /** Where and why the plan differs from the rule as written (snapshot off for an unusable path, ...). */
+  notes?: string[];
 }
 
 export interface NoMatch {
   matched: false;
   /** Why nothing applies: category not covered, excluded, protected namespace, not GKE, ... */
   reason: string;
+  /** Stable classification of `reason`, for audit labels and metrics. */
+  code?: NoMatchCode;
 }
+
+export type NoMatchCode =
+  | 'category-not-covered'
+  | 'not-active'
+  | 'not-gke'
+  | 'no-pod'
+  | 'invalid-pod'
+  | 'no-rule-matched';
 
 export type Decision = ResponsePlan | NoMatch;
