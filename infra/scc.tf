@@ -39,7 +39,8 @@ resource "google_scc_notification_config" "findings_v1" {
 
 locals {
   # The SCC service agent that publishes notifications (exported by whichever config exists).
-  scc_notification_service_account = (var.scc_api == "v2"
-    ? google_scc_v2_organization_notification_config.findings[0].service_account
-  : google_scc_notification_config.findings_v1[0].service_account)
+  scc_notification_service_account = one(concat(
+    google_scc_v2_organization_notification_config.findings[*].service_account,
+    google_scc_notification_config.findings_v1[*].service_account,
+  ))
 }

@@ -170,7 +170,7 @@ export function memberKind(member: string): string {
   if (references(member, 'google_service_account.trigger')) return 'trigger-service-account';
   if (member.includes('@gcp-sa-pubsub.iam.gserviceaccount.com')) return 'pubsub-service-agent';
   if (member.includes('@gs-project-accounts.iam.gserviceaccount.com')) return 'storage-service-agent';
-  if (/notification_config\.[A-Za-z0-9_]+(\[\d+\])?\.service_account/.test(member)) return 'scc-notification-service-agent';
+  if (/notification_config\.[A-Za-z0-9_]+(\[(\d+|\*)\])?\.service_account/.test(member)) return 'scc-notification-service-agent';
   return `unknown(${member})`;
 }
 
@@ -465,6 +465,77 @@ export function checkWiring(config: TfConfig, want: InfraExpectations): string[]
 /** Everything about the Terraform configuration. */
 export function checkInfra(config: TfConfig, want: InfraExpectations): string[] {
   return [...checkWiring(config, want), ...checkGrants(config, want.gcpPermissions, want.plumbing)];
+}
+
+// ------------------------------------------------------------------ log filters
+
+/** What Cloud Logging makes of one JSON line on stdout: the special keys move out of jsonPayload. */
+export interface LogEntryView {
+  labels: Record<string, string>;
+  operation: Record<string, unknown>;
+  jsonPayload: Record<string, unknown>;
+}
+
+export function stdoutToLogEntry(line: Record<string, unknown>): LogEntryView {
+  const { ['logging.googleapis.com/labels']: labels, ['logging.googleapis.com/operation']: operation, ...rest } = line;
+  return {
+    labels: isObject(labels) ? Object.fromEntries(Object.entries(labels).map(([k, v]) => [k, String(v)])) : {},
+    operation: isObject(operation) ? operation : {},
+    jsonPayload: rest,
+  };
+}
+
+function fieldValue(entry: LogEntryView, path: string): unknown {
+  const [head, ...rest] = path.split('.');
+  const base: unknown = head === 'labels' ? entry.labels : head === 'operation' ? entry.operation : head === 'jsonPayload' ? entry.jsonPayload : undefined;
+  return rest.length === 0 ? base : at(base, ...rest);
+}
+
+/**
+ * Evaluates the parts of a Logging query that look at the entry's own fields (jsonPayload,
+ * labels, operation), for the AND-only filters the metrics use; terms on resource and
+ * logName (set by the platform) are taken as true. Supports `f = "v"`, `f = true`,
+ * `f:*` and `f =~ "re"`; anything else throws, so a new kind of term gets an evaluator
+ * before a test can rely on it.
+ */
+export function matchesLogFilter(filter: string, entry: LogEntryView): boolean {
+  const terms = filter.replace(/\\"/g, '"').split(/\s+AND\s+/);
+  for (const raw of terms) {
+    const term = raw.trim();
+    if (/^(resource\.|logName\b)/.test(term)) continue;
+    let m: RegExpExecArray | null;
+    if ((m = /^([A-Za-z0-9_.]+):\*$/.exec(term))) {
+      if (fieldValue(entry, m[1] as string) === undefined) return false;
+    } else if ((m = /^([A-Za-z0-9_.]+)\s*=~\s*"(.*)"$/.exec(term))) {
+      const v = fieldValue(entry, m[1] as string);
+      if (typeof v !== 'string' || !new RegExp(m[2] as string).test(v)) return false;
+    } else if ((m = /^([A-Za-z0-9_.]+)\s*=\s*"(.*)"$/.exec(term))) {
+      if (fieldValue(entry, m[1] as string) !== m[2]) return false;
+    } else if ((m = /^([A-Za-z0-9_.]+)\s*=\s*(true|false)$/.exec(term))) {
+      if (fieldValue(entry, m[1] as string) !== (m[2] === 'true')) return false;
+    } else {
+      throw new Error(`matchesLogFilter: unsupported term ${JSON.stringify(term)}`);
+    }
+  }
+  return true;
+}
+
+/** The value a label extractor `EXTRACT(path)` takes from an entry (undefined when absent). */
+export function extractLabel(extractor: string, entry: LogEntryView): string | undefined {
+  const m = /^EXTRACT\(([A-Za-z0-9_.]+)\)$/.exec(extractor);
+  if (!m) throw new Error(`extractLabel: unsupported extractor ${extractor}`);
+  const v = fieldValue(entry, m[1] as string);
+  return v === undefined ? undefined : String(v);
+}
+
+/** A metric's filter with `${local.audit_log_filter}` expanded (other interpolations left as text). */
+export function metricFilter(config: TfConfig, metric: string): string {
+  const body = config.resource['google_logging_metric']?.[metric];
+  if (!body) throw new Error(`no google_logging_metric.${metric}`);
+  const audit = text(config.locals['audit_log_filter']);
+  // The local is a join() of quoted terms: recover the terms as one AND chain.
+  const terms = [...audit.matchAll(/"((?:[^"\\]|\\.)*)",?/g)].map((x) => (x[1] as string)).filter((t) => t !== ' AND ');
+  return text(body['filter']).replace('${local.audit_log_filter}', terms.join(' AND '));
 }
 
 // ------------------------------------------------------------------ RBAC

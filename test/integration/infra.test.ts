@@ -7,6 +7,8 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { access, constants, copyFile, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { Writable } from 'node:stream';
+import { createAuditLog } from '../../shared/record/audit-log.js';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { KUBE_API_CALLS, type KubeApiCall } from '../../shared/kube/api-calls.js';
@@ -21,6 +23,11 @@ import {
   loadTf,
   mergeTf,
   terraformPolicyCategories,
+  matchesLogFilter,
+  metricFilter,
+  extractLabel,
+  stdoutToLogEntry,
+  type LogEntryView,
   type InfraExpectations,
   type RbacExpectation,
   type TfConfig,
@@ -170,6 +177,80 @@ describe('infra/*.tf as committed', () => {
     const missing = spawnSync('bash', [join(root, 'infra/scripts/route-dead-letters.sh')], { encoding: 'utf8', env: { PATH: '/usr/bin:/bin' } });
     assert.notEqual(missing.status, 0);
     assert.match(missing.stderr, /TRIGGER/);
+  });
+});
+
+describe('log-based metrics against real audit entries', () => {
+  /** Audit entries as the function writes them to stdout, seen the way Cloud Logging stores them. */
+  async function entries(write: (log: ReturnType<typeof createAuditLog>) => void): Promise<LogEntryView[]> {
+    const lines: string[] = [];
+    const destination = new Writable({
+      write(chunk: Buffer, _enc, cb) {
+        lines.push(String(chunk));
+        cb();
+      },
+    });
+    const log = createAuditLog({ destination, serviceVersion: 'test', projectId: 'p' });
+    write(log);
+    await log.flush();
+    return lines.flatMap((l) => l.split('\n')).filter((l) => l.trim() !== '').map((l) => stdoutToLogEntry(JSON.parse(l) as Record<string, unknown>));
+  }
+  const finding = 'organizations/1/sources/2/findings/abc';
+  const step = (status: 'ok' | 'failed', failure?: 'transient' | 'permanent') => ({
+    name: 'contain.deletePod',
+    status,
+    ...(failure ? { failure } : {}),
+    reason: 'r',
+    startedAt: new Date(0).toISOString(),
+    durationMs: 1,
+  });
+
+  test('findings_handled counts summaries; pods_contained only effective containment; steps_failed failed steps', async () => {
+    const [failedStep, okStep, enforced] = await entries((log) => {
+      const f = log.forFinding(finding, { cluster: 'prod-1', namespace: 'payments' });
+      f.step(step('failed', 'permanent'));
+      f.step(step('ok'));
+      f.summary({ verdict: 'handled', action: 'deleted', outcome: 'completed', rule: 'prod', mode: 'enforce' });
+    });
+    const [dryRun] = await entries((log) => log.forFinding(finding, { cluster: 'prod-1' }).summary({ verdict: 'dry-run', action: 'would-delete', mode: 'dry-run' }));
+    assert.ok(failedStep && okStep && enforced && dryRun);
+
+    const handled = metricFilter(config, 'findings_handled');
+    assert.equal(matchesLogFilter(handled, enforced), true);
+    assert.equal(matchesLogFilter(handled, dryRun), true);
+    assert.equal(matchesLogFilter(handled, failedStep), false);
+
+    const contained = metricFilter(config, 'pods_contained');
+    assert.equal(matchesLogFilter(contained, enforced), true);
+    assert.equal(matchesLogFilter(contained, dryRun), false, 'would-delete is not a contained pod');
+
+    const failed = metricFilter(config, 'steps_failed');
+    assert.equal(matchesLogFilter(failed, failedStep), true);
+    assert.equal(matchesLogFilter(failed, okStep), false);
+    assert.equal(matchesLogFilter(failed, enforced), false);
+
+    // The labels each metric extracts are there on the entries it counts.
+    const extractors = (m: string) => body(config, `google_logging_metric.${m}`)['label_extractors'] as Record<string, string>;
+    assert.deepEqual(
+      Object.fromEntries(Object.entries(extractors('findings_handled')).map(([k, e]) => [k, extractLabel(e, enforced)])),
+      { verdict: 'handled', action: 'deleted', mode: 'enforce', rule: 'prod', cluster: 'prod-1' },
+    );
+    assert.deepEqual(
+      Object.fromEntries(Object.entries(extractors('pods_contained')).map(([k, e]) => [k, extractLabel(e, enforced)])),
+      { action: 'deleted', cluster: 'prod-1', namespace: 'payments' },
+    );
+    assert.deepEqual(
+      Object.fromEntries(Object.entries(extractors('steps_failed')).map(([k, e]) => [k, extractLabel(e, failedStep)])),
+      { step: 'contain.deletePod', failure: 'permanent', cluster: 'prod-1' },
+    );
+  });
+
+  test('another producer is not counted, and an unknown filter term is refused, not guessed', async () => {
+    const [summary] = await entries((log) => log.forFinding(finding).summary({ verdict: 'handled', action: 'deleted' }));
+    assert.ok(summary);
+    const other: LogEntryView = { ...summary, operation: { ...summary.operation, producer: 'someone-else' } };
+    assert.equal(matchesLogFilter(metricFilter(config, 'findings_handled'), other), false);
+    assert.throws(() => matchesLogFilter('severity>=ERROR', summary), /unsupported term/);
   });
 });
 
