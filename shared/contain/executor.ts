@@ -62,7 +62,12 @@ function outcomeStatusToStep(outcome: ActionOutcome): StepResult['status'] {
   return 'ok';
 }
 
-async function runOne(ctx: ActionContext, type: ActionType, rawParams: Record<string, unknown>, deps: ExecuteDeps, extraWarnings: string[]): Promise<ActionOutcome> {
+/** Per-run state: slots this dry-run would already have taken (so later peeks count them). */
+interface RunState {
+  pendingSlots: number;
+}
+
+async function runOne(ctx: ActionContext, type: ActionType, rawParams: Record<string, unknown>, deps: ExecuteDeps, extraWarnings: string[], state: RunState): Promise<ActionOutcome> {
   const requestedMode: Mode = ctx.mode;
   const base = { type, requestedMode };
   const action = (ACTIONS as Partial<Record<string, RegisteredAction>>)[type];
@@ -106,8 +111,9 @@ async function runOne(ctx: ActionContext, type: ActionType, rawParams: Record<st
       const verdict =
         requestedMode === 'enforce'
           ? await limiter.reserve(ctx.plan.rule, limit, subject, now, ctx.signal)
-          : await limiter.peek(ctx.plan.rule, limit, subject, now, ctx.signal);
+          : await limiter.peek(ctx.plan.rule, limit, subject, now, ctx.signal, state.pendingSlots);
       if (verdict.allowed) {
+        if (requestedMode === 'dry-run' && verdict.reused !== true) state.pendingSlots += 1;
         guards.push(pass('blast-radius', verdict.reason));
       } else {
         guards.push(fail('blast-radius', verdict.reason, 'degrade'));
@@ -167,13 +173,14 @@ export async function executeActions(ctx: ActionContext, deps: ExecuteDeps = {})
   const outcomes: ActionOutcome[] = [];
   const steps: StepResult<ActionOutcome>[] = [];
   const types = new Set(ctx.plan.actions.map((a) => a.type));
+  const state: RunState = { pendingSlots: 0 };
   for (const planned of orderActions(ctx.plan.actions)) {
     const started = Date.now();
     const extra =
       planned.type === 'quarantinePod' && types.has('deletePod')
         ? ['the rule also deletes the pod: the quarantine lasts only until the delete']
         : [];
-    const outcome = await runOne(ctx, planned.type, planned.params, deps, extra);
+    const outcome = await runOne(ctx, planned.type, planned.params, deps, extra, state);
     outcomes.push(outcome);
     steps.push({
       name: `contain.${planned.type}`,

@@ -47,8 +47,12 @@ export interface LimitVerdict {
 export interface ActionLimiter {
   /** False for the fallback that has no shared state (everything degrades to dry-run). */
   readonly shared: boolean;
-  /** Read-only: would an action be allowed now? (dry-run; writes nothing) */
-  peek(rule: string, limit: number, subject: string, now: Date, signal?: AbortSignal): Promise<LimitVerdict>;
+  /**
+   * Read-only: would an action be allowed now? (dry-run; writes nothing). `pending` counts
+   * actions this same run would already have reserved, so a dry-run of several actions
+   * reports the numbers enforce would see.
+   */
+  peek(rule: string, limit: number, subject: string, now: Date, signal?: AbortSignal, pending?: number): Promise<LimitVerdict>;
   /** Takes one slot for `subject` (finding + action + target) if one is free, create-only. */
   reserve(rule: string, limit: number, subject: string, now: Date, signal?: AbortSignal): Promise<LimitVerdict>;
 }
@@ -114,10 +118,10 @@ export class StoreActionLimiter implements ActionLimiter {
     return Number.isInteger(slot) ? slot : -1;
   }
 
-  async peek(rule: string, limit: number, subject: string, now: Date, signal?: AbortSignal): Promise<LimitVerdict> {
+  async peek(rule: string, limit: number, subject: string, now: Date, signal?: AbortSignal, pending = 0): Promise<LimitVerdict> {
     const window = hourWindow(now);
     const claimed = await this.claimedSlot(rule, window, subject, signal);
-    const used = (await this.slots(rule, window, signal)).length;
+    const used = (await this.slots(rule, window, signal)).length + pending;
     if (claimed !== undefined) {
       return { allowed: true, used, limit, window, reused: true, ...(claimed >= 0 ? { slot: claimed } : {}), reason: reasonReused(rule, used, limit, window) };
     }

@@ -6,6 +6,8 @@ import { ACTIONS } from '../../shared/contain/registry.js';
 import type { ActionOutcome } from '../../shared/contain/types.js';
 import type { ActionType, PlannedAction } from '../../shared/policy/types.js';
 import { ResponderError } from '../../shared/respond/errors.js';
+import { StoreActionLimiter } from '../../shared/contain/limiter.js';
+import { MemoryStore } from '../support/memory-store.js';
 import { context, nodeView, plan, podView, recordingWorkloads, WRITE_METHODS } from './contain-helpers.js';
 
 const ALL: PlannedAction[] = [
@@ -167,6 +169,18 @@ describe('blast radius in the executor', () => {
     assert.equal(r.outcomes[0]?.status, 'would-do');
     assert.match(r.outcomes[0]?.warnings.join(' ') ?? '', /no shared store to count actions/);
     assert.equal(w.calls.length, 0);
+  });
+  test('dry-run counts its own earlier actions: same verdicts as enforce when the limit falls mid-plan', async () => {
+    const three: PlannedAction[] = [{ type: 'deletePod', params: {} }, { type: 'cordonNode', params: {} }, { type: 'quarantinePod', params: {} }];
+    const run = async (mode: 'dry-run' | 'enforce'): Promise<ActionOutcome[]> =>
+      (await executeActions(context({ mode, plan: plan(three, { maxActionsPerHour: 2 }) }), { limiter: new StoreActionLimiter(new MemoryStore()), now: () => new Date('2026-11-27T09:30:00Z') })).outcomes;
+    const dry = await run('dry-run');
+    const enf = await run('enforce');
+    assert.deepEqual(verdicts(dry), verdicts(enf));
+    assert.deepEqual(dry.map((o) => o.guards.at(-1)?.reason), enf.map((o) => o.guards.at(-1)?.reason));
+    assert.deepEqual(enf.map((o) => o.status), ['done', 'done', 'would-do']);
+    assert.deepEqual(dry.map((o) => o.status), ['would-do', 'would-do', 'would-do']);
+    assert.equal(dry[2]?.guards.at(-1)?.verdict, 'fail');
   });
   test('metadata actions are not counted', async () => {
     const limiter = new CountingLimiter(false);
