@@ -204,6 +204,17 @@ export interface StoredObject {
   metadata: Record<string, string>;
 }
 
+export interface CreateOptions {
+  /**
+   * Metadata only known once the body has ended (hashes, size, truncation), merged into the
+   * object's metadata after the data is complete: the local store writes it into the sidecar,
+   * the Cloud Storage store patches it on (the object itself is complete without it).
+   */
+  finalMetadata?: () => Record<string, string>;
+  /** Default `application/octet-stream`. */
+  contentType?: string;
+}
+
 export interface EvidenceStore {
   /** Human-readable location, e.g. `gs://bucket/prefix` or `/var/evidence`. */
   readonly location: string;
@@ -214,7 +225,7 @@ export interface EvidenceStore {
    * object) when another writer got there first. A failed or aborted write leaves nothing
    * that `stat` reports as complete.
    */
-  create(key: string, body: NodeJS.ReadableStream, metadata: Record<string, string>, signal?: AbortSignal): Promise<{ created: boolean; object: StoredObject }>;
+  create(key: string, body: NodeJS.ReadableStream, metadata: Record<string, string>, signal?: AbortSignal, options?: CreateOptions): Promise<{ created: boolean; object: StoredObject }>;
   /** Reads a small object (manifests, reports, counters). */
   readText(key: string, signal?: AbortSignal): Promise<string | null>;
   /** Keys under a prefix (used for shared counters such as the blast-radius limit). */
