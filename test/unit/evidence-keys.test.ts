@@ -1,0 +1,108 @@
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import fc from 'fast-check';
+import { assertSafeKey, evidenceKeys, isVerbatimSegment, keySegment, MAX_SEGMENT_LENGTH, UnsafeKeyError } from '../../shared/evidence/keys.js';
+import { validateBinaryPath } from '../../shared/evidence/path.js';
+
+const SAFE = /^[A-Za-z0-9._-]{1,100}$/;
+
+describe('keySegment', () => {
+  test('keeps ordinary Kubernetes and GCP names verbatim', () => {
+    for (const name of ['acme-payments-prod', 'checkout-7d9f8b6c5d-q2x8z', 'payments', 'a6e3b2c9f0d14e8f9b7c5a4d3e2f1a0b', 'us-central1', 'v1.2_3']) {
+      assert.equal(keySegment(name), name);
+    }
+  });
+
+  test('encodes the dangerous names: empty, dot, dot-dot, slash, NUL, traversal', () => {
+    const cases = ['', '.', '..', 'a/b', '../../etc/x', '/../../etc/x', 'x\u0000y', '..\u0000', 'con:1', 'ü', ' '];
+    const out = cases.map(keySegment);
+    for (const [i, seg] of out.entries()) {
+      assert.match(seg, SAFE, `${JSON.stringify(cases[i])} -> ${seg}`);
+      assert.notEqual(seg, '.');
+      assert.notEqual(seg, '..');
+      assert.ok(!seg.includes('/'));
+      assert.match(seg, /-h[0-9a-f]{16}$/, 'altered names carry the hash suffix');
+    }
+    assert.equal(new Set(out).size, out.length, 'no two inputs collide');
+  });
+
+  test('a name with / does not collide with its underscore look-alike', () => {
+    assert.equal(keySegment('a_b'), 'a_b');
+    assert.notEqual(keySegment('a/b'), 'a_b');
+    assert.notEqual(keySegment('a/b'), keySegment('a_b'));
+  });
+
+  test('a verbatim-looking name that ends like an altered one is altered too (no forged collisions)', () => {
+    const forged = keySegment('a/b'); // a_b-h<16 hex>
+    assert.equal(isVerbatimSegment(forged), false);
+    assert.notEqual(keySegment(forged), forged);
+  });
+
+  test('long names are cut to the cap and stay distinct', () => {
+    const a = 'x'.repeat(500);
+    const b = `${'x'.repeat(499)}y`;
+    assert.ok(keySegment(a).length <= MAX_SEGMENT_LENGTH);
+    assert.notEqual(keySegment(a), keySegment(b));
+    assert.equal(keySegment('y'.repeat(MAX_SEGMENT_LENGTH)), 'y'.repeat(MAX_SEGMENT_LENGTH));
+  });
+
+  test('property: always one safe segment, deterministic, injective on samples', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary', maxLength: 300 }), fc.string({ unit: 'binary', maxLength: 300 }), (a, b) => {
+        const sa = keySegment(a);
+        assert.match(sa, SAFE);
+        assert.ok(sa !== '.' && sa !== '..');
+        assert.equal(keySegment(a), sa);
+        if (a !== b) assert.notEqual(sa, keySegment(b));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
+
+describe('evidenceKeys', () => {
+  test('layout project/cluster/namespace/pod/finding-id with binary and manifest.json', () => {
+    const k = evidenceKeys({ project: 'acme', cluster: 'payments', namespace: 'ns', pod: 'p-1', findingId: 'f1' });
+    assert.deepEqual(k, { dir: 'acme/payments/ns/p-1/f1', binary: 'acme/payments/ns/p-1/f1/binary', manifest: 'acme/payments/ns/p-1/f1/manifest.json' });
+  });
+
+  test('hostile parts cannot add or remove levels', () => {
+    const k = evidenceKeys({ project: '..', cluster: '../../etc', namespace: 'a/b/c', pod: '\u0000', findingId: '/../../etc/x' });
+    const segments = k.binary.split('/');
+    assert.equal(segments.length, 6);
+    assert.equal(segments[5], 'binary');
+    assert.doesNotThrow(() => assertSafeKey(k.binary));
+    assert.doesNotThrow(() => assertSafeKey(k.manifest));
+  });
+});
+
+describe('assertSafeKey (what the stores accept)', () => {
+  test('refuses traversal, absolute, empty segments, NUL and odd characters', () => {
+    for (const bad of ['', '/abs', 'a//b', 'a/../b', '..', '.', 'a/./b', 'a/b/', 'a\u0000b', 'a b', 'a\\b', `${'x'.repeat(101)}`]) {
+      assert.throws(() => assertSafeKey(bad), UnsafeKeyError, JSON.stringify(bad));
+    }
+    assert.doesNotThrow(() => assertSafeKey('a/b.c/d-e_f'));
+  });
+});
+
+describe('validateBinaryPath', () => {
+  test('normalises /../../etc/x to /etc/x (the file inside the container); keys never use it', () => {
+    const r = validateBinaryPath('/../../etc/x');
+    assert.deepEqual(r, { ok: true, path: '/etc/x', requested: '/../../etc/x', normalised: true });
+    assert.deepEqual(validateBinaryPath('/usr//bin/./curl'), { ok: true, path: '/usr/bin/curl', requested: '/usr//bin/./curl', normalised: true });
+    assert.deepEqual(validateBinaryPath('/usr/bin/curl'), { ok: true, path: '/usr/bin/curl', requested: '/usr/bin/curl', normalised: false });
+  });
+
+  test('keeps shell metacharacters as data', () => {
+    const r = validateBinaryPath("/tmp/$(reboot);'x' `id`");
+    assert.equal(r.ok, true);
+  });
+
+  test('refuses empty, relative, NUL, line breaks, directories, huge paths', () => {
+    for (const bad of ['', 'usr/bin/curl', './x', '/usr/bin\u0000/x', '/tmp/a\nb', '/tmp/a\rb', '/', '/usr/bin/', '/usr/bin/..', `/${'a'.repeat(5000)}`]) {
+      const r = validateBinaryPath(bad);
+      assert.equal(r.ok, false, JSON.stringify(bad));
+      if (!r.ok) assert.ok(r.reason.length > 0);
+    }
+  });
+});
