@@ -1,0 +1,205 @@
+// Evidence store on Cloud Storage. Objects are created with `ifGenerationMatch: 0` (create
+// only: a second writer gets 412 and is told the object exists; `roles/storage.objectCreator`
+// cannot overwrite either). An upload is atomic in Cloud Storage: a resumable session that is
+// never finalised, or a multipart request that fails, leaves no object. The body's end is only
+// released by the snapshot once the copy is verified, so an object that exists is complete;
+// it also carries `scc-complete: true` in the metadata sent with the create, so that objects
+// written by anything else (or a partial object from some other tool) never look like ours.
+// Hashes, size and truncation, known only at the end, are patched on afterwards
+// (`ifMetagenerationMatch`), and are always in the manifest as well.
+//
+// Loaded lazily by the composition root: importing this module loads @google-cloud/storage.
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { Storage, type Bucket, type File, type StorageOptions } from '@google-cloud/storage';
+import type { CreateOptions, EvidenceStore, StoredObject } from '../ports.js';
+import { assertSafeKey, assertSafePrefix } from './keys.js';
+
+export const COMPLETE_KEY = 'scc-complete';
+
+export interface GcsEvidenceStoreOptions {
+  bucket: string;
+  /** Object name prefix without leading/trailing `/` (e.g. `ctd`); '' for none. */
+  prefix?: string;
+  /** A ready client (tests pass one pointed at the fake), else one is built from storageOptions. */
+  storage?: Storage;
+  storageOptions?: StorageOptions;
+  /** Bodies up to this size go as one multipart request; larger ones resumable (default 4 MiB). */
+  simpleUploadMaxBytes?: number;
+  /** Resumable chunk size, a multiple of 256 KiB (default 8 MiB): memory held per upload for retries. */
+  chunkSizeBytes?: number;
+}
+
+interface ObjectResource {
+  name?: string;
+  size?: string | number;
+  generation?: string | number;
+  metageneration?: string | number;
+  metadata?: Record<string, string | number | boolean | null>;
+}
+
+function statusOf(err: unknown): number | undefined {
+  if (typeof err !== 'object' || err === null) return undefined;
+  const e = err as { code?: unknown; status?: unknown; response?: { status?: unknown } };
+  for (const v of [e.code, e.status, e.response?.status]) if (typeof v === 'number') return v;
+  return undefined;
+}
+
+function stringMetadata(m: ObjectResource['metadata']): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(m ?? {})) if (v !== null && v !== undefined) out[k] = String(v);
+  return out;
+}
+
+/** Reads up to `limit` bytes; tells whether the stream ended within them. */
+async function readHead(it: AsyncIterator<Buffer | string>, limit: number): Promise<{ chunks: Buffer[]; bytes: number; ended: boolean }> {
+  const chunks: Buffer[] = [];
+  let bytes = 0;
+  while (bytes < limit) {
+    const next = await it.next();
+    if (next.done === true) return { chunks, bytes, ended: true };
+    const chunk = typeof next.value === 'string' ? Buffer.from(next.value) : next.value;
+    chunks.push(chunk);
+    bytes += chunk.length;
+  }
+  return { chunks, bytes, ended: false };
+}
+
+async function* replay(head: Buffer[], it: AsyncIterator<Buffer | string>): AsyncGenerator<Buffer> {
+  for (const c of head) yield c;
+  for (;;) {
+    const next = await it.next();
+    if (next.done === true) return;
+    yield typeof next.value === 'string' ? Buffer.from(next.value) : next.value;
+  }
+}
+
+export class GcsEvidenceStore implements EvidenceStore {
+  readonly location: string;
+  private readonly bucket: Bucket;
+  private readonly bucketName: string;
+  private readonly prefix: string;
+  private readonly simpleMax: number;
+  private readonly chunkSize: number;
+
+  constructor(options: GcsEvidenceStoreOptions) {
+    const prefix = (options.prefix ?? '').replace(/^\/+|\/+$/g, '');
+    if (prefix !== '') assertSafePrefix(prefix);
+    this.prefix = prefix;
+    this.bucketName = options.bucket;
+    const storage = options.storage ?? new Storage(options.storageOptions);
+    this.bucket = storage.bucket(options.bucket);
+    this.location = `gs://${options.bucket}${prefix === '' ? '' : `/${prefix}`}`;
+    this.simpleMax = options.simpleUploadMaxBytes ?? 4 * 1024 * 1024;
+    this.chunkSize = options.chunkSizeBytes ?? 8 * 1024 * 1024;
+    if (this.chunkSize % (256 * 1024) !== 0) throw new RangeError('chunkSizeBytes must be a multiple of 256 KiB');
+  }
+
+  objectName(key: string): string {
+    assertSafeKey(key);
+    return this.prefix === '' ? key : `${this.prefix}/${key}`;
+  }
+
+  private toStored(key: string, name: string, r: ObjectResource): StoredObject {
+    return {
+      uri: `gs://${this.bucketName}/${name}`,
+      key,
+      size: Number(r.size ?? 0),
+      ...(r.generation === undefined ? {} : { generation: String(r.generation) }),
+      metadata: stringMetadata(r.metadata),
+    };
+  }
+
+  /** The object as it is, complete or not; null when absent. */
+  private async describe(key: string, signal?: AbortSignal): Promise<StoredObject | null> {
+    signal?.throwIfAborted();
+    const name = this.objectName(key);
+    try {
+      const [meta] = await this.bucket.file(name).getMetadata();
+      return this.toStored(key, name, meta as ObjectResource);
+    } catch (err) {
+      if (statusOf(err) === 404) return null;
+      throw err;
+    }
+  }
+
+  async stat(key: string, signal?: AbortSignal): Promise<StoredObject | null> {
+    const obj = await this.describe(key, signal);
+    return obj !== null && obj.metadata[COMPLETE_KEY] === 'true' ? obj : null;
+  }
+
+  async create(key: string, body: NodeJS.ReadableStream, metadata: Record<string, string>, signal?: AbortSignal, options?: CreateOptions): Promise<{ created: boolean; object: StoredObject }> {
+    const name = this.objectName(key);
+    const file = this.bucket.file(name);
+    const contentType = options?.contentType ?? 'application/octet-stream';
+    const objectMetadata = { ...metadata, [COMPLETE_KEY]: 'true' };
+    const common = {
+      contentType,
+      metadata: { contentType, metadata: objectMetadata },
+      preconditionOpts: { ifGenerationMatch: 0 },
+      validation: 'crc32c' as const,
+    };
+    signal?.throwIfAborted();
+    const it = (body as AsyncIterable<Buffer | string>)[Symbol.asyncIterator]();
+    // An abort must also end a wait for the body's first bytes (readHead is not signal-aware).
+    const onAbort = (): void => {
+      const b = body as NodeJS.ReadableStream & { destroy?: (err?: Error) => void };
+      b.destroy?.(signal?.reason instanceof Error ? signal.reason : new Error('aborted'));
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      // Small bodies (manifests) go in one multipart request; the head read here is bounded.
+      const head = await readHead(it, this.simpleMax);
+      signal?.throwIfAborted();
+      if (head.ended) {
+        await file.save(Buffer.concat(head.chunks, head.bytes), { ...common, resumable: false });
+      } else {
+        const upload = file.createWriteStream({ ...common, resumable: true, chunkSize: this.chunkSize });
+        await pipeline(Readable.from(replay(head.chunks, it)), upload, signal ? { signal } : {});
+      }
+    } catch (err) {
+      await it.return?.().catch(() => undefined);
+      if (statusOf(err) === 412) {
+        const existing = await this.describe(key, signal);
+        if (existing !== null) return { created: false, object: existing };
+      }
+      throw err;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
+    let resource = file.metadata as ObjectResource;
+    const extra = options?.finalMetadata?.();
+    if (extra !== undefined && Object.keys(extra).length > 0) {
+      try {
+        const [patched] = await file.setMetadata(
+          { metadata: extra },
+          resource.metageneration === undefined ? {} : { ifMetagenerationMatch: Number(resource.metageneration) },
+        );
+        resource = patched as ObjectResource;
+      } catch {
+        // The object is complete without these (they are also in the manifest); keep what we have.
+        resource = { ...resource, metadata: { ...(resource.metadata ?? {}) } };
+      }
+    }
+    return { created: true, object: this.toStored(key, name, resource) };
+  }
+
+  async readText(key: string, signal?: AbortSignal): Promise<string | null> {
+    signal?.throwIfAborted();
+    try {
+      const [buf] = await this.bucket.file(this.objectName(key)).download();
+      return buf.toString('utf8');
+    } catch (err) {
+      if (statusOf(err) === 404) return null;
+      throw err;
+    }
+  }
+
+  async list(prefix: string, signal?: AbortSignal): Promise<string[]> {
+    assertSafePrefix(prefix);
+    signal?.throwIfAborted();
+    const base = this.prefix === '' ? '' : `${this.prefix}/`;
+    const [files] = await this.bucket.getFiles({ prefix: base + prefix, autoPaginate: true });
+    return (files as File[]).map((f) => f.name.slice(base.length)).sort();
+  }
+}
