@@ -93,6 +93,8 @@ export function explainPlan(decision: Decision, guardsPreview: GuardPreview[]): 
     `enrich: ${decision.enrich ? 'yes' : 'no'}, snapshot: ${decision.snapshot ? 'yes' : 'no'}, requireEvidence: ${decision.requireEvidence ? 'yes' : 'no'}` +
       (decision.maxActionsPerHour === undefined ? '' : `, maxActionsPerHour: ${decision.maxActionsPerHour}`),
   ];
+  for (const note of decision.notes ?? []) lines.push(`note: ${note}`);
+  for (const w of decision.withheldActions ?? []) lines.push(`withheld: ${w.type} (${w.reason})`);
   if (guardsPreview.length === 0) lines.push('actions: none (evidence and report only)');
   const width = Math.max(0, ...guardsPreview.flatMap((a) => a.guards.map((g) => g.name.length)));
   const vwidth = Math.max(0, ...guardsPreview.flatMap((a) => a.guards.map((g) => verdictText(g).length)));

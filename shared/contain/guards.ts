@@ -3,6 +3,7 @@
 // checks and a reviewer sees why an action was or was not taken. Every guard is evaluated
 // (no short-circuit), so the report always shows the full picture.
 import type { ActionContext, GuardVerdict } from './types.js';
+import { firstGlobMatch } from '../policy/glob.js';
 import { DEFAULT_PROTECTED_NAMESPACES } from './protected.js';
 
 export function pass(name: string, reason: string): GuardVerdict {
@@ -11,15 +12,6 @@ export function pass(name: string, reason: string): GuardVerdict {
 
 export function fail(name: string, reason: string, effect: GuardVerdict['effect'] = 'refuse'): GuardVerdict {
   return effect === 'refuse' ? { name, verdict: 'fail', reason } : { name, verdict: 'fail', reason, effect };
-}
-
-/** Whole-value glob match (`*` any run, `?` one character): `kube-*` never matches `my-kube-x`. */
-export function globMatch(pattern: string, value: string): boolean {
-  const re = new RegExp(
-    `^${pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`,
-    's',
-  );
-  return re.test(value);
 }
 
 /**
@@ -37,7 +29,8 @@ export function protectedNamespaceVerdict(candidates: readonly (string | undefin
   const namespaces = new Set(candidates.filter((n): n is string => n !== undefined));
   if (namespaces.size === 0) return fail(name, 'the finding names no namespace: cannot tell whether it is protected');
   for (const ns of namespaces) {
-    const hit = patterns.find((p) => globMatch(p, ns));
+    // The policy's own anchored glob (whole value), so decide() and this guard agree.
+    const hit = firstGlobMatch(patterns, ns);
     if (hit !== undefined) return fail(name, `namespace ${ns} is protected (matches "${hit}"): no containment there`);
   }
   return pass(name, `namespace ${[...namespaces].join(', ')} is not protected`);

@@ -65,4 +65,11 @@ describe('previewGuards + explainPlan (policy check)', () => {
     const e = explainPlan(plan([]), []);
     assert.match(e.text, /actions: none/);
   });
+
+  test('actions withheld by decide() (protected namespace) and plan notes are shown', () => {
+    const p2 = plan([], { withheldActions: [{ type: 'deletePod', params: {}, reason: 'namespace kube-system is protected' }], notes: ['snapshot off: path not absolute'] });
+    const e = explainPlan(p2, previewGuards(incident({ namespace: 'kube-system' }), p2));
+    assert.match(e.text, /^withheld: deletePod \(namespace kube-system is protected\)$/m);
+    assert.match(e.text, /^note: snapshot off: path not absolute$/m);
+  });
 });
