@@ -10,6 +10,7 @@ import { REDACTED, redactEnv, redactString } from './redact.js';
 import { parseClusterResourceName, parseInstanceResourceName, parseProjectNumber } from './resource-names.js';
 import { type NotificationMessage, notificationMessageSchema } from './schema.js';
 import type { BinaryInfo, Incident, IncidentProblem, MitreTechnique } from './types.js';
+import { isValidated } from './validated.js';
 
 export interface IncidentError {
   code: 'bad-shape' | 'internal';
@@ -353,11 +354,13 @@ export function isVirusTotalUrl(uri: string): boolean {
 }
 
 /**
- * Builds the Incident. The message is re-validated, so a caller may pass a bare parsed
- * object (the CLI, tests) as well as decodeMessage()'s output. Never throws.
+ * Builds the Incident. decodeMessage()'s output (the very object the schema produced) is
+ * used as is; anything else is validated first, so a caller may also pass a bare parsed
+ * object (the CLI, tests). Never throws.
  */
 export function toIncident(message: NotificationMessage | unknown): IncidentResult {
   try {
+    if (isValidated(message)) return { ok: true, incident: build(message) };
     const parsed = notificationMessageSchema.safeParse(message, { reportInput: true });
     if (!parsed.success) {
       const first = parsed.error.issues[0];

@@ -45,6 +45,17 @@ export function policyCategories(policy: Pick<Policy, 'rules'>): string[] {
   return [...new Set(policy.rules.flatMap((r) => r.match.categories))];
 }
 
+/** True when some rule of the policy names `category` (exact string). Allocates nothing. */
+export function coversCategory(policy: Pick<Policy, 'rules'>, category: string): boolean {
+  for (const rule of policy.rules) if (rule.match.categories.includes(category)) return true;
+  return false;
+}
+
+/** The NoMatch for a category no rule names (shared by explain() and the screening fast path). */
+export function categoryNotCovered(category: string, policy: Pick<Policy, 'rules'>): NoMatch {
+  return noMatch('category-not-covered', `category ${JSON.stringify(category)} is not covered by the policy (covers ${list(policyCategories(policy))})`);
+}
+
 /** SCC notification-config filter for a policy: ACTIVE findings of the covered categories. */
 export function notificationFilter(policy: Pick<Policy, 'rules'>): string {
   const cats = policyCategories(policy).map((c) => `category="${c.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`);
@@ -229,13 +240,7 @@ function noMatch(code: NonNullable<NoMatch['code']>, reason: string): NoMatch {
 
 /** decide() with the per-rule trace (for `policy check` and debug logs). */
 export function explain(incident: Incident, policy: Policy): Explanation {
-  const covered = policyCategories(policy);
-  if (!covered.includes(incident.category)) {
-    return {
-      decision: noMatch('category-not-covered', `category ${JSON.stringify(incident.category)} is not covered by the policy (covers ${list(covered)})`),
-      rules: [],
-    };
-  }
+  if (!coversCategory(policy, incident.category)) return { decision: categoryNotCovered(incident.category, policy), rules: [] };
   if (incident.state !== 'ACTIVE') {
     return { decision: noMatch('not-active', `finding state is ${incident.state}: only ACTIVE findings are handled`), rules: [] };
   }

@@ -1,7 +1,7 @@
 // The policy module's public face: load a file, decide for an incident, list what it covers.
 export { loadPolicy, formatPolicyErrors, MAX_POLICY_BYTES, type PolicyError, type PolicyResult } from './load.js';
-export { decide, explain, evaluateRule, notificationFilter, policyCategories, protectedNamespaceMatch, type Explanation, type RuleEvaluation } from './decide.js';
-export { decideMessage, type MessageDecision } from './decide-message.js';
+export { categoryNotCovered, coversCategory, decide, explain, evaluateRule, notificationFilter, policyCategories, protectedNamespaceMatch, type Explanation, type RuleEvaluation } from './decide.js';
+export { decideMessage, screenMessage, type MessageDecision, type ScreenedDecision, type ScreenedMessageDecision } from './decide-message.js';
 export { DEFAULT_POLICY_SOURCE, DEFAULT_POLICY_YAML, defaultPolicy } from './default-policy.js';
 export {
   BUILT_IN_PROTECTED_NAMESPACES,
