@@ -13,6 +13,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Storage, type Bucket, type File, type StorageOptions } from '@google-cloud/storage';
 import type { CreateOptions, EvidenceStore, StoredObject } from '../ports.js';
+import { classifyError, ResponderError } from '../respond/errors.js';
 import { assertSafeKey, assertSafePrefix } from './keys.js';
 
 export const COMPLETE_KEY = 'scc-complete';
@@ -43,6 +44,22 @@ function statusOf(err: unknown): number | undefined {
   const e = err as { code?: unknown; status?: unknown; response?: { status?: unknown } };
   for (const v of [e.code, e.status, e.response?.status]) if (typeof v === 'number') return v;
   return undefined;
+}
+
+/**
+ * The client's upload errors do not always carry the HTTP status as a number (after retries it
+ * is "Retry limit exceeded - status: 500 - {...}"): put it back so the failure is classified
+ * right (5xx/429 transient, 4xx permanent) and say which object it was.
+ */
+function storeError(err: unknown, name: string): Error {
+  if (err instanceof ResponderError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  const fromText = /\bstatus:? (\d{3})\b/i.exec(message)?.[1];
+  const status = statusOf(err) ?? (fromText === undefined ? undefined : Number(fromText));
+  const classified = classifyError(err);
+  const kind = status !== undefined ? (status === 408 || status === 429 || status >= 500 ? 'transient' : 'permanent') : /retry limit exceeded/i.test(message) ? 'transient' : classified.kind;
+  const code = status ?? classified.code;
+  return new ResponderError(`Cloud Storage upload of ${name} failed: ${message.split('\n')[0]?.slice(0, 300) ?? ''}`, kind, { ...(code === undefined ? {} : { code }), cause: err });
 }
 
 function stringMetadata(m: ObjectResource['metadata']): Record<string, string> {
@@ -163,7 +180,8 @@ export class GcsEvidenceStore implements EvidenceStore {
         const existing = await this.describe(key, signal);
         if (existing !== null) return { created: false, object: existing };
       }
-      throw err;
+      if (signal?.aborted) throw err;
+      throw storeError(err, name);
     } finally {
       signal?.removeEventListener('abort', onAbort);
     }

@@ -149,10 +149,18 @@ export async function startFakeGcs(options: { tmpDir?: string } = {}): Promise<F
     return out;
   };
 
-  const commitObject = async (bucket: string, name: string, file: string, size: number, crc: CRC32C, md5: ReturnType<typeof createHash>, resource: Record<string, unknown>): Promise<FakeGcsObject> => {
+  /**
+   * Publishes an object, atomically with its precondition check (no await in between), the way
+   * Cloud Storage decides concurrent create-only writes. Returns undefined on a failed precondition.
+   */
+  const commitObject = async (bucket: string, name: string, file: string, size: number, crc: CRC32C, md5: ReturnType<typeof createHash>, resource: Record<string, unknown>, ifGenerationMatch?: number): Promise<FakeGcsObject | undefined> => {
+    if (preconditionFails(bucket, name, ifGenerationMatch)) {
+      await unlink(file).catch(() => undefined);
+      return undefined;
+    }
     const now = new Date().toISOString();
     const old = objects.get(keyOf(bucket, name));
-    if (old) await unlink(old.file).catch(() => undefined);
+    if (old) void unlink(old.file).catch(() => undefined);
     generationCounter += 1;
     const o: FakeGcsObject = {
       bucket,
@@ -239,7 +247,8 @@ export async function startFakeGcs(options: { tmpDir?: string } = {}): Promise<F
       } else {
         await (await open(file, 'w')).close();
       }
-      const o = await commitObject(bucket, name, file, size, crc, md5, resource);
+      const o = await commitObject(bucket, name, file, size, crc, md5, resource, igm === null ? undefined : Number(igm));
+      if (!o) return sendError(res, 412, 'At least one of the pre-conditions you specified did not hold.');
       send(res, 200, resourceOf(o));
     } catch (err) {
       sendError(res, 400, `fake-gcs: ${(err as Error).message}`);
@@ -270,12 +279,11 @@ export async function startFakeGcs(options: { tmpDir?: string } = {}): Promise<F
   const rangeHeader = (s: Session): Record<string, string> => (s.received > 0 ? { range: `bytes=0-${s.received - 1}` } : {});
 
   const finalise = async (s: Session, res: http.ServerResponse): Promise<void> => {
-    if (preconditionFails(s.bucket, s.name, s.ifGenerationMatch)) {
+    const o = await commitObject(s.bucket, s.name, s.file, s.received, s.crc, s.md5, s.resource, s.ifGenerationMatch);
+    if (!o) {
       sessions.delete(s.id);
-      await unlink(s.file).catch(() => undefined);
       return sendError(res, 412, 'At least one of the pre-conditions you specified did not hold.');
     }
-    const o = await commitObject(s.bucket, s.name, s.file, s.received, s.crc, s.md5, s.resource);
     s.finalised = o;
     send(res, 200, resourceOf(o));
   };
@@ -474,7 +482,9 @@ export async function startFakeGcs(options: { tmpDir?: string } = {}): Promise<F
       await pipeline(async function* () {
         yield data;
       }, createWriteStream(file));
-      return commitObject(bucket, name, file, data.length, crc, md5, { metadata });
+      const o = await commitObject(bucket, name, file, data.length, crc, md5, { metadata });
+      if (!o) throw new Error('fake-gcs: putObject failed');
+      return o;
     },
     close: async () => {
       server.closeAllConnections();

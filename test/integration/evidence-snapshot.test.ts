@@ -1,0 +1,541 @@
+// snapshotBinary end to end: the REAL @kubernetes/client-node (through our Workloads adapter)
+// against the fake API server's WebSocket exec, into the REAL @google-cloud/storage against
+// the fake GCS server, and into the local directory store.
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { KubeConfig } from '@kubernetes/client-node';
+import shellQuote from 'shell-quote';
+import { Storage } from '@google-cloud/storage';
+import type { Incident } from '../../shared/finding/types.js';
+import type { EvidenceStore, Workloads } from '../../shared/ports.js';
+import { GcsEvidenceStore } from '../../shared/evidence/gcs-store.js';
+import { assertSafeKey, evidenceKeys } from '../../shared/evidence/keys.js';
+import { LocalEvidenceStore } from '../../shared/evidence/local-store.js';
+import { snapshotBinary, type SnapshotInput } from '../../shared/evidence/snapshot.js';
+import type { EvidenceResult, SnapshotPolicy } from '../../shared/evidence/types.js';
+import { workloadsFromKubeConfig } from '../../shared/kube/client-node-workloads.js';
+import { startFakeGcs, type FakeGcs } from '../support/fake-gcs.js';
+import { sha256OfGenerated, startFakeKube, type FakeKube } from '../support/fake-kube.js';
+
+const MiB = 1024 * 1024;
+const BIG = 64 * MiB;
+const BUCKET = 'evidence';
+const DEBUG_IMAGE = 'busybox@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef';
+
+let kube: FakeKube;
+let gcsFake: FakeGcs;
+let workloads: Workloads;
+let base: string;
+let root: string;
+let local: LocalEvidenceStore;
+let gcs: GcsEvidenceStore;
+let seq = 0;
+
+const policy = (over: Partial<SnapshotPolicy> = {}): SnapshotPolicy => ({
+  maxBytes: 512 * MiB,
+  timeoutMs: 60_000,
+  debugContainer: { enabled: false, image: DEBUG_IMAGE },
+  ...over,
+});
+
+function incident(over: { container?: string; path?: string; sha256?: string | undefined; partial?: number; pod?: string; findingId?: string; cluster?: string } = {}): Incident {
+  seq += 1;
+  const findingId = over.findingId ?? `f${seq}${Date.now().toString(16)}`;
+  const cluster = over.cluster ?? 'payments';
+  return {
+    findingName: `organizations/1/sources/2/findings/${findingId}`,
+    findingId,
+    apiVersion: 'v1',
+    category: 'Execution: Modified Malicious Binary Executed',
+    state: 'ACTIVE',
+    severity: 'CRITICAL',
+    eventTime: '2026-11-27T09:14:02.113Z',
+    resourceName: `//container.googleapis.com/projects/acme/locations/us-central1/clusters/${cluster}`,
+    cluster: { project: 'acme', location: 'us-central1', locationKind: 'region', name: cluster, resourceName: `//container.googleapis.com/projects/acme/locations/us-central1/clusters/${cluster}` },
+    projectId: 'acme',
+    namespace: 'shop',
+    pod: over.pod ?? 'checkout-7d9f8b6c5d-q2x8z',
+    podLabels: {},
+    container: over.container ?? 'app',
+    imageUri: 'us-docker.pkg.dev/acme/apps/checkout:2.14.1',
+    node: 'gke-node-a',
+    binary: {
+      path: over.path ?? '/usr/bin/evil',
+      ...('sha256' in over ? (over.sha256 === undefined ? {} : { sha256: over.sha256 }) : { sha256: sha256OfGenerated(BIG, 1) }),
+      partiallyHashed: over.partial !== undefined,
+      ...(over.partial === undefined ? {} : { hashedSize: over.partial }),
+    },
+    args: [],
+    mitre: { techniques: [] },
+    envVariables: [],
+    securityMarks: {},
+    provenance: {},
+  };
+}
+
+const collector = { identity: 'responder@acme.iam.gserviceaccount.com', version: '0.1.0-test' };
+
+function run(store: EvidenceStore, inc: Incident, p: SnapshotPolicy = policy(), extra: Partial<SnapshotInput> = {}): Promise<EvidenceResult> {
+  return snapshotBinary({ incident: inc, workloads, store, policy: p, collector, ...extra });
+}
+
+async function storedSha(store: EvidenceStore, key: string): Promise<string> {
+  const h = createHash('sha256');
+  if (store === local) {
+    for await (const c of createReadStream(join(root, key))) h.update(c as Buffer);
+  } else {
+    const o = gcsFake.object(BUCKET, `ctd/${key}`);
+    assert.ok(o, `gcs object ctd/${key}`);
+    for await (const c of createReadStream(o.file)) h.update(c as Buffer);
+  }
+  return h.digest('hex');
+}
+
+/** Every key the store holds under the finding's directory (complete or not, incl. temp files). */
+async function everythingUnder(store: EvidenceStore, inc: Incident): Promise<string[]> {
+  const dir = evidenceKeys({ project: 'acme', cluster: inc.cluster?.name ?? '', namespace: 'shop', pod: inc.pod ?? '', findingId: inc.findingId }).dir;
+  if (store === local) {
+    const out: string[] = [];
+    const walk = async (d: string, rel: string): Promise<void> => {
+      let entries;
+      try {
+        entries = await readdir(d, { withFileTypes: true });
+      } catch {
+        return;
+      }
+      for (const e of entries) {
+        if (e.isDirectory()) await walk(join(d, e.name), `${rel}/${e.name}`);
+        else out.push(`${rel}/${e.name}`);
+      }
+    };
+    await walk(join(root, dir), dir);
+    return out;
+  }
+  return gcsFake.objects(BUCKET).map((o) => o.name).filter((n) => n.startsWith(`ctd/${dir}/`));
+}
+
+async function assertNothingStored(store: EvidenceStore, inc: Incident): Promise<void> {
+  const keys = evidenceKeys({ project: 'acme', cluster: inc.cluster?.name ?? '', namespace: 'shop', pod: inc.pod ?? '', findingId: inc.findingId });
+  assert.equal(await store.stat(keys.binary), null, 'no complete binary');
+  assert.equal(await store.stat(keys.manifest), null, 'no manifest');
+  assert.deepEqual(await everythingUnder(store, inc), [], 'no partial, temp or sidecar file either');
+}
+
+function assertFailed(r: EvidenceResult): asserts r is Extract<EvidenceResult, { outcome: 'failed' }> {
+  assert.equal(r.outcome, 'failed', `expected a failure, got ${JSON.stringify(r).slice(0, 400)}`);
+}
+function assertStored(r: EvidenceResult): asserts r is Extract<EvidenceResult, { outcome: 'stored' }> {
+  assert.equal(r.outcome, 'stored', `expected stored, got ${JSON.stringify(r).slice(0, 600)}`);
+}
+
+before(async () => {
+  kube = await startFakeKube();
+  kube.ephemeralStartMs = 10;
+  const kc = new KubeConfig();
+  kc.loadFromString(kube.kubeconfigYaml());
+  workloads = workloadsFromKubeConfig(kc, { debugPollMs: { first: 5, max: 20 } });
+  kube.addPod({
+    namespace: 'shop',
+    name: 'checkout-7d9f8b6c5d-q2x8z',
+    uid: 'pod-uid-1',
+    nodeName: 'gke-node-a',
+    containers: [
+      {
+        name: 'app',
+        image: 'us-docker.pkg.dev/acme/apps/checkout:2.14.1',
+        imageID: 'us-docker.pkg.dev/acme/apps/checkout@sha256:4b1e',
+        files: {
+          '/usr/bin/evil': { generated: { size: BIG, seed: 1 } },
+          '/usr/bin/small': { content: Buffer.from('small binary\n') },
+          '/usr/bin/empty': { content: Buffer.alloc(0) },
+          '/usr/bin/changed': { generated: { size: MiB, seed: 3 } },
+          '/etc/shadow-ish': { content: Buffer.from('x'), unreadable: true },
+        },
+      },
+      { name: 'tar-only', tools: ['tar'], files: { '/usr/bin/evil': { generated: { size: BIG, seed: 1 } } } },
+      { name: 'distroless', tools: [], files: { '/usr/bin/evil': { generated: { size: 2 * MiB, seed: 2 } } } },
+      { name: 'stopped', running: false, files: { '/usr/bin/evil': { content: Buffer.from('x') } } },
+    ],
+  });
+  gcsFake = await startFakeGcs();
+  base = await mkdtemp(join(tmpdir(), 'evidence-snapshot-'));
+  root = join(base, 'root');
+  local = new LocalEvidenceStore({ root });
+  const storage = new Storage({ apiEndpoint: gcsFake.url, projectId: 'acme', retryOptions: { maxRetries: 2, maxRetryDelay: 1, totalTimeout: 20, retryDelayMultiplier: 1.1, autoRetry: true } });
+  gcs = new GcsEvidenceStore({ storage, bucket: BUCKET, prefix: 'ctd' });
+});
+
+after(async () => {
+  await kube.close();
+  await gcsFake.close();
+  await rm(base, { recursive: true, force: true });
+});
+
+const stores = (): [string, EvidenceStore][] => [
+  ['local', local],
+  ['gcs', gcs],
+];
+
+for (const name of ['local', 'gcs'] as const) {
+  const store = (): EvidenceStore => (name === 'local' ? local : gcs);
+
+  describe(`snapshot into the ${name} store`, () => {
+    test('64 MiB by cat: streamed, hash matches the finding, manifest next to it', async () => {
+      const inc = incident();
+      const r = await run(store(), inc);
+      assertStored(r);
+      assert.equal(r.method, 'cat');
+      assert.equal(r.trust, 'container-tool');
+      assert.equal(r.hash.verdict, 'matches');
+      assert.equal(r.hash.compared, 'whole-file');
+      assert.equal(r.hash.size, BIG);
+      assert.equal(r.object.size, BIG);
+      assert.deepEqual(r.attempts.map((a) => [a.method, a.outcome]), [['cat', 'ok']]);
+      assert.deepEqual(r.attempts[0]?.command, ['cat', '--', '/usr/bin/evil']);
+      assert.equal(await storedSha(store(), r.keys?.binary ?? ''), sha256OfGenerated(BIG, 1));
+      assert.equal(r.object.metadata['scc-complete'], 'true');
+      assert.equal(r.object.metadata['scc-sha256'], sha256OfGenerated(BIG, 1));
+      assert.equal(r.object.metadata['scc-finding'], inc.findingName);
+      assert.deepEqual(r.warnings, []);
+      const manifest = JSON.parse((await store().readText(r.keys?.manifest ?? '')) ?? 'null') as Record<string, unknown>;
+      assert.deepEqual(manifest, JSON.parse(JSON.stringify(r.manifest)));
+      assert.equal(r.manifest.podUid, 'pod-uid-1');
+      assert.equal(r.manifest.imageDigest, 'us-docker.pkg.dev/acme/apps/checkout@sha256:4b1e');
+      assert.equal(r.manifest.node, 'gke-node-a');
+      assert.equal(r.manifest.method, 'cat');
+      assert.equal(r.manifest.trust, 'container-tool');
+      assert.deepEqual(r.manifest.collector, collector);
+      assert.ok(r.manifest.collection.startedAt <= r.manifest.collection.endedAt);
+      assert.deepEqual(r.manifest.path, { requested: '/usr/bin/evil', read: '/usr/bin/evil' });
+    });
+
+    test('64 MiB by tar when the image has no cat: unpacked on the fly, hash matches', async () => {
+      const inc = incident({ container: 'tar-only' });
+      const r = await run(store(), inc);
+      assertStored(r);
+      assert.equal(r.method, 'tar');
+      assert.equal(r.trust, 'container-tool');
+      assert.equal(r.hash.verdict, 'matches');
+      assert.deepEqual(r.attempts.map((a) => [a.method, a.outcome]), [['cat', 'tool-missing'], ['tar', 'ok']]);
+      assert.equal(r.attempts[0]?.exitCode, 126);
+      assert.deepEqual(r.attempts[1]?.command, ['tar', 'cf', '-', '/usr/bin/evil']);
+      assert.equal(r.object.size, BIG);
+      assert.equal(await storedSha(store(), r.keys?.binary ?? ''), sha256OfGenerated(BIG, 1));
+    });
+
+    test('a dropped exec stream is a transient failure and leaves no complete object', async () => {
+      const inc = incident();
+      kube.faults.inject({ match: 'EXEC shop/checkout-7d9f8b6c5d-q2x8z/app', drop: true, dropAfterBytes: 6 * MiB });
+      const seen = kube.faults.calls.length;
+      const r = await run(store(), inc);
+      assertFailed(r);
+      assert.equal(r.failure, 'stream-dropped', r.reason);
+      assert.equal(r.kind, 'transient');
+      assert.ok(kube.faults.calls.slice(seen).some((c) => c.fault?.drop === true), 'the exec was cut by the fake');
+      assert.equal(r.attempts[0]?.exitCode, null);
+      await assertNothingStored(store(), inc);
+    });
+
+    test('the same finding twice: the second run reports the stored copy and writes nothing', async () => {
+      const inc = incident({ path: '/usr/bin/small', sha256: createHash('sha256').update('small binary\n').digest('hex') });
+      const first = await run(store(), inc);
+      assertStored(first);
+      const execsBefore = kube.requests.filter((q) => q.path.endsWith('/exec')).length;
+      const second = await run(store(), inc);
+      assert.equal(second.outcome, 'exists');
+      if (second.outcome !== 'exists') return;
+      assert.equal(second.object.uri, first.object.uri);
+      assert.deepEqual(second.manifest, first.manifest);
+      assert.equal(kube.requests.filter((q) => q.path.endsWith('/exec')).length, execsBefore, 'no second exec');
+      assert.deepEqual((await everythingUnder(store(), inc)).filter((k) => !k.endsWith('.meta.json')).length, 2, 'binary + manifest only');
+    });
+
+    test('two concurrent runs of the same finding write one object', async () => {
+      const inc = incident({ path: '/usr/bin/changed', sha256: sha256OfGenerated(MiB, 3) });
+      const results = await Promise.all([run(store(), inc), run(store(), inc)]);
+      const outcomes = results.map((r) => r.outcome).sort();
+      assert.deepEqual(outcomes, ['exists', 'stored'], JSON.stringify(results.map((r) => (r.outcome === 'failed' ? r.reason : r.outcome))));
+      const all = (await everythingUnder(store(), inc)).filter((k) => !k.endsWith('.meta.json'));
+      assert.equal(all.length, 2, `one binary and one manifest: ${all.join(', ')}`);
+      const loser = results.find((r) => r.outcome === 'exists');
+      const winner = results.find((r) => r.outcome === 'stored');
+      assert.ok(loser?.outcome === 'exists' && winner?.outcome === 'stored');
+      assert.equal(loser.object.uri, winner.object.uri);
+    });
+
+    test('a timeout (exec hangs) fails transiently and leaves nothing', async () => {
+      const inc = incident({ path: '/usr/bin/small' });
+      kube.faults.inject({ match: 'EXEC shop/checkout-7d9f8b6c5d-q2x8z/app', hang: true });
+      const r = await run(store(), inc, policy({ timeoutMs: 1500 }));
+      assertFailed(r);
+      assert.equal(r.failure, 'timeout');
+      assert.equal(r.kind, 'transient');
+      await assertNothingStored(store(), inc);
+    });
+
+  });
+}
+
+describe('snapshot outcomes (local store unless stated)', () => {
+  test('partially hashed finding: the first hashedSize bytes are compared', async () => {
+    const r = await run(local, incident({ sha256: sha256OfGenerated(BIG, 1, 1 * MiB), partial: 1 * MiB, path: '/usr/bin/evil' }));
+    assertStored(r);
+    assert.equal(r.hash.compared, 'prefix');
+    assert.equal(r.hash.verdict, 'matches');
+    assert.deepEqual(r.hash.prefix, { bytes: MiB, sha256: sha256OfGenerated(BIG, 1, MiB) });
+    assert.equal(r.hash.sha256, sha256OfGenerated(BIG, 1));
+    assert.deepEqual(r.manifest.hashes.prefix, { bytes: MiB, sha256: sha256OfGenerated(BIG, 1, MiB) });
+  });
+
+  test('partially hashed finding whose prefix no longer matches: differs', async () => {
+    const r = await run(local, incident({ sha256: sha256OfGenerated(BIG, 9, 4096), partial: 4096 }));
+    assertStored(r);
+    assert.equal(r.hash.compared, 'prefix');
+    assert.equal(r.hash.verdict, 'differs');
+    assert.equal(r.hash.significant, true);
+  });
+
+  test('a binary changed after detection: stored, verdict differs, flagged significant', async () => {
+    const r = await run(local, incident({ path: '/usr/bin/changed', sha256: sha256OfGenerated(MiB, 4) }));
+    assertStored(r);
+    assert.equal(r.hash.verdict, 'differs');
+    assert.equal(r.hash.significant, true);
+    assert.equal(r.manifest.verdict, 'differs');
+    assert.equal(r.manifest.significant, true);
+    assert.equal(r.object.metadata['scc-verdict'], 'differs');
+    assert.match(r.hash.explanation, /changed again after detection|lied/);
+  });
+
+  test('finding without a hash: stored, verdict finding-has-no-hash', async () => {
+    const r = await run(local, incident({ path: '/usr/bin/small', sha256: undefined }));
+    assertStored(r);
+    assert.equal(r.hash.verdict, 'finding-has-no-hash');
+  });
+
+  test('an empty file is stored as an empty object', async () => {
+    const r = await run(gcs, incident({ path: '/usr/bin/empty', sha256: createHash('sha256').digest('hex') }));
+    assertStored(r);
+    assert.equal(r.object.size, 0);
+    assert.equal(r.hash.verdict, 'matches');
+  });
+
+  test('size cap: the copy stops at maxBytes, is stored and marked truncated everywhere', async () => {
+    for (const [, store] of stores()) {
+      const r = await run(store, incident(), policy({ maxBytes: 3 * MiB }));
+      assertStored(r);
+      assert.equal(r.object.size, 3 * MiB);
+      assert.equal(r.hash.truncated, true);
+      assert.equal(r.hash.verdict, 'truncated');
+      assert.equal(r.manifest.truncated, true);
+      assert.equal(r.object.metadata['scc-truncated'], 'true');
+      assert.equal(r.attempts[0]?.outcome, 'truncated');
+      assert.equal(r.hash.sha256, sha256OfGenerated(BIG, 1, 3 * MiB));
+    }
+  });
+
+  test('file missing: permanent failure, no tar retry, nothing stored', async () => {
+    for (const [, store] of stores()) {
+      const inc = incident({ path: '/usr/bin/gone' });
+      const r = await run(store, inc);
+      assertFailed(r);
+      assert.equal(r.failure, 'file-missing');
+      assert.equal(r.kind, 'permanent');
+      assert.deepEqual(r.attempts.map((a) => a.method), ['cat']);
+      assert.match(r.reason, /does not exist/);
+      await assertNothingStored(store, inc);
+    }
+  });
+
+  test('permission denied', async () => {
+    const inc = incident({ path: '/etc/shadow-ish' });
+    const r = await run(local, inc);
+    assertFailed(r);
+    assert.equal(r.failure, 'permission-denied');
+    await assertNothingStored(local, inc);
+  });
+
+  test('distroless without the debug fallback: no copy, says why, gives shell-quoted commands', async () => {
+    const writesBefore = kube.writes.length;
+    for (const [, store] of stores()) {
+      const inc = incident({ container: 'distroless', path: "/usr/bin/evil; rm -rf / $(id)'" });
+      const r = await run(store, inc);
+      assertFailed(r);
+      assert.equal(r.failure, 'no-tools');
+      assert.equal(r.kind, 'permanent');
+      assert.deepEqual(r.attempts.map((a) => [a.method, a.outcome]), [['cat', 'tool-missing'], ['tar', 'tool-missing']]);
+      assert.match(r.reason, /neither cat nor tar/);
+      assert.match(r.reason, /off in the policy/);
+      assert.ok(r.manualCommands && r.manualCommands.length === 3);
+      const [creds, debug, copy] = r.manualCommands;
+      assert.equal(creds, 'gcloud container clusters get-credentials payments --region us-central1 --project acme');
+      // What a shell would see: exactly the intended argv, the hostile path one inert word.
+      assert.deepEqual(shellQuote.parse(debug ?? ''), ['kubectl', 'debug', '--namespace', 'shop', 'checkout-7d9f8b6c5d-q2x8z', '--image', DEBUG_IMAGE, '--target', 'distroless', '--container', 'scc-evidence', '--profile', 'general', '--', 'sleep', '600']);
+      const [copyCmd, rest] = (copy ?? '').split(' > ');
+      assert.deepEqual(shellQuote.parse(copyCmd ?? ''), ['kubectl', 'exec', '--namespace', 'shop', 'checkout-7d9f8b6c5d-q2x8z', '--container', 'scc-evidence', '--', 'cat', '--', "/proc/1/root/usr/bin/evil; rm -rf / $(id)'"]);
+      assert.equal(rest, 'evidence.bin && sha256sum evidence.bin');
+      await assertNothingStored(store, inc);
+    }
+    assert.equal(kube.writes.length, writesBefore, 'no ephemeral container was added');
+  });
+
+  test('distroless with the debug fallback: pinned image, /proc/1/root, trusted tool', async () => {
+    for (const [, store] of stores()) {
+      const before = kube.writes.length;
+      const inc = incident({ container: 'distroless', sha256: sha256OfGenerated(2 * MiB, 2) });
+      const r = await run(store, inc, policy({ debugContainer: { enabled: true, image: DEBUG_IMAGE } }));
+      assertStored(r);
+      assert.equal(r.method, 'debug-container');
+      assert.equal(r.trust, 'pinned-debug-image');
+      assert.equal(r.hash.verdict, 'matches');
+      assert.deepEqual(r.attempts.map((a) => [a.method, a.outcome]), [['cat', 'tool-missing'], ['tar', 'tool-missing'], ['debug-container', 'ok']]);
+      assert.deepEqual(r.attempts[2]?.command, ['cat', '--', '/proc/1/root/usr/bin/evil']);
+      assert.match(r.attempts[2]?.container ?? '', /^scc-evidence-[0-9a-f]{8}-[0-9a-f]{6}$/);
+      assert.equal(r.manifest.tool.image, DEBUG_IMAGE);
+      const patch = kube.writes.slice(before).find((w) => w.method === 'PATCH' && w.path.endsWith('/ephemeralcontainers'));
+      assert.ok(patch, 'an ephemeral container was added');
+      const body = JSON.stringify(patch.body);
+      assert.ok(body.includes(DEBUG_IMAGE));
+      assert.ok(body.includes('"targetContainerName":"distroless"'));
+    }
+  });
+
+  test('debug container preferred: used first even when cat exists', async () => {
+    const r = await run(local, incident({ path: '/usr/bin/small', sha256: undefined }), policy({ debugContainer: { enabled: true, image: DEBUG_IMAGE, preferred: true } }));
+    assertStored(r);
+    assert.equal(r.method, 'debug-container');
+    assert.deepEqual(r.attempts.map((a) => a.method), ['debug-container']);
+  });
+
+  test('debug container that never starts: debug-container-failed, nothing stored', async () => {
+    kube.ephemeralStartFails = 'ImagePullBackOff';
+    try {
+      const inc = incident({ container: 'distroless' });
+      const r = await run(local, inc, policy({ timeoutMs: 1500, debugContainer: { enabled: true, image: DEBUG_IMAGE } }));
+      assertFailed(r);
+      assert.ok(r.failure === 'debug-container-failed' || r.failure === 'timeout', r.failure);
+      assert.match(r.reason, /ImagePullBackOff|did not start|timed out/);
+      await assertNothingStored(local, inc);
+    } finally {
+      kube.ephemeralStartFails = undefined;
+    }
+  });
+
+  test('container not running (seen on the pod), and stale pod view (exec answers 400)', async () => {
+    const inc = incident({ container: 'stopped' });
+    const r = await run(local, inc);
+    assertFailed(r);
+    assert.equal(r.failure, 'container-not-running');
+    assert.deepEqual(r.attempts, [], 'no exec was tried');
+    // The pod view said running (enrichment read it earlier); the exec itself is refused.
+    const pod = await workloads.readPod('shop', 'checkout-7d9f8b6c5d-q2x8z');
+    const stale = { ...pod, containers: pod.containers.map((c) => ({ ...c, state: 'running' as const })) };
+    const r2 = await run(local, incident({ container: 'stopped' }), policy(), { pod: stale });
+    assertFailed(r2);
+    assert.equal(r2.failure, 'container-not-running');
+    assert.equal(r2.code, 400);
+    assert.equal(r2.kind, 'permanent');
+  });
+
+  test('pod gone: 404 on the pod read, and 404 on exec with a stale view', async () => {
+    const inc = incident({ pod: 'checkout-gone' });
+    const r = await run(local, inc);
+    assertFailed(r);
+    assert.equal(r.failure, 'pod-gone');
+    assert.equal(r.code, 404);
+    const pod = await workloads.readPod('shop', 'checkout-7d9f8b6c5d-q2x8z');
+    const r2 = await run(local, incident({ pod: 'checkout-gone' }), policy(), { pod: { ...pod, name: 'checkout-gone' } });
+    assertFailed(r2);
+    assert.equal(r2.failure, 'pod-gone');
+    await assertNothingStored(local, inc);
+  });
+
+  test('exec forbidden (403): permanent, names the missing RBAC', async () => {
+    for (const [, store] of stores()) {
+      const inc = incident();
+      kube.faults.inject({ match: 'EXEC shop/checkout-7d9f8b6c5d-q2x8z/app', status: 403, message: 'pods "checkout" is forbidden: User cannot create resource "pods/exec"' });
+      const r = await run(store, inc);
+      assertFailed(r);
+      assert.equal(r.failure, 'exec-forbidden');
+      assert.equal(r.code, 403);
+      assert.equal(r.kind, 'permanent');
+      assert.match(r.reason, /pods\/exec/);
+      await assertNothingStored(store, inc);
+    }
+  });
+
+  test('store failure (GCS 500 on every upload): store-failed, transient, no object', async () => {
+    const inc = incident();
+    gcsFake.faults.inject({ match: 'PUT /upload/storage/v1/b/evidence/o', status: 500, times: Infinity });
+    try {
+      const r = await run(gcs, inc);
+      assertFailed(r);
+      assert.equal(r.failure, 'store-failed', r.reason);
+      assert.equal(r.kind, 'transient', `${r.reason} code=${String(r.code)}`);
+      assert.equal(r.code, 500);
+    } finally {
+      gcsFake.faults.clear();
+    }
+    await assertNothingStored(gcs, inc);
+  });
+
+  test('invalid paths are refused before any exec', async () => {
+    const execs = kube.requests.filter((q) => q.path.endsWith('/exec')).length;
+    for (const path of ['usr/bin/evil', '/usr/bin/evil\u0000x', '/usr/bin/\nevil', '/usr/bin/', '']) {
+      const r = await run(local, incident({ path }));
+      assertFailed(r);
+      assert.equal(r.failure, 'invalid-path', JSON.stringify(path));
+      assert.equal(r.kind, 'permanent');
+    }
+    assert.equal(kube.requests.filter((q) => q.path.endsWith('/exec')).length, execs);
+  });
+
+  test('hostile names and /../../ paths cannot escape the store prefix', async () => {
+    const inc = incident({ path: '/../../usr/bin/small', sha256: createHash('sha256').update('small binary\n').digest('hex'), findingId: '../../../../../outside', cluster: '../..' });
+    for (const [, store] of stores()) {
+      const r = await run(store, inc);
+      assertStored(r);
+      assert.deepEqual(r.manifest.path, { requested: '/../../usr/bin/small', read: '/usr/bin/small' });
+      assert.deepEqual(r.attempts[0]?.command, ['cat', '--', '/usr/bin/small']);
+      assert.doesNotThrow(() => assertSafeKey(r.keys?.binary ?? ''));
+      assert.equal(r.keys?.binary.split('/').length, 6);
+      if (store === gcs) assert.match(r.object.uri, /^gs:\/\/evidence\/ctd\/acme\//);
+      else assert.ok(r.object.uri.startsWith(`file://${root}/acme/`), r.object.uri);
+    }
+    // Nothing at all was written outside the local store's root.
+    assert.deepEqual((await readdir(base)).sort(), ['root']);
+  });
+
+  test('a timeout half-way through a big copy (the upload stalls) leaves nothing complete', async () => {
+    const inc = incident();
+    gcsFake.faults.inject({ match: 'PUT /upload/storage/v1/b/evidence/o', hang: true, times: Infinity });
+    let r: EvidenceResult;
+    try {
+      r = await run(gcs, inc, policy({ timeoutMs: 2000 }));
+    } finally {
+      gcsFake.faults.clear();
+    }
+    assertFailed(r);
+    assert.equal(r.failure, 'timeout');
+    assert.equal(r.kind, 'transient');
+    const bytes = r.attempts[0]?.bytes ?? 0;
+    assert.ok(bytes > 4 * MiB && bytes < BIG, `stopped mid-way (${bytes} bytes)`);
+    await assertNothingStored(gcs, inc);
+  });
+
+  test('an aborted caller signal ends the snapshot as aborted (transient), nothing stored', async () => {
+    const inc = incident();
+    kube.faults.inject({ match: 'EXEC shop/checkout-7d9f8b6c5d-q2x8z/app', hang: true });
+    const ac = new AbortController();
+    setTimeout(() => ac.abort(new Error('function shutting down')), 100);
+    const r = await run(local, inc, policy(), { signal: ac.signal });
+    assertFailed(r);
+    assert.equal(r.failure, 'aborted');
+    assert.equal(r.kind, 'transient');
+    await assertNothingStored(local, inc);
+  });
+});
