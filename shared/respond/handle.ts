@@ -1,0 +1,142 @@
+// handleMessage(): one delivered message, end to end, for both the function and the CLI.
+//   decode -> toIncident -> decide -> (already handled? duplicate in flight?) -> respond
+// Returns what to do with the message: ack (return) or retry (the function throws so
+// Pub/Sub redelivers). Nothing here throws for bad input: every rejection is classified,
+// logged once with a clear reason, and acked, so a poison message never loops.
+import { decodeMessage, type DecodeContext, type Envelope } from '../finding/decode.js';
+import { toIncident } from '../finding/incident.js';
+import type { Incident } from '../finding/types.js';
+import type { Decision, ResponsePlan } from '../policy/types.js';
+import type { AuditLog } from '../record/audit-log.js';
+import { inProgressError, type Finish, type Idempotency } from '../record/idempotency.js';
+import { isHandled } from '../record/marks.js';
+import { findingFolder } from '../record/report-object.js';
+import { renderMarkdown } from './render.js';
+import type { TriageReport } from './report.js';
+import type { PipelineAdapters, RespondContext } from './pipeline.js';
+import { classifyError } from './errors.js';
+
+export type Disposition =
+  | 'rejected' // malformed message: acked with an ERROR entry
+  | 'ignored' // valid, but no rule covers it (or not a GKE finding): acked with an INFO entry
+  | 'already-handled' // our marks are on the finding (SCC re-notified after our own update)
+  | 'duplicate' // the same finding is being handled right now in this instance
+  | 'handled'
+  | 'partial'
+  | 'retry'
+  | 'failed';
+
+export interface HandleResult {
+  disposition: Disposition;
+  /** True when the caller must make the delivery fail (the function throws -> Pub/Sub retries). */
+  retry: boolean;
+  message: string;
+  findingName?: string;
+  incident?: Incident;
+  decision?: Decision;
+  report?: TriageReport;
+  envelope?: Envelope;
+}
+
+export interface HandlerRuntime {
+  audit: AuditLog;
+  decide(incident: Incident): Decision;
+  /** Builds (once, lazily) the adapters: a non-matching message never loads a Google client. */
+  adapters(): Promise<PipelineAdapters>;
+  /** Everything respond() needs besides the adapters and the per-finding audit. */
+  respondContext(): Promise<Omit<RespondContext, 'adapters' | 'audit' | 'envelope'>>;
+  respond(incident: Incident, plan: ResponsePlan, ctx: RespondContext): Promise<TriageReport>;
+  /** Duplicate safety (single flight + store claims); built with the evidence store. */
+  idempotency(): Promise<Idempotency>;
+}
+
+export async function handleMessage(input: unknown, runtime: HandlerRuntime, decodeContext: DecodeContext = {}): Promise<HandleResult> {
+  const decoded = decodeMessage(input, decodeContext);
+  if (!decoded.ok) {
+    const { error } = decoded;
+    runtime.audit.event(`message rejected: ${error.message}`, { reason: error.code, path: error.path, envelope: error.envelope }, { severity: 'ERROR' });
+    return { disposition: 'rejected', retry: false, message: error.message };
+  }
+  const { envelope } = decoded;
+  const built = toIncident(decoded.message);
+  if (!built.ok) {
+    const findingName = typeof decoded.message.finding.name === 'string' ? decoded.message.finding.name : undefined;
+    runtime.audit.event(`message rejected: ${built.error.message}`, { reason: built.error.code, path: built.error.path, messageId: envelope.messageId }, { severity: 'ERROR', ...(findingName ? { operationId: findingName } : {}) });
+    return { disposition: 'rejected', retry: false, message: built.error.message, envelope };
+  }
+  const incident = built.incident;
+  const decision = runtime.decide(incident);
+  if (!decision.matched) {
+    if (runtime.audit.enabled('INFO')) {
+      runtime.audit.event(`finding not handled: ${decision.reason}`, { category: incident.category, state: incident.state, messageId: envelope.messageId }, { severity: 'INFO', operationId: incident.findingName });
+    }
+    return { disposition: 'ignored', retry: false, message: decision.reason, findingName: incident.findingName, incident, decision, envelope };
+  }
+  if (isHandled(incident.securityMarks)) {
+    runtime.audit.event('finding already handled (our security marks are on it): acknowledged without acting again', { marks: incident.securityMarks, messageId: envelope.messageId }, { severity: 'INFO', operationId: incident.findingName });
+    return { disposition: 'already-handled', retry: false, message: 'already handled', findingName: incident.findingName, incident, decision, envelope };
+  }
+
+  return runMatched(incident, decision, envelope, runtime);
+}
+
+async function runMatched(incident: Incident, plan: ResponsePlan, envelope: Envelope, runtime: HandlerRuntime): Promise<HandleResult> {
+  const audit = runtime.audit.forFinding(incident.findingName, {
+    ...(incident.cluster ? { cluster: incident.cluster.name, project: incident.cluster.project } : {}),
+    ...(incident.namespace ? { namespace: incident.namespace } : {}),
+    ...(incident.pod ? { pod: incident.pod } : {}),
+    category: incident.category,
+    rule: plan.rule,
+    mode: plan.mode,
+  });
+  audit.received({
+    category: incident.category,
+    severity: incident.severity,
+    eventTime: incident.eventTime,
+    apiVersion: incident.apiVersion,
+    ...(envelope.messageId ? { messageId: envelope.messageId } : {}),
+    ...(envelope.publishTime ? { publishTime: envelope.publishTime } : {}),
+  });
+  audit.decision({ matched: true, rule: plan.rule, mode: plan.mode, actions: plan.actions.map((a) => a.type), requireEvidence: plan.requireEvidence });
+  try {
+    const [adapters, base] = await Promise.all([runtime.adapters(), runtime.respondContext()]);
+    // At most one execution per finding: single flight in this instance, a create-only claim
+    // in the evidence store across instances; report.json is the "completed" record.
+    const idem = await runtime.idempotency();
+    const result = await idem.run(
+      { findingName: incident.findingName, folder: findingFolder(incident), runId: audit.runId },
+      () => runtime.respond(incident, plan, { ...base, adapters, audit, envelope }),
+      (r): Finish => (r.outcome.retry ? { release: r.outcome.summary } : { complete: { report: r, markdown: renderMarkdown(r) } }),
+    );
+    if (result.status === 'already-completed') {
+      audit.summary({ verdict: 'duplicate', action: 'none', outcome: 'completed', details: { reason: 'report.json exists: the finding was handled by an earlier delivery' } }, 'finding already handled (report object exists): acknowledged without acting again');
+      return { disposition: 'already-handled', retry: false, message: 'already handled (report object exists)', findingName: incident.findingName, incident, decision: plan, envelope };
+    }
+    if (result.status === 'in-progress') {
+      const err = inProgressError(incident.findingName, result.holder);
+      audit.summary({ verdict: 'retry', action: 'none', outcome: 'retry', details: { reason: err.message } }, err.message);
+      return { disposition: 'retry', retry: true, message: err.message, findingName: incident.findingName, incident, decision: plan, envelope };
+    }
+    const report = result.value;
+    if (result.shared) {
+      return { disposition: report.outcome.retry ? 'retry' : 'duplicate', retry: report.outcome.retry, message: `duplicate delivery handled by a concurrent run: ${report.outcome.summary}`, findingName: incident.findingName, incident, decision: plan, report, envelope };
+    }
+    audit.summary({
+      verdict: report.outcome.verdict,
+      action: report.outcome.action,
+      outcome: report.outcome.retry ? 'retry' : report.outcome.verdict === 'failed' ? 'failed' : 'completed',
+      rule: plan.rule,
+      mode: plan.mode,
+      durations: Object.fromEntries(report.steps.map((s) => [s.name, s.durationMs])),
+      ...(report.evidence && report.evidence.outcome !== 'failed' ? { evidenceUri: report.evidence.object.uri } : {}),
+      details: { failedSteps: report.outcome.failedSteps },
+    }, report.outcome.summary);
+    const disposition = report.outcome.verdict;
+    return { disposition, retry: report.outcome.retry, message: report.outcome.summary, findingName: incident.findingName, incident, decision: plan, report, envelope };
+  } catch (err) {
+    // Only a bug or a broken adapter construction gets here: classify, record, decide.
+    const c = classifyError(err);
+    audit.summary({ verdict: 'failed', action: 'none', outcome: c.kind === 'transient' ? 'retry' : 'failed', details: { error: c.reason, code: c.code } }, `response failed: ${c.reason}`);
+    return { disposition: c.kind === 'transient' ? 'retry' : 'failed', retry: c.kind === 'transient', message: c.reason, findingName: incident.findingName, incident, decision: plan, envelope };
+  }
+}

@@ -1,0 +1,147 @@
+// Human renderings of a TriageReport: plain text for a terminal and markdown for the report
+// object and tickets. JSON output is the report itself. Pure: no I/O.
+import type { PlaybookSection } from '../enrich/playbook.js';
+import type { TriageReport } from './report.js';
+import type { StepResult } from './step.js';
+
+export type OutputFormat = 'text' | 'markdown' | 'json';
+
+interface Line {
+  label: string;
+  value: string;
+}
+
+function headerLines(r: TriageReport): Line[] {
+  const i = r.incident;
+  const lines: Line[] = [
+    { label: 'Finding', value: r.findingName },
+    { label: 'Category', value: i.category },
+    { label: 'Severity', value: i.severity },
+    { label: 'State', value: i.state },
+    { label: 'Event time', value: i.eventTime },
+  ];
+  if (i.cluster) lines.push({ label: 'Cluster', value: `${i.cluster.project}/${i.cluster.location}/${i.cluster.name}` });
+  if (i.namespace || i.pod) lines.push({ label: 'Pod', value: `${i.namespace ?? '?'}/${i.pod ?? '?'} (container ${i.container ?? '?'})` });
+  const d = r.decision;
+  lines.push({
+    label: 'Decision',
+    value: d.matched
+      ? `rule ${d.rule} (${d.mode}); enrich ${d.enrich ? 'yes' : 'no'}, snapshot ${d.snapshot ? 'yes' : 'no'}, actions: ${d.actions.map((a) => a.type).join(', ') || 'none'}${d.requireEvidence ? ', evidence required first' : ''}`
+      : `no rule applies: ${d.reason}`,
+  });
+  lines.push({ label: 'Outcome', value: r.outcome.summary });
+  return lines;
+}
+
+function evidenceLines(r: TriageReport): Line[] {
+  const e = r.evidence;
+  if (!e) return [];
+  if (e.outcome === 'failed') {
+    const out: Line[] = [{ label: 'Evidence', value: `not collected (${e.failure}): ${e.reason}` }];
+    for (const c of e.manualCommands ?? []) out.push({ label: 'Manual command', value: c });
+    return out;
+  }
+  const m = e.manifest;
+  const out: Line[] = [{ label: 'Evidence', value: `${e.object.uri} (${e.outcome === 'exists' ? 'already stored' : 'stored now'}, ${e.object.size} bytes)` }];
+  if (m) {
+    out.push({ label: 'Copied with', value: `${m.method} (${m.trust}); ${m.explanation}` });
+    out.push({ label: 'SHA-256', value: `${m.hashes.sha256} -> ${m.verdict}${m.significant ? ' (SIGNIFICANT)' : ''}` });
+  }
+  return out;
+}
+
+function actionLines(r: TriageReport): Line[] {
+  return r.actions.map((a) => ({
+    label: `Action ${a.type}`,
+    value: `${a.status} (${a.mode}): ${a.detail}; guards: ${a.guards.map((g) => `${g.name}=${g.verdict}`).join(', ') || 'none'}`,
+  }));
+}
+
+function enrichmentLines(r: TriageReport): Line[] {
+  const e = r.enrichment;
+  if (!e) return [];
+  const out: Line[] = [];
+  if (e.cluster) out.push({ label: 'Cluster info', value: `version ${e.cluster.currentMasterVersion ?? '?'}, status ${e.cluster.status ?? '?'}, network policy ${e.cluster.networkPolicyEnforced === undefined ? 'unknown' : e.cluster.networkPolicyEnforced ? 'enforced' : 'not enforced'}${Object.keys(e.cluster.ownerHints).length ? `, owner hints ${JSON.stringify(e.cluster.ownerHints)}` : ''}` });
+  if (e.pod) out.push({ label: 'Pod info', value: `uid ${e.pod.uid}, phase ${e.pod.phase ?? '?'}, node ${e.pod.nodeName ?? '?'}, service account ${e.pod.serviceAccountName ?? '?'}` });
+  if (e.owners.length > 0) out.push({ label: 'Owner chain', value: e.owners.map((o) => `${o.kind}/${o.name}`).join(' -> ') });
+  if (e.node) out.push({ label: 'Node info', value: `${e.node.name}, instance_id ${e.node.instanceId ?? 'unknown'}, ${e.node.unschedulable ? 'cordoned' : 'schedulable'}` });
+  return out;
+}
+
+function stepRows(steps: readonly StepResult[]): string[][] {
+  return steps.map((s) => [s.name, s.status + (s.failure ? ` (${s.failure})` : ''), `${s.durationMs} ms`, s.reason ?? '']);
+}
+
+function sectionText(sections: readonly PlaybookSection[]): string[] {
+  const out: string[] = [];
+  for (const sec of sections) {
+    out.push('', `Step ${sec.step}: ${sec.title}`);
+    for (const it of sec.items) {
+      const value = it.value.includes('\n') ? `\n      ${it.value.split('\n').join('\n      ')}` : ` ${it.value}`;
+      out.push(`  - ${it.label}:${value}${it.url && it.url !== it.value ? `\n      ${it.url}` : ''}${it.source ? `  [${it.source}]` : ''}`);
+    }
+  }
+  return out;
+}
+
+export function renderText(r: TriageReport): string {
+  const out: string[] = ['SCC container responder: triage report', ''];
+  const all = [...headerLines(r), ...enrichmentLines(r), ...evidenceLines(r), ...actionLines(r)];
+  const width = Math.max(...all.map((l) => l.label.length));
+  for (const l of all) out.push(`${l.label.padEnd(width)}  ${l.value}`);
+  out.push(...sectionText(r.playbook.sections));
+  if (r.steps.length > 0) {
+    out.push('', 'Steps');
+    for (const row of stepRows(r.steps)) out.push(`  ${row[0]?.padEnd(22)} ${row[1]?.padEnd(20)} ${row[2]?.padStart(8)}  ${row[3]}`);
+  }
+  return `${out.join('\n')}\n`;
+}
+
+/** Escapes text for a markdown table cell or inline text. */
+function md(text: string): string {
+  return text.replace(/[\\`*_{}[\]<>|]/g, (c) => `\\${c}`).replace(/\n/g, ' ');
+}
+
+/** A URL safe inside markdown link parentheses (already-encoded URLs stay as they are). */
+function mdUrl(url: string): string {
+  return url.replace(/[()\s<>]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
+}
+
+function fence(text: string): string {
+  const ticks = text.includes('```') ? '````' : '```';
+  return `${ticks}\n${text}\n${ticks}`;
+}
+
+export function renderMarkdown(r: TriageReport): string {
+  const out: string[] = [`# Triage: ${md(r.incident.category)}`, ''];
+  out.push('| | |', '|---|---|');
+  for (const l of [...headerLines(r), ...enrichmentLines(r), ...evidenceLines(r), ...actionLines(r)]) out.push(`| ${md(l.label)} | ${md(l.value)} |`);
+  for (const sec of r.playbook.sections) {
+    out.push('', `## Step ${sec.step}: ${md(sec.title)}`, '');
+    for (const it of sec.items) {
+      if (it.kind === 'filter' || it.kind === 'command') {
+        out.push(`**${md(it.label)}**${it.url ? ` ([open](${mdUrl(it.url)}))` : ''}`, '', fence(it.value), '');
+      } else if (it.kind === 'link' && it.url) {
+        out.push(`- ${md(it.label)}: [${md(it.value)}](${mdUrl(it.url)})`);
+      } else {
+        out.push(`- ${md(it.label)}: ${md(it.value)}${it.source ? ` _(from ${md(it.source)})_` : ''}`);
+      }
+    }
+  }
+  if (r.steps.length > 0) {
+    out.push('', '## Steps', '', '| step | status | duration | reason |', '|---|---|---|---|');
+    for (const row of stepRows(r.steps)) out.push(`| ${row.map(md).join(' | ')} |`);
+  }
+  return `${out.join('\n')}\n`;
+}
+
+export function render(r: TriageReport, format: OutputFormat): string {
+  switch (format) {
+    case 'json':
+      return `${JSON.stringify(r, null, 2)}\n`;
+    case 'markdown':
+      return renderMarkdown(r);
+    case 'text':
+      return renderText(r);
+  }
+}

@@ -1,0 +1,45 @@
+// One response reads the target pod and node from several places at once (enrichment, the
+// snapshot's manifest, containment guards). This wrapper makes concurrent and repeated reads
+// of the same object within one response share one API call: fewer round trips on the
+// critical path and one consistent view of the pod for every step. Writes pass through.
+import type { NodeView, PodView, Workloads } from '../ports.js';
+
+export function sharedReads(inner: Workloads): Workloads {
+  const pods = new Map<string, Promise<PodView>>();
+  const nodes = new Map<string, Promise<NodeView>>();
+  const once = <T>(cache: Map<string, Promise<T>>, key: string, load: () => Promise<T>): Promise<T> => {
+    let p = cache.get(key);
+    if (!p) {
+      p = load();
+      cache.set(key, p);
+      // A failed read is not cached: the next caller (e.g. after a transient error) tries again.
+      p.catch(() => cache.delete(key));
+    }
+    return p;
+  };
+  return {
+    readPod: (ns, name, signal) => once(pods, `${ns}/${name}`, () => inner.readPod(ns, name, signal)),
+    readNode: (name, signal) => once(nodes, name, () => inner.readNode(name, signal)),
+    readOwner: (ns, ref, signal) => inner.readOwner(ns, ref, signal),
+    listPodEvents: (ns, pod, signal) => inner.listPodEvents(ns, pod, signal),
+    listPods: (ns, selector, signal) => inner.listPods(ns, selector, signal),
+    exec: (req) => inner.exec(req),
+    deletePod: (ns, name, opts, signal) => {
+      pods.delete(`${ns}/${name}`);
+      return inner.deletePod(ns, name, opts, signal);
+    },
+    patchPodMetadata: (ns, name, patch, signal) => {
+      pods.delete(`${ns}/${name}`);
+      return inner.patchPodMetadata(ns, name, patch, signal);
+    },
+    cordonNode: (name, signal) => {
+      nodes.delete(name);
+      return inner.cordonNode(name, signal);
+    },
+    createNetworkPolicy: (body, signal) => inner.createNetworkPolicy(body, signal),
+    addDebugContainer: (spec, signal) => {
+      pods.delete(`${spec.namespace}/${spec.pod}`);
+      return inner.addDebugContainer(spec, signal);
+    },
+  };
+}
