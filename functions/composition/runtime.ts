@@ -1,0 +1,127 @@
+// Composition root shared by the Cloud Function and the CLI: configuration, audit log,
+// policy, and the lazily built adapters. Building the runtime loads no Google client: the
+// adapters module (and every client library behind it) is imported on the first finding
+// that matches the policy, so a non-matching message costs decode + decide + one log line.
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import type { DestinationStream } from 'pino';
+import { loadConfig, type ResponderConfig, type Surface } from '../../shared/config.js';
+import { decide } from '../../shared/policy/decide.js';
+import { defaultPolicy, DEFAULT_POLICY_SOURCE } from '../../shared/policy/default-policy.js';
+import { formatPolicyErrors, loadPolicy } from '../../shared/policy/load.js';
+import type { Policy } from '../../shared/policy/schema.js';
+import { createAuditLog, type AuditLog } from '../../shared/record/audit-log.js';
+import { createIdempotency, type Idempotency } from '../../shared/record/idempotency.js';
+import type { HandlerRuntime } from '../../shared/respond/handle.js';
+import { respond, type PipelineAdapters, type PipelineSettings, type RespondContext } from '../../shared/respond/pipeline.js';
+import { VERSION } from '../../shared/version.js';
+
+export interface RuntimeOptions {
+  surface: Surface;
+  env?: NodeJS.ProcessEnv;
+  /** Overrides applied on top of the configuration (CLI flags). */
+  configOverrides?: Partial<ResponderConfig>;
+  /** Policy text instead of the configured file (tests, CLI `--policy`). */
+  policy?: Policy;
+  /** Adapters supplied by the caller instead of built from configuration (tests). */
+  adapters?: PipelineAdapters;
+  auditDestination?: DestinationStream;
+  /** CLI: force every action into dry-run. */
+  forceDryRun?: boolean;
+}
+
+export interface Runtime extends HandlerRuntime {
+  config: ResponderConfig;
+  policy: Policy;
+  policySource: string;
+}
+
+export class PolicyFileError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'PolicyFileError';
+  }
+}
+
+/** Loads the configured policy file, or the bundled default. Throws PolicyFileError with line numbers. */
+export function loadPolicyFile(file: string | undefined): { policy: Policy; source: string } {
+  if (file === undefined) return { policy: defaultPolicy(), source: DEFAULT_POLICY_SOURCE };
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new PolicyFileError(`cannot read policy file ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+  }
+  const result = loadPolicy(text, file);
+  if (!result.ok) throw new PolicyFileError(`invalid policy file:\n${formatPolicyErrors(result.errors)}`);
+  return { policy: result.policy, source: file };
+}
+
+export function pipelineSettings(policy: Policy): PipelineSettings {
+  return {
+    snapshot: {
+      maxBytes: policy.snapshot.maxBytes,
+      timeoutMs: policy.snapshot.timeoutSeconds * 1000,
+      debugContainer: { enabled: policy.snapshot.debugContainer.enabled, image: policy.snapshot.debugContainer.image ?? '' },
+    },
+    enrich: {
+      callTimeoutMs: policy.enrich.callTimeoutSeconds * 1000,
+      logWindowMinutes: policy.enrich.logWindowMinutes,
+      maxLogEntries: policy.enrich.maxLogEntries,
+      maxLogBytes: policy.enrich.maxLogBytes,
+    },
+    protectedNamespaces: policy.protectedNamespaces,
+    recordTimeoutMs: 20_000,
+  };
+}
+
+function collectorIdentity(config: ResponderConfig, env: NodeJS.ProcessEnv): string {
+  if (config.surface === 'function') return env['K_SERVICE'] ? `cloud-function:${env['K_SERVICE']}` : 'cloud-function';
+  let user = 'unknown';
+  try {
+    user = os.userInfo().username;
+  } catch {
+    // no passwd entry (containers): keep 'unknown'
+  }
+  return `cli:${user}@${os.hostname()}`;
+}
+
+export function createRuntime(options: RuntimeOptions): Runtime {
+  const env = options.env ?? process.env;
+  const config: ResponderConfig = { ...loadConfig(env, options.surface, VERSION), ...options.configOverrides };
+  const { policy, source } = options.policy ? { policy: options.policy, source: 'inline' } : loadPolicyFile(config.policyFile);
+  const audit: AuditLog = createAuditLog({
+    serviceVersion: config.serviceVersion,
+    serviceName: 'scc-container-responder',
+    level: config.logLevel,
+    projectId: env['GOOGLE_CLOUD_PROJECT'] ?? '',
+    ...(options.auditDestination ? { destination: options.auditDestination } : {}),
+  });
+
+  let adapters: Promise<PipelineAdapters> | undefined;
+  const getAdapters = (): Promise<PipelineAdapters> =>
+    (adapters ??= options.adapters
+      ? Promise.resolve(options.adapters)
+      : import('./adapters.js').then((m) => m.buildAdapters(config, env)));
+  let idempotency: Promise<Idempotency> | undefined;
+  const settings = pipelineSettings(policy);
+  const base: Omit<RespondContext, 'adapters' | 'audit' | 'envelope'> = {
+    settings,
+    collector: { identity: collectorIdentity(config, env), version: VERSION },
+    version: VERSION,
+    ...(options.forceDryRun ? { forceDryRun: true } : {}),
+  };
+
+  return {
+    config,
+    policy,
+    policySource: source,
+    audit,
+    decide: (incident) => decide(incident, policy),
+    adapters: getAdapters,
+    respondContext: () => Promise.resolve(base),
+    respond,
+    idempotency: () =>
+      (idempotency ??= getAdapters().then((a) => createIdempotency(a.evidence ? { store: a.evidence } : {}))),
+  };
+}
