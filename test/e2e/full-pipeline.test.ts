@@ -1,0 +1,175 @@
+// The whole responder, end to end: CloudEvents posted to the Functions Framework server,
+// the real composition root building the real clients from configuration, every outside
+// system a local fake. Covers the write-back acceptance: evidence, deletion, marks (v1 and
+// v2), results topic, duplicates (10 concurrent deliveries), a transient failure followed by
+// redelivery, and a permanent failure acked with an ERROR entry.
+import assert from 'node:assert/strict';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, beforeEach, describe, test } from 'node:test';
+import { getTestServer } from '@google-cloud/functions-framework/testing';
+import { configureResponder, FUNCTION_NAME } from '../../functions/scc-responder/index.js';
+import { captureAudit, LABELS, OPERATION, PLANTED_SECRET } from '../support/audit-capture.js';
+import { fixture, postBinary, postStructured, structuredEvent } from '../support/cloudevents.js';
+import { DEPLOY_POD, NS } from '../support/fake-kube-world.js';
+import { BUCKET, startStack, type Stack } from '../support/stack.js';
+
+const POLICY = 'policies/enforce-delete-for-deployments.yaml';
+let stack: Stack;
+let server: Server;
+let url: string;
+const audit = captureAudit();
+
+function configure(extra: NodeJS.ProcessEnv = {}): void {
+  configureResponder({ env: stack.env({ SCC_RESPONDER_POLICY: POLICY, ...extra }), auditDestination: audit.destination });
+}
+
+/** A fresh copy of the v1 fixture with a unique finding id, so tests do not see each other's records. */
+function freshFinding(name = 'modified-malicious-binary.v1.json'): { notification: Record<string, unknown>; findingName: string } {
+  const n = structuredClone(fixture(name)) as { finding: { name: string; canonicalName?: string; eventTime: string } };
+  const id = `f${Math.random().toString(16).slice(2, 14)}`;
+  // Detected now, i.e. after the test pods were created (the pod-identity guard refuses a
+  // pod created after the finding's event: that would be a replacement).
+  n.finding.eventTime = new Date().toISOString();
+  n.finding.name = n.finding.name.replace(/[^/]+$/, id);
+  if (n.finding.canonicalName) n.finding.canonicalName = n.finding.canonicalName.replace(/[^/]+$/, id);
+  return { notification: n as unknown as Record<string, unknown>, findingName: n.finding.name };
+}
+
+function resetPod(): void {
+  // Put the original checkout pod back (an earlier test deleted it), same UID as the world.
+  if (!stack.world.kube.pod(NS, DEPLOY_POD)) {
+    stack.world.kube.addPod({
+      namespace: NS, name: DEPLOY_POD, uid: `pod-checkout-${Math.random().toString(16).slice(2, 8)}`, creationTimestamp: new Date(Date.now() - 3_600_000).toISOString(), nodeName: 'gke-payments-default-pool-1a2b3c4d-x7k9',
+      labels: { app: 'checkout', 'pod-template-hash': '7d9f8b6c5d' },
+      ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'checkout-7d9f8b6c5d', uid: 'rs-checkout', controller: true }],
+      containers: [{ name: 'checkout', image: 'us-docker.pkg.dev/acme-payments-prod/apps/checkout:2.14.1', files: { '/usr/bin/curl': { content: Buffer.from('test') } } }],
+    });
+  }
+}
+
+const deletes = (): number => stack.world.kube.writes.filter((w) => w.method === 'DELETE' && w.path.endsWith(`/pods/${DEPLOY_POD}`)).length;
+const objects = (suffix: string): string[] => stack.gcs.objects(BUCKET).map((o) => o.name).filter((n) => n.endsWith(suffix));
+const entriesFor = (findingName: string): Record<string, unknown>[] =>
+  audit.entries().filter((e) => (e[OPERATION] as { id?: string } | undefined)?.id === findingName);
+
+before(async () => {
+  stack = await startStack();
+  configure();
+  server = getTestServer(FUNCTION_NAME);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+});
+after(async () => {
+  server.close();
+  configureResponder(undefined);
+  await stack.close();
+});
+beforeEach(() => {
+  audit.clear();
+  resetPod();
+  stack.world.kube.faults.clear();
+  stack.scc.faults.clear();
+  stack.pubsub.faults.clear();
+  stack.gcs.faults.clear();
+});
+
+describe('a matching finding, enforce policy', () => {
+  test('evidence stored, pod deleted after it, marks written (v1), result published, audit complete', async () => {
+    const { notification, findingName } = freshFinding();
+    const deletesBefore = deletes();
+    const res = await postStructured(url, structuredEvent(notification));
+    assert.equal(res.status, 204, audit.lines.slice(-3).join('\n'));
+
+    const id = findingName.split('/').at(-1) as string;
+    const binaries = objects(`${id}/binary`);
+    assert.equal(binaries.length, 1, 'one evidence object');
+    assert.equal(objects(`${id}/manifest.json`).length, 1);
+    assert.equal(objects(`${id}/report.json`).length, 1);
+    assert.equal(objects(`${id}/report.md`).length, 1);
+    assert.equal(deletes(), deletesBefore + 1, 'one delete');
+
+    const marks = stack.scc.marksOf(findingName);
+    assert.equal(marks?.['scc_responder_state'], 'contained');
+    assert.match(marks?.['scc_responder_action'] ?? '', /deleted/);
+    assert.equal(marks?.['scc_responder_hash'], 'matches');
+    assert.match(marks?.['scc_responder_evidence'] ?? '', new RegExp(`^gs://${BUCKET}/ctd/.*${id}/binary$`));
+    const update = stack.scc.updates.find((u) => u.finding === findingName);
+    assert.equal(update?.version, 'v1');
+    assert.ok(update?.paths.every((p) => p.startsWith('marks.')), 'update mask names each mark key');
+
+    const published = stack.pubsub.messages.filter((m) => m.orderingKey === findingName);
+    assert.equal(published.length, 1);
+    assert.equal(published[0]?.attributes['category'], 'Execution: Modified Malicious Binary Executed');
+    assert.equal(published[0]?.attributes['cluster'], 'payments');
+    assert.match(published[0]?.attributes['action'] ?? '', /deleted/);
+    assert.ok(!published[0]?.data.toString().includes(PLANTED_SECRET));
+
+    // The evidence was stored before the delete was sent.
+    const entries = entriesFor(findingName);
+    const snapshotAt = entries.findIndex((e) => String(e['message']).startsWith('step snapshot ok'));
+    const deleteAt = entries.findIndex((e) => String(e['message']).startsWith('step contain.deletePod'));
+    assert.ok(snapshotAt >= 0 && deleteAt > snapshotAt, 'snapshot entry precedes the delete entry');
+    for (const line of audit.lines) {
+      const e = JSON.parse(line) as Record<string, unknown>;
+      assert.equal(typeof e['severity'], 'string');
+      assert.ok(!line.includes(PLANTED_SECRET));
+    }
+    const summary = entries.at(-1) as Record<string, unknown>;
+    assert.equal((summary[OPERATION] as { last?: boolean }).last, true);
+    assert.equal((summary[LABELS] as Record<string, string>)['verdict'], 'handled');
+  });
+
+  test('v2 finding names: marks written through the v2 API with the locations name', async () => {
+    const { notification, findingName } = freshFinding('modified-malicious-binary.v2.json');
+    const res = await postBinary(url, notification);
+    assert.equal(res.status, 204, audit.lines.slice(-3).join('\n'));
+    const update = stack.scc.updates.find((u) => u.finding === findingName);
+    assert.equal(update?.version, 'v2');
+    assert.match(update?.name ?? '', /\/locations\/global\/findings\/[^/]+\/securityMarks$/);
+  });
+
+  test('the same message delivered 10 times concurrently: one evidence object, one delete, consistent marks', async () => {
+    const { notification, findingName } = freshFinding();
+    const event = structuredEvent(notification);
+    const before = deletes();
+    const statuses = await Promise.all(Array.from({ length: 10 }, () => postStructured(url, event).then((r) => r.status)));
+    // Duplicates are acked (204) or, when another instance-like claim is live, retried (500): never double effects.
+    assert.ok(statuses.every((s) => s === 204 || s === 500), JSON.stringify(statuses));
+    const id = findingName.split('/').at(-1) as string;
+    assert.equal(objects(`${id}/binary`).length, 1);
+    assert.equal(deletes(), before + 1);
+    assert.equal(stack.scc.marksOf(findingName)?.['scc_responder_state'], 'contained');
+  });
+
+  test('a transient failure (SCC 503) asks for redelivery; the redelivery completes without repeating done effects', async () => {
+    const { notification, findingName } = freshFinding();
+    stack.scc.faults.inject({ match: 'UpdateSecurityMarks', status: 503 });
+    const before = deletes();
+    const first = await postStructured(url, structuredEvent(notification));
+    assert.equal(first.status, 500);
+    assert.equal(deletes(), before + 1, 'the delete happened in the first attempt');
+    const second = await postStructured(url, structuredEvent(notification));
+    assert.equal(second.status, 204, audit.lines.slice(-3).join('\n'));
+    const id = findingName.split('/').at(-1) as string;
+    assert.equal(objects(`${id}/binary`).length, 1, 'evidence not copied twice');
+    assert.equal(deletes(), before + 1, 'no second delete');
+    assert.equal(stack.scc.marksOf(findingName)?.['scc_responder_state'], 'contained');
+    // A third delivery (SCC re-notifies after our mark write) is acknowledged without acting.
+    const third = await postStructured(url, structuredEvent(notification));
+    assert.equal(third.status, 204);
+    assert.equal(deletes(), before + 1);
+  });
+
+  test('a permanent failure (exec forbidden) is acked with an ERROR entry and blocks the delete', async () => {
+    const { notification, findingName } = freshFinding();
+    stack.world.kube.faults.inject({ match: `EXEC ${NS}/${DEPLOY_POD}/checkout`, status: 403, times: 5 });
+    const before = deletes();
+    const res = await postStructured(url, structuredEvent(notification));
+    assert.equal(res.status, 204);
+    assert.equal(deletes(), before, 'no evidence, no delete');
+    const entries = entriesFor(findingName);
+    assert.ok(entries.some((e) => e['severity'] === 'ERROR' && String(e['message']).startsWith('step snapshot failed')), entries.map((e) => e['message']).join('\n'));
+    assert.match(stack.scc.marksOf(findingName)?.['scc_responder_action'] ?? '', /delete-refused/);
+  });
+});

@@ -1,0 +1,55 @@
+// Builds Pub/Sub CloudEvents (structured and binary mode) around a notification, the way
+// Eventarc delivers them, and posts them to a Functions Framework server.
+import { readFileSync } from 'node:fs';
+
+export function fixture(name: string): Record<string, unknown> {
+  return JSON.parse(readFileSync(new URL(`../fixtures/${name}`, import.meta.url), 'utf8')) as Record<string, unknown>;
+}
+
+let counter = 0;
+
+export function pubsubData(notification: unknown, messageId = `m-${Date.now()}-${counter++}`): Record<string, unknown> {
+  const publishTime = new Date().toISOString();
+  return {
+    message: {
+      data: Buffer.from(typeof notification === 'string' ? notification : JSON.stringify(notification)).toString('base64'),
+      attributes: {},
+      messageId,
+      message_id: messageId,
+      publishTime,
+      publish_time: publishTime,
+    },
+    subscription: 'projects/acme-security/subscriptions/eventarc-scc-responder',
+  };
+}
+
+export function structuredEvent(notification: unknown, id = `ce-${counter++}`): Record<string, unknown> {
+  return {
+    specversion: '1.0',
+    type: 'google.cloud.pubsub.topic.v1.messagePublished',
+    source: '//pubsub.googleapis.com/projects/acme-security/topics/scc-findings',
+    id,
+    time: new Date().toISOString(),
+    datacontenttype: 'application/json',
+    data: pubsubData(notification, id),
+  };
+}
+
+export async function postStructured(url: string, event: unknown): Promise<Response> {
+  return fetch(url, { method: 'POST', headers: { 'content-type': 'application/cloudevents+json' }, body: JSON.stringify(event) });
+}
+
+export async function postBinary(url: string, notification: unknown, id = `ce-${counter++}`): Promise<Response> {
+  return fetch(url, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      'ce-specversion': '1.0',
+      'ce-type': 'google.cloud.pubsub.topic.v1.messagePublished',
+      'ce-source': '//pubsub.googleapis.com/projects/acme-security/topics/scc-findings',
+      'ce-id': id,
+      'ce-time': new Date().toISOString(),
+    },
+    body: JSON.stringify(pubsubData(notification, id)),
+  });
+}
