@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import type { DestinationStream } from 'pino';
 import { loadConfig, type ResponderConfig, type Surface } from '../../shared/config.js';
-import { decide } from '../../shared/policy/decide.js';
+import { decideMessage, screenMessage } from '../../shared/policy/decide-message.js';
 import { defaultPolicy, DEFAULT_POLICY_SOURCE } from '../../shared/policy/default-policy.js';
 import { formatPolicyErrors, loadPolicy } from '../../shared/policy/load.js';
 import type { Policy } from '../../shared/policy/schema.js';
@@ -117,7 +117,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     policy,
     policySource: source,
     audit,
-    decide: (incident) => decide(incident, policy),
+    screen: options.surface === 'function' ? (input, ctx) => screenMessage(input, policy, ctx) : (input, ctx) => decideMessage(input, policy, ctx),
     adapters: getAdapters,
     respondContext: () => Promise.resolve(base),
     respond,

@@ -3,8 +3,8 @@
 // Returns what to do with the message: ack (return) or retry (the function throws so
 // Pub/Sub redelivers). Nothing here throws for bad input: every rejection is classified,
 // logged once with a clear reason, and acked, so a poison message never loops.
-import { decodeMessage, type DecodeContext, type Envelope } from '../finding/decode.js';
-import { toIncident } from '../finding/incident.js';
+import type { DecodeContext, Envelope } from '../finding/decode.js';
+import type { ScreenedMessageDecision } from '../policy/decide-message.js';
 import type { Incident } from '../finding/types.js';
 import type { Decision, ResponsePlan } from '../policy/types.js';
 import type { AuditLog } from '../record/audit-log.js';
@@ -40,7 +40,12 @@ export interface HandleResult {
 
 export interface HandlerRuntime {
   audit: AuditLog;
-  decide(incident: Incident): Decision;
+  /**
+   * decode -> Incident -> decision. The function uses the screening fast path (a category
+   * no rule covers is answered from the header alone); the CLI decodes fully so it can show
+   * the whole reading of any finding.
+   */
+  screen(input: unknown, context: DecodeContext): ScreenedMessageDecision;
   /** Builds (once, lazily) the adapters: a non-matching message never loads a Google client. */
   adapters(): Promise<PipelineAdapters>;
   /** Everything respond() needs besides the adapters and the per-finding audit. */
@@ -51,21 +56,25 @@ export interface HandlerRuntime {
 }
 
 export async function handleMessage(input: unknown, runtime: HandlerRuntime, decodeContext: DecodeContext = {}): Promise<HandleResult> {
-  const decoded = decodeMessage(input, decodeContext);
-  if (!decoded.ok) {
-    const { error } = decoded;
+  const screened = runtime.screen(input, decodeContext);
+  if (screened.stage === 'decode') {
+    const { error } = screened;
     runtime.audit.event(`message rejected: ${error.message}`, { reason: error.code, path: error.path, envelope: error.envelope }, { severity: 'ERROR' });
     return { disposition: 'rejected', retry: false, message: error.message };
   }
-  const { envelope } = decoded;
-  const built = toIncident(decoded.message);
-  if (!built.ok) {
-    const findingName = typeof decoded.message.finding.name === 'string' ? decoded.message.finding.name : undefined;
-    runtime.audit.event(`message rejected: ${built.error.message}`, { reason: built.error.code, path: built.error.path, messageId: envelope.messageId }, { severity: 'ERROR', ...(findingName ? { operationId: findingName } : {}) });
-    return { disposition: 'rejected', retry: false, message: built.error.message, envelope };
+  const { envelope } = screened;
+  if (screened.stage === 'screen') {
+    // The fast path: a category no rule covers, answered from the finding's header alone.
+    if (runtime.audit.enabled('INFO')) {
+      runtime.audit.event(`finding not handled: ${screened.decision.reason}`, { category: screened.finding.category, messageId: envelope.messageId }, { severity: 'INFO', operationId: screened.finding.name });
+    }
+    return { disposition: 'ignored', retry: false, message: screened.decision.reason, findingName: screened.finding.name, decision: screened.decision, envelope };
   }
-  const incident = built.incident;
-  const decision = runtime.decide(incident);
+  if (screened.stage === 'incident') {
+    runtime.audit.event(`message rejected: ${screened.error.message}`, { reason: screened.error.code, path: screened.error.path, messageId: envelope.messageId }, { severity: 'ERROR' });
+    return { disposition: 'rejected', retry: false, message: screened.error.message, envelope };
+  }
+  const { incident, decision } = screened;
   if (!decision.matched) {
     if (runtime.audit.enabled('INFO')) {
       runtime.audit.event(`finding not handled: ${decision.reason}`, { category: incident.category, state: incident.state, messageId: envelope.messageId }, { severity: 'INFO', operationId: incident.findingName });
