@@ -3,11 +3,12 @@
 // otherwise), pages are fetched one at a time (autoPaginate off) and the loop stops at the
 // entry cap or the byte cap, whichever comes first. Audit entries' protoPayload (an Any of
 // google.cloud.audit.AuditLog) is decoded for principal, method and resource.
-import { Logging, type Entry, type LoggingOptions } from '@google-cloud/logging';
+import { Logging, type Entry, type GetEntriesResponse, type LoggingOptions } from '@google-cloud/logging';
 import type { CallOptions } from 'google-gax';
 import type { LogEntryView, LogQuery, LogSearch } from '../ports.js';
 import { ResponderError } from '../respond/errors.js';
 import { AUDIT_LOG_TYPE_URL, decodeAuditLog } from './audit-log-proto.js';
+import { googleApiError } from './gax-errors.js';
 
 /** Largest page asked for (the API allows 1000; small pages keep the byte cap honest). */
 export const MAX_PAGE_SIZE = 200;
@@ -17,6 +18,17 @@ export interface CloudLoggingSearchOptions {
   /** Per-call gax options (tests pass `{ maxRetries: 0 }`; production may set `timeout`). */
   gaxOptions?: CallOptions;
   orderBy?: 'timestamp asc' | 'timestamp desc';
+}
+
+/** The subset of getEntries' request we send. */
+interface EntriesRequest {
+  filter: string;
+  resourceNames: string[];
+  orderBy: string;
+  pageSize: number;
+  pageToken?: string;
+  autoPaginate: false;
+  gaxOptions?: CallOptions;
 }
 
 type Rec = Record<string, unknown>;
@@ -102,6 +114,14 @@ function raceAbort<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T
 export class CloudLoggingSearch implements LogSearch {
   constructor(private readonly logging: Logging, private readonly options: CloudLoggingSearchOptions = {}) {}
 
+  private async getEntries(name: string, request: EntriesRequest): Promise<GetEntriesResponse> {
+    try {
+      return await this.logging.getEntries(request);
+    } catch (err) {
+      throw googleApiError(`cloud logging ${name} query`, err);
+    }
+  }
+
   async search(query: LogQuery, signal?: AbortSignal): Promise<{ entries: LogEntryView[]; truncated: boolean }> {
     if (!/\btimestamp\s*(>=|>)/.test(query.filter)) {
       // Without a lower bound getEntries would add its own "last 24 hours" window.
@@ -114,7 +134,7 @@ export class CloudLoggingSearch implements LogSearch {
       checkAborted(signal);
       const pageSize = Math.max(1, Math.min(MAX_PAGE_SIZE, query.maxEntries - entries.length));
       const [page, next] = await raceAbort(
-        this.logging.getEntries({
+        this.getEntries(query.name, {
           filter: query.filter,
           resourceNames: query.resourceNames,
           orderBy: this.options.orderBy ?? 'timestamp asc',

@@ -9,6 +9,7 @@ import type { ClusterRef } from '../finding/types.js';
 import type { ClusterDirectory, ClusterInfo, Workloads } from '../ports.js';
 import { ResponderError } from '../respond/errors.js';
 import { workloadsFromEndpoint, type EndpointAccess } from '../kube/client-node-workloads.js';
+import { googleApiError } from './gax-errors.js';
 import { ownerHints } from './owner-hints.js';
 
 export interface AccessToken {
@@ -106,8 +107,12 @@ export class GkeClusterDirectory implements ClusterDirectory {
     const hit = this.clusters.get(key);
     if (hit && this.now() - hit.at < ttl) return raceAbort(hit.info, signal);
     const info = (async () => {
-      const [cluster] = await this.options.clusterManager.getCluster({ name: key }, this.options.gaxOptions);
-      return clusterInfoFromGke(ref, cluster);
+      try {
+        const [cluster] = await this.options.clusterManager.getCluster({ name: key }, this.options.gaxOptions);
+        return clusterInfoFromGke(ref, cluster);
+      } catch (err) {
+        throw googleApiError(`GKE GetCluster ${key}`, err);
+      }
     })();
     const entry = { info, at: this.now() };
     this.clusters.set(key, entry);
