@@ -259,12 +259,14 @@ function decodeMessagePublished(
     const where = formatPath([...prefix, 'message']);
     fail('bad-shape', `${where}: required`, where, envelope);
   }
-  const { decoded, meta } = decodePubsubMessage(body['message'], [...prefix, 'message'], envelope, opts);
+  // The envelope is checked in full before its payload is decoded (outside in), so an
+  // envelope error is reported the same whether or not the payload is later screened out.
   const subscription = body['subscription'];
   if (subscription !== undefined && typeof subscription !== 'string') {
     const where = formatPath([...prefix, 'subscription']);
     fail('bad-shape', `${where}: expected string, got ${kindOf(subscription)}`, where, envelope);
   }
+  const { decoded, meta } = decodePubsubMessage(body['message'], [...prefix, 'message'], envelope, opts);
   if (str(subscription)) meta.subscription = subscription as string;
   return { decoded, meta };
 }

@@ -6,7 +6,7 @@
 // byte, a pod name Kubernetes would never accept) are flagged in `problems`.
 import { mapTactic, mapTechnique } from './mitre.js';
 import { formatIssues, formatPath } from './issues.js';
-import { REDACTED, redactEnv, redactString } from './redact.js';
+import { isSecretKey, REDACTED, redactEnv, redactString } from './redact.js';
 import { parseClusterResourceName, parseInstanceResourceName, parseProjectNumber } from './resource-names.js';
 import { type NotificationMessage, notificationMessageSchema } from './schema.js';
 import type { BinaryInfo, Incident, IncidentProblem, MitreTechnique } from './types.js';
@@ -139,7 +139,10 @@ function build(message: NotificationMessage): Incident {
   const namespace = b.pick('namespace', [[nonEmpty(pod0?.ns), 'finding.kubernetes.pods[0].ns']], SOURCE_PROPERTY_KEYS.namespace);
   const pod = b.pick('pod', [[nonEmpty(pod0?.name), 'finding.kubernetes.pods[0].name']], SOURCE_PROPERTY_KEYS.pod);
   const podLabels: Record<string, string> = {};
-  for (const l of pod0?.labels ?? []) podLabels[l.name] = l.value;
+  // Label values are free text set by whoever deploys the pod, and credentials do end up
+  // there; mask them like arguments (and wholly under a credential-like key). Policies match
+  // labels such as `app` or `scc-responder/exempt`, which this leaves alone.
+  for (const l of pod0?.labels ?? []) podLabels[l.name] = isSecretKey(l.name) ? REDACTED : redactString(l.value);
   if (pod0?.labels) P['podLabels'] = 'finding.kubernetes.pods[0].labels';
 
   // Container: finding.containers[0] is the affected container; the pod's container list

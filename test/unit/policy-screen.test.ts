@@ -223,3 +223,18 @@ describe('decode shortcuts keep their results', () => {
     if (!r.ok) assert.equal(r.error.path, 'finding.eventTime');
   });
 });
+
+describe('incident: pod label values are masked like arguments (found by the fuzz test)', () => {
+  test('a token in a label value, and any value under a credential-like key, never reach the Incident', () => {
+    const n = v1();
+    n.finding.kubernetes.pods[0]!.labels.push({ name: 'billing.acme.io/key', value: SECRET }, { name: 'db-password', value: 'hunter2' });
+    const r = toIncident(n);
+    assert.equal(r.ok, true);
+    if (!r.ok) return;
+    assert.equal(r.incident.podLabels['billing.acme.io/key'], '[REDACTED]');
+    assert.equal(r.incident.podLabels['db-password'], '[REDACTED]');
+    assert.equal(r.incident.podLabels['app'], 'checkout', 'ordinary labels are kept for policy matching');
+    assert.ok(!JSON.stringify(r.incident).includes(SECRET));
+    assert.ok(!JSON.stringify(r.incident).includes('hunter2'));
+  });
+});
