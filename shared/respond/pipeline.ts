@@ -15,7 +15,9 @@ import type { CollectorInfo, EvidenceResult, SnapshotPolicy } from '../evidence/
 import type { Envelope } from '../finding/decode.js';
 import type { Incident } from '../finding/types.js';
 import type { Mode, ResponsePlan } from '../policy/types.js';
-import type { ClusterDirectory, EvidenceStore, FindingMarks, LogSearch, ResultPublisher, Workloads } from '../ports.js';
+import type { ClusterDirectory, ClusterInfo, EvidenceStore, FindingMarks, LogSearch, PodView, ResultPublisher, Workloads } from '../ports.js';
+import { replacementSelector } from '../contain/replacement.js';
+import { classifyError } from './errors.js';
 import type { FindingAudit } from '../record/audit-log.js';
 import { marksFor, type HashVerdict as MarkHashVerdict } from '../record/marks.js';
 import { resultMessage } from '../record/result-publisher.js';
@@ -61,6 +63,17 @@ export interface RespondContext {
 /** The directory as enrichment sees it: the same (shared-read) Workloads the other steps use. */
 function withWorkloads(directory: ClusterDirectory, workloads: Workloads): ClusterDirectory {
   return { describe: (ref, signal) => directory.describe(ref, signal), workloads: () => Promise.resolve(workloads) };
+}
+
+/**
+ * The cluster description when enrichment already has it (it usually does: describe is the
+ * first call), so quarantine can say whether NetworkPolicy is enforced without waiting for
+ * the slower enrichment calls (logs, owner chain).
+ */
+async function clusterInfoIfReady(enrich: Promise<{ data?: EnrichmentData }>): Promise<ClusterInfo | undefined> {
+  const pending = Symbol('pending');
+  const r = await Promise.race([enrich, new Promise<typeof pending>((resolve) => setImmediate(() => resolve(pending)))]);
+  return r === pending ? undefined : r.data?.cluster;
 }
 
 function evidenceStatus(result: EvidenceResult | undefined, step: StepResult | undefined): EvidenceStatus {
@@ -181,8 +194,28 @@ export async function respond(incident: Incident, plan: ResponsePlan, ctx: Respo
     );
   })();
 
-  const [enriched, snapshotStep] = await Promise.all([enrichPromise, snapshotPromise]);
-  for (const s of enriched.steps) record(s);
+  // Critical path to containment: locate -> read pod -> snapshot -> contain. Containment
+  // needs the pod (UID, controller, creation time) and the stored evidence, not the logs,
+  // events or owner chain, so it starts as soon as those two are in; enrichment finishes
+  // alongside and its steps are recorded when it is done.
+  const podPromise: Promise<{ pod?: PodView; notFound?: boolean }> =
+    workloads && incident.namespace && incident.pod && plan.actions.length > 0
+      ? workloads.readPod(incident.namespace, incident.pod, ctx.signal).then(
+          (pod) => ({ pod }),
+          (err: unknown) => ({ notFound: classifyError(err).code === 404 }),
+        )
+      : Promise.resolve({});
+  if (workloads && plan.actions.some((a) => a.type === 'deletePod')) {
+    const w = workloads;
+    // Prefetch the controller's pods (deletePod lists them just before deleting, to tell the
+    // replacement from existing siblings): done while the snapshot streams.
+    void podPromise.then(({ pod }) => {
+      const controller = pod?.ownerReferences.find((r) => r.controller === true);
+      if (pod && controller) w.listPods(pod.namespace, replacementSelector(pod, controller), ctx.signal).catch(() => undefined);
+    });
+  }
+
+  const [snapshotStep, podRead] = await Promise.all([snapshotPromise, podPromise]);
   if (snapshotStep.status === 'failed' && evidence?.outcome === 'failed') {
     // Keep the snapshot's own classification (e.g. file missing = permanent, dropped stream = transient).
     snapshotStep.failure = evidence.kind;
@@ -190,33 +223,49 @@ export async function respond(incident: Incident, plan: ResponsePlan, ctx: Respo
     snapshotStep.data = evidence;
   }
   record(snapshotStep);
-  const enrichment = enriched.data;
 
   // 3. contain
   let actions: ActionOutcome[] = [];
+  let enrichment: EnrichmentData | undefined;
+  let enrichRecorded = false;
+  const finishEnrichment = async (): Promise<void> => {
+    if (enrichRecorded) return;
+    enrichRecorded = true;
+    const enriched = await enrichPromise;
+    for (const s of enriched.steps) record(s);
+    enrichment = enriched.data;
+  };
   if (plan.actions.length > 0) {
     if (!workloads) {
+      await finishEnrichment();
       record(skipped('contain', 'no Kubernetes access: no action can be taken'));
     } else {
+      const w = workloads;
+      const needsNode = plan.actions.some((a) => a.type === 'cordonNode');
+      const nodeName = podRead.pod?.nodeName ?? incident.node;
+      const node = needsNode && nodeName ? await w.readNode(nodeName, ctx.signal).catch(() => undefined) : undefined;
+      const cluster = await clusterInfoIfReady(enrichPromise);
       const result = await executeActions(
         {
           incident,
           plan,
-          ...(enrichment?.pod ? { pod: enrichment.pod } : {}),
-          owners: enrichment?.owners ?? [],
-          ...(enrichment?.node ? { node: enrichment.node } : {}),
+          ...(podRead.pod ? { pod: podRead.pod } : {}),
+          ...(podRead.notFound ? { podNotFound: true } : {}),
+          owners: [],
+          ...(node ? { node } : {}),
           evidence: evidenceStatus(evidence, snapshotStep),
-          workloads,
+          workloads: w,
           mode: ctx.forceDryRun ? 'dry-run' : plan.mode,
-          ...(enrichment?.cluster?.networkPolicyEnforced === undefined ? {} : { clusterEnforcesNetworkPolicy: enrichment.cluster.networkPolicyEnforced }),
+          ...(cluster?.networkPolicyEnforced === undefined ? {} : { clusterEnforcesNetworkPolicy: cluster.networkPolicyEnforced }),
           protectedNamespaces: settings.protectedNamespaces,
           ...(ctx.signal ? { signal: ctx.signal } : {}),
         },
         { ...(adapters.limiter ? { limiter: adapters.limiter } : {}), now },
       );
       actions = result.outcomes;
+      await finishEnrichment();
       for (const s of result.steps) record(s);
-      for (const o of actions) for (const w of o.warnings) audit.warning(w, { action: o.type });
+      for (const o of actions) for (const warning of o.warnings) audit.warning(warning, { action: o.type });
       if (adapters.evidence) {
         const store = adapters.evidence;
         await storeEffects(store, folder, audit.runId, actions, now(), ctx.signal).catch((err: unknown) => {
@@ -225,6 +274,7 @@ export async function respond(incident: Incident, plan: ResponsePlan, ctx: Respo
       }
     }
   }
+  await finishEnrichment();
 
   const prior = await priorPromise;
   const playbook = buildPlaybookArtefacts(incident, {

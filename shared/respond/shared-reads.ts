@@ -7,6 +7,13 @@ import type { NodeView, PodView, Workloads } from '../ports.js';
 export function sharedReads(inner: Workloads): Workloads {
   const pods = new Map<string, Promise<PodView>>();
   const nodes = new Map<string, Promise<NodeView>>();
+  // Pod lists are cached until a write in their namespace: the pipeline prefetches the
+  // controller's pods while the snapshot runs, so deletePod's "pods before the delete" list
+  // costs no round trip on the critical path.
+  const lists = new Map<string, Promise<PodView[]>>();
+  const forgetLists = (ns: string): void => {
+    for (const k of lists.keys()) if (k.startsWith(`${ns}\n`)) lists.delete(k);
+  };
   const once = <T>(cache: Map<string, Promise<T>>, key: string, load: () => Promise<T>): Promise<T> => {
     let p = cache.get(key);
     if (!p) {
@@ -22,14 +29,16 @@ export function sharedReads(inner: Workloads): Workloads {
     readNode: (name, signal) => once(nodes, name, () => inner.readNode(name, signal)),
     readOwner: (ns, ref, signal) => inner.readOwner(ns, ref, signal),
     listPodEvents: (ns, pod, signal) => inner.listPodEvents(ns, pod, signal),
-    listPods: (ns, selector, signal) => inner.listPods(ns, selector, signal),
+    listPods: (ns, selector, signal) => once(lists, `${ns}\n${selector}`, () => inner.listPods(ns, selector, signal)),
     exec: (req) => inner.exec(req),
     deletePod: (ns, name, opts, signal) => {
       pods.delete(`${ns}/${name}`);
+      forgetLists(ns);
       return inner.deletePod(ns, name, opts, signal);
     },
     patchPodMetadata: (ns, name, patch, signal) => {
       pods.delete(`${ns}/${name}`);
+      forgetLists(ns);
       return inner.patchPodMetadata(ns, name, patch, signal);
     },
     cordonNode: (name, signal) => {
