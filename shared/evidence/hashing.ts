@@ -32,7 +32,7 @@ export class HashingTransform extends Transform {
   private digests: { sha256: string; prefixSha256?: string } | undefined;
 
   constructor(private readonly options: HashingOptions) {
-    super({ highWaterMark: 1024 * 1024 });
+    super({ highWaterMark: 256 * 1024 });
     if (!Number.isSafeInteger(options.maxBytes) || options.maxBytes < 0) throw new RangeError(`maxBytes must be a non-negative integer, got ${options.maxBytes}`);
     if (options.prefixBytes !== undefined) {
       if (!Number.isSafeInteger(options.prefixBytes) || options.prefixBytes < 0) throw new RangeError(`prefixBytes must be a non-negative integer, got ${options.prefixBytes}`);

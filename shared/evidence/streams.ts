@@ -55,7 +55,7 @@ export class CommitGate extends Transform {
   private committed = false;
 
   constructor() {
-    super({ highWaterMark: 1024 * 1024 });
+    super({ highWaterMark: 256 * 1024 });
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
