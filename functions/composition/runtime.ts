@@ -71,7 +71,8 @@ export function pipelineSettings(policy: Policy): PipelineSettings {
       maxLogBytes: policy.enrich.maxLogBytes,
     },
     protectedNamespaces: policy.protectedNamespaces,
-    recordTimeoutMs: 20_000,
+    // Marks, publish: one API call each (plus client start-up on a cold instance).
+    recordTimeoutMs: Math.max(5_000, policy.enrich.callTimeoutSeconds * 2_000),
   };
 }
 
