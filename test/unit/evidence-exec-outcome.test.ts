@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { describe, test } from 'node:test';
 import shellQuote from 'shell-quote';
 import { classifyExecError, classifyExecResult, failureKind } from '../../shared/evidence/exec-outcome.js';
@@ -96,9 +97,9 @@ describe('manualDebugCopyCommands', () => {
     assert.deepEqual(shellQuote.parse(cmds[0] ?? ''), ['gcloud', 'container', 'clusters', 'get-credentials', 'c', '--zone', 'europe-west1-b', '--project', 'p']);
     assert.ok(shellQuote.parse(cmds[1] ?? '').includes('busybox:1.36.1'), 'an image hint when the policy has none');
     const [copy] = (cmds[2] ?? '').split(' > ');
-    const argv = shellQuote.parse(copy ?? '');
-    assert.equal(argv.at(-1), `/proc/1/root${path}`);
-    assert.ok(argv.every((a) => typeof a === 'string'), 'no shell operators, globs or substitutions');
+    // A real shell parses the command into exactly our argv (`set --` only assigns, runs nothing).
+    const words = execFileSync('sh', ['-c', `set -- ${copy ?? ''}; printf '%s\\0' "$@"`], { encoding: 'utf8' }).split('\0').slice(0, -1);
+    assert.deepEqual(words, ['kubectl', 'exec', '--namespace', 'ns', 'pod-1', '--container', 'scc-evidence', '--', 'cat', '--', `/proc/1/root${path}`]);
   });
 
   test('no cluster: no credentials command', () => {
