@@ -32,10 +32,16 @@ function unavailableDirectory(reason: string): ClusterDirectory {
   return { describe: fail, workloads: fail as () => Promise<Workloads> };
 }
 
-function defaultKubeconfigPresent(env: NodeJS.ProcessEnv): boolean {
+/**
+ * The kubeconfig file to use, from the given environment (not process.env: the CLI and tests
+ * pass their own): the first existing file of KUBECONFIG, else ~/.kube/config.
+ */
+function kubeconfigFile(env: NodeJS.ProcessEnv): string | undefined {
   const files = (env['KUBECONFIG'] ?? '').split(path.delimiter).filter(Boolean);
-  if (files.length > 0) return files.some((f) => existsSync(f));
-  return existsSync(path.join(os.homedir(), '.kube', 'config'));
+  if (files.length > 0) return files.find((f) => existsSync(f));
+  const home = env['HOME'] ?? os.homedir();
+  const file = path.join(home, '.kube', 'config');
+  return existsSync(file) ? file : undefined;
 }
 
 /** The cluster directory, or why there is none (reported as the reason `locate` is skipped). */
@@ -45,10 +51,11 @@ async function clusterDirectory(config: ResponderConfig, env: NodeJS.ProcessEnv)
       return 'cluster access is off (SCC_RESPONDER_CLUSTER_ACCESS=none or --offline)';
     case 'kubeconfig': {
       // Local defaults on a machine without a cluster: nothing to reach, which is not a failure.
-      if (!defaultKubeconfigPresent(env)) return 'no kubeconfig found (KUBECONFIG or ~/.kube/config): use --kube-context, or --offline';
+      const file = kubeconfigFile(env);
+      if (file === undefined) return 'no kubeconfig found (KUBECONFIG or ~/.kube/config): use --kube-context, or --offline';
       const { kubeconfigClusterDirectory } = await import('../../shared/enrich/kubeconfig-cluster-directory.js');
       try {
-        return kubeconfigClusterDirectory(config.kubeContext ? { context: config.kubeContext } : {});
+        return kubeconfigClusterDirectory({ kubeconfigPath: file, ...(config.kubeContext ? { context: config.kubeContext } : {}) });
       } catch (err) {
         return unavailableDirectory(err instanceof Error ? err.message : String(err));
       }
