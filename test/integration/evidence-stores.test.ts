@@ -283,6 +283,23 @@ describe('gcs store specifics (real client, fake server)', () => {
     assert.equal(await gcs.stat('w/drop/binary'), null);
   });
 
+  test('fake GCS serves the rest of the JSON API the client uses: paging, media with hashes, delete, delay', async () => {
+    const storage = new Storage({ apiEndpoint: fake.url, projectId: 'scc-responder-test' });
+    const bucket = storage.bucket(BUCKET);
+    for (const n of ['a', 'b', 'c']) await fake.putObject(BUCKET, `paging/${n}`, Buffer.from(n));
+    const [page1, next] = await bucket.getFiles({ prefix: 'paging/', maxResults: 2, autoPaginate: false });
+    assert.deepEqual(page1.map((f) => f.name), ['paging/a', 'paging/b']);
+    assert.ok(next);
+    const [page2] = await bucket.getFiles({ ...(next as object), prefix: 'paging/', maxResults: 2, autoPaginate: false });
+    assert.deepEqual(page2.map((f) => f.name), ['paging/c']);
+    const [buf] = await bucket.file('paging/b').download(); // validates crc32c from x-goog-hash
+    assert.equal(buf.toString(), 'b');
+    fake.faults.inject({ match: 'DELETE /storage/v1/b/evidence-bucket/o/', delayMs: 50 });
+    await bucket.file('paging/a').delete();
+    assert.equal(fake.object(BUCKET, 'paging/a'), undefined);
+    await assert.rejects(bucket.file('paging/a').delete(), (err: { code?: number }) => err.code === 404);
+  });
+
   test('a foreign object without scc-complete is not reported as complete, and is not overwritten', async () => {
     await fake.putObject(BUCKET, 'ctd/w/foreign/binary', Buffer.from('someone else'), { owner: 'other' });
     assert.equal(await gcs.stat('w/foreign/binary'), null);
