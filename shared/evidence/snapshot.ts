@@ -216,6 +216,7 @@ export async function snapshotBinary(input: SnapshotInput): Promise<EvidenceResu
     // 4. Try the methods in order.
     const methods: SnapshotMethod[] = policy.debugContainer.enabled && policy.debugContainer.preferred === true ? ['debug-container', 'cat', 'tar'] : ['cat', 'tar', ...(policy.debugContainer.enabled ? (['debug-container'] as const) : [])];
     const toolsMissing: string[] = [];
+    const manualCommands = manualDebugCopyCommands({ cluster, namespace, pod, container, path: checked.path, ...(policy.debugContainer.image ? { image: policy.debugContainer.image } : {}) });
     for (const method of methods) {
       const r = await attempt(method);
       if (r.kind === 'stored') return await storedResult(r, method, warnings);
@@ -229,11 +230,10 @@ export async function snapshotBinary(input: SnapshotInput): Promise<EvidenceResu
         toolsMissing.push(r.reason);
         continue;
       }
-      // A failed debug-container attempt after the container's tools worked badly, or any
-      // other failure: report it as it is (file missing, permission denied, dropped, ...).
-      return failed(r.failure, r.reason, keys, r.code === undefined ? {} : { code: r.code });
+      // Any other failure is reported as it is (file missing, permission denied, dropped, ...);
+      // when the debug container was the last resort, the manual commands come with it.
+      return failed(r.failure, r.reason, keys, { ...(r.code === undefined ? {} : { code: r.code }), ...(method === 'debug-container' ? { manualCommands } : {}) });
     }
-    const manualCommands = manualDebugCopyCommands({ cluster, namespace, pod, container, path: checked.path, ...(policy.debugContainer.image ? { image: policy.debugContainer.image } : {}) });
     return failed(
       'no-tools',
       `no copy was made: the image has neither cat nor tar (${toolsMissing.join('; ')}), and the debug-container fallback is ${policy.debugContainer.enabled ? 'enabled but could not read it' : 'off in the policy (snapshot.debugContainer.enabled)'}. Copy it by hand with the commands given.`,

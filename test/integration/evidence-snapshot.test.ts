@@ -419,6 +419,7 @@ describe('snapshot outcomes (local store unless stated)', () => {
       assertFailed(r);
       assert.ok(r.failure === 'debug-container-failed' || r.failure === 'timeout', r.failure);
       assert.match(r.reason, /ImagePullBackOff|did not start|timed out/);
+      assert.equal(r.manualCommands?.length, 3, 'the manual route is offered');
       await assertNothingStored(local, inc);
     } finally {
       kube.ephemeralStartFails = undefined;
