@@ -12,7 +12,7 @@ import { inProgressError, type Finish, type Idempotency } from '../record/idempo
 import { isHandled } from '../record/marks.js';
 import { findingFolder } from '../record/report-object.js';
 import { renderMarkdown } from './render.js';
-import type { TriageReport } from './report.js';
+import { REPORT_SCHEMA_VERSION, type TriageReport } from './report.js';
 import type { PipelineAdapters, RespondContext } from './pipeline.js';
 import { classifyError } from './errors.js';
 
@@ -34,6 +34,7 @@ export interface HandleResult {
   findingName?: string;
   incident?: Incident;
   decision?: Decision;
+  /** This delivery's report or, for an already-handled finding, the stored report of the run that handled it. */
   report?: TriageReport;
   envelope?: Envelope;
 }
@@ -119,7 +120,11 @@ async function runMatched(incident: Incident, plan: ResponsePlan, envelope: Enve
     );
     if (result.status === 'already-completed') {
       audit.summary({ verdict: 'duplicate', action: 'none', outcome: 'completed', details: { reason: 'report.json exists: the finding was handled by an earlier delivery' } }, 'finding already handled (report object exists): acknowledged without acting again');
-      return { disposition: 'already-handled', retry: false, message: 'already handled (report object exists)', findingName: incident.findingName, incident, decision: plan, envelope };
+      const stored = result.report as Partial<TriageReport> | null;
+      return {
+        disposition: 'already-handled', retry: false, message: 'already handled (report object exists)', findingName: incident.findingName, incident, decision: plan, envelope,
+        ...(stored && stored.schemaVersion === REPORT_SCHEMA_VERSION ? { report: stored as TriageReport } : {}),
+      };
     }
     if (result.status === 'in-progress') {
       const err = inProgressError(incident.findingName, result.holder);

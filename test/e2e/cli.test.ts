@@ -58,6 +58,16 @@ describe('scc-responder triage', () => {
     assert.ok(!out.includes(PLANTED_SECRET) && !err.includes(PLANTED_SECRET));
   });
 
+  test('triaging the same finding again shows the stored report instead of acting again', async () => {
+    const evidence = path.join(dir, 'evidence');
+    const writes = world.kube.requests.length;
+    const { code, out, err } = await run(['triage', FIXTURE, '--format', 'json', '--evidence', evidence], { KUBECONFIG: kubeconfig });
+    assert.equal(code, EXIT_OK, err);
+    assert.match(err, /already handled .*showing the stored report/);
+    assert.equal((JSON.parse(out) as TriageReport).evidence?.outcome, 'stored', 'the first run\'s report');
+    assert.equal(world.kube.requests.length, writes, 'no call to the cluster');
+  });
+
   test('an unknown --kube-context fails the locate step with a clear reason', async () => {
     const { code, out } = await run(['triage', FIXTURE, '--format', 'json', '--evidence', 'none', '--kube-context', 'nope'], { KUBECONFIG: kubeconfig });
     assert.equal(code, EXIT_OK);
