@@ -30,9 +30,13 @@ export function withTimeWindow(filter: string, start: string | Date, end: string
   return `${filter}\ntimestamp>=${quoteLogValue(from)}\ntimestamp<=${quoteLogValue(to)}`;
 }
 
-/** encodeURIComponent leaves !'()* alone; Logs Explorer's matrix parameters need them encoded. */
+/**
+ * encodeURIComponent leaves !'()* alone; Logs Explorer's matrix parameters need them encoded.
+ * It also throws URIError on a lone UTF-16 surrogate, which a hostile finding can carry:
+ * such code units become U+FFFD first (toWellFormed), so a link never breaks the response.
+ */
 export function encodeUrlPart(value: string): string {
-  return encodeURIComponent(value).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  return encodeURIComponent(value.toWellFormed()).replace(/[!'()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 
 /** https://console.cloud.google.com/logs/query;query=...;startTime=...;endTime=...?project=... */

@@ -187,7 +187,7 @@ describe('fuzz: decoder, incident and policy', () => {
   // in a console URL (project, cluster, node, namespace, pod) holds a lone UTF-16 surrogate,
   // which JSON.parse produces from "\ud800": encodeURIComponent rejects it. Reported to the
   // owner; this turns into a plain test once fixed.
-  test('playbook artefacts never throw for a decoded finding', { todo: 'URIError on lone surrogates in shared/enrich/playbook-logging.ts encodeUrlPart' }, () => {
+  test('playbook artefacts never throw for a decoded finding', () => {
     // The case the fuzzer found (seed-independent), then whatever this seed turned up.
     const n = JSON.parse(readFileSync(new URL('../fixtures/modified-malicious-binary.v1.json', import.meta.url), 'utf8')) as { resource: Record<string, unknown> };
     n.resource['projectDisplayName'] = '\uD800';
