@@ -7,9 +7,9 @@
 //      the data. An object without its sidecar is incomplete and `stat` reports null for it.
 // A failed or aborted write removes its temp file and publishes nothing.
 import { randomBytes } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { link, lstat, mkdir, open, readFile, readdir, realpath, stat, unlink, writeFile } from 'node:fs/promises';
+import { link, lstat, mkdir, open, readFile, readdir, realpath, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, resolve, sep } from 'node:path';
+import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
@@ -35,6 +35,49 @@ export interface LocalEvidenceStoreOptions {
   root: string;
   /** How long a writer that lost the race waits for the winner's sidecar (default 5 s). */
   sidecarWaitMs?: number;
+  /** Flush to disk every this many bytes while writing (default 16 MiB). */
+  syncEveryBytes?: number;
+}
+
+/**
+ * Writes to a file handle and flushes to disk while the copy is still arriving (one
+ * `datasync` in flight at a time, every `syncEveryBytes`), so the final `fsync` that makes the
+ * object durable has little left to do: durability costs overlap with the network instead of
+ * being paid at the end. Does not close the handle.
+ */
+class DurableFileWriter extends Writable {
+  private sinceSync = 0;
+  private syncing: Promise<void> | undefined;
+
+  constructor(private readonly fh: FileHandle, private readonly syncEveryBytes: number) {
+    super({ highWaterMark: 256 * 1024 });
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
+    this.writeAll(chunk).then(() => {
+      this.sinceSync += chunk.length;
+      if (this.sinceSync >= this.syncEveryBytes && this.syncing === undefined) {
+        this.sinceSync = 0;
+        this.syncing = this.fh.datasync().finally(() => {
+          this.syncing = undefined;
+        });
+        this.syncing.catch(() => undefined); // the final sync reports a broken disk
+      }
+      callback();
+    }, callback);
+  }
+
+  private async writeAll(chunk: Buffer): Promise<void> {
+    let off = 0;
+    while (off < chunk.length) {
+      const { bytesWritten } = await this.fh.write(chunk, off, chunk.length - off);
+      off += bytesWritten;
+    }
+  }
+
+  override _final(callback: (error?: Error | null) => void): void {
+    (this.syncing ?? Promise.resolve()).then(() => this.fh.sync()).then(() => callback(), callback);
+  }
 }
 
 function isErrno(err: unknown, code: string): boolean {
@@ -45,12 +88,14 @@ export class LocalEvidenceStore implements EvidenceStore {
   readonly location: string;
   private readonly root: string;
   private readonly sidecarWaitMs: number;
+  private readonly syncEveryBytes: number;
   private realRoot: string | undefined;
 
   constructor(options: LocalEvidenceStoreOptions) {
     this.root = resolve(options.root);
     this.location = this.root;
     this.sidecarWaitMs = options.sidecarWaitMs ?? 5000;
+    this.syncEveryBytes = options.syncEveryBytes ?? 16 * 1024 * 1024;
   }
 
   /** Absolute path of the data file for a key (validated; always strictly inside the root). */
@@ -119,10 +164,13 @@ export class LocalEvidenceStore implements EvidenceStore {
     signal?.throwIfAborted();
     await this.ensureDir(dir);
     const temp = join(dir, `${TEMP_PREFIX}${basename(path)}-${randomBytes(6).toString('hex')}`);
+    const fh = await open(temp, 'wx', 0o600);
     try {
-      // `flush` fsyncs before close, so a published name never points at unwritten data.
-      await pipeline(body, createWriteStream(temp, { flags: 'wx', mode: 0o600, flush: true }), signal ? { signal } : {});
+      // Synced before it is published, so a published name never points at unwritten data.
+      await pipeline(body, new DurableFileWriter(fh, this.syncEveryBytes), signal ? { signal } : {});
+      await fh.close();
     } catch (err) {
+      await fh.close().catch(() => undefined);
       await unlink(temp).catch(() => undefined);
       throw err;
     }
