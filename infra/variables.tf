@@ -95,7 +95,7 @@ variable "function_name" {
 }
 
 variable "source_dir" {
-  description = "Staged function source (dist/functions, dist/shared, package.json, package-lock.json, policies/), made by infra/scripts/stage-function.sh. Null = ../dist/function-source next to this module."
+  description = "Staged function source (dist/bundle, package.json, package-lock.json, policies/), made by infra/scripts/stage-function.sh. Null = ../dist/function-source next to this module."
   type        = string
   default     = null
 }

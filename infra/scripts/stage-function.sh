@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Stages the Cloud Function source from a fresh build (`npm run build`):
-#   dist/functions, dist/shared   compiled code (package.json main: dist/functions/scc-responder/index.js)
+#   dist/bundle                    the esbuild bundle of the function (package.json main:
+#                                  dist/bundle/index.mjs); client libraries stay in node_modules
 #   package.json, package-lock.json   the runtime installs production dependencies with npm ci
 #   policies/                      policy files, selectable with SCC_RESPONDER_POLICY
 # into dist/function-source (or $1); Terraform zips that directory (data.archive_file.source).
@@ -10,14 +11,14 @@ out="${1:-$root/dist/function-source}"
 case "$out" in
   "" | "/" | "$root" | "$root/dist") echo "stage-function: refusing to stage into '$out'" >&2; exit 2 ;;
 esac
-main="$root/dist/functions/scc-responder/index.js"
+main="$root/dist/bundle/index.mjs"
 if [[ ! -f "$main" ]]; then
   echo "stage-function: $main is missing; run npm run build first" >&2
   exit 1
 fi
 rm -rf "$out"
 mkdir -p "$out/dist"
-cp -R "$root/dist/functions" "$root/dist/shared" "$out/dist/"
+cp -R "$root/dist/bundle" "$out/dist/"
 cp "$root/package.json" "$root/package-lock.json" "$out/"
 cp -R "$root/policies" "$out/policies"
 # Development scripts reference files that are not shipped (tsconfig, scripts/): drop them so

@@ -96,7 +96,7 @@ describe('infra/*.tf as committed', () => {
     assert.equal(runtimeFor('^24.1.0'), 'nodejs24');
     assert.throws(() => runtimeFor(''), /engines.node/);
     // The function source's main is what the stage script checks and the runtime loads.
-    assert.equal(pkg.main, 'dist/functions/scc-responder/index.js');
+    assert.equal(pkg.main, 'dist/bundle/index.mjs');
   });
 
   test("the function's service account gets exactly the roles of shared/gcp-permissions.ts", () => {
@@ -262,9 +262,10 @@ describe('stage-function.sh (the package step)', () => {
     await copyFile(join(root, 'infra/scripts/stage-function.sh'), join(dir, 'infra/scripts/stage-function.sh'));
     await copyFile(join(root, 'package.json'), join(dir, 'package.json'));
     await copyFile(join(root, 'package-lock.json'), join(dir, 'package-lock.json'));
-    for (const d of ['dist/functions/scc-responder', 'dist/shared/record', 'dist/test/unit', 'policies']) await mkdir(join(dir, d), { recursive: true });
-    if (withMain) await writeFile(join(dir, 'dist/functions/scc-responder/index.js'), 'export {};\n');
-    await writeFile(join(dir, 'dist/shared/record/marks.js'), 'export {};\n');
+    for (const d of ['dist/bundle', 'dist/functions/scc-responder', 'dist/test/unit', 'policies']) await mkdir(join(dir, d), { recursive: true });
+    if (withMain) await writeFile(join(dir, 'dist/bundle/index.mjs'), 'export {};\n');
+    await writeFile(join(dir, 'dist/bundle/chunk-ABC.mjs'), 'export {};\n');
+    await writeFile(join(dir, 'dist/functions/scc-responder/index.js'), 'tsc output: not shipped\n');
     await writeFile(join(dir, 'dist/test/unit/x.test.js'), 'not shipped\n');
     await writeFile(join(dir, 'policies/default.yaml'), 'rules: []\n');
     return dir;
@@ -280,12 +281,12 @@ describe('stage-function.sh (the package step)', () => {
       const out = join(dir, 'dist/function-source');
       const files = (await readdir(out, { recursive: true })).map(String).sort();
       assert.deepEqual(
-        files.filter((f) => /\.(js|json|yaml)$/.test(f)),
-        ['dist/functions/scc-responder/index.js', 'dist/shared/record/marks.js', 'package-lock.json', 'package.json', 'policies/default.yaml'],
+        files.filter((f) => /\.(m?js|json|yaml)$/.test(f)),
+        ['dist/bundle/chunk-ABC.mjs', 'dist/bundle/index.mjs', 'package-lock.json', 'package.json', 'policies/default.yaml'],
       );
       const pkg = JSON.parse(await readFile(join(out, 'package.json'), 'utf8')) as Record<string, unknown>;
       assert.equal(pkg['scripts'], undefined, 'no build script for the buildpack to run');
-      assert.equal(pkg['main'], 'dist/functions/scc-responder/index.js');
+      assert.equal(pkg['main'], 'dist/bundle/index.mjs');
       assert.equal((await stat(join(out, 'package.json'))).mtime.toISOString(), '1980-01-02T00:00:00.000Z');
     } finally {
       await rm(dir, { recursive: true, force: true });
