@@ -110,9 +110,12 @@ describe('a matching finding, enforce policy', () => {
     const snapshotAt = entries.findIndex((e) => String(e['message']).startsWith('step snapshot ok'));
     const deleteAt = entries.findIndex((e) => String(e['message']).startsWith('step contain.deletePod'));
     assert.ok(snapshotAt >= 0 && deleteAt > snapshotAt, 'snapshot entry precedes the delete entry');
+    // Every line the run printed: valid JSON, a severity, this finding's operation id, no secret.
+    assert.ok(audit.lines.length >= 10, `a full run writes one entry per step: ${audit.lines.length}`);
     for (const line of audit.lines) {
       const e = JSON.parse(line) as Record<string, unknown>;
       assert.equal(typeof e['severity'], 'string');
+      assert.equal((e[OPERATION] as { id?: string } | undefined)?.id, findingName, line.slice(0, 200));
       assert.ok(!line.includes(PLANTED_SECRET));
     }
     const summary = entries.at(-1) as Record<string, unknown>;
