@@ -153,13 +153,16 @@ export async function respond(incident: Incident, plan: ResponsePlan, ctx: Respo
     record(skipped('locate', adapters.noClusterAccessReason ?? 'no cluster access configured (SCC_RESPONDER_CLUSTER_ACCESS)'));
   } else {
     const directory = adapters.directory;
-    const s = record(
-      await runStep('locate', (signal) => directory.workloads(cluster, signal), {
-        timeoutMs: settings.enrich.callTimeoutMs,
-        ...(ctx.signal ? { signal: ctx.signal } : {}),
-      }),
-    );
+    const s = await runStep('locate', (signal) => directory.workloads(cluster, signal), {
+      timeoutMs: settings.enrich.callTimeoutMs,
+      ...(ctx.signal ? { signal: ctx.signal } : {}),
+    });
     if (s.status === 'ok') workloads = sharedReads(s.data as Workloads);
+    // The step's data is the Kubernetes client itself: recorded without it (scrubbing and
+    // logging the client's object graph cost ~10 ms of CPU before the first pod read and
+    // put kubeconfig internals into the audit trail).
+    const { data: _client, ...located } = s;
+    record(located);
   }
 
   // 2. enrich || snapshot
