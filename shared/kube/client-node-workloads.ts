@@ -172,6 +172,31 @@ function waitFinished(w: Writable): Promise<void> {
   });
 }
 
+const REUSING = Symbol('scc-responder.reusesConnections');
+
+/**
+ * client-node 2.0.1 builds a new undici Agent for every REST call (KubeConfig's private
+ * createDispatcher, from applySecurityAuthentication), so every call opened its own TCP + TLS
+ * connection to the API server: two extra network round trips per call against a real control
+ * plane, and ~10 ms of handshake CPU per call even on loopback. One Agent per cluster + user
+ * (the key client-node's own WebSocket agent cache uses) keeps connections alive between
+ * calls. The bearer token is a header, not part of the Agent, so a refreshed token still
+ * applies. When a client-node version no longer has createDispatcher, nothing is changed.
+ */
+export function reuseConnections(kc: KubeConfig): KubeConfig {
+  const k = kc as unknown as { createDispatcher?: (cluster: { name?: string; server?: string } | null, agentOptions: unknown) => unknown; [REUSING]?: true };
+  const create = k.createDispatcher;
+  if (typeof create !== 'function' || k[REUSING]) return kc;
+  const agents = new Map<string, unknown>();
+  k.createDispatcher = (cluster, agentOptions) => {
+    const key = JSON.stringify([cluster?.name, cluster?.server, kc.getCurrentUser()?.name]);
+    if (!agents.has(key)) agents.set(key, create.call(kc, cluster, agentOptions));
+    return agents.get(key);
+  };
+  k[REUSING] = true;
+  return kc;
+}
+
 export class ClientNodeWorkloads implements Workloads {
   private readonly core: CoreV1Api;
   private readonly apps: AppsV1Api;
@@ -179,6 +204,7 @@ export class ClientNodeWorkloads implements Workloads {
   private readonly networking: NetworkingV1Api;
 
   constructor(private readonly kc: KubeConfig, private readonly options: ClientNodeWorkloadsOptions = {}) {
+    reuseConnections(kc);
     this.core = kc.makeApiClient(CoreV1Api);
     this.apps = kc.makeApiClient(AppsV1Api);
     this.batch = kc.makeApiClient(BatchV1Api);

@@ -1,0 +1,63 @@
+// The Kubernetes REST calls of one Workloads share kept-alive connections: client-node 2.0.1
+// alone opens a new TCP + TLS connection per call (a new undici Agent each time), which costs
+// two extra round trips per call against a real API server. Counted at tls.connect.
+import assert from 'node:assert/strict';
+import tls from 'node:tls';
+import { after, before, describe, test } from 'node:test';
+import { KubeConfig } from '@kubernetes/client-node';
+import { reuseConnections, workloadsFromEndpoint } from '../../shared/kube/client-node-workloads.js';
+import { startFakeKube, type FakeKube } from '../support/fake-kube.js';
+
+const NS = 'payments';
+let kube: FakeKube;
+let connects = 0;
+const original = tls.connect;
+
+before(async () => {
+  kube = await startFakeKube();
+  kube.addPod({ namespace: NS, name: 'web-0', uid: 'pod-web', containers: [{ name: 'web', image: 'nginx' }] });
+  (tls as { connect: typeof tls.connect }).connect = ((...args: Parameters<typeof tls.connect>) => {
+    connects += 1;
+    return original(...args);
+  }) as typeof tls.connect;
+});
+after(async () => {
+  (tls as { connect: typeof tls.connect }).connect = original;
+  await kube.close();
+});
+
+describe('Kubernetes connections', () => {
+  // undici's pool may open a second connection early on; after that, calls reuse them.
+  test('after the first calls, further REST calls open no TLS connection', async () => {
+    const w = workloadsFromEndpoint({ server: kube.url, caData: kube.caData, token: kube.token });
+    connects = 0;
+    await w.readPod(NS, 'web-0');
+    await w.readPod(NS, 'web-0');
+    const early = connects;
+    assert.ok(early >= 1 && early <= 2, `${early} connections for the first two calls`);
+    for (let i = 0; i < 5; i++) assert.equal((await w.readPod(NS, 'web-0')).uid, 'pod-web');
+    await w.listPods(NS, '');
+    assert.equal(connects, early, 'six more calls, no new connection');
+  });
+
+  test('a failed call (404) does not stop reuse, and errors keep their status', async () => {
+    const w = workloadsFromEndpoint({ server: kube.url, caData: kube.caData, token: kube.token });
+    await w.readPod(NS, 'web-0');
+    await w.readPod(NS, 'web-0');
+    connects = 0;
+    await assert.rejects(w.readPod(NS, 'missing'), (err: unknown) => (err as { code?: number }).code === 404);
+    await w.readPod(NS, 'web-0');
+    await w.listPods(NS, '');
+    assert.equal(connects, 0);
+  });
+
+  test('reuseConnections is idempotent on one KubeConfig', () => {
+    const kc = new KubeConfig();
+    const first = (kc as unknown as { createDispatcher: unknown }).createDispatcher;
+    reuseConnections(kc);
+    const patched = (kc as unknown as { createDispatcher: unknown }).createDispatcher;
+    reuseConnections(kc);
+    assert.notEqual(patched, first, 'client-node 2.x still has createDispatcher: patched');
+    assert.equal((kc as unknown as { createDispatcher: unknown }).createDispatcher, patched);
+  });
+});
