@@ -1,0 +1,248 @@
+// Burst: 1,000 CloudEvents (100 matching, with fresh finding ids; 900 non-matching, the
+// added-binary-executed fixture) posted at concurrency 80 to ONE Functions Framework server
+// running the built bundle (dist/bundle, as deployed) in a child process.
+//
+// The fakes (GKE, Kubernetes, Logging, SCC, Pub/Sub) run in this process at zero latency;
+// the function's configuration points at them (stack.env()), with a LOCAL evidence directory
+// and the default dry-run policy: every matching finding is fully handled (locate, enrich,
+// snapshot into the store, containment planned as "would delete", marks written, result
+// published) but no pod is deleted, so all 100 act on the same pod. The function process
+// loads the network guard (test/support/network-guard.ts): any non-loopback connection or
+// lookup is refused and fails the bench.
+//
+// Reports completed (204) and failed (anything else, or no answer) deliveries, p50/p99
+// latency (post -> response read), and the function process's peak RSS (VmHWM of
+// /proc/<pid>/status; VmRSS sampled every 50 ms as a cross-check).
+//
+// Baseline in the same run: the same 1,000 deliveries to a bare Functions Framework "hello"
+// CloudEvent function (bench/hello), started the same way, for the framework's own floor.
+//
+// Run: `npm run build && npx tsx bench/burst.ts` (or through bench/run.ts, which builds).
+// Diagnostics: BENCH_BURST_MATCHING=<n> (matching findings among the 1,000), BENCH_BURST_BASELINE=off,
+// BENCH_CPU_PROF=<dir> (CPU profile of the function process, written when it exits).
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fixture, structuredEvent } from '../test/support/cloudevents.js';
+import { startStack } from '../test/support/stack.js';
+import { BENCH_ENV, firstAck, formatTable, percentile, ROOT, startFunction, type Row, type StartedFunction } from './lib.js';
+
+export const BURST_TOTAL = 1_000;
+export const BURST_MATCHING = 100;
+export const BURST_CONCURRENCY = 80;
+export const BURST_P99_TARGET_MS = 2_000;
+/** Per-request cap: a delivery not answered by then counts as failed (Pub/Sub would retry). */
+const REQUEST_TIMEOUT_MS = 30_000;
+const MiB = 1024 * 1024;
+
+interface Delivery {
+  matching: boolean;
+  body: string;
+}
+
+function deliveries(matchingCount: number): Delivery[] {
+  const nonMatching = fixture('added-binary-executed.v1.json');
+  const matching = fixture('modified-malicious-binary.v1.json') as { finding: { name: string; canonicalName?: string; eventTime: string } };
+  const out: Delivery[] = [];
+  const every = matchingCount > 0 ? Math.round(BURST_TOTAL / matchingCount) : Number.POSITIVE_INFINITY;
+  for (let i = 0; i < BURST_TOTAL; i++) {
+    if (i % every === every - 1) {
+      // A fresh finding each time (no dedupe between them), detected after the pod was created.
+      const n = structuredClone(matching);
+      const id = `burst${i.toString().padStart(4, '0')}${Math.random().toString(16).slice(2, 10)}`;
+      n.finding.eventTime = new Date().toISOString();
+      n.finding.name = n.finding.name.replace(/[^/]+$/, id);
+      if (n.finding.canonicalName) n.finding.canonicalName = n.finding.canonicalName.replace(/[^/]+$/, id);
+      out.push({ matching: true, body: JSON.stringify(structuredEvent(n, `ce-burst-${i}`)) });
+    } else {
+      out.push({ matching: false, body: JSON.stringify(structuredEvent(nonMatching, `ce-burst-${i}`)) });
+    }
+  }
+  return out;
+}
+
+/** kB values of /proc/<pid>/status fields (Linux). */
+function procStatus(pid: number): { rss?: number; hwm?: number } {
+  try {
+    const text = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (field: string): number | undefined => {
+      const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(text);
+      return m ? Number(m[1]) * 1024 : undefined;
+    };
+    const rss = kb('VmRSS');
+    const hwm = kb('VmHWM');
+    return { ...(rss === undefined ? {} : { rss }), ...(hwm === undefined ? {} : { hwm }) };
+  } catch {
+    return {};
+  }
+}
+
+/** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat (Linux). */
+function procCpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Fields after the command name (which may contain spaces) start after the last ')'.
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    const ticks = Number(f[11]) + Number(f[12]); // utime, stime (fields 14 and 15)
+    return ticks / 100; // USER_HZ is 100 on Linux
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/** What one burst against one function process measured. */
+export interface BurstRun {
+  completed: number;
+  failed: number;
+  failures: string[];
+  latencies: number[];
+  matchingLatencies: number[];
+  wallMs: number;
+  /** VmHWM at the end: the process's peak RSS since it started. */
+  peakRss: number;
+  /** VmRSS after start-up (its first ack), before the burst. */
+  rssBefore: number;
+  peakSampledRss: number;
+  /** CPU seconds the function process used during the burst. */
+  functionCpuSeconds: number;
+  /** CPU seconds this process (fakes + load generator) used during the burst. */
+  benchCpuSeconds: number;
+}
+
+export interface BurstResult {
+  ours: BurstRun;
+  /** The same burst against a bare Functions Framework "hello" CloudEvent function. */
+  hello?: BurstRun;
+}
+
+/** Waits for the first ack, then posts every delivery at BURST_CONCURRENCY and measures. */
+async function burst(fn: StartedFunction, all: readonly Delivery[]): Promise<BurstRun> {
+  const ready = await firstAck(fn, all.find((d) => !d.matching)?.body ?? '');
+  if (ready.status !== 204) throw new Error(`burst: the function answered ${ready.status} to its first (non-matching) event`);
+  const pid = fn.child.pid as number;
+  const rssBefore = procStatus(pid).rss ?? 0;
+  let peakSampledRss = rssBefore;
+  const cpuBefore = procCpuSeconds(pid);
+  const benchCpuBefore = process.cpuUsage();
+  const sampler = setInterval(() => {
+    peakSampledRss = Math.max(peakSampledRss, procStatus(pid).rss ?? 0);
+  }, 50);
+
+  const latencies: number[] = [];
+  const matchingLatencies: number[] = [];
+  const failures: string[] = [];
+  let completed = 0;
+  let next = 0;
+  const started = performance.now();
+  const worker = async (): Promise<void> => {
+    for (;;) {
+      const i = next++;
+      const d = all[i];
+      if (d === undefined) return;
+      const t = performance.now();
+      try {
+        const res = await fetch(fn.url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/cloudevents+json' },
+          body: d.body,
+          signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+        });
+        const text = await res.text();
+        if (res.status === 204) completed += 1;
+        else failures.push(`#${i} ${d.matching ? 'matching' : 'non-matching'}: HTTP ${res.status} ${text.slice(0, 200)}`);
+      } catch (err) {
+        failures.push(`#${i} ${d.matching ? 'matching' : 'non-matching'}: ${err instanceof Error ? err.message : String(err)}`);
+      }
+      const ms = performance.now() - t;
+      latencies.push(ms);
+      if (d.matching) matchingLatencies.push(ms);
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: BURST_CONCURRENCY }, worker));
+  } finally {
+    clearInterval(sampler);
+  }
+  const wallMs = performance.now() - started;
+  const end = procStatus(pid);
+  const functionCpuSeconds = procCpuSeconds(pid) - cpuBefore;
+  const benchCpu = process.cpuUsage(benchCpuBefore);
+  peakSampledRss = Math.max(peakSampledRss, end.rss ?? 0);
+  if (fn.child.exitCode !== null) throw new Error(`burst: the function exited (${fn.child.exitCode}) during the burst`);
+  return {
+    completed, failed: failures.length, failures, latencies, matchingLatencies, wallMs,
+    peakRss: end.hwm ?? peakSampledRss, rssBefore, peakSampledRss, functionCpuSeconds,
+    benchCpuSeconds: (benchCpu.user + benchCpu.system) / 1e6,
+  };
+}
+
+/**
+ * Our function from the bundle, then (unless `baseline` is false) the bare "hello" function
+ * with the same deliveries. `matching`: how many of the 1,000 are matching findings
+ * (diagnostics: 0 gives the non-matching cost alone).
+ */
+export async function measureBurst(matching = BURST_MATCHING, baseline = true): Promise<BurstResult> {
+  if (!existsSync(path.join(ROOT, 'dist/bundle/index.mjs'))) throw new Error('burst: dist/bundle/index.mjs missing: run `npm run build` first');
+  for (const k of ['METADATA_SERVER_DETECTION', 'GOOGLE_APPLICATION_CREDENTIALS', 'GOOGLE_CLOUD_PROJECT'] as const) process.env[k] ??= BENCH_ENV[k];
+  const all = deliveries(matching);
+  const stack = await startStack();
+  const evidenceDir = await mkdtemp(path.join(tmpdir(), 'scc-bench-burst-'));
+  const guard = path.join(ROOT, 'test/support/network-guard.ts');
+  let ours: BurstRun;
+  try {
+    const fn = await startFunction('sccResponder', ROOT, {
+      ...stack.env({ SCC_RESPONDER_EVIDENCE: evidenceDir }),
+      // The default dry-run policy (no SCC_RESPONDER_POLICY). Node 22 strips the guard's types.
+      // BENCH_CPU_PROF=<dir>: diagnostics, a CPU profile of the function process written on exit.
+      NODE_OPTIONS: `--no-warnings --import ${guard}${process.env['BENCH_CPU_PROF'] ? ` --cpu-prof --cpu-prof-interval=250 --cpu-prof-dir=${process.env['BENCH_CPU_PROF']}` : ''}`,
+    });
+    const refused: string[] = [];
+    fn.child.stderr?.on('data', (d: Buffer) => {
+      for (const line of d.toString().split('\n')) if (line.includes('network-guard: refused')) refused.push(line);
+    });
+    try {
+      ours = await burst(fn, all);
+    } finally {
+      await fn.stop();
+    }
+    if (refused.length > 0) throw new Error(`burst: the function tried to leave loopback: ${refused.slice(0, 3).join('; ')}`);
+  } finally {
+    await stack.close();
+    await rm(evidenceDir, { recursive: true, force: true });
+  }
+  if (!baseline) return { ours };
+  const hello = await startFunction('hello', path.join(ROOT, 'bench/hello'));
+  try {
+    return { ours, hello: await burst(hello, all) };
+  } finally {
+    await hello.stop();
+  }
+}
+
+export function burstRows({ ours: r, hello: h }: BurstResult): Row[] {
+  const p50 = percentile(r.latencies, 50);
+  const p99 = percentile(r.latencies, 99);
+  const mp50 = percentile(r.matchingLatencies, 50);
+  const mp99 = percentile(r.matchingLatencies, 99);
+  const setup = `${BURST_TOTAL} CloudEvents (${r.matchingLatencies.length} matching, default dry-run policy, local evidence dir) at concurrency ${BURST_CONCURRENCY} to one FF server (dist/bundle, child process); fakes at zero latency in the bench process; baseline: the same burst to a bare FF "hello" function`;
+  const vs = (value: number, base: number | undefined): Pick<Row, 'baseline' | 'ratio'> => (base === undefined ? {} : { baseline: base, ratio: value / base });
+  return [
+    { section: 'burst', metric: 'completed (204)', value: r.completed, unit: 'events', target: `${BURST_TOTAL}`, pass: r.completed === BURST_TOTAL, note: `${setup}; ${(r.wallMs / 1000).toFixed(1)} s wall (hello ${h ? (h.wallMs / 1000).toFixed(1) : '?'} s); CPU during the burst: function ${r.functionCpuSeconds.toFixed(1)} s (hello ${h?.functionCpuSeconds.toFixed(1) ?? '?'} s), fakes + load generator ${r.benchCpuSeconds.toFixed(1)} s` },
+    { section: 'burst', metric: 'failed (non-204 or no answer)', value: r.failed, unit: 'events', target: '0', pass: r.failed === 0, ...(r.failed > 0 ? { note: r.failures.slice(0, 3).join(' | ') } : {}) },
+    { section: 'burst', metric: 'latency p50', value: p50, unit: 'ms', ...vs(p50, h ? percentile(h.latencies, 50) : undefined), note: `matching findings alone: p50 ${mp50.toFixed(0)} ms, p99 ${mp99.toFixed(0)} ms` },
+    { section: 'burst', metric: 'latency p99', value: p99, unit: 'ms', ...vs(p99, h ? percentile(h.latencies, 99) : undefined), target: `< ${BURST_P99_TARGET_MS} ms`, pass: p99 < BURST_P99_TARGET_MS },
+    { section: 'burst', metric: 'function peak RSS (VmHWM)', value: r.peakRss / MiB, unit: 'MiB', ...vs(r.peakRss / MiB, h ? h.peakRss / MiB : undefined), note: `RSS ${(r.rssBefore / MiB).toFixed(0)} MiB after start-up (first ack), sampled peak ${(r.peakSampledRss / MiB).toFixed(0)} MiB` },
+  ];
+}
+
+export async function runBurstBench(): Promise<Row[]> {
+  return burstRows(await measureBurst());
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const r = await measureBurst(process.env['BENCH_BURST_MATCHING'] === undefined ? BURST_MATCHING : Number(process.env['BENCH_BURST_MATCHING']), process.env['BENCH_BURST_BASELINE'] !== 'off');
+  console.log(formatTable(burstRows(r)));
+  if (r.ours.failures.length > 0) console.log(`\nfailures (first 10):\n${r.ours.failures.slice(0, 10).join('\n')}`);
+  process.exit(0);
+}
