@@ -4,18 +4,18 @@
 // Enrichment and the snapshot run concurrently: neither needs the other, and the snapshot
 // is on the critical path to containment. A failed enrichment never blocks evidence or
 // containment; a failed snapshot blocks destructive actions when evidence is required.
-import { executeActions } from '../contain/executor.js';
+import { executeActions, type ExecuteResult } from '../contain/executor.js';
 import type { ActionLimiter } from '../contain/limiter.js';
-import type { ActionOutcome, EvidenceStatus } from '../contain/types.js';
+import type { ActionContext, ActionOutcome, EvidenceStatus } from '../contain/types.js';
 import { buildPlaybookArtefacts } from '../enrich/playbook.js';
-import { enrichIncident } from '../enrich/enrich.js';
+import { enrichIncident, timed } from '../enrich/enrich.js';
 import type { EnrichmentData } from '../enrich/types.js';
 import { snapshotBinary } from '../evidence/snapshot.js';
 import type { CollectorInfo, EvidenceResult, SnapshotPolicy } from '../evidence/types.js';
 import type { Envelope } from '../finding/decode.js';
 import type { Incident } from '../finding/types.js';
-import type { Mode, ResponsePlan } from '../policy/types.js';
-import type { ClusterDirectory, ClusterInfo, EvidenceStore, FindingMarks, LogSearch, PodView, ResultPublisher, Workloads } from '../ports.js';
+import type { ActionType, Mode, ResponsePlan } from '../policy/types.js';
+import type { ClusterDirectory, ClusterInfo, EvidenceStore, FindingMarks, LogSearch, NodeView, PodView, ResultPublisher, Workloads } from '../ports.js';
 import { replacementSelector } from '../contain/replacement.js';
 import { classifyError } from './errors.js';
 import type { FindingAudit } from '../record/audit-log.js';
@@ -26,6 +26,9 @@ import { findingFolder } from '../record/report-object.js';
 import { loadPriorEffects, mergeStatuses, storeEffects, type EffectRecord } from './prior-effects.js';
 import { sharedReads } from './shared-reads.js';
 import { runStep, Skip, skipped, type StepResult } from './step.js';
+
+/** Actions that only record the finding on the pod: no evidence needed, nothing destroyed. */
+const METADATA_ONLY: ReadonlySet<ActionType> = new Set<ActionType>(['labelPod', 'annotatePod']);
 
 export interface PipelineAdapters {
   directory?: ClusterDirectory;
@@ -201,9 +204,13 @@ export async function respond(incident: Incident, plan: ResponsePlan, ctx: Respo
   // needs the pod (UID, controller, creation time) and the stored evidence, not the logs,
   // events or owner chain, so it starts as soon as those two are in; enrichment finishes
   // alongside and its steps are recorded when it is done.
+  // This read is usually the first of the pod, so the snapshot and enrich.pod share its call
+  // (sharedReads): it gets the per-call deadline, or a hung API server holds the response forever.
+  const readTargetPod = (w: Workloads, namespace: string, pod: string): Promise<PodView> =>
+    timed(`read pod ${namespace}/${pod}`, settings.enrich.callTimeoutMs, ctx.signal, (signal) => w.readPod(namespace, pod, signal));
   const podPromise: Promise<{ pod?: PodView; notFound?: boolean }> =
     workloads && incident.namespace && incident.pod && plan.actions.length > 0
-      ? workloads.readPod(incident.namespace, incident.pod, ctx.signal).then(
+      ? readTargetPod(workloads, incident.namespace, incident.pod).then(
           (pod) => ({ pod }),
           (err: unknown) => ({ notFound: classifyError(err).code === 404 }),
         )
@@ -217,6 +224,42 @@ export async function respond(incident: Incident, plan: ResponsePlan, ctx: Respo
       if (pod && controller) w.listPods(pod.namespace, replacementSelector(pod, controller), ctx.signal).catch(() => undefined);
     });
   }
+
+  // Metadata-only actions (label, annotate: recording the finding on the pod) need neither
+  // the evidence nor the rest of enrichment: they run as soon as the pod is read, alongside
+  // the snapshot, so their PATCHes are not round trips in front of the delete.
+  const early = plan.actions.filter((a) => METADATA_ONLY.has(a.type));
+  const late = plan.actions.filter((a) => !METADATA_ONLY.has(a.type));
+  const actionContext = (
+    actionPlan: ResponsePlan,
+    podRead: { pod?: PodView; notFound?: boolean },
+    w: Workloads,
+    evidenceNow: EvidenceStatus,
+    extra: { node?: NodeView; cluster?: ClusterInfo },
+  ): ActionContext => ({
+    incident,
+    plan: actionPlan,
+    ...(podRead.pod ? { pod: podRead.pod } : {}),
+    ...(podRead.notFound ? { podNotFound: true } : {}),
+    owners: [],
+    ...(extra.node ? { node: extra.node } : {}),
+    evidence: evidenceNow,
+    workloads: w,
+    mode: ctx.forceDryRun ? 'dry-run' : plan.mode,
+    ...(extra.cluster?.networkPolicyEnforced === undefined ? {} : { clusterEnforcesNetworkPolicy: extra.cluster.networkPolicyEnforced }),
+    protectedNamespaces: settings.protectedNamespaces,
+    ...(ctx.signal ? { signal: ctx.signal } : {}),
+  });
+  const executeDeps = { ...(adapters.limiter ? { limiter: adapters.limiter } : {}), now };
+  const earlyPromise: Promise<ExecuteResult> =
+    workloads && early.length > 0
+      ? (() => {
+          const w = workloads;
+          return podPromise.then((podRead) =>
+            executeActions(actionContext({ ...plan, actions: early }, podRead, w, { stored: false, reason: 'not needed: metadata only' }, {}), executeDeps),
+          );
+        })()
+      : Promise.resolve({ outcomes: [], steps: [] });
 
   const [snapshotStep, podRead] = await Promise.all([snapshotPromise, podPromise]);
   if (snapshotStep.status === 'failed' && evidence?.outcome === 'failed') {
@@ -244,27 +287,19 @@ export async function respond(incident: Incident, plan: ResponsePlan, ctx: Respo
       record(skipped('contain', 'no Kubernetes access: no action can be taken'));
     } else {
       const w = workloads;
-      const needsNode = plan.actions.some((a) => a.type === 'cordonNode');
+      const needsNode = late.some((a) => a.type === 'cordonNode');
       const nodeName = podRead.pod?.nodeName ?? incident.node;
       const node = needsNode && nodeName ? await w.readNode(nodeName, ctx.signal).catch(() => undefined) : undefined;
       const cluster = await clusterInfoIfReady(enrichPromise);
-      const result = await executeActions(
-        {
-          incident,
-          plan,
-          ...(podRead.pod ? { pod: podRead.pod } : {}),
-          ...(podRead.notFound ? { podNotFound: true } : {}),
-          owners: [],
-          ...(node ? { node } : {}),
-          evidence: evidenceStatus(evidence, snapshotStep),
-          workloads: w,
-          mode: ctx.forceDryRun ? 'dry-run' : plan.mode,
-          ...(cluster?.networkPolicyEnforced === undefined ? {} : { clusterEnforcesNetworkPolicy: cluster.networkPolicyEnforced }),
-          protectedNamespaces: settings.protectedNamespaces,
-          ...(ctx.signal ? { signal: ctx.signal } : {}),
-        },
-        { ...(adapters.limiter ? { limiter: adapters.limiter } : {}), now },
-      );
+      const lateResult: ExecuteResult =
+        late.length > 0
+          ? await executeActions(
+              actionContext({ ...plan, actions: late }, podRead, w, evidenceStatus(evidence, snapshotStep), { ...(node ? { node } : {}), ...(cluster ? { cluster } : {}) }),
+              executeDeps,
+            )
+          : { outcomes: [], steps: [] };
+      const earlyResult = await earlyPromise;
+      const result = { outcomes: [...earlyResult.outcomes, ...lateResult.outcomes], steps: [...earlyResult.steps, ...lateResult.steps] };
       actions = result.outcomes;
       await finishEnrichment();
       for (const s of result.steps) record(s);
