@@ -53,7 +53,9 @@ function statusOf(err: unknown): number | undefined {
  */
 function storeError(err: unknown, name: string): Error {
   if (err instanceof ResponderError) return err;
-  const message = err instanceof Error ? err.message : String(err);
+  // Resumable uploads reject with the API's error body itself ({ code, message, errors }), not an Error.
+  const bodyMessage = typeof err === 'object' && err !== null ? (err as { message?: unknown }).message : undefined;
+  const message = err instanceof Error ? err.message : typeof bodyMessage === 'string' ? bodyMessage : String(err);
   const fromText = /\bstatus:? (\d{3})\b/i.exec(message)?.[1];
   const status = statusOf(err) ?? (fromText === undefined ? undefined : Number(fromText));
   const classified = classifyError(err);
