@@ -130,12 +130,17 @@ export function commonGuards(ctx: ActionContext, destructive: boolean): GuardVer
   return [protectedNamespaceGuard(ctx), evidenceGuard(ctx, destructive)];
 }
 
-/** The effect of the first failing guard that refuses, else skips, else degrades (refusal wins). */
+/**
+ * The effect of the first failing guard that skips, else refuses, else degrades. A skip
+ * means there is nothing to do (the pod is gone, already terminating, the node already
+ * cordoned): that is what happened, whatever else would have refused the action; reporting
+ * it as a refusal would read as if a live pod had been spared. Both send no write.
+ */
 export function decisiveFailure(guards: GuardVerdict[]): GuardVerdict | undefined {
   const failing = guards.filter((g) => g.verdict === 'fail');
   return (
-    failing.find((g) => (g.effect ?? 'refuse') === 'refuse') ??
     failing.find((g) => g.effect === 'skip') ??
+    failing.find((g) => (g.effect ?? 'refuse') === 'refuse') ??
     failing.find((g) => g.effect === 'degrade')
   );
 }

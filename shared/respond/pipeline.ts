@@ -369,7 +369,10 @@ async function recordEffects(report: TriageReport, ctx: RespondContext, record: 
       actions: mergeStatuses(report.actions, prior),
       ...(evidenceUri ? { evidenceUri } : {}),
       hash: markHash(report.evidence),
-      failed: report.steps.some((s) => s.status === 'failed' && s.failure === 'permanent' && (s.name === 'snapshot' || s.name.startsWith('contain.'))),
+      // A pod that is gone leaves nothing to copy: not a failure of the response.
+      failed: report.steps.some(
+        (s) => s.status === 'failed' && s.failure === 'permanent' && ((s.name === 'snapshot' && !(report.evidence?.outcome === 'failed' && report.evidence.failure === 'pod-gone')) || s.name.startsWith('contain.')),
+      ),
     });
     jobs.push(runStep('record.marks', async (signal) => {
       await marks.update(incident, values, signal);

@@ -134,7 +134,7 @@ function storageRefusal(status: number): (r: Run) => void {
   };
 }
 
-/** The Kubernetes 404 run, for the todo test at the end. */
+/** The Kubernetes 404 run, for the pod-gone test at the end. */
 let podGoneRun: Run | undefined;
 
 const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -408,14 +408,13 @@ describe('fault matrix: the full pipeline once per (dependency x fault)', () => 
     }
   }
 
-  test('Kubernetes 404 (pod gone): deletePod is reported as nothing to do, not as a refused delete', {
-    todo: 'the evidence guard\'s refusal outranks the pod-gone skip (guards.ts decisiveFailure), so a pod that no longer exists is reported and marked "delete-refused" (and state failed) as if a live pod had been spared',
-  }, () => {
+  test('Kubernetes 404 (pod gone): deletePod is reported as nothing to do, not as a refused delete', () => {
     assert.ok(podGoneRun, 'the Kubernetes REST x 404 run ran');
     const del = podGoneRun.steps.get('contain.deletePod');
     assert.match(del?.reason ?? '', /no longer exists \(404\)/);
     assert.doesNotMatch(del?.reason ?? '', /refused/);
     assert.doesNotMatch(stack.scc.marksOf(podGoneRun.findingName)?.['scc_responder_action'] ?? '', /delete-refused/);
+    assert.notEqual(stack.scc.marksOf(podGoneRun.findingName)?.['scc_responder_state'], 'failed');
   });
 
   test('nothing escaped during the whole matrix (unhandled rejections, uncaught exceptions)', () => {

@@ -136,13 +136,14 @@ describe('node-identity guard', () => {
 });
 
 describe('decisiveFailure', () => {
-  test('refusal wins over skip and degrade', () => {
+  test('nothing to do (skip) wins over refusal, refusal over degrade', () => {
     const d = decisiveFailure([
       { name: 'a', verdict: 'fail', reason: 'x', effect: 'degrade' },
       { name: 'b', verdict: 'fail', reason: 'y', effect: 'skip' },
       { name: 'c', verdict: 'fail', reason: 'z' },
     ]);
-    assert.equal(d?.name, 'c');
+    assert.equal(d?.name, 'b');
+    assert.equal(decisiveFailure([{ name: 'a', verdict: 'fail', reason: 'x', effect: 'degrade' }, { name: 'c', verdict: 'fail', reason: 'z' }])?.name, 'c');
   });
   test('all pass: undefined', () => assert.equal(decisiveFailure([{ name: 'a', verdict: 'pass', reason: '' }]), undefined));
 });
