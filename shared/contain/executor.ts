@@ -185,7 +185,8 @@ export async function executeActions(ctx: ActionContext, deps: ExecuteDeps = {})
     steps.push({
       name: `contain.${planned.type}`,
       status: outcomeStatusToStep(outcome),
-      reason: `${outcome.status}: ${outcome.detail}`,
+      // The detail already says refused / nothing to do / would ...; a failure's own reason suffices.
+      reason: outcome.status === 'failed' && outcome.error !== undefined ? outcome.error.reason : outcome.detail,
       ...(outcome.status === 'failed' && outcome.error !== undefined
         ? { failure: outcome.error.kind, ...(outcome.error.code === undefined ? {} : { code: outcome.error.code }) }
         : {}),
