@@ -1,33 +1,8 @@
 // Small stream helpers shared by the snapshot and the stores.
 import { Transform, Writable, type TransformCallback } from 'node:stream';
+import { writeWithBackpressure } from '../streams.js';
 
-/** Writes one chunk and waits for 'drain' when the target is full (or rejects if it dies). */
-export function writeWithBackpressure(target: NodeJS.WritableStream & { destroyed?: boolean }, chunk: Buffer): Promise<void> {
-  if (target.destroyed === true) return Promise.reject(new Error('write target was destroyed'));
-  if (target.write(chunk)) return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    const cleanup = (): void => {
-      target.removeListener('drain', onDrain);
-      target.removeListener('close', onClose);
-      target.removeListener('error', onError);
-    };
-    const onDrain = (): void => {
-      cleanup();
-      resolve();
-    };
-    const onClose = (): void => {
-      cleanup();
-      reject(new Error('write target closed while waiting for drain'));
-    };
-    const onError = (err: Error): void => {
-      cleanup();
-      reject(err);
-    };
-    target.on('drain', onDrain);
-    target.on('close', onClose);
-    target.on('error', onError);
-  });
-}
+export { writeWithBackpressure };
 
 /**
  * The stdout handed to the exec adapter. It forwards every chunk to `forward` and holds the

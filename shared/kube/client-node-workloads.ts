@@ -34,6 +34,7 @@ import { KUBE_API_CALLS, type KubeCallName } from './api-calls.js';
 import { KubeApiError, toKubeError } from './errors.js';
 import { ExecSocket, ExecUpgradeError } from './exec-socket.js';
 import { ephemeralState, eventView, nodeView, ownerView, podView, type ControllerObject } from './views.js';
+import { waitForDrain } from '../streams.js';
 
 /** Most stderr kept from an exec (enough to tell "no such file" from "permission denied"). */
 export const EXEC_STDERR_LIMIT = 16 * 1024;
@@ -128,27 +129,10 @@ class StdoutSink extends Writable {
       return;
     }
     this.socket.ws?.pause();
-    const cleanup = (): void => {
-      target.removeListener('drain', onDrain);
-      target.removeListener('close', onClose);
-      target.removeListener('error', onError);
-    };
-    const onDrain = (): void => {
-      cleanup();
+    waitForDrain(target, 'exec stdout target closed while the command was still writing').then(() => {
       this.socket.ws?.resume();
       callback();
-    };
-    const onClose = (): void => {
-      cleanup();
-      callback(new Error('exec stdout target closed while the command was still writing'));
-    };
-    const onError = (err: Error): void => {
-      cleanup();
-      callback(err);
-    };
-    target.on('drain', onDrain);
-    target.on('close', onClose);
-    target.on('error', onError);
+    }, callback);
   }
 }
 
