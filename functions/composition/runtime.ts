@@ -122,6 +122,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     adapters: getAdapters,
     respondContext: () => Promise.resolve(base),
     respond,
+    claimConcurrently: options.surface === 'function',
     idempotency: () =>
       (idempotency ??= getAdapters().then((a) => createIdempotency(a.evidence ? { store: a.evidence } : {}))),
   };

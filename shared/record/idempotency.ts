@@ -241,6 +241,14 @@ export interface Idempotency {
    * Without a store only the single flight applies (and nothing is stored).
    */
   run<T>(input: RunInput, work: (claim: Claim | null) => Promise<T>, finish: (value: T) => Finish, signal?: AbortSignal): Promise<IdempotentResult<T>>;
+  /**
+   * run() with the claim taken concurrently with the work instead of before it: the work may
+   * read (and write create-only objects) at once, and calls `admit()` before its first effect;
+   * admit() waits for the claim and throws NotAdmitted when another delivery completed or
+   * holds the finding, which ends the run as `already-completed` / `in-progress`. This keeps
+   * the claim's store round trips off the response's critical path.
+   */
+  runConcurrently<T>(input: RunInput, work: (admit: () => Promise<void>) => Promise<T>, finish: (value: T) => Finish, signal?: AbortSignal): Promise<IdempotentResult<T>>;
   /** Findings currently executing in this instance. */
   inFlight(): string[];
 }
@@ -250,6 +258,14 @@ export interface IdempotencyOptions {
   ttlMs?: number;
   now?: () => number;
   maxGenerations?: number;
+}
+
+/** Thrown by runConcurrently's admit() when this run may not take effects. */
+export class NotAdmitted extends Error {
+  constructor(readonly result: Exclude<ClaimResult, { status: 'acquired' }>) {
+    super(result.status === 'completed' ? 'finding already handled (report object exists)' : `finding held by run ${result.holder.runId}`);
+    this.name = 'NotAdmitted';
+  }
 }
 
 /** The error to throw for `in-progress`: transient, so Pub/Sub redelivers after the holder finished. */
@@ -291,14 +307,66 @@ export function createIdempotency(options: IdempotencyOptions = {}): Idempotency
     }
   };
 
+  const executeConcurrently = async <T>(input: RunInput, work: (admit: () => Promise<void>) => Promise<T>, finish: (value: T) => Finish, signal?: AbortSignal): Promise<IdempotentResult<T>> => {
+    const store = options.store;
+    if (!store) return { status: 'executed', value: await work(() => Promise.resolve()), shared: false, claim: null, stored: null, released: false };
+    const claimed = claimFinding(store, { ...input, ...(options.ttlMs === undefined ? {} : { ttlMs: options.ttlMs }), ...(options.now ? { now: options.now } : {}), ...(options.maxGenerations === undefined ? {} : { maxGenerations: options.maxGenerations }) }, signal);
+    // Observed by admit() or below; never an unhandled rejection while the work runs.
+    claimed.catch(() => undefined);
+    const admit = async (): Promise<void> => {
+      const c = await claimed;
+      if (c.status !== 'acquired') throw new NotAdmitted(c);
+    };
+    const notAcquired = (c: Exclude<ClaimResult, { status: 'acquired' }>): IdempotentResult<T> =>
+      c.status === 'completed' ? { status: 'already-completed', report: c.report, shared: false } : { status: 'in-progress', holder: c.holder, shared: false };
+    let value: T;
+    try {
+      value = await work(admit);
+    } catch (err) {
+      if (err instanceof NotAdmitted) return notAcquired(err.result);
+      const c = await claimed.catch(() => undefined);
+      if (c?.status === 'acquired') {
+        await releaseClaim(store, c.claim, `work threw: ${err instanceof Error ? err.message : String(err)}`.slice(0, 500)).catch(() => undefined);
+      }
+      throw err;
+    }
+    // Work that never called admit() took no effect; the claim still decides what it was.
+    const c = await claimed;
+    if (c.status !== 'acquired') return notAcquired(c);
+    const claim = c.claim;
+    let f: Finish;
+    try {
+      f = finish(value);
+    } catch (err) {
+      await releaseClaim(store, claim, `finish threw: ${err instanceof Error ? err.message : String(err)}`.slice(0, 500)).catch(() => undefined);
+      throw err;
+    }
+    if ('release' in f) {
+      await releaseClaim(store, claim, f.release, signal);
+      return { status: 'executed', value, shared: false, claim, stored: null, released: true };
+    }
+    try {
+      const stored = await completeFinding(store, claim, f.complete, signal);
+      return { status: 'executed', value, shared: false, claim, stored, released: false };
+    } catch (err) {
+      await releaseClaim(store, claim, `completion record not written: ${err instanceof Error ? err.message : String(err)}`.slice(0, 500)).catch(() => undefined);
+      throw err;
+    }
+  };
+
+  const singleFlight = <T>(findingName: string, start: () => Promise<IdempotentResult<T>>): Promise<IdempotentResult<T>> => {
+    const running = inflight.get(findingName) as Promise<IdempotentResult<T>> | undefined;
+    if (running) return running.then((r) => ({ ...r, shared: true }));
+    const p = start().finally(() => inflight.delete(findingName));
+    inflight.set(findingName, p as Promise<IdempotentResult<unknown>>);
+    return p;
+  };
+
   return {
+    runConcurrently: (input, work, finish, signal) => singleFlight(input.findingName, () => executeConcurrently(input, work, finish, signal)),
     inFlight: () => [...inflight.keys()],
     run<T>(input: RunInput, work: (claim: Claim | null) => Promise<T>, finish: (value: T) => Finish, signal?: AbortSignal): Promise<IdempotentResult<T>> {
-      const running = inflight.get(input.findingName) as Promise<IdempotentResult<T>> | undefined;
-      if (running) return running.then((r) => ({ ...r, shared: true }));
-      const p = execute(input, work, finish, signal).finally(() => inflight.delete(input.findingName));
-      inflight.set(input.findingName, p as Promise<IdempotentResult<unknown>>);
-      return p;
+      return singleFlight(input.findingName, () => execute(input, work, finish, signal));
     },
   };
 }

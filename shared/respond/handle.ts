@@ -54,6 +54,8 @@ export interface HandlerRuntime {
   respond(incident: Incident, plan: ResponsePlan, ctx: RespondContext): Promise<TriageReport>;
   /** Duplicate safety (single flight + store claims); built with the evidence store. */
   idempotency(): Promise<Idempotency>;
+  /** Take the store claim alongside the response's reads instead of before them (function: critical path). */
+  claimConcurrently?: boolean;
 }
 
 export async function handleMessage(input: unknown, runtime: HandlerRuntime, decodeContext: DecodeContext = {}): Promise<HandleResult> {
@@ -113,11 +115,13 @@ async function runMatched(incident: Incident, plan: ResponsePlan, envelope: Enve
     // At most one execution per finding: single flight in this instance, a create-only claim
     // in the evidence store across instances; report.json is the "completed" record.
     const idem = await runtime.idempotency();
-    const result = await idem.run(
-      { findingName: incident.findingName, folder: findingFolder(incident), runId: audit.runId },
-      () => runtime.respond(incident, plan, { ...base, adapters, audit, envelope }),
-      (r): Finish => (r.outcome.retry ? { release: r.outcome.summary } : { complete: { report: r, markdown: renderMarkdown(r) } }),
-    );
+    const runInput = { findingName: incident.findingName, folder: findingFolder(incident), runId: audit.runId };
+    const finish = (r: TriageReport): Finish => (r.outcome.retry ? { release: r.outcome.summary } : { complete: { report: r, markdown: renderMarkdown(r) } });
+    // The function claims concurrently (reads start at once, effects wait for the claim); the
+    // CLI claims first, so triaging a handled finding again makes no call at all.
+    const result = runtime.claimConcurrently
+      ? await idem.runConcurrently(runInput, (admit) => runtime.respond(incident, plan, { ...base, adapters, audit, envelope, admit }), finish)
+      : await idem.run(runInput, () => runtime.respond(incident, plan, { ...base, adapters, audit, envelope }), finish);
     if (result.status === 'already-completed') {
       audit.summary({ verdict: 'duplicate', action: 'none', outcome: 'completed', details: { reason: 'report.json exists: the finding was handled by an earlier delivery' } }, 'finding already handled (report object exists): acknowledged without acting again');
       const stored = result.report as Partial<TriageReport> | null;

@@ -61,6 +61,12 @@ export interface RespondContext {
   forceDryRun?: boolean;
   now?: () => Date;
   signal?: AbortSignal;
+  /**
+   * Waits until this run may take effects (cluster writes, marks, publishing); throws when
+   * another delivery owns the finding. Reads and create-only evidence happen before it, so the
+   * duplicate check costs no time on the critical path (shared/record/idempotency.ts).
+   */
+  admit?: () => Promise<void>;
 }
 
 /** The directory as enrichment sees it: the same (shared-read) Workloads the other steps use. */
@@ -140,6 +146,7 @@ export async function respond(incident: Incident, plan: ResponsePlan, ctx: Respo
   };
   const cluster = incident.cluster;
   const folder = findingFolder(incident);
+  const admit = ctx.admit ?? ((): Promise<void> => Promise.resolve());
   // Effects of earlier attempts (read while the cluster is located; best effort).
   const priorPromise: Promise<EffectRecord[]> = adapters.evidence
     ? loadPriorEffects(adapters.evidence, folder, ctx.signal).catch((err: unknown) => {
@@ -255,11 +262,14 @@ export async function respond(incident: Incident, plan: ResponsePlan, ctx: Respo
     workloads && early.length > 0
       ? (() => {
           const w = workloads;
-          return podPromise.then((podRead) =>
-            executeActions(actionContext({ ...plan, actions: early }, podRead, w, { stored: false, reason: 'not needed: metadata only' }, {}), executeDeps),
-          );
+          return podPromise.then(async (podRead) => {
+            await admit();
+            return executeActions(actionContext({ ...plan, actions: early }, podRead, w, { stored: false, reason: 'not needed: metadata only' }, {}), executeDeps);
+          });
         })()
       : Promise.resolve({ outcomes: [], steps: [] });
+  // Awaited below; a refusal to admit must not surface as an unhandled rejection meanwhile.
+  earlyPromise.catch(() => undefined);
 
   const [snapshotStep, podRead] = await Promise.all([snapshotPromise, podPromise]);
   if (snapshotStep.status === 'failed' && evidence?.outcome === 'failed') {
@@ -291,6 +301,7 @@ export async function respond(incident: Incident, plan: ResponsePlan, ctx: Respo
       const nodeName = podRead.pod?.nodeName ?? incident.node;
       const node = needsNode && nodeName ? await w.readNode(nodeName, ctx.signal).catch(() => undefined) : undefined;
       const cluster = await clusterInfoIfReady(enrichPromise);
+      await admit();
       const lateResult: ExecuteResult =
         late.length > 0
           ? await executeActions(
@@ -349,6 +360,7 @@ export async function respond(incident: Incident, plan: ResponsePlan, ctx: Respo
 
 async function recordEffects(report: TriageReport, ctx: RespondContext, record: (s: StepResult) => StepResult): Promise<void> {
   const { adapters, settings, audit } = ctx;
+  await ctx.admit?.();
   const incident = report.incident;
   const plan = report.decision.matched ? report.decision : undefined;
   const opts = { timeoutMs: settings.recordTimeoutMs, ...(ctx.signal ? { signal: ctx.signal } : {}) };

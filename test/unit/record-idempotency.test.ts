@@ -201,6 +201,45 @@ describe('idempotent run', () => {
     assert.equal(executions, 1);
   });
 
+  test('runConcurrently: two instances, 5 deliveries each; reads overlap, effects happen exactly once, after admit', async () => {
+    const store = new MemoryStore();
+    const a = createIdempotency({ store });
+    const b = createIdempotency({ store });
+    let reads = 0;
+    let effects = 0;
+    const work = async (admit: () => Promise<void>) => {
+      reads += 1; // work before admit(): reads only
+      await new Promise((r) => setTimeout(r, 2));
+      await admit();
+      effects += 1;
+      return { verdict: 'handled' };
+    };
+    const results = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? a : b).runConcurrently(input(`run-${i}`), work, complete)));
+    assert.equal(effects, 1);
+    assert.equal(reads, 2, 'one execution per instance started (single flight inside each)');
+    assert.equal(results.filter((r) => r.status === 'executed' && !r.shared).length, 1);
+    assert.ok(results.every((r) => r.status === 'executed' || r.status === 'in-progress'));
+    assert.equal((await b.runConcurrently(input('redelivery'), work, complete)).status, 'already-completed');
+    assert.equal(effects, 1);
+  });
+
+  test('runConcurrently: a work that throws after admit releases the claim; one refused by admit does not', async () => {
+    const store = new MemoryStore();
+    const idem = createIdempotency({ store });
+    await assert.rejects(
+      idem.runConcurrently(input('run-1'), async (admit) => {
+        await admit();
+        throw new Error('boom');
+      }, complete),
+      /boom/,
+    );
+    const again = await idem.runConcurrently(input('run-2'), async (admit) => {
+      await admit();
+      return { verdict: 'handled' };
+    }, complete);
+    assert.equal(again.status, 'executed', 'the released claim does not block the redelivery');
+  });
+
   test('work that throws releases the claim and rethrows; the redelivery runs at once and completes', async () => {
     const store = new MemoryStore();
     const idem = createIdempotency({ store });
