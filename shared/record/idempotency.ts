@@ -273,13 +273,36 @@ export function inProgressError(findingName: string, holder: ClaimRecord): Respo
   return new ResponderError(`finding ${findingName} is being handled by run ${holder.runId} (claim generation ${holder.generation}, expires ${holder.expiresAt}); retry later`, 'transient', { code: 'IN_PROGRESS' });
 }
 
+/** The work is done and the claim is ours: record it as completed, or give the claim up. */
+async function settle<T>(store: EvidenceStore, claim: Claim, value: T, f: Finish, signal?: AbortSignal): Promise<IdempotentResult<T>> {
+  if ('release' in f) {
+    await releaseClaim(store, claim, f.release, signal);
+    return { status: 'executed', value, shared: false, claim, stored: null, released: true };
+  }
+  try {
+    const stored = await completeFinding(store, claim, f.complete, signal);
+    return { status: 'executed', value, shared: false, claim, stored, released: false };
+  } catch (err) {
+    // The effects are done but not recorded as completed: let the retry take over now.
+    await releaseClaim(store, claim, `completion record not written: ${err instanceof Error ? err.message : String(err)}`.slice(0, 500)).catch(() => undefined);
+    throw err;
+  }
+}
+
 export function createIdempotency(options: IdempotencyOptions = {}): Idempotency {
   const inflight = new Map<string, Promise<IdempotentResult<unknown>>>();
+
+  const claimOptions = (input: RunInput): ClaimOptions => ({
+    ...input,
+    ...(options.ttlMs === undefined ? {} : { ttlMs: options.ttlMs }),
+    ...(options.now ? { now: options.now } : {}),
+    ...(options.maxGenerations === undefined ? {} : { maxGenerations: options.maxGenerations }),
+  });
 
   const execute = async <T>(input: RunInput, work: (claim: Claim | null) => Promise<T>, finish: (value: T) => Finish, signal?: AbortSignal): Promise<IdempotentResult<T>> => {
     const store = options.store;
     if (!store) return { status: 'executed', value: await work(null), shared: false, claim: null, stored: null, released: false };
-    const claimed = await claimFinding(store, { ...input, ...(options.ttlMs === undefined ? {} : { ttlMs: options.ttlMs }), ...(options.now ? { now: options.now } : {}), ...(options.maxGenerations === undefined ? {} : { maxGenerations: options.maxGenerations }) }, signal);
+    const claimed = await claimFinding(store, claimOptions(input), signal);
     if (claimed.status === 'completed') return { status: 'already-completed', report: claimed.report, shared: false };
     if (claimed.status === 'in-progress') return { status: 'in-progress', holder: claimed.holder, shared: false };
     const claim = claimed.claim;
@@ -293,24 +316,13 @@ export function createIdempotency(options: IdempotencyOptions = {}): Idempotency
       await releaseClaim(store, claim, `work threw: ${err instanceof Error ? err.message : String(err)}`.slice(0, 500)).catch(() => undefined);
       throw err;
     }
-    if ('release' in f) {
-      await releaseClaim(store, claim, f.release, signal);
-      return { status: 'executed', value, shared: false, claim, stored: null, released: true };
-    }
-    try {
-      const stored = await completeFinding(store, claim, f.complete, signal);
-      return { status: 'executed', value, shared: false, claim, stored, released: false };
-    } catch (err) {
-      // The effects are done but not recorded as completed: let the retry take over now.
-      await releaseClaim(store, claim, `completion record not written: ${err instanceof Error ? err.message : String(err)}`.slice(0, 500)).catch(() => undefined);
-      throw err;
-    }
+    return settle(store, claim, value, f, signal);
   };
 
   const executeConcurrently = async <T>(input: RunInput, work: (admit: () => Promise<void>) => Promise<T>, finish: (value: T) => Finish, signal?: AbortSignal): Promise<IdempotentResult<T>> => {
     const store = options.store;
     if (!store) return { status: 'executed', value: await work(() => Promise.resolve()), shared: false, claim: null, stored: null, released: false };
-    const claimed = claimFinding(store, { ...input, ...(options.ttlMs === undefined ? {} : { ttlMs: options.ttlMs }), ...(options.now ? { now: options.now } : {}), ...(options.maxGenerations === undefined ? {} : { maxGenerations: options.maxGenerations }) }, signal);
+    const claimed = claimFinding(store, claimOptions(input), signal);
     // Observed by admit() or below; never an unhandled rejection while the work runs.
     claimed.catch(() => undefined);
     const admit = async (): Promise<void> => {
@@ -341,17 +353,7 @@ export function createIdempotency(options: IdempotencyOptions = {}): Idempotency
       await releaseClaim(store, claim, `finish threw: ${err instanceof Error ? err.message : String(err)}`.slice(0, 500)).catch(() => undefined);
       throw err;
     }
-    if ('release' in f) {
-      await releaseClaim(store, claim, f.release, signal);
-      return { status: 'executed', value, shared: false, claim, stored: null, released: true };
-    }
-    try {
-      const stored = await completeFinding(store, claim, f.complete, signal);
-      return { status: 'executed', value, shared: false, claim, stored, released: false };
-    } catch (err) {
-      await releaseClaim(store, claim, `completion record not written: ${err instanceof Error ? err.message : String(err)}`.slice(0, 500)).catch(() => undefined);
-      throw err;
-    }
+    return settle(store, claim, value, f, signal);
   };
 
   const singleFlight = <T>(findingName: string, start: () => Promise<IdempotentResult<T>>): Promise<IdempotentResult<T>> => {
