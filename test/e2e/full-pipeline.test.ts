@@ -5,12 +5,11 @@
 // redelivery, and a permanent failure acked with an ERROR entry.
 import assert from 'node:assert/strict';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { getTestServer } from '@google-cloud/functions-framework/testing';
 import { configureResponder, FUNCTION_NAME } from '../../functions/scc-responder/index.js';
 import { captureAudit, LABELS, OPERATION, PLANTED_SECRET } from '../support/audit-capture.js';
-import { fixture, postBinary, postStructured, structuredEvent } from '../support/cloudevents.js';
+import { fixture, postBinary, postStructured, structuredEvent, listenOnLoopback } from '../support/cloudevents.js';
 import { DEPLOY_POD, NS } from '../support/fake-kube-world.js';
 import { BUCKET, startStack, type Stack } from '../support/stack.js';
 
@@ -57,8 +56,7 @@ before(async () => {
   stack = await startStack();
   configure();
   server = getTestServer(FUNCTION_NAME);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  url = await listenOnLoopback(server);
 });
 after(async () => {
   server.close();

@@ -2,7 +2,6 @@
 // binary and structured mode to the registered function, asserting the HTTP status (204 =
 // acked, 500 = redelivery) and the audit entries it writes.
 import assert from 'node:assert/strict';
-import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { getTestServer } from '@google-cloud/functions-framework/testing';
@@ -10,7 +9,7 @@ import { configureResponder, FUNCTION_NAME } from '../../functions/scc-responder
 import type { ClusterDirectory } from '../../shared/ports.js';
 import { ResponderError } from '../../shared/respond/errors.js';
 import { captureAudit, OPERATION, PLANTED_SECRET } from '../support/audit-capture.js';
-import { fixture, postBinary, postStructured, structuredEvent } from '../support/cloudevents.js';
+import { fixture, postBinary, postStructured, structuredEvent, listenOnLoopback } from '../support/cloudevents.js';
 
 const audit = captureAudit();
 let server: Server;
@@ -21,8 +20,7 @@ const findingName = (v1['finding'] as { name: string }).name;
 before(async () => {
   configureResponder({ adapters: {}, auditDestination: audit.destination, env: { LOG_LEVEL: 'info' } });
   server = getTestServer(FUNCTION_NAME);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  url = await listenOnLoopback(server);
 });
 after(() => {
   server.close();

@@ -33,14 +33,13 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { getTestServer } from '@google-cloud/functions-framework/testing';
 import { configureResponder, FUNCTION_NAME } from '../../functions/scc-responder/index.js';
 import { captureAudit, LABELS, OPERATION } from '../support/audit-capture.js';
-import { fixture, postStructured, structuredEvent } from '../support/cloudevents.js';
+import { fixture, postStructured, structuredEvent, listenOnLoopback } from '../support/cloudevents.js';
 import { sha256OfGenerated } from '../support/fake-kube.js';
 import { CLUSTER, DEPLOY_POD, LOCATION, NODE, NS, PROJECT } from '../support/fake-kube-world.js';
 import type { Fault, FaultPlan } from '../support/faults.js';
@@ -347,8 +346,7 @@ before(async () => {
   stack = await startStack();
   configure();
   server = getTestServer(FUNCTION_NAME);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  url = await listenOnLoopback(server);
 });
 
 after(async () => {

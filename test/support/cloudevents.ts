@@ -1,6 +1,8 @@
 // Builds Pub/Sub CloudEvents (structured and binary mode) around a notification, the way
 // Eventarc delivers them, and posts them to a Functions Framework server.
 import { readFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 
 export function fixture(name: string): Record<string, unknown> {
   return JSON.parse(readFileSync(new URL(`../fixtures/${name}`, import.meta.url), 'utf8')) as Record<string, unknown>;
@@ -52,4 +54,10 @@ export async function postBinary(url: string, notification: unknown, id = `ce-${
     },
     body: JSON.stringify(pubsubData(notification, id)),
   });
+}
+
+/** Starts a (Functions Framework test) server on a free loopback port; returns its URL. */
+export async function listenOnLoopback(server: Server): Promise<string> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
 }
