@@ -366,7 +366,8 @@ async function recordEffects(report: TriageReport, ctx: RespondContext, record: 
   const opts = { timeoutMs: settings.recordTimeoutMs, ...(ctx.signal ? { signal: ctx.signal } : {}) };
   const evidenceUri = report.evidence && report.evidence.outcome !== 'failed' ? report.evidence.object.uri : undefined;
   const prior = report.priorEffects ?? [];
-  const willRetry = computeOutcome(report.steps, report.actions, report.decision as ResponsePlan, prior).retry;
+  // The outcome respond() computed just before recording: the same steps, actions and prior effects.
+  const willRetry = report.outcome.retry;
 
   // The report object (the cross-delivery "completed" record) is written by the caller
   // through the idempotency protocol once this returns (shared/record/idempotency.ts).
