@@ -10,7 +10,7 @@ import path from 'node:path';
 import type { ResponderConfig } from '../../shared/config.js';
 import { createActionLimiter } from '../../shared/contain/limiter.js';
 import type { ClusterDirectory, EvidenceStore, FindingMarks, LogSearch, ResultPublisher, Workloads } from '../../shared/ports.js';
-import { ResponderError } from '../../shared/respond/errors.js';
+import { ResponderError } from '../../shared/common/errors.js';
 import type { PipelineAdapters } from '../../shared/respond/pipeline.js';
 import type { SecurityCenterClientOptions } from '../../shared/record/marks.js';
 
@@ -53,7 +53,7 @@ async function clusterDirectory(config: ResponderConfig, env: NodeJS.ProcessEnv)
       // Local defaults on a machine without a cluster: nothing to reach, which is not a failure.
       const file = kubeconfigFile(env);
       if (file === undefined) return 'no kubeconfig found (KUBECONFIG or ~/.kube/config): use --kube-context, or --offline';
-      const { kubeconfigClusterDirectory } = await import('../../shared/enrich/kubeconfig-cluster-directory.js');
+      const { kubeconfigClusterDirectory } = await import('../../shared/kube/kubeconfig-cluster-directory.js');
       try {
         return kubeconfigClusterDirectory({ kubeconfigPath: file, ...(config.kubeContext ? { context: config.kubeContext } : {}) });
       } catch (err) {
@@ -63,7 +63,7 @@ async function clusterDirectory(config: ResponderConfig, env: NodeJS.ProcessEnv)
     case 'gke': {
       const [{ ClusterManagerClient }, { gkeClusterDirectory }] = await Promise.all([
         import('@google-cloud/container'),
-        import('../../shared/enrich/gke-cluster-directory.js'),
+        import('../../shared/gcp/gke-cluster-directory.js'),
       ]);
       if (config.endpoints.gke) {
         const clusterManager = new ClusterManagerClient((await insecureGrpc(config.endpoints.gke)) as ConstructorParameters<typeof ClusterManagerClient>[0]);
@@ -81,7 +81,7 @@ async function clusterDirectory(config: ResponderConfig, env: NodeJS.ProcessEnv)
 
 async function logSearch(config: ResponderConfig, env: NodeJS.ProcessEnv): Promise<LogSearch | undefined> {
   if (!config.logs) return undefined;
-  const { cloudLoggingSearch } = await import('../../shared/enrich/cloud-logging-search.js');
+  const { cloudLoggingSearch } = await import('../../shared/gcp/cloud-logging-search.js');
   const projectId = env['GOOGLE_CLOUD_PROJECT'] ?? 'unknown-project';
   if (config.endpoints.logging) {
     return cloudLoggingSearch({ ...((await insecureGrpc(config.endpoints.logging)) as object), projectId }, { gaxOptions: { maxRetries: 0 } });
@@ -96,7 +96,7 @@ async function evidenceStore(config: ResponderConfig): Promise<EvidenceStore | u
     const { LocalEvidenceStore } = await import('../../shared/evidence/local-store.js');
     return new LocalEvidenceStore({ root: e.dir });
   }
-  const { GcsEvidenceStore } = await import('../../shared/evidence/gcs-store.js');
+  const { GcsEvidenceStore } = await import('../../shared/gcp/gcs-store.js');
   const storageOptions = config.endpoints.storage ? { apiEndpoint: `http://${config.endpoints.storage}`, projectId: 'local-fake' } : {};
   return new GcsEvidenceStore({ bucket: e.bucket, prefix: e.prefix, storageOptions });
 }

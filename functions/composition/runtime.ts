@@ -14,7 +14,7 @@ import { createAuditLog, type AuditLog } from '../../shared/record/audit-log.js'
 import { createIdempotency, type Idempotency } from '../../shared/record/idempotency.js';
 import type { HandlerRuntime } from '../../shared/respond/handle.js';
 import { respond, type PipelineAdapters, type PipelineSettings, type RespondContext } from '../../shared/respond/pipeline.js';
-import { VERSION } from '../../shared/version.js';
+import { VERSION } from '../../shared/common/product.js';
 
 export interface RuntimeOptions {
   surface: Surface;

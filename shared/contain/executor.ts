@@ -17,8 +17,8 @@
 // delete); both run, and the quarantine outcome carries a warning saying so.
 // Actions are independent: one failing does not stop the next (each is guarded on its own).
 import type { ActionType, Mode } from '../policy/types.js';
-import { classifyError } from '../respond/errors.js';
-import { runStep, type StepResult } from '../respond/step.js';
+import { classifyError } from '../common/errors.js';
+import { runStep, type StepResult } from '../common/step.js';
 import { commonGuards, decisiveFailure, fail, pass } from './guards.js';
 import { NoSharedStoreLimiter, type ActionLimiter } from './limiter.js';
 import { ACTIONS } from './registry.js';

@@ -2,7 +2,7 @@
 // long (a slow rollout must not hold the function): short bounded polling of listPods.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { OwnerRef, PodView, Workloads } from '../ports.js';
-import { classifyError } from '../respond/errors.js';
+import { classifyError } from '../common/errors.js';
 import { OWN_LABEL_PREFIX } from './labels.js';
 
 export interface ReplacementReport {

@@ -5,7 +5,7 @@
 import type { Incident } from '../finding/types.js';
 import type { ActionType, Mode, ResponsePlan } from '../policy/types.js';
 import type { NodeView, OwnerView, PodView, Workloads } from '../ports.js';
-import type { FailureKind } from '../respond/errors.js';
+import type { FailureKind } from '../common/errors.js';
 import type { KubeCallName } from '../kube/api-calls.js';
 
 /** What the snapshot step left behind: containment that destroys evidence waits for `stored`. */

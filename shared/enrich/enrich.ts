@@ -4,8 +4,8 @@
 // step with its reason; it never stops the others. Pure orchestration over the ports.
 import type { Incident } from '../finding/types.js';
 import type { ClusterDirectory, LogQueryName, LogSearch, NodeView, OwnerRef, OwnerView, PodView, Workloads } from '../ports.js';
-import { classifyError, ResponderError, TimeoutError } from '../respond/errors.js';
-import { runStep, skipped, type Skip, type StepResult } from '../respond/step.js';
+import { classifyError, ResponderError, TimeoutError } from '../common/errors.js';
+import { runStep, skipped, type Skip, type StepResult } from '../common/step.js';
 import { buildPlaybookArtefacts } from './playbook.js';
 import { summariseLogs } from './log-summary.js';
 import type { EnrichmentData, NodeFacts } from './types.js';

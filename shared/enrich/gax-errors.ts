@@ -2,7 +2,7 @@
 // in the message ("Exceeded maximum number of retries retrying error Error: 13 INTERNAL: ...").
 // A 500 or a dropped stream then reads like a timeout: recover the real gRPC status so the
 // report says what happened. Classification (transient) is the same either way. Pure.
-import { classifyError, ResponderError } from '../respond/errors.js';
+import { classifyError, ResponderError } from '../common/errors.js';
 
 const RETRY_EXHAUSTED = /Exceeded maximum number of retries(?: \d+)? retrying error (?:Error: )?((\d{1,2}) [A-Z_]+: [^\n]*?) before any response was received/;
 

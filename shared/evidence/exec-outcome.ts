@@ -1,7 +1,7 @@
 // Tells apart the ways copying a file through exec can fail, from the exit status, stderr and
 // the errors the Kubernetes API answers with. A reviewer needs "the file is gone" and "the
 // image has no cat" to read differently, and the retry decision needs transient vs permanent.
-import { classifyError, type FailureKind } from '../respond/errors.js';
+import { classifyError, type FailureKind } from '../common/errors.js';
 import type { ExecResult } from '../ports.js';
 import type { SnapshotFailure } from './types.js';
 

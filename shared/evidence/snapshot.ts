@@ -18,7 +18,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type { Incident } from '../finding/types.js';
 import type { EvidenceStore, ExecResult, PodView, StoredObject, Workloads } from '../ports.js';
-import { classifyError, TimeoutError } from '../respond/errors.js';
+import { classifyError, TimeoutError } from '../common/errors.js';
 import { classifyExecError, classifyExecResult, failureKind, type ClassifiedExec } from './exec-outcome.js';
 import { compareWithFinding, HashingTransform, prefixBytesFor } from './hashing.js';
 import { evidenceKeys, type EvidenceKeys } from './keys.js';

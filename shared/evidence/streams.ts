@@ -1,6 +1,6 @@
 // Small stream helpers shared by the snapshot and the stores.
 import { Transform, Writable, type TransformCallback } from 'node:stream';
-import { writeWithBackpressure } from '../streams.js';
+import { writeWithBackpressure } from '../common/streams.js';
 
 export { writeWithBackpressure };
 

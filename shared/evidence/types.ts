@@ -1,7 +1,7 @@
 // What a snapshot produces: the outcome (stored, already there, or failed and why), how the
 // bytes were read and how far that tool can be trusted, the hashes and their comparison with
 // the finding, and the manifest written next to the binary.
-import type { FailureKind } from '../respond/errors.js';
+import type { FailureKind } from '../common/errors.js';
 import type { StoredObject } from '../ports.js';
 
 /** Which tool read the file. */

@@ -29,12 +29,12 @@ import type {
   PodView,
   Workloads,
 } from '../ports.js';
-import { ResponderError, TimeoutError } from '../respond/errors.js';
+import { ResponderError, TimeoutError } from '../common/errors.js';
 import { KUBE_API_CALLS, type KubeCallName } from './api-calls.js';
 import { KubeApiError, toKubeError } from './errors.js';
 import { ExecSocket, ExecUpgradeError } from './exec-socket.js';
 import { ephemeralState, eventView, nodeView, ownerView, podView, type ControllerObject } from './views.js';
-import { waitForDrain } from '../streams.js';
+import { waitForDrain } from '../common/streams.js';
 
 /** Most stderr kept from an exec (enough to tell "no such file" from "permission denied"). */
 export const EXEC_STDERR_LIMIT = 16 * 1024;

@@ -1,8 +1,8 @@
 // Turns what client-node throws into errors that say which call failed on what, and that
-// classifyError (shared/respond/errors.ts) classifies right: the HTTP status is kept as the
+// classifyError (shared/common/errors.ts) classifies right: the HTTP status is kept as the
 // code, and the Kubernetes `Status` message (client-node keeps the body as a JSON string)
 // becomes the reason instead of client-node's multi-line "HTTP-Code: ..." text.
-import { classifyError, ResponderError } from '../respond/errors.js';
+import { classifyError, ResponderError } from '../common/errors.js';
 import type { KubeCallName } from './api-calls.js';
 
 export class KubeApiError extends ResponderError {

@@ -17,7 +17,7 @@ import { randomUUID } from 'node:crypto';
 import { pino } from 'pino';
 import type { DestinationStream, Logger, LoggerOptions } from 'pino';
 import type { createGcpLoggingPinoConfig as CreateGcpLoggingPinoConfig } from '@google-cloud/pino-logging-gcp-config';
-import type { StepResult } from '../respond/step.js';
+import type { StepResult } from '../common/step.js';
 import { createScrubber, type Scrubber } from './scrub.js';
 
 import { PRODUCER } from './producer.js';

@@ -32,7 +32,7 @@
 // already waited for the winner's sidecar), and treating it as live would block forever.
 import { Readable } from 'node:stream';
 import type { EvidenceStore, StoredObject } from '../ports.js';
-import { ResponderError } from '../respond/errors.js';
+import { ResponderError } from '../common/errors.js';
 import { isHandled, MARK_KEYS } from './marks.js';
 import { readReport, reportKeys, storeReport, type StoredReport, type StoreReportInput } from './report-object.js';
 

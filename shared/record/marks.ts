@@ -12,8 +12,8 @@
 import type * as SecurityCenter from '@google-cloud/security-center';
 import type { FindingMarks } from '../ports.js';
 import type { Incident } from '../finding/types.js';
-import { ResponderError } from '../respond/errors.js';
-import { classifyGaxError } from './gax-errors.js';
+import { ResponderError } from '../common/errors.js';
+import { classifyGaxError } from '../common/gax-errors.js';
 
 /**
  * The marks this responder writes: one table, the documentation and the code at once.

@@ -8,7 +8,7 @@
 import { Readable } from 'node:stream';
 import type { EvidenceStore, StoredObject } from '../ports.js';
 import { evidenceKeys } from '../evidence/keys.js';
-import { ResponderError } from '../respond/errors.js';
+import { ResponderError } from '../common/errors.js';
 import { PRODUCER } from './producer.js';
 import { defaultScrubber, type Scrubber } from './scrub.js';
 

@@ -6,8 +6,8 @@
 // `resultMessage` is pure; the adapter loads `@google-cloud/pubsub` on first publish.
 import type * as PubSubModule from '@google-cloud/pubsub';
 import type { ResultPublisher } from '../ports.js';
-import { ResponderError } from '../respond/errors.js';
-import { classifyGaxError } from './gax-errors.js';
+import { ResponderError } from '../common/errors.js';
+import { classifyGaxError } from '../common/gax-errors.js';
 import { defaultScrubber, type Scrubber } from './scrub.js';
 import { PRODUCER } from './producer.js';
 

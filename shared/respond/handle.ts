@@ -14,7 +14,7 @@ import { findingFolder } from '../record/report-object.js';
 import { renderMarkdown } from './render.js';
 import { REPORT_SCHEMA_VERSION, type TriageReport } from './report.js';
 import type { PipelineAdapters, RespondContext } from './pipeline.js';
-import { classifyError } from './errors.js';
+import { classifyError } from '../common/errors.js';
 
 export type Disposition =
   | 'rejected' // malformed message: acked with an ERROR entry

@@ -6,7 +6,7 @@ import type { Envelope } from '../finding/decode.js';
 import type { Incident } from '../finding/types.js';
 import type { Decision } from '../policy/types.js';
 import { REPORT_SCHEMA_VERSION, type TriageReport } from './report.js';
-import { VERSION } from '../version.js';
+import { VERSION } from '../common/product.js';
 
 export function inertReport(incident: Incident, decision: Decision, options: { runId: string; envelope?: Envelope; now?: Date }): TriageReport {
   const at = (options.now ?? new Date()).toISOString();

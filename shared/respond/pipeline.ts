@@ -17,7 +17,7 @@ import type { Incident } from '../finding/types.js';
 import type { ActionType, Mode, ResponsePlan } from '../policy/types.js';
 import type { ClusterDirectory, ClusterInfo, EvidenceStore, FindingMarks, LogSearch, NodeView, PodView, ResultPublisher, Workloads } from '../ports.js';
 import { replacementSelector } from '../contain/replacement.js';
-import { classifyError } from './errors.js';
+import { classifyError } from '../common/errors.js';
 import type { FindingAudit } from '../record/audit-log.js';
 import { marksFor, type HashVerdict as MarkHashVerdict } from '../record/marks.js';
 import { resultMessage } from '../record/result-publisher.js';
@@ -25,7 +25,7 @@ import { REPORT_SCHEMA_VERSION, type ReportOutcome, type TriageReport } from './
 import { findingFolder } from '../record/report-object.js';
 import { loadPriorEffects, mergeStatuses, storeEffects, type EffectRecord } from './prior-effects.js';
 import { sharedReads } from './shared-reads.js';
-import { runStep, Skip, skipped, type StepResult } from './step.js';
+import { runStep, Skip, skipped, type StepResult } from '../common/step.js';
 
 /** Actions that only record the finding on the pod: no evidence needed, nothing destroyed. */
 const METADATA_ONLY: ReadonlySet<ActionType> = new Set<ActionType>(['labelPod', 'annotatePod']);

@@ -2,7 +2,7 @@
 // object and tickets. JSON output is the report itself. Pure: no I/O.
 import type { PlaybookSection } from '../enrich/playbook.js';
 import type { TriageReport } from './report.js';
-import type { StepResult } from './step.js';
+import type { StepResult } from '../common/step.js';
 
 export type OutputFormat = 'text' | 'markdown' | 'json';
 

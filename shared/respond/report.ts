@@ -9,7 +9,7 @@ import type { Envelope } from '../finding/decode.js';
 import type { Incident } from '../finding/types.js';
 import type { Decision } from '../policy/types.js';
 import type { EffectRecord } from './prior-effects.js';
-import type { StepResult } from './step.js';
+import type { StepResult } from '../common/step.js';
 
 export const REPORT_SCHEMA_VERSION = 1;
 

@@ -7,7 +7,7 @@ import { after, before, beforeEach, describe, test } from 'node:test';
 import { getTestServer } from '@google-cloud/functions-framework/testing';
 import { configureResponder, FUNCTION_NAME } from '../../functions/scc-responder/index.js';
 import type { ClusterDirectory } from '../../shared/ports.js';
-import { ResponderError } from '../../shared/respond/errors.js';
+import { ResponderError } from '../../shared/common/errors.js';
 import { captureAudit, OPERATION, PLANTED_SECRET } from '../support/audit-capture.js';
 import { fixture, postBinary, postStructured, structuredEvent, listenOnLoopback } from '../support/cloudevents.js';
 

@@ -10,7 +10,7 @@ import type { ActionContext, ActionOutcome } from '../../shared/contain/types.js
 import { workloadsFromEndpoint } from '../../shared/kube/client-node-workloads.js';
 import type { PlannedAction, ResponsePlan } from '../../shared/policy/types.js';
 import type { OwnerView, PodView, Workloads } from '../../shared/ports.js';
-import { classifyError } from '../../shared/respond/errors.js';
+import { classifyError } from '../../shared/common/errors.js';
 import { startFakeKube, type FakeKube, type FakeWrite } from '../support/fake-kube.js';
 import { MemoryStore } from '../support/memory-store.js';
 import { incident, plan } from '../unit/contain-helpers.js';

@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { Storage } from '@google-cloud/storage';
 import { StoreActionLimiter } from '../../shared/contain/limiter.js';
-import { GcsEvidenceStore } from '../../shared/evidence/gcs-store.js';
+import { GcsEvidenceStore } from '../../shared/gcp/gcs-store.js';
 import { startFakeGcs, type FakeGcs } from '../support/fake-gcs.js';
 
 const BUCKET = 'evidence-bucket';

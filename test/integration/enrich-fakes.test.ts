@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { ClusterManagerClient } from '@google-cloud/container';
 import { Logging } from '@google-cloud/logging';
-import { decodeAuditLog } from '../../shared/enrich/audit-log-proto.js';
+import { decodeAuditLog } from '../../shared/gcp/audit-log-proto.js';
 import { startFakeGke, type FakeGke } from '../support/fake-gke.js';
 import { parseFilter, startFakeLogging, type FakeLogging } from '../support/fake-logging.js';
 

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { enrichIncident, type EnrichOptions } from '../../shared/enrich/enrich.js';
-import type { StepResult } from '../../shared/respond/step.js';
+import type { StepResult } from '../../shared/common/step.js';
 import type { Fault } from '../support/faults.js';
 import { DEPLOY_POD, NODE, NS, startWorld, type World } from '../support/fake-kube-world.js';
 

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { enrichIncident, type EnrichOptions } from '../../shared/enrich/enrich.js';
-import type { StepResult } from '../../shared/respond/step.js';
+import type { StepResult } from '../../shared/common/step.js';
 import { BARE_POD, INSTANCE_ID, JOB_POD, NODE, STS_POD, startWorld, type World } from '../support/fake-kube-world.js';
 
 let world: World;

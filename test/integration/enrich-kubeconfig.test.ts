@@ -7,8 +7,8 @@ import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { KubeConfig } from '@kubernetes/client-node';
 import { enrichIncident } from '../../shared/enrich/enrich.js';
-import { KubeconfigClusterDirectory } from '../../shared/enrich/kubeconfig-cluster-directory.js';
-import { classifyError } from '../../shared/respond/errors.js';
+import { KubeconfigClusterDirectory } from '../../shared/kube/kubeconfig-cluster-directory.js';
+import { classifyError } from '../../shared/common/errors.js';
 import { DEPLOY_POD, INSTANCE_ID, startWorld, type World } from '../support/fake-kube-world.js';
 
 let world: World;

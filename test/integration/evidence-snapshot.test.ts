@@ -13,7 +13,7 @@ import shellQuote from 'shell-quote';
 import { Storage } from '@google-cloud/storage';
 import type { Incident } from '../../shared/finding/types.js';
 import type { EvidenceStore, Workloads } from '../../shared/ports.js';
-import { GcsEvidenceStore } from '../../shared/evidence/gcs-store.js';
+import { GcsEvidenceStore } from '../../shared/gcp/gcs-store.js';
 import { assertSafeKey, evidenceKeys } from '../../shared/evidence/keys.js';
 import { LocalEvidenceStore } from '../../shared/evidence/local-store.js';
 import { snapshotBinary, type SnapshotInput } from '../../shared/evidence/snapshot.js';

@@ -7,7 +7,7 @@ import { Writable } from 'node:stream';
 import { describe, test } from 'node:test';
 import { createAuditLog, LABELS_KEY, OPERATION_KEY, summarizeSteps, type AuditLogOptions } from '../../shared/record/audit-log.js';
 import { secretsFromEnv } from '../../shared/record/scrub.js';
-import type { StepResult } from '../../shared/respond/step.js';
+import type { StepResult } from '../../shared/common/step.js';
 
 const SECRET = 'sk_live_DO_NOT_LOG_51Hxyz';
 const OTHER_SECRET = 'correct-horse-battery-staple'; // no token shape: only known-value scrubbing catches it

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { createPubSubResultPublisher, resultMessage, type PubSubResultPublisher } from '../../shared/record/result-publisher.js';
-import { classifyError, ResponderError } from '../../shared/respond/errors.js';
+import { classifyError, ResponderError } from '../../shared/common/errors.js';
 import { startFakePubSub, type FakePubSub } from '../support/fake-pubsub.js';
 
 const fixture = JSON.parse(fs.readFileSync(new URL('../fixtures/modified-malicious-binary.v1.json', import.meta.url), 'utf8')) as { finding: { name: string; category: string; severity: string } };

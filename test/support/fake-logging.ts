@@ -3,7 +3,7 @@
 // filter (resource.type, resource.labels.*, logName, timestamp bounds, free-text terms),
 // ordered, and paged with pageSize/pageToken so the client's paging is exercised. Every
 // filter received is recorded for assertions.
-import { encodeAuditLog, AUDIT_LOG_TYPE_URL, type AuditLogFields } from '../../shared/enrich/audit-log-proto.js';
+import { encodeAuditLog, AUDIT_LOG_TYPE_URL, type AuditLogFields } from '../../shared/gcp/audit-log-proto.js';
 import { protosDir, startGrpcFake, type GrpcFake } from './grpc-fake.js';
 
 export interface FakeLogEntry {

@@ -5,7 +5,7 @@ import type { ActionLimiter, LimitVerdict } from '../../shared/contain/limiter.j
 import { ACTIONS } from '../../shared/contain/registry.js';
 import type { ActionOutcome } from '../../shared/contain/types.js';
 import type { ActionType, PlannedAction } from '../../shared/policy/types.js';
-import { ResponderError } from '../../shared/respond/errors.js';
+import { ResponderError } from '../../shared/common/errors.js';
 import { StoreActionLimiter } from '../../shared/contain/limiter.js';
 import { MemoryStore } from '../support/memory-store.js';
 import { context, nodeView, plan, podView, recordingWorkloads, WRITE_METHODS } from './contain-helpers.js';

@@ -1,7 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createActionLimiter, hourWindow, NoSharedStoreLimiter, ruleSegment, StoreActionLimiter } from '../../shared/contain/limiter.js';
-import { classifyError } from '../../shared/respond/errors.js';
+import { classifyError } from '../../shared/common/errors.js';
 import { MemoryStore } from '../support/memory-store.js';
 
 const NOW = new Date('2026-11-27T09:14:02.113Z');

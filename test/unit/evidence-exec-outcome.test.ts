@@ -4,7 +4,7 @@ import { describe, test } from 'node:test';
 import shellQuote from 'shell-quote';
 import { classifyExecError, classifyExecResult, failureKind } from '../../shared/evidence/exec-outcome.js';
 import { manualDebugCopyCommands } from '../../shared/evidence/manual-command.js';
-import { ResponderError, TimeoutError } from '../../shared/respond/errors.js';
+import { ResponderError, TimeoutError } from '../../shared/common/errors.js';
 
 const result = (exitCode: number | null, stderr = '', extra: { status?: 'Success' | 'Failure' | 'Unknown'; message?: string } = {}) => ({
   exitCode,

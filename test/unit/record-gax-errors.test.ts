@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { classifyGaxError } from '../../shared/record/gax-errors.js';
+import { classifyGaxError } from '../../shared/common/gax-errors.js';
 
 const wrapped = (inner: string) => Object.assign(new Error(`Exceeded maximum number of retries retrying error Error: ${inner} before any response was received`), { code: 4, details: 'x' });
 

@@ -8,7 +8,7 @@ import {
 } from '../../shared/record/idempotency.js';
 import { marksFor } from '../../shared/record/marks.js';
 import { findingFolder, readReport, reportKeys, storeReport, storeReportObjects } from '../../shared/record/report-object.js';
-import { classifyError } from '../../shared/respond/errors.js';
+import { classifyError } from '../../shared/common/errors.js';
 import type { CreateOptions, StoredObject } from '../../shared/ports.js';
 import { MemoryStore } from '../support/memory-store.js';
 

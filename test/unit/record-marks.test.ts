@@ -5,7 +5,7 @@ import { describe, test } from 'node:test';
 import {
   actionWord, apiVersionOf, isHandled, MARK_KEYS, MARKS_TABLE, marksFor, marksResourceName, markValue, updateMarksRequest,
 } from '../../shared/record/marks.js';
-import { classifyError } from '../../shared/respond/errors.js';
+import { classifyError } from '../../shared/common/errors.js';
 
 const V1 = 'organizations/123/sources/456/findings/abc';
 const V2 = 'organizations/123/sources/456/locations/global/findings/abc';

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { RESULT_SCHEMA, resultAttributes, resultMessage } from '../../shared/record/result-publisher.js';
-import { classifyError } from '../../shared/respond/errors.js';
+import { classifyError } from '../../shared/common/errors.js';
 
 const FINDING = 'organizations/1/sources/2/findings/abc';
 const SECRET = 'sk_live_DO_NOT_LOG_51Hxyz';

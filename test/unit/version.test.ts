@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { VERSION } from '../../shared/version.js';
+import { VERSION } from '../../shared/common/product.js';
 
-test('shared/version.ts matches package.json', () => {
+test('shared/common/product.ts matches package.json', () => {
   const pkg = JSON.parse(readFileSync('package.json', 'utf8')) as { version: string };
   assert.equal(VERSION, pkg.version);
 });

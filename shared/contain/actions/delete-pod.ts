@@ -2,7 +2,7 @@
 // (playbook step 7). The delete carries the pod's UID as a precondition, so a same-named
 // replacement (StatefulSet) is never deleted by a stale or redelivered finding; 404 means
 // someone (or our earlier delivery) already did it.
-import { classifyError } from '../../respond/errors.js';
+import { classifyError } from '../../common/errors.js';
 import { controllerOf, podIdentityGuard, podNotTerminatingGuard, requireControllerGuard } from '../guards.js';
 import { observeReplacement, podsBefore } from '../replacement.js';
 import { defineAction, ParamError, type ActionContext, type PlannedWrite } from '../types.js';

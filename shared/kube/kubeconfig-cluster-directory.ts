@@ -3,8 +3,8 @@
 import { KubeConfig } from '@kubernetes/client-node';
 import type { ClusterRef } from '../finding/types.js';
 import type { ClusterDirectory, ClusterInfo, Workloads } from '../ports.js';
-import { ResponderError } from '../respond/errors.js';
-import { workloadsFromKubeConfig, type ClientNodeWorkloadsOptions } from '../kube/client-node-workloads.js';
+import { ResponderError } from '../common/errors.js';
+import { workloadsFromKubeConfig, type ClientNodeWorkloadsOptions } from './client-node-workloads.js';
 
 export interface KubeconfigDirectoryOptions {
   /** An already loaded kubeconfig; default: KUBECONFIG or ~/.kube/config (loadFromDefault). */

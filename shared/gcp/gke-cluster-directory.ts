@@ -7,9 +7,9 @@ import type { ClusterManagerClient, protos } from '@google-cloud/container';
 import type { CallOptions } from 'google-gax';
 import type { ClusterRef } from '../finding/types.js';
 import type { ClusterDirectory, ClusterInfo, Workloads } from '../ports.js';
-import { ResponderError } from '../respond/errors.js';
+import { ResponderError } from '../common/errors.js';
 import { workloadsFromEndpoint, type EndpointAccess } from '../kube/client-node-workloads.js';
-import { googleApiError } from './gax-errors.js';
+import { googleApiError } from '../enrich/gax-errors.js';
 import { ownerHints } from './owner-hints.js';
 
 export interface AccessToken {

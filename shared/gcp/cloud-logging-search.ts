@@ -6,9 +6,9 @@
 import { Logging, type Entry, type GetEntriesResponse, type LoggingOptions } from '@google-cloud/logging';
 import type { CallOptions } from 'google-gax';
 import type { LogEntryView, LogQuery, LogSearch } from '../ports.js';
-import { ResponderError } from '../respond/errors.js';
+import { ResponderError } from '../common/errors.js';
 import { AUDIT_LOG_TYPE_URL, decodeAuditLog } from './audit-log-proto.js';
-import { googleApiError } from './gax-errors.js';
+import { googleApiError } from '../enrich/gax-errors.js';
 
 /** Largest page asked for (the API allows 1000; small pages keep the byte cap honest). */
 export const MAX_PAGE_SIZE = 200;

@@ -3,7 +3,7 @@
 // any response was received" arrives as DEADLINE_EXCEEDED (measured with pubsub 6.2.0 and
 // maxRetries 0). Both are transient, but the audit trail should say what SCC or Pub/Sub
 // actually answered (a 429 is a quota problem, not a slow server).
-import { classifyError, type Classified } from '../respond/errors.js';
+import { classifyError, type Classified } from './errors.js';
 
 const RETRY_EXHAUSTED = /Exceeded maximum number of retries retrying error (?:Error: )?(\d{1,2}) ([A-Z_]+)/;
 const GRPC_TRANSIENT = new Set([1, 4, 8, 10, 13, 14]);

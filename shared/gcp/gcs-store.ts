@@ -13,8 +13,8 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Storage, type Bucket, type File, type StorageOptions } from '@google-cloud/storage';
 import type { CreateOptions, EvidenceStore, StoredObject } from '../ports.js';
-import { classifyError, ResponderError } from '../respond/errors.js';
-import { assertSafeKey, assertSafePrefix } from './keys.js';
+import { classifyError, ResponderError } from '../common/errors.js';
+import { assertSafeKey, assertSafePrefix } from '../evidence/keys.js';
 
 export const COMPLETE_KEY = 'scc-complete';
 
