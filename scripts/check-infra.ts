@@ -266,7 +266,7 @@ export interface InfraExpectations {
   entryPoint: string;
   /** shared/record/marks.ts: MARK_KEYS.state and MARK_STATES. */
   handledMark: { key: string; values: readonly string[] };
-  /** shared/record/audit-log.ts PRODUCER. */
+  /** shared/common/product.ts RESPONDER_NAME. */
   auditProducer: string;
   /** Label keys the audit log writes (the metrics may only extract these). */
   auditLabelKeys: readonly string[];

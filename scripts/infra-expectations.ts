@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { KUBE_API_CALLS } from '../shared/kube/api-calls.js';
 import { GCP_PERMISSIONS, INFRA_PLUMBING_GRANTS } from '../shared/gcp-permissions.js';
 import { MARK_KEYS, MARK_STATES } from '../shared/record/marks.js';
-import { PRODUCER, cleanLabels, type AuditLabels } from '../shared/record/audit-log.js';
+import { cleanLabels, type AuditLabels } from '../shared/record/audit-log.js';
+import { RESPONDER_NAME } from '../shared/common/product.js';
 import { BASE_ROLE_NAME, DEBUG_ROLE_NAME, PLACEHOLDER_SUBJECT, RBAC_FILES } from './gen-rbac.js';
 import { expectedTriples, type InfraExpectations, type RbacExpectation } from './check-infra.js';
 
@@ -40,7 +41,7 @@ export async function expectationsFromRepo(root: string): Promise<{ infra: Infra
     runtime: runtimeFor(pkg.engines?.node ?? ''),
     entryPoint: ENTRY_POINT,
     handledMark: { key: MARK_KEYS.state, values: MARK_STATES },
-    auditProducer: PRODUCER,
+    auditProducer: RESPONDER_NAME,
     auditLabelKeys: auditLabelKeys(['cluster', 'namespace', 'pod', 'action', 'rule', 'verdict', 'category', 'mode', 'project', 'step', 'failure']),
     policyFiles,
   };

@@ -12,7 +12,7 @@ import { createActionLimiter } from '../../shared/contain/limiter.js';
 import type { ClusterDirectory, EvidenceStore, FindingMarks, LogSearch, ResultPublisher, Workloads } from '../../shared/ports.js';
 import { ResponderError } from '../../shared/common/errors.js';
 import type { PipelineAdapters } from '../../shared/respond/pipeline.js';
-import type { SecurityCenterClientOptions } from '../../shared/record/marks.js';
+import type { SecurityCenterClientOptions } from '../../shared/gcp/scc-marks.js';
 
 function splitEndpoint(endpoint: string): { host: string; port: number } {
   const i = endpoint.lastIndexOf(':');
@@ -103,7 +103,7 @@ async function evidenceStore(config: ResponderConfig): Promise<EvidenceStore | u
 
 async function findingMarks(config: ResponderConfig): Promise<FindingMarks | undefined> {
   if (!config.marks) return undefined;
-  const { createSccFindingMarks } = await import('../../shared/record/marks.js');
+  const { createSccFindingMarks } = await import('../../shared/gcp/scc-marks.js');
   if (config.endpoints.scc) {
     return createSccFindingMarks({ clientOptions: (await insecureGrpc(config.endpoints.scc)) as SecurityCenterClientOptions });
   }
@@ -112,7 +112,7 @@ async function findingMarks(config: ResponderConfig): Promise<FindingMarks | und
 
 async function resultPublisher(config: ResponderConfig): Promise<ResultPublisher | undefined> {
   if (!config.resultsTopic) return undefined;
-  const { createPubSubResultPublisher } = await import('../../shared/record/result-publisher.js');
+  const { createPubSubResultPublisher } = await import('../../shared/gcp/pubsub-publisher.js');
   // A loopback endpoint puts the Pub/Sub client in emulator mode (insecure, no credentials).
   return createPubSubResultPublisher({ topic: config.resultsTopic, ...(config.endpoints.pubsub ? { clientOptions: { apiEndpoint: config.endpoints.pubsub } } : {}) });
 }

@@ -14,7 +14,7 @@ import { createAuditLog, type AuditLog } from '../../shared/record/audit-log.js'
 import { createIdempotency, type Idempotency } from '../../shared/record/idempotency.js';
 import type { HandlerRuntime } from '../../shared/respond/handle.js';
 import { respond, type PipelineAdapters, type PipelineSettings, type RespondContext } from '../../shared/respond/pipeline.js';
-import { VERSION } from '../../shared/common/product.js';
+import { RESPONDER_NAME, VERSION } from '../../shared/common/product.js';
 
 export interface RuntimeOptions {
   surface: Surface;
@@ -93,7 +93,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   const { policy, source } = options.policy ? { policy: options.policy, source: 'inline' } : loadPolicyFile(config.policyFile);
   const audit: AuditLog = createAuditLog({
     serviceVersion: config.serviceVersion,
-    serviceName: 'scc-container-responder',
+    serviceName: RESPONDER_NAME,
     level: config.logLevel,
     projectId: env['GOOGLE_CLOUD_PROJECT'] ?? '',
     ...(options.auditDestination ? { destination: options.auditDestination } : {}),

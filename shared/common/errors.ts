@@ -32,6 +32,16 @@ export interface Classified {
 
 // gRPC status codes (google.rpc.Code) that are worth retrying.
 const GRPC_TRANSIENT = new Set([1, 4, 8, 10, 13, 14]); // CANCELLED, DEADLINE_EXCEEDED, RESOURCE_EXHAUSTED, ABORTED, INTERNAL, UNAVAILABLE
+
+/** The one rule for HTTP statuses: timeouts, throttling and server errors are worth a retry. */
+export function isTransientHttp(status: number): boolean {
+  return status === 408 || status === 429 || status >= 500;
+}
+
+/** The one rule for gRPC status codes (google.rpc.Code). */
+export function isTransientGrpc(code: number): boolean {
+  return GRPC_TRANSIENT.has(code);
+}
 const GRPC_NAMES: Record<number, string> = {
   1: 'CANCELLED', 2: 'UNKNOWN', 3: 'INVALID_ARGUMENT', 4: 'DEADLINE_EXCEEDED', 5: 'NOT_FOUND',
   6: 'ALREADY_EXISTS', 7: 'PERMISSION_DENIED', 8: 'RESOURCE_EXHAUSTED', 9: 'FAILED_PRECONDITION',
@@ -79,12 +89,11 @@ export function classifyError(err: unknown): Classified {
   // google-gax / grpc-js errors carry a numeric gRPC code and usually `details`.
   if (typeof e['code'] === 'number' && e['code'] >= 0 && e['code'] <= 16 && ('details' in e || 'metadata' in e || 'note' in e)) {
     const code = e['code'];
-    return { kind: GRPC_TRANSIENT.has(code) ? 'transient' : 'permanent', code: GRPC_NAMES[code] ?? code, reason };
+    return { kind: isTransientGrpc(code) ? 'transient' : 'permanent', code: GRPC_NAMES[code] ?? code, reason };
   }
   const status = httpStatusOf(e);
   if (status !== undefined) {
-    const transient = status === 408 || status === 429 || status >= 500;
-    return { kind: transient ? 'transient' : 'permanent', code: status, reason };
+    return { kind: isTransientHttp(status) ? 'transient' : 'permanent', code: status, reason };
   }
   const errno = e['code'];
   if (typeof errno === 'string') {

@@ -1,7 +1,8 @@
 // Every step of the pipeline returns a StepResult that is appended to the TriageReport and
 // logged as one audit entry. runStep() gives each step the same timeout, timing and error
 // classification, so no step repeats that boilerplate.
-import { classifyError, TimeoutError, type FailureKind } from './errors.js';
+import { classifyError, type FailureKind } from './errors.js';
+import { withTimeout } from './time.js';
 
 export type StepStatus = 'ok' | 'skipped' | 'failed';
 
@@ -46,19 +47,8 @@ export async function runStep<D>(
 ): Promise<StepResult<D>> {
   const started = Date.now();
   const startedAt = new Date(started).toISOString();
-  const controller = new AbortController();
-  const onOuterAbort = (): void => controller.abort(options.signal?.reason);
-  options.signal?.addEventListener('abort', onOuterAbort, { once: true });
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      const err = new TimeoutError(`step ${name}`, options.timeoutMs);
-      controller.abort(err);
-      reject(err);
-    }, options.timeoutMs);
-  });
   try {
-    const value = await Promise.race([body(controller.signal), timeout]);
+    const value = await withTimeout(`step ${name}`, options.timeoutMs, options.signal, body);
     const durationMs = Date.now() - started;
     if (value instanceof Skip) {
       return { name, status: 'skipped', reason: value.reason, startedAt, durationMs, ...(value.data === undefined ? {} : { data: value.data as D }) };
@@ -75,8 +65,5 @@ export async function runStep<D>(
       startedAt,
       durationMs: Date.now() - started,
     };
-  } finally {
-    clearTimeout(timer);
-    options.signal?.removeEventListener('abort', onOuterAbort);
   }
 }

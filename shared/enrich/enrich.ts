@@ -4,7 +4,8 @@
 // step with its reason; it never stops the others. Pure orchestration over the ports.
 import type { Incident } from '../finding/types.js';
 import type { ClusterDirectory, LogQueryName, LogSearch, NodeView, OwnerRef, OwnerView, PodView, Workloads } from '../ports.js';
-import { classifyError, ResponderError, TimeoutError } from '../common/errors.js';
+import { classifyError, ResponderError } from '../common/errors.js';
+import { withTimeout } from '../common/time.js';
 import { runStep, skipped, type Skip, type StepResult } from '../common/step.js';
 import { buildPlaybookArtefacts } from './playbook.js';
 import { summariseLogs } from './log-summary.js';
@@ -31,27 +32,6 @@ export interface EnrichOptions {
 export const MAX_OWNER_DEPTH = 3;
 /** Controllers that recreate a deleted pod. */
 const REPLACING = new Set(['ReplicaSet', 'StatefulSet', 'DaemonSet', 'Job', 'ReplicationController']);
-
-/** Runs fn with its own timeout, linked to an outer signal. */
-export async function timed<T>(what: string, ms: number, outer: AbortSignal | undefined, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
-  const controller = new AbortController();
-  const onOuter = (): void => controller.abort(outer?.reason);
-  outer?.addEventListener('abort', onOuter, { once: true });
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      const err = new TimeoutError(what, ms);
-      controller.abort(err);
-      reject(err);
-    }, ms);
-  });
-  try {
-    return await Promise.race([fn(controller.signal), timeout]);
-  } finally {
-    clearTimeout(timer);
-    outer?.removeEventListener('abort', onOuter);
-  }
-}
 
 function nodeFacts(node: NodeView): NodeFacts {
   const l = node.labels;
@@ -99,7 +79,7 @@ export async function enrichIncident(incident: Incident, deps: EnrichDeps, optio
   const podName = incident.pod;
 
   // One Kubernetes access for all steps (the directory caches it per cluster anyway).
-  const access: Promise<Workloads> = timed(`Kubernetes access to cluster ${ref.name}`, t, outer, (s) => deps.directory.workloads(ref, s)).catch((err: unknown) => {
+  const access: Promise<Workloads> = withTimeout(`Kubernetes access to cluster ${ref.name}`, t, outer, (s) => deps.directory.workloads(ref, s)).catch((err: unknown) => {
     throw accessFailure(ref.name, err);
   });
   access.catch(() => undefined); // each step reports it; no unhandled rejection when none asks
@@ -173,7 +153,7 @@ export async function enrichIncident(incident: Incident, deps: EnrichDeps, optio
       let next: OwnerRef | undefined = first;
       for (let depth = 0; next && depth < MAX_OWNER_DEPTH; depth++) {
         const r: OwnerRef = next;
-        const owner: OwnerView = await timed(`read ${r.kind} ${ns}/${r.name}`, t, signal, (s) => w.readOwner(ns, r, s));
+        const owner: OwnerView = await withTimeout(`read ${r.kind} ${ns}/${r.name}`, t, signal, (s) => w.readOwner(ns, r, s));
         data.owners.push(owner);
         data.topController = { kind: owner.kind, name: owner.name };
         next = controllerRef(owner.ownerReferences);

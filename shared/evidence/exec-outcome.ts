@@ -1,7 +1,7 @@
 // Tells apart the ways copying a file through exec can fail, from the exit status, stderr and
 // the errors the Kubernetes API answers with. A reviewer needs "the file is gone" and "the
 // image has no cat" to read differently, and the retry decision needs transient vs permanent.
-import { classifyError, type FailureKind } from '../common/errors.js';
+import { classifyError, isTransientHttp, type FailureKind } from '../common/errors.js';
 import type { ExecResult } from '../ports.js';
 import type { SnapshotFailure } from './types.js';
 
@@ -84,7 +84,7 @@ export function failureKind(failure: SnapshotFailure, code?: number | string): F
     case 'store-failed':
     case 'exec-failed':
     case 'debug-container-failed':
-      if (typeof code === 'number') return code === 408 || code === 429 || code >= 500 ? 'transient' : 'permanent';
+      if (typeof code === 'number') return isTransientHttp(code) ? 'transient' : 'permanent';
       return typeof code === 'string' ? classifyError({ code }).kind : 'permanent';
     default:
       return 'permanent';

@@ -14,7 +14,7 @@ import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import type { CreateOptions, EvidenceStore, StoredObject } from '../ports.js';
-import { assertSafeKey, assertSafePrefix, UnsafeKeyError } from './keys.js';
+import { assertSafeKey, assertSafePrefix, UnsafeKeyError } from '../ledger/keys.js';
 
 export const SIDECAR_SUFFIX = '.meta.json';
 const TEMP_PREFIX = '.scc-tmp-';

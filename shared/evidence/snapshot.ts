@@ -21,7 +21,7 @@ import type { EvidenceStore, ExecResult, PodView, StoredObject, Workloads } from
 import { classifyError, TimeoutError } from '../common/errors.js';
 import { classifyExecError, classifyExecResult, failureKind, type ClassifiedExec } from './exec-outcome.js';
 import { compareWithFinding, HashingTransform, prefixBytesFor } from './hashing.js';
-import { evidenceKeys, type EvidenceKeys } from './keys.js';
+import { evidenceKeys, type EvidenceKeys } from '../ledger/keys.js';
 import { manualDebugCopyCommands } from './manual-command.js';
 import { validateBinaryPath } from './path.js';
 import { CommitGate, finishedWriting, ForwardingSink, writeWithBackpressure } from './streams.js';

@@ -8,7 +8,8 @@ import type { CallOptions } from 'google-gax';
 import type { LogEntryView, LogQuery, LogSearch } from '../ports.js';
 import { ResponderError } from '../common/errors.js';
 import { AUDIT_LOG_TYPE_URL, decodeAuditLog } from './audit-log-proto.js';
-import { googleApiError } from '../enrich/gax-errors.js';
+import { googleApiError } from '../common/gax-errors.js';
+import { abortReason, raceAbort } from '../common/time.js';
 
 /** Largest page asked for (the API allows 1000; small pages keep the byte cap honest). */
 export const MAX_PAGE_SIZE = 200;
@@ -94,22 +95,9 @@ export function entryView(entry: Pick<Entry, 'metadata' | 'data'>): LogEntryView
 }
 
 function checkAborted(signal: AbortSignal | undefined): void {
-  if (signal?.aborted) throw signal.reason instanceof Error ? signal.reason : new Error('log search aborted');
+  if (signal?.aborted) throw abortReason(signal, 'log search aborted');
 }
 
-/** Rejects when the signal aborts (gax calls take no AbortSignal). */
-function raceAbort<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return p;
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason instanceof Error ? signal.reason : new Error('log search aborted'));
-    if (signal.aborted) {
-      onAbort();
-      return;
-    }
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
-}
 
 export class CloudLoggingSearch implements LogSearch {
   constructor(private readonly logging: Logging, private readonly options: CloudLoggingSearchOptions = {}) {}
@@ -144,6 +132,7 @@ export class CloudLoggingSearch implements LogSearch {
           ...(this.options.gaxOptions ? { gaxOptions: this.options.gaxOptions } : {}),
         }),
         signal,
+        'log search aborted',
       );
       for (let i = 0; i < page.length; i++) {
         const view = entryView(page[i] as Entry);

@@ -13,8 +13,8 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Storage, type Bucket, type File, type StorageOptions } from '@google-cloud/storage';
 import type { CreateOptions, EvidenceStore, StoredObject } from '../ports.js';
-import { classifyError, ResponderError } from '../common/errors.js';
-import { assertSafeKey, assertSafePrefix } from '../evidence/keys.js';
+import { classifyError, isTransientHttp, ResponderError } from '../common/errors.js';
+import { assertSafeKey, assertSafePrefix } from '../ledger/keys.js';
 
 export const COMPLETE_KEY = 'scc-complete';
 
@@ -59,7 +59,7 @@ function storeError(err: unknown, name: string): Error {
   const fromText = /\bstatus:? (\d{3})\b/i.exec(message)?.[1];
   const status = statusOf(err) ?? (fromText === undefined ? undefined : Number(fromText));
   const classified = classifyError(err);
-  const kind = status !== undefined ? (status === 408 || status === 429 || status >= 500 ? 'transient' : 'permanent') : /retry limit exceeded/i.test(message) ? 'transient' : classified.kind;
+  const kind = status !== undefined ? (isTransientHttp(status) ? 'transient' : 'permanent') : /retry limit exceeded/i.test(message) ? 'transient' : classified.kind;
   const code = status ?? classified.code;
   return new ResponderError(`Cloud Storage upload of ${name} failed: ${message.split('\n')[0]?.slice(0, 300) ?? ''}`, kind, { ...(code === undefined ? {} : { code }), cause: err });
 }

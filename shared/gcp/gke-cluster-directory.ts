@@ -9,8 +9,9 @@ import type { ClusterRef } from '../finding/types.js';
 import type { ClusterDirectory, ClusterInfo, Workloads } from '../ports.js';
 import { ResponderError } from '../common/errors.js';
 import { workloadsFromEndpoint, type EndpointAccess } from '../kube/client-node-workloads.js';
-import { googleApiError } from '../enrich/gax-errors.js';
+import { googleApiError } from '../common/gax-errors.js';
 import { ownerHints } from './owner-hints.js';
+import { raceAbort } from '../common/time.js';
 
 export interface AccessToken {
   token: string;
@@ -57,18 +58,6 @@ export function googleAuthTokenSource(): TokenSource {
   };
 }
 
-function raceAbort<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return p;
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
-    if (signal.aborted) {
-      onAbort();
-      return;
-    }
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
-}
 
 export function clusterInfoFromGke(ref: ClusterRef, c: ICluster): ClusterInfo {
   const labels: Record<string, string> = { ...(c.resourceLabels ?? {}) };

@@ -35,6 +35,7 @@ import { KubeApiError, toKubeError } from './errors.js';
 import { ExecSocket, ExecUpgradeError } from './exec-socket.js';
 import { ephemeralState, eventView, nodeView, ownerView, podView, type ControllerObject } from './views.js';
 import { waitForDrain } from '../common/streams.js';
+import { sleep } from '../common/time.js';
 
 /** Most stderr kept from an exec (enough to tell "no such file" from "permission denied"). */
 export const EXEC_STDERR_LIMIT = 16 * 1024;
@@ -89,23 +90,6 @@ export function exitCodeOf(status: V1Status): number | null {
   return Number.isInteger(n) ? n : null;
 }
 
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    const t = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    const onAbort = (): void => {
-      clearTimeout(t);
-      reject(signal?.reason);
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
-}
 
 /**
  * Forwards exec stdout to the caller's Writable. client-node writes every frame without

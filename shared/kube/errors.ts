@@ -2,7 +2,7 @@
 // classifyError (shared/common/errors.ts) classifies right: the HTTP status is kept as the
 // code, and the Kubernetes `Status` message (client-node keeps the body as a JSON string)
 // becomes the reason instead of client-node's multi-line "HTTP-Code: ..." text.
-import { classifyError, ResponderError } from '../common/errors.js';
+import { classifyError, isTransientHttp, ResponderError } from '../common/errors.js';
 import type { KubeCallName } from './api-calls.js';
 
 export class KubeApiError extends ResponderError {
@@ -14,9 +14,8 @@ export class KubeApiError extends ResponderError {
   readonly call: KubeCallName;
 
   constructor(call: KubeCallName, target: string, statusCode: number, message: string, options: { statusReason?: string; retryAfterSeconds?: number; cause?: unknown } = {}) {
-    const transient = statusCode === 408 || statusCode === 429 || statusCode >= 500;
     const reasonPart = options.statusReason ? ` ${options.statusReason}` : '';
-    super(`kubernetes ${call} ${target}: HTTP ${statusCode}${reasonPart}: ${message}`, transient ? 'transient' : 'permanent', { code: statusCode, cause: options.cause });
+    super(`kubernetes ${call} ${target}: HTTP ${statusCode}${reasonPart}: ${message}`, isTransientHttp(statusCode) ? 'transient' : 'permanent', { code: statusCode, cause: options.cause });
     this.name = 'KubeApiError';
     this.statusCode = statusCode;
     this.call = call;

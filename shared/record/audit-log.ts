@@ -12,17 +12,16 @@
 // given it uses none of them. So the logger is built on the first entry that is actually
 // written (a level-disabled debug entry costs nothing and loads nothing): a message that
 // logs only at debug level loads no `@google-cloud/*` module.
-import { createRequire } from 'node:module';
 import { randomUUID } from 'node:crypto';
 import { pino } from 'pino';
 import type { DestinationStream, Logger, LoggerOptions } from 'pino';
 import type { createGcpLoggingPinoConfig as CreateGcpLoggingPinoConfig } from '@google-cloud/pino-logging-gcp-config';
 import type { StepResult } from '../common/step.js';
+import { loadGcpConfig } from '../gcp/pino-gcp-config.js';
 import { createScrubber, type Scrubber } from './scrub.js';
 
-import { PRODUCER } from './producer.js';
+import { RESPONDER_NAME } from '../common/product.js';
 
-export { PRODUCER };
 export const OPERATION_KEY = 'logging.googleapis.com/operation';
 export const LABELS_KEY = 'logging.googleapis.com/labels';
 
@@ -178,17 +177,11 @@ const RESERVED = new Set([
   'logging.googleapis.com/sourceLocation', 'logging.googleapis.com/trace_sampled', 'run',
 ]);
 
-const require = createRequire(import.meta.url);
-
 /** pino level label -> Cloud Logging severity, for the lightweight logger. */
 const LIGHT_SEVERITY: Record<string, string> = {
   trace: 'DEBUG', debug: 'DEBUG', info: 'INFO', notice: 'NOTICE', warn: 'WARNING', error: 'ERROR', fatal: 'CRITICAL',
 };
 
-function loadGcpConfig(): typeof CreateGcpLoggingPinoConfig {
-  const mod = require('@google-cloud/pino-logging-gcp-config') as { createGcpLoggingPinoConfig: typeof CreateGcpLoggingPinoConfig };
-  return mod.createGcpLoggingPinoConfig;
-}
 
 export function cleanLabels(labels: AuditLabels): Record<string, string> {
   const out: Record<string, string> = {};
@@ -246,7 +239,7 @@ export function createAuditLog(options: AuditLogOptions): AuditLog {
     const config = factory(
       {
         // Both given so the config never probes the metadata server.
-        serviceContext: { service: options.serviceName ?? PRODUCER, version: options.serviceVersion },
+        serviceContext: { service: options.serviceName ?? RESPONDER_NAME, version: options.serviceVersion },
         traceGoogleCloudProjectId: options.projectId ?? '',
         // Its one-off diagnostic line would be an entry without our operation/labels.
         inihibitDiagnosticMessage: true,
@@ -270,7 +263,7 @@ export function createAuditLog(options: AuditLogOptions): AuditLog {
   const buildLight = (): Logger<'notice'> => {
     const config: LoggerOptions<'notice'> = {
       level: levelName,
-      base: { serviceContext: { service: options.serviceName ?? PRODUCER, version: options.serviceVersion } },
+      base: { serviceContext: { service: options.serviceName ?? RESPONDER_NAME, version: options.serviceVersion } },
       customLevels: { notice: 35 },
       messageKey: 'message',
       timestamp: () => `,"timestamp":"${new Date().toISOString()}"`,
@@ -303,7 +296,7 @@ export function createAuditLog(options: AuditLogOptions): AuditLog {
     const scrubbed = scrub.value(entry);
     if (run !== undefined) scrubbed['run'] = run;
     if (operation) {
-      const op: Record<string, unknown> = { id: scrub.text(operation.id), producer: PRODUCER };
+      const op: Record<string, unknown> = { id: scrub.text(operation.id), producer: RESPONDER_NAME };
       if (operation.first) op['first'] = true;
       if (operation.last) op['last'] = true;
       scrubbed[OPERATION_KEY] = op;

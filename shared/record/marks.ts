@@ -7,13 +7,9 @@
 // writes every key of ours (unknown values as `none`), so nothing stale from an earlier run
 // survives next to fresh values.
 //
-// The pure part (the key table, marksFor, isHandled, names) imports no client library; the
-// adapter loads `@google-cloud/security-center` on first use.
-import type * as SecurityCenter from '@google-cloud/security-center';
-import type { FindingMarks } from '../ports.js';
-import type { Incident } from '../finding/types.js';
-import { ResponderError } from '../common/errors.js';
-import { classifyGaxError } from '../common/gax-errors.js';
+// Pure (the key table, marksFor, isHandled): the request shape and finding names are in
+// shared/finding/security-marks.ts, the adapter that writes them is shared/gcp/scc-marks.ts.
+import { markValue } from '../finding/security-marks.js';
 
 /**
  * The marks this responder writes: one table, the documentation and the code at once.
@@ -99,21 +95,6 @@ export interface MarkOutcome {
   at?: Date | string;
 }
 
-const KEY_RE = /^[A-Za-z0-9_-]{1,256}$/;
-const MAX_VALUE = 4096;
-
-/** A valid mark value: control characters replaced, trimmed, 1-4096 characters (`none` when empty). */
-export function markValue(raw: string): string {
-  // eslint-disable-next-line no-control-regex
-  const clean = raw.replace(/[\u0000-\u001f\u007f]/g, ' ').trim();
-  if (clean.length === 0) return 'none';
-  return clean.length > MAX_VALUE ? `${clean.slice(0, MAX_VALUE - 3)}...` : clean;
-}
-
-export function isValidMarkKey(key: string): boolean {
-  return KEY_RE.test(key);
-}
-
 /**
  * Exactly what happened, as marks. Throws when asked to record an effect in dry-run: a
  * finding marked "deleted" after a dry-run is the anchor bug this layout exists to avoid.
@@ -153,110 +134,4 @@ export function isHandled(existing: Record<string, string> | undefined | null): 
     if (k.toLowerCase() === MARK_KEYS.state && (MARK_STATES as readonly string[]).includes(String(v).trim().toLowerCase())) return true;
   }
   return false;
-}
-
-// ---------------------------------------------------------------- names
-
-const FINDING_NAME = /^(organizations|folders|projects)\/[^/]+\/sources\/[^/]+(\/locations\/[^/]+)?\/findings\/[^/]+$/;
-
-/** `v2` when the finding name carries `/locations/L/`, else `v1`; throws on anything else. */
-export function apiVersionOf(findingName: string): 'v1' | 'v2' {
-  const m = FINDING_NAME.exec(findingName);
-  if (!m) throw new ResponderError(`not an SCC finding name: ${JSON.stringify(findingName.slice(0, 300))}`, 'permanent', { code: 'INVALID_FINDING_NAME' });
-  return m[2] === undefined ? 'v1' : 'v2';
-}
-
-export function marksResourceName(findingName: string): string {
-  apiVersionOf(findingName);
-  return `${findingName}/securityMarks`;
-}
-
-/** The UpdateSecurityMarks request: only our keys in the mask, never an empty mask. */
-export function updateMarksRequest(findingName: string, marks: Record<string, string>): {
-  securityMarks: { name: string; marks: Record<string, string> };
-  updateMask: { paths: string[] };
-} {
-  const keys = Object.keys(marks);
-  if (keys.length === 0) throw new ResponderError(`no marks to write on ${findingName}: an empty update mask would replace every mark`, 'permanent', { code: 'EMPTY_MASK' });
-  const clean: Record<string, string> = {};
-  for (const key of keys) {
-    if (!isValidMarkKey(key)) throw new ResponderError(`invalid security mark key ${JSON.stringify(key)} (letters, digits, _ or -, 1-256)`, 'permanent', { code: 'INVALID_MARK_KEY' });
-    clean[key] = markValue(marks[key] ?? '');
-  }
-  return { securityMarks: { name: marksResourceName(findingName), marks: clean }, updateMask: { paths: keys.map((k) => `marks.${k}`) } };
-}
-
-// ---------------------------------------------------------------- adapter
-
-type V1Client = InstanceType<typeof SecurityCenter.v1.SecurityCenterClient>;
-type V2Client = InstanceType<typeof SecurityCenter.v2.SecurityCenterClient>;
-export type SecurityCenterClientOptions = NonNullable<ConstructorParameters<typeof SecurityCenter.v1.SecurityCenterClient>[0]>;
-
-export interface SccMarksOptions {
-  /** Passed to both clients (endpoint, port, sslCreds, universeDomain for fakes). */
-  clientOptions?: SecurityCenterClientOptions;
-  /** Per-call deadline (the v1 default is 480 s, far beyond a function's budget). Default 20 s. */
-  timeoutMs?: number;
-  /** gax retries inside one call. Default 0: marks are retried by Pub/Sub redelivery. */
-  maxRetries?: number;
-}
-
-export interface SccFindingMarks extends FindingMarks {
-  /** Writes marks by finding name (the port's `update` uses `incident.findingName`). */
-  updateByName(findingName: string, marks: Record<string, string>, signal?: AbortSignal): Promise<void>;
-  close(): Promise<void>;
-}
-
-interface Cancellable<T> extends Promise<T> {
-  cancel?: () => void;
-}
-
-export function createSccFindingMarks(options: SccMarksOptions = {}): SccFindingMarks {
-  let v1: Promise<V1Client> | undefined;
-  let v2: Promise<V2Client> | undefined;
-  const load = (): Promise<typeof SecurityCenter> => import('@google-cloud/security-center');
-  const clientFor = (version: 'v1' | 'v2'): Promise<V1Client | V2Client> => {
-    if (version === 'v1') return (v1 ??= load().then((m) => new m.v1.SecurityCenterClient(options.clientOptions)));
-    return (v2 ??= load().then((m) => new m.v2.SecurityCenterClient(options.clientOptions)));
-  };
-  const callOptions = { timeout: options.timeoutMs ?? 20_000, maxRetries: options.maxRetries ?? 0 };
-
-  const updateByName = async (findingName: string, marks: Record<string, string>, signal?: AbortSignal): Promise<void> => {
-    const request = updateMarksRequest(findingName, marks);
-    const version = apiVersionOf(findingName);
-    signal?.throwIfAborted();
-    try {
-      const client = await clientFor(version);
-      // Both versions take the same request shape; the union of their overloads does not type-check as one call.
-      const call = (client as V2Client).updateSecurityMarks(request, callOptions) as Cancellable<unknown>;
-      if (!signal) {
-        await call;
-        return;
-      }
-      const onAbort = (): void => call.cancel?.();
-      signal.addEventListener('abort', onAbort, { once: true });
-      // Aborted while the client was loading: the event has already fired.
-      if (signal.aborted) onAbort();
-      try {
-        await call;
-      } finally {
-        signal.removeEventListener('abort', onAbort);
-      }
-    } catch (err) {
-      const c = classifyGaxError(err);
-      throw new ResponderError(`SCC ${version} UpdateSecurityMarks on ${request.securityMarks.name} failed: ${c.reason}`, c.kind, {
-        ...(c.code === undefined ? {} : { code: c.code }),
-        cause: err,
-      });
-    }
-  };
-
-  return {
-    updateByName,
-    update: (incident: Incident, marks: Record<string, string>, signal?: AbortSignal) => updateByName(incident.findingName, marks, signal),
-    async close() {
-      const clients = await Promise.allSettled([v1, v2].filter((c) => c !== undefined));
-      await Promise.all(clients.map((c) => (c.status === 'fulfilled' ? c.value.close() : undefined)));
-    },
-  };
 }

@@ -7,9 +7,9 @@
 // for longer, than any log line.
 import { Readable } from 'node:stream';
 import type { EvidenceStore, StoredObject } from '../ports.js';
-import { evidenceKeys } from '../evidence/keys.js';
+import { evidenceKeys } from '../ledger/keys.js';
 import { ResponderError } from '../common/errors.js';
-import { PRODUCER } from './producer.js';
+import { RESPONDER_NAME } from '../common/product.js';
 import { defaultScrubber, type Scrubber } from './scrub.js';
 
 export interface ReportKeys {
@@ -91,7 +91,7 @@ export async function storeReport<R>(store: EvidenceStore, input: StoreReportInp
     [REPORT_METADATA.kind]: kind,
     [REPORT_METADATA.finding]: input.findingName,
     [REPORT_METADATA.run]: input.runId,
-    [REPORT_METADATA.producer]: PRODUCER,
+    [REPORT_METADATA.producer]: RESPONDER_NAME,
   });
   let markdown: StoredObject | undefined;
   if (input.markdown !== undefined) {

@@ -6,14 +6,14 @@ import type { Envelope } from '../finding/decode.js';
 import type { Incident } from '../finding/types.js';
 import type { Decision } from '../policy/types.js';
 import { REPORT_SCHEMA_VERSION, type TriageReport } from './report.js';
-import { VERSION } from '../common/product.js';
+import { RESPONDER } from '../common/product.js';
 
 export function inertReport(incident: Incident, decision: Decision, options: { runId: string; envelope?: Envelope; now?: Date }): TriageReport {
   const at = (options.now ?? new Date()).toISOString();
   const summary = decision.matched ? `not run: rule ${decision.rule} matched, nothing executed` : `ignored: ${decision.reason}`;
   return {
     schemaVersion: REPORT_SCHEMA_VERSION,
-    responder: { name: 'scc-container-responder', version: VERSION },
+    responder: RESPONDER,
     runId: options.runId,
     findingName: incident.findingName,
     receivedAt: at,

@@ -8,7 +8,9 @@ import { executeActions, type ExecuteResult } from '../contain/executor.js';
 import type { ActionLimiter } from '../contain/limiter.js';
 import type { ActionContext, ActionOutcome, EvidenceStatus } from '../contain/types.js';
 import { buildPlaybookArtefacts } from '../enrich/playbook.js';
-import { enrichIncident, timed } from '../enrich/enrich.js';
+import { enrichIncident } from '../enrich/enrich.js';
+import { withTimeout } from '../common/time.js';
+import { RESPONDER_NAME } from '../common/product.js';
 import type { EnrichmentData } from '../enrich/types.js';
 import { snapshotBinary } from '../evidence/snapshot.js';
 import type { CollectorInfo, EvidenceResult, SnapshotPolicy } from '../evidence/types.js';
@@ -214,7 +216,7 @@ export async function respond(incident: Incident, plan: ResponsePlan, ctx: Respo
   // This read is usually the first of the pod, so the snapshot and enrich.pod share its call
   // (sharedReads): it gets the per-call deadline, or a hung API server holds the response forever.
   const readTargetPod = (w: Workloads, namespace: string, pod: string): Promise<PodView> =>
-    timed(`read pod ${namespace}/${pod}`, settings.enrich.callTimeoutMs, ctx.signal, (signal) => w.readPod(namespace, pod, signal));
+    withTimeout(`read pod ${namespace}/${pod}`, settings.enrich.callTimeoutMs, ctx.signal, (signal) => w.readPod(namespace, pod, signal));
   const podPromise: Promise<{ pod?: PodView; notFound?: boolean }> =
     workloads && incident.namespace && incident.pod && plan.actions.length > 0
       ? readTargetPod(workloads, incident.namespace, incident.pod).then(
@@ -333,7 +335,7 @@ export async function respond(incident: Incident, plan: ResponsePlan, ctx: Respo
 
   const report: TriageReport = {
     schemaVersion: REPORT_SCHEMA_VERSION,
-    responder: { name: 'scc-container-responder', version: ctx.version },
+    responder: { name: RESPONDER_NAME, version: ctx.version },
     runId: audit.runId,
     findingName: incident.findingName,
     receivedAt,

@@ -35,7 +35,7 @@ export interface ReportOutcome {
 
 export interface TriageReport {
   schemaVersion: typeof REPORT_SCHEMA_VERSION;
-  responder: { name: 'scc-container-responder'; version: string };
+  responder: { name: string; version: string };
   /** Id of this attempt (a redelivery gets a new one). */
   runId: string;
   findingName: string;

@@ -14,7 +14,7 @@ import { Storage } from '@google-cloud/storage';
 import type { Incident } from '../../shared/finding/types.js';
 import type { EvidenceStore, Workloads } from '../../shared/ports.js';
 import { GcsEvidenceStore } from '../../shared/gcp/gcs-store.js';
-import { assertSafeKey, evidenceKeys } from '../../shared/evidence/keys.js';
+import { assertSafeKey, evidenceKeys } from '../../shared/ledger/keys.js';
 import { LocalEvidenceStore } from '../../shared/evidence/local-store.js';
 import { snapshotBinary, type SnapshotInput } from '../../shared/evidence/snapshot.js';
 import type { EvidenceResult, SnapshotPolicy } from '../../shared/evidence/types.js';

@@ -11,7 +11,7 @@ import { after, before, describe, test } from 'node:test';
 import { Storage } from '@google-cloud/storage';
 import type { EvidenceStore } from '../../shared/ports.js';
 import { GcsEvidenceStore } from '../../shared/gcp/gcs-store.js';
-import { UnsafeKeyError } from '../../shared/evidence/keys.js';
+import { UnsafeKeyError } from '../../shared/ledger/keys.js';
 import { LocalEvidenceStore } from '../../shared/evidence/local-store.js';
 import { startFakeGcs, type FakeGcs } from '../support/fake-gcs.js';
 import { generatedStream, sha256OfGenerated } from '../support/fake-kube.js';

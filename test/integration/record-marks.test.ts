@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import { createSccFindingMarks, isHandled, MARK_KEYS, marksFor, type SccFindingMarks } from '../../shared/record/marks.js';
+import { isHandled, MARK_KEYS, marksFor } from '../../shared/record/marks.js';
+import { createSccFindingMarks, type SccFindingMarks } from '../../shared/gcp/scc-marks.js';
 import { classifyError, ResponderError } from '../../shared/common/errors.js';
 import type { Incident } from '../../shared/finding/types.js';
 import { startFakeScc, type FakeScc } from '../support/fake-scc.js';

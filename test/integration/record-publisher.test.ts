@@ -4,7 +4,8 @@
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import { after, before, describe, test } from 'node:test';
-import { createPubSubResultPublisher, resultMessage, type PubSubResultPublisher } from '../../shared/record/result-publisher.js';
+import { resultMessage } from '../../shared/record/result-publisher.js';
+import { createPubSubResultPublisher, type PubSubResultPublisher } from '../../shared/gcp/pubsub-publisher.js';
 import { classifyError, ResponderError } from '../../shared/common/errors.js';
 import { startFakePubSub, type FakePubSub } from '../support/fake-pubsub.js';
 

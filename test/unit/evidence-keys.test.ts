@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { assertSafeKey, evidenceKeys, isVerbatimSegment, keySegment, MAX_SEGMENT_LENGTH, UnsafeKeyError } from '../../shared/evidence/keys.js';
+import { assertSafeKey, evidenceKeys, isVerbatimSegment, keySegment, MAX_SEGMENT_LENGTH, UnsafeKeyError } from '../../shared/ledger/keys.js';
 import { validateBinaryPath } from '../../shared/evidence/path.js';
 
 const SAFE = /^[A-Za-z0-9._-]{1,100}$/;

@@ -2,9 +2,8 @@
 // effect, keys/values obey SCC's constraints, and our own marks are recognised as "handled".
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import {
-  actionWord, apiVersionOf, isHandled, MARK_KEYS, MARKS_TABLE, marksFor, marksResourceName, markValue, updateMarksRequest,
-} from '../../shared/record/marks.js';
+import { actionWord, isHandled, MARK_KEYS, MARKS_TABLE, marksFor } from '../../shared/record/marks.js';
+import { apiVersionOf, marksResourceName, markValue, updateMarksRequest } from '../../shared/finding/security-marks.js';
 import { classifyError } from '../../shared/common/errors.js';
 
 const V1 = 'organizations/123/sources/456/findings/abc';
