@@ -123,6 +123,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     respondContext: () => Promise.resolve(base),
     respond,
     claimConcurrently: options.surface === 'function',
+    deadlineMs: config.deadlineMs,
     idempotency: () =>
       (idempotency ??= getAdapters().then((a) => createIdempotency(a.evidence ? { store: a.evidence } : {}))),
   };

@@ -18,6 +18,11 @@ export interface StepResult<D = unknown> {
   code?: number | string;
   startedAt: string;
   durationMs: number;
+  /**
+   * Set by a stage whose work is best effort (logs, events, node): its transient failure is
+   * recorded but does not ask for a redelivery of the whole finding.
+   */
+  bestEffort?: boolean;
   data?: D;
 }
 

@@ -66,3 +66,14 @@ export async function withTimeout<T>(what: string, ms: number, outer: AbortSigna
     outer?.removeEventListener('abort', onOuter);
   }
 }
+
+/**
+ * A deadline for a whole unit of work (one finding): its signal aborts with a TimeoutError
+ * after `ms`. `clear()` when the work is done, or the timer keeps the process busy.
+ */
+export function startDeadline(what: string, ms: number): { signal: AbortSignal; clear(): void } {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(new TimeoutError(what, ms)), ms);
+  timer.unref();
+  return { signal: controller.signal, clear: () => clearTimeout(timer) };
+}

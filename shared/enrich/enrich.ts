@@ -3,11 +3,12 @@
 // instance id), pod events, and the pod and audit log queries. A failed call is a failed
 // step with its reason; it never stops the others. Pure orchestration over the ports.
 import type { Incident } from '../finding/types.js';
-import type { ClusterDirectory, LogQueryName, LogSearch, NodeView, OwnerRef, OwnerView, PodView, Workloads } from '../ports.js';
+import type { ClusterDirectory, LogQueryName, LogSearch, NodeView, PodView, Workloads } from '../ports.js';
 import { classifyError, ResponderError } from '../common/errors.js';
 import { withTimeout } from '../common/time.js';
 import { runStep, skipped, type Skip, type StepResult } from '../common/step.js';
 import { buildPlaybookArtefacts } from './playbook.js';
+import { controllerRef, MAX_OWNER_DEPTH, readOwnerChain } from './owners.js';
 import { summariseLogs } from './log-summary.js';
 import type { EnrichmentData, NodeFacts } from './types.js';
 
@@ -28,8 +29,6 @@ export interface EnrichOptions {
   signal?: AbortSignal;
 }
 
-/** Pod -> ReplicaSet -> Deployment and Job -> CronJob are the deepest chains. */
-export const MAX_OWNER_DEPTH = 3;
 /** Controllers that recreate a deleted pod. */
 const REPLACING = new Set(['ReplicaSet', 'StatefulSet', 'DaemonSet', 'Job', 'ReplicationController']);
 
@@ -45,9 +44,6 @@ function nodeFacts(node: NodeView): NodeFacts {
   return facts;
 }
 
-function controllerRef(refs: OwnerRef[]): OwnerRef | undefined {
-  return refs.find((r) => r.controller === true) ?? (refs.length === 1 ? refs[0] : undefined);
-}
 
 /** Whether a controller will recreate the pod, and why (for the reviewer). */
 export function replacementOf(pod: PodView): { willBeReplaced: boolean; replacement: string } {
@@ -150,13 +146,11 @@ export async function enrichIncident(incident: Incident, deps: EnrichDeps, optio
     if (!first) return skipped('enrich.owners', 'bare pod: no owner');
     data.topController = { kind: first.kind, name: first.name };
     return kubeStep('enrich.owners', t * MAX_OWNER_DEPTH, async (w, signal) => {
-      let next: OwnerRef | undefined = first;
-      for (let depth = 0; next && depth < MAX_OWNER_DEPTH; depth++) {
-        const r: OwnerRef = next;
-        const owner: OwnerView = await withTimeout(`read ${r.kind} ${ns}/${r.name}`, t, signal, (s) => w.readOwner(ns, r, s));
-        data.owners.push(owner);
-        data.topController = { kind: owner.kind, name: owner.name };
-        next = controllerRef(owner.ownerReferences);
+      try {
+        await readOwnerChain(w, ns, first, t, signal, data.owners);
+      } finally {
+        const top = data.owners.at(-1);
+        if (top) data.topController = { kind: top.kind, name: top.name };
       }
       return data.owners.map((o) => `${o.kind}/${o.name}`).join(' -> ');
     });
@@ -193,7 +187,7 @@ export async function enrichIncident(incident: Incident, deps: EnrichDeps, optio
         })
       : Promise.resolve(skipped('enrich.events', 'the finding names no pod/namespace'));
 
-  const steps = await Promise.all([
+  const [clusterResult, podResult, ...others] = await Promise.all([
     clusterStep,
     podStep as Promise<StepResult>,
     ownersStep,
@@ -203,6 +197,10 @@ export async function enrichIncident(incident: Incident, deps: EnrichDeps, optio
     logStep('audit'),
     nodeLogStep,
   ]);
+  // Only the pod read feeds containment; a transient failure of the rest (logs, events,
+  // node, owners for the report) does not justify re-running the whole response.
+  for (const s of [clusterResult, ...others]) s.bestEffort = true;
+  const steps = [clusterResult, podResult, ...others];
   // The step data of reads is in `data`; keep the step records small.
   for (const s of steps) if (s.name === 'enrich.pod' || s.name === 'enrich.node' || s.name === 'enrich.cluster') delete s.data;
   return { steps, data };

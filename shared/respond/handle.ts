@@ -15,6 +15,7 @@ import { renderMarkdown } from './render.js';
 import { REPORT_SCHEMA_VERSION, type TriageReport } from './report.js';
 import type { PipelineAdapters, RespondContext } from './pipeline.js';
 import { classifyError } from '../common/errors.js';
+import { raceAbort, startDeadline } from '../common/time.js';
 
 export type Disposition =
   | 'rejected' // malformed message: acked with an ERROR entry
@@ -56,6 +57,11 @@ export interface HandlerRuntime {
   idempotency(): Promise<Idempotency>;
   /** Take the store claim alongside the response's reads instead of before them (function: critical path). */
   claimConcurrently?: boolean;
+  /**
+   * The whole finding's deadline (SCC_RESPONDER_DEADLINE_SECONDS): past it the response is
+   * abandoned, every step still running is aborted, and the delivery is retried.
+   */
+  deadlineMs?: number;
 }
 
 export async function handleMessage(input: unknown, runtime: HandlerRuntime, decodeContext: DecodeContext = {}): Promise<HandleResult> {
@@ -110,6 +116,7 @@ async function runMatched(incident: Incident, plan: ResponsePlan, envelope: Enve
     ...(envelope.publishTime ? { publishTime: envelope.publishTime } : {}),
   });
   audit.decision({ matched: true, rule: plan.rule, mode: plan.mode, actions: plan.actions.map((a) => a.type), requireEvidence: plan.requireEvidence });
+  const deadline = runtime.deadlineMs === undefined ? undefined : startDeadline(`finding ${incident.findingName}`, runtime.deadlineMs);
   try {
     const [adapters, base] = await Promise.all([runtime.adapters(), runtime.respondContext()]);
     // At most one execution per finding: single flight in this instance, a create-only claim
@@ -119,9 +126,11 @@ async function runMatched(incident: Incident, plan: ResponsePlan, envelope: Enve
     const finish = (r: TriageReport): Finish => (r.outcome.retry ? { release: r.outcome.summary } : { complete: { report: r, markdown: renderMarkdown(r) } });
     // The function claims concurrently (reads start at once, effects wait for the claim); the
     // CLI claims first, so triaging a handled finding again makes no call at all.
+    // Within the deadline: a step that ignores its signal is abandoned, and the claim released.
+    const within = (ctx: RespondContext): Promise<TriageReport> => (deadline ? raceAbort(runtime.respond(incident, plan, { ...ctx, signal: deadline.signal }), deadline.signal) : runtime.respond(incident, plan, ctx));
     const result = runtime.claimConcurrently
-      ? await idem.runConcurrently(runInput, (admit) => runtime.respond(incident, plan, { ...base, adapters, audit, envelope, admit }), finish)
-      : await idem.run(runInput, () => runtime.respond(incident, plan, { ...base, adapters, audit, envelope }), finish);
+      ? await idem.runConcurrently(runInput, (admit) => within({ ...base, adapters, audit, envelope, admit }), finish)
+      : await idem.run(runInput, () => within({ ...base, adapters, audit, envelope }), finish);
     if (result.status === 'already-completed') {
       audit.summary({ verdict: 'duplicate', action: 'none', outcome: 'completed', details: { reason: 'report.json exists: the finding was handled by an earlier delivery' } }, 'finding already handled (report object exists): acknowledged without acting again');
       const stored = result.report as Partial<TriageReport> | null;
@@ -156,5 +165,7 @@ async function runMatched(incident: Incident, plan: ResponsePlan, envelope: Enve
     const c = classifyError(err);
     audit.summary({ verdict: 'failed', action: 'none', outcome: c.kind === 'transient' ? 'retry' : 'failed', details: { error: c.reason, code: c.code } }, `response failed: ${c.reason}`);
     return { disposition: c.kind === 'transient' ? 'retry' : 'failed', retry: c.kind === 'transient', message: c.reason, findingName: incident.findingName, incident, decision: plan, envelope };
+  } finally {
+    deadline?.clear();
   }
 }

@@ -1,13 +1,14 @@
-// One response reads the target pod and node from several places at once (enrichment, the
-// snapshot's manifest, containment guards). This wrapper makes concurrent and repeated reads
+// One response reads the target pod, its owners and node from several places at once
+// (enrichment, the snapshot's manifest, containment guards). This wrapper makes concurrent and repeated reads
 // of the same object within one response share one API call: fewer round trips on the
 // critical path and one consistent view of the pod for every step. Writes pass through.
 import { OWN_LABEL_PREFIX } from '../contain/labels.js';
-import type { NodeView, PodView, Workloads } from '../ports.js';
+import type { NodeView, OwnerView, PodView, Workloads } from '../ports.js';
 
 export function sharedReads(inner: Workloads): Workloads {
   const pods = new Map<string, Promise<PodView>>();
   const nodes = new Map<string, Promise<NodeView>>();
+  const owners = new Map<string, Promise<OwnerView>>();
   // Pod lists are cached until a write in their namespace: the pipeline prefetches the
   // controller's pods while the snapshot runs, so deletePod's "pods before the delete" list
   // costs no round trip on the critical path. After a delete in a namespace its lists are
@@ -30,7 +31,7 @@ export function sharedReads(inner: Workloads): Workloads {
   return {
     readPod: (ns, name, signal) => once(pods, `${ns}/${name}`, () => inner.readPod(ns, name, signal)),
     readNode: (name, signal) => once(nodes, name, () => inner.readNode(name, signal)),
-    readOwner: (ns, ref, signal) => inner.readOwner(ns, ref, signal),
+    readOwner: (ns, ref, signal) => once(owners, `${ns}/${ref.apiVersion}/${ref.kind}/${ref.name}`, () => inner.readOwner(ns, ref, signal)),
     listPodEvents: (ns, pod, signal) => inner.listPodEvents(ns, pod, signal),
     listPods: (ns, selector, signal) => (liveLists.has(ns) ? inner.listPods(ns, selector, signal) : once(lists, `${ns}\n${selector}`, () => inner.listPods(ns, selector, signal))),
     exec: (req) => inner.exec(req),

@@ -1,0 +1,52 @@
+// What respond() is given: the adapters (ports), the policy's settings and the per-finding
+// context. Its own module so the stages can share these types without importing the pipeline.
+import type { ActionLimiter } from '../contain/limiter.js';
+import type { CollectorInfo, SnapshotPolicy } from '../evidence/types.js';
+import type { Envelope } from '../finding/decode.js';
+import type { ClusterDirectory, EvidenceStore, FindingMarks, LogSearch, ResultPublisher } from '../ports.js';
+import type { FindingAudit } from '../record/audit-log.js';
+
+export interface PipelineAdapters {
+  directory?: ClusterDirectory;
+  /** Why there is no directory (shown as the reason the cluster steps are skipped). */
+  noClusterAccessReason?: string;
+  logs?: LogSearch;
+  evidence?: EvidenceStore;
+  marks?: FindingMarks;
+  publisher?: ResultPublisher;
+  limiter?: ActionLimiter;
+}
+
+/** Settings that come from the policy file (with its defaults). */
+export interface PipelineSettings {
+  snapshot: SnapshotPolicy;
+  enrich: { callTimeoutMs: number; logWindowMinutes: number; maxLogEntries: number; maxLogBytes: number };
+  protectedNamespaces: readonly string[];
+  /** Timeout for each record step (marks, publish, report object). */
+  recordTimeoutMs: number;
+}
+
+export interface RespondContext {
+  adapters: PipelineAdapters;
+  audit: FindingAudit;
+  settings: PipelineSettings;
+  collector: CollectorInfo;
+  version: string;
+  envelope?: Envelope;
+  /** CLI `--dry-run`: run every action in dry-run whatever the rule says. */
+  forceDryRun?: boolean;
+  now?: () => Date;
+  /** The whole finding's deadline (SCC_RESPONDER_DEADLINE_SECONDS): every step and call is linked to it. */
+  signal?: AbortSignal;
+  /**
+   * Waits until this run may take effects (cluster writes, marks, publishing); throws when
+   * another delivery owns the finding. Reads and create-only evidence happen before it, so the
+   * duplicate check costs no time on the critical path (shared/record/idempotency.ts).
+   */
+  admit?: () => Promise<void>;
+}
+
+/** `{ signal }` when there is one: spread into step and call options. */
+export function signalOf(ctx: Pick<RespondContext, 'signal'>): { signal?: AbortSignal } {
+  return ctx.signal ? { signal: ctx.signal } : {};
+}

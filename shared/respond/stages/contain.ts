@@ -1,0 +1,92 @@
+// Stage 4, contain: the rule's actions, in two waves. Metadata-only actions (label, annotate:
+// recording the finding on the pod) need no evidence and run as soon as the pod is read,
+// alongside the snapshot; the rest waits for the evidence gate, the owner chain and, for
+// cordonNode, the node. Both waves wait for admit(): another delivery may own the finding.
+import { skipped, type StepResult } from '../../common/step.js';
+import { executeActions, type ExecuteResult } from '../../contain/executor.js';
+import type { ActionContext, EvidenceStatus } from '../../contain/types.js';
+import type { Incident } from '../../finding/types.js';
+import type { ActionType, ResponsePlan } from '../../policy/types.js';
+import type { ClusterInfo, NodeView, OwnerView, Workloads } from '../../ports.js';
+import { signalOf, type RespondContext } from '../context.js';
+import type { TargetPod } from './target-pod.js';
+
+/** Actions that only record the finding on the pod: no evidence needed, nothing destroyed. */
+const METADATA_ONLY: ReadonlySet<ActionType> = new Set<ActionType>(['labelPod', 'annotatePod']);
+
+export interface Containment {
+  /** The `contain` step when no action could be taken at all. */
+  step?: StepResult;
+  result: ExecuteResult;
+}
+
+interface Facts {
+  target: TargetPod;
+  evidence: EvidenceStatus;
+  owners?: OwnerView[];
+  node?: NodeView;
+  cluster?: ClusterInfo;
+}
+
+const NONE: ExecuteResult = { outcomes: [], steps: [] };
+
+function admitted(ctx: RespondContext): Promise<void> {
+  return ctx.admit ? ctx.admit() : Promise.resolve();
+}
+
+function actionContext(incident: Incident, plan: ResponsePlan, w: Workloads, facts: Facts, ctx: RespondContext): ActionContext {
+  const { target, cluster } = facts;
+  return {
+    incident,
+    plan,
+    ...(target.pod ? { pod: target.pod } : {}),
+    ...(target.notFound ? { podNotFound: true } : {}),
+    owners: facts.owners ?? [],
+    ...(facts.node ? { node: facts.node } : {}),
+    evidence: facts.evidence,
+    workloads: w,
+    mode: ctx.forceDryRun ? 'dry-run' : plan.mode,
+    ...(cluster?.networkPolicyEnforced === undefined ? {} : { clusterEnforcesNetworkPolicy: cluster.networkPolicyEnforced }),
+    protectedNamespaces: ctx.settings.protectedNamespaces,
+    ...signalOf(ctx),
+  };
+}
+
+function run(incident: Incident, plan: ResponsePlan, w: Workloads, facts: Facts, ctx: RespondContext, now: () => Date): Promise<ExecuteResult> {
+  if (plan.actions.length === 0) return Promise.resolve(NONE);
+  return executeActions(actionContext(incident, plan, w, facts, ctx), { ...(ctx.adapters.limiter ? { limiter: ctx.adapters.limiter } : {}), now });
+}
+
+export function splitActions(plan: ResponsePlan): { early: ResponsePlan; late: ResponsePlan } {
+  return {
+    early: { ...plan, actions: plan.actions.filter((a) => METADATA_ONLY.has(a.type)) },
+    late: { ...plan, actions: plan.actions.filter((a) => !METADATA_ONLY.has(a.type)) },
+  };
+}
+
+/** The early wave: starts now, runs as soon as the pod is read. */
+export function containEarly(incident: Incident, plan: ResponsePlan, w: Workloads | undefined, target: Promise<TargetPod>, ctx: RespondContext, now: () => Date): Promise<ExecuteResult> {
+  const { early } = splitActions(plan);
+  if (!w || early.actions.length === 0) return Promise.resolve(NONE);
+  const p = target.then(async (t) => {
+    await admitted(ctx);
+    return run(incident, early, w, { target: t, evidence: { stored: false, reason: 'not needed: metadata only' } }, ctx, now);
+  });
+  // Awaited by containLate; a refusal to admit must not surface as an unhandled rejection meanwhile.
+  p.catch(() => undefined);
+  return p;
+}
+
+/** The late wave, after the evidence gate; returns both waves' outcomes in plan order of waves. */
+export async function containLate(incident: Incident, plan: ResponsePlan, w: Workloads | undefined, facts: Omit<Facts, 'node'> & { early: Promise<ExecuteResult> }, ctx: RespondContext, now: () => Date): Promise<Containment> {
+  if (plan.actions.length === 0) return { result: NONE };
+  if (!w) return { step: skipped('contain', 'no Kubernetes access: no action can be taken'), result: NONE };
+  const { late } = splitActions(plan);
+  const nodeName = facts.target.pod?.nodeName ?? incident.node;
+  const needsNode = late.actions.some((a) => a.type === 'cordonNode');
+  const node = needsNode && nodeName ? await w.readNode(nodeName, ctx.signal).catch(() => undefined) : undefined;
+  await admitted(ctx);
+  const lateResult = await run(incident, late, w, { ...facts, ...(node ? { node } : {}) }, ctx, now);
+  const earlyResult = await facts.early;
+  return { result: { outcomes: [...earlyResult.outcomes, ...lateResult.outcomes], steps: [...earlyResult.steps, ...lateResult.steps] } };
+}

@@ -1,0 +1,72 @@
+// Stage 5, record: what this attempt did to the cluster (effect records beside the evidence,
+// so a retry can report it), then the SCC marks and the results topic. Marks and publishing
+// belong to the final attempt: when a retry is coming they are skipped with that reason. The
+// report object, the cross-delivery "completed" record, is written by the caller through the
+// idempotency protocol (shared/record/idempotency.ts).
+import { runStep, skipped, type StepResult } from '../../common/step.js';
+import type { ActionOutcome } from '../../contain/types.js';
+import { marksFor } from '../../record/marks.js';
+import { resultMessage } from '../../record/result-publisher.js';
+import { signalOf, type RespondContext } from '../context.js';
+import { markHash } from '../outcome.js';
+import { mergeStatuses, storeEffects } from '../prior-effects.js';
+import type { TriageReport } from '../report.js';
+
+/** Stores this attempt's effects (best effort: a failure only makes a retry under-report). */
+export async function recordEffectsTaken(folder: string, actions: readonly ActionOutcome[], ctx: RespondContext, now: Date): Promise<void> {
+  const store = ctx.adapters.evidence;
+  if (!store || actions.length === 0) return;
+  await storeEffects(store, folder, ctx.audit.runId, actions, now, ctx.signal).catch((err: unknown) => {
+    ctx.audit.warning(`effect record not stored (a retry may under-report this attempt's effects): ${err instanceof Error ? err.message : String(err)}`);
+  });
+}
+
+function marksStep(report: TriageReport, ctx: RespondContext): Promise<StepResult> {
+  const marks = ctx.adapters.marks;
+  if (!marks) return Promise.resolve(skipped('record.marks', 'SCC marks write-back is off (SCC_RESPONDER_MARKS)'));
+  if (report.outcome.retry) return Promise.resolve(skipped('record.marks', 'a retry is coming: marks are written by the final attempt'));
+  const plan = report.decision.matched ? report.decision : undefined;
+  const evidenceUri = report.evidence && report.evidence.outcome !== 'failed' ? report.evidence.object.uri : undefined;
+  const values = marksFor({
+    runId: ctx.audit.runId,
+    ...(plan ? { rule: plan.rule, mode: ctx.forceDryRun ? 'dry-run' : plan.mode } : {}),
+    actions: mergeStatuses(report.actions, report.priorEffects ?? []),
+    ...(evidenceUri ? { evidenceUri } : {}),
+    hash: markHash(report.evidence),
+    // A pod that is gone leaves nothing to copy: not a failure of the response.
+    failed: report.steps.some(
+      (s) => s.status === 'failed' && s.failure === 'permanent' && ((s.name === 'snapshot' && !(report.evidence?.outcome === 'failed' && report.evidence.failure === 'pod-gone')) || s.name.startsWith('contain.')),
+    ),
+  });
+  return runStep('record.marks', async (signal) => {
+    await marks.update(report.incident, values, signal);
+    return values;
+  }, { timeoutMs: ctx.settings.recordTimeoutMs, ...signalOf(ctx) });
+}
+
+function publishStep(report: TriageReport, ctx: RespondContext): Promise<StepResult> {
+  const publisher = ctx.adapters.publisher;
+  if (!publisher) return Promise.resolve(skipped('record.publish', 'no results topic configured (SCC_RESPONDER_RESULTS_TOPIC)'));
+  if (report.outcome.retry) return Promise.resolve(skipped('record.publish', 'a retry is coming: the result is published by the final attempt'));
+  const { incident } = report;
+  const plan = report.decision.matched ? report.decision : undefined;
+  const msg = resultMessage(report, {
+    findingName: incident.findingName,
+    category: incident.category,
+    severity: incident.severity,
+    action: report.outcome.action,
+    ...(incident.cluster ? { cluster: incident.cluster.name, project: incident.cluster.project } : {}),
+    verdict: report.outcome.verdict,
+    ...(plan ? { mode: plan.mode, rule: plan.rule } : {}),
+  });
+  return runStep('record.publish', async (signal) => ({ messageId: await publisher.publish(msg.payload, msg.attributes, msg.orderingKey, signal) }), {
+    timeoutMs: ctx.settings.recordTimeoutMs,
+    ...signalOf(ctx),
+  });
+}
+
+/** Marks and results topic, after the outcome is known; each is its own step and may turn the verdict into a retry. */
+export async function recordResult(report: TriageReport, ctx: RespondContext): Promise<StepResult[]> {
+  await ctx.admit?.();
+  return Promise.all([marksStep(report, ctx), publishStep(report, ctx)]);
+}
