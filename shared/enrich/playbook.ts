@@ -164,19 +164,18 @@ function blockingProblem(incident: Incident, field: string): string | undefined 
   return incident.problems?.find((p) => p.kind === 'invalid' && p.field === field)?.message;
 }
 
-export function buildPlaybookArtefacts(incident: Incident, options: PlaybookOptions = {}): PlaybookArtefacts {
-  const before = options.windowBeforeMinutes ?? DEFAULT_WINDOW_BEFORE_MINUTES;
-  const after = options.windowAfterMinutes ?? DEFAULT_WINDOW_AFTER_MINUTES;
-  const event = new Date(incident.eventTime).getTime();
-  const start = new Date(event - before * 60_000).toISOString();
-  const end = new Date(event + after * 60_000).toISOString();
-  const cluster = incident.cluster;
-  const project = incident.projectId !== '' ? incident.projectId : (cluster?.project ?? incident.projectNumber ?? '');
-  const unavailable: PlaybookArtefacts['unavailable'] = [];
+interface LogWindow {
+  project: string;
+  start: string;
+  end: string;
+}
 
-  // ---- step 4: the three filters, line for line as the playbook writes them.
+/** Step 4: the three filters, line for line as the playbook writes them. */
+function logFilters(incident: Incident, w: LogWindow, instanceId: string | undefined): PlaybookArtefacts['filters'] {
+  const { cluster } = incident;
+  const { project, start, end } = w;
   const podValues = new Values();
-  const podFilter = filterArtefact(
+  const pod = filterArtefact(
     'pod',
     'Pod logs',
     [
@@ -187,14 +186,11 @@ export function buildPlaybookArtefacts(incident: Incident, options: PlaybookOpti
       `resource.labels.namespace_name=${quoteLogValue(podValues.get(incident.namespace, 'Pod_Namespace'))}`,
       `resource.labels.pod_name=${quoteLogValue(podValues.get(incident.pod, 'Pod_Name'))}`,
     ],
-    podValues,
-    project,
-    start,
-    end,
+    podValues, project, start, end,
   );
   const auditValues = new Values();
   const auditProject = auditValues.get(project, 'project');
-  const auditFilter = filterArtefact(
+  const audit = filterArtefact(
     'audit',
     'Cluster audit logs',
     [
@@ -205,43 +201,34 @@ export function buildPlaybookArtefacts(incident: Incident, options: PlaybookOpti
       `resource.labels.cluster_name=${quoteLogValue(auditValues.get(cluster?.name, 'cluster'))}`,
       quoteLogValue(auditValues.get(incident.pod, 'Pod_Name')),
     ],
-    auditValues,
-    project,
-    start,
-    end,
+    auditValues, project, start, end,
   );
   const nodeValues = new Values();
-  const instanceId = options.instanceId !== undefined && options.instanceId !== '' ? options.instanceId : undefined;
   if (instanceId === undefined) nodeValues.missing.push('instance_id');
-  const nodeFilter = filterArtefact(
+  const node = filterArtefact(
     'node',
     'GKE node console logs',
     [`resource.type="gce_instance"`, `resource.labels.instance_id=${quoteLogValue(instanceId ?? INSTANCE_ID_PLACEHOLDER)}`],
-    nodeValues,
-    project,
-    start,
-    end,
+    nodeValues, project, start, end,
   );
+  return { pod, audit, node };
+}
 
-  // ---- console links (steps 2 and 3).
+/** Steps 2 and 3 (console pages of the cluster, node, pod and workload) and step 6 (research). */
+function consoleLinks(incident: Incident, project: string, owner: PlaybookOptions['owner'], unavailable: PlaybookArtefacts['unavailable']): PlaybookArtefacts['links'] {
   const links: PlaybookArtefacts['links'] = { mitre: [] };
   const q = `?project=${seg(project)}`;
+  const cluster = incident.cluster;
   if (cluster) {
     const base = `${seg(cluster.location)}/${seg(cluster.name)}`;
     links.cluster = { title: `Cluster ${cluster.name}`, url: `${CONSOLE}/kubernetes/clusters/details/${base}/details${q}` };
     if (incident.node) links.node = { title: `Node ${incident.node}`, url: `${CONSOLE}/kubernetes/node/${base}/${seg(incident.node)}/details${q}` };
     if (incident.namespace && incident.pod) {
-      links.pod = {
-        title: `Pod ${incident.namespace}/${incident.pod}`,
-        url: `${CONSOLE}/kubernetes/pod/${base}/${seg(incident.namespace)}/${seg(incident.pod)}/details${q}`,
-      };
+      links.pod = { title: `Pod ${incident.namespace}/${incident.pod}`, url: `${CONSOLE}/kubernetes/pod/${base}/${seg(incident.namespace)}/${seg(incident.pod)}/details${q}` };
     }
-    const ownerPath = options.owner ? WORKLOAD_PATHS[options.owner.kind] : undefined;
-    if (options.owner && ownerPath && incident.namespace) {
-      links.workload = {
-        title: `${options.owner.kind} ${incident.namespace}/${options.owner.name}`,
-        url: `${CONSOLE}/kubernetes/${ownerPath}/${base}/${seg(incident.namespace)}/${seg(options.owner.name)}/overview${q}`,
-      };
+    const ownerPath = owner ? WORKLOAD_PATHS[owner.kind] : undefined;
+    if (owner && ownerPath && incident.namespace) {
+      links.workload = { title: `${owner.kind} ${incident.namespace}/${owner.name}`, url: `${CONSOLE}/kubernetes/${ownerPath}/${base}/${seg(incident.namespace)}/${seg(owner.name)}/overview${q}` };
     } else if (incident.namespace) {
       links.workload = { title: `Workloads in ${incident.namespace}`, url: `${CONSOLE}/kubernetes/workload/overview${q}` };
     }
@@ -249,18 +236,19 @@ export function buildPlaybookArtefacts(incident: Incident, options: PlaybookOpti
     unavailable.push({ item: 'console links', reason: `the finding's resource is not a GKE cluster (${incident.resourceName})` });
   }
   if (incident.node && incident.nodeZone) {
-    links.nodeInstance = {
-      title: `VM instance ${incident.node}`,
-      url: `${CONSOLE}/compute/instancesDetail/zones/${seg(incident.nodeZone)}/instances/${seg(incident.node)}${q}`,
-    };
+    links.nodeInstance = { title: `VM instance ${incident.node}`, url: `${CONSOLE}/compute/instancesDetail/zones/${seg(incident.nodeZone)}/instances/${seg(incident.node)}${q}` };
   }
   if (incident.virusTotalUrl) links.virusTotal = { title: 'VirusTotal analysis', url: incident.virusTotalUrl };
   for (const t of incident.mitre.techniques) {
     if (t.url) links.mitre.push({ title: `${t.id ?? t.name} ${t.name}`, url: t.url });
   }
+  return links;
+}
 
-  // ---- step 5: commands.
+/** Step 5: credentials, copying the binary out, a shell in the container (argv, quoted for copy and paste). */
+function playbookCommands(incident: Incident, project: string, localFile: string, unavailable: PlaybookArtefacts['unavailable']): PlaybookArtefacts['commands'] {
   const commands: PlaybookArtefacts['commands'] = {};
+  const cluster = incident.cluster;
   if (cluster) {
     commands.getCredentials = command('Get cluster credentials', [
       'gcloud', 'container', 'clusters', 'get-credentials', cluster.name,
@@ -272,35 +260,44 @@ export function buildPlaybookArtefacts(incident: Incident, options: PlaybookOpti
   const podProblem = blockingProblem(incident, 'namespace') ?? blockingProblem(incident, 'pod') ?? blockingProblem(incident, 'container');
   const missingPod = !incident.namespace ? 'no namespace' : !incident.pod ? 'no pod name' : !incident.container ? 'no container name' : undefined;
   const podUnusable = missingPod ?? podProblem;
-  const localFile = options.localFile ?? `scc-evidence-${incident.findingId}.bin`;
-  if (podUnusable === undefined && incident.namespace && incident.pod && incident.container) {
-    const pathUnusable = !incident.binary ? 'the finding names no binary' : incident.binary.pathProblem ? `binary path ${incident.binary.pathProblem}` : undefined;
-    if (pathUnusable === undefined && incident.binary) {
-      commands.copyBinary = command(
-        'Copy the modified binary out',
-        ['kubectl', 'cp', `${incident.namespace}/${incident.pod}:${incident.binary.path}`, '-c', incident.container, localFile],
-        "kubectl cp runs tar inside the compromised container: the copy may be forged. Trust it only if its SHA-256 matches the finding's.",
-      );
-      if (incident.binary.sha256) {
-        commands.verifyCopy = command('Check the copy against the finding', ['sha256sum', localFile], `expected ${incident.binary.sha256}${incident.binary.partiallyHashed ? ` (of the first ${incident.binary.hashedSize ?? '?'} bytes only)` : ''}`);
-      }
-    } else unavailable.push({ item: 'kubectl cp', reason: pathUnusable ?? 'no binary' });
-    commands.shell = command(
-      'Open a shell in the container',
-      ['kubectl', 'exec', `--namespace=${incident.namespace}`, '-ti', incident.pod, '-c', incident.container, '--', '/bin/sh'],
-      'needs a shell at /bin/sh in the container; the container is compromised, its tools may lie',
-    );
-  } else {
+  if (podUnusable !== undefined || !incident.namespace || !incident.pod || !incident.container) {
     unavailable.push({ item: 'kubectl cp / kubectl exec', reason: podUnusable ?? 'no pod' });
+    return commands;
   }
+  const pathUnusable = !incident.binary ? 'the finding names no binary' : incident.binary.pathProblem ? `binary path ${incident.binary.pathProblem}` : undefined;
+  if (pathUnusable === undefined && incident.binary) {
+    commands.copyBinary = command(
+      'Copy the modified binary out',
+      ['kubectl', 'cp', `${incident.namespace}/${incident.pod}:${incident.binary.path}`, '-c', incident.container, localFile],
+      "kubectl cp runs tar inside the compromised container: the copy may be forged. Trust it only if its SHA-256 matches the finding's.",
+    );
+    if (incident.binary.sha256) {
+      commands.verifyCopy = command('Check the copy against the finding', ['sha256sum', localFile], `expected ${incident.binary.sha256}${incident.binary.partiallyHashed ? ` (of the first ${incident.binary.hashedSize ?? '?'} bytes only)` : ''}`);
+    }
+  } else unavailable.push({ item: 'kubectl cp', reason: pathUnusable ?? 'no binary' });
+  commands.shell = command(
+    'Open a shell in the container',
+    ['kubectl', 'exec', `--namespace=${incident.namespace}`, '-ti', incident.pod, '-c', incident.container, '--', '/bin/sh'],
+    'needs a shell at /bin/sh in the container; the container is compromised, its tools may lie',
+  );
+  return commands;
+}
 
-  const filters = { pod: podFilter, audit: auditFilter, node: nodeFilter };
+export function buildPlaybookArtefacts(incident: Incident, options: PlaybookOptions = {}): PlaybookArtefacts {
+  const before = options.windowBeforeMinutes ?? DEFAULT_WINDOW_BEFORE_MINUTES;
+  const after = options.windowAfterMinutes ?? DEFAULT_WINDOW_AFTER_MINUTES;
+  const event = new Date(incident.eventTime).getTime();
+  const start = new Date(event - before * 60_000).toISOString();
+  const end = new Date(event + after * 60_000).toISOString();
+  const project = incident.projectId !== '' ? incident.projectId : (incident.cluster?.project ?? incident.projectNumber ?? '');
+  const instanceId = options.instanceId !== undefined && options.instanceId !== '' ? options.instanceId : undefined;
+  const unavailable: PlaybookArtefacts['unavailable'] = [];
   const artefacts: PlaybookArtefacts = {
     project,
     window: { start, end, beforeMinutes: before, afterMinutes: after },
-    filters,
-    links,
-    commands,
+    filters: logFilters(incident, { project, start, end }, instanceId),
+    links: consoleLinks(incident, project, options.owner, unavailable),
+    commands: playbookCommands(incident, project, options.localFile ?? `scc-evidence-${incident.findingId}.bin`, unavailable),
     unavailable,
     sections: [],
   };
