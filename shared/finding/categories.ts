@@ -27,9 +27,6 @@ export const CONTAINER_THREAT_CATEGORIES = [
 
 export type ContainerThreatCategory = (typeof CONTAINER_THREAT_CATEGORIES)[number];
 
-export function isKnownCategory(category: string): category is ContainerThreatCategory {
-  return (CONTAINER_THREAT_CATEGORIES as readonly string[]).includes(category);
-}
 
 /**
  * True when the finding's resource is a GKE cluster. The same category also comes from

@@ -378,7 +378,3 @@ export function toIncident(message: NotificationMessage | unknown): IncidentResu
   }
 }
 
-/** Problems that forbid acting on the pod (used by decide()). */
-export function blockingProblems(incident: Incident, fields: readonly string[]): IncidentProblem[] {
-  return (incident.problems ?? []).filter((p) => p.kind === 'invalid' && fields.includes(p.field));
-}

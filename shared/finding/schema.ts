@@ -153,7 +153,6 @@ export const notificationMessageSchema = z.looseObject({
 
 export type NotificationMessage = z.output<typeof notificationMessageSchema>;
 export type Finding = NotificationMessage['finding'];
-export type FindingProcess = NonNullable<Finding['processes']>[number];
 
 /** The Pub/Sub message (push body `message`, pull `PubsubMessage`). */
 export const pubsubMessageSchema = z.looseObject({
@@ -167,11 +166,5 @@ export const pubsubMessageSchema = z.looseObject({
 });
 
 export type PubsubMessage = z.output<typeof pubsubMessageSchema>;
-
-/** The CloudEvent data of `google.cloud.pubsub.topic.v1.messagePublished` (= the push body). */
-export const messagePublishedDataSchema = z.looseObject({
-  message: pubsubMessageSchema,
-  subscription: z.string().optional(),
-});
 
 export const PUBSUB_CLOUDEVENT_TYPE = 'google.cloud.pubsub.topic.v1.messagePublished';

@@ -28,7 +28,7 @@ export interface FolderParts {
 
 /**
  * The folder of one finding's objects: the evidence directory `<project>/<cluster>/<namespace>/<pod>/<finding-id>`
- * (shared/evidence/keys.ts, every segment sanitised). Derivable from the finding alone, so the
+ * (shared/ledger/keys.ts, every segment sanitised). Derivable from the finding alone, so the
  * idempotency claim can be taken before any work, in the same folder the report lands in.
  * The snapshot must build its keys from the same parts for the report to sit beside the binary.
  */

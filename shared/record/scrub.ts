@@ -1,5 +1,5 @@
 // The redactor every audit entry, report object and published result passes through.
-// It builds on engineer A's shared/finding/redact.ts (the token formats and secret key names
+// It builds on shared/finding/redact.ts (the token formats and secret key names
 // live there, once) and adds what a record of a whole run needs on top:
 //   1. keys that look secret (`password`, `apiKey`, `STRIPE_API_KEY`, ...) lose their value;
 //      booleans survive (`tokenPresent: true` reveals nothing), nested shapes are kept;

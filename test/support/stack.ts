@@ -1,4 +1,4 @@
-// The whole outside world of one deployment, on loopback: B's GKE "world" (fake GKE API,
+// The whole outside world of one deployment, on loopback: the GKE "world" (fake GKE API,
 // fake Kubernetes API with the fixture's pods, fake Cloud Logging) plus fake SCC, fake
 // Pub/Sub and fake Cloud Storage. `env()` gives the function's configuration pointing at
 // them, so tests exercise the real composition root and the real client libraries.
