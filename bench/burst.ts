@@ -26,7 +26,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fixture, structuredEvent } from '../test/support/cloudevents.js';
 import { startStack } from '../test/support/stack.js';
-import { BENCH_ENV, firstAck, formatTable, percentile, ROOT, startFunction, type Row, type StartedFunction } from './lib.js';
+import { BENCH_ENV, firstAck, formatTable, percentile, procCpuSeconds, ROOT, startFunction, type Row, type StartedFunction } from './lib.js';
 
 export const BURST_TOTAL = 1_000;
 export const BURST_MATCHING = 100;
@@ -78,18 +78,6 @@ function procStatus(pid: number): { rss?: number; hwm?: number } {
   }
 }
 
-/** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat (Linux). */
-function procCpuSeconds(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name (which may contain spaces) start after the last ')'.
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const ticks = Number(f[11]) + Number(f[12]); // utime, stime (fields 14 and 15)
-    return ticks / 100; // USER_HZ is 100 on Linux
-  } catch {
-    return Number.NaN;
-  }
-}
 
 /** What one burst against one function process measured. */
 export interface BurstRun {

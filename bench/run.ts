@@ -16,6 +16,7 @@ const sections: Section[] = [
   { name: 'cold start', run: async () => (await import('./coldstart.js')).runColdStartBench() },
   { name: 'filter', run: async () => (await import('./filter.js')).runFilterBench() },
   { name: 'critical path', run: async () => (await import('./critical-path.js')).runCriticalPathBench() },
+  { name: 'cold path', run: async () => (await import('./cold-path.js')).runColdPathBench() },
   { name: 'snapshot', run: async () => (await import('./snapshot.js')).runSnapshotBench() },
   { name: 'burst', run: async () => (await import('./burst.js')).runBurstBench() },
 ];

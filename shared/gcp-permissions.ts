@@ -78,7 +78,7 @@ export const GCP_PERMISSIONS = [
     adapter: 'AuditLog',
     why:
       'the audit trail is structured JSON on stdout, which the platform ingests; logWriter lets the same entries go ' +
-      'through the Logging API (pino-logging-gcp-config / @google-cloud/logging) when stdout ingestion is not used.',
+      'through the Logging API when stdout ingestion is not used.',
   },
 ] as const satisfies readonly GcpRoleGrant[];
 

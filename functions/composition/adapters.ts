@@ -13,6 +13,16 @@ import type { ClusterDirectory, EvidenceStore, FindingMarks, LogSearch, ResultPu
 import { ResponderError } from '../../shared/common/errors.js';
 import type { PipelineAdapters } from '../../shared/respond/pipeline.js';
 import type { SecurityCenterClientOptions } from '../../shared/gcp/scc-marks.js';
+import { cjsExports } from '../../shared/common/cjs.js';
+
+/** A loader that runs once; a failed load is retried by the next caller (e.g. after a transient error). */
+function once<T>(load: () => Promise<T>): () => Promise<T> {
+  let p: Promise<T> | undefined;
+  return () => (p ??= load().catch((err: unknown) => {
+    p = undefined;
+    throw err;
+  }));
+}
 
 function splitEndpoint(endpoint: string): { host: string; port: number } {
   const i = endpoint.lastIndexOf(':');
@@ -21,7 +31,7 @@ function splitEndpoint(endpoint: string): { host: string; port: number } {
 
 /** gRPC client options for a loopback fake: insecure channel, no credential lookup, no metadata probe. */
 async function insecureGrpc(endpoint: string): Promise<{ apiEndpoint: string; port: number; sslCreds: unknown; universeDomain: string }> {
-  const grpc = await import('@grpc/grpc-js');
+  const grpc = cjsExports(await import('@grpc/grpc-js'));
   const { host, port } = splitEndpoint(endpoint);
   return { apiEndpoint: host, port, sslCreds: grpc.credentials.createInsecure(), universeDomain: 'googleapis.com' };
 }
@@ -62,7 +72,7 @@ async function clusterDirectory(config: ResponderConfig, env: NodeJS.ProcessEnv)
     }
     case 'gke': {
       const [{ ClusterManagerClient }, { gkeClusterDirectory }] = await Promise.all([
-        import('@google-cloud/container'),
+        import('@google-cloud/container').then(cjsExports),
         import('../../shared/gcp/gke-cluster-directory.js'),
       ]);
       if (config.endpoints.gke) {
@@ -79,14 +89,18 @@ async function clusterDirectory(config: ResponderConfig, env: NodeJS.ProcessEnv)
   }
 }
 
-async function logSearch(config: ResponderConfig, env: NodeJS.ProcessEnv): Promise<LogSearch | undefined> {
+/** The Cloud Logging client is imported on the first query, not before the critical path. */
+function logSearch(config: ResponderConfig, env: NodeJS.ProcessEnv): LogSearch | undefined {
   if (!config.logs) return undefined;
-  const { cloudLoggingSearch } = await import('../../shared/gcp/cloud-logging-search.js');
   const projectId = env['GOOGLE_CLOUD_PROJECT'] ?? 'unknown-project';
-  if (config.endpoints.logging) {
-    return cloudLoggingSearch({ ...((await insecureGrpc(config.endpoints.logging)) as object), projectId }, { gaxOptions: { maxRetries: 0 } });
-  }
-  return cloudLoggingSearch({ projectId });
+  const load = once(async (): Promise<LogSearch> => {
+    const { cloudLoggingSearch } = await import('../../shared/gcp/cloud-logging-search.js');
+    if (config.endpoints.logging) {
+      return cloudLoggingSearch({ ...((await insecureGrpc(config.endpoints.logging)) as object), projectId }, { gaxOptions: { maxRetries: 0 } });
+    }
+    return cloudLoggingSearch({ projectId });
+  });
+  return { search: async (query, signal) => (await load()).search(query, signal) };
 }
 
 async function evidenceStore(config: ResponderConfig): Promise<EvidenceStore | undefined> {
@@ -101,30 +115,42 @@ async function evidenceStore(config: ResponderConfig): Promise<EvidenceStore | u
   return new GcsEvidenceStore({ bucket: e.bucket, prefix: e.prefix, storageOptions });
 }
 
-async function findingMarks(config: ResponderConfig): Promise<FindingMarks | undefined> {
+/** The SCC client is imported on the first mark write: after containment, never in front of it. */
+function findingMarks(config: ResponderConfig): FindingMarks | undefined {
   if (!config.marks) return undefined;
-  const { createSccFindingMarks } = await import('../../shared/gcp/scc-marks.js');
-  if (config.endpoints.scc) {
-    return createSccFindingMarks({ clientOptions: (await insecureGrpc(config.endpoints.scc)) as SecurityCenterClientOptions });
-  }
-  return createSccFindingMarks();
+  const load = once(async (): Promise<FindingMarks> => {
+    const { createSccFindingMarks } = await import('../../shared/gcp/scc-marks.js');
+    if (config.endpoints.scc) {
+      return createSccFindingMarks({ clientOptions: (await insecureGrpc(config.endpoints.scc)) as SecurityCenterClientOptions });
+    }
+    return createSccFindingMarks();
+  });
+  return { update: async (incident, marks, signal) => (await load()).update(incident, marks, signal) };
 }
 
-async function resultPublisher(config: ResponderConfig): Promise<ResultPublisher | undefined> {
-  if (!config.resultsTopic) return undefined;
-  const { createPubSubResultPublisher } = await import('../../shared/gcp/pubsub-publisher.js');
-  // A loopback endpoint puts the Pub/Sub client in emulator mode (insecure, no credentials).
-  return createPubSubResultPublisher({ topic: config.resultsTopic, ...(config.endpoints.pubsub ? { clientOptions: { apiEndpoint: config.endpoints.pubsub } } : {}) });
+/** The Pub/Sub client is imported on the first publish (the record stage, after containment). */
+function resultPublisher(config: ResponderConfig): ResultPublisher | undefined {
+  const topic = config.resultsTopic;
+  if (!topic) return undefined;
+  const load = once(async (): Promise<ResultPublisher> => {
+    const { createPubSubResultPublisher } = await import('../../shared/gcp/pubsub-publisher.js');
+    // A loopback endpoint puts the Pub/Sub client in emulator mode (insecure, no credentials).
+    return createPubSubResultPublisher({ topic, ...(config.endpoints.pubsub ? { clientOptions: { apiEndpoint: config.endpoints.pubsub } } : {}) });
+  });
+  return { publish: async (payload, attributes, orderingKey, signal) => (await load()).publish(payload, attributes, orderingKey, signal) };
 }
 
+/**
+ * Builds the adapters the path to containment needs (cluster access, evidence store, limiter)
+ * now, and the others (log search, marks, results topic) as ports whose client library is
+ * imported on first use: on a cold instance, seconds of library loading must not stand
+ * between a finding and the pod's deletion.
+ */
 export async function buildAdapters(config: ResponderConfig, env: NodeJS.ProcessEnv = process.env): Promise<PipelineAdapters> {
-  const [directory, logs, evidence, marks, publisher] = await Promise.all([
-    clusterDirectory(config, env),
-    logSearch(config, env),
-    evidenceStore(config),
-    findingMarks(config),
-    resultPublisher(config),
-  ]);
+  const [directory, evidence] = await Promise.all([clusterDirectory(config, env), evidenceStore(config)]);
+  const logs = logSearch(config, env);
+  const marks = findingMarks(config);
+  const publisher = resultPublisher(config);
   return {
     ...(typeof directory === 'string' ? { noClusterAccessReason: directory } : { directory }),
     ...(logs ? { logs } : {}),

@@ -27,6 +27,12 @@ export interface EnrichOptions {
   maxLogEntries: number;
   maxLogBytes: number;
   signal?: AbortSignal;
+  /**
+   * The log queries start when this settles (the pipeline passes "containment is done"): they
+   * only feed the report, and on a cold instance loading the Logging client costs CPU the
+   * path to containment needs.
+   */
+  logsAfter?: Promise<unknown>;
 }
 
 /** Controllers that recreate a deleted pod. */
@@ -110,13 +116,14 @@ function logStep(run: Run, name: LogQueryName, instanceId?: string): Promise<Ste
   const f = buildPlaybookArtefacts(incident, window).filters[name];
   if (!f.runnable) return Promise.resolve(skipped(stepName, `the query needs values the finding lacks: ${f.missing.join(', ')}`));
   const project = incident.projectId || run.ref.project;
+  const after = options.logsAfter ?? Promise.resolve();
   // Paging makes several calls: allow two call timeouts for the whole query.
-  return run.step(stepName, 2 * options.callTimeoutMs, async (signal) => {
+  return after.then(() => run.step(stepName, 2 * options.callTimeoutMs, async (signal) => {
     const result = await logs.search({ name, filter: f.filterWithWindow, resourceNames: [`projects/${project}`], maxEntries: options.maxLogEntries, maxBytes: options.maxLogBytes }, signal);
     const summary = summariseLogs(name, f.filterWithWindow, result, { ...(ns ? { namespace: ns } : {}), ...(podName ? { name: podName } : {}) });
     run.data.logs[name] = summary;
     return { count: summary.count, truncated: summary.truncated };
-  });
+  }));
 }
 
 function clusterStep(run: Run): Promise<StepResult> {

@@ -12,6 +12,7 @@ import { workloadsFromEndpoint, type EndpointAccess } from '../kube/client-node-
 import { googleApiError } from '../common/gax-errors.js';
 import { ownerHints } from './owner-hints.js';
 import { raceAbort } from '../common/time.js';
+import { cjsExports } from '../common/cjs.js';
 
 export interface AccessToken {
   token: string;
@@ -46,7 +47,7 @@ export function googleAuthTokenSource(): TokenSource {
   let clientPromise: Promise<{ getAccessToken(): Promise<{ token?: string | null }>; credentials: { expiry_date?: number | null } }> | undefined;
   return async () => {
     clientPromise ??= (async () => {
-      const { GoogleAuth } = await import('google-auth-library');
+      const { GoogleAuth } = cjsExports(await import('google-auth-library'));
       const auth = new GoogleAuth({ scopes: ['https://www.googleapis.com/auth/cloud-platform'] });
       return auth.getClient() as unknown as Promise<{ getAccessToken(): Promise<{ token?: string | null }>; credentials: { expiry_date?: number | null } }>;
     })();

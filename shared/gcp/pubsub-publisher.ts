@@ -5,6 +5,7 @@ import type { ResultPublisher } from '../ports.js';
 import { ResponderError } from '../common/errors.js';
 import { classifyGaxError } from '../common/gax-errors.js';
 import { raceAbort } from '../common/time.js';
+import { cjsExports } from '../common/cjs.js';
 
 type PubSubClientConfig = NonNullable<ConstructorParameters<typeof PubSubModule.PubSub>[0]>;
 
@@ -32,7 +33,7 @@ export function createPubSubResultPublisher(options: PubSubResultPublisherOption
   const projectId = m[1] ?? '';
   let state: Promise<{ client: PubSubModule.PubSub; topic: PubSubModule.Topic }> | undefined;
   const open = (): Promise<{ client: PubSubModule.PubSub; topic: PubSubModule.Topic }> =>
-    (state ??= import('@google-cloud/pubsub').then((mod) => {
+    (state ??= import('@google-cloud/pubsub').then(cjsExports).then((mod) => {
       // projectId given so the client never asks the environment (metadata server) for one.
       const client = new mod.PubSub({ projectId, ...options.clientOptions });
       const topic = client.topic(options.topic, {

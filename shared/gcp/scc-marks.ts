@@ -8,6 +8,7 @@ import type { Incident } from '../finding/types.js';
 import { ResponderError } from '../common/errors.js';
 import { classifyGaxError } from '../common/gax-errors.js';
 import { apiVersionOf, updateMarksRequest } from '../finding/security-marks.js';
+import { cjsExports } from '../common/cjs.js';
 
 type V1Client = InstanceType<typeof SecurityCenter.v1.SecurityCenterClient>;
 type V2Client = InstanceType<typeof SecurityCenter.v2.SecurityCenterClient>;
@@ -35,7 +36,7 @@ interface Cancellable<T> extends Promise<T> {
 export function createSccFindingMarks(options: SccMarksOptions = {}): SccFindingMarks {
   let v1: Promise<V1Client> | undefined;
   let v2: Promise<V2Client> | undefined;
-  const load = (): Promise<typeof SecurityCenter> => import('@google-cloud/security-center');
+  const load = (): Promise<typeof SecurityCenter> => import('@google-cloud/security-center').then(cjsExports);
   const clientFor = (version: 'v1' | 'v2'): Promise<V1Client | V2Client> => {
     if (version === 'v1') return (v1 ??= load().then((m) => new m.v1.SecurityCenterClient(options.clientOptions)));
     return (v2 ??= load().then((m) => new m.v2.SecurityCenterClient(options.clientOptions)));

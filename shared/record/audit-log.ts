@@ -1,23 +1,12 @@
 // The audit trail: one structured Cloud Logging entry per event of a finding's handling,
 // correlated by `logging.googleapis.com/operation` (id = finding name, first/last flags) and
-// labelled for log-based metrics. pino does the writing, configured by Google's
-// `@google-cloud/pino-logging-gcp-config` (severity, `message`, timestamp, insertId,
-// serviceContext): we add only the operation, the labels and the payload.
-//
-// Every entry goes through one function (`emit`) that scrubs the message and every field
-// (see scrub.ts): nothing reaches the log without passing the redactor.
-//
-// Cold start: `@google-cloud/pino-logging-gcp-config` requires `@google-cloud/logging` and
-// google-gax at load (~400 ms measured here), although with `serviceContext` and a project
-// given it uses none of them. So the logger is built on the first entry that is actually
-// written (a level-disabled debug entry costs nothing and loads nothing): a message that
-// logs only at debug level loads no `@google-cloud/*` module.
+// labelled for log-based metrics. pino writes, with options that give Cloud Logging's
+// structured fields; every entry passes one function (`emit`) that scrubs the message and
+// every field (scrub.ts). The logger is built on the first entry actually written.
 import { randomUUID } from 'node:crypto';
 import { pino } from 'pino';
 import type { DestinationStream, Logger, LoggerOptions } from 'pino';
-import type { createGcpLoggingPinoConfig as CreateGcpLoggingPinoConfig } from '@google-cloud/pino-logging-gcp-config';
 import type { StepResult } from '../common/step.js';
-import { loadGcpConfig } from '../gcp/pino-gcp-config.js';
 import { createScrubber, type Scrubber } from './scrub.js';
 
 import { RESPONDER_NAME } from '../common/product.js';
@@ -63,8 +52,6 @@ export interface AuditLogOptions {
   scrubber?: Scrubber;
   /** Step data larger than this (serialised) is replaced by a preview (default 64 KiB). */
   maxDataBytes?: number;
-  /** For bundlers/tests: the GCP config factory, instead of loading the package on first write. */
-  gcpConfig?: typeof CreateGcpLoggingPinoConfig;
 }
 
 export interface ReceivedEntry {
@@ -177,8 +164,8 @@ const RESERVED = new Set([
   'logging.googleapis.com/sourceLocation', 'logging.googleapis.com/trace_sampled', 'run',
 ]);
 
-/** pino level label -> Cloud Logging severity, for the lightweight logger. */
-const LIGHT_SEVERITY: Record<string, string> = {
+/** pino level label -> Cloud Logging severity. */
+const SEVERITY_OF: Record<string, string> = {
   trace: 'DEBUG', debug: 'DEBUG', info: 'INFO', notice: 'NOTICE', warn: 'WARNING', error: 'ERROR', fatal: 'CRITICAL',
 };
 
@@ -231,36 +218,13 @@ export function createAuditLog(options: AuditLogOptions): AuditLog {
   const baseScrubber = options.scrubber ?? createScrubber();
   const maxDataBytes = options.maxDataBytes ?? 64 * 1024;
   let logger: Logger<'notice'> | undefined;
-  let light: Logger<'notice'> | undefined;
 
+  // pino's own options give the Cloud Logging structured shape (`severity`, `message`, RFC 3339
+  // `timestamp`, serviceContext; operation and labels are added per entry). Google's
+  // @google-cloud/pino-logging-gcp-config gives the same fields but requires
+  // @google-cloud/logging and google-gax at load (~470 ms of CPU), which every cold instance
+  // would pay before its first pod read: seconds of attacker time on a 1 vCPU function.
   const build = (): Logger<'notice'> => {
-    const factory = options.gcpConfig ?? loadGcpConfig();
-    const mixin: LoggerOptions<'notice'> = { level: levelName, base: null, customLevels: { notice: 35 } };
-    const config = factory(
-      {
-        // Both given so the config never probes the metadata server.
-        serviceContext: { service: options.serviceName ?? RESPONDER_NAME, version: options.serviceVersion },
-        traceGoogleCloudProjectId: options.projectId ?? '',
-        // Its one-off diagnostic line would be an entry without our operation/labels.
-        inihibitDiagnosticMessage: true,
-      },
-      mixin as LoggerOptions,
-    ) as LoggerOptions<'notice'>;
-    const gcpLevel = config.formatters?.level;
-    config.formatters = {
-      ...config.formatters,
-      level: (label: string, value: number) => (label === 'notice' ? { severity: 'NOTICE', level: value } : gcpLevel ? gcpLevel(label, value) : { level: value }),
-    };
-    return options.destination ? pino<'notice'>(config, options.destination) : pino<'notice'>(config);
-  };
-
-  // Entries outside a finding's operation (message rejected, finding not ours) are written on
-  // the hot path of every non-matching message. The GCP config pulls in @google-cloud/logging
-  // and google-gax (~400 ms, and a Google client on a path that must load none), so those
-  // entries use pino's own options for the same Cloud Logging structured shape: `severity`,
-  // `message`, RFC 3339 `timestamp`, serviceContext, operation and labels. Entries of a
-  // matched finding, which loads the adapters anyway, go through the GCP config.
-  const buildLight = (): Logger<'notice'> => {
     const config: LoggerOptions<'notice'> = {
       level: levelName,
       base: { serviceContext: { service: options.serviceName ?? RESPONDER_NAME, version: options.serviceVersion } },
@@ -268,7 +232,7 @@ export function createAuditLog(options: AuditLogOptions): AuditLog {
       messageKey: 'message',
       timestamp: () => `,"timestamp":"${new Date().toISOString()}"`,
       formatters: {
-        level: (label: string, value: number) => ({ severity: LIGHT_SEVERITY[label] ?? 'DEFAULT', level: value }),
+        level: (label: string, value: number) => ({ severity: SEVERITY_OF[label] ?? 'DEFAULT', level: value }),
       },
     };
     return options.destination ? pino<'notice'>(config, options.destination) : pino<'notice'>(config);
@@ -284,10 +248,9 @@ export function createAuditLog(options: AuditLogOptions): AuditLog {
     operation?: { id: string; first?: boolean; last?: boolean },
     labels?: Record<string, string>,
     run?: string,
-    lightweight = false,
   ): void => {
     if (!enabled(severity)) return;
-    const target = lightweight ? (light ??= buildLight()) : (logger ??= build());
+    const target = (logger ??= build());
     const entry: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(fields)) {
       if (v === undefined) continue;
@@ -323,7 +286,7 @@ export function createAuditLog(options: AuditLogOptions): AuditLog {
     enabled,
     event(message, fields = {}, eventOptions = {}) {
       const op = eventOptions.operationId === undefined ? undefined : { id: eventOptions.operationId, first: true, last: true };
-      emit(eventOptions.severity ?? 'INFO', message, baseScrubber, fields, op, eventOptions.labels ? cleanLabels(eventOptions.labels) : undefined, undefined, true);
+      emit(eventOptions.severity ?? 'INFO', message, baseScrubber, fields, op, eventOptions.labels ? cleanLabels(eventOptions.labels) : undefined);
     },
     flush() {
       const flushOne = (l: Logger<'notice'> | undefined): Promise<void> =>
@@ -338,7 +301,7 @@ export function createAuditLog(options: AuditLogOptions): AuditLog {
                 resolve();
               }
             });
-      return Promise.all([flushOne(logger), flushOne(light)]).then(() => undefined);
+      return flushOne(logger);
     },
     forFinding(findingName, initialLabels = {}, findingOptions = {}) {
       const scrub = findingOptions.secrets ? baseScrubber.with(findingOptions.secrets) : baseScrubber;

@@ -39,7 +39,10 @@ export async function respond(incident: Incident, plan: ResponsePlan, ctx: Respo
   const located = await locate(incident, ctx);
   record(located.step);
   const w = located.workloads;
-  const enrichment = startEnrichment(incident, plan, w, ctx, now);
+  // The log queries (report only) wait for containment: nothing they load may slow it.
+  let containmentDone = (): void => undefined;
+  const afterContainment = new Promise<void>((resolve) => (containmentDone = resolve));
+  const enrichment = startEnrichment(incident, plan, w, ctx, now, afterContainment);
   const target = readTargetPod(incident, plan, w, ctx);
   prefetchForDelete(target, plan, w, ctx);
   const owners = w ? readTargetOwners(target, w, ctx) : Promise.resolve([]);
@@ -49,7 +52,7 @@ export async function respond(incident: Incident, plan: ResponsePlan, ctx: Respo
   record(snapshot.step);
   const facts = { target: await target, owners: await owners, evidence: evidenceStatus(snapshot), early };
   const cluster = await clusterInfoIfReady(enrichment);
-  const contained = await containLate(incident, plan, w, { ...facts, ...(cluster ? { cluster } : {}) }, ctx, now);
+  const contained = await containLate(incident, plan, w, { ...facts, ...(cluster ? { cluster } : {}) }, ctx, now).finally(containmentDone);
   const enriched: Enrichment = await enrichment;
   record(...enriched.steps, ...(contained.step ? [contained.step] : []), ...contained.result.steps);
   const actions = contained.result.outcomes;

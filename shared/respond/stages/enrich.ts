@@ -19,13 +19,13 @@ function withWorkloads(directory: ClusterDirectory, workloads: Workloads): Clust
   return { describe: (ref, signal) => directory.describe(ref, signal), workloads: () => Promise.resolve(workloads) };
 }
 
-export function startEnrichment(incident: Incident, plan: ResponsePlan, workloads: Workloads | undefined, ctx: RespondContext, now: () => Date): Promise<Enrichment> {
+export function startEnrichment(incident: Incident, plan: ResponsePlan, workloads: Workloads | undefined, ctx: RespondContext, now: () => Date, logsAfter: Promise<unknown>): Promise<Enrichment> {
   const { directory, logs } = ctx.adapters;
   if (!plan.enrich || !directory || !incident.cluster || !workloads) {
     return Promise.resolve({ steps: [skipped('enrich', plan.enrich ? 'no Kubernetes access' : `rule ${plan.rule} does not enrich`)] });
   }
   const { enrich } = ctx.settings;
-  return enrichIncident(incident, { directory: withWorkloads(directory, workloads), ...(logs ? { logs } : {}), now }, { ...enrich, ...signalOf(ctx) });
+  return enrichIncident(incident, { directory: withWorkloads(directory, workloads), ...(logs ? { logs } : {}), now }, { ...enrich, ...signalOf(ctx), logsAfter });
 }
 
 /**
