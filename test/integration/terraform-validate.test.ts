@@ -12,9 +12,9 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { boundsFor, derivedSchemaFile, satisfies, validationSets, type SchemaPackage } from '../support/terraform/schema-cache.js';
 import type { ProviderSchema, TfBlock } from '../support/terraform/jsii-schema.js';
@@ -83,19 +83,57 @@ function terraform(args: readonly string[], cwd: string, env: NodeJS.ProcessEnv)
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-/** A copy of infra/ (plus optional extra files), initialised, then validated. */
-async function validateCopy(env: NodeJS.ProcessEnv, extra: Record<string, string> = {}): Promise<ValidateResult> {
+/**
+ * A scratch copy of infra/ (extra files added, `edit` applied to the .tf text), initialised
+ * with `terraform init`, handed to `use`, then removed.
+ */
+async function withInitialisedCopy<T>(
+  env: NodeJS.ProcessEnv,
+  use: (dir: string) => T,
+  extra: Record<string, string> = {},
+  edit?: (file: string, text: string) => string,
+): Promise<T> {
   const dir = await mkdtemp(join(tmpdir(), 'scc-tf-infra-'));
   try {
     await cp(join(root, 'infra'), dir, { recursive: true, filter: (src) => !src.includes('.terraform') });
-    for (const [name, text] of Object.entries(extra)) await writeFile(join(dir, name), text);
+    if (edit) {
+      for (const f of (await readdir(dir)).filter((x) => x.endsWith('.tf'))) await writeFile(join(dir, f), edit(f, await readFile(join(dir, f), 'utf8')));
+    }
+    for (const [name, text] of Object.entries(extra)) {
+      await mkdir(dirname(join(dir, name)), { recursive: true });
+      await writeFile(join(dir, name), text);
+    }
     const init = terraform(['init', '-input=false', '-backend=false', '-no-color'], dir, env);
     assert.equal(init.status, 0, `terraform init failed:\n${init.stdout}\n${init.stderr}`);
-    const v = terraform(['validate', '-json', '-no-color'], dir, env);
-    return JSON.parse(v.stdout) as ValidateResult;
+    return use(dir);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+async function validateCopy(env: NodeJS.ProcessEnv, extra: Record<string, string> = {}): Promise<ValidateResult> {
+  return withInitialisedCopy(env, (dir) => JSON.parse(terraform(['validate', '-json', '-no-color'], dir, env).stdout) as ValidateResult, extra);
+}
+
+/** `terraform test` with test/support/terraform/infra-plan.tftest.hcl over a copy of infra/. */
+async function planTests(env: NodeJS.ProcessEnv, edit?: (file: string, text: string) => string, onlyRun?: string): Promise<{ status: number | null; output: string }> {
+  let tftest = await readFile(join(root, 'test', 'support', 'terraform', 'infra-plan.tftest.hcl'), 'utf8');
+  if (onlyRun !== undefined) {
+    // The providers and variables, and that one run block (each plan costs seconds).
+    const run = new RegExp(`\\nrun "${onlyRun}" \\{[\\s\\S]*?\\n\\}\\n`).exec(tftest);
+    assert.ok(run, `fixture: run "${onlyRun}" in infra-plan.tftest.hcl`);
+    tftest = tftest.slice(0, tftest.indexOf('\nrun "')) + run[0];
+  }
+  return withInitialisedCopy(
+    env,
+    (dir) => {
+      // source_dir: a tree with policies/default.yaml (the repository root) for the filter locals.
+      const r = terraform(['test', '-no-color', `-var=source_dir=${root}`], dir, env);
+      return { status: r.status, output: `${r.stdout}${r.stderr}` };
+    },
+    { 'tests/infra-plan.tftest.hcl': tftest },
+    edit,
+  );
 }
 
 const summaries = (r: ValidateResult): string => r.diagnostics.map((d) => `${d.severity}: ${d.summary}: ${d.detail}`).join('\n') || '(no diagnostics)';
@@ -209,6 +247,26 @@ for (const bound of ['lowest', 'highest'] as const) {
     test('negative control: a reference to an attribute the resource does not have', async () => {
       const r = await validateCopy(env, { 'negative.tf': 'output "negative" {\n  value = google_service_account.responder.mail\n}\n' });
       assertRejected(r, 'Unsupported attribute', /named "mail"/);
+    });
+
+    test('terraform test: plans with mocked providers accept the defaults and reject bad variables', async () => {
+      const r = await planTests(env);
+      assert.equal(r.status, 0, r.output);
+      assert.match(r.output, /Success! \d+ passed, 0 failed/);
+      for (const run of ['defaults_plan', 'service_account_id_too_long_for_trigger', 'mark_key_with_dash', 'mark_key_leading_digit']) {
+        assert.match(r.output, new RegExp(`run "${run}"\\.\\.\\. pass`), run);
+      }
+    });
+
+    test('negative control: without the service_account_id validation, terraform test fails', async () => {
+      const r = await planTests(env, (file, text) => {
+        if (file !== 'variables.tf') return text;
+        const cut = text.replace(/(variable "service_account_id" \{[\s\S]*?)\n  validation \{[\s\S]*?\n  \}\n\}/, '$1\n}');
+        assert.notEqual(cut, text, 'fixture: the validation block was removed');
+        return cut;
+      }, 'service_account_id_too_long_for_trigger');
+      assert.notEqual(r.status, 0, r.output);
+      assert.match(r.output, /run "service_account_id_too_long_for_trigger"\.\.\. fail/);
     });
   });
 }

@@ -14,7 +14,8 @@
 //   that have no `<name>Input` twin and are not arguments.
 // Not recoverable from the .jsii, and so approximated (documented in infra/README.md):
 // list versus set nesting (every repeated block and collection is a list), Optional+Computed
-// versus Optional (arguments are Optional only), and provider-side validation functions
+// versus Optional (arguments are Optional only, except `id`, which is Optional+Computed in
+// every SDK resource), and provider-side validation functions
 // (enum values, regexes), which no schema carries anyway.
 
 /** cty type in its JSON form, as tfplugin6 carries it (`"string"`, `["list","string"]`, ...). */
@@ -201,7 +202,9 @@ export class JsiiSchemaReader {
           block: this.block(nested.struct, ref),
         });
       } else {
-        attributes.push({ name, type: this.ctyOf(p.type), required: !p.optional, optional: Boolean(p.optional), computed: false });
+        // `id` is Optional+Computed in every SDK resource (cdktf lists it as an optional argument).
+        const computed = name === 'id' && Boolean(p.optional);
+        attributes.push({ name, type: this.ctyOf(p.type), required: !p.optional, optional: Boolean(p.optional), computed });
       }
     }
     for (const p of outputClass ? this.getters(outputClass) : []) {
