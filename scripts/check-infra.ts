@@ -646,6 +646,74 @@ export function checkRbac(exp: RbacExpectation): string[] {
   return problems;
 }
 
+// ------------------------------------------------------------------ protected namespaces (admission)
+
+export interface AdmissionRequestView {
+  namespace: string;
+  username: string;
+  operation: string;
+}
+
+/**
+ * The committed ValidatingAdmissionPolicy evaluated with a real CEL engine (@bufbuild/cel):
+ * whether it denies a request. Matching on operations is read from matchConstraints.
+ */
+export async function admissionDenies(policyText: string, req: AdmissionRequestView): Promise<boolean> {
+  const { run } = await import('@bufbuild/cel');
+  const docs = parseAllDocuments(policyText).map((d) => d.toJS() as unknown);
+  const policy = docs.find((d) => isObject(d) && d['kind'] === 'ValidatingAdmissionPolicy');
+  if (!isObject(policy)) throw new Error('no ValidatingAdmissionPolicy in the file');
+  const binding = docs.find((d) => isObject(d) && d['kind'] === 'ValidatingAdmissionPolicyBinding');
+  if (!isObject(binding) || at(binding, 'spec', 'policyName') !== at(policy, 'metadata', 'name')) return false;
+  if (!text(at(binding, 'spec', 'validationActions')).split('\n').includes('Deny')) return false;
+  // at() unwraps one-element lists of objects: take them back as lists.
+  const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : v === undefined ? [] : [v]);
+  const ops = text(list(at(policy, 'spec', 'matchConstraints', 'resourceRules')).map((r) => (isObject(r) ? r['operations'] : []))).split('\n');
+  if (!ops.includes(req.operation) && !ops.includes('*')) return false;
+  const request = { namespace: req.namespace, operation: req.operation, userInfo: { username: req.username } };
+  for (const c of list(at(policy, 'spec', 'matchConditions'))) {
+    if (isObject(c) && run(String(c['expression']), { request } as never) !== true) return false;
+  }
+  return list(at(policy, 'spec', 'validations')).some((v) => isObject(v) && run(String(v['expression']), { request } as never) !== true);
+}
+
+/** Namespaces worth asking about: each pattern made concrete, near misses, ordinary ones. */
+export function namespaceCandidates(patterns: readonly string[]): string[] {
+  const out = new Set(['default', 'payments', 'kube', 'kube-systems', 'xkube-system', 'gke-managed', 'istio', 'prod-kube-system']);
+  for (const p of patterns) {
+    out.add(p.replace(/\*/g, '').replace(/\?/g, 'a'));
+    out.add(p.replace(/\*/g, 'abc-1').replace(/\?/g, 'z'));
+    out.add(`${p.replace(/[*?]/g, 'q')}-x`);
+    out.add(`x-${p.replace(/[*?]/g, 'q')}`);
+  }
+  return [...out].filter((n) => /^[a-z0-9-]+$/.test(n));
+}
+
+/**
+ * The admission policy names exactly the code's protected namespaces: the literal list equals
+ * the exact names, and for every candidate namespace the policy denies a write by the
+ * responder exactly when `isProtected` says so; it never denies another user or an exec.
+ */
+export async function checkProtectedNamespacesPolicy(policyText: string, patterns: readonly string[], isProtected: (ns: string) => boolean, subject: string): Promise<string[]> {
+  const problems: string[] = [];
+  const F = 'infra/k8s/protected-namespaces-policy.yaml';
+  const listed = /request\.namespace in \[([^\]]*)\]/.exec(policyText)?.[1] ?? '';
+  const names = [...listed.matchAll(/'([^']+)'/g)].map((m) => m[1] as string).sort();
+  const exact = patterns.filter((p) => !/[*?]/.test(p)).sort();
+  if (JSON.stringify(names) !== JSON.stringify(exact)) problems.push(`${F}: lists ${JSON.stringify(names)}, the built-in exact names are ${JSON.stringify(exact)}`);
+  for (const ns of namespaceCandidates(patterns)) {
+    const denied = await admissionDenies(policyText, { namespace: ns, username: subject, operation: 'DELETE' });
+    if (denied !== isProtected(ns)) problems.push(`${F}: a DELETE by the responder in namespace ${ns} is ${denied ? 'denied' : 'allowed'}, but the code ${isProtected(ns) ? 'protects' : 'does not protect'} it`);
+  }
+  const sample = patterns[0] ?? 'kube-system';
+  if (await admissionDenies(policyText, { namespace: sample, username: 'someone-else@example.com', operation: 'DELETE' })) problems.push(`${F}: denies users other than the responder`);
+  if (await admissionDenies(policyText, { namespace: sample, username: subject, operation: 'CONNECT' })) problems.push(`${F}: denies exec (CONNECT), which evidence collection needs`);
+  for (const op of ['CREATE', 'UPDATE']) {
+    if (!(await admissionDenies(policyText, { namespace: sample, username: subject, operation: op }))) problems.push(`${F}: does not deny ${op} in ${sample}`);
+  }
+  return problems;
+}
+
 // ------------------------------------------------------------------ CLI
 
 async function main(): Promise<number> {
@@ -655,6 +723,17 @@ async function main(): Promise<number> {
   const { config, problems } = await loadTf(join(root, 'infra'));
   problems.push(...checkInfra(config, want.infra));
   for (const r of want.rbac) problems.push(...checkRbac(r));
+  const { BUILT_IN_PROTECTED_NAMESPACES } = await import('../shared/policy/schema.js');
+  const { protectedNamespaceMatch } = await import('../shared/policy/index.js');
+  const { PLACEHOLDER_SUBJECT, RBAC_FILES } = await import('./gen-rbac.js');
+  problems.push(
+    ...(await checkProtectedNamespacesPolicy(
+      await readFile(join(root, RBAC_FILES.protectedNamespaces), 'utf8'),
+      BUILT_IN_PROTECTED_NAMESPACES,
+      (ns) => protectedNamespaceMatch(ns, { protectedNamespaces: [...BUILT_IN_PROTECTED_NAMESPACES] }) !== undefined,
+      PLACEHOLDER_SUBJECT,
+    )),
+  );
   for (const p of problems) console.error(`check-infra: ${p}`);
   console.log(`check-infra: ${problems.length === 0 ? 'ok' : `${problems.length} problem(s)`}`);
   return problems.length === 0 ? 0 : 1;

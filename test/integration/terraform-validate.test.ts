@@ -261,7 +261,7 @@ for (const bound of ['lowest', 'highest'] as const) {
     test('negative control: without the service_account_id validation, terraform test fails', async () => {
       const r = await planTests(env, (file, text) => {
         if (file !== 'variables.tf') return text;
-        const cut = text.replace(/(variable "service_account_id" \{[\s\S]*?)\n  validation \{[\s\S]*?\n  \}\n\}/, '$1\n}');
+        const cut = text.replace(/(variable "service_account_id" \{[\s\S]*?)\n {2}validation \{[\s\S]*?\n {2}\}\n\}/, '$1\n}');
         assert.notEqual(cut, text, 'fixture: the validation block was removed');
         return cut;
       }, 'service_account_id_too_long_for_trigger');
