@@ -3,6 +3,7 @@
 // API. The Workloads client is cached per cluster until shortly before the token expires,
 // and concurrent callers share one in-flight GetCluster (the pipeline's `locate` and the
 // enrichment's `describe` ask at the same moment).
+import { pickControlPlaneEndpoint } from '../gcp/control-plane-endpoint.js';
 import type { ClusterManagerClient, protos } from '@google-cloud/container';
 import type { CallOptions } from 'google-gax';
 import type { ClusterRef } from '../finding/types.js';
@@ -11,7 +12,6 @@ import { ResponderError } from '../respond/errors.js';
 import { workloadsFromEndpoint, type EndpointAccess } from '../kube/client-node-workloads.js';
 import { googleApiError } from './gax-errors.js';
 import { ownerHints } from './owner-hints.js';
-import { pickControlPlaneEndpoint } from '../gcp/control-plane-endpoint.js';
 
 export interface AccessToken {
   token: string;
