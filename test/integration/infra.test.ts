@@ -628,6 +628,10 @@ describe('cloudbuild.yaml', () => {
       if (s.entrypoint === 'bash') assert.match(script, /set -euo pipefail/, `${s.id}: strict shell`);
     }
     assert.equal(build.steps.find((s) => s.id === 'install')?.args?.[0], 'ci');
+    // The terraform validation test needs a terraform binary in the node:22 step.
+    const ids2 = build.steps.map((s) => s.id);
+    assert.ok(ids2.indexOf('terraform-binary') >= 0 && ids2.indexOf('terraform-binary') < ids2.indexOf('test'), 'terraform binary copied before test');
+    assert.ok((build.steps.find((s) => s.id === 'test') as { env?: string[] } | undefined)?.env?.includes('TERRAFORM=/workspace/.tools/terraform'));
   });
 
   test('Node 22 images, Cloud Logging only, project and region substitutions', () => {
