@@ -41,7 +41,7 @@ interface Providers {
 
 async function startProviders(packages: readonly SchemaPackage[]): Promise<Providers> {
   const files = packages.map((p) => derivedSchemaFile(p));
-  const child = spawn(process.execPath, ['--import', 'tsx', PROVIDER_SCRIPT, ...files], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', PROVIDER_SCRIPT, '--exit-with-stdin', ...files], { cwd: root, stdio: ['pipe', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr += String(d)));
   const line = await new Promise<string>((resolve, reject) => {

@@ -8,7 +8,7 @@
 // Run as its own process (go-plugin kills the reattach PID if it cannot connect, so that
 // must never be the test runner):
 //
-//   tsx test/support/terraform/schema-provider.ts SCHEMA.json [SCHEMA.json ...]
+//   tsx test/support/terraform/schema-provider.ts [--exit-with-stdin] SCHEMA.json [SCHEMA.json ...]
 //
 // It serves each schema on its own 127.0.0.1 port and prints one line, the value for
 // TF_REATTACH_PROVIDERS: {"registry.terraform.io/hashicorp/google":{"Protocol":"grpc",
@@ -161,14 +161,19 @@ export async function serveSchemas(schemas: readonly ProviderSchema[]): Promise<
   return { reattach, stop: () => servers.forEach((s) => s.forceShutdown()) };
 }
 
-async function main(files: readonly string[]): Promise<void> {
-  if (files.length === 0) throw new Error('usage: schema-provider.ts SCHEMA.json [SCHEMA.json ...]');
+async function main(args: readonly string[]): Promise<void> {
+  // --exit-with-stdin: stop when the parent's pipe closes, so a crashed test leaves no server.
+  const exitWithStdin = args.includes('--exit-with-stdin');
+  const files = args.filter((a) => a !== '--exit-with-stdin');
+  if (files.length === 0) throw new Error('usage: schema-provider.ts [--exit-with-stdin] SCHEMA.json [SCHEMA.json ...]');
   const schemas = await Promise.all(files.map(async (f) => JSON.parse(await readFile(f, 'utf8')) as ProviderSchema));
   const { reattach, stop } = await serveSchemas(schemas);
-  process.on('SIGTERM', () => {
+  const exit = (): void => {
     stop();
     process.exit(0);
-  });
+  };
+  process.on('SIGTERM', exit);
+  if (exitWithStdin) process.stdin.on('end', exit).resume();
   process.stdout.write(`${JSON.stringify(reattach)}\n`);
 }
 
