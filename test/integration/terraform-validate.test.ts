@@ -207,7 +207,7 @@ describe('terraform fmt', () => {
 for (const bound of ['lowest', 'highest'] as const) {
   describe(`terraform validate, ${bound} admitted provider schemas`, () => {
     let providers: Providers | undefined;
-    let env: NodeJS.ProcessEnv;
+    let env: NodeJS.ProcessEnv = {};
     let label = '';
 
     before(async () => {
@@ -217,7 +217,10 @@ for (const bound of ['lowest', 'highest'] as const) {
       providers = await startProviders(set.packages);
       env = await terraformEnv(providers.reattach);
     });
-    after(() => stopProviders(providers));
+    after(async () => {
+      stopProviders(providers);
+      if (env['HOME']) await rm(env['HOME'], { recursive: true, force: true });
+    });
 
     test('infra/ is valid', async () => {
       const r = await validateCopy(env);
