@@ -43,6 +43,8 @@ run "own_build_account_and_vpc_connector" {
   variables {
     build_service_account = "projects/responder-host-1/serviceAccounts/builder@responder-host-1.iam.gserviceaccount.com"
     vpc_connector         = "projects/responder-host-1/locations/us-central1/connectors/responder"
+    # The longest accepted id (22 characters).
+    service_account_id = "abcdefghij-klmnopqrstu"
   }
 
   assert {
@@ -53,72 +55,38 @@ run "own_build_account_and_vpc_connector" {
     condition     = google_cloudfunctions2_function.responder.service_config[0].vpc_connector_egress_settings == "PRIVATE_RANGES_ONLY"
     error_message = "the connector carries private ranges only by default"
   }
-}
-
-run "longest_service_account_id" {
-  command = plan
-  variables {
-    service_account_id = "abcdefghij-klmnopqrstu"
-  }
-
   assert {
-    condition     = length(google_service_account.trigger.account_id) <= 30
-    error_message = "<id>-trigger stays within 30 characters"
+    condition     = length(google_service_account.trigger.account_id) == 30
+    error_message = "<id>-trigger of the longest id is exactly 30 characters"
   }
 }
 
-run "service_account_id_too_long_for_trigger" {
+# One plan per set of bad values (each variable fails its own validation; expect_failures
+# requires every one of them to fail).
+run "bad_variables" {
   command = plan
   variables {
-    service_account_id = "abcdefghij-klmnopqrstuv"
+    service_account_id        = "abcdefghij-klmnopqrstuv" # 23: <id>-trigger would be 31
+    handled_mark_key          = "scc-responder-state"     # "-" is negation in the SCC filter
+    alert_notification_period = "60s"                     # log-match alerts: at least 300s
+    vpc_connector             = "responder-connector"     # not a connector resource name
   }
-  expect_failures = [var.service_account_id]
+  expect_failures = [var.service_account_id, var.handled_mark_key, var.alert_notification_period, var.vpc_connector]
 }
 
-run "service_account_id_too_short" {
+run "short_service_account_id_and_digit_mark_key" {
   command = plan
   variables {
     service_account_id = "scc-r"
+    handled_mark_key   = "1state"
   }
-  expect_failures = [var.service_account_id]
+  expect_failures = [var.service_account_id, var.handled_mark_key]
 }
 
-run "service_account_id_upper_case" {
+run "upper_case_service_account_id" {
   command = plan
   variables {
     service_account_id = "SCC-responder"
   }
   expect_failures = [var.service_account_id]
-}
-
-run "mark_key_with_dash" {
-  command = plan
-  variables {
-    handled_mark_key = "scc-responder-state"
-  }
-  expect_failures = [var.handled_mark_key]
-}
-
-run "mark_key_leading_digit" {
-  command = plan
-  variables {
-    handled_mark_key = "1state"
-  }
-  expect_failures = [var.handled_mark_key]
-}
-
-run "alert_period_below_minimum" {
-  command = plan
-  variables {
-    alert_notification_period = "60s"
-  }
-  expect_failures = [var.alert_notification_period]
-}
-
-run "malformed_vpc_connector" {
-  command = plan
-  variables {
-    vpc_connector = "responder-connector"
-  }
-  expect_failures = [var.vpc_connector]
 }
