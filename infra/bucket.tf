@@ -46,7 +46,9 @@ resource "google_storage_bucket" "evidence" {
     }
   }
 
-  # ... and deleted once the retention period is over.
+  # ... and deleted once the retention period is over. With versioning, this Delete at age N
+  # does not remove data: it makes the live version noncurrent, and the rule below deletes
+  # noncurrent versions N days after that, so evidence is gone at about 2N days.
   lifecycle_rule {
     condition {
       age = var.evidence_retention_days
@@ -56,7 +58,8 @@ resource "google_storage_bucket" "evidence" {
     }
   }
 
-  # With versioning: noncurrent versions go after the same period.
+  # With versioning: noncurrent versions (replaced, deleted, or made noncurrent by the rule
+  # above) are deleted evidence_retention_days after they became noncurrent.
   dynamic "lifecycle_rule" {
     for_each = var.evidence_protection == "versioning" ? [1] : []
     content {

@@ -36,7 +36,7 @@ resource "google_cloudfunctions2_function" "responder" {
   build_config {
     runtime         = "nodejs22"
     entry_point     = "sccResponder"
-    service_account = var.build_service_account
+    service_account = coalesce(var.build_service_account, one(google_service_account.build[*].id))
     environment_variables = {
       # The source is already compiled: stop the buildpack from running `npm run build`
       # (our TypeScript build, whose inputs are not shipped).
@@ -61,6 +61,9 @@ resource "google_cloudfunctions2_function" "responder" {
     # Reached only through Eventarc/Pub/Sub: no public endpoint that could be asked to delete pods.
     ingress_settings               = "ALLOW_INTERNAL_ONLY"
     all_traffic_on_latest_revision = true
+    # Private clusters without a reachable DNS-based endpoint: egress into the VPC.
+    vpc_connector                 = var.vpc_connector
+    vpc_connector_egress_settings = var.vpc_connector == null ? null : var.vpc_egress
 
     environment_variables = {
       SCC_RESPONDER_POLICY           = var.policy_file
@@ -94,6 +97,8 @@ resource "google_cloudfunctions2_function" "responder" {
     google_storage_bucket_iam_member.responder_evidence_creator,
     google_storage_bucket_iam_member.responder_evidence_viewer,
     google_pubsub_topic_iam_member.responder_results_publisher,
+    google_project_iam_member.build_builder,
+    google_storage_bucket_iam_member.build_source_reader,
   ]
 }
 

@@ -13,12 +13,26 @@ resource "google_service_account" "responder" {
   account_id   = var.service_account_id
   display_name = "SCC container responder (function runtime)"
   description  = "Runs the scc-responder function: reads clusters and logs, snapshots evidence, contains pods through Kubernetes RBAC, writes SCC marks and results."
+  # iam.googleapis.com must be on before a service account can be created on a fresh project.
+  depends_on = [google_project_service.apis]
 }
 
 resource "google_service_account" "trigger" {
   account_id   = "${var.service_account_id}-trigger"
   display_name = "SCC container responder (Eventarc trigger)"
   description  = "Identity Eventarc uses to push findings to the scc-responder function. Can invoke it and nothing else."
+  depends_on   = [google_project_service.apis]
+}
+
+# The function's build identity (unless var.build_service_account names one). Projects
+# created since July 2024 no longer give the default Cloud Build service account the roles a
+# function build needs, so the first apply of a fresh project failed in the build.
+resource "google_service_account" "build" {
+  count        = var.build_service_account == null ? 1 : 0
+  account_id   = "${var.service_account_id}-build"
+  display_name = "SCC container responder (function build)"
+  description  = "Cloud Build identity that builds the scc-responder function from its source bucket."
+  depends_on   = [google_project_service.apis]
 }
 
 # ------------------------------------------------------------------ 1. the function's roles
@@ -116,4 +130,22 @@ resource "google_kms_crypto_key_iam_member" "evidence_cmek" {
   crypto_key_id = var.evidence_kms_key_name
   role          = "roles/cloudkms.cryptoKeyEncrypterDecrypter"
   member        = "serviceAccount:${local.storage_service_agent}"
+}
+
+# Build: what Cloud Build needs to build the function as the dedicated account (logs, the
+# function's Artifact Registry image, build storage), as Google documents for a custom build
+# service account ...
+resource "google_project_iam_member" "build_builder" {
+  count   = var.build_service_account == null ? 1 : 0
+  project = var.project_id
+  role    = "roles/cloudbuild.builds.builder"
+  member  = "serviceAccount:${google_service_account.build[0].email}"
+}
+
+# ... and read access to the staged source in our source bucket.
+resource "google_storage_bucket_iam_member" "build_source_reader" {
+  count  = var.build_service_account == null ? 1 : 0
+  bucket = google_storage_bucket.source.name
+  role   = "roles/storage.objectViewer"
+  member = "serviceAccount:${google_service_account.build[0].email}"
 }

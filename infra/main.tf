@@ -7,6 +7,13 @@ data "google_project" "this" {
   project_id = var.project_id
 }
 
+# The Cloud Storage service agent exists only after the project first uses it; this data
+# source asks Cloud Storage for it, which creates it, so the CMEK grant (iam.tf) never names
+# an account that does not exist yet.
+data "google_storage_project_service_account" "this" {
+  project = var.project_id
+}
+
 locals {
   labels = merge({ app = "scc-container-responder" }, var.labels)
 
@@ -17,7 +24,7 @@ locals {
 
   # Google-managed service agents that deliver events (see iam.tf, "plumbing").
   pubsub_service_agent  = "service-${data.google_project.this.number}@gcp-sa-pubsub.iam.gserviceaccount.com"
-  storage_service_agent = "service-${data.google_project.this.number}@gs-project-accounts.iam.gserviceaccount.com"
+  storage_service_agent = data.google_storage_project_service_account.this.email_address
 
   # The SCC streaming filter: the policy's categories, active findings, GKE clusters only
   # (Cloud Run Threat Detection emits the same category on Cloud Run resources), and not
@@ -54,6 +61,9 @@ resource "google_project_service" "apis" {
     "cloudfunctions.googleapis.com",
     "container.googleapis.com",
     "eventarc.googleapis.com",
+    # Creating service accounts and project IAM grants on a fresh project.
+    "iam.googleapis.com",
+    "cloudresourcemanager.googleapis.com",
     "logging.googleapis.com",
     "monitoring.googleapis.com",
     "pubsub.googleapis.com",

@@ -106,8 +106,19 @@ resource "google_logging_metric" "steps_failed" {
   }
 }
 
+# Alerts. Why two policies, and why the failed-steps one matches log entries instead of
+# thresholding the steps_failed metric: Cloud Monitoring answers 404 for a user log-based
+# metric (logging.googleapis.com/user/...) for up to ~10 minutes after Logging created it
+# (hashicorp/terraform-provider-google#11102), so an alert policy on that metric fails the
+# FIRST apply. depends_on cannot help: the metric resource is already created when the
+# policy is attempted; Monitoring simply does not know it yet, and a fixed sleep would need
+# another provider and still be a guess. A log-match condition (condition_matched_log)
+# reads the same filter straight from Cloud Logging and needs no metric at all. A
+# log-match condition must be the only condition of its policy, so the dead-letter backlog
+# (a built-in Pub/Sub metric, known to Monitoring from the start) has its own policy.
+
 resource "google_monitoring_alert_policy" "failures" {
-  display_name          = "scc-responder: failed steps or dead-lettered findings"
+  display_name          = "scc-responder: failed steps"
   combiner              = "OR"
   notification_channels = var.alert_notification_channels
   user_labels           = local.labels
@@ -115,27 +126,49 @@ resource "google_monitoring_alert_policy" "failures" {
   documentation {
     mime_type = "text/markdown"
     content   = <<-EOT
-      The SCC container responder failed on a finding. Steps: Logs Explorer with
-      `operation.producer="scc-container-responder" AND severity>=WARNING`; the operation id is the
-      finding name. Dead letters: pull `${google_pubsub_subscription.dead_letters.name}` and see
-      infra/README.md ("Retries and dead letters") to replay them.
+      The SCC container responder failed a step on a finding. Logs Explorer:
+      `operation.producer="scc-container-responder" AND severity>=WARNING`; the operation id is
+      the finding name. Transient failures are retried; permanent ones are acknowledged.
     EOT
   }
 
   conditions {
     display_name = "Failed steps"
-    condition_threshold {
-      filter          = "metric.type = \"logging.googleapis.com/user/${google_logging_metric.steps_failed.name}\" AND resource.type = \"cloud_run_revision\""
-      comparison      = "COMPARISON_GT"
-      threshold_value = var.alert_failed_steps_threshold
-      duration        = "0s"
-      aggregations {
-        alignment_period     = "300s"
-        per_series_aligner   = "ALIGN_SUM"
-        cross_series_reducer = "REDUCE_SUM"
-        group_by_fields      = ["metric.label.step", "metric.label.failure"]
+    condition_matched_log {
+      # The very filter of the steps_failed metric, evaluated by Cloud Logging.
+      filter = google_logging_metric.steps_failed.filter
+      label_extractors = {
+        "step"    = "EXTRACT(jsonPayload.step.name)"
+        "failure" = "EXTRACT(jsonPayload.step.failure)"
+        "cluster" = "EXTRACT(labels.cluster)"
       }
     }
+  }
+
+  alert_strategy {
+    # Required for log-match conditions: at most one notification per period.
+    notification_rate_limit {
+      period = var.alert_notification_period
+    }
+    auto_close = "86400s"
+  }
+
+  depends_on = [google_project_service.apis]
+}
+
+resource "google_monitoring_alert_policy" "dead_letters" {
+  display_name          = "scc-responder: dead-lettered findings"
+  combiner              = "OR"
+  notification_channels = var.alert_notification_channels
+  user_labels           = local.labels
+
+  documentation {
+    mime_type = "text/markdown"
+    content   = <<-EOT
+      Findings the responder could not handle after every retry are waiting in
+      `${google_pubsub_subscription.dead_letters.name}`. See infra/README.md ("Retries and dead
+      letters") to inspect and replay them.
+    EOT
   }
 
   conditions {

@@ -51,6 +51,6 @@ output "dead_letter_route_env" {
 }
 
 output "rbac_apply_command" {
-  description = "Run once per cluster (with its kubectl context) to grant the Kubernetes verbs."
-  value       = "sed 's/scc-responder@PROJECT_ID.iam.gserviceaccount.com/${google_service_account.responder.email}/' infra/k8s/rbac.yaml | kubectl apply -f -"
+  description = "Run once per cluster (with its kubectl context), from any directory, to grant the Kubernetes verbs and apply the admission policy that keeps the responder out of protected namespaces."
+  value       = "sed 's/scc-responder@PROJECT_ID.iam.gserviceaccount.com/${google_service_account.responder.email}/' ${abspath(path.module)}/k8s/rbac.yaml ${abspath(path.module)}/k8s/protected-namespaces-policy.yaml | kubectl apply -f -"
 }

@@ -34,9 +34,16 @@ variable "name_prefix" {
 }
 
 variable "service_account_id" {
-  description = "Account id of the function's service account. infra/k8s/rbac.yaml binds scc-responder@PROJECT_ID.iam.gserviceaccount.com: keep the default or substitute the full email when applying RBAC."
+  description = "Account id of the function's service account; the trigger's and the build's accounts are <id>-trigger and <id>-build. infra/k8s/rbac.yaml binds scc-responder@PROJECT_ID.iam.gserviceaccount.com: keep the default or substitute the full email when applying RBAC (terraform output rbac_apply_command does)."
   type        = string
   default     = "scc-responder"
+
+  validation {
+    # Account ids are 6-30 characters: [a-z][-a-z0-9]{4,28}[a-z0-9]. The longest derived id,
+    # "<id>-trigger", adds 8 characters, so the id itself may have at most 22.
+    condition     = can(regex("^[a-z][-a-z0-9]{4,20}[a-z0-9]$", var.service_account_id))
+    error_message = "service_account_id must be 6-22 characters of lower-case letters, digits and dashes, starting with a letter and not ending with a dash (so that \"<id>-trigger\" is a valid 6-30 character account id)."
+  }
 }
 
 variable "labels" {
@@ -59,8 +66,11 @@ variable "handled_mark_key" {
   default     = "scc_responder_state"
 
   validation {
-    condition     = can(regex("^[A-Za-z0-9_-]{1,256}$", var.handled_mark_key))
-    error_message = "Security mark keys are letters, digits, underscores and dashes."
+    # SCC accepts dashes in mark keys, but the key is also a field name in the notification
+    # filter (-security_marks.marks.<key> = "..."), where "-" is the negation operator and a
+    # name cannot start with a digit: only keys that parse as one filter field are allowed.
+    condition     = can(regex("^[A-Za-z_][A-Za-z0-9_]{0,255}$", var.handled_mark_key))
+    error_message = "handled_mark_key must be 1-256 letters, digits and underscores, not starting with a digit (it is a field name in the SCC notification filter, where a dash would parse as negation)."
   }
 }
 
@@ -159,9 +169,38 @@ variable "log_level" {
 }
 
 variable "build_service_account" {
-  description = "Service account Cloud Build uses to build the function (projects/P/serviceAccounts/EMAIL). Null = the platform default."
+  description = "Service account Cloud Build uses to build the function (projects/P/serviceAccounts/EMAIL). Null = a dedicated <service_account_id>-build account created here with roles/cloudbuild.builds.builder and read access to the source bucket (projects created since July 2024 no longer give the default Cloud Build account what a function build needs). Bring your own and grant it the same."
   type        = string
   default     = null
+
+  validation {
+    condition     = var.build_service_account == null || can(regex("^projects/[^/]+/serviceAccounts/[^/]+@[^/]+$", var.build_service_account))
+    error_message = "build_service_account is projects/PROJECT/serviceAccounts/EMAIL."
+  }
+}
+
+# ------------------------------------------------------------------ network (private clusters)
+
+variable "vpc_connector" {
+  description = "Serverless VPC Access connector (projects/P/locations/R/connectors/C) for clusters whose control plane is reachable only inside the VPC (private endpoint, no DNS-based endpoint with external traffic allowed). Null = no VPC egress: the function reaches the public or DNS-based endpoint. Direct VPC egress is not offered by google_cloudfunctions2_function in the google provider releases validated here (6.1.0-6.50.0; checked against the schema), so the connector is the Terraform path."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.vpc_connector == null || can(regex("^projects/[^/]+/locations/[^/]+/connectors/[^/]+$", var.vpc_connector))
+    error_message = "vpc_connector is projects/PROJECT/locations/REGION/connectors/NAME."
+  }
+}
+
+variable "vpc_egress" {
+  description = "What goes through vpc_connector: PRIVATE_RANGES_ONLY (RFC 1918 destinations such as a private control plane; Google APIs stay direct) or ALL_TRAFFIC."
+  type        = string
+  default     = "PRIVATE_RANGES_ONLY"
+
+  validation {
+    condition     = contains(["PRIVATE_RANGES_ONLY", "ALL_TRAFFIC"], var.vpc_egress)
+    error_message = "vpc_egress is PRIVATE_RANGES_ONLY or ALL_TRAFFIC."
+  }
 }
 
 # ------------------------------------------------------------------ delivery
@@ -245,8 +284,13 @@ variable "alert_notification_channels" {
   default     = []
 }
 
-variable "alert_failed_steps_threshold" {
-  description = "Failed steps per 5 minutes above which the failure alert fires."
-  type        = number
-  default     = 0
+variable "alert_notification_period" {
+  description = "At most one failed-steps notification per this period (the log-match alert's notification_rate_limit; at least 300s)."
+  type        = string
+  default     = "300s"
+
+  validation {
+    condition     = can(regex("^[0-9]+s$", var.alert_notification_period)) && try(tonumber(trimsuffix(var.alert_notification_period, "s")) >= 300, false)
+    error_message = "alert_notification_period is a duration in seconds such as \"300s\", at least 300s."
+  }
 }

@@ -162,6 +162,7 @@ export const RESOURCE_ALIASES: Record<string, string> = {
   'google_pubsub_topic.findings': 'findings-topic',
   'google_pubsub_topic.dead_letters': 'dead-letter-topic',
   'var.evidence_kms_key_name': 'evidence-key',
+  'google_storage_bucket.source': 'source-bucket',
 };
 
 /** Who a member expression names. */
@@ -169,7 +170,8 @@ export function memberKind(member: string): string {
   if (references(member, 'google_service_account.responder')) return 'function';
   if (references(member, 'google_service_account.trigger')) return 'trigger-service-account';
   if (member.includes('@gcp-sa-pubsub.iam.gserviceaccount.com')) return 'pubsub-service-agent';
-  if (member.includes('@gs-project-accounts.iam.gserviceaccount.com')) return 'storage-service-agent';
+  if (references(member, 'google_service_account.build')) return 'build-service-account';
+  if (references(member, 'data.google_storage_project_service_account.this') || member.includes('@gs-project-accounts.iam.gserviceaccount.com')) return 'storage-service-agent';
   if (/notification_config\.[A-Za-z0-9_]+(\[(\d+|\*)\])?\.service_account/.test(member)) return 'scc-notification-service-agent';
   return `unknown(${member})`;
 }
@@ -315,9 +317,15 @@ export const REQUIRED_RESOURCES = [
   'google_logging_metric.pods_contained',
   'google_logging_metric.steps_failed',
   'google_monitoring_alert_policy.failures',
+  'google_monitoring_alert_policy.dead_letters',
+  'data.google_storage_project_service_account.this',
 ] as const;
 
 function resource(config: TfConfig, address: string): Json | undefined {
+  if (address.startsWith('data.')) {
+    const [, type, name] = address.split('.') as [string, string, string];
+    return config.data[type]?.[name];
+  }
   const [type, name] = address.split('.') as [string, string];
   return config.resource[type]?.[name];
 }
@@ -454,11 +462,42 @@ export function checkWiring(config: TfConfig, want: InfraExpectations): string[]
   }
   const alert = resource(config, 'google_monitoring_alert_policy.failures');
   if (alert) {
-    const t = text(alert['conditions']);
-    expect(problems, references(t, 'google_logging_metric.steps_failed'), 'google_monitoring_alert_policy.failures: must alert on google_logging_metric.steps_failed');
-    expect(problems, references(t, 'google_pubsub_subscription.dead_letters'), 'google_monitoring_alert_policy.failures: must alert on the dead-letter backlog');
-    expect(problems, alert['notification_channels'] === '${var.alert_notification_channels}', 'google_monitoring_alert_policy.failures: notification_channels must be var.alert_notification_channels');
+    const A = 'google_monitoring_alert_policy.failures';
+    expect(problems, at(alert, 'conditions', 'condition_matched_log', 'filter') === '${google_logging_metric.steps_failed.filter}', `${A}: must be a log-match condition on google_logging_metric.steps_failed.filter`);
+    expect(problems, at(alert, 'alert_strategy', 'notification_rate_limit') !== undefined, `${A}: a log-match alert needs alert_strategy.notification_rate_limit`);
+    expect(problems, alert['notification_channels'] === '${var.alert_notification_channels}', `${A}: notification_channels must be var.alert_notification_channels`);
   }
+  const dead = resource(config, 'google_monitoring_alert_policy.dead_letters');
+  if (dead) {
+    expect(problems, references(text(dead['conditions']), 'google_pubsub_subscription.dead_letters'), 'google_monitoring_alert_policy.dead_letters: must alert on the dead-letter backlog');
+    expect(problems, dead['notification_channels'] === '${var.alert_notification_channels}', 'google_monitoring_alert_policy.dead_letters: notification_channels must be var.alert_notification_channels');
+  }
+  problems.push(...checkFirstApply(config));
+  return problems;
+}
+
+/**
+ * What a first apply on a fresh project needs, beyond the wiring (issue 15): no alert on a
+ * user log-based metric created in the same apply (Monitoring answers 404 for minutes), the
+ * storage agent from its data source, service accounts after the IAM API, a build identity.
+ */
+export function checkFirstApply(config: TfConfig): string[] {
+  const problems: string[] = [];
+  for (const [name, body] of Object.entries(config.resource['google_monitoring_alert_policy'] ?? {})) {
+    expect(
+      problems,
+      !text(body['conditions']).includes('logging.googleapis.com/user/'),
+      `google_monitoring_alert_policy.${name}: a condition on a user log-based metric fails the first apply (404 until Monitoring knows the new metric); use condition_matched_log`,
+    );
+  }
+  expect(problems, text(config.locals['storage_service_agent']).includes('data.google_storage_project_service_account.this.email_address'), 'local.storage_service_agent: must come from data.google_storage_project_service_account (the agent exists only after first use)');
+  const apis = text(resource(config, 'google_project_service.apis')?.['for_each']);
+  for (const api of ['iam.googleapis.com', 'cloudresourcemanager.googleapis.com', 'cloudbuild.googleapis.com']) expect(problems, apis.includes(api), `google_project_service.apis: must enable ${api}`);
+  for (const [name, body] of Object.entries(config.resource['google_service_account'] ?? {})) {
+    expect(problems, references(text(body['depends_on']), 'google_project_service.apis'), `google_service_account.${name}: must depend on google_project_service.apis (iam.googleapis.com)`);
+  }
+  const build = text(at(resource(config, 'google_cloudfunctions2_function.responder'), 'build_config', 'service_account'));
+  expect(problems, references(build, 'var.build_service_account') && references(build, 'google_service_account.build'), 'google_cloudfunctions2_function.responder: build_config.service_account must be var.build_service_account or google_service_account.build');
   return problems;
 }
 
@@ -607,6 +646,74 @@ export function checkRbac(exp: RbacExpectation): string[] {
   return problems;
 }
 
+// ------------------------------------------------------------------ protected namespaces (admission)
+
+export interface AdmissionRequestView {
+  namespace: string;
+  username: string;
+  operation: string;
+}
+
+/**
+ * The committed ValidatingAdmissionPolicy evaluated with a real CEL engine (@bufbuild/cel):
+ * whether it denies a request. Matching on operations is read from matchConstraints.
+ */
+export async function admissionDenies(policyText: string, req: AdmissionRequestView): Promise<boolean> {
+  const { run } = await import('@bufbuild/cel');
+  const docs = parseAllDocuments(policyText).map((d) => d.toJS() as unknown);
+  const policy = docs.find((d) => isObject(d) && d['kind'] === 'ValidatingAdmissionPolicy');
+  if (!isObject(policy)) throw new Error('no ValidatingAdmissionPolicy in the file');
+  const binding = docs.find((d) => isObject(d) && d['kind'] === 'ValidatingAdmissionPolicyBinding');
+  if (!isObject(binding) || at(binding, 'spec', 'policyName') !== at(policy, 'metadata', 'name')) return false;
+  if (!text(at(binding, 'spec', 'validationActions')).split('\n').includes('Deny')) return false;
+  // at() unwraps one-element lists of objects: take them back as lists.
+  const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : v === undefined ? [] : [v]);
+  const ops = text(list(at(policy, 'spec', 'matchConstraints', 'resourceRules')).map((r) => (isObject(r) ? r['operations'] : []))).split('\n');
+  if (!ops.includes(req.operation) && !ops.includes('*')) return false;
+  const request = { namespace: req.namespace, operation: req.operation, userInfo: { username: req.username } };
+  for (const c of list(at(policy, 'spec', 'matchConditions'))) {
+    if (isObject(c) && run(String(c['expression']), { request } as never) !== true) return false;
+  }
+  return list(at(policy, 'spec', 'validations')).some((v) => isObject(v) && run(String(v['expression']), { request } as never) !== true);
+}
+
+/** Namespaces worth asking about: each pattern made concrete, near misses, ordinary ones. */
+export function namespaceCandidates(patterns: readonly string[]): string[] {
+  const out = new Set(['default', 'payments', 'kube', 'kube-systems', 'xkube-system', 'gke-managed', 'istio', 'prod-kube-system']);
+  for (const p of patterns) {
+    out.add(p.replace(/\*/g, '').replace(/\?/g, 'a'));
+    out.add(p.replace(/\*/g, 'abc-1').replace(/\?/g, 'z'));
+    out.add(`${p.replace(/[*?]/g, 'q')}-x`);
+    out.add(`x-${p.replace(/[*?]/g, 'q')}`);
+  }
+  return [...out].filter((n) => /^[a-z0-9-]+$/.test(n));
+}
+
+/**
+ * The admission policy names exactly the code's protected namespaces: the literal list equals
+ * the exact names, and for every candidate namespace the policy denies a write by the
+ * responder exactly when `isProtected` says so; it never denies another user or an exec.
+ */
+export async function checkProtectedNamespacesPolicy(policyText: string, patterns: readonly string[], isProtected: (ns: string) => boolean, subject: string): Promise<string[]> {
+  const problems: string[] = [];
+  const F = 'infra/k8s/protected-namespaces-policy.yaml';
+  const listed = /request\.namespace in \[([^\]]*)\]/.exec(policyText)?.[1] ?? '';
+  const names = [...listed.matchAll(/'([^']+)'/g)].map((m) => m[1] as string).sort();
+  const exact = patterns.filter((p) => !/[*?]/.test(p)).sort();
+  if (JSON.stringify(names) !== JSON.stringify(exact)) problems.push(`${F}: lists ${JSON.stringify(names)}, the built-in exact names are ${JSON.stringify(exact)}`);
+  for (const ns of namespaceCandidates(patterns)) {
+    const denied = await admissionDenies(policyText, { namespace: ns, username: subject, operation: 'DELETE' });
+    if (denied !== isProtected(ns)) problems.push(`${F}: a DELETE by the responder in namespace ${ns} is ${denied ? 'denied' : 'allowed'}, but the code ${isProtected(ns) ? 'protects' : 'does not protect'} it`);
+  }
+  const sample = patterns[0] ?? 'kube-system';
+  if (await admissionDenies(policyText, { namespace: sample, username: 'someone-else@example.com', operation: 'DELETE' })) problems.push(`${F}: denies users other than the responder`);
+  if (await admissionDenies(policyText, { namespace: sample, username: subject, operation: 'CONNECT' })) problems.push(`${F}: denies exec (CONNECT), which evidence collection needs`);
+  for (const op of ['CREATE', 'UPDATE']) {
+    if (!(await admissionDenies(policyText, { namespace: sample, username: subject, operation: op }))) problems.push(`${F}: does not deny ${op} in ${sample}`);
+  }
+  return problems;
+}
+
 // ------------------------------------------------------------------ CLI
 
 async function main(): Promise<number> {
@@ -616,6 +723,17 @@ async function main(): Promise<number> {
   const { config, problems } = await loadTf(join(root, 'infra'));
   problems.push(...checkInfra(config, want.infra));
   for (const r of want.rbac) problems.push(...checkRbac(r));
+  const { BUILT_IN_PROTECTED_NAMESPACES } = await import('../shared/policy/schema.js');
+  const { protectedNamespaceMatch } = await import('../shared/policy/index.js');
+  const { PLACEHOLDER_SUBJECT, RBAC_FILES } = await import('./gen-rbac.js');
+  problems.push(
+    ...(await checkProtectedNamespacesPolicy(
+      await readFile(join(root, RBAC_FILES.protectedNamespaces), 'utf8'),
+      BUILT_IN_PROTECTED_NAMESPACES,
+      (ns) => protectedNamespaceMatch(ns, { protectedNamespaces: [...BUILT_IN_PROTECTED_NAMESPACES] }) !== undefined,
+      PLACEHOLDER_SUBJECT,
+    )),
+  );
   for (const p of problems) console.error(`check-infra: ${p}`);
   console.log(`check-infra: ${problems.length === 0 ? 'ok' : `${problems.length} problem(s)`}`);
   return problems.length === 0 ? 0 : 1;

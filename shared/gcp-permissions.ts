@@ -83,15 +83,15 @@ export const GCP_PERMISSIONS = [
 ] as const satisfies readonly GcpRoleGrant[];
 
 /** Identities other than the function's service account that event delivery needs. */
-export type PlumbingMember = 'trigger-service-account' | 'pubsub-service-agent' | 'scc-notification-service-agent' | 'storage-service-agent';
+export type PlumbingMember = 'trigger-service-account' | 'pubsub-service-agent' | 'scc-notification-service-agent' | 'storage-service-agent' | 'build-service-account';
 
 export interface PlumbingGrant {
   role: string;
   /** `service-account` = on the trigger service account itself; `run-service` = on the function's Cloud Run service. */
-  scope: 'run-service' | 'service-account' | 'topic' | 'crypto-key';
+  scope: 'run-service' | 'service-account' | 'topic' | 'crypto-key' | 'project' | 'bucket';
   member: PlumbingMember;
-  resource?: 'findings-topic' | 'dead-letter-topic' | 'evidence-key';
-  /** Granted only when this Terraform variable is set (the resource has a count). */
+  resource?: 'findings-topic' | 'dead-letter-topic' | 'evidence-key' | 'source-bucket';
+  /** Granted conditionally on this Terraform variable (the resource has a count on it; `why` says which way). */
   onlyWith?: string;
   why: string;
 }
@@ -130,6 +130,21 @@ export const INFRA_PLUMBING_GRANTS = [
     resource: 'evidence-key',
     onlyWith: 'evidence_kms_key_name',
     why: 'optional CMEK: the Cloud Storage service agent encrypts and decrypts evidence objects with the customer key.',
+  },
+  {
+    role: 'roles/cloudbuild.builds.builder',
+    scope: 'project',
+    member: 'build-service-account',
+    onlyWith: 'build_service_account',
+    why: 'the dedicated build identity (created when build_service_account is null) builds the function: build logs, the function image in Artifact Registry, build storage. Projects created since July 2024 no longer give the default Cloud Build account these. Never used by the function at run time.',
+  },
+  {
+    role: 'roles/storage.objectViewer',
+    scope: 'bucket',
+    member: 'build-service-account',
+    resource: 'source-bucket',
+    onlyWith: 'build_service_account',
+    why: 'the build reads the staged function source from the source bucket (that bucket only).',
   },
 ] as const satisfies readonly PlumbingGrant[];
 

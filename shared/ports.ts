@@ -11,7 +11,9 @@ export interface ClusterInfo {
   location: string;
   /** https endpoint of the control plane (GKE `endpoint`, kubeconfig `server`). */
   endpoint: string;
-  /** Base64 PEM of the cluster CA (GKE `masterAuth.clusterCaCertificate`). */
+  /** Which control-plane endpoint `endpoint` is (GKE: shared/gcp/control-plane-endpoint.ts). */
+  controlPlaneEndpoint?: 'dns' | 'public-ip' | 'private-ip';
+  /** Base64 PEM of the cluster CA to verify the endpoint with (absent for the DNS endpoint: public roots). */
   caCertificate?: string;
   currentMasterVersion?: string;
   status?: string;

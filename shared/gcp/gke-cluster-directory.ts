@@ -3,6 +3,7 @@
 // API. The Workloads client is cached per cluster until shortly before the token expires,
 // and concurrent callers share one in-flight GetCluster (the pipeline's `locate` and the
 // enrichment's `describe` ask at the same moment).
+import { pickControlPlaneEndpoint } from '../gcp/control-plane-endpoint.js';
 import type { ClusterManagerClient, protos } from '@google-cloud/container';
 import type { CallOptions } from 'google-gax';
 import type { ClusterRef } from '../finding/types.js';
@@ -64,17 +65,21 @@ export function clusterInfoFromGke(ref: ClusterRef, c: ICluster): ClusterInfo {
   const labels: Record<string, string> = { ...(c.resourceLabels ?? {}) };
   const datapath = String(c.networkConfig?.datapathProvider ?? '');
   const autopilot = c.autopilot?.enabled === true;
+  // DNS-based endpoint, public IP or private IP (private clusters): see control-plane-endpoint.ts.
+  const picked = pickControlPlaneEndpoint(c);
   const info: ClusterInfo = {
     name: c.name ?? ref.name,
     location: c.location ?? ref.location,
-    endpoint: c.endpoint ?? '',
+    endpoint: picked?.host ?? '',
     labels,
     // Calico (networkPolicy.enabled) or Dataplane V2 enforce NetworkPolicy; Autopilot always runs Dataplane V2.
     networkPolicyEnforced: c.networkPolicy?.enabled === true || datapath === 'ADVANCED_DATAPATH' || autopilot,
     autopilot,
     ownerHints: ownerHints(labels),
   };
-  if (c.masterAuth?.clusterCaCertificate) info.caCertificate = c.masterAuth.clusterCaCertificate;
+  if (picked) info.controlPlaneEndpoint = picked.kind;
+  // The DNS endpoint presents a publicly trusted certificate: pinning the cluster CA would reject it.
+  if (c.masterAuth?.clusterCaCertificate && picked?.pinClusterCa !== false) info.caCertificate = c.masterAuth.clusterCaCertificate;
   if (c.currentMasterVersion) info.currentMasterVersion = c.currentMasterVersion;
   if (c.status !== undefined && c.status !== null) info.status = String(c.status);
   return info;

@@ -61,7 +61,7 @@ function enrichmentLines(r: TriageReport): Line[] {
   const e = r.enrichment;
   if (!e) return [];
   const out: Line[] = [];
-  if (e.cluster) out.push({ label: 'Cluster info', value: `version ${e.cluster.currentMasterVersion ?? '?'}, status ${e.cluster.status ?? '?'}, network policy ${e.cluster.networkPolicyEnforced === undefined ? 'unknown' : e.cluster.networkPolicyEnforced ? 'enforced' : 'not enforced'}${Object.keys(e.cluster.ownerHints).length ? `, owner hints ${JSON.stringify(e.cluster.ownerHints)}` : ''}` });
+  if (e.cluster) out.push({ label: 'Cluster info', value: `version ${e.cluster.currentMasterVersion ?? '?'}, status ${e.cluster.status ?? '?'}, network policy ${e.cluster.networkPolicyEnforced === undefined ? 'unknown' : e.cluster.networkPolicyEnforced ? 'enforced' : 'not enforced'}${e.cluster.controlPlaneEndpoint ? `, control plane via ${e.cluster.controlPlaneEndpoint} endpoint` : ''}${Object.keys(e.cluster.ownerHints).length ? `, owner hints ${JSON.stringify(e.cluster.ownerHints)}` : ''}` });
   if (e.pod) out.push({ label: 'Pod info', value: `uid ${e.pod.uid}, phase ${e.pod.phase ?? '?'}, node ${e.pod.nodeName ?? '?'}, service account ${e.pod.serviceAccountName ?? '?'}` });
   if (e.owners.length > 0) out.push({ label: 'Owner chain', value: e.owners.map((o) => `${o.kind}/${o.name}`).join(' -> ') });
   if (e.node) out.push({ label: 'Node info', value: `${e.node.name}, instance_id ${e.node.instanceId ?? 'unknown'}, ${e.node.unschedulable ? 'cordoned' : 'schedulable'}` });

@@ -26,6 +26,7 @@ describe('a Deployment pod (the fixture)', () => {
     // cluster
     assert.equal(data.cluster?.currentMasterVersion, '1.33.4-gke.1245000');
     assert.equal(data.cluster?.networkPolicyEnforced, true, 'Dataplane V2 enforces NetworkPolicy');
+    assert.equal(data.cluster?.controlPlaneEndpoint, 'public-ip', 'the fake answers a plain endpoint: the public IP path');
     assert.deepEqual(data.cluster?.ownerHints, { team: 'payments', owner: 'jane_doe', 'cost-center': 'cc-42' });
     assert.equal(world.gke.received.length - getClusterBefore, 1, 'describe and Kubernetes access share one GetCluster');
 

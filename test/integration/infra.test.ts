@@ -14,8 +14,12 @@ import { parse as parseYaml } from 'yaml';
 import { KUBE_API_CALLS, type KubeApiCall } from '../../shared/kube/api-calls.js';
 import { GCP_PERMISSIONS, INFRA_PLUMBING_GRANTS, grantKey } from '../../shared/gcp-permissions.js';
 import {
+  admissionDenies,
+  checkFirstApply,
   checkGrants,
   checkInfra,
+  checkProtectedNamespacesPolicy,
+  namespaceCandidates,
   checkRbac,
   checkWiring,
   expectedTriples,
@@ -32,10 +36,11 @@ import {
   type RbacExpectation,
   type TfConfig,
 } from '../../scripts/check-infra.js';
-import { loadPolicy, policyCategories } from '../../shared/policy/index.js';
+import { loadPolicy, policyCategories, protectedNamespaceMatch } from '../../shared/policy/index.js';
 import { MODIFIED_MALICIOUS_BINARY_EXECUTED } from '../../shared/finding/categories.js';
 import { expectationsFromRepo, runtimeFor, auditLabelKeys, ENTRY_POINT } from '../../scripts/infra-expectations.js';
-import { PLACEHOLDER_SUBJECT, RBAC_FILES, renderRbac, rulesFor } from '../../scripts/gen-rbac.js';
+import { PLACEHOLDER_SUBJECT, RBAC_FILES, protectedNamespacesCel, renderRbac, rulesFor } from '../../scripts/gen-rbac.js';
+import { BUILT_IN_PROTECTED_NAMESPACES } from '../../shared/policy/schema.js';
 
 const root = join(import.meta.dirname, '..', '..');
 
@@ -338,7 +343,7 @@ describe('drift is reported', () => {
   test('a bucket grant moved to another bucket', () => {
     const c = copy();
     body(c, 'google_storage_bucket_iam_member.responder_evidence_creator')['bucket'] = '${google_storage_bucket.source.name}';
-    assertReported(checkGrants(c, want.gcpPermissions, want.plumbing), /roles\/storage\.objectCreator@bucket:unknown/);
+    assertReported(checkGrants(c, want.gcpPermissions, want.plumbing), /granted but not declared: roles\/storage\.objectCreator@bucket:source-bucket/);
   });
 
   test('an authoritative IAM binding', () => {
@@ -458,6 +463,39 @@ describe('drift is reported', () => {
     assertReported(checkWiring(c, want), /labels\.team, which the audit log never writes/);
   });
 
+  test('first apply: an alert on a just-created user metric, a hand-built storage agent, a service account before the IAM API, no build identity', () => {
+    assert.deepEqual(checkFirstApply(config), []);
+    const c = copy();
+    body(c, 'google_monitoring_alert_policy.failures')['conditions'] = [
+      { display_name: 'x', condition_threshold: [{ filter: 'metric.type = "logging.googleapis.com/user/${google_logging_metric.steps_failed.name}"' }] },
+    ];
+    assertReported(checkFirstApply(c), /failures: a condition on a user log-based metric fails the first apply/);
+    assertReported(checkWiring(c, want), /must be a log-match condition/);
+    const d = copy();
+    d.locals['storage_service_agent'] = 'service-${data.google_project.this.number}@gs-project-accounts.iam.gserviceaccount.com';
+    assertReported(checkFirstApply(d), /storage_service_agent: must come from data\.google_storage_project_service_account/);
+    const e = copy();
+    delete body(e, 'google_service_account.trigger')['depends_on'];
+    assertReported(checkFirstApply(e), /google_service_account\.trigger: must depend on google_project_service\.apis/);
+    const f = copy();
+    const apis = body(f, 'google_project_service.apis');
+    apis['for_each'] = String(apis['for_each']).replace('"iam.googleapis.com",', '');
+    assert.notEqual(apis['for_each'], body(config, 'google_project_service.apis')['for_each'], 'fixture: iam API listed');
+    assertReported(checkFirstApply(f), /must enable iam\.googleapis\.com/);
+    const g = copy();
+    block(body(g, 'google_cloudfunctions2_function.responder'), 'build_config')['service_account'] = '${var.build_service_account}';
+    assertReported(checkFirstApply(g), /build_config\.service_account must be var\.build_service_account or google_service_account\.build/);
+  });
+
+  test('the build grants made unconditional, or given to the function', () => {
+    const c = copy();
+    delete body(c, 'google_project_iam_member.build_builder')['count'];
+    assertReported(checkGrants(c, want.gcpPermissions, want.plumbing), /build_builder: must be granted only with var\.build_service_account/);
+    const d = copy();
+    body(d, 'google_storage_bucket_iam_member.build_source_reader')['member'] = 'serviceAccount:${google_service_account.responder.email}';
+    assertReported(checkGrants(d, want.gcpPermissions, want.plumbing), /granted but not declared: roles\/storage\.objectViewer@bucket:source-bucket/);
+  });
+
   test('a resource removed', () => {
     const c = copy();
     delete c.resource['google_pubsub_topic']?.['dead_letters'];
@@ -479,6 +517,7 @@ describe('Kubernetes RBAC (infra/k8s)', () => {
     const rendered = renderRbac();
     assert.equal(await readFile(join(root, RBAC_FILES.base), 'utf8'), rendered.base, 'run: npx tsx scripts/gen-rbac.ts');
     assert.equal(await readFile(join(root, RBAC_FILES.debugContainer), 'utf8'), rendered.debugContainer, 'run: npx tsx scripts/gen-rbac.ts');
+    assert.equal(await readFile(join(root, RBAC_FILES.protectedNamespaces), 'utf8'), rendered.protectedNamespaces, 'run: npx tsx scripts/gen-rbac.ts');
   });
 
   test('parsed independently, the roles grant exactly the verbs the code calls', () => {
@@ -516,6 +555,36 @@ describe('Kubernetes RBAC (infra/k8s)', () => {
     // The committed manifest checked against the grown table: the new call is missing.
     assertReported(checkRbac({ ...base, triples: expectedTriples(table, (c) => c.feature === undefined) }), /the code calls \|secrets\|get/);
     assert.deepEqual(checkRbac({ ...base, text: rendered.base, triples: expectedTriples(table, (c) => c.feature === undefined) }), []);
+  });
+
+  test('the admission policy denies the responder writes in exactly the built-in protected namespaces (CEL evaluated)', async () => {
+    const policyText = await readFile(join(root, RBAC_FILES.protectedNamespaces), 'utf8');
+    const isProtected = (ns: string) => protectedNamespaceMatch(ns, { protectedNamespaces: [...BUILT_IN_PROTECTED_NAMESPACES] }) !== undefined;
+    assert.deepEqual(await checkProtectedNamespacesPolicy(policyText, BUILT_IN_PROTECTED_NAMESPACES, isProtected, PLACEHOLDER_SUBJECT), []);
+    // Spot checks, in the code's own words.
+    assert.equal(await admissionDenies(policyText, { namespace: 'kube-system', username: PLACEHOLDER_SUBJECT, operation: 'DELETE' }), true);
+    assert.equal(await admissionDenies(policyText, { namespace: 'gke-managed-cim', username: PLACEHOLDER_SUBJECT, operation: 'UPDATE' }), true);
+    assert.equal(await admissionDenies(policyText, { namespace: 'payments', username: PLACEHOLDER_SUBJECT, operation: 'DELETE' }), false);
+    assert.ok(namespaceCandidates(BUILT_IN_PROTECTED_NAMESPACES).length > 2 * BUILT_IN_PROTECTED_NAMESPACES.length);
+  });
+
+  test('negative controls: a namespace missing from, or added to, the admission policy is reported', async () => {
+    const policyText = await readFile(join(root, RBAC_FILES.protectedNamespaces), 'utf8');
+    const isProtected = (ns: string) => protectedNamespaceMatch(ns, { protectedNamespaces: [...BUILT_IN_PROTECTED_NAMESPACES] }) !== undefined;
+    const missing = policyText.replace("'kube-system', ", '');
+    assert.notEqual(missing, policyText, 'fixture: kube-system listed');
+    const m = await checkProtectedNamespacesPolicy(missing, BUILT_IN_PROTECTED_NAMESPACES, isProtected, PLACEHOLDER_SUBJECT);
+    assertReported(m, /namespace kube-system is allowed, but the code protects it/);
+    const extra = policyText.replace("'kube-system', ", "'kube-system', 'default', ");
+    assertReported(await checkProtectedNamespacesPolicy(extra, BUILT_IN_PROTECTED_NAMESPACES, isProtected, PLACEHOLDER_SUBJECT), /lists .*"default"/);
+    const glob = policyText.replace("request.namespace.matches('^gke-managed-[a-z0-9-]*$')", () => "request.namespace.matches('^gke-managed-x$')");
+    assert.notEqual(glob, policyText, 'fixture: glob rendered');
+    assertReported(await checkProtectedNamespacesPolicy(glob, BUILT_IN_PROTECTED_NAMESPACES, isProtected, PLACEHOLDER_SUBJECT), /namespace gke-managed-abc-1 is allowed/);
+    const anyone = policyText.replace(/expression: "request\.userInfo\.username == [^"]*"/, 'expression: "true"');
+    assertReported(await checkProtectedNamespacesPolicy(anyone, BUILT_IN_PROTECTED_NAMESPACES, isProtected, PLACEHOLDER_SUBJECT), /denies users other than the responder/);
+    const audit = policyText.replace('validationActions: ["Deny"]', 'validationActions: ["Audit"]');
+    assertReported(await checkProtectedNamespacesPolicy(audit, BUILT_IN_PROTECTED_NAMESPACES, isProtected, PLACEHOLDER_SUBJECT), /kube-system is allowed/);
+    assert.throws(() => protectedNamespacesCel(['team/a']), /not a namespace name or glob/);
   });
 
   test('rules merge verbs per resource and resources per verb set', () => {
@@ -559,6 +628,10 @@ describe('cloudbuild.yaml', () => {
       if (s.entrypoint === 'bash') assert.match(script, /set -euo pipefail/, `${s.id}: strict shell`);
     }
     assert.equal(build.steps.find((s) => s.id === 'install')?.args?.[0], 'ci');
+    // The terraform validation test needs a terraform binary in the node:22 step.
+    const ids2 = build.steps.map((s) => s.id);
+    assert.ok(ids2.indexOf('terraform-binary') >= 0 && ids2.indexOf('terraform-binary') < ids2.indexOf('test'), 'terraform binary copied before test');
+    assert.ok((build.steps.find((s) => s.id === 'test') as { env?: string[] } | undefined)?.env?.includes('TERRAFORM=/workspace/.tools/terraform'));
   });
 
   test('Node 22 images, Cloud Logging only, project and region substitutions', () => {
