@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { pickControlPlaneEndpoint } from '../../shared/gcp/control-plane-endpoint.js';
-import { clusterInfoFromGke } from '../../shared/enrich/gke-cluster-directory.js';
+import { clusterInfoFromGke } from '../../shared/gcp/gke-cluster-directory.js';
 import type { ClusterRef } from '../../shared/finding/types.js';
 
 const DNS = 'gke-0123456789abcdef.us-central1.gke.goog';
