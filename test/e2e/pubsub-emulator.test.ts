@@ -1,0 +1,266 @@
+// End to end through Google's own Pub/Sub emulator (a real peer, not our fake): a real SCC
+// notification published to the findings topic, pushed by the emulator to the Functions
+// Framework serving the deployable bundle (dist/bundle) in a child process, the function's
+// result read back from the results topic through a pull subscription. Cluster, SCC and
+// Cloud Storage are the usual loopback fakes (test/support/stack.ts), policy enforce, so
+// there is a DELETE to count.
+//
+// What the emulator delivers, and how production differs:
+// - The emulator's push subscription POSTs a Pub/Sub *push body*
+//   (`{"subscription": S, "message": {data, attributes, messageId, message_id, publishTime,
+//   publish_time}}`, content-type application/json, no `ce-*` headers). The Functions
+//   Framework's legacy Pub/Sub middleware turns that into a background event and then a
+//   CloudEvent (type google.cloud.pubsub.topic.v1.messagePublished, source
+//   //pubsub.googleapis.com/<topic taken from the request path>, data {message}); the
+//   `subscription` field is dropped on the way. So the push endpoint's path must be the
+//   topic name (`/projects/P/topics/T`), or the event's source is empty.
+// - In production, Eventarc owns the push subscription and delivers a *binary-mode
+//   CloudEvent* (`ce-*` headers, the same push body as data) to the function. The test
+//   posts that shape to the same server and expects the same outcome.
+// - Retries: a 5xx makes the emulator redeliver. Measured here (emulator 0.8.20): the first
+//   redelivery comes after ~1 s whatever the retry policy says; later ones follow the
+//   subscription's retryPolicy (min 6 s / max 8 s gave gaps of 1.0 s then 7.9 s). Eventarc
+//   retries only with `retry_policy = RETRY_POLICY_RETRY`, with backoff of 10-600 s.
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { after, before, beforeEach, describe, test } from 'node:test';
+import { PubSub, type Message, type Subscription, type Topic } from '@google-cloud/pubsub';
+import { FUNCTION_NAME } from '../../functions/scc-responder/index.js';
+import { RESULT_SCHEMA } from '../../shared/record/result-publisher.js';
+import { PLANTED_SECRET } from '../support/audit-capture.js';
+import { fixture, postBinary } from '../support/cloudevents.js';
+import { DEPLOY_POD, NS } from '../support/fake-kube-world.js';
+import { startFunctionProcess, type FunctionProcess } from '../support/function-process.js';
+import { startPubsubEmulator } from '../support/pubsub-emulator.js';
+import { BUCKET, RESULTS_TOPIC, startStack, type Stack } from '../support/stack.js';
+
+const PROJECT = 'acme-security'; // the stack's results topic lives here
+const FINDINGS_TOPIC = `projects/${PROJECT}/topics/scc-findings`;
+const POLICY = 'policies/enforce-delete-for-deployments.yaml';
+/** Generous: a delivery on a busy machine (cold client imports in the function) takes seconds. */
+const DEADLINE_MS = 60_000;
+
+type Emulator = Awaited<ReturnType<typeof startPubsubEmulator>>;
+let emulator: Emulator;
+let stack: Stack;
+let fn: FunctionProcess;
+let proxy: RecordingProxy;
+let pubsub: PubSub;
+let findings: Topic;
+let resultsSub: Subscription;
+const results: Message[] = [];
+const subscriberErrors: Error[] = [];
+
+// ---------------------------------------------------------------- helpers
+
+interface Delivery {
+  path: string;
+  headers: http.IncomingHttpHeaders;
+  body: { subscription?: string; message?: { data?: string; messageId?: string; message_id?: string; attributes?: Record<string, string> } };
+  status: number;
+}
+
+/**
+ * Sits between the emulator and the function and records every push (body, headers, the
+ * function's status), so the test can see what the emulator really sent and how often.
+ * A path under /always-503/ is answered 503 without reaching the function.
+ */
+interface RecordingProxy {
+  url: string;
+  deliveries: Delivery[];
+  close(): Promise<void>;
+}
+
+async function startRecordingProxy(target: string): Promise<RecordingProxy> {
+  const deliveries: Delivery[] = [];
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const raw = Buffer.concat(chunks);
+      const record = (status: number): void => {
+        let body: Delivery['body'] = {};
+        try {
+          body = JSON.parse(raw.toString()) as Delivery['body'];
+        } catch {
+          /* recorded as {} */
+        }
+        deliveries.push({ path: req.url ?? '', headers: req.headers, body, status });
+      };
+      if (req.url?.startsWith('/always-503/')) {
+        record(503);
+        res.writeHead(503).end();
+        return;
+      }
+      const headers: Record<string, string> = {};
+      for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string' && (k === 'content-type' || k.startsWith('ce-'))) headers[k] = v;
+      fetch(new URL(req.url ?? '/', target), { method: req.method ?? 'POST', headers, body: raw })
+        .then(async (r) => {
+          const text = await r.text();
+          record(r.status);
+          res.writeHead(r.status, { 'content-type': r.headers.get('content-type') ?? 'text/plain' }).end(text);
+        })
+        .catch((err: unknown) => {
+          record(502);
+          res.writeHead(502).end(String(err));
+        });
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    deliveries,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
+
+async function waitFor<T>(what: string, probe: () => T | undefined, deadlineMs = DEADLINE_MS): Promise<T> {
+  const start = performance.now();
+  for (;;) {
+    const v = probe();
+    if (v !== undefined) return v;
+    if (performance.now() - start > deadlineMs) {
+      throw new Error(`timed out after ${deadlineMs} ms waiting for ${what}; function output tail:\n${fn.output().slice(-3000)}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** A fresh copy of the v1 fixture with a unique finding id, detected now (after the test pods exist). */
+function freshFinding(): { notification: Record<string, unknown>; findingName: string; id: string } {
+  const n = structuredClone(fixture('modified-malicious-binary.v1.json')) as { finding: { name: string; canonicalName?: string; eventTime: string } };
+  const id = `f${Math.random().toString(16).slice(2, 14)}`;
+  n.finding.eventTime = new Date().toISOString();
+  n.finding.name = n.finding.name.replace(/[^/]+$/, id);
+  if (n.finding.canonicalName) n.finding.canonicalName = n.finding.canonicalName.replace(/[^/]+$/, id);
+  return { notification: n as unknown as Record<string, unknown>, findingName: n.finding.name, id };
+}
+
+function resetPod(): void {
+  if (stack.world.kube.pod(NS, DEPLOY_POD)) return;
+  stack.world.kube.addPod({
+    namespace: NS, name: DEPLOY_POD, uid: `pod-checkout-${Math.random().toString(16).slice(2, 8)}`, creationTimestamp: new Date(Date.now() - 3_600_000).toISOString(), nodeName: 'gke-payments-default-pool-1a2b3c4d-x7k9',
+    labels: { app: 'checkout', 'pod-template-hash': '7d9f8b6c5d' },
+    ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'checkout-7d9f8b6c5d', uid: 'rs-checkout', controller: true }],
+    containers: [{ name: 'checkout', image: 'us-docker.pkg.dev/acme-payments-prod/apps/checkout:2.14.1', files: { '/usr/bin/curl': { content: Buffer.from('test') } } }],
+  });
+}
+
+/** Successful pod DELETEs the fake Kubernetes API answered (its request log). */
+const deletes = (): number => stack.world.kube.writes.filter((w) => w.method === 'DELETE' && w.path.endsWith(`/pods/${DEPLOY_POD}`)).length;
+const evidence = (id: string): string[] => stack.gcs.objects(BUCKET).map((o) => o.name).filter((n) => n.endsWith(`${id}/binary`));
+const resultsFor = (findingName: string): Message[] => results.filter((m) => m.orderingKey === findingName);
+const deliveriesOf = (messageId: string): Delivery[] => proxy.deliveries.filter((d) => d.body.message?.messageId === messageId);
+
+// ---------------------------------------------------------------- setup
+
+before(async () => {
+  const started = performance.now();
+  [emulator, stack] = await Promise.all([startPubsubEmulator({ projectId: PROJECT }), startStack()]);
+  const emulatorReady = performance.now() - started;
+  fn = await startFunctionProcess(FUNCTION_NAME, stack.env({ SCC_RESPONDER_POLICY: POLICY, SCC_RESPONDER_ENDPOINT_PUBSUB: emulator.host }));
+  proxy = await startRecordingProxy(fn.url);
+  pubsub = new PubSub({ projectId: PROJECT, apiEndpoint: emulator.host });
+  [findings] = await pubsub.createTopic(FINDINGS_TOPIC);
+  await findings.createSubscription('scc-responder-push', {
+    // The topic name as the path: the Functions Framework reads the event's source from it.
+    pushConfig: { pushEndpoint: `${proxy.url}/${FINDINGS_TOPIC}` },
+    ackDeadlineSeconds: 60,
+    retryPolicy: { minimumBackoff: { seconds: 1 }, maximumBackoff: { seconds: 2 } },
+  });
+  const [resultsTopic] = await pubsub.createTopic(RESULTS_TOPIC);
+  [resultsSub] = await resultsTopic.createSubscription('scc-responder-results-pull', { enableMessageOrdering: true });
+  resultsSub.on('message', (m: Message) => {
+    results.push(m);
+    m.ack();
+  });
+  resultsSub.on('error', (err: Error) => subscriberErrors.push(err));
+  console.log(`# pubsub emulator ready in ${Math.round(emulatorReady)} ms (pid ${emulator.pid}); setup total ${Math.round(performance.now() - started)} ms`);
+});
+
+after(async () => {
+  // Each step guarded: a failed setup must still stop what did start.
+  await resultsSub?.close().catch(() => undefined);
+  await pubsub?.close().catch(() => undefined);
+  await fn?.stop();
+  await proxy?.close();
+  await emulator?.stop();
+  await stack?.close();
+});
+
+beforeEach(() => {
+  resetPod();
+  stack.world.kube.faults.clear();
+  stack.scc.faults.clear();
+  stack.gcs.faults.clear();
+});
+
+/** The one result for a finding, once it has arrived. */
+async function resultOf(findingName: string): Promise<Message> {
+  return waitFor(`a result for ${findingName} on ${RESULTS_TOPIC}`, () => resultsFor(findingName)[0]);
+}
+
+/** The deliveries of one message, once the function has answered `count` of them. */
+async function deliveries(messageId: string, count: number): Promise<Delivery[]> {
+  return waitFor(`${count} push deliveries of message ${messageId}`, () => (deliveriesOf(messageId).length >= count ? deliveriesOf(messageId) : undefined));
+}
+
+function assertResult(result: Message, findingName: string): void {
+  assert.equal(result.orderingKey, findingName, 'ordering key = finding name');
+  assert.deepEqual(result.attributes, {
+    producer: 'scc-container-responder',
+    schema: RESULT_SCHEMA,
+    finding: findingName,
+    category: 'Execution: Modified Malicious Binary Executed',
+    severity: 'CRITICAL',
+    action: 'labelled,annotated,deleted',
+    cluster: 'payments',
+    verdict: 'handled',
+    mode: 'enforce',
+    rule: 'delete-prod-deployments',
+    project: 'acme-payments-prod',
+  });
+  const text = result.data.toString();
+  assert.ok(!text.includes(PLANTED_SECRET), 'the planted secret never reaches the results topic');
+  const report = JSON.parse(text) as { findingName?: string; incident?: { pod?: string; namespace?: string } };
+  assert.equal(report.findingName, findingName);
+  assert.equal(report.incident?.namespace, NS);
+  assert.equal(report.incident?.pod, DEPLOY_POD);
+}
+
+describe('through the emulator: findings topic -> push -> function (dist/bundle) -> results topic', () => {
+  test('a published SCC notification: pushed as a push body, handled once, evidence + one DELETE, result with attributes and ordering key', async () => {
+    const { notification, findingName, id } = freshFinding();
+    const deletesBefore = deletes();
+    const data = Buffer.from(JSON.stringify(notification));
+    const messageId = await findings.publishMessage({ data, attributes: { notificationConfig: 'ctd-responder' } });
+
+    const result = await resultOf(findingName);
+    assertResult(result, findingName);
+    // What the emulator pushed: a Pub/Sub push body, not a CloudEvent, and the function acked it.
+    const [delivery, ...more] = await deliveries(messageId, 1);
+    assert.ok(delivery);
+    assert.deepEqual(more, []);
+    assert.equal(delivery.status, 204);
+    assert.equal(delivery.path, `/${FINDINGS_TOPIC}`);
+    assert.equal(delivery.headers['content-type'], 'application/json');
+    assert.deepEqual(Object.keys(delivery.headers).filter((h) => h.startsWith('ce-')), [], 'no CloudEvent headers');
+    assert.equal(delivery.body.subscription, `projects/${PROJECT}/subscriptions/scc-responder-push`);
+    assert.equal(delivery.body.message?.data, data.toString('base64'));
+    assert.equal(delivery.body.message?.message_id, messageId);
+    assert.deepEqual(delivery.body.message?.attributes, { notificationConfig: 'ctd-responder' });
+    // ... which the Functions Framework turned into a structured CloudEvent for the handler.
+    const envelope = (JSON.parse(result.data.toString()) as { envelope?: Record<string, unknown> }).envelope;
+    assert.deepEqual(envelope && { kind: envelope['kind'], eventType: envelope['eventType'], messageId: envelope['messageId'] }, {
+      kind: 'cloudevent-structured',
+      eventType: 'google.cloud.pubsub.topic.v1.messagePublished',
+      messageId,
+    });
+
+    assert.equal(evidence(id).length, 1, 'one evidence object');
+    assert.equal(deletes(), deletesBefore + 1, 'one DELETE');
+    assert.equal(stack.scc.marksOf(findingName)?.['scc_responder_state'], 'contained');
+    assert.deepEqual(subscriberErrors, []);
+  });
+});
