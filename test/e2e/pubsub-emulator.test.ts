@@ -22,6 +22,7 @@
 //   subscription's retryPolicy (min 6 s / max 8 s gave gaps of 1.0 s then 7.9 s). Eventarc
 //   retries only with `retry_policy = RETRY_POLICY_RETRY`, with backoff of 10-600 s.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before, beforeEach, describe, test } from 'node:test';
@@ -32,7 +33,7 @@ import { PLANTED_SECRET } from '../support/audit-capture.js';
 import { fixture, postBinary } from '../support/cloudevents.js';
 import { DEPLOY_POD, NS } from '../support/fake-kube-world.js';
 import { startFunctionProcess, type FunctionProcess } from '../support/function-process.js';
-import { startPubsubEmulator } from '../support/pubsub-emulator.js';
+import { resolveSdkRoot, SDK_ROOT_ENV, startPubsubEmulator } from '../support/pubsub-emulator.js';
 import { BUCKET, RESULTS_TOPIC, startStack, type Stack } from '../support/stack.js';
 
 const PROJECT = 'acme-security'; // the stack's results topic lives here
@@ -262,5 +263,108 @@ describe('through the emulator: findings topic -> push -> function (dist/bundle)
     assert.equal(deletes(), deletesBefore + 1, 'one DELETE');
     assert.equal(stack.scc.marksOf(findingName)?.['scc_responder_state'], 'contained');
     assert.deepEqual(subscriberErrors, []);
+  });
+
+  test('a transient failure (SCC answers 503 once): the function answers 5xx, the emulator redelivers, the redelivery completes with one evidence object and one DELETE', async () => {
+    const { notification, findingName, id } = freshFinding();
+    stack.scc.faults.inject({ match: 'UpdateSecurityMarks', status: 503 });
+    const deletesBefore = deletes();
+    const messageId = await findings.publishMessage({ json: notification });
+
+    const pushes = await deliveries(messageId, 2);
+    assert.deepEqual(pushes.map((d) => d.status), [500, 204], 'first delivery failed (5xx), the redelivery succeeded');
+    assert.equal(pushes[1]?.body.message?.data, pushes[0]?.body.message?.data, 'the same message was redelivered');
+    assert.equal(stack.scc.faults.calls.filter((c) => c.key === 'UpdateSecurityMarks' && c.fault?.status === 503).length, 1, 'the fault fired once');
+
+    assert.equal(evidence(id).length, 1, 'one evidence object across both deliveries');
+    assert.equal(deletes(), deletesBefore + 1, 'one DELETE across both deliveries');
+    assert.equal(stack.scc.marksOf(findingName)?.['scc_responder_state'], 'contained');
+    // Each delivery publishes its report (subscribers de-duplicate on the ordering key), and
+    // the ordering key keeps them in delivery order on the results topic.
+    const reports = await waitFor('a report per delivery', () => (resultsFor(findingName).length >= 2 ? resultsFor(findingName) : undefined));
+    assert.equal(reports.length, 2);
+    const parsed = reports.map((r) => JSON.parse(r.data.toString()) as { receivedAt: string; outcome?: { verdict?: string; failedSteps?: string[] } });
+    assert.ok((parsed[0]?.receivedAt ?? '') < (parsed[1]?.receivedAt ?? ''), 'reports arrive in delivery order');
+    for (const r of reports) {
+      assert.equal(r.orderingKey, findingName);
+      assert.equal(r.attributes['action'], 'labelled,annotated,deleted');
+    }
+    // For the lead (see report): the first delivery's report is published alongside the
+    // marks write, so it reads `handled` although that delivery then asked for a retry; the
+    // redelivery finds the pod gone and reads `partial` (enrich.pod failed).
+    console.log(`# transient case verdicts: ${parsed.map((p) => `${p.outcome?.verdict} [${(p.outcome?.failedSteps ?? []).join(',')}]`).join(' then ')}`);
+  });
+
+  test('the production shape: a binary-mode CloudEvent as Eventarc delivers it, posted to the same server, gives the same outcome', async () => {
+    const { notification, findingName, id } = freshFinding();
+    const deletesBefore = deletes();
+    const res = await postBinary(fn.url, notification);
+    assert.equal(res.status, 204, fn.output().slice(-2000));
+    assertResult(await resultOf(findingName), findingName);
+    assert.equal(evidence(id).length, 1);
+    assert.equal(deletes(), deletesBefore + 1);
+  });
+});
+
+describe('controls', () => {
+  test('the emulator redelivers a message answered 5xx again and again, and never one answered 2xx (a non-JSON message: acked as bad input, nothing deleted, nothing published)', async () => {
+    const [control] = await pubsub.createTopic(`projects/${PROJECT}/topics/scc-control`);
+    const [nacking] = await control.createSubscription('always-503', {
+      pushConfig: { pushEndpoint: `${proxy.url}/always-503/${control.name}` },
+      retryPolicy: { minimumBackoff: { seconds: 1 }, maximumBackoff: { seconds: 2 } },
+    });
+    try {
+      const deletesBefore = deletes();
+      const resultsBefore = results.length;
+      const garbageId = await findings.publishMessage({ data: Buffer.from('{"finding": not json') });
+      const nackedId = await control.publishMessage({ data: Buffer.from('always refused') });
+      const [acked] = await deliveries(garbageId, 1);
+      assert.equal(acked?.status, 204, 'bad input is acknowledged, not retried');
+      assert.match(fn.output(), /message rejected: [^"]*not JSON/);
+      // Event-based window: the emulator redelivers the refused message twice more after the
+      // bad one was acked; had it meant to redeliver the acked one, it would have by then.
+      const seen = (await deliveries(nackedId, 1)).length;
+      const refused = await deliveries(nackedId, seen + 2);
+      assert.ok(refused.every((d) => d.status === 503), JSON.stringify(refused.map((d) => d.status)));
+      assert.equal(deliveriesOf(garbageId).length, 1, 'the acked message was not redelivered');
+      assert.equal(deletes(), deletesBefore, 'nothing deleted');
+      assert.equal(results.length, resultsBefore, 'nothing published');
+    } finally {
+      await nacking.delete();
+    }
+  });
+});
+
+describe('startPubsubEmulator names what is missing (no silent skip)', () => {
+  /** Runs startPubsubEmulator under a modified environment (it reads it before its first await). */
+  function startWith(env: Record<string, string | undefined>): Promise<unknown> {
+    const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+    const set = (vars: Record<string, string | undefined>): void => {
+      for (const [k, v] of Object.entries(vars)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    };
+    set(env);
+    try {
+      return startPubsubEmulator();
+    } finally {
+      set(saved);
+    }
+  }
+
+  test('no emulator under the SDK root', async () => {
+    await assert.rejects(startWith({ [SDK_ROOT_ENV]: '/nonexistent/google-cloud-sdk' }), /Pub\/Sub emulator not found: \/nonexistent\/google-cloud-sdk\/platform\/pubsub-emulator\/bin\/cloud-pubsub-emulator does not exist .*google-cloud-cli-pubsub-emulator/);
+  });
+
+  test('no Java', async () => {
+    const { root } = resolveSdkRoot();
+    await assert.rejects(startWith({ [SDK_ROOT_ENV]: root, JAVA_HOME: undefined, PATH: '/nonexistent' }), /Java not found: .* no `java` on PATH and JAVA_HOME is unset/);
+    await assert.rejects(startWith({ [SDK_ROOT_ENV]: root, JAVA_HOME: '/nonexistent/jdk' }), /Java not found: .*JAVA_HOME=\/nonexistent\/jdk has no executable bin\/java/);
+  });
+
+  test('the running emulator is a Java process we can signal by its PID', () => {
+    assert.doesNotThrow(() => process.kill(emulator.pid, 0));
+    assert.match(readFileSync(`/proc/${emulator.pid}/cmdline`, 'utf8'), /java\0.*cloud-pubsub-emulator.*\0--host=127\.0\.0\.1\0--port=\d+/);
   });
 });
