@@ -148,8 +148,9 @@ function resetPod(): void {
   });
 }
 
-/** Successful pod DELETEs the fake Kubernetes API answered (its request log). */
-const deletes = (): number => stack.world.kube.writes.filter((w) => w.method === 'DELETE' && w.path.endsWith(`/pods/${DEPLOY_POD}`)).length;
+/** Pod DELETE requests in the fake Kubernetes API's request log, whatever it answered. */
+const podDeletes = () => stack.world.kube.writes.filter((w) => w.method === 'DELETE' && w.path.endsWith(`/pods/${DEPLOY_POD}`));
+const deletes = (): number => podDeletes().length;
 const evidence = (id: string): string[] => stack.gcs.objects(BUCKET).map((o) => o.name).filter((n) => n.endsWith(`${id}/binary`));
 const resultsFor = (findingName: string): Message[] => results.filter((m) => m.orderingKey === findingName);
 const deliveriesOf = (messageId: string): Delivery[] => proxy.deliveries.filter((d) => d.body.message?.messageId === messageId);
@@ -278,6 +279,7 @@ describe('through the emulator: findings topic -> push -> function (dist/bundle)
 
     assert.equal(evidence(id).length, 1, 'one evidence object across both deliveries');
     assert.equal(deletes(), deletesBefore + 1, 'one DELETE across both deliveries');
+    assert.equal(podDeletes().at(-1)?.status, 200);
     assert.equal(stack.scc.marksOf(findingName)?.['scc_responder_state'], 'contained');
     // Each delivery publishes its report (subscribers de-duplicate on the ordering key), and
     // the ordering key keeps them in delivery order on the results topic.
