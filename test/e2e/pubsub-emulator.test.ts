@@ -70,11 +70,14 @@ interface Delivery {
 interface RecordingProxy {
   url: string;
   deliveries: Delivery[];
+  /** Where pushes go; undefined = no instance up (answered 503, like a cold service). */
+  target: string | undefined;
   close(): Promise<void>;
 }
 
-async function startRecordingProxy(target: string): Promise<RecordingProxy> {
+async function startRecordingProxy(initialTarget: string): Promise<RecordingProxy> {
   const deliveries: Delivery[] = [];
+  const state = { target: initialTarget as string | undefined };
   const server = http.createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -89,7 +92,8 @@ async function startRecordingProxy(target: string): Promise<RecordingProxy> {
         }
         deliveries.push({ path: req.url ?? '', headers: req.headers, body, status });
       };
-      if (req.url?.startsWith('/always-503/')) {
+      const target = state.target;
+      if (req.url?.startsWith('/always-503/') || target === undefined) {
         record(503);
         res.writeHead(503).end();
         return;
@@ -112,6 +116,12 @@ async function startRecordingProxy(target: string): Promise<RecordingProxy> {
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     deliveries,
+    get target() {
+      return state.target;
+    },
+    set target(url) {
+      state.target = url;
+    },
     close: () => new Promise<void>((r) => server.close(() => r())),
   };
 }
@@ -155,13 +165,15 @@ const evidence = (id: string): string[] => stack.gcs.objects(BUCKET).map((o) => 
 const resultsFor = (findingName: string): Message[] => results.filter((m) => m.orderingKey === findingName);
 const deliveriesOf = (messageId: string): Delivery[] => proxy.deliveries.filter((d) => d.body.message?.messageId === messageId);
 
+const functionEnv = (): NodeJS.ProcessEnv => stack.env({ SCC_RESPONDER_POLICY: POLICY, SCC_RESPONDER_ENDPOINT_PUBSUB: emulator.host });
+
 // ---------------------------------------------------------------- setup
 
 before(async () => {
   const started = performance.now();
   [emulator, stack] = await Promise.all([startPubsubEmulator({ projectId: PROJECT }), startStack()]);
   const emulatorReady = performance.now() - started;
-  fn = await startFunctionProcess(FUNCTION_NAME, stack.env({ SCC_RESPONDER_POLICY: POLICY, SCC_RESPONDER_ENDPOINT_PUBSUB: emulator.host }));
+  fn = await startFunctionProcess(FUNCTION_NAME, functionEnv());
   proxy = await startRecordingProxy(fn.url);
   pubsub = new PubSub({ projectId: PROJECT, apiEndpoint: emulator.host });
   [findings] = await pubsub.createTopic(FINDINGS_TOPIC);
@@ -295,6 +307,29 @@ describe('through the emulator: findings topic -> push -> function (dist/bundle)
     // marks write, so it reads `handled` although that delivery then asked for a retry; the
     // redelivery finds the pod gone and reads `partial` (enrich.pod failed).
     console.log(`# transient case verdicts: ${parsed.map((p) => `${p.outcome?.verdict} [${(p.outcome?.failedSteps ?? []).join(',')}]`).join(' then ')}`);
+  });
+
+  test('the redelivery reaches a new instance (the first answered 5xx and went away): still one evidence object and one DELETE', async () => {
+    const { notification, findingName, id } = freshFinding();
+    stack.scc.faults.inject({ match: 'UpdateSecurityMarks', status: 503 });
+    const deletesBefore = deletes();
+    // The next instance boots while the first one works on the message.
+    const [next, messageId] = await Promise.all([startFunctionProcess(FUNCTION_NAME, functionEnv()), findings.publishMessage({ json: notification })]);
+    const [first] = await deliveries(messageId, 1);
+    assert.equal(first?.status, 500);
+    // Replace the instance: what it kept in memory is gone; only the evidence store (claims,
+    // report object) and the cluster remember the first attempt.
+    const old = fn;
+    fn = next;
+    proxy.target = next.url;
+    await old.stop();
+
+    const done = await waitFor('a successful redelivery', () => deliveriesOf(messageId).find((d) => d.status === 204));
+    assert.ok(done);
+    assert.deepEqual(deliveriesOf(messageId).map((d) => d.status), [500, 204]);
+    assert.equal(evidence(id).length, 1, 'one evidence object across both instances');
+    assert.equal(deletes(), deletesBefore + 1, 'one DELETE across both instances');
+    assert.equal(stack.scc.marksOf(findingName)?.['scc_responder_state'], 'contained');
   });
 
   test('the production shape: a binary-mode CloudEvent as Eventarc delivers it, posted to the same server, gives the same outcome', async () => {
