@@ -172,9 +172,16 @@ const functionEnv = (): NodeJS.ProcessEnv => stack.env({ SCC_RESPONDER_POLICY: P
 
 before(async () => {
   const started = performance.now();
-  [emulator, stack] = await Promise.all([startPubsubEmulator({ projectId: PROJECT }), startStack()]);
-  const emulatorReady = performance.now() - started;
-  [fn, spare] = await Promise.all([startFunctionProcess(FUNCTION_NAME, functionEnv()), startFunctionProcess(FUNCTION_NAME, functionEnv())]);
+  let emulatorReady = 0;
+  // Assigned as each resolves, so that after() stops whatever did start if another part fails.
+  await Promise.all([
+    startPubsubEmulator({ projectId: PROJECT }).then((e) => {
+      emulatorReady = performance.now() - started;
+      emulator = e;
+    }),
+    startStack().then((s) => (stack = s)),
+  ]);
+  await Promise.all([startFunctionProcess(FUNCTION_NAME, functionEnv()).then((f) => (fn = f)), startFunctionProcess(FUNCTION_NAME, functionEnv()).then((f) => (spare = f))]);
   proxy = await startRecordingProxy(fn.url);
   pubsub = new PubSub({ projectId: PROJECT, apiEndpoint: emulator.host });
   [findings] = await pubsub.createTopic(FINDINGS_TOPIC);
