@@ -46,8 +46,6 @@ type Emulator = Awaited<ReturnType<typeof startPubsubEmulator>>;
 let emulator: Emulator;
 let stack: Stack;
 let fn: FunctionProcess;
-/** A second instance, started with the first, for the redelivery that lands on a new instance. */
-let spare: FunctionProcess | undefined;
 let proxy: RecordingProxy;
 let pubsub: PubSub;
 let findings: Topic;
@@ -61,24 +59,17 @@ interface Delivery {
   path: string;
   headers: http.IncomingHttpHeaders;
   body: { subscription?: string; message?: { data?: string; messageId?: string; message_id?: string; attributes?: Record<string, string> } };
-  /** The function instance it was forwarded to (none for /always-503/). */
-  target?: string;
   status: number;
 }
 
 /**
  * Sits between the emulator and the function and records every push (body, headers, the
- * instance it went to, the function's status), so the test can see what the emulator
- * really sent and how often. A path under /always-503/ is answered 503 without reaching
- * the function.
+ * function's status), so the test can see what the emulator really sent and how often. A
+ * path under /always-503/ is answered 503 without reaching the function.
  */
 interface RecordingProxy {
   url: string;
   deliveries: Delivery[];
-  /** Where the next pushes go. */
-  target: string;
-  /** Called as a push arrives, after its target was chosen (a test may switch the target for later pushes). */
-  onPush?: ((body: Delivery['body']) => void) | undefined;
   close(): Promise<void>;
 }
 
@@ -90,11 +81,10 @@ function parseBody(raw: Buffer): Delivery['body'] {
   }
 }
 
-async function startRecordingProxy(initialTarget: string): Promise<RecordingProxy> {
+async function startRecordingProxy(target: string): Promise<RecordingProxy> {
   const proxy: RecordingProxy = {
     url: '',
     deliveries: [],
-    target: initialTarget,
     close: () => new Promise<void>((r) => server.close(() => r())),
   };
   const server = http.createServer((req, res) => {
@@ -109,12 +99,10 @@ async function startRecordingProxy(initialTarget: string): Promise<RecordingProx
         res.writeHead(503).end();
         return;
       }
-      const target = proxy.target;
-      proxy.onPush?.(body);
       const headers: Record<string, string> = {};
       for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string' && (k === 'content-type' || k.startsWith('ce-'))) headers[k] = v;
       const answer = (status: number, text: string, type = 'text/plain'): void => {
-        proxy.deliveries.push({ path, headers: req.headers, body, target, status });
+        proxy.deliveries.push({ path, headers: req.headers, body, status });
         res.writeHead(status, { 'content-type': type }).end(text);
       };
       fetch(new URL(path, target), { method: req.method ?? 'POST', headers, body: raw })
@@ -181,7 +169,7 @@ before(async () => {
     }),
     startStack().then((s) => (stack = s)),
   ]);
-  await Promise.all([startFunctionProcess(FUNCTION_NAME, functionEnv()).then((f) => (fn = f)), startFunctionProcess(FUNCTION_NAME, functionEnv()).then((f) => (spare = f))]);
+  fn = await startFunctionProcess(FUNCTION_NAME, functionEnv());
   proxy = await startRecordingProxy(fn.url);
   pubsub = new PubSub({ projectId: PROJECT, apiEndpoint: emulator.host });
   [findings] = await pubsub.createTopic(FINDINGS_TOPIC);
@@ -206,7 +194,6 @@ after(async () => {
   await resultsSub?.close().catch(() => undefined);
   await pubsub?.close().catch(() => undefined);
   await fn?.stop();
-  await spare?.stop();
   await proxy?.close();
   await emulator?.stop();
   await stack?.close();
@@ -294,14 +281,14 @@ describe('through the emulator: findings topic -> push -> function (dist/bundle)
     const messageId = await findings.publishMessage({ json: notification });
 
     const pushes = await deliveries(messageId, 2);
-    assert.deepEqual(pushes.map((d) => d.status), [500, 204], 'first delivery failed (5xx), the redelivery succeeded');
+    assert.deepEqual(pushes.map((d) => d.status), [500, 204], 'first delivery 5xx, the redelivery acked');
     assert.equal(pushes[1]?.body.message?.data, pushes[0]?.body.message?.data, 'the same message was redelivered');
     assert.equal(stack.scc.faults.calls.filter((c) => c.key === 'UpdateSecurityMarks' && c.fault?.status === 503).length, 1, 'the fault fired once');
-
     assert.equal(evidence(id).length, 1, 'one evidence object across both deliveries');
     assert.equal(deletes(), deletesBefore + 1, 'one DELETE across both deliveries');
     assert.equal(podDeletes().at(-1)?.status, 200);
     assert.equal(stack.scc.marksOf(findingName)?.['scc_responder_state'], 'contained');
+
     // Each delivery publishes its report (subscribers de-duplicate on the ordering key), and
     // the ordering key keeps them in delivery order on the results topic.
     const reports = await waitFor('a report per delivery', () => (resultsFor(findingName).length >= 2 ? resultsFor(findingName) : undefined));
@@ -312,39 +299,10 @@ describe('through the emulator: findings topic -> push -> function (dist/bundle)
       assert.equal(r.orderingKey, findingName);
       assert.equal(r.attributes['action'], 'labelled,annotated,deleted');
     }
-    // For the lead (see report): the first delivery's report is published alongside the
-    // marks write, so it reads `handled` although that delivery then asked for a retry; the
-    // redelivery finds the pod gone and reads `partial` (enrich.pod failed).
+    // Observed, not asserted (reported to the lead): the first delivery's report is published
+    // alongside the marks write, so it reads `handled` although that delivery then asked for
+    // a retry; the redelivery finds the pod gone and reads `partial` (enrich.pod failed).
     console.log(`# transient case verdicts: ${parsed.map((p) => `${p.outcome?.verdict} [${(p.outcome?.failedSteps ?? []).join(',')}]`).join(' then ')}`);
-  });
-
-  test('the redelivery reaches a new instance (the first answered 5xx and went away): still one evidence object and one DELETE', async () => {
-    const { notification, findingName, id } = freshFinding();
-    stack.scc.faults.inject({ match: 'UpdateSecurityMarks', status: 503 });
-    const deletesBefore = deletes();
-    const first = fn;
-    const next = spare ?? (await startFunctionProcess(FUNCTION_NAME, functionEnv()));
-    spare = undefined;
-    const data = Buffer.from(JSON.stringify(notification));
-    // The first push goes to the running instance; every later one to the new instance.
-    proxy.onPush = (body) => {
-      if (body.message?.data === data.toString('base64')) proxy.target = next.url;
-    };
-    try {
-      const messageId = await findings.publishMessage({ data });
-      const pushes = await deliveries(messageId, 2);
-      assert.deepEqual(pushes.map((d) => [d.target, d.status]), [[first.url, 500], [next.url, 204]]);
-    } finally {
-      proxy.onPush = undefined;
-      proxy.target = next.url;
-      fn = next;
-      await first.stop();
-    }
-    // What the first instance kept in memory is gone: only the evidence store (claims, the
-    // report object) and the cluster remember the first attempt.
-    assert.equal(evidence(id).length, 1, 'one evidence object across both instances');
-    assert.equal(deletes(), deletesBefore + 1, 'one DELETE across both instances');
-    assert.equal(stack.scc.marksOf(findingName)?.['scc_responder_state'], 'contained');
   });
 
   test('the production shape: a binary-mode CloudEvent as Eventarc delivers it, posted to the same server, gives the same outcome', async () => {

@@ -173,9 +173,14 @@ function startOnce(launcher: string, port: number): Promise<ChildProcess> {
       output = (output + d.toString()).slice(-OUTPUT_TAIL * 4);
       if (output.includes(ready)) {
         cleanup();
-        // Keep draining its output so a chatty emulator never blocks on a full pipe.
-        child.stdout?.resume();
-        child.stderr?.resume();
+        // Keep draining its output so a chatty emulator never blocks on a full pipe, but let
+        // a test process that forgot stop() end (its exit hook then kills the emulator)
+        // instead of hanging on the child and its pipes.
+        for (const stream of [child.stdout, child.stderr]) {
+          stream?.resume();
+          (stream as unknown as { unref?: () => void } | null)?.unref?.();
+        }
+        child.unref();
         resolve(child);
       }
     };
