@@ -240,7 +240,7 @@ function assertResult(result: Message, findingName: string): void {
 }
 
 describe('through the emulator: findings topic -> push -> function (dist/bundle) -> results topic', () => {
-  test('a published SCC notification: pushed as a push body, handled once, evidence + one DELETE, result with attributes and ordering key', async () => {
+  test('a published SCC notification: pushed as a push body, acked on the first delivery, evidence + one DELETE, result with attributes and ordering key', async () => {
     const { notification, findingName, id } = freshFinding();
     const deletesBefore = deletes();
     const data = Buffer.from(JSON.stringify(notification));
