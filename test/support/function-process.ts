@@ -5,6 +5,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { trackChild } from './child-cleanup.js';
 import { freeLoopbackPort } from './pubsub-emulator.js';
 
 export const ROOT = path.resolve(new URL('../..', import.meta.url).pathname);
@@ -84,7 +85,7 @@ export async function startFunctionProcess(target: string, env: NodeJS.ProcessEn
       });
       child.kill('SIGTERM');
     });
-  process.once('exit', () => child.kill('SIGKILL'));
+  trackChild(child);
   const url = `http://127.0.0.1:${port}/`;
   const started = performance.now();
   // A TCP connect, not a request: a bare GET makes the CloudEvent middleware log a TypeError.

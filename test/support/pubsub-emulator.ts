@@ -4,13 +4,14 @@
 // We start the emulator's own launcher, never `gcloud beta emulators pubsub start`: gcloud
 // may try the network (update checks, usage reporting), and stopping gcloud leaves its Java
 // server running. The launcher execs Java, so the PID we spawn is the server's; it runs in
-// its own process group, which stop() (and the exit/signal hooks below) end as a whole.
+// its own process group, which stop() (and child-cleanup's exit/signal hooks) end as a whole.
 //
 // Missing emulator or Java is an error that names what is missing: never a silent skip.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, existsSync, realpathSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
+import { killChild, trackChild } from './child-cleanup.js';
 
 export interface PubsubEmulator {
   /** `127.0.0.1:PORT`: the value for `PUBSUB_EMULATOR_HOST` or PubSub's `apiEndpoint`. */
@@ -95,40 +96,6 @@ export function freeLoopbackPort(): Promise<number> {
   });
 }
 
-// ---------------------------------------------------------------- process cleanup
-
-const running = new Set<ChildProcess>();
-
-function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
-  try {
-    process.kill(-child.pid, signal); // the group: the launcher is detached, so pgid = pid
-  } catch {
-    try {
-      child.kill(signal);
-    } catch {
-      /* already gone */
-    }
-  }
-}
-
-let hooksInstalled = false;
-/** A test process that ends without calling stop() (a crash, a runner's SIGTERM) still ends its emulators. */
-function installExitHooks(): void {
-  if (hooksInstalled) return;
-  hooksInstalled = true;
-  process.on('exit', () => {
-    for (const child of running) killGroup(child, 'SIGKILL');
-  });
-  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    process.once(signal, () => {
-      for (const child of running) killGroup(child, 'SIGKILL');
-      // Nobody else handles it (the test runner may): take the signal's default action now.
-      if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
-    });
-  }
-}
-
 // ---------------------------------------------------------------- start / stop
 
 class StartFailure extends Error {
@@ -139,17 +106,13 @@ class StartFailure extends Error {
 
 function stopChild(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => {
-    if (child.exitCode !== null || child.signalCode !== null) {
-      running.delete(child);
-      return resolve();
-    }
-    const grace = setTimeout(() => killGroup(child, 'SIGKILL'), STOP_GRACE_MS);
+    if (child.exitCode !== null || child.signalCode !== null) return resolve();
+    const grace = setTimeout(() => killChild(child, 'SIGKILL'), STOP_GRACE_MS);
     child.once('exit', () => {
       clearTimeout(grace);
-      running.delete(child);
       resolve();
     });
-    killGroup(child, 'SIGTERM');
+    killChild(child, 'SIGTERM');
   });
 }
 
@@ -159,7 +122,7 @@ function startOnce(launcher: string, port: number): Promise<ChildProcess> {
     detached: true, // own process group, so stop() can end everything it started
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  running.add(child);
+  trackChild(child, { group: true });
   let output = '';
   const ready = `Server started, listening on ${port}`;
   return new Promise<ChildProcess>((resolve, reject) => {
@@ -203,8 +166,8 @@ function startOnce(launcher: string, port: number): Promise<ChildProcess> {
 
 /**
  * Starts the emulator on a free loopback port and resolves once it serves. Start it once
- * per test file (it costs 10-20 s) and stop it in `after()`; the process hooks above are
- * the safety net for a test process that dies first.
+ * per test file (it costs 10-20 s) and stop it in `after()`; child-cleanup.ts kills it
+ * when a test process ends without that (a crash, a runner timeout).
  */
 export async function startPubsubEmulator(opts: { projectId?: string } = {}): Promise<{
   host: string;
@@ -214,7 +177,6 @@ export async function startPubsubEmulator(opts: { projectId?: string } = {}): Pr
   stop(): Promise<void>;
 }> {
   const { launcher } = locateEmulator();
-  installExitHooks();
   const projectId = opts.projectId ?? 'scc-responder-emulator';
   // The port is free when we look and taken by the emulator a few seconds later: another
   // process may win it in between, so a bind failure is retried on a new port.
