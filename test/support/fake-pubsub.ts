@@ -2,6 +2,13 @@
 // for the real PubSub client in emulator mode (`apiEndpoint: '127.0.0.1:PORT'`). Records
 // every published message with its attributes and ordering key; topics must exist
 // (NOT_FOUND otherwise, like the service).
+//
+// Google's Pub/Sub emulator (test/support/pubsub-emulator.ts) serves what the service does
+// (test/integration/record-publisher.test.ts, test/e2e/pubsub-emulator.test.ts). This fake
+// stays for what the emulator cannot do: answer a chosen status (UNAVAILABLE,
+// RESOURCE_EXHAUSTED, PERMISSION_DENIED: it has no IAM) or hang a call on demand (the
+// fault-matrix and results-topic fault tests), and for in-process suites (stack.ts) that
+// read published messages synchronously and cannot afford the emulator's 10-20 s start.
 import * as grpc from '@grpc/grpc-js';
 import { GrpcError, protosDir, startGrpcFake } from './grpc-fake.js';
 import type { FaultPlan } from './faults.js';
