@@ -24,7 +24,7 @@ import { commonGuards, decisiveFailure, fail, pass } from './guards.js';
 import { NoSharedStoreLimiter, scopeText, type ActionLimiter, type LimitScope } from './limiter.js';
 import { ACTIONS } from './registry.js';
 import { describeWrite } from './writes.js';
-import { ParamError, WriteLog, type ActionContext, type ActionOutcome, type GuardVerdict, type PlannedWrite, type PrefetchInput, type PreparedAction } from './types.js';
+import { ParamError, WriteLog, type ActionContext, type ActionOutcome, type GuardVerdict, type PlannedWrite, type PreparedAction } from './types.js';
 
 export interface ExecuteDeps {
   /** Shared counter for maxActionsPerHour; absent = no shared store (limited rules degrade to dry-run). */
@@ -46,20 +46,6 @@ export function orderActions<T extends { type: string }>(actions: readonly T[]):
     .map((a, i) => ({ a, i }))
     .sort((x, y) => rank(x.a.type) - rank(y.a.type) || x.i - y.i)
     .map(({ a }) => a);
-}
-
-/**
- * Starts the prefetch hooks of the plan's actions (deletePod lists the controller's pods) as
- * soon as the pod is read, so those reads are not round trips in front of the writes. Best
- * effort: errors are swallowed (the action reads again, or does without). The reads reach the
- * actions through the response's shared reads (shared/respond/shared-reads.ts).
- */
-export function prefetchActions(actions: readonly { type: string; params: Record<string, unknown> }[], input: PrefetchInput): Promise<void> {
-  const started = actions.map((a) => {
-    const prepared = isActionType(a.type) ? ACTIONS[a.type].prepare(a.params) : undefined;
-    return prepared === undefined || prepared instanceof ParamError ? Promise.resolve() : prepared.prefetch(input).then(() => undefined, () => undefined);
-  });
-  return Promise.all(started).then(() => undefined);
 }
 
 /** Subject of a blast-radius slot: the same action on the same target for the same finding counts once. */

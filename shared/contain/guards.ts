@@ -140,6 +140,12 @@ function ownerChainProblem(ref: OwnerRef, owners: readonly OwnerView[]): string 
   return undefined;
 }
 
+/** Why this controller will not replace the pod (kind, owner chain), or undefined when it will. */
+function controllerProblem(ref: OwnerRef, owners: readonly OwnerView[]): string | undefined {
+  const kind = replacingController(ref);
+  return kind.ok ? ownerChainProblem(ref, owners) : kind.reason;
+}
+
 /**
  * A pod is deleted only when a controller will replace it (see REPLACING_CONTROLLERS), unless
  * the rule says requireController: false: deleting a pod nothing replaces is an outage, not a
@@ -150,10 +156,7 @@ export function requireControllerGuard(ctx: ActionContext, requireController: bo
   if (ctx.pod === undefined && ctx.podNotFound === true) return fail(name, 'the pod no longer exists (404)', 'skip');
   if (ctx.pod === undefined) return fail(name, 'the pod was not read: cannot tell whether a controller would replace it');
   const ref = controllerOf(ctx);
-  const problem = ref === undefined ? 'bare pod (no controller)' : (() => {
-    const kind = replacingController(ref);
-    return kind.ok ? ownerChainProblem(ref, ctx.owners) : kind.reason;
-  })();
+  const problem = ref === undefined ? 'bare pod (no controller)' : controllerProblem(ref, ctx.owners);
   if (problem === undefined && ref !== undefined) {
     const chain = ctx.owners.map((o) => `${o.kind}/${o.name}`).join(' -> ');
     return pass(name, `controlled by ${ref.kind}/${ref.name}${ctx.owners.length > 1 ? ` (chain ${chain})` : ''}: it will be replaced`);

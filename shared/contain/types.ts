@@ -28,7 +28,10 @@ export interface ActionContext {
   pod?: PodView;
   /** True when the pod read answered 404: the pod is gone, so pod actions are skipped (not refused). */
   podNotFound?: boolean;
-  /** Owner chain from the pod's controller up to the top controller (e.g. [ReplicaSet, Deployment]). */
+  /**
+   * Owner chain from the pod's controller up to the top controller (e.g. [ReplicaSet, Deployment]),
+   * as readOwnerChain (owners.ts) reads it; empty for a bare pod or when it could not be read.
+   */
   owners: OwnerView[];
   /** The node the pod runs on; absent when not read. */
   node?: NodeView;
@@ -132,10 +135,9 @@ export class WriteLog {
   }
 }
 
-/** What a prefetch hook gets: the pod as read, its owner chain, the cluster. */
+/** What a prefetch hook gets: the pod as read and the cluster (started before the owner chain is in). */
 export interface PrefetchInput {
   pod: PodView;
-  owners: readonly OwnerView[];
   workloads: Workloads;
   signal?: AbortSignal;
 }

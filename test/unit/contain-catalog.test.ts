@@ -4,14 +4,15 @@
 // enforce sends.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { executeActions, orderActions, prefetchActions, workloadOf } from '../../shared/contain/executor.js';
+import { executeActions, orderActions, workloadOf } from '../../shared/contain/executor.js';
+import { prefetchActions, prepareContainment } from '../../shared/contain/prepare.js';
 import type { ActionLimiter } from '../../shared/contain/limiter.js';
 import { ACTIONS } from '../../shared/contain/registry.js';
 import { describeWrite } from '../../shared/contain/writes.js';
 import { ACTION_CATALOG, ACTION_TYPES, DESTRUCTIVE_ACTIONS, isMetadataOnly, parseActionParams } from '../../shared/policy/actions.js';
 import { policyJsonSchema, policySchema } from '../../shared/policy/schema.js';
 import { actionWord, MARKS_TABLE, MARK_KEYS } from '../../shared/record/marks.js';
-import { context, plan, podView, recordingWorkloads, WRITE_METHODS } from './contain-helpers.js';
+import { context, OWNERS, plan, podView, recordingWorkloads, WRITE_METHODS } from './contain-helpers.js';
 
 describe('one catalog, every consumer', () => {
   test('the registry has exactly one behaviour per catalog entry, under its own type', () => {
@@ -96,17 +97,34 @@ describe('dry-run reports exactly the writes enforce sends', () => {
 describe('prefetch hook', () => {
   test("deletePod's prefetch lists the controller's pods; actions without one read nothing", async () => {
     const w = recordingWorkloads();
-    await prefetchActions([{ type: 'labelPod', params: {} }, { type: 'deletePod', params: {} }], { pod: podView(), owners: [], workloads: w });
+    await prefetchActions([{ type: 'labelPod', params: {} }, { type: 'deletePod', params: {} }], { pod: podView(), workloads: w });
     assert.deepEqual(w.calls.map((c) => [c.method, c.args[1]]), [['listPods', 'pod-template-hash=7d9f8b6c5d']]);
     const bare = recordingWorkloads();
-    await prefetchActions([{ type: 'deletePod', params: {} }], { pod: podView({ ownerReferences: [] }), owners: [], workloads: bare });
+    await prefetchActions([{ type: 'deletePod', params: {} }], { pod: podView({ ownerReferences: [] }), workloads: bare });
     assert.equal(bare.calls.length, 0);
   });
 
   test('a failing prefetch is swallowed (the action reads again)', async () => {
     const w = recordingWorkloads({ listPods: new Error('boom') });
-    await prefetchActions([{ type: 'deletePod', params: {} }], { pod: podView(), owners: [], workloads: w });
+    await prefetchActions([{ type: 'deletePod', params: {} }], { pod: podView(), workloads: w });
     assert.equal(w.calls.length, 1);
+  });
+});
+
+describe('prepareContainment (what the pipeline calls once the pod is read)', () => {
+  test('reads the owner chain and starts the prefetch hooks together', async () => {
+    const w = recordingWorkloads({ readOwner: (_ns: string, ref: { kind: string }) => OWNERS.find((o) => o.kind === ref.kind) });
+    const chain = await prepareContainment([{ type: 'deletePod', params: {} }], podView(), w, { callTimeoutMs: 5_000 });
+    assert.deepEqual(chain.owners.map((o) => `${o.kind}/${o.name}`), ['ReplicaSet/checkout-7d9f8b6c5d', 'Deployment/checkout']);
+    assert.equal(chain.incomplete, undefined);
+    assert.deepEqual(w.calls.map((c) => c.method).sort(), ['listPods', 'readOwner', 'readOwner']);
+  });
+
+  test('a failed owner read leaves the chain short with the reason; it never rejects', async () => {
+    const w = recordingWorkloads({ readOwner: new Error('forbidden') });
+    const chain = await prepareContainment([], podView(), w, { callTimeoutMs: 5_000 });
+    assert.deepEqual(chain.owners, []);
+    assert.match(chain.incomplete ?? '', /could not read ReplicaSet\/checkout-7d9f8b6c5d: .*forbidden/);
   });
 });
 
