@@ -14,7 +14,7 @@
 //                          replacement lands on another node;
 //   deletePod              last: irreversible, and it ends any quarantine.
 // Quarantine and delete in one rule make little sense (the quarantine lasts until the
-// delete); both run, and the quarantine outcome carries a warning saying so.
+// delete); both run, and the quarantine outcome carries a warning saying so (quarantine-pod.ts).
 // Actions are independent: one failing does not stop the next (each is guarded on its own).
 import type { Mode } from '../policy/types.js';
 import { actionEntry, ACTION_CATALOG, isActionType, type ActionType } from '../policy/actions.js';
@@ -156,13 +156,13 @@ function check(ctx: ActionContext, type: string, rawParams: Record<string, unkno
   return { action, type, guards };
 }
 
-async function runOne(ctx: ActionContext, rawType: string, rawParams: Record<string, unknown>, deps: ExecuteDeps, extraWarnings: string[], state: RunState): Promise<ActionOutcome> {
+async function runOne(ctx: ActionContext, rawType: string, rawParams: Record<string, unknown>, deps: ExecuteDeps, state: RunState): Promise<ActionOutcome> {
   const checked = check(ctx, rawType, rawParams);
   if ('outcome' in checked) return checked.outcome;
   const { action, type, guards } = checked;
   const requestedMode: Mode = ctx.mode;
   const base = { type, requestedMode };
-  const warnings = [...extraWarnings];
+  const warnings: string[] = [];
   const radius = await blastRadius(ctx, type, deps, state);
   guards.push(radius.verdict);
   if ('error' in radius) {
@@ -213,15 +213,10 @@ async function enforce(ctx: ActionContext, type: ActionType, action: PreparedAct
 export async function executeActions(ctx: ActionContext, deps: ExecuteDeps = {}): Promise<ExecuteResult> {
   const outcomes: ActionOutcome[] = [];
   const steps: StepResult<ActionOutcome>[] = [];
-  const types = new Set(ctx.plan.actions.map((a) => a.type));
   const state: RunState = { pendingSlots: new Map() };
   for (const planned of orderActions(ctx.plan.actions)) {
     const started = Date.now();
-    const extra =
-      planned.type === 'quarantinePod' && types.has('deletePod')
-        ? ['the rule also deletes the pod: the quarantine lasts only until the delete']
-        : [];
-    const outcome = await runOne(ctx, planned.type, planned.params, deps, extra, state);
+    const outcome = await runOne(ctx, planned.type, planned.params, deps, state);
     outcomes.push(outcome);
     steps.push({
       name: `contain.${planned.type}`,

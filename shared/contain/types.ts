@@ -71,7 +71,7 @@ export interface GuardVerdict {
 
 export type OutcomeStatus = 'done' | 'would-do' | 'refused' | 'skipped' | 'failed';
 
-/** One Kubernetes write an action makes (enforce) or would make (dry-run). */
+/** The report form of one Kubernetes write (writes.ts describeWrite): sent (enforce) or planned (dry-run). */
 export interface PlannedWrite {
   call: KubeCallName;
   /** `namespace/name` of a pod, `node/<name>`, `networkpolicy/<ns>/<name>`. */

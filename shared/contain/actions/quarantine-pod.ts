@@ -41,7 +41,10 @@ export const quarantinePod = defineAction({
   writes,
   warnings(ctx) {
     const note = enforcementNote(ctx);
-    return note === undefined ? [] : [note];
+    return [
+      ...(ctx.plan.actions.some((a) => a.type === 'deletePod') ? ['the rule also deletes the pod: the quarantine lasts only until the delete'] : []),
+      ...(note === undefined ? [] : [note]),
+    ];
   },
   report(ctx, _params, sent) {
     const gone = podGoneResult(ctx, sent.results);
