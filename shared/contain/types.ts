@@ -6,7 +6,7 @@
 // differ only in whether the writes are sent.
 import type { Incident } from '../finding/types.js';
 import type { Mode, ResponsePlan } from '../policy/types.js';
-import { parseActionParams, type ActionParams, type ActionType } from '../policy/actions.js';
+import { ACTION_CATALOG, parseActionParams, type ActionParams, type ActionType } from '../policy/actions.js';
 import type { NodeView, OwnerView, PodView, Workloads } from '../ports.js';
 import { applyWrite, describeWrite, isUidMismatch, type KubeWrite, type WriteResult } from './writes.js';
 import type { FailureKind } from '../common/errors.js';
@@ -173,7 +173,7 @@ export interface ContainAction<T extends ActionType, S = undefined> {
   before?(ctx: ActionContext, params: ActionParams<T>, signal: AbortSignal): Promise<S>;
   /** The one line (and facts) after the writes went out; may look at the outcome (deletePod observes the replacement). */
   report(ctx: ActionContext, params: ActionParams<T>, sent: SentWrites<S>, signal: AbortSignal): ActResult | Promise<ActResult>;
-  /** Turn an error thrown by a write into a refusal; default: the UID precondition refused it. */
+  /** Turn an error thrown by a write into a refusal; default for pod actions: the UID precondition refused it (409/422). */
   refusalFor?(err: unknown): string | undefined;
 }
 
@@ -224,7 +224,10 @@ export function defineAction<T extends ActionType, S = undefined>(action: Contai
           }
           return action.report(ctx, params, { results, before }, signal);
         },
-        refusalFor: (err) => (action.refusalFor ? action.refusalFor(err) : isUidMismatch(err) ? UID_REFUSAL : undefined),
+        refusalFor: (err) => {
+          if (action.refusalFor) return action.refusalFor(err);
+          return ACTION_CATALOG[action.type].target === 'pod' && isUidMismatch(err) ? UID_REFUSAL : undefined;
+        },
       };
     },
   };

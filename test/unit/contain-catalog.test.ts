@@ -94,6 +94,38 @@ describe('dry-run reports exactly the writes enforce sends', () => {
   });
 });
 
+describe('refusals and warnings', () => {
+  const apiError = (code: number, message: string): Error => Object.assign(new Error(message), { code, body: JSON.stringify({ kind: 'Status', code, message }) });
+
+  test('a 422 naming metadata.uid on a pod PATCH is the UID precondition refusing it, not a failure', async () => {
+    const w = recordingWorkloads({ patchPodMetadata: apiError(422, 'Pod "x" is invalid: metadata.uid: Invalid value: "u": field is immutable') });
+    const r = await executeActions(context({ plan: plan([{ type: 'labelPod', params: {} }]), workloads: w }));
+    assert.equal(r.outcomes[0]?.status, 'refused');
+    assert.match(r.outcomes[0]?.detail ?? '', /UID precondition/);
+  });
+
+  test('negative control: another 422, or a 409 on a node, is a failure', async () => {
+    const other = await executeActions(context({ plan: plan([{ type: 'labelPod', params: {} }]), workloads: recordingWorkloads({ patchPodMetadata: apiError(422, 'metadata.labels: Invalid value') }) }));
+    assert.equal(other.outcomes[0]?.status, 'failed');
+    const node = await executeActions(context({ plan: plan([{ type: 'cordonNode', params: {} }], { requireEvidence: false }), workloads: recordingWorkloads({ cordonNode: apiError(409, 'conflict') }) }), { limiter: allowAll() });
+    assert.equal(node.outcomes[0]?.status, 'failed');
+  });
+
+  test('a 404 on a pod PATCH: the pod is gone, nothing left to do (skipped)', async () => {
+    const r = await executeActions(context({ plan: plan([{ type: 'annotatePod', params: {} }]), workloads: recordingWorkloads({ patchPodMetadata: apiError(404, 'pods "x" not found') }) }));
+    assert.equal(r.outcomes[0]?.status, 'skipped');
+    assert.deepEqual(r.outcomes[0]?.writes.map((x) => x.result), ['not-found']);
+  });
+
+  test('quarantine in a rule that also deletes says the quarantine lasts only until the delete', async () => {
+    const both = plan([{ type: 'quarantinePod', params: {} }, { type: 'deletePod', params: {} }]);
+    const r = await executeActions(context({ plan: both }), { limiter: allowAll() });
+    assert.ok(r.outcomes[0]?.warnings.some((x) => /lasts only until the delete/.test(x)));
+    const alone = await executeActions(context({ plan: plan([{ type: 'quarantinePod', params: {} }]) }), { limiter: allowAll() });
+    assert.ok(!alone.outcomes[0]?.warnings.some((x) => /lasts only until the delete/.test(x)));
+  });
+});
+
 describe('prefetch hook', () => {
   test("deletePod's prefetch lists the controller's pods; actions without one read nothing", async () => {
     const w = recordingWorkloads();
