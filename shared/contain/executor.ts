@@ -71,7 +71,11 @@ export function workloadOf(ctx: ActionContext): string | undefined {
   return `${pod.namespace}/${ref.kind}/${ref.name}`;
 }
 
-/** The budgets a destructive action must fit in, narrowest first (a full narrow budget spends no wider slot). */
+/**
+ * The budgets a destructive action must fit in, narrowest first: a full narrow budget spends
+ * no wider slot. A wider budget found full after a narrower slot was taken leaves that slot
+ * spent: over-counting, the safe direction (as for a crash between slot and claim).
+ */
 function budgetsFor(ctx: ActionContext): { scope: LimitScope; limit: number }[] {
   const { plan } = ctx;
   const out: { scope: LimitScope; limit: number }[] = [];

@@ -65,7 +65,11 @@ export function previewGuards(incident: Incident, decision: Decision, options: P
     if (!destructive) guards.push({ name: 'blast-radius', verdict: 'pass', reason: 'metadata only: not counted' });
     else if (decision.maxActionsPerHour === undefined) guards.push({ name: 'blast-radius', verdict: 'pass', reason: `no maxActionsPerHour set for rule ${decision.rule}` });
     else {
-      guards.push({ name: 'blast-radius', verdict: 'unknown', needs: 'shared store', reason: `maxActionsPerHour ${decision.maxActionsPerHour}: counted in the evidence store at run time` });
+      const scoped = [
+        decision.maxActionsPerHourPerNamespace === undefined ? '' : `, ${decision.maxActionsPerHourPerNamespace} per namespace`,
+        decision.maxActionsPerHourPerWorkload === undefined ? '' : `, ${decision.maxActionsPerHourPerWorkload} per workload`,
+      ].join('');
+      guards.push({ name: 'blast-radius', verdict: 'unknown', needs: 'shared store', reason: `maxActionsPerHour ${decision.maxActionsPerHour}${scoped}: counted in the evidence store at run time` });
     }
     return { action: planned.type, params: prepared.params, guards };
   });
