@@ -96,7 +96,7 @@ export interface ActionOutcome {
   detail: string;
   /** Action-specific facts (replacement pod observed, NetworkPolicy name, enforcement, ...). */
   data?: Record<string, unknown>;
-  /** Present when status is failed (and for a 409 refusal by the UID precondition). */
+  /** Present when status is failed (and for a refusal by the UID precondition: 409 on a DELETE, 422 on a PATCH). */
   error?: { kind: FailureKind; code?: number | string; reason: string };
   /** Writes sent (attempted: true; result absent = the call that threw) or, for would-do, the writes enforce would send. Empty for refused/skipped. */
   writes: PlannedWrite[];
