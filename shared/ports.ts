@@ -140,7 +140,12 @@ export interface Workloads {
   exec(request: ExecRequest): Promise<ExecResult>;
   /** Deletes with a UID precondition. 404 -> 'not-found'; 409 (UID mismatch) throws. */
   deletePod(namespace: string, name: string, options: { uid: string; gracePeriodSeconds?: number }, signal?: AbortSignal): Promise<'deleted' | 'not-found'>;
-  patchPodMetadata(namespace: string, name: string, patch: { labels?: Record<string, string>; annotations?: Record<string, string> }, signal?: AbortSignal): Promise<void>;
+  /**
+   * Merges labels/annotations into the pod's metadata. `uid` is the UID precondition: the
+   * merge patch carries it as metadata.uid, which the API server refuses (422) when the name
+   * now belongs to another pod.
+   */
+  patchPodMetadata(namespace: string, name: string, patch: { uid: string; labels?: Record<string, string>; annotations?: Record<string, string> }, signal?: AbortSignal): Promise<void>;
   cordonNode(name: string, signal?: AbortSignal): Promise<void>;
   createNetworkPolicy(body: NetworkPolicyBody, signal?: AbortSignal): Promise<'created' | 'exists'>;
   /**

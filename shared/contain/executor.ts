@@ -1,12 +1,12 @@
 // Runs the plan's containment actions. Every action goes through the same sequence, in both
-// modes, so dry-run tells the truth about enforce:
-//   1. parameters   (the action's parseParams; the policy schema should have caught errors)
+// modes, so dry-run tells the truth about enforce (the same guards, the same planned writes):
+//   1. parameters   (the catalog's schema; the policy schema should have caught errors)
 //   2. guards       (shared + the action's own; all evaluated, none short-circuited)
-//   3. blast radius (destructive actions of a rule with maxActionsPerHour; dry-run peeks,
-//                    enforce reserves a slot; only when every other guard passed)
-//   4. act          (enforce only) or report the writes enforce would make (dry-run)
+//   3. blast radius (destructive actions: every budget of the rule, narrowest first;
+//                    dry-run peeks, enforce reserves; only when every other guard passed)
+//   4. writes       (enforce: sent through applyWrite) or the same writes described (dry-run)
 //
-// Order: the registry's `order` per action, not the order in the policy file:
+// Order: the catalog's `order` per action, not the order in the policy file:
 //   labelPod, annotatePod  record the finding on the pod first: harmless, and it leaves a
 //                          trace even when a later action fails;
 //   quarantinePod          isolate the pod while keeping it for live forensics;
@@ -14,15 +14,17 @@
 //                          replacement lands on another node;
 //   deletePod              last: irreversible, and it ends any quarantine.
 // Quarantine and delete in one rule make little sense (the quarantine lasts until the
-// delete); both run, and the quarantine outcome carries a warning saying so.
+// delete); both run, and the quarantine outcome carries a warning saying so (quarantine-pod.ts).
 // Actions are independent: one failing does not stop the next (each is guarded on its own).
-import type { ActionType, Mode } from '../policy/types.js';
+import type { Mode } from '../policy/types.js';
+import { actionEntry, ACTION_CATALOG, isActionType, type ActionType } from '../policy/actions.js';
 import { classifyError } from '../common/errors.js';
 import { runStep, type StepResult } from '../common/step.js';
 import { commonGuards, decisiveFailure, fail, pass } from './guards.js';
-import { NoSharedStoreLimiter, type ActionLimiter } from './limiter.js';
+import { NoSharedStoreLimiter, scopeText, type ActionLimiter, type LimitScope } from './limiter.js';
 import { ACTIONS } from './registry.js';
-import { ParamError, WriteLog, type ActionContext, type ActionOutcome, type GuardVerdict, type PlannedWrite, type RegisteredAction } from './types.js';
+import { describeWrite } from './writes.js';
+import { ParamError, WriteLog, type ActionContext, type ActionOutcome, type GuardVerdict, type PlannedWrite, type PreparedAction } from './types.js';
 
 export interface ExecuteDeps {
   /** Shared counter for maxActionsPerHour; absent = no shared store (limited rules degrade to dry-run). */
@@ -37,9 +39,9 @@ export interface ExecuteResult {
 
 const DEFAULT_ACTION_TIMEOUT_MS = 20_000;
 
-/** The plan's actions in execution order (stable for equal order; unknown types last). */
-export function orderActions<T extends { type: ActionType }>(actions: readonly T[]): T[] {
-  const rank = (t: ActionType): number => (ACTIONS as Partial<Record<string, RegisteredAction>>)[t]?.order ?? Number.MAX_SAFE_INTEGER;
+/** The plan's actions in execution order (the catalog's `order`; stable for equal order; unknown types last). */
+export function orderActions<T extends { type: string }>(actions: readonly T[]): T[] {
+  const rank = (t: string): number => actionEntry(t)?.order ?? Number.MAX_SAFE_INTEGER;
   return actions
     .map((a, i) => ({ a, i }))
     .sort((x, y) => rank(x.a.type) - rank(y.a.type) || x.i - y.i)
@@ -48,12 +50,41 @@ export function orderActions<T extends { type: ActionType }>(actions: readonly T
 
 /** Subject of a blast-radius slot: the same action on the same target for the same finding counts once. */
 function subjectOf(ctx: ActionContext, type: ActionType): string {
-  const target = type === 'cordonNode' ? `node:${ctx.node?.name ?? ctx.pod?.nodeName ?? ctx.incident.node ?? '?'}` : `pod:${ctx.pod?.uid ?? '?'}`;
+  const target = ACTION_CATALOG[type].target === 'node' ? `node:${ctx.node?.name ?? ctx.pod?.nodeName ?? ctx.incident.node ?? '?'}` : `pod:${ctx.pod?.uid ?? '?'}`;
   return `${ctx.incident.findingName}\n${type}\n${target}`;
 }
 
-function describeWrites(writes: PlannedWrite[]): string {
-  return writes.map((w) => `${w.call} ${w.target}${w.body === undefined ? '' : ` ${JSON.stringify(w.body)}`}`).join('; ');
+/**
+ * The workload a pod belongs to, for the per-workload budget: the top of the owner chain
+ * when it was read; else the Deployment a ReplicaSet's name and pod-template-hash give away;
+ * else the controller; a bare pod is its own workload.
+ */
+export function workloadOf(ctx: ActionContext): string | undefined {
+  const pod = ctx.pod;
+  if (pod === undefined) return undefined;
+  const top = ctx.owners.at(-1);
+  if (top !== undefined) return `${pod.namespace}/${top.kind}/${top.name}`;
+  const ref = pod.ownerReferences.find((r) => r.controller === true);
+  if (ref === undefined) return `${pod.namespace}/Pod/${pod.name}`;
+  const hash = pod.labels['pod-template-hash'];
+  if (ref.kind === 'ReplicaSet' && hash !== undefined && ref.name.endsWith(`-${hash}`)) return `${pod.namespace}/Deployment/${ref.name.slice(0, -hash.length - 1)}`;
+  return `${pod.namespace}/${ref.kind}/${ref.name}`;
+}
+
+/**
+ * The budgets a destructive action must fit in, narrowest first: a full narrow budget spends
+ * no wider slot. A wider budget found full after a narrower slot was taken leaves that slot
+ * spent: over-counting, the safe direction (as for a crash between slot and claim).
+ */
+function budgetsFor(ctx: ActionContext): { scope: LimitScope; limit: number }[] {
+  const { plan } = ctx;
+  const out: { scope: LimitScope; limit: number }[] = [];
+  const workload = workloadOf(ctx);
+  const namespace = ctx.pod?.namespace ?? ctx.incident.namespace;
+  if (plan.maxActionsPerHourPerWorkload !== undefined && workload !== undefined) out.push({ scope: { rule: plan.rule, workload }, limit: plan.maxActionsPerHourPerWorkload });
+  if (plan.maxActionsPerHourPerNamespace !== undefined && namespace !== undefined) out.push({ scope: { rule: plan.rule, namespace }, limit: plan.maxActionsPerHourPerNamespace });
+  if (plan.maxActionsPerHour !== undefined) out.push({ scope: { rule: plan.rule }, limit: plan.maxActionsPerHour });
+  return out;
 }
 
 function outcomeStatusToStep(outcome: ActionOutcome): StepResult['status'] {
@@ -62,90 +93,106 @@ function outcomeStatusToStep(outcome: ActionOutcome): StepResult['status'] {
   return 'ok';
 }
 
-/** Per-run state: slots this dry-run would already have taken (so later peeks count them). */
-interface RunState {
-  pendingSlots: number;
+function describeWrites(writes: PlannedWrite[]): string {
+  return writes.map((w) => `${w.call} ${w.target}${w.body === undefined ? '' : ` ${JSON.stringify(w.body)}`}`).join('; ');
 }
 
-async function runOne(ctx: ActionContext, type: ActionType, rawParams: Record<string, unknown>, deps: ExecuteDeps, extraWarnings: string[], state: RunState): Promise<ActionOutcome> {
-  const requestedMode: Mode = ctx.mode;
-  const base = { type, requestedMode };
-  const action = (ACTIONS as Partial<Record<string, RegisteredAction>>)[type];
-  if (action === undefined) {
+/** Per-run state: slots this dry-run would already have taken, per budget (so later peeks count them). */
+interface RunState {
+  pendingSlots: Map<string, number>;
+}
+
+type BlastRadius = { verdict: GuardVerdict; degrade: boolean } | { verdict: GuardVerdict; error: NonNullable<ActionOutcome['error']> };
+
+/**
+ * Blast radius, only for destructive actions that passed every other guard (a refused action
+ * must not use up a budget). Same check in both modes: enforce reserves a slot in each
+ * budget, dry-run peeks. Cannot count = cannot act: a store error fails the action.
+ */
+async function blastRadius(ctx: ActionContext, type: ActionType, deps: ExecuteDeps, state: RunState): Promise<BlastRadius> {
+  const name = 'blast-radius';
+  if (!ACTION_CATALOG[type].destructive) return { verdict: pass(name, 'metadata only: not counted'), degrade: false };
+  const budgets = budgetsFor(ctx);
+  if (budgets.length === 0) return { verdict: pass(name, `no maxActionsPerHour set for rule ${ctx.plan.rule}`), degrade: false };
+  const limiter = deps.limiter ?? new NoSharedStoreLimiter();
+  const now = (deps.now ?? (() => new Date()))();
+  const subject = subjectOf(ctx, type);
+  const reasons: string[] = [];
+  try {
+    for (const { scope, limit } of budgets) {
+      const key = scopeText(scope);
+      const verdict =
+        ctx.mode === 'enforce'
+          ? await limiter.reserve(scope, limit, subject, now, ctx.signal)
+          : await limiter.peek(scope, limit, subject, now, ctx.signal, state.pendingSlots.get(key) ?? 0);
+      if (!verdict.allowed) return { verdict: fail(name, verdict.reason, 'degrade'), degrade: true };
+      if (ctx.mode === 'dry-run' && verdict.reused !== true) state.pendingSlots.set(key, (state.pendingSlots.get(key) ?? 0) + 1);
+      reasons.push(verdict.reason);
+    }
+  } catch (err) {
+    const c = classifyError(err);
+    const reason = `could not count actions in the shared store: ${c.reason}`;
+    return { verdict: fail(name, reason), error: { kind: c.kind, ...(c.code === undefined ? {} : { code: c.code }), reason: c.reason } };
+  }
+  return { verdict: pass(name, reasons.join('; ')), degrade: false };
+}
+
+/** Parameters and guards; the outcome when they stop the action, else the prepared action. */
+function check(ctx: ActionContext, type: string, rawParams: Record<string, unknown>): { outcome: ActionOutcome } | { action: PreparedAction; type: ActionType; guards: GuardVerdict[] } {
+  const base = { type: type as ActionType, requestedMode: ctx.mode };
+  const refuse = (g: GuardVerdict, detail: string): { outcome: ActionOutcome } => ({ outcome: { ...base, mode: 'dry-run', status: 'refused', guards: [g], detail, writes: [], warnings: [] } });
+  if (!isActionType(type)) {
     const g = fail('params', `unknown action type ${JSON.stringify(type)}: no such action is registered`);
-    return { ...base, mode: 'dry-run', status: 'refused', guards: [g], detail: g.reason, writes: [], warnings: [] };
+    return refuse(g, g.reason);
   }
-  const prepared = action.prepare(rawParams);
-  if (prepared instanceof ParamError) {
-    const g = fail('params', prepared.reason);
-    return { ...base, mode: 'dry-run', status: 'refused', guards: [g], detail: `invalid parameters: ${prepared.reason}`, writes: [], warnings: [] };
-  }
-
+  const action = ACTIONS[type].prepare(rawParams);
+  if (action instanceof ParamError) return refuse(fail('params', action.reason), `invalid parameters: ${action.reason}`);
   const guards: GuardVerdict[] = [
-    pass('params', JSON.stringify(prepared.params) === '{}' ? 'no parameters' : `parameters ${JSON.stringify(prepared.params)}`),
-    ...commonGuards(ctx, action.destructive),
-    ...prepared.guards(ctx),
+    pass('params', JSON.stringify(action.params) === '{}' ? 'no parameters' : `parameters ${JSON.stringify(action.params)}`),
+    ...commonGuards(ctx, ACTION_CATALOG[type].destructive),
+    ...action.guards(ctx),
   ];
-  const planned = prepared.plannedWrites(ctx);
-  const warnings = [...extraWarnings];
-
   const blocking = decisiveFailure(guards);
   if (blocking !== undefined) {
     const status = blocking.effect === 'skip' ? 'skipped' : 'refused';
-    return { ...base, mode: requestedMode, status, guards, detail: `${status === 'skipped' ? 'nothing to do' : 'refused'}: ${blocking.reason}`, writes: [], warnings: [] };
+    return { outcome: { ...base, mode: ctx.mode, status, guards, detail: `${status === 'skipped' ? 'nothing to do' : 'refused'}: ${blocking.reason}`, writes: [], warnings: [] } };
   }
+  return { action, type, guards };
+}
 
-  // Blast radius, only for destructive actions that passed every other guard (a refused
-  // action must not use up the rule's budget). Same check in both modes: dry-run peeks.
-  let mode: Mode = requestedMode;
-  const limit = ctx.plan.maxActionsPerHour;
-  if (!action.destructive) {
-    guards.push(pass('blast-radius', 'metadata only: not counted'));
-  } else if (limit === undefined) {
-    guards.push(pass('blast-radius', `no maxActionsPerHour set for rule ${ctx.plan.rule}`));
-  } else {
-    const limiter = deps.limiter ?? new NoSharedStoreLimiter();
-    const now = (deps.now ?? (() => new Date()))();
-    const subject = subjectOf(ctx, type);
-    try {
-      const verdict =
-        requestedMode === 'enforce'
-          ? await limiter.reserve(ctx.plan.rule, limit, subject, now, ctx.signal)
-          : await limiter.peek(ctx.plan.rule, limit, subject, now, ctx.signal, state.pendingSlots);
-      if (verdict.allowed) {
-        if (requestedMode === 'dry-run' && verdict.reused !== true) state.pendingSlots += 1;
-        guards.push(pass('blast-radius', verdict.reason));
-      } else {
-        guards.push(fail('blast-radius', verdict.reason, 'degrade'));
-        warnings.push(`${type}: ${verdict.reason}`);
-        mode = 'dry-run';
-      }
-    } catch (err) {
-      // Cannot count = cannot act: fail (transient errors make Pub/Sub retry), never act uncounted.
-      const c = classifyError(err);
-      guards.push(fail('blast-radius', `could not count actions in the shared store: ${c.reason}`));
-      return {
-        ...base, mode: requestedMode, status: 'failed', guards,
-        detail: `not done: the blast-radius limit could not be checked (${c.reason})`,
-        error: { kind: c.kind, ...(c.code === undefined ? {} : { code: c.code }), reason: c.reason },
-        writes: [], warnings,
-      };
-    }
+async function runOne(ctx: ActionContext, rawType: string, rawParams: Record<string, unknown>, deps: ExecuteDeps, state: RunState): Promise<ActionOutcome> {
+  const checked = check(ctx, rawType, rawParams);
+  if ('outcome' in checked) return checked.outcome;
+  const { action, type, guards } = checked;
+  const requestedMode: Mode = ctx.mode;
+  const base = { type, requestedMode };
+  const warnings: string[] = [];
+  const radius = await blastRadius(ctx, type, deps, state);
+  guards.push(radius.verdict);
+  if ('error' in radius) {
+    return { ...base, mode: requestedMode, status: 'failed', guards, detail: `not done: the blast-radius limit could not be checked (${radius.error.reason})`, error: radius.error, writes: [], warnings };
   }
-
-  warnings.push(...prepared.warnings(ctx));
+  if (radius.degrade) warnings.push(`${type}: ${radius.verdict.reason}`);
+  const mode: Mode = radius.degrade ? 'dry-run' : requestedMode;
+  warnings.push(...action.warnings(ctx));
   if (mode === 'dry-run') {
+    // The very writes enforce would send (the same KubeWrite list), described, not sent.
+    const planned = action.writes(ctx).map(describeWrite);
     const why = requestedMode === 'enforce' ? ' (degraded from enforce by the blast-radius limit)' : '';
     return { ...base, mode, status: 'would-do', guards, detail: `would ${describeWrites(planned)}${why}`, writes: planned, warnings };
   }
+  return { ...base, mode, guards, warnings, ...(await enforce(ctx, type, action)) };
+}
 
+/** Sends the action's writes (through its act: applyWrite, each logged) under the per-action timeout. */
+async function enforce(ctx: ActionContext, type: ActionType, action: PreparedAction): Promise<Pick<ActionOutcome, 'status' | 'detail' | 'data' | 'error' | 'writes'>> {
   let thrown: unknown;
   const log = new WriteLog();
   const step = await runStep(
     `contain.${type}`,
     async (signal) => {
       try {
-        return await prepared.act(ctx, signal, log);
+        return await action.act(ctx, signal, log);
       } catch (err) {
         thrown = err;
         throw err;
@@ -155,32 +202,25 @@ async function runOne(ctx: ActionContext, type: ActionType, rawParams: Record<st
   );
   if (step.status === 'ok' && step.data !== undefined) {
     const r = step.data;
-    return { ...base, mode, status: r.status, guards, detail: r.detail, ...(r.data === undefined ? {} : { data: r.data }), writes: log.writes, warnings };
+    return { status: r.status, detail: r.detail, ...(r.data === undefined ? {} : { data: r.data }), writes: log.writes };
   }
   // A timeout abandons the body without it throwing: runStep's classification is then all we have.
   const c = thrown === undefined ? { kind: step.failure ?? 'transient', code: step.code, reason: step.reason ?? 'unknown failure' } : classifyError(thrown);
   const error = { kind: c.kind, ...(c.code === undefined ? {} : { code: c.code }), reason: c.reason };
   const writes = log.writes.map((w) => (w.result === undefined ? { ...w, result: 'error' } : w));
-  const refusal = thrown === undefined ? undefined : prepared.refusalFor(thrown);
-  if (refusal !== undefined) {
-    return { ...base, mode, status: 'refused', guards, detail: `refused by the API server: ${refusal}`, error, writes, warnings };
-  }
-  return { ...base, mode, status: 'failed', guards, detail: `failed: ${c.reason}`, error, writes, warnings };
+  const refusal = thrown === undefined ? undefined : action.refusalFor(thrown);
+  if (refusal !== undefined) return { status: 'refused', detail: `refused by the API server: ${refusal}`, error, writes };
+  return { status: 'failed', detail: `failed: ${c.reason}`, error, writes };
 }
 
 /** Runs the plan's actions in order; one outcome and one `contain.<type>` step per action. */
 export async function executeActions(ctx: ActionContext, deps: ExecuteDeps = {}): Promise<ExecuteResult> {
   const outcomes: ActionOutcome[] = [];
   const steps: StepResult<ActionOutcome>[] = [];
-  const types = new Set(ctx.plan.actions.map((a) => a.type));
-  const state: RunState = { pendingSlots: 0 };
+  const state: RunState = { pendingSlots: new Map() };
   for (const planned of orderActions(ctx.plan.actions)) {
     const started = Date.now();
-    const extra =
-      planned.type === 'quarantinePod' && types.has('deletePod')
-        ? ['the rule also deletes the pod: the quarantine lasts only until the delete']
-        : [];
-    const outcome = await runOne(ctx, planned.type, planned.params, deps, extra, state);
+    const outcome = await runOne(ctx, planned.type, planned.params, deps, state);
     outcomes.push(outcome);
     steps.push({
       name: `contain.${planned.type}`,

@@ -7,6 +7,7 @@ import { orderActions } from './executor.js';
 import { protectedNamespaceVerdict } from './guards.js';
 import { DEFAULT_PROTECTED_NAMESPACES } from './protected.js';
 import { ACTIONS } from './registry.js';
+import { ACTION_CATALOG } from '../policy/actions.js';
 import { ParamError, type RegisteredAction } from './types.js';
 
 export type PreviewVerdict = 'pass' | 'fail' | 'unknown';
@@ -51,7 +52,9 @@ export function previewGuards(incident: Incident, decision: Decision, options: P
     ];
     const ns = protectedNamespaceVerdict([incident.namespace], options.protectedNamespaces ?? DEFAULT_PROTECTED_NAMESPACES);
     guards.push({ name: ns.name, verdict: ns.verdict, reason: ns.reason });
-    if (!action.destructive) guards.push({ name: 'evidence', verdict: 'pass', reason: 'metadata only: evidence not required' });
+    const destructive = ACTION_CATALOG[planned.type].destructive;
+    guards.push({ name: 'live-pod-scope', verdict: decision.podScope === undefined ? 'pass' : 'unknown', ...(decision.podScope === undefined ? {} : { needs: 'cluster' as const }), reason: decision.podScope === undefined ? `rule ${decision.rule} has no pod matchers or exclusions` : "the rule's pod matchers are judged again on the live pod" });
+    if (!destructive) guards.push({ name: 'evidence', verdict: 'pass', reason: 'metadata only: evidence not required' });
     else if (!decision.requireEvidence) guards.push({ name: 'evidence', verdict: 'pass', reason: 'the rule waives it (requireEvidence: false)' });
     else if (!decision.snapshot) {
       guards.push({ name: 'evidence', verdict: 'fail', reason: 'the rule requires evidence but takes no snapshot: this action can never run' });
@@ -59,10 +62,14 @@ export function previewGuards(incident: Incident, decision: Decision, options: P
     for (const name of action.guardNames) {
       guards.push({ name, verdict: 'unknown', needs: 'cluster', reason: 'needs the live pod/node' });
     }
-    if (!action.destructive) guards.push({ name: 'blast-radius', verdict: 'pass', reason: 'metadata only: not counted' });
+    if (!destructive) guards.push({ name: 'blast-radius', verdict: 'pass', reason: 'metadata only: not counted' });
     else if (decision.maxActionsPerHour === undefined) guards.push({ name: 'blast-radius', verdict: 'pass', reason: `no maxActionsPerHour set for rule ${decision.rule}` });
     else {
-      guards.push({ name: 'blast-radius', verdict: 'unknown', needs: 'shared store', reason: `maxActionsPerHour ${decision.maxActionsPerHour}: counted in the evidence store at run time` });
+      const scoped = [
+        decision.maxActionsPerHourPerNamespace === undefined ? '' : `, ${decision.maxActionsPerHourPerNamespace} per namespace`,
+        decision.maxActionsPerHourPerWorkload === undefined ? '' : `, ${decision.maxActionsPerHourPerWorkload} per workload`,
+      ].join('');
+      guards.push({ name: 'blast-radius', verdict: 'unknown', needs: 'shared store', reason: `maxActionsPerHour ${decision.maxActionsPerHour}${scoped}: counted in the evidence store at run time` });
     }
     return { action: planned.type, params: prepared.params, guards };
   });

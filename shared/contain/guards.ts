@@ -3,6 +3,8 @@
 // checks and a reviewer sees why an action was or was not taken. Every guard is evaluated
 // (no short-circuit), so the report always shows the full picture.
 import type { ActionContext, GuardVerdict } from './types.js';
+import type { OwnerRef, OwnerView, PodView } from '../ports.js';
+import { livePodOutOfScope, type LivePod } from '../policy/pod-scope.js';
 import { firstGlobMatch } from '../policy/glob.js';
 import { DEFAULT_PROTECTED_NAMESPACES } from './protected.js';
 
@@ -87,26 +89,109 @@ export function podNotTerminatingGuard(ctx: ActionContext): GuardVerdict {
 }
 
 /** The controlling owner reference, if any (`controller: true`). */
-export function controllerOf(ctx: ActionContext): { kind: string; name: string; uid?: string } | undefined {
+export function controllerOf(ctx: ActionContext): OwnerRef | undefined {
   return ctx.pod?.ownerReferences.find((r) => r.controller === true);
 }
 
 /**
- * A bare pod is not deleted unless the rule says so: nothing would replace it, so deleting
- * it is an outage, not a restart.
+ * Controllers that replace a deleted pod, by API group and kind: a pod "controlled by"
+ * anything else (a ConfigMap, a custom resource, a kind that merely borrows the name in
+ * another group) is treated as bare. Deployments and CronJobs never control pods directly:
+ * they own the ReplicaSet or Job that does, and appear at the top of the owner chain.
+ */
+export const REPLACING_CONTROLLERS: readonly { group: string; kind: string; replaces: string }[] = [
+  { group: 'apps', kind: 'ReplicaSet', replaces: 'a new pod, to keep the replica count (a Deployment owns its ReplicaSets)' },
+  { group: 'apps', kind: 'StatefulSet', replaces: 'a pod with the same name and volumes' },
+  { group: 'apps', kind: 'DaemonSet', replaces: 'a pod on the same node' },
+  { group: 'batch', kind: 'Job', replaces: 'a new pod while the Job is incomplete and below its backoffLimit (a CronJob owns its Jobs)' },
+  { group: '', kind: 'ReplicationController', replaces: 'a new pod, to keep the replica count' },
+];
+
+/** The API group of an ownerReference's apiVersion (`apps/v1` -> `apps`, `v1` -> core ''). */
+function groupOf(apiVersion: string | undefined): string | undefined {
+  if (apiVersion === undefined) return undefined;
+  const slash = apiVersion.indexOf('/');
+  return slash === -1 ? '' : apiVersion.slice(0, slash);
+}
+
+/** The table row for a controller reference, or why it does not replace pods. */
+export function replacingController(ref: OwnerRef): { ok: true; replaces: string } | { ok: false; reason: string } {
+  const group = groupOf(ref.apiVersion);
+  const row = REPLACING_CONTROLLERS.find((r) => r.kind === ref.kind && r.group === group);
+  if (row !== undefined) return { ok: true, replaces: row.replaces };
+  const known = REPLACING_CONTROLLERS.some((r) => r.kind === ref.kind);
+  const what = `${ref.apiVersion ?? '(no apiVersion)'} ${ref.kind}/${ref.name}`;
+  return { ok: false, reason: known ? `controller ${what} is not the built-in ${ref.kind} (API group differs)` : `controller ${what} is not a kind that replaces pods` };
+}
+
+/**
+ * The owner chain as read (ctx.owners, controller first) agrees with the pod's controller
+ * reference, and does not say the workload is scaled to zero. An empty chain (not read, or
+ * the read failed) says nothing: the reference and the kinds table decide alone.
+ */
+function ownerChainProblem(ref: OwnerRef, owners: readonly OwnerView[]): string | undefined {
+  const first = owners[0];
+  if (first === undefined) return undefined;
+  if (first.kind !== ref.kind || first.name !== ref.name || (ref.uid !== undefined && first.uid !== undefined && first.uid !== ref.uid)) {
+    return `the owner chain read (${first.kind}/${first.name}) is not the pod's controller ${ref.kind}/${ref.name}: it may have been replaced`;
+  }
+  const scaledToZero = owners.find((o) => o.replicas === 0);
+  if (scaledToZero !== undefined) return `${scaledToZero.kind}/${scaledToZero.name} is scaled to 0 replicas: nothing would replace the pod`;
+  return undefined;
+}
+
+/** Why this controller will not replace the pod (kind, owner chain), or undefined when it will. */
+function controllerProblem(ref: OwnerRef, owners: readonly OwnerView[]): string | undefined {
+  const kind = replacingController(ref);
+  return kind.ok ? ownerChainProblem(ref, owners) : kind.reason;
+}
+
+/**
+ * A pod is deleted only when a controller will replace it (see REPLACING_CONTROLLERS), unless
+ * the rule says requireController: false: deleting a pod nothing replaces is an outage, not a
+ * restart.
  */
 export function requireControllerGuard(ctx: ActionContext, requireController: boolean): GuardVerdict {
   const name = 'require-controller';
-  const ref = controllerOf(ctx);
-  const top = ctx.owners.at(-1);
-  const chain = ctx.owners.map((o) => `${o.kind}/${o.name}`).join(' -> ');
-  if (ref !== undefined) {
-    return pass(name, `controlled by ${ref.kind}/${ref.name}${chain !== '' && top !== undefined && top.name !== ref.name ? ` (chain ${chain})` : ''}: it will be replaced`);
-  }
   if (ctx.pod === undefined && ctx.podNotFound === true) return fail(name, 'the pod no longer exists (404)', 'skip');
   if (ctx.pod === undefined) return fail(name, 'the pod was not read: cannot tell whether a controller would replace it');
-  if (!requireController) return pass(name, 'bare pod (no controller): deleted anyway because the rule says requireController: false');
-  return fail(name, 'bare pod (no controller would replace it): not deleted unless the rule says requireController: false');
+  const ref = controllerOf(ctx);
+  const problem = ref === undefined ? 'bare pod (no controller)' : controllerProblem(ref, ctx.owners);
+  if (problem === undefined && ref !== undefined) {
+    const chain = ctx.owners.map((o) => `${o.kind}/${o.name}`).join(' -> ');
+    return pass(name, `controlled by ${ref.kind}/${ref.name}${ctx.owners.length > 1 ? ` (chain ${chain})` : ''}: it will be replaced`);
+  }
+  if (!requireController) return pass(name, `${problem ?? 'no replacing controller'}: deleted anyway because the rule says requireController: false`);
+  return fail(name, `${problem ?? 'no replacing controller'}: nothing would replace it, so it is not deleted unless the rule says requireController: false`);
+}
+
+/** The pod's values the rule's pod matchers are judged on (the finding's container, else every container). */
+function livePod(pod: PodView, container: string | undefined): LivePod {
+  const judged = container === undefined ? pod.containers : pod.containers.filter((c) => c.name === container);
+  return {
+    namespace: pod.namespace,
+    labels: pod.labels,
+    containerImages: judged.map((c) => [c.image, c.imageID].filter((v): v is string => v !== undefined && v !== '')),
+  };
+}
+
+/**
+ * The rule's pod matchers and exclusions (namespace, labels, image) hold on the pod as read
+ * just before acting, not only on the finding's copy: an exemption label added after the
+ * detection, or an image outside the rule's scope, refuses the action.
+ */
+export function livePodScopeGuard(ctx: ActionContext): GuardVerdict {
+  const name = 'live-pod-scope';
+  const scope = ctx.plan.podScope;
+  if (scope === undefined) return pass(name, `rule ${ctx.plan.rule} has no pod matchers or exclusions`);
+  if (ctx.pod === undefined) {
+    return ctx.podNotFound === true
+      ? fail(name, 'the pod no longer exists (404): the rule\'s pod matchers cannot be judged on it', 'skip')
+      : fail(name, "the pod was not read: the rule's pod matchers cannot be judged on the live pod");
+  }
+  const why = livePodOutOfScope(scope, livePod(ctx.pod, ctx.incident.container));
+  if (why !== undefined) return fail(name, `the live pod is outside rule ${ctx.plan.rule}: ${why}`);
+  return pass(name, `the live pod ${ctx.pod.namespace}/${ctx.pod.name} is still in rule ${ctx.plan.rule}'s scope`);
 }
 
 /** The node to cordon is the one the finding names, and the pod we read runs on it. */
@@ -127,7 +212,7 @@ export function nodeIdentityGuard(ctx: ActionContext): GuardVerdict {
 
 /** The guards every action shares, in report order. */
 export function commonGuards(ctx: ActionContext, destructive: boolean): GuardVerdict[] {
-  return [protectedNamespaceGuard(ctx), evidenceGuard(ctx, destructive)];
+  return [protectedNamespaceGuard(ctx), livePodScopeGuard(ctx), evidenceGuard(ctx, destructive)];
 }
 
 /**

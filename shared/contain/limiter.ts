@@ -44,6 +44,35 @@ export interface LimitVerdict {
   reason: string;
 }
 
+/**
+ * What one budget counts: the rule's actions everywhere (a bare rule name, as before), or only
+ * those in one namespace or on one workload. Each scope has its own slots under the rule:
+ *   _ratelimit/<rule>/<window>/...                       the rule
+ *   _ratelimit/<rule>/namespace/<ns>/<window>/...        one namespace
+ *   _ratelimit/<rule>/workload/<ns/Kind/name>/<window>/  one workload (segment hashed)
+ * Windows start with a digit, so a scope segment can never be read as a window.
+ */
+export interface LimitScope {
+  rule: string;
+  namespace?: string;
+  /** `namespace/Kind/name` of the top controller, or `namespace/Pod/name` for a bare pod. */
+  workload?: string;
+}
+
+export type LimitSubjectScope = string | LimitScope;
+
+function scopeOf(s: LimitSubjectScope): LimitScope {
+  return typeof s === 'string' ? { rule: s } : s;
+}
+
+/** `rule payments`, `rule payments in namespace shop`, `rule payments on workload shop/Deployment/web`. */
+export function scopeText(s: LimitSubjectScope): string {
+  const { rule, namespace, workload } = scopeOf(s);
+  if (workload !== undefined) return `rule ${rule} on workload ${workload}`;
+  if (namespace !== undefined) return `rule ${rule} in namespace ${namespace}`;
+  return `rule ${rule}`;
+}
+
 export interface ActionLimiter {
   /** False for the fallback that has no shared state (everything degrades to dry-run). */
   readonly shared: boolean;
@@ -52,9 +81,9 @@ export interface ActionLimiter {
    * actions this same run would already have reserved, so a dry-run of several actions
    * reports the numbers enforce would see.
    */
-  peek(rule: string, limit: number, subject: string, now: Date, signal?: AbortSignal, pending?: number): Promise<LimitVerdict>;
+  peek(scope: LimitSubjectScope, limit: number, subject: string, now: Date, signal?: AbortSignal, pending?: number): Promise<LimitVerdict>;
   /** Takes one slot for `subject` (finding + action + target) if one is free, create-only. */
-  reserve(rule: string, limit: number, subject: string, now: Date, signal?: AbortSignal): Promise<LimitVerdict>;
+  reserve(scope: LimitSubjectScope, limit: number, subject: string, now: Date, signal?: AbortSignal): Promise<LimitVerdict>;
 }
 
 /** `2026-11-29T04`: the UTC hour of `now`. */
@@ -88,20 +117,22 @@ export class StoreActionLimiter implements ActionLimiter {
     this.prefix = p === '' || p.endsWith('/') ? p : `${p}/`;
   }
 
-  private base(rule: string, window: string): string {
-    return `${this.prefix}_ratelimit/${ruleSegment(rule)}/${window}/`;
+  private base(scope: LimitSubjectScope, window: string): string {
+    const { rule, namespace, workload } = scopeOf(scope);
+    const narrower = workload !== undefined ? `workload/${ruleSegment(workload)}/` : namespace !== undefined ? `namespace/${ruleSegment(namespace)}/` : '';
+    return `${this.prefix}_ratelimit/${ruleSegment(rule)}/${narrower}${window}/`;
   }
 
-  slotKey(rule: string, window: string, n: number): string {
+  slotKey(rule: LimitSubjectScope, window: string, n: number): string {
     return `${this.base(rule, window)}slots/${n}.json`;
   }
 
-  claimKey(rule: string, window: string, subject: string): string {
+  claimKey(rule: LimitSubjectScope, window: string, subject: string): string {
     return `${this.base(rule, window)}subjects/${hash(subject, 32)}.json`;
   }
 
   /** Slot numbers present in the window (only well-formed slot keys count). */
-  private async slots(rule: string, window: string, signal?: AbortSignal): Promise<number[]> {
+  private async slots(rule: LimitSubjectScope, window: string, signal?: AbortSignal): Promise<number[]> {
     const keys = await this.store.list(`${this.base(rule, window)}slots/`, signal);
     const out: number[] = [];
     for (const k of keys) {
@@ -111,14 +142,14 @@ export class StoreActionLimiter implements ActionLimiter {
     return out;
   }
 
-  private async claimedSlot(rule: string, window: string, subject: string, signal?: AbortSignal): Promise<number | undefined> {
+  private async claimedSlot(rule: LimitSubjectScope, window: string, subject: string, signal?: AbortSignal): Promise<number | undefined> {
     const claim = await this.store.stat(this.claimKey(rule, window, subject), signal);
     if (claim === null) return undefined;
     const slot = Number(claim.metadata['slot']);
     return Number.isInteger(slot) ? slot : -1;
   }
 
-  async peek(rule: string, limit: number, subject: string, now: Date, signal?: AbortSignal, pending = 0): Promise<LimitVerdict> {
+  async peek(rule: LimitSubjectScope, limit: number, subject: string, now: Date, signal?: AbortSignal, pending = 0): Promise<LimitVerdict> {
     const window = hourWindow(now);
     const claimed = await this.claimedSlot(rule, window, subject, signal);
     const used = (await this.slots(rule, window, signal)).length + pending;
@@ -129,7 +160,7 @@ export class StoreActionLimiter implements ActionLimiter {
     return { allowed: false, used, limit, window, reason: reasonDenied(rule, limit, window) };
   }
 
-  async reserve(rule: string, limit: number, subject: string, now: Date, signal?: AbortSignal): Promise<LimitVerdict> {
+  async reserve(rule: LimitSubjectScope, limit: number, subject: string, now: Date, signal?: AbortSignal): Promise<LimitVerdict> {
     const window = hourWindow(now);
     const claimed = await this.claimedSlot(rule, window, subject, signal);
     if (claimed !== undefined) {
@@ -139,11 +170,11 @@ export class StoreActionLimiter implements ActionLimiter {
     const seen = await this.slots(rule, window, signal);
     const at = now.toISOString();
     for (let n = seen.length; n < limit; n += 1) {
-      const record = { rule, window, slot: n, subject: hash(subject, 32), at };
-      const { created } = await this.store.create(this.slotKey(rule, window, n), body(record), meta(rule, window, n, subject), signal);
+      const record = { ...scopeOf(rule), window, slot: n, subject: hash(subject, 32), at };
+      const { created } = await this.store.create(this.slotKey(rule, window, n), body(record), meta(scopeOf(rule).rule, window, n, subject), signal);
       if (!created) continue; // another instance (or delivery) won slot n: try the next one
       // Best effort: a failure here only means a redelivery may take one more slot.
-      await this.store.create(this.claimKey(rule, window, subject), body(record), meta(rule, window, n, subject), signal).catch(() => undefined);
+      await this.store.create(this.claimKey(rule, window, subject), body(record), meta(scopeOf(rule).rule, window, n, subject), signal).catch(() => undefined);
       return { allowed: true, used: n + 1, limit, window, slot: n, reason: reasonAllowed(rule, n + 1, limit, window) };
     }
     return { allowed: false, used: limit, limit, window, reason: reasonDenied(rule, limit, window) };
@@ -159,14 +190,14 @@ function meta(rule: string, window: string, slot: number, subject: string): Reco
 }
 
 // The same words in dry-run (peek) and enforce (reserve), so both report identical verdicts.
-function reasonAllowed(rule: string, n: number, limit: number, window: string): string {
-  return `action ${n} of ${limit} allowed this hour (${window}Z) for rule ${rule}`;
+function reasonAllowed(scope: LimitSubjectScope, n: number, limit: number, window: string): string {
+  return `action ${n} of ${limit} allowed this hour (${window}Z) for ${scopeText(scope)}`;
 }
-function reasonReused(rule: string, used: number, limit: number, window: string): string {
-  return `already counted for this target in ${window}Z (${used} of ${limit} used by rule ${rule}): not counted again`;
+function reasonReused(scope: LimitSubjectScope, used: number, limit: number, window: string): string {
+  return `already counted for this target in ${window}Z (${used} of ${limit} used by ${scopeText(scope)}): not counted again`;
 }
-function reasonDenied(rule: string, limit: number, window: string): string {
-  return `maxActionsPerHour (${limit}) reached for rule ${rule} in ${window}Z: degraded to dry-run`;
+function reasonDenied(scope: LimitSubjectScope, limit: number, window: string): string {
+  return `maxActionsPerHour (${limit}) reached for ${scopeText(scope)} in ${window}Z: degraded to dry-run`;
 }
 
 /** The fallback without a shared store: fail safe, nothing is counted, nothing is allowed. */
@@ -175,10 +206,10 @@ export class NoSharedStoreLimiter implements ActionLimiter {
   private verdict(limit: number, now: Date): LimitVerdict {
     return { allowed: false, used: 0, limit, window: hourWindow(now), reason: 'no shared store to count actions: degraded to dry-run' };
   }
-  peek(_rule: string, limit: number, _subject: string, now: Date): Promise<LimitVerdict> {
+  peek(_scope: LimitSubjectScope, limit: number, _subject: string, now: Date): Promise<LimitVerdict> {
     return Promise.resolve(this.verdict(limit, now));
   }
-  reserve(_rule: string, limit: number, _subject: string, now: Date): Promise<LimitVerdict> {
+  reserve(_scope: LimitSubjectScope, limit: number, _subject: string, now: Date): Promise<LimitVerdict> {
     return Promise.resolve(this.verdict(limit, now));
   }
 }

@@ -1,6 +1,8 @@
-// The action registry: adding an action is one file in actions/ plus one entry here. The
-// Record type makes the compiler insist on an entry for every ActionType in the policy.
-import type { ActionType } from '../policy/types.js';
+// The action registry: the behaviour file of each action in the catalog. Adding an action is
+// one entry in shared/policy/actions.ts (type, parameters, destructiveness, order, words) and
+// one file in actions/ registered here; the Record type makes the compiler insist on a
+// behaviour for every catalog entry, and a unit test that each behaviour's type is its key.
+import type { ActionType } from '../policy/actions.js';
 import type { RegisteredAction } from './types.js';
 import { annotatePod } from './actions/annotate-pod.js';
 import { cordonNode } from './actions/cordon-node.js';

@@ -1,10 +1,14 @@
-// Containment: the types every action shares. One action = one file with the same face
-// (check its parameters, list its guards, say which writes it would make, act), like Falco
-// Talon's actions; the executor runs them all the same way, so dry-run and enforce evaluate
-// the very same guards and differ only in whether the writes happen.
+// Containment: the types every action shares. One action = one catalog entry (type,
+// parameters, destructiveness, order, words: shared/policy/actions.ts) + one behaviour file
+// with the same face (guards, the writes it would make, a report line), like Falco Talon's
+// actions. The executor runs them all the same way and sends every write through one
+// applyWrite, so dry-run and enforce evaluate the same guards and plan the same writes, and
+// differ only in whether the writes are sent.
 import type { Incident } from '../finding/types.js';
-import type { ActionType, Mode, ResponsePlan } from '../policy/types.js';
+import type { Mode, ResponsePlan } from '../policy/types.js';
+import { ACTION_CATALOG, parseActionParams, type ActionParams, type ActionType } from '../policy/actions.js';
 import type { NodeView, OwnerView, PodView, Workloads } from '../ports.js';
+import { applyWrite, describeWrite, isUidMismatch, type KubeWrite, type WriteResult } from './writes.js';
 import type { FailureKind } from '../common/errors.js';
 import type { KubeCallName } from '../kube/api-calls.js';
 
@@ -24,7 +28,10 @@ export interface ActionContext {
   pod?: PodView;
   /** True when the pod read answered 404: the pod is gone, so pod actions are skipped (not refused). */
   podNotFound?: boolean;
-  /** Owner chain from the pod's controller up to the top controller (e.g. [ReplicaSet, Deployment]). */
+  /**
+   * Owner chain from the pod's controller up to the top controller (e.g. [ReplicaSet, Deployment]),
+   * as readOwnerChain (owners.ts) reads it; empty for a bare pod or when it could not be read.
+   */
   owners: OwnerView[];
   /** The node the pod runs on; absent when not read. */
   node?: NodeView;
@@ -64,7 +71,7 @@ export interface GuardVerdict {
 
 export type OutcomeStatus = 'done' | 'would-do' | 'refused' | 'skipped' | 'failed';
 
-/** One Kubernetes write an action makes (enforce) or would make (dry-run). */
+/** The report form of one Kubernetes write (writes.ts describeWrite): sent (enforce) or planned (dry-run). */
 export interface PlannedWrite {
   call: KubeCallName;
   /** `namespace/name` of a pod, `node/<name>`, `networkpolicy/<ns>/<name>`. */
@@ -89,7 +96,7 @@ export interface ActionOutcome {
   detail: string;
   /** Action-specific facts (replacement pod observed, NetworkPolicy name, enforcement, ...). */
   data?: Record<string, unknown>;
-  /** Present when status is failed (and for a 409 refusal by the UID precondition). */
+  /** Present when status is failed (and for a refusal by the UID precondition: 409 on a DELETE, 422 on a PATCH). */
   error?: { kind: FailureKind; code?: number | string; reason: string };
   /** Writes sent (attempted: true; result absent = the call that threw) or, for would-do, the writes enforce would send. Empty for refused/skipped. */
   writes: PlannedWrite[];
@@ -102,7 +109,7 @@ export class ParamError {
   constructor(readonly reason: string) {}
 }
 
-/** What an action's `act` reports after its writes. */
+/** What an action's report says after its writes. */
 export interface ActResult {
   /** `done` normally; `skipped` when the API said there was nothing left to do. */
   status: 'done' | 'skipped';
@@ -111,9 +118,9 @@ export interface ActResult {
 }
 
 /**
- * The record of writes an action sends, kept by the executor: `act` calls `send` right
- * before each API call and `answer` with its result, so after a throw the audit shows
- * exactly which calls went out (the last one without an answer is the one that failed).
+ * The record of writes an action sends, kept by the executor: each write is logged right
+ * before it is sent and answered with its result, so after a throw the audit shows exactly
+ * which calls went out (the last one without an answer is the one that failed).
  */
 export class WriteLog {
   readonly writes: PlannedWrite[] = [];
@@ -128,74 +135,107 @@ export class WriteLog {
   }
 }
 
+/** What a prefetch hook gets: the pod as read and the cluster (started before the owner chain is in). */
+export interface PrefetchInput {
+  pod: PodView;
+  workloads: Workloads;
+  signal?: AbortSignal;
+}
+
+/** What the writes answered, and what `before` read, for the action's report line. */
+export interface SentWrites<S> {
+  results: readonly WriteResult[];
+  before: S | undefined;
+}
+
 /**
- * The face every action file implements. P is the action's typed parameters.
- * Guards and writes are pure functions of the context, so dry-run and enforce share them.
+ * The face of one action's behaviour file (its type, parameters, destructiveness, order and
+ * words are in the catalog, shared/policy/actions.ts). Guards and writes are pure functions
+ * of the context, so dry-run and enforce share them; the executor sends the writes through
+ * the one applyWrite, so an action never calls the API for a write itself.
  */
-export interface ContainAction<P> {
-  readonly type: ActionType;
-  /**
-   * Changes the workload (not only metadata): gated by evidence when the plan requires it,
-   * and counted by the blast-radius limit. labelPod/annotatePod are not.
-   */
-  readonly destructive: boolean;
-  /**
-   * Execution order (lower first). Record first (label/annotate: cheap, leaves a trace even
-   * if later steps fail), then isolate (quarantine), then stop new scheduling on the node
-   * (cordon, so a deleted pod's replacement lands elsewhere), irreversible delete last.
-   */
-  readonly order: number;
+export interface ContainAction<T extends ActionType, S = undefined> {
+  readonly type: T;
   /** Names of the guards `guards()` returns, in order (for previews without a cluster). */
   readonly guardNames: readonly string[];
-  parseParams(raw: Record<string, unknown>): P | ParamError;
   /** Action-specific guards (the shared ones are added by the executor). */
-  guards(ctx: ActionContext, params: P): GuardVerdict[];
-  /** Writes enforce would make, in order (also what dry-run reports). */
-  plannedWrites(ctx: ActionContext, params: P): PlannedWrite[];
+  guards(ctx: ActionContext, params: ActionParams<T>): GuardVerdict[];
+  /** The writes enforce sends, in order (dry-run reports them). Called only when every guard passed. */
+  writes(ctx: ActionContext, params: ActionParams<T>): KubeWrite[];
   /** WARNING notes that hold in both modes (e.g. the cluster does not enforce NetworkPolicy). */
-  warnings?(ctx: ActionContext, params: P): string[];
-  /** Make the writes (each announced in `log`). Throws on API errors (classified by the executor). */
-  act(ctx: ActionContext, params: P, signal: AbortSignal, log: WriteLog): Promise<ActResult>;
-  /** Turn an error thrown by `act` into a refusal (e.g. 409 from the UID precondition); undefined = failure. */
+  warnings?(ctx: ActionContext, params: ActionParams<T>): string[];
+  /**
+   * Optional: reads worth starting as soon as the pod is read (the pipeline calls it while the
+   * snapshot streams); `before` makes the same reads through the response's shared reads.
+   */
+  prefetch?(input: PrefetchInput, params: ActionParams<T>): Promise<unknown>;
+  /** Optional: reads right before the writes (enforce only); a failure here must not stop the writes. */
+  before?(ctx: ActionContext, params: ActionParams<T>, signal: AbortSignal): Promise<S>;
+  /** The one line (and facts) after the writes went out; may look at the outcome (deletePod observes the replacement). */
+  report(ctx: ActionContext, params: ActionParams<T>, sent: SentWrites<S>, signal: AbortSignal): ActResult | Promise<ActResult>;
+  /** Turn an error thrown by a write into a refusal; default for pod actions: the UID precondition refused it (409/422). */
   refusalFor?(err: unknown): string | undefined;
 }
 
 /** An action with its parameter type bound, as kept in the registry (no `any` needed). */
 export interface RegisteredAction {
   readonly type: ActionType;
-  readonly destructive: boolean;
-  readonly order: number;
   readonly guardNames: readonly string[];
-  /** Binds parameters once; a ParamError when they are invalid. */
+  /** Binds parameters once (checked against the catalog's schema); a ParamError when they are invalid. */
   prepare(raw: Record<string, unknown>): PreparedAction | ParamError;
 }
 
 export interface PreparedAction {
   readonly params: Record<string, unknown>;
   guards(ctx: ActionContext): GuardVerdict[];
-  plannedWrites(ctx: ActionContext): PlannedWrite[];
+  writes(ctx: ActionContext): KubeWrite[];
   warnings(ctx: ActionContext): string[];
+  prefetch(input: PrefetchInput): Promise<unknown>;
+  /** Sends the writes in order through applyWrite (each logged), then reports. */
   act(ctx: ActionContext, signal: AbortSignal, log: WriteLog): Promise<ActResult>;
   refusalFor(err: unknown): string | undefined;
 }
 
-export function defineAction<P extends object>(action: ContainAction<P>): RegisteredAction {
+const UID_REFUSAL = 'a different pod now has this name (UID precondition): not written';
+
+export function defineAction<T extends ActionType, S = undefined>(action: ContainAction<T, S>): RegisteredAction {
   return {
     type: action.type,
-    destructive: action.destructive,
-    order: action.order,
     guardNames: action.guardNames,
     prepare(raw) {
-      const params = action.parseParams(raw);
-      if (params instanceof ParamError) return params;
+      const parsed = parseActionParams(action.type, raw);
+      if (!parsed.ok) return new ParamError(parsed.reason);
+      const params = parsed.params;
       return {
-        params: { ...params } as Record<string, unknown>,
+        params: { ...params },
         guards: (ctx) => action.guards(ctx, params),
-        plannedWrites: (ctx) => action.plannedWrites(ctx, params),
+        writes: (ctx) => action.writes(ctx, params),
         warnings: (ctx) => action.warnings?.(ctx, params) ?? [],
-        act: (ctx, signal, log) => action.act(ctx, params, signal, log),
-        refusalFor: (err) => action.refusalFor?.(err),
+        prefetch: (input) => action.prefetch?.(input, params) ?? Promise.resolve(undefined),
+        async act(ctx, signal, log) {
+          const before = action.before === undefined ? undefined : await action.before(ctx, params, signal);
+          const results: WriteResult[] = [];
+          for (const write of action.writes(ctx, params)) {
+            const sent = log.send(describeWrite(write));
+            const result = await applyWrite(ctx.workloads, write, signal);
+            sent.answer(result);
+            results.push(result);
+            if (result === 'not-found') break; // the pod is gone: nothing after this write applies
+          }
+          return action.report(ctx, params, { results, before }, signal);
+        },
+        refusalFor: (err) => {
+          if (action.refusalFor) return action.refusalFor(err);
+          return ACTION_CATALOG[action.type].target === 'pod' && isUidMismatch(err) ? UID_REFUSAL : undefined;
+        },
       };
     },
   };
+}
+
+/** The report when a pod write answered 404: the pod is gone, nothing was left to do. */
+export function podGoneResult(ctx: ActionContext, results: readonly WriteResult[]): ActResult | undefined {
+  if (!results.includes('not-found')) return undefined;
+  const pod = `${ctx.pod?.namespace ?? '?'}/${ctx.pod?.name ?? '?'}`;
+  return { status: 'skipped', detail: `pod ${pod} was already gone (404): nothing left to do`, data: { result: 'not-found' } };
 }

@@ -259,9 +259,10 @@ export class ClientNodeWorkloads implements Workloads {
     }
   }
 
-  async patchPodMetadata(namespace: string, name: string, patch: { labels?: Record<string, string>; annotations?: Record<string, string> }, signal?: AbortSignal): Promise<void> {
-    const metadata = { ...(patch.labels ? { labels: patch.labels } : {}), ...(patch.annotations ? { annotations: patch.annotations } : {}) };
-    await this.call('patchPodMetadata', `pods ${namespace}/${name}`, () =>
+  async patchPodMetadata(namespace: string, name: string, patch: { uid: string; labels?: Record<string, string>; annotations?: Record<string, string> }, signal?: AbortSignal): Promise<void> {
+    // metadata.uid is immutable: the API server refuses this patch (422) on a same-named replacement pod.
+    const metadata = { uid: patch.uid, ...(patch.labels ? { labels: patch.labels } : {}), ...(patch.annotations ? { annotations: patch.annotations } : {}) };
+    await this.call('patchPodMetadata', `pods ${namespace}/${name} (uid ${patch.uid})`, () =>
       this.core.patchNamespacedPod({ namespace, name, body: { metadata } }, callOptions(signal, PatchStrategy.MergePatch)),
     );
   }

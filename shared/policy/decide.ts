@@ -12,8 +12,10 @@
 // listed in `withheldActions` with the reason. No rule can act in a protected namespace.
 import type { Incident } from '../finding/types.js';
 import { firstGlobMatch, globMatch } from './glob.js';
-import type { Policy, PolicyAction, PolicyRule, RuleExclude, RuleMatch } from './schema.js';
-import type { ActionType, Decision, NoMatch, PlannedAction, ResponsePlan } from './types.js';
+import { isActionType } from './actions.js';
+import { podScopeOf } from './pod-scope.js';
+import type { Policy, PolicyRule, RuleExclude, RuleMatch } from './schema.js';
+import type { Decision, NoMatch, PlannedAction, ResponsePlan } from './types.js';
 
 export interface RuleEvaluation {
   index: number;
@@ -187,14 +189,15 @@ export function evaluateRule(rule: PolicyRule, index: number, i: Incident): Rule
 
 // ------------------------------------------------------------------ plan
 
-function planned(action: PolicyAction): PlannedAction {
+/** The rule's action as planned: `{ type, params }`. The schema admitted only catalog types. */
+function planned(action: PolicyRule['actions'][number]): PlannedAction[] {
   const { type, ...params } = action;
-  return { type: type as ActionType, params };
+  return typeof type === 'string' && isActionType(type) ? [{ type, params }] : [];
 }
 
 function buildPlan(rule: PolicyRule, index: number, i: Incident, policy: Policy): ResponsePlan {
   const notes: string[] = [];
-  let actions = rule.actions.map(planned);
+  let actions = rule.actions.flatMap(planned);
   const withheld: (PlannedAction & { reason: string })[] = [];
   const ns = i.namespace ?? '';
   const protectedBy = protectedNamespaceMatch(ns, policy);
@@ -228,7 +231,11 @@ function buildPlan(rule: PolicyRule, index: number, i: Incident, policy: Policy)
     requireEvidence: rule.requireEvidence ?? policy.requireEvidence,
     actions,
     maxActionsPerHour: rule.maxActionsPerHour,
+    ...(rule.maxActionsPerHourPerNamespace === undefined ? {} : { maxActionsPerHourPerNamespace: rule.maxActionsPerHourPerNamespace }),
+    ...(rule.maxActionsPerHourPerWorkload === undefined ? {} : { maxActionsPerHourPerWorkload: rule.maxActionsPerHourPerWorkload }),
   };
+  const podScope = podScopeOf(rule);
+  if (podScope !== undefined) plan.podScope = podScope;
   if (withheld.length > 0) plan.withheldActions = withheld;
   if (notes.length > 0) plan.notes = notes;
   return plan;

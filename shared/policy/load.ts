@@ -6,6 +6,7 @@
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
 import { describeIssue, formatPath } from '../finding/issues.js';
 import { type Policy, policySchema } from './schema.js';
+import { actionEntry } from './actions.js';
 
 export interface PolicyError {
   source: string;
@@ -78,7 +79,7 @@ function warningsOf(policy: Policy, source: string): string[] {
     const name = rule.name ?? `rules[${i}]`;
     if (rule.mode === 'enforce' && rule.actions.length === 0) out.push(`${source}: rule ${name} is enforce but has no actions`);
     const requireEvidence = rule.requireEvidence ?? policy.requireEvidence;
-    const destructive = rule.actions.some((a) => a.type === 'deletePod' || a.type === 'quarantinePod' || a.type === 'cordonNode');
+    const destructive = rule.actions.some((a) => actionEntry(String(a['type']))?.destructive === true);
     if (destructive && requireEvidence && !rule.snapshot) {
       out.push(`${source}: rule ${name} requires evidence but takes no snapshot: its destructive actions can never run`);
     }

@@ -3,6 +3,7 @@
 // The schema grows by adding optional keys with defaults, so older files keep loading;
 // a change that would alter the meaning of an existing file needs `version: 2`.
 import { z } from 'zod';
+import { policyActionSchemas } from './actions.js';
 
 /**
  * Namespaces no rule can act in, always (the policy's `protectedNamespaces` adds to them).
@@ -67,26 +68,13 @@ export const excludeSchema = z
   })
   .meta({ description: 'The rule does not apply when ANY listed value matches (OR across all fields).' });
 
-const deletePodAction = z.strictObject({
-  type: z.literal('deletePod'),
-  gracePeriodSeconds: z.int().min(0).max(3600).optional().meta({
-    description: "Seconds the pod gets to stop. Omitted: the pod's own terminationGracePeriodSeconds. 0: killed at once.",
-  }),
-  requireController: z.boolean().default(true).meta({
-    description: 'Delete only pods that a controller (ReplicaSet, StatefulSet, ...) replaces. A bare pod is not deleted unless this is false.',
-  }),
-});
-const quarantinePodAction = z.strictObject({ type: z.literal('quarantinePod') }).meta({
-  description: 'Label the pod uniquely and apply a deny-all NetworkPolicy selecting that label; the pod stays for live forensics.',
-});
-const cordonNodeAction = z.strictObject({ type: z.literal('cordonNode') }).meta({ description: "Mark the pod's node unschedulable." });
-const labelPodAction = z.strictObject({ type: z.literal('labelPod') }).meta({ description: 'Label the pod with the finding id.' });
-const annotatePodAction = z.strictObject({ type: z.literal('annotatePod') }).meta({ description: 'Annotate the pod with the finding name.' });
+// The action items are built from the action catalog (actions.ts): one strict object per
+// action, `{ type, ...params }`, discriminated by `type`.
+const [firstAction, ...moreActions] = policyActionSchemas();
+if (firstAction === undefined) throw new Error('the action catalog is empty');
+export const actionSchema = z.discriminatedUnion('type', [firstAction, ...moreActions]);
 
-export const actionSchema = z.discriminatedUnion('type', [deletePodAction, quarantinePodAction, cordonNodeAction, labelPodAction, annotatePodAction]);
-
-/** Actions that disrupt the workload: gated by evidence and counted by the blast-radius limit. */
-export const DESTRUCTIVE_ACTIONS = ['deletePod', 'quarantinePod', 'cordonNode'] as const;
+export { DESTRUCTIVE_ACTIONS } from './actions.js';
 
 const RULE_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
@@ -106,12 +94,19 @@ export const ruleSchema = z
     maxActionsPerHour: z.int().min(1).max(10000).default(10).meta({
       description: 'Blast-radius limit: destructive actions by this rule per hour across all instances; over it, actions degrade to dry-run.',
     }),
+    maxActionsPerHourPerNamespace: z.int().min(1).max(10000).optional().meta({
+      description: 'Also at most this many destructive actions by this rule per hour in any one namespace, so one namespace cannot use up the whole budget.',
+    }),
+    maxActionsPerHourPerWorkload: z.int().min(1).max(10000).optional().meta({
+      description: 'Also at most this many destructive actions by this rule per hour on any one workload (its top controller, e.g. Deployment/checkout; a bare pod is its own workload).',
+    }),
   })
   .superRefine((rule, ctx) => {
     const seen = new Set<string>();
     rule.actions.forEach((a, i) => {
-      if (seen.has(a.type)) ctx.addIssue({ code: 'custom', path: ['actions', i, 'type'], message: `${a.type} is listed twice` });
-      seen.add(a.type);
+      const type = String(a['type']);
+      if (seen.has(type)) ctx.addIssue({ code: 'custom', path: ['actions', i, 'type'], message: `${type} is listed twice` });
+      seen.add(type);
     });
   });
 
@@ -174,7 +169,7 @@ export const policySchema = z
 /** The validated policy with every default filled in (protectedNamespaces includes the built-ins). */
 export type Policy = z.output<typeof policySchema>;
 export type PolicyRule = Policy['rules'][number];
-export type PolicyAction = z.output<typeof actionSchema>;
+export type { PolicyAction } from './actions.js';
 export type RuleMatch = z.output<typeof matchSchema>;
 export type RuleExclude = z.output<typeof excludeSchema>;
 /** What a policy file may contain (defaults optional). */

@@ -2,7 +2,10 @@
 
 export type Mode = 'dry-run' | 'enforce';
 
-export type ActionType = 'deletePod' | 'quarantinePod' | 'cordonNode' | 'labelPod' | 'annotatePod';
+import type { ActionType } from './actions.js';
+import type { PodScope } from './pod-scope.js';
+
+export type { ActionType };
 
 export interface PlannedAction {
   type: ActionType;
@@ -21,6 +24,11 @@ export interface ResponsePlan {
   requireEvidence: boolean;
   actions: PlannedAction[];
   maxActionsPerHour?: number;
+  /** Optional narrower budgets: per namespace and per workload (top controller, or the bare pod). */
+  maxActionsPerHourPerNamespace?: number;
+  maxActionsPerHourPerWorkload?: number;
+  /** The rule's pod matchers (namespace, labels, image), judged again on the live pod before acting. */
+  podScope?: PodScope;
   /** Index of the rule in the policy's `rules`. */
   ruleIndex?: number;
   /**

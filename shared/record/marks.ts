@@ -10,6 +10,7 @@
 // Pure (the key table, marksFor, isHandled): the request shape and finding names are in
 // shared/finding/security-marks.ts, the adapter that writes them is shared/gcp/scc-marks.ts.
 import { markValue } from '../finding/security-marks.js';
+import { ACTION_CATALOG, ACTION_TYPES, actionEntry } from '../policy/actions.js';
 
 /**
  * The marks this responder writes: one table, the documentation and the code at once.
@@ -30,9 +31,17 @@ export const MARK_KEYS = {
 
 export type MarkKey = (typeof MARK_KEYS)[keyof typeof MARK_KEYS];
 
+/** Every action's words for the table, e.g. `deleted | would-delete | pod-gone | delete-refused | delete-failed | ...`. */
+function actionWordList(): string {
+  return ACTION_TYPES.map((t) => {
+    const w = ACTION_CATALOG[t].words;
+    return [w.done, w.would, w.skipped, `${w.noun}-refused`, `${w.noun}-failed`].join(' | ');
+  }).join(' | ');
+}
+
 export const MARKS_TABLE: readonly { key: MarkKey; meaning: string; values: string }[] = [
   { key: MARK_KEYS.state, meaning: 'Where the response ended. Any of these values means "handled: do not act again".', values: 'triaged (read, evidence/report recorded, nothing changed in the cluster) | contained (a containment action took effect) | failed (a permanent failure ended the response; see the audit log)' },
-  { key: MARK_KEYS.action, meaning: 'What was done, per planned action, comma-separated in execution order. Dry-run never says deleted.', values: 'deleted | would-delete | pod-gone | delete-refused | delete-failed | quarantined | would-quarantine | cordoned | would-cordon | labelled | would-label | annotated | would-annotate | ...-refused | ...-failed | none (rule planned no action) | no-rule' },
+  { key: MARK_KEYS.action, meaning: 'What was done, per planned action, comma-separated in execution order. Dry-run never says deleted.', values: `${actionWordList()} | none (rule planned no action) | no-rule` },
   { key: MARK_KEYS.evidence, meaning: 'URI of the stored evidence object (the modified binary).', values: 'gs://bucket/... | file:///... | none' },
   { key: MARK_KEYS.hash, meaning: "The evidence copy's SHA-256 against the finding's.", values: 'matches | differs | partial-match | partial-differs | not-compared | no-evidence' },
   { key: MARK_KEYS.rule, meaning: 'The policy rule that decided.', values: 'rule name | none' },
@@ -47,20 +56,9 @@ export type MarkState = (typeof MARK_STATES)[number];
 /** The status words of a containment action's outcome (shared/contain ActionOutcome.status). */
 export type ActionStatusWord = 'done' | 'would-do' | 'refused' | 'skipped' | 'failed';
 
-/** Past tense and conditional of each action type: `deletePod` -> deleted / would-delete. */
-const ACTION_WORDS: Record<string, { done: string; would: string; noun: string; gone?: string }> = {
-  deletePod: { done: 'deleted', would: 'would-delete', noun: 'delete', gone: 'pod-gone' },
-  quarantinePod: { done: 'quarantined', would: 'would-quarantine', noun: 'quarantine', gone: 'pod-gone' },
-  cordonNode: { done: 'cordoned', would: 'would-cordon', noun: 'cordon', gone: 'already-cordoned' },
-  labelPod: { done: 'labelled', would: 'would-label', noun: 'label', gone: 'pod-gone' },
-  annotatePod: { done: 'annotated', would: 'would-annotate', noun: 'annotate', gone: 'pod-gone' },
-};
-/** Actions that change what runs (state `contained` when one took effect). */
-const CONTAINING = new Set(['deletePod', 'quarantinePod', 'cordonNode']);
-
-/** One word for one action's outcome, e.g. `would-delete`, `deleted`, `delete-refused`. */
+/** One word for one action's outcome, e.g. `would-delete`, `deleted`, `delete-refused` (words from the action catalog). */
 export function actionWord(action: { type: string; status: ActionStatusWord }): string {
-  const w = ACTION_WORDS[action.type] ?? { done: `${action.type}-done`, would: `would-${action.type}`, noun: action.type };
+  const w = actionEntry(action.type)?.words ?? { done: `${action.type}-done`, would: `would-${action.type}`, noun: action.type, skipped: `${action.type}-skipped` };
   switch (action.status) {
     case 'done':
       return w.done;
@@ -68,7 +66,7 @@ export function actionWord(action: { type: string; status: ActionStatusWord }): 
       return w.would;
     case 'skipped':
       // `act` reports skipped when the API said there was nothing left to do (pod already gone).
-      return w.gone ?? `${w.noun}-skipped`;
+      return w.skipped;
     case 'refused':
       return `${w.noun}-refused`;
     case 'failed':
@@ -109,7 +107,7 @@ export function marksFor(outcome: MarkOutcome): Record<MarkKey, string> {
   if (outcome.rule === undefined) action = 'no-rule';
   else if (actions.length === 0) action = 'none';
   else action = actions.map(actionWord).join(',');
-  const contained = actions.some((a) => a.status === 'done' && CONTAINING.has(a.type));
+  const contained = actions.some((a) => a.status === 'done' && actionEntry(a.type)?.destructive === true);
   const state: MarkState = outcome.failed ? 'failed' : contained ? 'contained' : 'triaged';
   const at = outcome.at === undefined ? new Date() : new Date(outcome.at);
   return {

@@ -146,7 +146,7 @@ describe('writes', () => {
 
   test('patchPodMetadata sends a merge patch; cordonNode sets unschedulable', async () => {
     fake.addPod({ namespace: 'w', name: 'q', labels: { a: '1' }, containers: [{ name: 'c' }] });
-    await w.patchPodMetadata('w', 'q', { labels: { quarantine: 'scc-1' }, annotations: { 'scc/finding': 'f' } });
+    await w.patchPodMetadata('w', 'q', { uid: fake.pod('w', 'q')?.uid ?? '', labels: { quarantine: 'scc-1' }, annotations: { 'scc/finding': 'f' } });
     assert.deepEqual(fake.pod('w', 'q')?.labels, { a: '1', quarantine: 'scc-1' });
     assert.deepEqual(fake.pod('w', 'q')?.annotations, { 'scc/finding': 'f' });
     fake.addNode({ name: 'node-c' });

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import {
   decisiveFailure,
   evidenceGuard,
+  livePodScopeGuard,
   nodeIdentityGuard,
   podIdentityGuard,
   podNotTerminatingGuard,
@@ -10,7 +11,8 @@ import {
   requireControllerGuard,
 } from '../../shared/contain/guards.js';
 import { isLabelValue, quarantinePolicyName, quarantineValue, toLabelValue } from '../../shared/contain/labels.js';
-import { context, incident, nodeView, plan, podView } from './contain-helpers.js';
+import type { ResponsePlan } from '../../shared/policy/types.js';
+import { context, incident, nodeView, OWNERS, plan, podView } from './contain-helpers.js';
 
 describe('protected-namespace guard', () => {
   test('kube-system is refused with the default list', () => {
@@ -119,6 +121,85 @@ describe('require-controller guard', () => {
   test('a non-controller owner reference does not count', () => {
     const pod = podView({ ownerReferences: [{ kind: 'ReplicaSet', name: 'x', controller: false }] });
     assert.equal(requireControllerGuard(context({ pod, owners: [] }), true).verdict, 'fail');
+  });
+});
+
+describe('require-controller: the kinds that replace pods', () => {
+  const owned = (apiVersion: string, kind: string): ReturnType<typeof context> =>
+    context({ pod: podView({ ownerReferences: [{ apiVersion, kind, name: 'x', uid: 'x-uid', controller: true }] }), owners: [] });
+  const table: [string, string, 'pass' | 'fail'][] = [
+    ['apps/v1', 'ReplicaSet', 'pass'],
+    ['apps/v1', 'StatefulSet', 'pass'],
+    ['apps/v1', 'DaemonSet', 'pass'],
+    ['batch/v1', 'Job', 'pass'],
+    ['v1', 'ReplicationController', 'pass'],
+    ['v1', 'ConfigMap', 'fail'],
+    ['v1', 'Node', 'fail'],
+    ['apps/v1', 'Deployment', 'fail'], // never a pod's direct controller: a pod claiming it is forged
+    ['batch/v1', 'CronJob', 'fail'], // likewise: CronJobs own Jobs
+    ['example.com/v1', 'ReplicaSet', 'fail'], // the name of a built-in kind in another API group
+    ['argoproj.io/v1alpha1', 'Rollout', 'fail'],
+  ];
+  for (const [apiVersion, kind, verdict] of table) {
+    test(`${apiVersion} ${kind}: ${verdict}`, () => assert.equal(requireControllerGuard(owned(apiVersion, kind), true).verdict, verdict));
+  }
+  test('a reference without apiVersion cannot prove its group: refused', () => {
+    const pod = podView({ ownerReferences: [{ kind: 'ReplicaSet', name: 'x', controller: true }] });
+    assert.equal(requireControllerGuard(context({ pod, owners: [] }), true).verdict, 'fail');
+  });
+  test('any refused kind is still deleted when the rule says requireController: false', () => {
+    assert.equal(requireControllerGuard(owned('v1', 'ConfigMap'), false).verdict, 'pass');
+  });
+});
+
+describe('require-controller: the owner chain as read', () => {
+  test('a chain whose first owner is not the pod controller (replaced, different UID) refuses', () => {
+    const owners = OWNERS.map((o, i) => (i === 0 ? { ...o, uid: 'another-rs' } : o));
+    const g = requireControllerGuard(context({ owners }), true);
+    assert.equal(g.verdict, 'fail');
+    assert.match(g.reason, /may have been replaced/);
+  });
+  test('a workload scaled to zero replaces nothing', () => {
+    const owners = OWNERS.map((o) => (o.kind === 'Deployment' ? { ...o, replicas: 0 } : o));
+    const g = requireControllerGuard(context({ owners }), true);
+    assert.equal(g.verdict, 'fail');
+    assert.match(g.reason, /Deployment\/checkout is scaled to 0 replicas/);
+  });
+  test('an empty chain (not read) leaves the decision to the reference and the kinds table', () => {
+    assert.equal(requireControllerGuard(context({ owners: [] }), true).verdict, 'pass');
+  });
+});
+
+describe('live-pod-scope guard', () => {
+  const scoped = (podScope: NonNullable<ResponsePlan['podScope']>): ResponsePlan => plan([{ type: 'labelPod', params: {} }], { podScope });
+  test('no pod matchers: passes', () => assert.equal(livePodScopeGuard(context()).verdict, 'pass'));
+  test('a label on the live pod that the finding does not carry excludes it', () => {
+    const ctx = context({ plan: scoped({ exclude: { podLabels: { 'scc-responder/exempt': 'true' } } }), pod: podView({ labels: { app: 'checkout', 'scc-responder/exempt': 'true' } }) });
+    assert.equal(ctx.incident.podLabels['scc-responder/exempt'], undefined, "the finding's copy lacks it");
+    const g = livePodScopeGuard(ctx);
+    assert.equal(g.verdict, 'fail');
+    assert.match(g.reason, /exclude\.podLabels/);
+  });
+  test('match.podLabels must hold on the live pod', () => {
+    const g = livePodScopeGuard(context({ plan: scoped({ match: { podLabels: { tier: 'web' } } }) }));
+    assert.equal(g.verdict, 'fail');
+    assert.match(g.reason, /label tier \(absent\)/);
+  });
+  test("match.images is judged on the finding's container (image or imageID)", () => {
+    const pod = podView({ containers: [{ name: 'checkout', state: 'running', image: 'nginx:1.27', imageID: 'docker.io/library/nginx@sha256:ab' }, { name: 'sidecar', state: 'running', image: 'us-docker.pkg.dev/acme/x:1' }] });
+    const g = livePodScopeGuard(context({ plan: scoped({ match: { images: ['us-docker.pkg.dev/acme/**'] } }), pod }));
+    assert.equal(g.verdict, 'fail', 'the sidecar being in scope does not put the finding container in scope');
+    const byId = livePodScopeGuard(context({ plan: scoped({ match: { images: ['docker.io/library/nginx@sha256:*'] } }), pod }));
+    assert.equal(byId.verdict, 'pass');
+  });
+  test('exclude.namespaces on the live pod', () => {
+    assert.equal(livePodScopeGuard(context({ plan: scoped({ exclude: { namespaces: ['pay*'] } }) })).verdict, 'fail');
+  });
+  test('the pod not read: refused (cannot judge); gone: skipped', () => {
+    const p = scoped({ exclude: { podLabels: { a: 'b' } } });
+    const { pod: _pod, ...noPod } = context({ plan: p });
+    assert.equal(livePodScopeGuard(noPod).verdict, 'fail');
+    assert.equal(livePodScopeGuard({ ...noPod, podNotFound: true }).effect, 'skip');
   });
 });
 

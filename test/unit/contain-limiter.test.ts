@@ -137,3 +137,25 @@ describe('limiter helpers', () => {
     assert.match(v.reason, /no shared store to count actions/);
   });
 });
+
+describe('scoped budgets (per namespace, per workload)', () => {
+  test('each scope counts in its own slots under the rule; the bare rule keeps its key', async () => {
+    const store = new MemoryStore();
+    const limiter = new StoreActionLimiter(store);
+    assert.equal(limiter.slotKey('r', '2026-11-27T09', 0), '_ratelimit/r/2026-11-27T09/slots/0.json');
+    assert.equal(limiter.slotKey({ rule: 'r' }, '2026-11-27T09', 0), '_ratelimit/r/2026-11-27T09/slots/0.json');
+    assert.equal(limiter.slotKey({ rule: 'r', namespace: 'shop' }, '2026-11-27T09', 0), '_ratelimit/r/namespace/shop/2026-11-27T09/slots/0.json');
+    assert.match(limiter.slotKey({ rule: 'r', workload: 'shop/Deployment/web' }, '2026-11-27T09', 0), /^_ratelimit\/r\/workload\/shop_Deployment_web-[0-9a-f]{8}\/2026-11-27T09\/slots\/0\.json$/);
+  });
+
+  test('a full namespace budget does not touch another namespace or the rule', async () => {
+    const limiter = new StoreActionLimiter(new MemoryStore());
+    const a = { rule: 'r', namespace: 'a' };
+    assert.equal((await limiter.reserve(a, 1, 'f1', NOW)).allowed, true);
+    const denied = await limiter.reserve(a, 1, 'f2', NOW);
+    assert.equal(denied.allowed, false);
+    assert.match(denied.reason, /maxActionsPerHour \(1\) reached for rule r in namespace a/);
+    assert.equal((await limiter.reserve({ rule: 'r', namespace: 'b' }, 1, 'f3', NOW)).allowed, true);
+    assert.equal((await limiter.peek('r', 1, 'f4', NOW)).allowed, true, 'the rule-wide budget is untouched');
+  });
+});

@@ -171,6 +171,20 @@ const CASES: Case[] = [
       },
     },
   },
+  {
+    name: 'scoped budgets and the pod matchers travel in the plan (judged again on the live pod)',
+    policy: () => rule({ namespaces: ['pay*'], images: ['**'] }, { maxActionsPerHourPerNamespace: 2, maxActionsPerHourPerWorkload: 1, exclude: { podLabels: { 'scc-responder/exempt': 'true' }, severities: ['LOW'] } }),
+    incident: inc,
+    expect: {
+      matched: true,
+      check: (d) => {
+        assert.equal(d.maxActionsPerHourPerNamespace, 2);
+        assert.equal(d.maxActionsPerHourPerWorkload, 1);
+        assert.deepEqual(d.podScope, { match: { namespaces: ['pay*'], images: ['**'] }, exclude: { podLabels: { 'scc-responder/exempt': 'true' } } });
+      },
+    },
+  },
+  { name: 'a rule without pod matchers carries no podScope', policy: () => rule({ severities: ['CRITICAL'] }), incident: inc, expect: { matched: true, check: (d) => assert.equal(d.podScope, undefined) } },
   { name: 'mode defaults to dry-run', policy: () => rule({}, { actions: [{ type: 'deletePod', requireController: false }] }), incident: inc, expect: { matched: true, check: (d) => { assert.equal(d.mode, 'dry-run'); assert.deepEqual(d.actions[0]?.params, { requireController: false }); } } },
   { name: 'requireEvidence: global false, rule override true', policy: () => pol([{ match: { categories: [MMB] }, requireEvidence: true }], { requireEvidence: false }), incident: inc, expect: { matched: true, check: (d) => assert.equal(d.requireEvidence, true) } },
   { name: 'requireEvidence: global false applies', policy: () => pol([{ match: { categories: [MMB] } }], { requireEvidence: false }), incident: inc, expect: { matched: true, check: (d) => assert.equal(d.requireEvidence, false) } },

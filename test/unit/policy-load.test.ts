@@ -27,7 +27,7 @@ describe('loadPolicy errors carry line:column and path', () => {
     ['wrong version', 'version: 2\nrules: []\n', ['policy.yaml:1:10 version: expected 1']],
     ['missing match points at the rule', 'version: 1\nrules:\n  - name: a\n', ['policy.yaml:3:5 rules[0].match: required']],
     ['empty categories', 'version: 1\nrules:\n  - match:\n      categories: []\n', ['policy.yaml:4:19 rules[0].match.categories: must have at least 1 item']],
-    ['unknown action type', 'version: 1\nrules:\n  - match: {categories: [x]}\n    actions:\n      - type: nuke\n', ['policy.yaml:5:15 rules[0].actions[0].type: expected one of deletePod|quarantinePod|cordonNode|labelPod|annotatePod']],
+    ['unknown action type', 'version: 1\nrules:\n  - match: {categories: [x]}\n    actions:\n      - type: nuke\n', ['policy.yaml:5:15 rules[0].actions[0].type: expected one of labelPod|annotatePod|quarantinePod|cordonNode|deletePod']],
     ['negative grace period', 'version: 1\nrules:\n  - match: {categories: [x]}\n    actions:\n      - type: deletePod\n        gracePeriodSeconds: -1\n', ['policy.yaml:6:29 rules[0].actions[0].gracePeriodSeconds: must be >= 0']],
     ['parameter an action does not take', 'version: 1\nrules:\n  - match: {categories: [x]}\n    actions:\n      - type: cordonNode\n        force: true\n', ['policy.yaml:6:9 rules[0].actions[0].force: unknown key']],
     ['duplicate action', 'version: 1\nrules:\n  - match: {categories: [x]}\n    actions:\n      - type: labelPod\n      - type: labelPod\n', ['policy.yaml:6:15 rules[0].actions[1].type: labelPod is listed twice']],

@@ -58,11 +58,11 @@ describe('sharedReads', () => {
     const { inner, listed } = counting();
     const w = sharedReads(inner);
     await w.listPods(NS, SELECTOR);
-    await w.patchPodMetadata(NS, 'a', { labels: { 'scc-responder/finding': 'f1' } });
-    await w.patchPodMetadata(NS, 'a', { annotations: { 'scc-responder/finding': 'organizations/1/sources/2/findings/f1' } });
+    await w.patchPodMetadata(NS, 'a', { uid: 'u-a', labels: { 'scc-responder/finding': 'f1' } });
+    await w.patchPodMetadata(NS, 'a', { uid: 'u-a', annotations: { 'scc-responder/finding': 'organizations/1/sources/2/findings/f1' } });
     await w.listPods(NS, SELECTOR);
     assert.equal(listed(), 1, 'own labels and annotations: list kept');
-    await w.patchPodMetadata(NS, 'a', { labels: { app: 'other' } });
+    await w.patchPodMetadata(NS, 'a', { uid: 'u-a', labels: { app: 'other' } });
     await w.listPods(NS, SELECTOR);
     assert.equal(listed(), 2, 'a foreign label may change membership: listed again');
   });
@@ -71,7 +71,7 @@ describe('sharedReads', () => {
     const { inner, calls } = counting();
     const w = sharedReads(inner);
     await w.readPod(NS, 'a');
-    await w.patchPodMetadata(NS, 'a', { annotations: { x: 'y' } });
+    await w.patchPodMetadata(NS, 'a', { uid: 'u-a', annotations: { x: 'y' } });
     await w.readPod(NS, 'a');
     assert.equal(calls.filter((c) => c === `readPod ${NS}/a`).length, 2);
   });

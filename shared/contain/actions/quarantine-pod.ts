@@ -5,21 +5,8 @@
 // cluster does not enforce NetworkPolicy: the outcome says so plainly.
 import { LABEL_FINDING, LABEL_MANAGED_BY, LABEL_QUARANTINE, MANAGED_BY, quarantinePolicyName, quarantineValue, toLabelValue } from '../labels.js';
 import { podIdentityGuard, podNotTerminatingGuard } from '../guards.js';
-import { defineAction, ParamError, type ActionContext, type PlannedWrite } from '../types.js';
-
-export type QuarantinePodParams = Record<string, never>;
-
-function parseParams(raw: Record<string, unknown>): QuarantinePodParams | ParamError {
-  const unknown = Object.keys(raw);
-  return unknown.length === 0 ? {} : new ParamError(`quarantinePod takes no parameters, got ${unknown.join(', ')}`);
-}
-
-function names(ctx: ActionContext): { namespace: string; pod: string; value: string; policy: string } {
-  const namespace = ctx.pod?.namespace ?? ctx.incident.namespace ?? '?';
-  const pod = ctx.pod?.name ?? ctx.incident.pod ?? '?';
-  const value = quarantineValue(ctx.incident.findingName, ctx.pod?.uid ?? '');
-  return { namespace, pod, value, policy: quarantinePolicyName(value) };
-}
+import { defineAction, podGoneResult, type ActionContext } from '../types.js';
+import type { KubeWrite } from '../writes.js';
 
 function enforcementNote(ctx: ActionContext): string | undefined {
   if (ctx.clusterEnforcesNetworkPolicy === true) return undefined;
@@ -29,63 +16,49 @@ function enforcementNote(ctx: ActionContext): string | undefined {
   return 'unknown whether the cluster enforces NetworkPolicy: isolation is not confirmed';
 }
 
-function writes(ctx: ActionContext): PlannedWrite[] {
-  const n = names(ctx);
+function writes(ctx: ActionContext): KubeWrite[] {
+  const pod = ctx.pod;
+  if (pod === undefined) return [];
+  const value = quarantineValue(ctx.incident.findingName, pod.uid);
+  const policy = {
+    name: quarantinePolicyName(value),
+    namespace: pod.namespace,
+    podSelector: { [LABEL_QUARANTINE]: value },
+    labels: { [LABEL_MANAGED_BY]: MANAGED_BY, [LABEL_QUARANTINE]: value, [LABEL_FINDING]: toLabelValue(ctx.incident.findingId) },
+  };
   // Policy first, then the label: the pod becomes isolated at the moment it is labelled, and a
   // failure between the two leaves a policy that selects nothing rather than a label that lies.
   return [
-    {
-      call: 'createNetworkPolicy',
-      target: `networkpolicy/${n.namespace}/${n.policy}`,
-      body: { podSelector: { [LABEL_QUARANTINE]: n.value }, policyTypes: ['Ingress', 'Egress'], ingress: [], egress: [] },
-      attempted: false,
-    },
-    { call: 'patchPodMetadata', target: `${n.namespace}/${n.pod}`, body: { labels: { [LABEL_QUARANTINE]: n.value } }, attempted: false },
+    { call: 'createNetworkPolicy', policy },
+    { call: 'patchPodMetadata', namespace: pod.namespace, name: pod.name, uid: pod.uid, labels: { [LABEL_QUARANTINE]: value } },
   ];
 }
 
-export const quarantinePod = defineAction<QuarantinePodParams>({
+export const quarantinePod = defineAction({
   type: 'quarantinePod',
-  destructive: true,
-  order: 20,
   guardNames: ['pod-identity', 'pod-not-terminating'],
-  parseParams,
-  guards(ctx) {
-    return [podIdentityGuard(ctx), podNotTerminatingGuard(ctx)];
-  },
-  plannedWrites: writes,
+  guards: (ctx) => [podIdentityGuard(ctx), podNotTerminatingGuard(ctx)],
+  writes,
   warnings(ctx) {
     const note = enforcementNote(ctx);
-    return note === undefined ? [] : [note];
+    return [
+      ...(ctx.plan.actions.some((a) => a.type === 'deletePod') ? ['the rule also deletes the pod: the quarantine lasts only until the delete'] : []),
+      ...(note === undefined ? [] : [note]),
+    ];
   },
-  async act(ctx, _params, signal, log) {
-    const n = names(ctx);
+  report(ctx, _params, sent) {
+    const gone = podGoneResult(ctx, sent.results);
+    if (gone !== undefined) return gone;
     const [policyWrite, labelWrite] = writes(ctx);
-    if (policyWrite === undefined || labelWrite === undefined) throw new Error('quarantinePod: missing planned writes');
-    const policySent = log.send(policyWrite);
-    const created = await ctx.workloads.createNetworkPolicy(
-      {
-        name: n.policy,
-        namespace: n.namespace,
-        podSelector: { [LABEL_QUARANTINE]: n.value },
-        labels: { [LABEL_MANAGED_BY]: MANAGED_BY, [LABEL_QUARANTINE]: n.value, [LABEL_FINDING]: toLabelValue(ctx.incident.findingId) },
-      },
-      signal,
-    );
-    policySent.answer(created);
-    const labelSent = log.send(labelWrite);
-    await ctx.workloads.patchPodMetadata(n.namespace, n.pod, { labels: { [LABEL_QUARANTINE]: n.value } }, signal);
-    labelSent.answer('patched');
+    if (policyWrite?.call !== 'createNetworkPolicy' || labelWrite?.call !== 'patchPodMetadata') throw new Error('quarantinePod: reported without its writes');
+    const { namespace, name } = policyWrite.policy;
+    const label = `${LABEL_QUARANTINE}=${labelWrite.labels?.[LABEL_QUARANTINE] ?? '?'}`;
+    const created = sent.results[0] ?? 'exists';
     const note = enforcementNote(ctx);
     return {
       status: 'done',
-      detail: `pod ${n.namespace}/${n.pod} labelled ${LABEL_QUARANTINE}=${n.value}; deny-all NetworkPolicy ${n.policy} ${created === 'created' ? 'created' : 'already existed'}${note === undefined ? '' : `; ${note}`}`,
-      data: {
-        label: `${LABEL_QUARANTINE}=${n.value}`,
-        networkPolicy: `${n.namespace}/${n.policy}`,
-        networkPolicyResult: created,
-        networkPolicyEnforced: ctx.clusterEnforcesNetworkPolicy ?? 'unknown',
-      },
+      detail: `pod ${labelWrite.namespace}/${labelWrite.name} labelled ${label}; deny-all NetworkPolicy ${name} ${created === 'created' ? 'created' : 'already existed'}${note === undefined ? '' : `; ${note}`}`,
+      data: { label, networkPolicy: `${namespace}/${name}`, networkPolicyResult: created, networkPolicyEnforced: ctx.clusterEnforcesNetworkPolicy ?? 'unknown' },
     };
   },
 });

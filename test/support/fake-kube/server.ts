@@ -122,6 +122,25 @@ function patchMetadata(contentType: string, body: unknown, meta: { labels: Recor
   applyMapPatch(meta.annotations, metadata?.annotations);
 }
 
+/**
+ * What the real API server does with a UID in a pod PATCH: metadata.uid in a merge or
+ * strategic patch must equal the object's (it is immutable: 422 Invalid otherwise, the answer
+ * Kubernetes' controller_ref_manager.go relies on), and a JSON patch `test` op on
+ * /metadata/uid that fails is a 422 as well.
+ */
+function checkPatchUid(contentType: string, body: unknown, kind: string, name: string, uid: string | undefined): void {
+  if (contentType === 'application/json-patch+json') {
+    for (const op of asOps(body)) {
+      if (op.op === 'test' && op.path === '/metadata/uid' && op.value !== uid) throw new HttpError(422, 'testing value /metadata/uid failed: test failed', 'Invalid');
+    }
+    return;
+  }
+  const want = (body as { metadata?: { uid?: unknown } } | null)?.metadata?.uid;
+  if (want !== undefined && want !== uid) {
+    throw new HttpError(422, `${kind} "${name}" is invalid: metadata.uid: Invalid value: ${JSON.stringify(want)}: field is immutable`, 'Invalid', { name, kind });
+  }
+}
+
 export async function startFakeKube(options: StartFakeKubeOptions = {}): Promise<FakeKube> {
   const useTls = options.tls !== false;
   const token = options.token ?? randomBytes(16).toString('hex');
@@ -337,6 +356,7 @@ export async function startFakeKube(options: StartFakeKubeOptions = {}): Promise
         if (method === 'PATCH') {
           if (!PATCH_TYPES.has(contentType)) throw new HttpError(415, `the body of the request was in an unknown format - accepted media types include: ${[...PATCH_TYPES].join(', ')}`);
           const pod = podOr404(ns, name);
+          checkPatchUid(contentType, body, 'Pod', name, pod.uid);
           const meta = { labels: { ...(pod.labels ?? {}) }, annotations: { ...(pod.annotations ?? {}) } };
           patchMetadata(contentType, body, meta);
           pod.labels = meta.labels;
