@@ -1,4 +1,5 @@
-// The owner chain containment judges a pod by (ActionContext.owners): the pod's controller,
+// The owner chain (playbook step 3, "note its owner"; containment judges a pod by it as
+// ActionContext.owners): the pod's controller,
 // then that object's controller, up to a few levels (ReplicaSet -> Deployment, Job -> CronJob).
 // The pipeline reads it once the target pod is read and passes it to every action: the
 // require-controller guard checks the chain against the pod's controller reference (same
@@ -16,6 +17,8 @@ export interface OwnerChain {
   owners: OwnerView[];
   /** Why the chain stops short (a read failed: the guards then judge by the reference alone). */
   incomplete?: string;
+  /** The failed read's error, for callers that report it as a failure (enrichment). */
+  error?: unknown;
 }
 
 function controllerRef(refs: readonly OwnerRef[]): OwnerRef | undefined {
@@ -37,7 +40,7 @@ export async function readOwnerChain(workloads: Workloads, pod: PodView, options
       owners.push(owner);
       ref = controllerRef(owner.ownerReferences);
     } catch (err) {
-      return { owners, incomplete: `could not read ${r.kind}/${r.name}: ${classifyError(err).reason}` };
+      return { owners, incomplete: `could not read ${r.kind}/${r.name}: ${classifyError(err).reason}`, error: err };
     }
   }
   return { owners };

@@ -8,7 +8,7 @@ import { classifyError, ResponderError } from '../common/errors.js';
 import { withTimeout } from '../common/time.js';
 import { runStep, skipped, type Skip, type StepResult } from '../common/step.js';
 import { buildPlaybookArtefacts } from './playbook.js';
-import { controllerRef, MAX_OWNER_DEPTH, readOwnerChain } from './owners.js';
+import { MAX_OWNER_CHAIN, readOwnerChain } from '../contain/owners.js';
 import { summariseLogs } from './log-summary.js';
 import type { EnrichmentData, NodeFacts } from './types.js';
 
@@ -157,17 +157,16 @@ async function ownersStep(run: Run, podRead: Promise<StepResult<PodView>>): Prom
   const { data, ns } = run;
   const pod = p.status === 'ok' ? p.data : undefined;
   if (!pod || !ns) return skipped('enrich.owners', `the pod was not read (${p.reason ?? p.status})`);
-  const first = controllerRef(pod.ownerReferences);
+  const first = pod.ownerReferences.find((r) => r.controller === true);
   if (!first) return skipped('enrich.owners', 'bare pod: no owner');
   data.topController = { kind: first.kind, name: first.name };
   const t = run.options.callTimeoutMs;
-  return run.kube('enrich.owners', t * MAX_OWNER_DEPTH, async (w, signal) => {
-    try {
-      await readOwnerChain(w, ns, first, t, signal, data.owners);
-    } finally {
-      const top = data.owners.at(-1);
-      if (top) data.topController = { kind: top.kind, name: top.name };
-    }
+  return run.kube('enrich.owners', t * MAX_OWNER_CHAIN, async (w, signal) => {
+    const chain = await readOwnerChain(w, pod, { callTimeoutMs: t, signal });
+    data.owners.push(...chain.owners);
+    const top = chain.owners.at(-1);
+    if (top) data.topController = { kind: top.kind, name: top.name };
+    if (chain.error !== undefined) throw chain.error;
     return data.owners.map((o) => `${o.kind}/${o.name}`).join(' -> ');
   });
 }

@@ -18,7 +18,7 @@ import { clusterInfoIfReady, startEnrichment, type Enrichment } from './stages/e
 import { locate } from './stages/locate.js';
 import { recordEffectsTaken, recordResult } from './stages/record.js';
 import { evidenceStatus, takeSnapshot } from './stages/snapshot.js';
-import { prefetchForDelete, readTargetOwners, readTargetPod } from './stages/target-pod.js';
+import { prepareTarget, readTargetPod } from './stages/target-pod.js';
 
 export type { PipelineAdapters, PipelineSettings, RespondContext } from './context.js';
 export { computeOutcome, markHash } from './outcome.js';
@@ -44,13 +44,12 @@ export async function respond(incident: Incident, plan: ResponsePlan, ctx: Respo
   const afterContainment = new Promise<void>((resolve) => (containmentDone = resolve));
   const enrichment = startEnrichment(incident, plan, w, ctx, now, afterContainment);
   const target = readTargetPod(incident, plan, w, ctx);
-  prefetchForDelete(target, plan, w, ctx);
-  const owners = w ? readTargetOwners(target, w, ctx) : Promise.resolve([]);
+  const chain = w ? prepareTarget(target, plan, w, ctx) : Promise.resolve({ owners: [] });
   const early = containEarly(incident, plan, w, target, ctx, now);
 
   const snapshot = await takeSnapshot(incident, plan, w, ctx);
   record(snapshot.step);
-  const facts = { target: await target, owners: await owners, evidence: evidenceStatus(snapshot), early };
+  const facts = { target: await target, owners: (await chain).owners, evidence: evidenceStatus(snapshot), early };
   const cluster = await clusterInfoIfReady(enrichment);
   const contained = await containLate(incident, plan, w, { ...facts, ...(cluster ? { cluster } : {}) }, ctx, now).finally(containmentDone);
   const enriched: Enrichment = await enrichment;

@@ -6,13 +6,11 @@ import { skipped, type StepResult } from '../../common/step.js';
 import { executeActions, type ExecuteResult } from '../../contain/executor.js';
 import type { ActionContext, EvidenceStatus } from '../../contain/types.js';
 import type { Incident } from '../../finding/types.js';
-import type { ActionType, ResponsePlan } from '../../policy/types.js';
+import { ACTION_CATALOG, isMetadataOnly } from '../../policy/actions.js';
+import type { ResponsePlan } from '../../policy/types.js';
 import type { ClusterInfo, NodeView, OwnerView, Workloads } from '../../ports.js';
 import { signalOf, type RespondContext } from '../context.js';
 import type { TargetPod } from './target-pod.js';
-
-/** Actions that only record the finding on the pod: no evidence needed, nothing destroyed. */
-const METADATA_ONLY: ReadonlySet<ActionType> = new Set<ActionType>(['labelPod', 'annotatePod']);
 
 export interface Containment {
   /** The `contain` step when no action could be taken at all. */
@@ -59,8 +57,8 @@ function run(incident: Incident, plan: ResponsePlan, w: Workloads, facts: Facts,
 
 export function splitActions(plan: ResponsePlan): { early: ResponsePlan; late: ResponsePlan } {
   return {
-    early: { ...plan, actions: plan.actions.filter((a) => METADATA_ONLY.has(a.type)) },
-    late: { ...plan, actions: plan.actions.filter((a) => !METADATA_ONLY.has(a.type)) },
+    early: { ...plan, actions: plan.actions.filter((a) => isMetadataOnly(a.type)) },
+    late: { ...plan, actions: plan.actions.filter((a) => !isMetadataOnly(a.type)) },
   };
 }
 
@@ -83,7 +81,7 @@ export async function containLate(incident: Incident, plan: ResponsePlan, w: Wor
   if (!w) return { step: skipped('contain', 'no Kubernetes access: no action can be taken'), result: NONE };
   const { late } = splitActions(plan);
   const nodeName = facts.target.pod?.nodeName ?? incident.node;
-  const needsNode = late.actions.some((a) => a.type === 'cordonNode');
+  const needsNode = late.actions.some((a) => ACTION_CATALOG[a.type].target === 'node');
   const node = needsNode && nodeName ? await w.readNode(nodeName, ctx.signal).catch(() => undefined) : undefined;
   await admitted(ctx);
   const lateResult = await run(incident, late, w, { ...facts, ...(node ? { node } : {}) }, ctx, now);

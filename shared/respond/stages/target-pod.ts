@@ -1,13 +1,13 @@
 // The target pod as containment sees it: read once (shared with the snapshot and enrichment),
-// its owner chain for the guards, and what deletePod will list, prefetched while the
-// snapshot streams. Containment needs these and the stored evidence, not the logs or events.
+// its owner chain for the guards, and the actions' prefetches while the snapshot streams.
+// Containment needs these and the stored evidence, not the logs or events.
 import { classifyError } from '../../common/errors.js';
 import { withTimeout } from '../../common/time.js';
-import { replacementSelector } from '../../contain/replacement.js';
-import { controllerRef, readOwnerChain } from '../../enrich/owners.js';
+import type { OwnerChain } from '../../contain/owners.js';
+import { prepareContainment } from '../../contain/prepare.js';
 import type { Incident } from '../../finding/types.js';
 import type { ResponsePlan } from '../../policy/types.js';
-import type { OwnerView, PodView, Workloads } from '../../ports.js';
+import type { PodView, Workloads } from '../../ports.js';
 import { signalOf, type RespondContext } from '../context.js';
 
 export interface TargetPod {
@@ -28,26 +28,12 @@ export function readTargetPod(incident: Incident, plan: ResponsePlan, w: Workloa
 }
 
 /**
- * The owner chain containment's guards judge (will a controller replace the pod?). What
- * could be read is returned; a failed read leaves the chain short, and the guards say so.
+ * Once the pod is read: the owner chain containment's guards judge (will a controller replace
+ * the pod?) and the actions' prefetch hooks (deletePod lists the controller's pods), started
+ * together so neither is a round trip in front of the writes. Never rejects.
  */
-export async function readTargetOwners(target: Promise<TargetPod>, w: Workloads, ctx: RespondContext): Promise<OwnerView[]> {
+export async function prepareTarget(target: Promise<TargetPod>, plan: ResponsePlan, w: Workloads, ctx: RespondContext): Promise<OwnerChain> {
   const { pod } = await target;
-  const first = pod ? controllerRef(pod.ownerReferences) : undefined;
-  if (!pod || !first) return [];
-  const owners: OwnerView[] = [];
-  await readOwnerChain(w, pod.namespace, first, ctx.settings.enrich.callTimeoutMs, ctx.signal, owners).catch(() => undefined);
-  return owners;
-}
-
-/**
- * deletePod lists the controller's pods just before deleting, to tell the replacement from
- * existing siblings: prefetched here while the snapshot streams (the list is shared).
- */
-export function prefetchForDelete(target: Promise<TargetPod>, plan: ResponsePlan, w: Workloads | undefined, ctx: RespondContext): void {
-  if (!w || !plan.actions.some((a) => a.type === 'deletePod')) return;
-  void target.then(({ pod }) => {
-    const controller = pod?.ownerReferences.find((r) => r.controller === true);
-    if (pod && controller) w.listPods(pod.namespace, replacementSelector(pod, controller), signalOf(ctx).signal).catch(() => undefined);
-  });
+  if (!pod) return { owners: [] };
+  return prepareContainment(plan.actions, pod, w, { callTimeoutMs: ctx.settings.enrich.callTimeoutMs, ...signalOf(ctx) });
 }
