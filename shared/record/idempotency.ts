@@ -41,7 +41,7 @@ import { Readable } from 'node:stream';
 import type { EvidenceStore, StoredObject } from '../ports.js';
 import { ResponderError } from '../respond/errors.js';
 import { isHandled, MARK_KEYS } from './marks.js';
-import { readReport, reportKeys, storeReport, type StoredReport, type StoreReportInput } from './report-object.js';
+import { readReport, REPORT_METADATA, reportKeys, storeReport, type StoredReport, type StoreReportInput } from './report-object.js';
 
 export const DEFAULT_CLAIM_TTL_MS = 15 * 60 * 1000;
 export const DEFAULT_MAX_GENERATIONS = 16;
@@ -157,7 +157,8 @@ export async function claimFinding(store: EvidenceStore, options: ClaimOptions, 
   const max = options.maxGenerations ?? DEFAULT_MAX_GENERATIONS;
   const done = await readReport(store, options.folder, signal);
   if (done !== null && !options.force) return { status: 'completed', report: done };
-  const completedBy = done !== null && typeof (done as { runId?: unknown }).runId === 'string' ? (done as { runId: string }).runId : undefined;
+  // Forced: the run that wrote report.json (its object metadata) never released its claim.
+  const completedBy = done === null ? undefined : (await store.stat(reportKeys(options.folder).json, signal))?.metadata[REPORT_METADATA.run];
 
   let tookOver: Claim['tookOver'];
   let takeovers = 0;
