@@ -12,7 +12,7 @@ before(async () => {
 });
 after(() => world.close());
 
-const OPTIONS: EnrichOptions = { callTimeoutMs: 5000, logWindowMinutes: 30, maxLogEntries: 100, maxLogBytes: 256 * 1024 };
+const OPTIONS: EnrichOptions = { callTimeoutMs: 15_000, logWindowMinutes: 30, maxLogEntries: 100, maxLogBytes: 256 * 1024 };
 const byName = (steps: StepResult[]): Record<string, StepResult> => Object.fromEntries(steps.map((s) => [s.name, s]));
 
 describe('a Deployment pod (the fixture)', () => {

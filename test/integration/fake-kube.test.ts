@@ -454,7 +454,7 @@ describe('exec over WebSocket with the real client-node Exec', () => {
     const ws = await exec.exec('bp', 'p', 'c', ['cat', '/big'], stdout, null, null, false, (s) => (status = s));
     ref.ws = ws as unknown as { pause(): void; resume(): void };
     const closed = new Promise<void>((r) => ws.on('close', () => r()));
-    for (let i = 0; i < 100 && !paused; i++) await new Promise((r) => setTimeout(r, 5));
+    for (let i = 0; i < 3000 && !paused; i++) await new Promise((r) => setTimeout(r, 10));
     assert.ok(paused);
     await new Promise((r) => setTimeout(r, 200));
     const rec = fake.faults.calls.filter((c) => c.key === 'EXEC bp/p/c').at(-1);

@@ -17,7 +17,7 @@ let fake: FakePubSub;
 let publisher: PubSubResultPublisher;
 before(async () => {
   fake = await startFakePubSub({ topics: [TOPIC] });
-  publisher = createPubSubResultPublisher({ topic: TOPIC, clientOptions: { apiEndpoint: fake.endpoint }, maxRetries: 0, timeoutMs: 3000 });
+  publisher = createPubSubResultPublisher({ topic: TOPIC, clientOptions: { apiEndpoint: fake.endpoint }, maxRetries: 0, timeoutMs: 30_000 });
 });
 after(async () => {
   await publisher.close();
