@@ -10,6 +10,7 @@
 // SIGTERM reaches it (the sh that npm runs scripts with does not forward signals).
 // It listens on loopback unless HOST says otherwise: the function acts with your kubeconfig.
 import { createServer } from 'node:http';
+import { setTimeout } from 'node:timers';
 
 const defaults = {
   SCC_RESPONDER_CLUSTER_ACCESS: 'kubeconfig',

@@ -468,6 +468,10 @@ describe('exec over WebSocket with the real client-node Exec', () => {
   });
 
   test('an ephemeral debug container sees the target under /proc/<pid>/root once running', async () => {
+    // Started by hand below, not after a delay: on a busy machine the exec before the start
+    // could otherwise arrive after it.
+    const startMs = fake.ephemeralStartMs;
+    fake.ephemeralStartMs = 600_000;
     const before = await core.patchNamespacedPodEphemeralcontainers(
       {
         namespace: 'shop',
@@ -478,6 +482,10 @@ describe('exec over WebSocket with the real client-node Exec', () => {
     );
     assert.equal(before.status?.ephemeralContainerStatuses?.[0]?.state?.waiting?.reason, 'ContainerCreating');
     await assert.rejects(runExec('shop', 'web-7d9f-abcde', 'scc-evidence-1', ['cat', '/proc/4242/root/usr/bin/evil']), upgradeRefused(400));
+    fake.ephemeralStartMs = startMs;
+    const ec = fake.pod('shop', 'web-7d9f-abcde')?.ephemeralContainers?.find((c) => c.name === 'scc-evidence-1');
+    assert.ok(ec);
+    ec.running = true;
     let running = false;
     for (let i = 0; i < 200 && !running; i++) {
       const pod = await core.readNamespacedPod({ namespace: 'shop', name: 'web-7d9f-abcde' });
