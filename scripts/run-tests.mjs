@@ -77,7 +77,9 @@ function failureLines(failures) {
 
 const child = spawn(
   process.execPath,
-  ['--test', '--test-reporter=tap', `--test-concurrency=${process.env.TEST_CONCURRENCY ?? '2'}`, '--test-timeout=120000', ...files],
+  // The per-test timeout also bounds each file; big snapshot files take minutes when every
+  // core is busy, so it only catches a hang (TEST_TIMEOUT_MS changes it).
+  ['--test', '--test-reporter=tap', `--test-concurrency=${process.env.TEST_CONCURRENCY ?? '2'}`, `--test-timeout=${process.env.TEST_TIMEOUT_MS ?? '600000'}`, ...files],
   { stdio: ['inherit', 'pipe', 'inherit'], env },
 );
 const collector = createFailureCollector();

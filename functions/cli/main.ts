@@ -203,8 +203,9 @@ async function runTriage(input: string, file: string, format: OutputFormat, runt
   if (result.disposition === 'already-handled' && result.incident) {
     const latest = await latestStored(runtime, result.incident);
     io.stderr(`scc-responder: an earlier run of this finding took effects (${result.message}): showing its stored report; --rerun runs it again without repeating them\n`);
-    const shown = latest?.report ?? result.report;
-    if (shown) io.stdout(render(shown, format));
+    // No stored report (the finding carries our marks, or there is no store): its reading.
+    const shown = latest?.report ?? result.report ?? inertReport(result.incident, result.decision ?? { matched: false, reason: result.message }, { runId: randomUUID() });
+    io.stdout(render(shown, format));
     if (latest) sayStored(io, format, latest.uri, 'Stored report:');
     return EXIT_OK;
   }

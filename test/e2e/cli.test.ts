@@ -123,7 +123,7 @@ describe('scc-responder policy check', () => {
 });
 
 test('the entry file runs as a program (what `npm run triage` and the bin do)', () => {
-  const r = spawnSync(process.execPath, ['functions/cli/main.ts', 'triage', FIXTURE, '--offline', '--format', 'json'], { encoding: 'utf8', env: process.env, timeout: 60_000 });
+  const r = spawnSync(process.execPath, ['functions/cli/main.ts', 'triage', FIXTURE, '--offline', '--format', 'json'], { encoding: 'utf8', env: process.env, timeout: 180_000 });
   assert.equal(r.status, 0, r.stderr);
   const report = JSON.parse(r.stdout) as TriageReport;
   assert.equal(report.incident.binary?.path, '/usr/bin/curl');
