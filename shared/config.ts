@@ -1,6 +1,7 @@
 // Environment -> typed, validated configuration. Read once per process (function instance or
 // CLI run). Every knob has a safe default: dry-run policy, local evidence directory for the
 // CLI, no marks/publishing unless configured.
+import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 
 const LOOPBACK_ENDPOINT = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|localhost|\[::1\]):\d{1,5}$/;
@@ -81,13 +82,26 @@ export class ConfigError extends Error {
   }
 }
 
-export function parseEvidenceLocation(value: string | undefined, surface: Surface): ResponderConfig['evidence'] {
+/**
+ * `gs://BUCKET[/PREFIX]`, `file:///ABS/DIR`, a directory, or `none`. Any other `scheme://`
+ * is an error (not a directory named `s3:`); `source` names the variable or flag it came from.
+ */
+export function parseEvidenceLocation(value: string | undefined, surface: Surface, source = 'SCC_RESPONDER_EVIDENCE'): ResponderConfig['evidence'] {
   if (value === undefined) return surface === 'cli' ? { kind: 'local', dir: '.evidence' } : { kind: 'none' };
   if (value === 'none' || value === 'off') return { kind: 'none' };
   const gs = /^gs:\/\/([a-z0-9][a-z0-9._-]{1,221}[a-z0-9])(?:\/(.*))?$/.exec(value);
   if (gs) return { kind: 'gcs', bucket: gs[1] as string, prefix: (gs[2] ?? '').replace(/^\/+|\/+$/g, '') };
-  if (value.startsWith('gs://')) throw new ConfigError(`SCC_RESPONDER_EVIDENCE: invalid bucket in ${JSON.stringify(value)}`);
-  return { kind: 'local', dir: value.startsWith('file://') ? new URL(value).pathname : value };
+  const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):\/\//.exec(value)?.[1]?.toLowerCase();
+  if (scheme === 'gs') throw new ConfigError(`${source}: invalid bucket in ${JSON.stringify(value)} (bucket names are 3-63 lowercase letters, digits, '-', '_' or '.')`);
+  if (scheme === 'file') {
+    try {
+      return { kind: 'local', dir: fileURLToPath(value) };
+    } catch (err) {
+      throw new ConfigError(`${source}: ${JSON.stringify(value)} is not a local file URL (${err instanceof Error ? err.message : String(err)})`);
+    }
+  }
+  if (scheme !== undefined) throw new ConfigError(`${source}: unsupported evidence location ${JSON.stringify(value)}: use gs://BUCKET/PREFIX, a directory (or file:///DIR), or none`);
+  return { kind: 'local', dir: value };
 }
 
 /** Reads and validates configuration; throws ConfigError listing every problem at once. */

@@ -1,12 +1,14 @@
 #!/usr/bin/env node
 // scc-responder: the command-line face of the responder.
-//   triage FILE        run the playbook for one notification file (local adapters by default)
+//   triage FILE        run the playbook for one notification file (local adapters by default;
+//                      --show-stored shows the stored report, --rerun runs a completed finding again)
 //   policy check P [F] validate a policy file and show what it decides for each finding file
 //   policy schema      print the policy file's JSON Schema
 // Exit codes: 0 ok, 2 bad input (usage, malformed message, invalid policy), 1 failure.
 import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
-import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { previewGuards, explainPlan } from '../../shared/contain/explain.js';
 import { decodeMessage } from '../../shared/finding/decode.js';
 import { toIncident } from '../../shared/finding/incident.js';
@@ -16,23 +18,60 @@ import { handleMessage } from '../../shared/respond/handle.js';
 import { inertReport } from '../../shared/respond/inert-report.js';
 import { render, type OutputFormat } from '../../shared/respond/render.js';
 import { ConfigError, parseEvidenceLocation } from '../../shared/config.js';
-import { createRuntime, loadPolicyFile, PolicyFileError } from '../composition/runtime.js';
+import { createRuntime, loadPolicyFile, PolicyFileError, type Runtime } from '../composition/runtime.js';
 import type { ResponderConfig } from '../../shared/config.js';
+import type { Incident } from '../../shared/finding/types.js';
+import { readLatestReport } from '../../shared/record/idempotency.js';
+import { findingFolder } from '../../shared/record/report-object.js';
+import { REPORT_SCHEMA_VERSION, type TriageReport } from '../../shared/respond/report.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
 export const EXIT_BAD_INPUT = 2;
 
+const TRIAGE_USAGE = `Usage: scc-responder triage FILE [options]
+  (from a clone: npm run triage -- FILE [options]; add -s, npm run -s, for clean JSON on stdout)
+
+FILE is an SCC notification, a Pub/Sub message or a Pub/Sub CloudEvent (JSON), or - for stdin.
+Options:
+  --format text|markdown|json   output format (default text)
+  --policy FILE                 policy file (default: the bundled dry-run policy)
+  --kube-context CTX            kubeconfig context (default: the current context)
+  --evidence DIR|gs://BUCKET/PREFIX|none
+                                where evidence and reports are stored (default ./.evidence)
+  --offline                     make no call at all: the report is built from the finding
+  --dry-run                     never write to the cluster, whatever the policy says
+  --show-stored                 show the newest stored report of this finding; run nothing
+  --rerun                       run again even if an earlier run of this finding took effects
+                                (effects already taken are not repeated)
+  --verbose                     audit log entries (JSON) on stderr
+  -h, --help                    this help
+
+A run that took no effect (dry-run: nothing written to the cluster, no marks) does not
+block the next one: triage the same finding again after adding a kubeconfig or changing
+the policy and it reads everything again. Once a run has taken effects, later runs show its
+stored report unless --rerun.`;
+
+const POLICY_USAGE = `Usage: scc-responder policy check POLICY [FILE...] [--format text|json]
+       scc-responder policy schema
+
+  check    validate a policy file and show what it decides for each finding file
+  schema   print the policy file's JSON Schema`;
+
 const USAGE = `Usage:
   scc-responder triage FILE [--format text|markdown|json] [--policy FILE] [--kube-context CTX]
-                            [--evidence DIR|gs://BUCKET/PREFIX|none] [--offline] [--dry-run] [--verbose]
+                            [--evidence DIR|gs://BUCKET/PREFIX|none] [--offline] [--dry-run]
+                            [--show-stored | --rerun] [--verbose]
   scc-responder policy check POLICY [FILE...] [--format text|json]
   scc-responder policy schema
+  scc-responder COMMAND --help
 
+From a clone: npm run triage -- FILE ..., npm run cli -- policy ... (npm run -s for clean stdout).
 FILE is an SCC notification, a Pub/Sub message or a Pub/Sub CloudEvent (JSON).
 triage uses your kubeconfig (current context unless --kube-context) to reach the cluster,
-stores evidence under ./.evidence unless --evidence says otherwise, and never writes to the
-cluster in --dry-run. --offline makes no call at all: the report is built from the finding.
+stores evidence and its report under ./.evidence unless --evidence says otherwise, and never
+writes to the cluster in --dry-run. --offline makes no call at all: the report is built from
+the finding.
 Exit codes: 0 ok, 2 bad input, 1 failure.`;
 
 export interface CliIO {
@@ -41,79 +80,186 @@ export interface CliIO {
   env: NodeJS.ProcessEnv;
 }
 
-class UsageError extends Error {}
+/** Bad command line: the message and a pointer to the help of `command`. */
+class UsageError extends Error {
+  constructor(message: string, readonly command = '') {
+    super(message);
+  }
+}
+
+/** Bad input that is not about the command line (unreadable file): the message alone. */
+class InputError extends Error {}
+
+const ERRNO_WORDS: Record<string, string> = { ENOENT: 'no such file', EACCES: 'permission denied', EISDIR: 'is a directory' };
 
 function readInput(file: string): string {
   try {
     return readFileSync(file === '-' ? 0 : file, 'utf8');
   } catch (err) {
-    throw new UsageError(`cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new InputError(`cannot read ${file}: ${code ? `${ERRNO_WORDS[code] ?? code} (${code})` : String(err)}`);
   }
 }
 
-function parseJsonInput(file: string): unknown {
-  const text = readInput(file);
-  // decodeMessage accepts the raw text too, but parsing here gives a clearer CLI message.
-  return text;
-}
-
-function formatOf(value: string | undefined, allowed: readonly OutputFormat[]): OutputFormat {
+function formatOf(value: string | undefined, allowed: readonly OutputFormat[], command: string): OutputFormat {
   const f = (value ?? 'text') as OutputFormat;
-  if (!allowed.includes(f)) throw new UsageError(`--format must be one of ${allowed.join(', ')}`);
+  if (!allowed.includes(f)) throw new UsageError(`--format must be one of ${allowed.join(', ')}`, command);
   return f;
 }
 
+/** node:util parseArgs with its errors turned into one plain sentence each. */
+function parseCommandLine<O extends ParseArgsConfig['options']>(args: string[], options: O, command: string): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
+  try {
+    const parsed = parseArgs({ args, allowPositionals: true, strict: true, options: { ...options, help: { type: 'boolean', short: 'h' } } });
+    return { values: parsed.values as Record<string, string | boolean | undefined>, positionals: parsed.positionals };
+  } catch (err) {
+    const code = (err as { code?: string }).code ?? '';
+    if (!code.startsWith('ERR_PARSE_ARGS')) throw err;
+    const option = /'(-[^' ]*)/.exec((err as Error).message)?.[1] ?? '';
+    const message =
+      code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION' ? `unknown option ${option}` :
+      code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE' ? `option ${option} ${/argument missing/.test((err as Error).message) ? 'needs a value' : 'takes no value'}` :
+      (err as Error).message;
+    throw new UsageError(message, command);
+  }
+}
+
+function displayUri(uri: string): string {
+  return uri.startsWith('file://') ? fileURLToPath(uri) : uri;
+}
+
+/** Where the report is: in the text report itself, on stderr for JSON and markdown (stdout stays the document). */
+function sayStored(io: CliIO, format: OutputFormat, where: string, what: string): void {
+  if (format === 'text') io.stdout(`\n${what} ${displayUri(where)}\n`);
+  else io.stderr(`scc-responder: ${what} ${displayUri(where)}\n`);
+}
+
+interface TriageOptions {
+  file: string;
+  format: OutputFormat;
+  values: Record<string, string | boolean | undefined>;
+}
+
+function triageOverrides(values: TriageOptions['values'], env: NodeJS.ProcessEnv): Partial<ResponderConfig> {
+  // Without --verbose the CLI says everything itself (report, stderr lines): no JSON entries.
+  const overrides: Partial<ResponderConfig> = { logLevel: values['verbose'] ? 'info' : (env['LOG_LEVEL'] ?? 'silent') };
+  if (typeof values['policy'] === 'string') overrides.policyFile = values['policy'];
+  if (typeof values['kube-context'] === 'string') overrides.kubeContext = values['kube-context'];
+  if (typeof values['evidence'] === 'string') overrides.evidence = parseEvidenceLocation(values['evidence'], 'cli', '--evidence');
+  if (values['offline']) Object.assign(overrides, { clusterAccess: 'none', logs: false, marks: false, evidence: { kind: 'none' } } satisfies Partial<ResponderConfig>);
+  return overrides;
+}
+
+function parseTriage(args: string[]): TriageOptions | 'help' {
+  const { values, positionals } = parseCommandLine(args, {
+    format: { type: 'string' },
+    policy: { type: 'string' },
+    'kube-context': { type: 'string' },
+    evidence: { type: 'string' },
+    offline: { type: 'boolean' },
+    'dry-run': { type: 'boolean' },
+    'show-stored': { type: 'boolean' },
+    rerun: { type: 'boolean' },
+    verbose: { type: 'boolean' },
+  }, 'triage');
+  if (values['help']) return 'help';
+  if (positionals.length !== 1) throw new UsageError(positionals.length === 0 ? 'triage needs a FILE' : `triage takes exactly one FILE (got ${positionals.length})`, 'triage');
+  if (values['show-stored'] && values['rerun']) throw new UsageError('--show-stored and --rerun exclude each other', 'triage');
+  if (values['show-stored'] && values['offline']) throw new UsageError('--show-stored reads the evidence store, which --offline turns off', 'triage');
+  return { file: positionals[0] as string, format: formatOf(values['format'] as string | undefined, ['text', 'markdown', 'json'], 'triage'), values };
+}
+
 async function triage(args: string[], io: CliIO): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args,
-    allowPositionals: true,
-    options: {
-      format: { type: 'string' },
-      policy: { type: 'string' },
-      'kube-context': { type: 'string' },
-      evidence: { type: 'string' },
-      offline: { type: 'boolean', default: false },
-      'dry-run': { type: 'boolean', default: false },
-      verbose: { type: 'boolean', default: false },
-    },
-  });
-  if (positionals.length !== 1) throw new UsageError('triage takes exactly one FILE');
-  const file = positionals[0] as string;
-  const format = formatOf(values.format, ['text', 'markdown', 'json']);
-  const overrides: Partial<ResponderConfig> = { logLevel: values.verbose ? 'info' : 'warn' };
-  if (values.policy) overrides.policyFile = values.policy;
-  if (values['kube-context']) overrides.kubeContext = values['kube-context'];
-  if (values.evidence) overrides.evidence = parseEvidenceLocation(values.evidence, 'cli');
-  if (values.offline) Object.assign(overrides, { clusterAccess: 'none', logs: false, marks: false, evidence: { kind: 'none' } } satisfies Partial<ResponderConfig>);
-  const input = parseJsonInput(file);
-  // Audit entries go to stderr so stdout carries only the report.
+  const parsed = parseTriage(args);
+  if (parsed === 'help') {
+    io.stdout(`${TRIAGE_USAGE}\n`);
+    return EXIT_OK;
+  }
+  const { file, format, values } = parsed;
+  const overrides = triageOverrides(values, io.env);
+  const input = readInput(file);
+  // Audit entries (with --verbose) go to stderr so stdout carries only the report.
   const runtime = createRuntime({
     surface: 'cli',
     env: io.env,
     configOverrides: overrides,
     auditDestination: { write: (s: string) => io.stderr(s) },
-    forceDryRun: values['dry-run'],
+    forceDryRun: values['dry-run'] === true,
+    rerun: values['rerun'] === true,
   });
+  try {
+    return values['show-stored'] ? await showStored(input, file, format, runtime, io) : await runTriage(input, file, format, runtime, io);
+  } finally {
+    await runtime.audit.flush();
+  }
+}
+
+async function runTriage(input: string, file: string, format: OutputFormat, runtime: Runtime, io: CliIO): Promise<number> {
   const result = await handleMessage(input, runtime);
   if (result.disposition === 'rejected') {
     io.stderr(`scc-responder: ${file}: ${result.message}\n`);
     return EXIT_BAD_INPUT;
   }
-  const report =
-    result.report ??
-    (result.incident && result.decision ? inertReport(result.incident, result.decision, { runId: randomUUID(), ...(result.envelope ? { envelope: result.envelope } : {}) }) : undefined);
-  if (result.disposition === 'already-handled') io.stderr(`scc-responder: ${result.message}: showing the stored report (use another --evidence location to run again)\n`);
+  if (result.disposition === 'already-handled' && result.incident) {
+    const latest = await latestStored(runtime, result.incident);
+    io.stderr(`scc-responder: an earlier run of this finding took effects (${result.message}): showing its stored report; --rerun runs it again without repeating them\n`);
+    // No stored report (the finding carries our marks, or there is no store): its reading.
+    const shown = latest?.report ?? result.report ?? inertReport(result.incident, result.decision ?? { matched: false, reason: result.message }, { runId: randomUUID() });
+    io.stdout(render(shown, format));
+    if (latest) sayStored(io, format, latest.uri, 'Stored report:');
+    return EXIT_OK;
+  }
+  let report = result.report;
+  if (!report && result.incident && result.decision) {
+    report = inertReport(result.incident, result.decision, { runId: randomUUID(), ...(result.envelope ? { envelope: result.envelope } : {}) });
+    if (result.disposition === 'failed' || result.disposition === 'retry') {
+      // Nothing ran (the store or the adapters could not be reached): the reason belongs in the report.
+      report = { ...report, outcome: { ...report.outcome, verdict: 'failed', summary: `not run: ${result.message}` } };
+      io.stderr(`scc-responder: the response did not run: ${result.message}\n`);
+    }
+  }
   if (report) io.stdout(render(report, format));
   else io.stdout(`${result.disposition}: ${result.message}\n`);
-  await runtime.audit.flush();
+  if (result.stored) sayStored(io, format, result.stored.markdown ?? result.stored.json, 'Report stored at');
   return result.retry || result.disposition === 'failed' ? EXIT_FAILURE : EXIT_OK;
 }
 
+/** The newest stored report of the finding, if the evidence store has one. */
+async function latestStored(runtime: Runtime, incident: Incident): Promise<{ report: TriageReport; uri: string } | null> {
+  const store = (await runtime.adapters()).evidence;
+  if (!store) return null;
+  const latest = await readLatestReport(store, findingFolder(incident));
+  return latest && latest.report['schemaVersion'] === REPORT_SCHEMA_VERSION ? { report: latest.report as unknown as TriageReport, uri: latest.uri } : null;
+}
+
+async function showStored(input: string, file: string, format: OutputFormat, runtime: Runtime, io: CliIO): Promise<number> {
+  const screened = runtime.screen(input, {});
+  if (screened.stage === 'decode' || screened.stage === 'incident') {
+    io.stderr(`scc-responder: ${file}: ${screened.error.message}\n`);
+    return EXIT_BAD_INPUT;
+  }
+  if (screened.stage !== 'decide') throw new Error('the CLI decodes every finding fully'); // screen() is decideMessage for the CLI
+  if (runtime.config.evidence.kind === 'none') throw new UsageError('--show-stored needs an evidence store (not --evidence none)', 'triage');
+  const latest = await latestStored(runtime, screened.incident);
+  const where = runtime.config.evidence.kind === 'local' ? runtime.config.evidence.dir : `gs://${runtime.config.evidence.bucket}/${runtime.config.evidence.prefix}`;
+  if (!latest) {
+    io.stderr(`scc-responder: no stored report for ${screened.incident.findingName} under ${where}\n`);
+    return EXIT_FAILURE;
+  }
+  io.stdout(render(latest.report, format));
+  sayStored(io, format, latest.uri, 'Stored report:');
+  return EXIT_OK;
+}
+
 async function policyCheck(args: string[], io: CliIO): Promise<number> {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { format: { type: 'string' } } });
-  const format = formatOf(values.format, ['text', 'json']);
+  const { values, positionals } = parseCommandLine(args, { format: { type: 'string' } }, 'policy');
+  if (values['help']) {
+    io.stdout(`${POLICY_USAGE}\n`);
+    return EXIT_OK;
+  }
+  const format = formatOf(values['format'] as string | undefined, ['text', 'json'], 'policy');
   const [policyFile, ...files] = positionals;
-  if (!policyFile) throw new UsageError('policy check takes a POLICY file');
+  if (!policyFile) throw new UsageError('policy check needs a POLICY file', 'policy');
   const { policy, source } = loadPolicyFile(policyFile);
   const results: unknown[] = [];
   let exit = EXIT_OK;
@@ -142,31 +288,51 @@ async function policyCheck(args: string[], io: CliIO): Promise<number> {
   return exit;
 }
 
+async function policy(args: string[], io: CliIO): Promise<number> {
+  const [sub, ...rest] = args;
+  if (sub === 'check') return policyCheck(rest, io);
+  if (sub === 'schema') {
+    const { values, positionals } = parseCommandLine(rest, {}, 'policy');
+    if (values['help']) io.stdout(`${POLICY_USAGE}\n`);
+    else if (positionals.length > 0) throw new UsageError('policy schema takes no arguments', 'policy');
+    else io.stdout(`${JSON.stringify(policyJsonSchema(), null, 2)}\n`);
+    return EXIT_OK;
+  }
+  if (sub === '--help' || sub === '-h' || sub === 'help') {
+    io.stdout(`${POLICY_USAGE}\n`);
+    return EXIT_OK;
+  }
+  io.stderr(`scc-responder: policy ${sub === undefined ? 'needs a subcommand' : `has no subcommand ${JSON.stringify(sub)}`}: check or schema\n\n${POLICY_USAGE}\n`);
+  return EXIT_BAD_INPUT;
+}
+
+function help(topic: string | undefined, io: CliIO): number {
+  io.stdout(`${topic === 'triage' ? TRIAGE_USAGE : topic === 'policy' ? POLICY_USAGE : USAGE}\n`);
+  return EXIT_OK;
+}
+
+function reportError(err: unknown, io: CliIO): number {
+  if (err instanceof UsageError) {
+    io.stderr(`scc-responder: ${err.message}\n${err.command ? `Run 'scc-responder ${err.command} --help' (npm run ${err.command === 'triage' ? 'triage' : 'cli'} -- ${err.command === 'triage' ? '' : `${err.command} `}--help) for usage.` : `\n${USAGE}`}\n`);
+    return EXIT_BAD_INPUT;
+  }
+  if (err instanceof InputError || err instanceof PolicyFileError || err instanceof ConfigError) {
+    io.stderr(`scc-responder: ${err.message}\n`);
+    return EXIT_BAD_INPUT;
+  }
+  io.stderr(`scc-responder: failed: ${err instanceof Error ? err.message : String(err)}\n`);
+  return EXIT_FAILURE;
+}
+
 export async function main(argv: string[], io: CliIO): Promise<number> {
   try {
-    const [command, sub, ...rest] = argv;
-    if (command === 'triage') return await triage(argv.slice(1), io);
-    if (command === 'policy' && sub === 'check') return await policyCheck(rest, io);
-    if (command === 'policy' && sub === 'schema') {
-      io.stdout(`${JSON.stringify(policyJsonSchema(), null, 2)}\n`);
-      return EXIT_OK;
-    }
-    if (command === '--help' || command === '-h' || command === 'help') {
-      io.stdout(`${USAGE}\n`);
-      return EXIT_OK;
-    }
-    throw new UsageError(command ? `unknown command: ${[command, sub].filter(Boolean).join(' ')}` : 'no command given');
+    const [command, ...rest] = argv;
+    if (command === 'triage') return await triage(rest, io);
+    if (command === 'policy') return await policy(rest, io);
+    if (command === '--help' || command === '-h' || command === 'help') return help(rest[0], io);
+    throw new UsageError(command ? `unknown command ${JSON.stringify(command)}` : 'no command given');
   } catch (err) {
-    if (err instanceof UsageError || (err instanceof TypeError && (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS'))) {
-      io.stderr(`scc-responder: ${err.message}\n\n${USAGE}\n`);
-      return EXIT_BAD_INPUT;
-    }
-    if (err instanceof PolicyFileError || err instanceof ConfigError) {
-      io.stderr(`scc-responder: ${err.message}\n`);
-      return EXIT_BAD_INPUT;
-    }
-    io.stderr(`scc-responder: failed: ${err instanceof Error ? err.message : String(err)}\n`);
-    return EXIT_FAILURE;
+    return reportError(err, io);
   }
 }
 

@@ -58,11 +58,15 @@ function kubeconfigFile(env: NodeJS.ProcessEnv): string | undefined {
 async function clusterDirectory(config: ResponderConfig, env: NodeJS.ProcessEnv): Promise<ClusterDirectory | string> {
   switch (config.clusterAccess) {
     case 'none':
-      return 'cluster access is off (SCC_RESPONDER_CLUSTER_ACCESS=none or --offline)';
+      return config.surface === 'cli' ? 'cluster access is off (--offline or SCC_RESPONDER_CLUSTER_ACCESS=none)' : 'cluster access is off (SCC_RESPONDER_CLUSTER_ACCESS=none)';
     case 'kubeconfig': {
       // Local defaults on a machine without a cluster: nothing to reach, which is not a failure.
+      // The hint names what this surface accepts: the function has no flags.
       const file = kubeconfigFile(env);
-      if (file === undefined) return 'no kubeconfig found (KUBECONFIG or ~/.kube/config): use --kube-context, or --offline';
+      if (file === undefined) {
+        const hint = config.surface === 'cli' ? 'set KUBECONFIG, or pass --offline to skip the cluster' : 'set KUBECONFIG for the function, or SCC_RESPONDER_CLUSTER_ACCESS=none';
+        return `no kubeconfig found (KUBECONFIG or ~/.kube/config): ${hint}`;
+      }
       const { kubeconfigClusterDirectory } = await import('../../shared/kube/kubeconfig-cluster-directory.js');
       try {
         return kubeconfigClusterDirectory({ kubeconfigPath: file, ...(config.kubeContext ? { context: config.kubeContext } : {}) });

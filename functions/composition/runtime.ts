@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import type { DestinationStream } from 'pino';
 import { loadConfig, type ResponderConfig, type Surface } from '../../shared/config.js';
-import { decideMessage, screenMessage } from '../../shared/policy/decide-message.js';
+import { decideMessage, screenMessage, type ScreenedMessageDecision } from '../../shared/policy/decide-message.js';
 import { defaultPolicy, DEFAULT_POLICY_SOURCE } from '../../shared/policy/default-policy.js';
 import { formatPolicyErrors, loadPolicy } from '../../shared/policy/load.js';
 import type { Policy } from '../../shared/policy/schema.js';
@@ -28,6 +28,8 @@ export interface RuntimeOptions {
   auditDestination?: DestinationStream;
   /** CLI: force every action into dry-run. */
   forceDryRun?: boolean;
+  /** CLI --rerun: run again even when the finding was completed. */
+  rerun?: boolean;
 }
 
 export interface Runtime extends HandlerRuntime {
@@ -87,6 +89,17 @@ function collectorIdentity(config: ResponderConfig, env: NodeJS.ProcessEnv): str
   return `cli:${user}@${os.hostname()}`;
 }
 
+/**
+ * CLI --dry-run: the decision itself says dry-run (with a note that the policy said enforce),
+ * so the Decision and Outcome lines, the audit entries and the stored report all agree with
+ * what ran, not only the per-action lines.
+ */
+function forcedDryRun(screened: ScreenedMessageDecision, force: boolean): ScreenedMessageDecision {
+  if (!force || screened.stage !== 'decide' || !screened.decision.matched || screened.decision.mode !== 'enforce') return screened;
+  const note = `--dry-run: the policy's mode enforce is run as dry-run (nothing is written to the cluster)`;
+  return { ...screened, decision: { ...screened.decision, mode: 'dry-run', notes: [...(screened.decision.notes ?? []), note] } };
+}
+
 export function createRuntime(options: RuntimeOptions): Runtime {
   const env = options.env ?? process.env;
   const config: ResponderConfig = { ...loadConfig(env, options.surface, VERSION), ...options.configOverrides };
@@ -118,12 +131,13 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     policy,
     policySource: source,
     audit,
-    screen: options.surface === 'function' ? (input, ctx) => screenMessage(input, policy, ctx) : (input, ctx) => decideMessage(input, policy, ctx),
+    screen: options.surface === 'function' ? (input, ctx) => screenMessage(input, policy, ctx) : (input, ctx) => forcedDryRun(decideMessage(input, policy, ctx), options.forceDryRun === true),
     adapters: getAdapters,
     respondContext: () => Promise.resolve(base),
     respond,
     claimConcurrently: options.surface === 'function',
     deadlineMs: config.deadlineMs,
+    ...(options.rerun ? { rerun: true } : {}),
     idempotency: () =>
       (idempotency ??= getAdapters().then((a) => createIdempotency(a.evidence ? { store: a.evidence } : {}))),
   };

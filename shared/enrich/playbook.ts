@@ -4,9 +4,8 @@
 // and the research links of step 6. Pure: built from the Incident alone (plus the node's
 // instance id and the pod's owner once enrichment knows them).
 //
-// Every command is an argv array first; its one-line form is produced by shell-quote, so a
+// Every command is an argv array first; its one-line form is produced by shellJoin(), so a
 // binary path like `/tmp/$(reboot);x` pasted into a terminal stays a path.
-import shellQuote from 'shell-quote';
 import type { Incident } from '../finding/types.js';
 import type { LogQueryName } from '../ports.js';
 import { encodeUrlPart, logsExplorerUrl, quoteLogValue, withTimeWindow } from './playbook-logging.js';
@@ -105,9 +104,17 @@ export interface PlaybookArtefacts {
 
 const CONSOLE = 'https://console.cloud.google.com';
 
-/** One shell word per argv element (shell-quote), joined by spaces. */
+/** Characters that are never special inside a shell word (POSIX sh, bash, zsh). */
+const PLAIN_WORD = /^[A-Za-z0-9_@%+=:,./-]+$/;
+
+/**
+ * One shell word per argv element, joined by spaces. Plain words stay as a person writes
+ * them (`--namespace=payments`, `http://203.0.113.50/x.sh`); anything else is single-quoted,
+ * which the shell takes literally. The first word is quoted when it has `=` (it would read
+ * as an assignment). A property test runs arbitrary argv through /bin/sh.
+ */
 export function shellJoin(argv: readonly string[]): string {
-  return shellQuote.quote([...argv]);
+  return argv.map((word, i) => (PLAIN_WORD.test(word) && !(i === 0 && word.includes('=')) ? word : `'${word.replace(/'/g, `'\\''`)}'`)).join(' ');
 }
 
 function command(title: string, argv: string[], note?: string): CommandArtefact {

@@ -27,6 +27,13 @@
 // UID precondition treating 404 as done, marks set-to-value), so even then effects do not
 // double.
 //
+// A run that took no effect (dry-run, no marks, nothing published) does not complete the
+// finding: its report is stored as `<folder>/report-<n>.json|md` (n = its claim generation)
+// and its claim is released with status `finished`, so the next delivery or CLI run reads
+// everything again. Finished generations do not count towards the takeover limit, which is
+// there to stop a run that crashes every time. A forced re-run (CLI `--rerun`) ignores
+// report.json, skips the completed run's claim, and also stores its report as report-<n>.
+//
 // An unreadable claim (object present, contents not JSON, no claim metadata) counts as
 // expired: it can only come from a writer that crashed mid-write (the local store's loser
 // already waited for the winner's sidecar), and treating it as live would block forever.
@@ -34,7 +41,7 @@ import { Readable } from 'node:stream';
 import type { EvidenceStore, StoredObject } from '../ports.js';
 import { ResponderError } from '../common/errors.js';
 import { isHandled, MARK_KEYS } from './marks.js';
-import { readReport, reportKeys, storeReport, type StoredReport, type StoreReportInput } from './report-object.js';
+import { readReport, REPORT_METADATA, reportKeys, storeReport, type StoredReport, type StoreReportInput } from './report-object.js';
 
 export const DEFAULT_CLAIM_TTL_MS = 15 * 60 * 1000;
 export const DEFAULT_MAX_GENERATIONS = 16;
@@ -53,6 +60,8 @@ export interface Claim {
   key: string;
   generation: number;
   record: ClaimRecord;
+  /** A forced re-run: report.json may exist already; this run's report goes beside it. */
+  forced?: boolean;
   /** The claim of the generation we took over (expired, released or unreadable), if any. */
   tookOver?: { generation: number; why: 'expired' | 'released' | 'unreadable'; holder: ClaimRecord | null };
 }
@@ -72,6 +81,8 @@ export interface ClaimOptions {
   ttlMs?: number;
   now?: () => number;
   maxGenerations?: number;
+  /** Re-run even though report.json exists (its effects are not repeated: every step is idempotent). */
+  force?: boolean;
 }
 
 const META = {
@@ -90,6 +101,15 @@ export function claimKey(folder: string, generation: number): string {
 export function releaseKey(folder: string, generation: number): string {
   return `${folder.replace(/\/+$/, '')}/claim-${generation}.released.json`;
 }
+
+/** Where a run that did not complete the finding (no effects, or forced) keeps its report. */
+export function runReportKeys(folder: string, generation: number): { json: string; markdown: string } {
+  const base = folder.replace(/\/+$/, '');
+  return { json: `${base}/report-${generation}.json`, markdown: `${base}/report-${generation}.md` };
+}
+
+/** Release status of a claim whose run finished without completing the finding (see above). */
+const FINISHED = 'finished';
 
 function textBody(text: string): NodeJS.ReadableStream {
   return Readable.from([Buffer.from(text, 'utf8')]);
@@ -136,10 +156,13 @@ export async function claimFinding(store: EvidenceStore, options: ClaimOptions, 
   const ttl = options.ttlMs ?? DEFAULT_CLAIM_TTL_MS;
   const max = options.maxGenerations ?? DEFAULT_MAX_GENERATIONS;
   const done = await readReport(store, options.folder, signal);
-  if (done !== null) return { status: 'completed', report: done };
+  if (done !== null && !options.force) return { status: 'completed', report: done };
+  // Forced: the run that wrote report.json (its object metadata) never released its claim.
+  const completedBy = done === null ? undefined : (await store.stat(reportKeys(options.folder).json, signal))?.metadata[REPORT_METADATA.run];
 
   let tookOver: Claim['tookOver'];
-  for (let generation = 0; generation < max; generation += 1) {
+  let takeovers = 0;
+  for (let generation = 0; takeovers < max; generation += 1) {
     const t = now();
     const record: ClaimRecord = {
       status: 'in-progress',
@@ -159,27 +182,35 @@ export async function claimFinding(store: EvidenceStore, options: ClaimOptions, 
       [META.expiresAt]: record.expiresAt,
     };
     const result = await store.create(key, textBody(`${JSON.stringify(record)}\n`), metadata, signal, { contentType: 'application/json' });
+    const forced = options.force ? { forced: true } : {};
     if (result.created) {
       // A holder that outlived its expiry may have completed while we were taking over.
-      const late = await readReport(store, options.folder, signal);
+      const late = options.force ? null : await readReport(store, options.folder, signal);
       if (late !== null) return { status: 'completed', report: late };
-      return { status: 'acquired', claim: { folder: options.folder, key, generation, record, ...(tookOver ? { tookOver } : {}) } };
+      return { status: 'acquired', claim: { folder: options.folder, key, generation, record, ...forced, ...(tookOver ? { tookOver } : {}) } };
     }
     const holder = await readClaim(store, result.object, signal);
     if (holder === null) {
       tookOver = { generation, why: 'unreadable', holder: null };
+      takeovers += 1;
       continue;
     }
     if (holder.runId === options.runId) {
       // Re-entrant: this very run claimed it already (e.g. a step retried the claim).
-      return { status: 'acquired', claim: { folder: options.folder, key, generation, record: holder } };
+      return { status: 'acquired', claim: { folder: options.folder, key, generation, record: holder, ...forced } };
     }
-    if ((await store.stat(releaseKey(options.folder, generation), signal)) !== null) {
+    // The run that wrote report.json keeps its claim (a completion is never released).
+    if (completedBy === holder.runId) continue;
+    const released = await store.stat(releaseKey(options.folder, generation), signal);
+    if (released !== null) {
+      if (released.metadata[META.status] === FINISHED) continue;
       tookOver = { generation, why: 'released', holder };
+      takeovers += 1;
       continue;
     }
     if (Date.parse(holder.expiresAt) <= now()) {
       tookOver = { generation, why: 'expired', holder };
+      takeovers += 1;
       continue;
     }
     return { status: 'in-progress', holder };
@@ -195,14 +226,51 @@ export async function claimFinding(store: EvidenceStore, options: ClaimOptions, 
  * Gives a claim up (a transient failure: the message will be redelivered) so the retry can
  * take over at once instead of waiting for the expiry. Create-only, written only by the holder.
  */
-export async function releaseClaim(store: EvidenceStore, claim: Claim, reason: string, signal?: AbortSignal): Promise<void> {
-  const body = { status: 'released', findingName: claim.record.findingName, runId: claim.record.runId, generation: claim.generation, releasedAt: new Date().toISOString(), reason };
-  await store.create(releaseKey(claim.folder, claim.generation), textBody(`${JSON.stringify(body)}\n`), { [META.status]: 'released', [META.run]: claim.record.runId, [META.generation]: String(claim.generation) }, signal, { contentType: 'application/json' });
+export async function releaseClaim(store: EvidenceStore, claim: Claim, reason: string, signal?: AbortSignal, status: 'released' | typeof FINISHED = 'released'): Promise<void> {
+  const body = { status, findingName: claim.record.findingName, runId: claim.record.runId, generation: claim.generation, releasedAt: new Date().toISOString(), reason };
+  await store.create(releaseKey(claim.folder, claim.generation), textBody(`${JSON.stringify(body)}\n`), { [META.status]: status, [META.run]: claim.record.runId, [META.generation]: String(claim.generation) }, signal, { contentType: 'application/json' });
 }
 
 /** Writes the completed record: the report object (markdown then JSON), create-only. */
 export function completeFinding<R>(store: EvidenceStore, claim: Claim, input: Omit<StoreReportInput<R>, 'folder' | 'findingName' | 'runId'>, signal?: AbortSignal): Promise<StoredReport> {
   return storeReport(store, { ...input, folder: claim.folder, findingName: claim.record.findingName, runId: claim.record.runId }, signal);
+}
+
+/**
+ * A run that does not complete the finding (no effects, or a forced re-run after completion):
+ * its report goes to report-<generation>.json|md and the claim is released as finished, so the
+ * next run is not blocked.
+ */
+export async function keepRunReport<R>(store: EvidenceStore, claim: Claim, input: Omit<StoreReportInput<R>, 'folder' | 'findingName' | 'runId'>, reason: string, signal?: AbortSignal): Promise<StoredReport> {
+  const stored = await storeReport(store, { ...input, folder: claim.folder, findingName: claim.record.findingName, runId: claim.record.runId, keys: runReportKeys(claim.folder, claim.generation) }, signal);
+  await releaseClaim(store, claim, reason, signal, FINISHED);
+  return stored;
+}
+
+/**
+ * The newest stored report of a finding (report.json or a run's report-<n>.json, newest
+ * `completedAt` first) and where it is, or null when none is stored. For the CLI's --show-stored.
+ */
+export async function readLatestReport(store: EvidenceStore, folder: string, signal?: AbortSignal): Promise<{ report: Record<string, unknown>; uri: string } | null> {
+  const base = `${folder.replace(/\/+$/, '')}/report`;
+  const keys = (await store.list(base, signal)).filter((k) => /\/report(?:-\d+)?\.json$/.test(k));
+  let best: { report: Record<string, unknown>; key: string; at: string } | null = null;
+  for (const key of keys) {
+    const text = await store.readText(key, signal);
+    let parsed: unknown;
+    try {
+      parsed = text === null ? null : JSON.parse(text);
+    } catch {
+      continue; // cut short by a crash: not a report
+    }
+    if (typeof parsed !== 'object' || parsed === null) continue;
+    const report = parsed as Record<string, unknown>;
+    const at = typeof report['completedAt'] === 'string' ? report['completedAt'] : '';
+    if (best === null || at > best.at) best = { report, key, at };
+  }
+  if (best === null) return null;
+  const object = await store.stat(best.key, signal);
+  return { report: best.report, uri: object?.uri ?? `${store.location}/${best.key}` };
 }
 
 /** Pure: the finding already carries our "handled" marks (SCC's echo of our own mark write). */
@@ -219,7 +287,11 @@ export function shouldSkip(finding: { securityMarks?: Record<string, string> | n
 // ---------------------------------------------------------------- the whole protocol
 
 /** What the caller does with its result: store it as the completed record, or give the claim up. */
-export type Finish = { complete: Omit<StoreReportInput, 'folder' | 'findingName' | 'runId'> } | { release: string };
+export type Finish =
+  | { complete: Omit<StoreReportInput, 'folder' | 'findingName' | 'runId'> }
+  /** The run took no effect: store its report without completing the finding (the next run re-reads). */
+  | { keep: Omit<StoreReportInput, 'folder' | 'findingName' | 'runId'>; reason: string }
+  | { release: string };
 
 export type IdempotentResult<T> =
   /** This run (or, with `shared`, a concurrent duplicate in this instance) executed the work. */
@@ -231,6 +303,8 @@ export interface RunInput {
   findingName: string;
   folder: string;
   runId: string;
+  /** Re-run even though the finding was completed (CLI --rerun). */
+  force?: boolean;
 }
 
 export interface Idempotency {
@@ -280,8 +354,12 @@ async function settle<T>(store: EvidenceStore, claim: Claim, value: T, f: Finish
     return { status: 'executed', value, shared: false, claim, stored: null, released: true };
   }
   try {
-    const stored = await completeFinding(store, claim, f.complete, signal);
-    return { status: 'executed', value, shared: false, claim, stored, released: false };
+    if ('keep' in f) return { status: 'executed', value, shared: false, claim, stored: await keepRunReport(store, claim, f.keep, f.reason, signal), released: true };
+    const completed = claim.forced ? null : await completeFinding(store, claim, f.complete, signal);
+    if (completed?.created) return { status: 'executed', value, shared: false, claim, stored: completed, released: false };
+    // Forced re-run (or report.json appeared meanwhile): the first completion record stands.
+    const stored = await keepRunReport(store, claim, f.complete, 'report.json exists: this re-run\'s report is kept beside it', signal);
+    return { status: 'executed', value, shared: false, claim, stored, released: true };
   } catch (err) {
     // The effects are done but not recorded as completed: let the retry take over now.
     await releaseClaim(store, claim, `completion record not written: ${err instanceof Error ? err.message : String(err)}`.slice(0, 500)).catch(() => undefined);

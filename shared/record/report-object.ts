@@ -58,6 +58,8 @@ export interface StoreReportInput<R = unknown> {
   /** Extra object metadata (string values). */
   metadata?: Record<string, string>;
   scrubber?: Scrubber;
+  /** Where to store it; default reportKeys(folder), the completion record. */
+  keys?: ReportKeys;
 }
 
 export interface StoredReport {
@@ -85,7 +87,7 @@ function body(text: string): NodeJS.ReadableStream {
  */
 export async function storeReport<R>(store: EvidenceStore, input: StoreReportInput<R>, signal?: AbortSignal): Promise<StoredReport> {
   const scrub = input.scrubber ?? defaultScrubber;
-  const keys = reportKeys(input.folder);
+  const keys = input.keys ?? reportKeys(input.folder);
   const meta = (kind: string): Record<string, string> => ({
     ...input.metadata,
     [REPORT_METADATA.kind]: kind,

@@ -37,6 +37,8 @@ export interface HandleResult {
   decision?: Decision;
   /** This delivery's report or, for an already-handled finding, the stored report of the run that handled it. */
   report?: TriageReport;
+  /** Where this run's report was stored (URIs), when it was. */
+  stored?: { json: string; markdown?: string };
   envelope?: Envelope;
 }
 
@@ -62,6 +64,20 @@ export interface HandlerRuntime {
    * abandoned, every step still running is aborted, and the delivery is retried.
    */
   deadlineMs?: number;
+  /** Run again even when the finding was completed before (CLI --rerun). */
+  rerun?: boolean;
+}
+
+/**
+ * Whether a run changed anything outside the evidence store: cluster writes attempted in
+ * enforce mode, marks or a published result, or effects of earlier attempts. A run that did
+ * none of these does not complete the finding, so the next run (a new kubeconfig, a new
+ * policy) reads everything again instead of being shown this report.
+ */
+export function tookEffects(r: TriageReport): boolean {
+  if ((r.priorEffects?.length ?? 0) > 0) return true;
+  if (r.actions.some((a) => a.mode === 'enforce' && a.writes.some((w) => w.attempted))) return true;
+  return r.steps.some((s) => (s.name === 'record.marks' || s.name === 'record.publish') && s.status === 'ok');
 }
 
 export async function handleMessage(input: unknown, runtime: HandlerRuntime, decodeContext: DecodeContext = {}): Promise<HandleResult> {
@@ -122,8 +138,12 @@ async function runMatched(incident: Incident, plan: ResponsePlan, envelope: Enve
     // At most one execution per finding: single flight in this instance, a create-only claim
     // in the evidence store across instances; report.json is the "completed" record.
     const idem = await runtime.idempotency();
-    const runInput = { findingName: incident.findingName, folder: findingFolder(incident), runId: audit.runId };
-    const finish = (r: TriageReport): Finish => (r.outcome.retry ? { release: r.outcome.summary } : { complete: { report: r, markdown: renderMarkdown(r) } });
+    const runInput = { findingName: incident.findingName, folder: findingFolder(incident), runId: audit.runId, ...(runtime.rerun ? { force: true } : {}) };
+    const finish = (r: TriageReport): Finish => {
+      if (r.outcome.retry) return { release: r.outcome.summary };
+      const record = { report: r, markdown: renderMarkdown(r) };
+      return tookEffects(r) ? { complete: record } : { keep: record, reason: 'the run took no effect (nothing written to the cluster, no marks, nothing published)' };
+    };
     // The function claims concurrently (reads start at once, effects wait for the claim); the
     // CLI claims first, so triaging a handled finding again makes no call at all.
     // Within the deadline: a step that ignores its signal is abandoned, and the claim released.
@@ -159,7 +179,8 @@ async function runMatched(incident: Incident, plan: ResponsePlan, envelope: Enve
       details: { failedSteps: report.outcome.failedSteps },
     }, report.outcome.summary);
     const disposition = report.outcome.verdict;
-    return { disposition, retry: report.outcome.retry, message: report.outcome.summary, findingName: incident.findingName, incident, decision: plan, report, envelope };
+    const stored = result.stored ? { stored: { json: result.stored.json.uri, ...(result.stored.markdown ? { markdown: result.stored.markdown.uri } : {}) } } : {};
+    return { disposition, retry: report.outcome.retry, message: report.outcome.summary, findingName: incident.findingName, incident, decision: plan, report, envelope, ...stored };
   } catch (err) {
     // Only a bug or a broken adapter construction gets here: classify, record, decide.
     const c = classifyError(err);

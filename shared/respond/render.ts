@@ -29,6 +29,8 @@ function headerLines(r: TriageReport): Line[] {
       ? `rule ${d.rule} (${d.mode}); enrich ${d.enrich ? 'yes' : 'no'}, snapshot ${d.snapshot ? 'yes' : 'no'}, actions: ${d.actions.map((a) => a.type).join(', ') || 'none'}${d.requireEvidence ? ', evidence required first' : ''}`
       : `no rule applies: ${d.reason}`,
   });
+  // Where the plan differs from the rule as written (--dry-run, snapshot off, ...): said next to the decision.
+  if (d.matched) for (const note of d.notes ?? []) lines.push({ label: 'Note', value: note });
   lines.push({ label: 'Outcome', value: r.outcome.summary });
   return lines;
 }

@@ -23,7 +23,7 @@ const script = (notificationFile: string, env: Record<string, string> = {}): str
 `;
 
 function run(file: string, env: Record<string, string> = {}): { status: number; loaded: string[] } {
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script(file, env)], { encoding: 'utf8', env: process.env, timeout: 60_000 });
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script(file, env)], { encoding: 'utf8', env: process.env, timeout: 180_000 });
   assert.equal(r.status, 0, r.stderr);
   return JSON.parse(r.stdout.trim().split('\n').at(-1) ?? '{}') as { status: number; loaded: string[] };
 }

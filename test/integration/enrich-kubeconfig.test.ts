@@ -22,7 +22,7 @@ after(async () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-const OPTIONS = { callTimeoutMs: 5000, logWindowMinutes: 30, maxLogEntries: 100, maxLogBytes: 65536 };
+const OPTIONS = { callTimeoutMs: 15_000, logWindowMinutes: 30, maxLogEntries: 100, maxLogBytes: 65536 };
 
 /** The fake's kubeconfig plus a second context named like gcloud names another cluster. */
 function twoContexts(): string {

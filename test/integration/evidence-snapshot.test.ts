@@ -516,7 +516,9 @@ describe('snapshot outcomes (local store unless stated)', () => {
     gcsFake.faults.inject({ match: 'PUT /upload/storage/v1/b/evidence/o', hang: true, times: Infinity });
     let r: EvidenceResult;
     try {
-      r = await run(gcs, inc, policy({ timeoutMs: 2000 }));
+      // The upload hangs for good, so the timeout always fires; its length only bounds how
+      // far the copy gets first (more than 4 MiB even on a busy machine).
+      r = await run(gcs, inc, policy({ timeoutMs: 8000 }));
     } finally {
       gcsFake.faults.clear();
     }

@@ -454,7 +454,7 @@ describe('exec over WebSocket with the real client-node Exec', () => {
     const ws = await exec.exec('bp', 'p', 'c', ['cat', '/big'], stdout, null, null, false, (s) => (status = s));
     ref.ws = ws as unknown as { pause(): void; resume(): void };
     const closed = new Promise<void>((r) => ws.on('close', () => r()));
-    for (let i = 0; i < 100 && !paused; i++) await new Promise((r) => setTimeout(r, 5));
+    for (let i = 0; i < 3000 && !paused; i++) await new Promise((r) => setTimeout(r, 10));
     assert.ok(paused);
     await new Promise((r) => setTimeout(r, 200));
     const rec = fake.faults.calls.filter((c) => c.key === 'EXEC bp/p/c').at(-1);
@@ -468,6 +468,10 @@ describe('exec over WebSocket with the real client-node Exec', () => {
   });
 
   test('an ephemeral debug container sees the target under /proc/<pid>/root once running', async () => {
+    // Started by hand below, not after a delay: on a busy machine the exec before the start
+    // could otherwise arrive after it.
+    const startMs = fake.ephemeralStartMs;
+    fake.ephemeralStartMs = 600_000;
     const before = await core.patchNamespacedPodEphemeralcontainers(
       {
         namespace: 'shop',
@@ -478,6 +482,10 @@ describe('exec over WebSocket with the real client-node Exec', () => {
     );
     assert.equal(before.status?.ephemeralContainerStatuses?.[0]?.state?.waiting?.reason, 'ContainerCreating');
     await assert.rejects(runExec('shop', 'web-7d9f-abcde', 'scc-evidence-1', ['cat', '/proc/4242/root/usr/bin/evil']), upgradeRefused(400));
+    fake.ephemeralStartMs = startMs;
+    const ec = fake.pod('shop', 'web-7d9f-abcde')?.ephemeralContainers?.find((c) => c.name === 'scc-evidence-1');
+    assert.ok(ec);
+    ec.running = true;
     let running = false;
     for (let i = 0; i < 200 && !running; i++) {
       const pod = await core.readNamespacedPod({ namespace: 'shop', name: 'web-7d9f-abcde' });

@@ -255,7 +255,8 @@ describe('exec', () => {
     fake.faults.inject({ match: 'EXEC ns/web-5f-xyz12/app', hang: true });
     await assert.rejects(w.exec({ ...base, timeoutMs: 150, command: ['cat', '/bin/evil'], stdout: hashSink() }), (err: unknown) => classifyError(err).code === 'TIMEOUT' && classifyError(err).kind === 'transient');
     const rec = fake.faults.calls.filter((c) => c.key === 'EXEC ns/web-5f-xyz12/app').at(-1);
-    for (let i = 0; i < 100 && rec?.end === undefined; i++) await new Promise((r) => setTimeout(r, 5));
+    // Polled, not timed: the close is seen within seconds on a busy machine.
+    for (let i = 0; i < 1000 && rec?.end === undefined; i++) await new Promise((r) => setTimeout(r, 10));
     assert.notEqual(rec?.end, undefined, 'the fake saw the socket close');
   });
 
@@ -288,7 +289,7 @@ describe('exec', () => {
       },
     });
     const p = w.exec({ namespace: 'bp', pod: 'p', container: 'c', command: ['cat', '/big'], stdout: slow, timeoutMs: 30_000 });
-    for (let i = 0; i < 400 && !stalled; i++) await new Promise((r) => setTimeout(r, 5));
+    for (let i = 0; i < 3000 && !stalled; i++) await new Promise((r) => setTimeout(r, 10));
     assert.ok(stalled);
     await new Promise((r) => setTimeout(r, 300));
     const rec = fake.faults.calls.filter((c) => c.key === 'EXEC bp/p/c').at(-1);
@@ -302,7 +303,7 @@ describe('exec', () => {
   });
 
   test('debug container: added, waited for, then reads the target through /proc/<pid>/root', async () => {
-    await w.addDebugContainer({ namespace: 'ns', pod: 'web-5f-xyz12', name: 'scc-evidence-abc', image: 'busybox@sha256:0123', targetContainer: 'app', command: ['sleep', '600'], timeoutMs: 5000 });
+    await w.addDebugContainer({ namespace: 'ns', pod: 'web-5f-xyz12', name: 'scc-evidence-abc', image: 'busybox@sha256:0123', targetContainer: 'app', command: ['sleep', '600'], timeoutMs: 30_000 });
     const patch = fake.writes.find((x) => x.path.endsWith('/ephemeralcontainers'));
     assert.deepEqual((patch?.body as { spec: { ephemeralContainers: { targetContainerName: string }[] } }).spec.ephemeralContainers[0]?.targetContainerName, 'app');
     const out = new PassThrough();
@@ -317,7 +318,7 @@ describe('exec', () => {
     fake.ephemeralStartFails = 'ImagePullBackOff';
     try {
       await assert.rejects(
-        w.addDebugContainer({ namespace: 'ns', pod: 'web-5f-xyz12', name: 'scc-evidence-bad', image: 'nope@sha256:1', targetContainer: 'app', command: ['sleep', '600'], timeoutMs: 200 }),
+        w.addDebugContainer({ namespace: 'ns', pod: 'web-5f-xyz12', name: 'scc-evidence-bad', image: 'nope@sha256:1', targetContainer: 'app', command: ['sleep', '600'], timeoutMs: 3000 }),
         (err: unknown) => classifyError(err).code === 'TIMEOUT' && /ImagePullBackOff/.test((err as Error).message),
       );
     } finally {

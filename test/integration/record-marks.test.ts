@@ -19,7 +19,7 @@ let fake: FakeScc;
 let marks: SccFindingMarks;
 before(async () => {
   fake = await startFakeScc();
-  marks = createSccFindingMarks({ clientOptions: fake.clientOptions(), timeoutMs: 2000 });
+  marks = createSccFindingMarks({ clientOptions: fake.clientOptions(), timeoutMs: 30_000 });
 });
 after(async () => {
   await marks.close();

@@ -30,7 +30,7 @@ before(async () => {
   // Assigned as each resolves, so that after() stops whatever did start if the other fails.
   await Promise.all([startPubsubEmulator({ projectId: PROJECT }).then((e) => (emulator = e)), startFakePubSub({ topics: [TOPIC] }).then((f) => (fake = f))]);
   admin = new PubSub({ projectId: PROJECT, apiEndpoint: emulator.host });
-  publisher = createPubSubResultPublisher({ topic: TOPIC, clientOptions: { apiEndpoint: fake.endpoint }, maxRetries: 0, timeoutMs: 3000 });
+  publisher = createPubSubResultPublisher({ topic: TOPIC, clientOptions: { apiEndpoint: fake.endpoint }, maxRetries: 0, timeoutMs: 30_000 });
 });
 after(async () => {
   await publisher?.close();

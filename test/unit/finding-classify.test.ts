@@ -77,7 +77,8 @@ const ROWS: Row[] = [
       assert.equal(r.decision.snapshot, true);
       assert.equal(r.incident.binary?.path, '/tmp/$(reboot);x');
       const cp = buildPlaybookArtefacts(r.incident).commands.copyBinary;
-      assert.ok(cp?.shell.includes('\\$\\(reboot\\)\\;x'), cp?.shell);
+      // Single-quoted: the shell takes it literally (no substitution, no second command).
+      assert.ok(cp?.shell.includes("'payments/checkout-7d9f8b6c5d-q2x8z:/tmp/$(reboot);x'"), cp?.shell);
     },
   },
   { name: 'not base64', input: () => ({ message: { data: 'not base64!' } }), expect: (r) => assert.ok(r.stage === 'decode' && r.error.code === 'not-base64' && r.error.message === 'message.data: not valid base64 (character 4 is not in the base64 alphabet)') },

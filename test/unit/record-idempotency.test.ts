@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
-  claimFinding, claimKey, createIdempotency, inProgressError, releaseClaim, releaseKey, shouldSkip, type ClaimResult,
+  claimFinding, claimKey, createIdempotency, inProgressError, readLatestReport, releaseClaim, releaseKey, shouldSkip, type ClaimResult,
 } from '../../shared/record/idempotency.js';
 import { marksFor } from '../../shared/record/marks.js';
 import { findingFolder, readReport, reportKeys, storeReport, storeReportObjects } from '../../shared/record/report-object.js';
@@ -330,5 +330,49 @@ describe('report object', () => {
     store.put(reportKeys(FOLDER).json, 'garbage');
     assert.deepEqual(await readReport(store, FOLDER), { unreadable: true });
     assert.equal((await claimFinding(store, input('x'))).status, 'completed');
+  });
+});
+
+describe('runs that take no effect, forced re-runs', () => {
+  const record = (verdict: string) => ({ report: { finding: FINDING, verdict, completedAt: new Date().toISOString() }, markdown: `# ${verdict}\n` });
+  const keep = (v: { verdict: string }) => ({ keep: record(v.verdict), reason: 'no effect' });
+  const complete = (v: { verdict: string }) => ({ complete: record(v.verdict) });
+
+  test('a run that took no effect keeps its report as report-<n> and does not block the next run', async () => {
+    const store = new MemoryStore();
+    const idem = createIdempotency({ store });
+    let runs = 0;
+    const work = () => Promise.resolve({ verdict: `dry-${(runs += 1)}` });
+    const first = await idem.run(input('a'), work, keep);
+    const second = await idem.run(input('b'), work, keep);
+    assert.deepEqual([first.status, second.status, runs], ['executed', 'executed', 2]);
+    assert.equal(await readReport(store, FOLDER), null, 'no completion record');
+    assert.match(await store.readText(`${FOLDER}/report-1.json`) ?? '', /dry-2/);
+    assert.equal((await readLatestReport(store, FOLDER))?.report['verdict'], 'dry-2');
+    // Once a run takes effects, the next delivery is not run again.
+    await idem.run(input('c'), work, complete);
+    assert.equal((await idem.run(input('d'), work, keep)).status, 'already-completed');
+    assert.equal(runs, 3);
+  });
+
+  test('finished generations do not count towards the takeover limit; crashed ones do (negative control)', async () => {
+    const store = new MemoryStore();
+    const idem = createIdempotency({ store, maxGenerations: 2 });
+    const work = () => Promise.resolve({ verdict: 'dry' });
+    for (let i = 0; i < 4; i += 1) assert.equal((await idem.run(input(`r${i}`), work, keep)).status, 'executed');
+    const crashing = createIdempotency({ store: new MemoryStore(), maxGenerations: 2 });
+    for (let i = 0; i < 2; i += 1) await crashing.run(input(`c${i}`), () => Promise.reject(new Error('boom')), keep).catch(() => undefined);
+    await assert.rejects(crashing.run(input('c9'), work, keep), /claim generations .* are all expired or released/);
+  });
+
+  test('a forced re-run after completion runs (even while the completing claim is live) and keeps its report beside report.json', async () => {
+    const store = new MemoryStore();
+    const idem = createIdempotency({ store });
+    await idem.run(input('first'), () => Promise.resolve({ verdict: 'deleted' }), complete);
+    const forced = await idem.run({ ...input('again'), force: true }, () => Promise.resolve({ verdict: 'pod-gone' }), complete);
+    assert.equal(forced.status, 'executed');
+    assert.match(await store.readText(reportKeys(FOLDER).json) ?? '', /deleted/, 'the completion record stands');
+    assert.match(await store.readText(`${FOLDER}/report-1.json`) ?? '', /pod-gone/);
+    assert.equal((await idem.run(input('redelivery'), () => Promise.resolve({ verdict: 'x' }), complete)).status, 'already-completed');
   });
 });
