@@ -6,7 +6,7 @@
 // `# pass N`, `# fail N`, ...): that is held back until the list of failed tests (file:line
 // and the test's path through its suites) has been printed, so a 5,000-line run ends with
 // what failed and the summary stays the last thing CI reads.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { globSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 
