@@ -10,6 +10,7 @@ import {
   pubsubMessageSchema,
   PUBSUB_CLOUDEVENT_TYPE,
 } from './schema.js';
+import type { z } from 'zod';
 import { formatIssues, formatPath, kindOf } from './issues.js';
 import { markValidated } from './validated.js';
 
@@ -212,12 +213,18 @@ function validateNotification(value: unknown, envelope: EnvelopeKind, what: stri
   if (!isRecord(value)) {
     fail('bad-shape', `${what}: expected an SCC NotificationMessage object, got ${kindOf(value)}`, undefined, envelope);
   }
-  const parsed = notificationMessageSchema.safeParse(value, { reportInput: true });
+  return markValidated(parseOrFail(notificationMessageSchema, value, [], envelope));
+}
+
+/** The schema's value, or a `bad-shape` rejection naming the first issue's path (under `prefix`). */
+function parseOrFail<S extends z.ZodType>(schema: S, value: unknown, prefix: string[], envelope: EnvelopeKind): z.output<S> {
+  const parsed = schema.safeParse(value, { reportInput: true });
   if (!parsed.success) {
     const first = parsed.error.issues[0];
-    fail('bad-shape', formatIssues(parsed.error.issues), first ? formatPath(first.path) : undefined, envelope);
+    const where = first ? formatPath([...prefix, ...first.path]) : undefined;
+    fail('bad-shape', formatIssues(parsed.error.issues, prefix), where, envelope);
   }
-  return markValidated(parsed.data);
+  return parsed.data;
 }
 
 /** Validates a PubsubMessage (`{ data, attributes, messageId, ... }`) and decodes its data. */
@@ -230,12 +237,7 @@ function decodePubsubMessage(
   if (!isRecord(body)) {
     fail('bad-shape', `${formatPath(prefix) || 'body'}: expected a Pub/Sub message object, got ${kindOf(body)}`, formatPath(prefix), envelope);
   }
-  const parsed = pubsubMessageSchema.safeParse(body, { reportInput: true });
-  if (!parsed.success) {
-    const first = parsed.error.issues[0];
-    fail('bad-shape', formatIssues(parsed.error.issues, prefix), first ? formatPath([...prefix, ...first.path]) : undefined, envelope);
-  }
-  const m = parsed.data;
+  const m = parseOrFail(pubsubMessageSchema, body, prefix, envelope);
   const decoded = decodePayload(m.data, formatPath([...prefix, 'data']), opts, envelope);
   const meta: Omit<Envelope, 'kind'> = {};
   const messageId = str(m.messageId) ?? str(m.message_id);
