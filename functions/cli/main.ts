@@ -84,7 +84,7 @@ async function triage(args: string[], io: CliIO): Promise<number> {
   if (values.policy) overrides.policyFile = values.policy;
   if (values['kube-context']) overrides.kubeContext = values['kube-context'];
   if (values.evidence) overrides.evidence = parseEvidenceLocation(values.evidence, 'cli');
-  if (values.offline) Object.assign(overrides, { clusterAccess: 'none', logs: false, marks: false, evidence: { kind: 'none' } } satisfies Partial<ResponderConfig>);
+  if (values.offline) Object.assign(overrides, { clusterAccess: 'none', logs: false, marks: false, confirm: false, evidence: { kind: 'none' } } satisfies Partial<ResponderConfig>);
   const input = parseJsonInput(file);
   // Audit entries go to stderr so stdout carries only the report.
   const runtime = createRuntime({

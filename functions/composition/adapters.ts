@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { ResponderConfig } from '../../shared/config.js';
 import { createActionLimiter } from '../../shared/contain/limiter.js';
-import type { ClusterDirectory, EvidenceStore, FindingMarks, LogSearch, ResultPublisher, Workloads } from '../../shared/ports.js';
+import type { ClusterDirectory, EvidenceStore, FindingMarks, FindingReader, LogSearch, ResultPublisher, Workloads } from '../../shared/ports.js';
 import { ResponderError } from '../../shared/common/errors.js';
 import type { PipelineAdapters } from '../../shared/respond/pipeline.js';
 import type { SecurityCenterClientOptions } from '../../shared/gcp/scc-marks.js';
@@ -110,6 +110,16 @@ async function findingMarks(config: ResponderConfig): Promise<FindingMarks | und
   return createSccFindingMarks();
 }
 
+/** SCC's copy of findings: always for the function, for the CLI when it confirms (SCC_RESPONDER_CONFIRM). */
+async function findingReader(config: ResponderConfig): Promise<FindingReader | undefined> {
+  if (!config.confirm) return undefined;
+  const { createSccFindingsReader } = await import('../../shared/gcp/scc-findings.js');
+  if (config.endpoints.scc) {
+    return createSccFindingsReader({ clientOptions: (await insecureGrpc(config.endpoints.scc)) as SecurityCenterClientOptions });
+  }
+  return createSccFindingsReader();
+}
+
 async function resultPublisher(config: ResponderConfig): Promise<ResultPublisher | undefined> {
   if (!config.resultsTopic) return undefined;
   const { createPubSubResultPublisher } = await import('../../shared/gcp/pubsub-publisher.js');
@@ -118,12 +128,13 @@ async function resultPublisher(config: ResponderConfig): Promise<ResultPublisher
 }
 
 export async function buildAdapters(config: ResponderConfig, env: NodeJS.ProcessEnv = process.env): Promise<PipelineAdapters> {
-  const [directory, logs, evidence, marks, publisher] = await Promise.all([
+  const [directory, logs, evidence, marks, publisher, findings] = await Promise.all([
     clusterDirectory(config, env),
     logSearch(config, env),
     evidenceStore(config),
     findingMarks(config),
     resultPublisher(config),
+    findingReader(config),
   ]);
   return {
     ...(typeof directory === 'string' ? { noClusterAccessReason: directory } : { directory }),
@@ -131,6 +142,7 @@ export async function buildAdapters(config: ResponderConfig, env: NodeJS.Process
     ...(evidence ? { evidence } : {}),
     ...(marks ? { marks } : {}),
     ...(publisher ? { publisher } : {}),
+    ...(findings ? { findings } : {}),
     limiter: createActionLimiter(evidence),
   };
 }

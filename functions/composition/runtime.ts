@@ -15,6 +15,8 @@ import { createIdempotency, type Idempotency } from '../../shared/record/idempot
 import type { HandlerRuntime } from '../../shared/respond/handle.js';
 import { respond, type PipelineAdapters, type PipelineSettings, type RespondContext } from '../../shared/respond/pipeline.js';
 import { RESPONDER_NAME, VERSION } from '../../shared/common/product.js';
+import { confirmFinding } from '../../shared/respond/confirm.js';
+import { decide } from '../../shared/policy/decide.js';
 
 export interface RuntimeOptions {
   surface: Surface;
@@ -122,6 +124,19 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     adapters: getAdapters,
     respondContext: () => Promise.resolve(base),
     respond,
+    confirm: async (incident, plan) => {
+      const a = await getAdapters();
+      // Locating the cluster through the GKE API (describe + token, cached by the directory)
+      // runs alongside the SCC read: no Kubernetes call, so it may start before confirmation.
+      if (config.clusterAccess === 'gke' && incident.cluster && a.directory) void a.directory.workloads(incident.cluster).catch(() => undefined);
+      return confirmFinding(incident, {
+        surface: options.surface,
+        ...(a.findings ? { reader: a.findings } : {}),
+        decide: (i) => decide(i, policy),
+        maxEventAgeMs: policy.confirm.maxEventAgeHours * 3_600_000,
+        acceptedSources: policy.confirm.sources,
+      });
+    },
     claimConcurrently: options.surface === 'function',
     idempotency: () =>
       (idempotency ??= getAdapters().then((a) => createIdempotency(a.evidence ? { store: a.evidence } : {}))),

@@ -17,7 +17,7 @@ import type { CollectorInfo, EvidenceResult, SnapshotPolicy } from '../evidence/
 import type { Envelope } from '../finding/decode.js';
 import type { Incident } from '../finding/types.js';
 import type { ActionType, Mode, ResponsePlan } from '../policy/types.js';
-import type { ClusterDirectory, ClusterInfo, EvidenceStore, FindingMarks, LogSearch, NodeView, PodView, ResultPublisher, Workloads } from '../ports.js';
+import type { ClusterDirectory, ClusterInfo, EvidenceStore, FindingMarks, FindingReader, LogSearch, NodeView, PodView, ResultPublisher, Workloads } from '../ports.js';
 import { replacementSelector } from '../contain/replacement.js';
 import { classifyError } from '../common/errors.js';
 import type { FindingAudit } from '../record/audit-log.js';
@@ -28,6 +28,7 @@ import { findingFolder } from '../record/report-object.js';
 import { loadPriorEffects, mergeStatuses, storeEffects, type EffectRecord } from './prior-effects.js';
 import { sharedReads } from './shared-reads.js';
 import { runStep, Skip, skipped, type StepResult } from '../common/step.js';
+import type { ConfirmationNote } from './confirm.js';
 
 /** Actions that only record the finding on the pod: no evidence needed, nothing destroyed. */
 const METADATA_ONLY: ReadonlySet<ActionType> = new Set<ActionType>(['labelPod', 'annotatePod']);
@@ -41,6 +42,8 @@ export interface PipelineAdapters {
   marks?: FindingMarks;
   publisher?: ResultPublisher;
   limiter?: ActionLimiter;
+  /** SCC's copy of findings, for confirmation before any cluster call (shared/respond/confirm.ts). */
+  findings?: FindingReader;
 }
 
 /** Settings that come from the policy file (with its defaults). */
@@ -69,6 +72,8 @@ export interface RespondContext {
    * duplicate check costs no time on the critical path (shared/record/idempotency.ts).
    */
   admit?: () => Promise<void>;
+  /** What SCC said about the finding (handle.ts confirms before respond() runs); shown in the report and the marks. */
+  confirmation?: ConfirmationNote;
 }
 
 /** The directory as enrichment sees it: the same (shared-read) Workloads the other steps use. */
@@ -341,6 +346,7 @@ export async function respond(incident: Incident, plan: ResponsePlan, ctx: Respo
     receivedAt,
     completedAt: receivedAt,
     ...(ctx.envelope ? { envelope: ctx.envelope } : {}),
+    ...(ctx.confirmation ? { confirmation: ctx.confirmation } : {}),
     incident,
     decision: plan,
     playbook,
@@ -384,6 +390,7 @@ async function recordEffects(report: TriageReport, ctx: RespondContext, record: 
       actions: mergeStatuses(report.actions, prior),
       ...(evidenceUri ? { evidenceUri } : {}),
       hash: markHash(report.evidence),
+      ...(ctx.confirmation ? { confirmed: ctx.confirmation.confirmed } : {}),
       // A pod that is gone leaves nothing to copy: not a failure of the response.
       failed: report.steps.some(
         (s) => s.status === 'failed' && s.failure === 'permanent' && ((s.name === 'snapshot' && !(report.evidence?.outcome === 'failed' && report.evidence.failure === 'pod-gone')) || s.name.startsWith('contain.')),
