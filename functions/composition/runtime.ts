@@ -30,6 +30,8 @@ export interface RuntimeOptions {
   auditDestination?: DestinationStream;
   /** CLI: force every action into dry-run. */
   forceDryRun?: boolean;
+  /** Clock for the confirmation's eventTime window (tests replaying fixed fixtures). */
+  now?: () => Date;
 }
 
 export interface Runtime extends HandlerRuntime {
@@ -135,6 +137,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
         decide: (i) => decide(i, policy),
         maxEventAgeMs: policy.confirm.maxEventAgeHours * 3_600_000,
         acceptedSources: policy.confirm.sources,
+        ...(options.now ? { now: options.now } : {}),
       });
     },
     claimConcurrently: options.surface === 'function',
