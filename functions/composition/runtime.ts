@@ -77,6 +77,7 @@ export function pipelineSettings(policy: Policy): PipelineSettings {
     protectedNamespaces: policy.protectedNamespaces,
     // Marks, publish: one API call each (plus client start-up on a cold instance).
     recordTimeoutMs: Math.max(5_000, policy.enrich.callTimeoutSeconds * 2_000),
+    results: { includeArguments: policy.results.includeArguments },
   };
 }
 

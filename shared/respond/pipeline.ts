@@ -29,6 +29,7 @@ import { loadPriorEffects, mergeStatuses, storeEffects, type EffectRecord } from
 import { sharedReads } from './shared-reads.js';
 import { runStep, Skip, skipped, type StepResult } from '../common/step.js';
 import type { ConfirmationNote } from './confirm.js';
+import { resultSummary, type ResultSummaryOptions } from './result-summary.js';
 
 /** Actions that only record the finding on the pod: no evidence needed, nothing destroyed. */
 const METADATA_ONLY: ReadonlySet<ActionType> = new Set<ActionType>(['labelPod', 'annotatePod']);
@@ -53,6 +54,8 @@ export interface PipelineSettings {
   protectedNamespaces: readonly string[];
   /** Timeout for each record step (marks, publish, report object). */
   recordTimeoutMs: number;
+  /** What the results topic carries (policy `results`; default: a summary without arguments). */
+  results?: ResultSummaryOptions;
 }
 
 export interface RespondContext {
@@ -406,7 +409,7 @@ async function recordEffects(report: TriageReport, ctx: RespondContext, record: 
   else if (willRetry) jobs.push(Promise.resolve(skipped('record.publish', 'a retry is coming: the result is published by the final attempt')));
   else {
     const publisher = adapters.publisher;
-    const msg = resultMessage(report, {
+    const msg = resultMessage(resultSummary(report, settings.results ?? { includeArguments: false }), {
       findingName: incident.findingName,
       category: incident.category,
       severity: incident.severity,
