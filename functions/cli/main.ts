@@ -102,6 +102,7 @@ async function triage(args: string[], io: CliIO): Promise<number> {
   const report =
     result.report ??
     (result.incident && result.decision ? inertReport(result.incident, result.decision, { runId: randomUUID(), ...(result.envelope ? { envelope: result.envelope } : {}) }) : undefined);
+  if (result.disposition === 'not-confirmed') io.stderr(`scc-responder: ${result.message}: nothing was done\n`);
   if (result.disposition === 'already-handled') io.stderr(`scc-responder: ${result.message}: showing the stored report (use another --evidence location to run again)\n`);
   if (report) io.stdout(render(report, format));
   else io.stdout(`${result.disposition}: ${result.message}\n`);

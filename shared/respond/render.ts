@@ -54,6 +54,10 @@ function headerLines(r: TriageReport): Line[] {
       ? `rule ${d.rule} (${d.mode}); enrich ${d.enrich ? 'yes' : 'no'}, snapshot ${d.snapshot ? 'yes' : 'no'}, actions: ${d.actions.map((a) => a.type).join(', ') || 'none'}${d.requireEvidence ? ', evidence required first' : ''}`
       : `no rule applies: ${d.reason}`,
   });
+  if (r.confirmation) {
+    lines.push({ label: 'SCC', value: r.confirmation.confirmed ? "confirmed: acted on SCC's copy of the finding" : 'NOT CONFIRMED by SCC: acted on the file\'s copy' });
+    for (const n of r.confirmation.notes) lines.push({ label: 'SCC note', value: n });
+  }
   lines.push({ label: 'Outcome', value: r.outcome.summary });
   return lines;
 }
