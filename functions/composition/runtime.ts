@@ -127,7 +127,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     adapters: getAdapters,
     respondContext: () => Promise.resolve(base),
     respond,
-    confirm: async (incident, plan) => {
+    confirm: async (incident) => {
       const a = await getAdapters();
       // Locating the cluster through the GKE API (describe + token, cached by the directory)
       // runs alongside the SCC read: no Kubernetes call, so it may start before confirmation.

@@ -65,7 +65,7 @@ export function createSccFindingsReader(options: SccFindingsOptions = {}): SccFi
     return (v2 ??= load().then((m) => new m.v2.SecurityCenterClient(options.clientOptions)));
   };
   const callOptions = { timeout: options.timeoutMs ?? 10_000, maxRetries: options.maxRetries ?? 0, autoPaginate: false };
-  // Sources never change identity: one read per instance (a failed read is not cached).
+  // Sources never change identity: one read per instance (a failed or empty read is not cached).
   const sources = new Map<string, Promise<SccSource | null>>();
 
   const getFinding = async (findingName: string, signal?: AbortSignal): Promise<SccFindingCopy | null> => {
@@ -109,7 +109,8 @@ export function createSccFindingsReader(options: SccFindingsOptions = {}): SccFi
       if (hit) return hit;
       const p = readSource(sourceName, signal);
       sources.set(sourceName, p);
-      p.catch(() => sources.delete(sourceName));
+      // Only known sources stay cached: forged names must not grow the cache without bound.
+      p.then((s) => void (s === null && sources.delete(sourceName)), () => sources.delete(sourceName));
       return p;
     },
     async close() {

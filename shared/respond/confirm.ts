@@ -46,10 +46,19 @@ export function confirmationNote(c: Confirmation): ConfirmationNote | undefined 
   return undefined;
 }
 
+/**
+ * The finding and its source. An organization-level name says its source
+ * (`organizations/O/sources/S/...`), so the source is read alongside the finding (one round
+ * trip, not two, on a cold instance); SCC's copy's own parent decides which source counts.
+ */
 async function readScc(reader: FindingReader, findingName: string, signal?: AbortSignal): Promise<{ copy: SccFindingCopy | null; source: SccSource | null }> {
+  const guessed = /^organizations\/[^/]+\/sources\/[^/]+/.exec(findingName)?.[0];
+  const early = guessed ? reader.getSource(guessed, signal) : undefined;
+  early?.catch(() => undefined);
   const copy = await reader.getFinding(findingName, signal);
   const parent = copy?.notification.finding['parent'];
-  const source = typeof parent === 'string' ? await reader.getSource(parent, signal) : null;
+  if (typeof parent !== 'string') return { copy, source: null };
+  const source = await (parent === guessed && early ? early : reader.getSource(parent, signal));
   return { copy, source };
 }
 

@@ -10,7 +10,9 @@ export type OutputFormat = 'text' | 'markdown' | 'json';
 // no rendering may let it move the cursor, rewrite the terminal, start a line, a heading or a
 // link. Control characters (C0, DEL, C1), Unicode line separators and bidi controls are shown
 // as escapes in both renderings.
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
 const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
 const CONTROL_OR_NEWLINE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
 
 function escapeChar(c: string): string {
@@ -141,6 +143,7 @@ export function md(text: string): string {
 
 /** A URL safe inside markdown link parentheses (already-encoded URLs stay as they are). */
 function mdUrl(url: string): string {
+  // eslint-disable-next-line no-control-regex -- control characters are percent-encoded
   return url.replace(/[()\s<>\u0000-\u001f\u007f-\u009f]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
 }
 

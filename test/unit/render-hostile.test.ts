@@ -46,6 +46,7 @@ function walk(tokens: readonly Token[], out: Token[] = []): Token[] {
 const headings = (markdown: string): string[] => walk(marked.lexer(markdown)).filter((t) => t.type === 'heading').map((t) => (t as { text: string }).text);
 const links = (markdown: string): string[] => walk(marked.lexer(markdown)).filter((t) => t.type === 'link' || t.type === 'image').map((t) => (t as { href: string }).href);
 const ALLOWED_LINK = /^https:\/\/(console\.cloud\.google\.com|www\.virustotal\.com|attack\.mitre\.org)\//;
+// eslint-disable-next-line no-control-regex -- the test looks for control bytes
 const CONTROL_BYTES = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/;
 
 let hostile: TriageReport;
