@@ -60,6 +60,14 @@ resource "google_project_iam_member" "responder_log_writer" {
   member  = "serviceAccount:${google_service_account.responder.email}"
 }
 
+# FindingReader: SCC's copy of each finding, read before any cluster call (ListFindings by
+# name, GetSource). Findings Viewer: the narrowest predefined role with findings.list and sources.get.
+resource "google_organization_iam_member" "responder_findings_viewer" {
+  org_id = var.organization_id
+  role   = "roles/securitycenter.findingsViewer"
+  member = "serviceAccount:${google_service_account.responder.email}"
+}
+
 # FindingMarks: security marks on findings (findings belong to the organization).
 resource "google_organization_iam_member" "responder_marks_writer" {
   org_id = var.organization_id
@@ -148,4 +156,31 @@ resource "google_storage_bucket_iam_member" "build_source_reader" {
   bucket = google_storage_bucket.source.name
   role   = "roles/storage.objectViewer"
   member = "serviceAccount:${google_service_account.build[0].email}"
+}
+
+# ------------------------------------------------------------------ 3. who may publish findings
+
+# The findings topic is the responder's trust boundary: whoever can publish to it can forge a
+# finding. Allow grants cannot remove publish rights that Owner, Editor or roles/pubsub.* hold,
+# so a deny policy on this (dedicated) project denies topics.publish to everyone except the
+# three identities that publish here for a reason (shared/gcp-permissions.ts PUBLISH_DENY):
+# SCC's notification agent (findings), the function (results) and Pub/Sub's agent (dead
+# letters). Deny beats every allow, inherited ones included; changing it needs
+# roles/iam.denyAdmin (not part of Owner). The function still confirms every finding with SCC.
+resource "google_iam_deny_policy" "findings_publishers" {
+  parent       = urlencode("cloudresourcemanager.googleapis.com/projects/${var.project_id}")
+  name         = "${var.name_prefix}-publishers"
+  display_name = "Only SCC, the responder and Pub/Sub publish in this project"
+  rules {
+    description = "topics.publish is denied to every principal but SCC's notification agent, the responder and Pub/Sub's agent"
+    deny_rule {
+      denied_principals  = ["principalSet://goog/public:all"]
+      denied_permissions = ["pubsub.googleapis.com/topics.publish"]
+      exception_principals = [
+        "principal://iam.googleapis.com/projects/-/serviceAccounts/${local.scc_notification_service_account}",
+        "principal://iam.googleapis.com/projects/-/serviceAccounts/${google_service_account.responder.email}",
+        "principal://iam.googleapis.com/projects/-/serviceAccounts/${local.pubsub_service_agent}",
+      ]
+    }
+  }
 }

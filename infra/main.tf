@@ -32,7 +32,8 @@ locals {
   # would otherwise come straight back to us.
   # The categories come from the policy file the function ships and runs (the same
   # path shared/policy policyCategories() reads: every rule's match.categories), so the
-  # filter can never forward less than the policy acts on.
+  # filter can never forward less than the policy acts on. With var.ctd_source set, only the
+  # organization's Container Threat Detection source is forwarded (infra/scc.tf).
   policy_document    = yamldecode(file("${local.source_dir}/${var.policy_file}"))
   policy_categories  = distinct(flatten([for rule in local.policy_document.rules : rule.match.categories]))
   finding_categories = distinct(concat(local.policy_categories, var.extra_finding_categories))
@@ -43,7 +44,7 @@ locals {
     "(${local.category_clause})",
     "state = \"ACTIVE\"",
     "resource_name : \"//container.googleapis.com/\"",
-  ], local.handled_clauses))
+  ], local.ctd_source_clauses, local.handled_clauses))
 
   # Cloud Run writes the function's stdout (our structured audit entries) to this log.
   audit_log_filter = join(" AND ", [

@@ -44,3 +44,22 @@ locals {
     google_scc_notification_config.findings_v1[*].service_account,
   ))
 }
+
+# Container Threat Detection's source in this organization (`organizations/ORG/sources/ID`,
+# find it with: gcloud scc sources describe ORG --source-display-name="Container Threat Detection").
+# When set, the notification filter forwards only that source's findings (`parent = "..."`,
+# the filter syntax has no source display name). The function checks the source of every
+# finding with SCC either way; name it in the policy's confirm.sources to pin it there too.
+variable "ctd_source" {
+  description = "Container Threat Detection's source name (organizations/ORG/sources/ID): the notification filter forwards only its findings. Null = filter by category, state and resource only."
+  type        = string
+  default     = null
+  validation {
+    condition     = var.ctd_source == null || can(regex("^organizations/[0-9]+/sources/[0-9]+$", var.ctd_source))
+    error_message = "ctd_source is organizations/ORG_ID/sources/SOURCE_ID."
+  }
+}
+
+locals {
+  ctd_source_clauses = var.ctd_source == null ? [] : ["parent = \"${var.ctd_source}\""]
+}

@@ -12,6 +12,7 @@
 //   - Kubernetes verbs: shared/kube/api-calls.ts KUBE_API_CALLS
 //   - runtime: package.json engines.node; categories: the bundled policy; the handled mark:
 //     shared/record/marks.ts; audit log producer and labels: shared/record/audit-log.ts
+import { checkPublishDeny, checkSourceFilter, type PublishDeny } from './check-publishers.js';
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -274,6 +275,8 @@ export interface InfraExpectations {
   auditLabelKeys: readonly string[];
   /** Policy files shipped in policies/ (relative paths, e.g. policies/default.yaml). */
   policyFiles: readonly string[];
+  /** shared/gcp-permissions.ts PUBLISH_DENY: who may publish in the responder's project. */
+  publishDeny: PublishDeny;
 }
 
 /** main.tf reads the policy the function ships ... */
@@ -503,7 +506,7 @@ export function checkFirstApply(config: TfConfig): string[] {
 
 /** Everything about the Terraform configuration. */
 export function checkInfra(config: TfConfig, want: InfraExpectations): string[] {
-  return [...checkWiring(config, want), ...checkGrants(config, want.gcpPermissions, want.plumbing)];
+  return [...checkWiring(config, want), ...checkGrants(config, want.gcpPermissions, want.plumbing), ...checkPublishDeny(config, want.publishDeny), ...checkSourceFilter(config)];
 }
 
 // ------------------------------------------------------------------ log filters

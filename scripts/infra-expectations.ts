@@ -3,7 +3,7 @@
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { KUBE_API_CALLS } from '../shared/kube/api-calls.js';
-import { GCP_PERMISSIONS, INFRA_PLUMBING_GRANTS } from '../shared/gcp-permissions.js';
+import { GCP_PERMISSIONS, INFRA_PLUMBING_GRANTS, PUBLISH_DENY } from '../shared/gcp-permissions.js';
 import { MARK_KEYS, MARK_STATES } from '../shared/record/marks.js';
 import { cleanLabels, type AuditLabels } from '../shared/record/audit-log.js';
 import { RESPONDER_NAME } from '../shared/common/product.js';
@@ -38,6 +38,7 @@ export async function expectationsFromRepo(root: string): Promise<{ infra: Infra
   const infra: InfraExpectations = {
     gcpPermissions: GCP_PERMISSIONS,
     plumbing: INFRA_PLUMBING_GRANTS,
+    publishDeny: PUBLISH_DENY,
     runtime: runtimeFor(pkg.engines?.node ?? ''),
     entryPoint: ENTRY_POINT,
     handledMark: { key: MARK_KEYS.state, values: MARK_STATES },

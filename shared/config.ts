@@ -27,6 +27,8 @@ const ConfigSchema = z.object({
     .optional(),
   /** Write SCC security marks back to the finding. */
   SCC_RESPONDER_MARKS: boolish.optional(),
+  /** Confirm the finding with SCC before acting (the function always does; CLI default: when it talks to SCC anyway). */
+  SCC_RESPONDER_CONFIRM: boolish.optional(),
   /** How to reach clusters: `gke` (GKE API + Google token), `kubeconfig` (local), `none`. */
   SCC_RESPONDER_CLUSTER_ACCESS: z.enum(['gke', 'kubeconfig', 'none']).optional(),
   SCC_RESPONDER_KUBE_CONTEXT: z.string().min(1).optional(),
@@ -65,6 +67,8 @@ export interface ResponderConfig {
   evidence: { kind: 'none' } | { kind: 'local'; dir: string } | { kind: 'gcs'; bucket: string; prefix: string };
   resultsTopic?: string;
   marks: boolean;
+  /** Read the finding from SCC and act on SCC's copy (always true for the function). */
+  confirm: boolean;
   clusterAccess: 'gke' | 'kubeconfig' | 'none';
   kubeContext?: string;
   logs: boolean;
@@ -121,10 +125,15 @@ export function loadConfig(env: NodeJS.ProcessEnv, surface: Surface, version: st
   if (e.SCC_RESPONDER_ENDPOINT_SCC) endpoints.scc = e.SCC_RESPONDER_ENDPOINT_SCC;
   if (e.SCC_RESPONDER_ENDPOINT_PUBSUB) endpoints.pubsub = e.SCC_RESPONDER_ENDPOINT_PUBSUB;
   if (e.SCC_RESPONDER_ENDPOINT_STORAGE) endpoints.storage = e.SCC_RESPONDER_ENDPOINT_STORAGE;
+  if (surface === 'function' && e.SCC_RESPONDER_CONFIRM === false) {
+    throw new ConfigError('SCC_RESPONDER_CONFIRM=false: the function never acts on a finding SCC has not confirmed (the message is attacker-writable)');
+  }
+  const marks = e.SCC_RESPONDER_MARKS ?? surface === 'function';
   const config: ResponderConfig = {
     surface,
     evidence: parseEvidenceLocation(e.SCC_RESPONDER_EVIDENCE, surface),
-    marks: e.SCC_RESPONDER_MARKS ?? surface === 'function',
+    marks,
+    confirm: surface === 'function' || (e.SCC_RESPONDER_CONFIRM ?? (marks || e.SCC_RESPONDER_ENDPOINT_SCC !== undefined)),
     clusterAccess: e.SCC_RESPONDER_CLUSTER_ACCESS ?? (surface === 'function' ? 'gke' : 'kubeconfig'),
     logs: e.SCC_RESPONDER_LOGS ?? surface === 'function',
     deadlineMs: (e.SCC_RESPONDER_DEADLINE_SECONDS ?? 240) * 1000,

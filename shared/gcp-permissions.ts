@@ -15,7 +15,7 @@
 export type GcpScope = 'project' | 'organization' | 'bucket' | 'topic';
 
 /** The port/adapter (shared/ports.ts) whose calls need the role. */
-export type GcpAdapter = 'ClusterDirectory' | 'LogSearch' | 'FindingMarks' | 'EvidenceStore' | 'ResultPublisher' | 'AuditLog';
+export type GcpAdapter = 'ClusterDirectory' | 'LogSearch' | 'FindingReader' | 'FindingMarks' | 'EvidenceStore' | 'ResultPublisher' | 'AuditLog';
 
 export interface GcpRoleGrant {
   role: string;
@@ -44,6 +44,16 @@ export const GCP_PERMISSIONS = [
     why:
       "entries.list for the playbook's three queries: pod logs, the cluster's Admin Activity audit log and node " +
       'console logs. Data Access audit logs would need roles/logging.privateLogViewer; the responder does not read them.',
+  },
+  {
+    role: 'roles/securitycenter.findingsViewer',
+    scope: 'organization',
+    adapter: 'FindingReader',
+    why:
+      "confirm each finding with SCC before any cluster call (shared/gcp/scc-findings.ts): ListFindings filtered by the finding's " +
+      "name (neither API version has GetFinding) needs securitycenter.findings.list, and the source check needs securitycenter.sources.get. " +
+      'Findings Viewer is the narrowest predefined role with both: read-only, no mute, state or mark changes (marks have their own ' +
+      'writer role), no assets or settings. Granted on the organization because a finding may live under any project of it.',
   },
   {
     role: 'roles/securitycenter.findingSecurityMarksWriter',
@@ -147,6 +157,23 @@ export const INFRA_PLUMBING_GRANTS = [
     why: 'the build reads the staged function source from the source bucket (that bucket only).',
   },
 ] as const satisfies readonly PlumbingGrant[];
+
+/**
+ * Who may publish to the findings topic: exactly SCC's notification service agent. Anyone
+ * else who can publish there (project Owners/Editors, roles/pubsub.*, the deployer) could
+ * forge findings. Allow policies cannot take a permission away from a role that has it, so an
+ * IAM deny policy on the responder's project denies topics.publish to every principal except
+ * the identities that publish there for a reason: SCC's agent (findings), the function (its
+ * results topic) and Pub/Sub's agent (dead letters). A deny policy beats every allow grant,
+ * inherited ones included, and changing it needs roles/iam.denyAdmin, which Owner does not
+ * include. The project must be dedicated to the responder (infra/README.md): nobody else
+ * publishes to its topics.
+ */
+export const PUBLISH_DENY = {
+  permission: 'pubsub.googleapis.com/topics.publish',
+  deniedPrincipals: ['principalSet://goog/public:all'],
+  exceptions: ['scc-notification-service-agent', 'function', 'pubsub-service-agent'] as const,
+} as const;
 
 /** `role@scope` (plus `:resource` where given): the comparison key the infra test uses. */
 export function grantKey(grant: { role: string; scope: string; resource?: string }): string {

@@ -249,3 +249,24 @@ export interface FindingMarks {
 export interface ResultPublisher {
   publish(payload: Buffer, attributes: Record<string, string>, orderingKey: string, signal?: AbortSignal): Promise<string>;
 }
+
+// ---------------------------------------------------------------- confirmation
+
+/** SCC's own copy of a finding, in the NotificationMessage's JSON shape (camelCase, RFC 3339 times). */
+export interface SccFindingCopy {
+  /** `{ finding, resource }`, ready for toIncident(); `finding.mute` and `finding.parent` as SCC has them. */
+  notification: { finding: Record<string, unknown>; resource?: Record<string, unknown> };
+}
+
+export interface SccSource {
+  name: string;
+  displayName: string;
+}
+
+/** Reads findings and sources from SCC (the source of truth the message is checked against). */
+export interface FindingReader {
+  /** The finding by its full name (v1 or v2); null when SCC has no such finding. */
+  getFinding(findingName: string, signal?: AbortSignal): Promise<SccFindingCopy | null>;
+  /** The source by name (`organizations/O/sources/S`); null when unknown. Cached per instance. */
+  getSource(sourceName: string, signal?: AbortSignal): Promise<SccSource | null>;
+}

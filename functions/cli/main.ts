@@ -146,7 +146,7 @@ function triageOverrides(values: TriageOptions['values'], env: NodeJS.ProcessEnv
   if (typeof values['policy'] === 'string') overrides.policyFile = values['policy'];
   if (typeof values['kube-context'] === 'string') overrides.kubeContext = values['kube-context'];
   if (typeof values['evidence'] === 'string') overrides.evidence = parseEvidenceLocation(values['evidence'], 'cli', '--evidence');
-  if (values['offline']) Object.assign(overrides, { clusterAccess: 'none', logs: false, marks: false, evidence: { kind: 'none' } } satisfies Partial<ResponderConfig>);
+  if (values['offline']) Object.assign(overrides, { clusterAccess: 'none', logs: false, marks: false, confirm: false, evidence: { kind: 'none' } } satisfies Partial<ResponderConfig>);
   return overrides;
 }
 
@@ -218,6 +218,7 @@ async function runTriage(input: string, file: string, format: OutputFormat, runt
       io.stderr(`scc-responder: the response did not run: ${result.message}\n`);
     }
   }
+  if (result.disposition === 'not-confirmed') io.stderr(`scc-responder: ${result.message}: nothing was done\n`);
   if (report) io.stdout(render(report, format));
   else io.stdout(`${result.disposition}: ${result.message}\n`);
   if (result.stored) sayStored(io, format, result.stored.markdown ?? result.stored.json, 'Report stored at');

@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { ResponderConfig } from '../../shared/config.js';
 import { createActionLimiter } from '../../shared/contain/limiter.js';
-import type { ClusterDirectory, EvidenceStore, FindingMarks, LogSearch, ResultPublisher, Workloads } from '../../shared/ports.js';
+import type { ClusterDirectory, EvidenceStore, FindingMarks, FindingReader, LogSearch, ResultPublisher, Workloads } from '../../shared/ports.js';
 import { ResponderError } from '../../shared/common/errors.js';
 import type { PipelineAdapters } from '../../shared/respond/pipeline.js';
 import type { SecurityCenterClientOptions } from '../../shared/gcp/scc-marks.js';
@@ -132,6 +132,16 @@ function findingMarks(config: ResponderConfig): FindingMarks | undefined {
   return { update: async (incident, marks, signal) => (await load()).update(incident, marks, signal) };
 }
 
+/** SCC's copy of findings: always for the function, for the CLI when it confirms (SCC_RESPONDER_CONFIRM). */
+async function findingReader(config: ResponderConfig): Promise<FindingReader | undefined> {
+  if (!config.confirm) return undefined;
+  const { createSccFindingsReader } = await import('../../shared/gcp/scc-findings.js');
+  if (config.endpoints.scc) {
+    return createSccFindingsReader({ clientOptions: (await insecureGrpc(config.endpoints.scc)) as SecurityCenterClientOptions });
+  }
+  return createSccFindingsReader();
+}
+
 /** The Pub/Sub client is imported on the first publish (the record stage, after containment). */
 function resultPublisher(config: ResponderConfig): ResultPublisher | undefined {
   const topic = config.resultsTopic;
@@ -151,7 +161,7 @@ function resultPublisher(config: ResponderConfig): ResultPublisher | undefined {
  * between a finding and the pod's deletion.
  */
 export async function buildAdapters(config: ResponderConfig, env: NodeJS.ProcessEnv = process.env): Promise<PipelineAdapters> {
-  const [directory, evidence] = await Promise.all([clusterDirectory(config, env), evidenceStore(config)]);
+  const [directory, evidence, findings] = await Promise.all([clusterDirectory(config, env), evidenceStore(config), findingReader(config)]);
   const logs = logSearch(config, env);
   const marks = findingMarks(config);
   const publisher = resultPublisher(config);
@@ -161,6 +171,7 @@ export async function buildAdapters(config: ResponderConfig, env: NodeJS.Process
     ...(evidence ? { evidence } : {}),
     ...(marks ? { marks } : {}),
     ...(publisher ? { publisher } : {}),
+    ...(findings ? { findings } : {}),
     limiter: createActionLimiter(evidence),
   };
 }

@@ -15,6 +15,8 @@ import { createIdempotency, type Idempotency } from '../../shared/record/idempot
 import type { HandlerRuntime } from '../../shared/respond/handle.js';
 import { respond, type PipelineAdapters, type PipelineSettings, type RespondContext } from '../../shared/respond/pipeline.js';
 import { RESPONDER_NAME, VERSION } from '../../shared/common/product.js';
+import { confirmFinding } from '../../shared/respond/confirm.js';
+import { decide } from '../../shared/policy/decide.js';
 
 export interface RuntimeOptions {
   surface: Surface;
@@ -30,6 +32,8 @@ export interface RuntimeOptions {
   forceDryRun?: boolean;
   /** CLI --rerun: run again even when the finding was completed. */
   rerun?: boolean;
+  /** Clock for the confirmation's eventTime window (tests replaying fixed fixtures). */
+  now?: () => Date;
 }
 
 export interface Runtime extends HandlerRuntime {
@@ -75,6 +79,7 @@ export function pipelineSettings(policy: Policy): PipelineSettings {
     protectedNamespaces: policy.protectedNamespaces,
     // Marks, publish: one API call each (plus client start-up on a cold instance).
     recordTimeoutMs: Math.max(5_000, policy.enrich.callTimeoutSeconds * 2_000),
+    results: { includeArguments: policy.results.includeArguments },
   };
 }
 
@@ -135,6 +140,20 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     adapters: getAdapters,
     respondContext: () => Promise.resolve(base),
     respond,
+    confirm: async (incident) => {
+      const a = await getAdapters();
+      // Locating the cluster through the GKE API (describe + token, cached by the directory)
+      // runs alongside the SCC read: no Kubernetes call, so it may start before confirmation.
+      if (config.clusterAccess === 'gke' && incident.cluster && a.directory) void a.directory.workloads(incident.cluster).catch(() => undefined);
+      return confirmFinding(incident, {
+        surface: options.surface,
+        ...(a.findings ? { reader: a.findings } : {}),
+        decide: (i) => decide(i, policy),
+        maxEventAgeMs: policy.confirm.maxEventAgeHours * 3_600_000,
+        acceptedSources: policy.confirm.sources,
+        ...(options.now ? { now: options.now } : {}),
+      });
+    },
     claimConcurrently: options.surface === 'function',
     deadlineMs: config.deadlineMs,
     ...(options.rerun ? { rerun: true } : {}),

@@ -31,6 +31,17 @@ export class Skip {
   constructor(readonly reason: string, readonly data?: unknown) {}
 }
 
+/**
+ * Thrown from below a step to say it does not apply here (not a failure): e.g. the kubeconfig
+ * context is not provably the finding's cluster. runStep() records the step as skipped.
+ */
+export class StepNotApplicable extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StepNotApplicable';
+  }
+}
+
 export function skipped(name: string, reason: string, data?: unknown): StepResult {
   return { name, status: 'skipped', reason, startedAt: new Date().toISOString(), durationMs: 0, ...(data === undefined ? {} : { data }) };
 }
@@ -60,6 +71,7 @@ export async function runStep<D>(
     }
     return { name, status: 'ok', startedAt, durationMs, data: value };
   } catch (err) {
+    if (err instanceof StepNotApplicable) return { name, status: 'skipped', reason: err.message, startedAt, durationMs: Date.now() - started };
     const c = classifyError(err);
     return {
       name,

@@ -6,7 +6,7 @@ import type { ClusterRef, Incident } from '../finding/types.js';
 import type { ClusterDirectory, LogQueryName, LogSearch, NodeView, PodView, Workloads } from '../ports.js';
 import { classifyError, ResponderError } from '../common/errors.js';
 import { withTimeout } from '../common/time.js';
-import { runStep, skipped, type Skip, type StepResult } from '../common/step.js';
+import { runStep, skipped, StepNotApplicable, type Skip, type StepResult } from '../common/step.js';
 import { buildPlaybookArtefacts } from './playbook.js';
 import { MAX_OWNER_CHAIN, readOwnerChain } from '../contain/owners.js';
 import { summariseLogs } from './log-summary.js';
@@ -60,7 +60,9 @@ export function replacementOf(pod: PodView): { willBeReplaced: boolean; replacem
 }
 
 /** A failure of "getting Kubernetes access", restated for each step that needed it. */
-function accessFailure(clusterName: string, err: unknown): ResponderError {
+function accessFailure(clusterName: string, err: unknown): Error {
+  // "This context is not the finding's cluster" stays a reason to skip, not a failure.
+  if (err instanceof StepNotApplicable) return err;
   const c = classifyError(err);
   return new ResponderError(`no Kubernetes access to cluster ${clusterName}: ${c.reason}`, c.kind, { ...(c.code === undefined ? {} : { code: c.code }), cause: err });
 }

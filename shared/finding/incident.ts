@@ -6,7 +6,7 @@
 // byte, a pod name Kubernetes would never accept) are flagged in `problems`.
 import { mapTactic, mapTechnique } from './mitre.js';
 import { formatIssues, formatPath } from './issues.js';
-import { isSecretKey, REDACTED, redactEnv, redactString } from './redact.js';
+import { isSecretKey, REDACTED, redactArgs, redactEnv, redactString } from './redact.js';
 import { parseClusterResourceName, parseInstanceResourceName, parseProjectNumber } from './resource-names.js';
 import { type NotificationMessage, notificationMessageSchema } from './schema.js';
 import type { BinaryInfo, Incident, IncidentProblem, MitreTechnique } from './types.js';
@@ -226,7 +226,7 @@ function build(message: NotificationMessage): Incident {
   }
 
   // Arguments are evidence and shown as such, but well-known secret formats are masked.
-  const args = (proc?.args ?? []).map(redactString);
+  const args = redactArgs(proc?.args ?? []);
   if (proc?.args) P['args'] = 'finding.processes[0].args';
   const pid = proc?.pid;
   if (pid !== undefined) P['pid'] = 'finding.processes[0].pid';

@@ -29,7 +29,7 @@ const VALUE_PATTERNS: readonly [RegExp, string][] = [
   [/\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}/g, REDACTED],
   [/\b(Bearer|Basic|Token)(\s+)[A-Za-z0-9._~+/=-]{8,}/gi, `$1$2${REDACTED}`],
   // `--password=x`, `token=x&`, `API_KEY: x`: the key stays, the value goes.
-  [/\b([A-Za-z0-9_-]*(?:pass(?:word|wd)?|pwd|secret|token|api[-_]?key|access[-_]?key)[A-Za-z0-9_-]*)(\s*[=:]\s*)("[^"]*"|'[^']*'|[^\s&;,'"]+)/gi, `$1$2${REDACTED}`],
+  [/\b([A-Za-z0-9_-]*(?:pass(?:word|wd)?|pwd?|secret|token|api[-_]?key|access[-_]?key)[A-Za-z0-9_-]*)(\s*[=:]\s*)("[^"]*"|'[^']*'|[^\s&;,'"]+)/gi, `$1$2${REDACTED}`],
   // `https://user:password@host`
   [/(\b[a-z][a-z0-9+.-]*:\/\/[^/\s:@]+:)[^@\s/]+@/gi, `$1${REDACTED}@`],
 ];
@@ -40,7 +40,7 @@ const VALUE_PATTERNS: readonly [RegExp, string][] = [
 // redaction was the largest share of the responder's own CPU per finding (bench/critical-path.ts).
 // Adding a pattern above means adding its anchor here (test/unit/redact-prefilter.test.ts checks).
 const MAY_CONTAIN_SECRET =
-  /-----begin|_(?:live|test)_|akia|gh[pousr]_|xox[abprs]-|aiza|ya29\.|eyj|bearer|basic|token|pass|pwd|secret|api[-_]?key|access[-_]?key|:\/\//i;
+  /-----begin|_(?:live|test)_|akia|gh[pousr]_|xox[abprs]-|aiza|ya29\.|eyj|bearer|basic|token|pass|pw|secret|api[-_]?key|access[-_]?key|:\/\//i;
 
 /** Replaces well-known secret formats inside free text. */
 export function redactString(text: string): string {
@@ -131,4 +131,51 @@ function walk(value: unknown, key: string | undefined, seen: WeakSet<object>, de
  */
 export function redact<T>(value: T, options: RedactOptions = {}): T {
   return walk(value, undefined, new WeakSet<object>(), 0, options) as T;
+}
+
+// ---------------------------------------------------------------- process arguments
+
+/** A flag whose value (`--flag VALUE` or `--flag=VALUE`) is a secret. */
+export const SECRET_FLAG = /^-{1,2}[A-Za-z0-9_.-]*(passw(or)?d|passphrase|pass|pwd|pw|secret|token|auth|api[-_]?key|apikey|access[-_]?key|private[-_]?key|credential|cookie|key)[A-Za-z0-9_.-]*$/i;
+/** `user:password` flags (curl -u, --user, --proxy-user): the part after the first colon is secret. */
+const USER_FLAG = /^(-u|-U|--user|--proxy-user)$/;
+/** Single-dash options that start with `p` but are not `-p<password>` (find, ps, ...). */
+const NOT_ATTACHED_PASSWORD = /^-(print0?|printf|perm|prune|path|pid|pidfile|proto|ppid|pgrp)$/;
+
+/** URL in an argument: the userinfo password and every query value go (the path stays for the report). */
+function redactUrls(arg: string): string {
+  return arg
+    .replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^/\s:@?#]+:)[^@\s/?#]*@/gi, `$1${REDACTED}@`)
+    .replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^\s?#]*\?)([^\s#]*)/gi, (_m, base: string, query: string) => base + query.replace(/([^&;=]*)=([^&;]*)/g, `$1=${REDACTED}`));
+}
+
+function userValue(v: string): string {
+  const i = v.indexOf(':');
+  return i < 0 ? v : `${v.slice(0, i)}:${REDACTED}`;
+}
+
+function redactArg(arg: string, prev: string | undefined): string {
+  if (prev !== undefined && !prev.includes('=')) {
+    if (SECRET_FLAG.test(prev)) return REDACTED;
+    if (USER_FLAG.test(prev)) return userValue(arg);
+  }
+  const eq = arg.indexOf('=');
+  if (arg.startsWith('-') && eq > 0) {
+    const flag = arg.slice(0, eq);
+    if (SECRET_FLAG.test(flag)) return `${flag}=${REDACTED}`;
+    if (USER_FLAG.test(flag)) return `${flag}=${userValue(arg.slice(eq + 1))}`;
+  }
+  // Attached short values: `-pSECRET` (mysql), `-uadmin:pw` (curl).
+  if (/^-p.+/.test(arg) && !NOT_ATTACHED_PASSWORD.test(arg)) return `-p${REDACTED}`;
+  if (/^-u.+:/.test(arg)) return `-u${userValue(arg.slice(2))}`;
+  return redactString(redactUrls(arg));
+}
+
+/**
+ * A process's argv, safe to show: values after (or attached to) secret-looking flags, the
+ * password of `user:password` flags, URL passwords and query values, and every secret
+ * format redactString() knows. The program and plain arguments stay (the playbook needs them).
+ */
+export function redactArgs(args: readonly string[]): string[] {
+  return args.map((a, i) => redactArg(a, i > 0 ? args[i - 1] : undefined));
 }

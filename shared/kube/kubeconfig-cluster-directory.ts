@@ -1,9 +1,15 @@
 // ClusterDirectory for local triage: a kubeconfig context (`--kube-context`, default the
 // current context). describe() reports the context's server; nothing calls Google.
+// Acting on the wrong cluster is worse than not acting: a context is used for a finding only
+// when its name (or its cluster's) provably names that cluster (gcloud's
+// `gke_PROJECT_LOCATION_CLUSTER`, all three equal), or when the user named a context that
+// does not say which cluster it is with --kube-context. Otherwise every cluster step is
+// skipped with the reason (StepNotApplicable).
 import { KubeConfig } from '@kubernetes/client-node';
 import type { ClusterRef } from '../finding/types.js';
 import type { ClusterDirectory, ClusterInfo, Workloads } from '../ports.js';
 import { ResponderError } from '../common/errors.js';
+import { StepNotApplicable } from '../common/step.js';
 import { workloadsFromKubeConfig, type ClientNodeWorkloadsOptions } from './client-node-workloads.js';
 
 export interface KubeconfigDirectoryOptions {
@@ -19,6 +25,8 @@ export interface KubeconfigDirectoryOptions {
 export class KubeconfigClusterDirectory implements ClusterDirectory {
   readonly kubeConfig: KubeConfig;
   readonly contextName: string;
+  /** The user named the context (--kube-context) rather than relying on the current one. */
+  readonly explicit: boolean;
   private cached: Workloads | undefined;
 
   constructor(private readonly options: KubeconfigDirectoryOptions = {}) {
@@ -36,19 +44,41 @@ export class KubeconfigClusterDirectory implements ClusterDirectory {
     if (!kc.getCurrentCluster()) throw new ResponderError(`kube context "${wanted}" names no cluster`, 'permanent');
     this.kubeConfig = kc;
     this.contextName = wanted;
+    this.explicit = options.context !== undefined;
   }
 
-  /**
-   * gcloud names contexts `gke_<project>_<location>_<cluster>`: when the context says which
-   * cluster it is, it must be the finding's (acting on the wrong cluster is worse than not acting).
-   */
+  /** The cluster a gcloud-style name says (`gke_PROJECT_LOCATION_CLUSTER`), from the context or its cluster entry. */
+  namedCluster(): { project: string; location: string; name: string } | undefined {
+    for (const n of [this.contextName, this.kubeConfig.getCurrentCluster()?.name ?? '']) {
+      const m = /^gke_(.+)_([a-z0-9-]+)_([a-z0-9-]+)$/.exec(n);
+      if (m) return { project: m[1] as string, location: m[2] as string, name: m[3] as string };
+    }
+    return undefined;
+  }
+
+  /** Whether the context names the finding's cluster: true, false (another cluster), undefined (it does not say). */
   contextMatches(ref: ClusterRef): boolean | undefined {
-    const m = /^gke_(.+)_([a-z0-9-]+)_([a-z0-9-]+)$/.exec(this.contextName);
-    if (!m) return undefined;
-    return m[2] === ref.location && m[3] === ref.name;
+    const named = this.namedCluster();
+    if (!named) return undefined;
+    return named.project === ref.project && named.location === ref.location && named.name === ref.name;
+  }
+
+  /** Why this context may not be used for the finding's cluster, or undefined when it may. */
+  refusal(ref: ClusterRef): string | undefined {
+    const want = `${ref.project}/${ref.location}/${ref.name}`;
+    const named = this.namedCluster();
+    if (named && this.contextMatches(ref) === false) {
+      return `kube context "${this.contextName}" names cluster ${named.project}/${named.location}/${named.name}, not the finding's cluster ${want}`;
+    }
+    if (!named && !this.explicit) {
+      return `kube context "${this.contextName}" does not say which cluster it is (not gke_PROJECT_LOCATION_CLUSTER): it is not used for the finding's cluster ${want} unless named with --kube-context`;
+    }
+    return undefined;
   }
 
   describe(ref: ClusterRef): Promise<ClusterInfo> {
+    const refused = this.refusal(ref);
+    if (refused) return Promise.reject(new StepNotApplicable(refused));
     const cluster = this.kubeConfig.getCurrentCluster();
     const info: ClusterInfo = {
       name: ref.name,
@@ -62,9 +92,8 @@ export class KubeconfigClusterDirectory implements ClusterDirectory {
   }
 
   workloads(ref: ClusterRef): Promise<Workloads> {
-    if (this.contextMatches(ref) === false) {
-      return Promise.reject(new ResponderError(`kube context "${this.contextName}" is not the finding's cluster ${ref.location}/${ref.name}`, 'permanent'));
-    }
+    const refused = this.refusal(ref);
+    if (refused) return Promise.reject(new StepNotApplicable(refused));
     this.cached ??= workloadsFromKubeConfig(this.kubeConfig, this.options.workloadsOptions);
     return Promise.resolve(this.cached);
   }

@@ -2,6 +2,7 @@
 // imported for types only, so this module loads without the library and is unit-testable.
 import type { CoreV1Event, V1ContainerStatus, V1Node, V1ObjectMeta, V1OwnerReference, V1Pod } from '@kubernetes/client-node';
 import type { ContainerView, KubeEvent, NodeView, OwnerRef, OwnerView, PodView } from '../ports.js';
+import { allowedAnnotations } from './annotation-allowlist.js';
 
 export const INSTANCE_ID_ANNOTATION = 'container.googleapis.com/instance_id';
 
@@ -44,8 +45,9 @@ function containerView(name: string, image: string | undefined, s: V1ContainerSt
   });
 }
 
+/** Labels whole; annotations by allowlist only (shared/kube/annotation-allowlist.ts: no last-applied-configuration). */
 function metaMaps(m: V1ObjectMeta | undefined): { labels: Record<string, string>; annotations: Record<string, string> } {
-  return { labels: { ...(m?.labels ?? {}) }, annotations: { ...(m?.annotations ?? {}) } };
+  return { labels: { ...(m?.labels ?? {}) }, annotations: allowedAnnotations(m?.annotations) };
 }
 
 export function podView(pod: V1Pod): PodView {

@@ -140,6 +140,33 @@ const enrichSchema = z
   })
   .prefault({});
 
+/**
+ * How a finding is confirmed with SCC before anything touches a cluster (the message is
+ * attacker-writable; SCC's copy is not). The age window must cover Pub/Sub's 24 h of
+ * redeliveries and the findings topic's 7-day replay retention (infra/pubsub.tf): 192 h.
+ */
+const confirmSchema = z
+  .strictObject({
+    maxEventAgeHours: z.int().min(25).max(24 * 31).default(192).meta({
+      description:
+        "The function refuses a finding whose eventTime is older than this (or in the future). Must cover Pub/Sub's 24 h of retries and the topic's replay retention (7 days): default 192.",
+    }),
+    sources: z.array(z.string().regex(/^organizations\/[0-9]+\/sources\/[0-9]+$/, 'expected organizations/ORG/sources/SOURCE')).default([]).meta({
+      description:
+        "Source names accepted as Container Threat Detection. Empty (default): any source whose display name is 'Container Threat Detection'. Naming the organization's CTD source also refuses a custom source that copies the display name.",
+    }),
+  })
+  .prefault({});
+
+/** What the results topic carries. */
+const resultsSchema = z
+  .strictObject({
+    includeArguments: z.boolean().default(false).meta({
+      description: 'Publish the process arguments (redacted) in the results-topic message. Default: a summary without arguments.',
+    }),
+  })
+  .prefault({});
+
 export const policySchema = z
   .strictObject({
     version: z.literal(1).meta({ description: 'Schema version of this file.' }),
@@ -154,6 +181,8 @@ export const policySchema = z
     }),
     snapshot: snapshotSchema,
     enrich: enrichSchema,
+    confirm: confirmSchema,
+    results: resultsSchema,
     rules: z.array(ruleSchema).meta({ description: 'Evaluated in order; the first rule that matches decides.' }),
   })
   .superRefine((policy, ctx) => {

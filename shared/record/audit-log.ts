@@ -211,6 +211,45 @@ export function summarySeverity(s: AuditSummary): AuditSeverity {
   return 'INFO';
 }
 
+// Cloud Logging refuses entries over 256 KB (a finding's 900 KB category once made a 1.8 MB
+// line): every string is cut at MAX_LOGGED_STRING, every list at MAX_LOGGED_ITEMS, and when
+// the fields together still exceed MAX_ENTRY_FIELDS_BYTES the largest are replaced by a
+// preview, so an entry (with message, labels and operation) stays well under the limit.
+export const MAX_LOGGED_STRING = 8 * 1024;
+const MAX_LOGGED_ITEMS = 200;
+export const MAX_ENTRY_FIELDS_BYTES = 128 * 1024;
+
+export function boundString(s: string, max = MAX_LOGGED_STRING): string {
+  return s.length <= max ? s : `${s.slice(0, max)}...[truncated ${s.length - max} characters]`;
+}
+
+/** Deep copy with every string and list bounded (the input is plain, scrubbed JSON data). */
+export function boundValue(v: unknown, depth = 0): unknown {
+  if (typeof v === 'string') return boundString(v);
+  if (typeof v !== 'object' || v === null || depth > 32) return v;
+  if (Array.isArray(v)) {
+    const items = v.slice(0, MAX_LOGGED_ITEMS).map((x) => boundValue(x, depth + 1));
+    if (v.length > MAX_LOGGED_ITEMS) items.push(`[${v.length - MAX_LOGGED_ITEMS} more items]`);
+    return items;
+  }
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v)) out[boundString(k, 256)] = boundValue(x, depth + 1);
+  return out;
+}
+
+/** Replaces the largest fields by a preview until the fields fit MAX_ENTRY_FIELDS_BYTES. */
+export function boundEntry(fields: Record<string, unknown>): Record<string, unknown> {
+  const size = (x: unknown): number => Buffer.byteLength(JSON.stringify(x) ?? '');
+  if (size(fields) <= MAX_ENTRY_FIELDS_BYTES) return fields;
+  const out = { ...fields };
+  const bySize = Object.keys(out).map((k) => [k, size(out[k])] as const).sort((a, b) => b[1] - a[1]);
+  for (const [k, bytes] of bySize) {
+    out[k] = { truncated: true, bytes, preview: (JSON.stringify(out[k]) ?? '').slice(0, 2048) };
+    if (size(out) <= MAX_ENTRY_FIELDS_BYTES) break;
+  }
+  return out;
+}
+
 export function createAuditLog(options: AuditLogOptions): AuditLog {
   const levelName = options.level ?? 'info';
   const threshold = LEVEL_VALUES[levelName];
@@ -256,17 +295,17 @@ export function createAuditLog(options: AuditLogOptions): AuditLog {
       if (v === undefined) continue;
       entry[RESERVED.has(k) ? `field_${k}` : k] = v;
     }
-    const scrubbed = scrub.value(entry);
+    const scrubbed = boundEntry(boundValue(scrub.value(entry)) as Record<string, unknown>);
     if (run !== undefined) scrubbed['run'] = run;
     if (operation) {
-      const op: Record<string, unknown> = { id: scrub.text(operation.id), producer: RESPONDER_NAME };
+      const op: Record<string, unknown> = { id: boundString(scrub.text(operation.id)), producer: RESPONDER_NAME };
       if (operation.first) op['first'] = true;
       if (operation.last) op['last'] = true;
       scrubbed[OPERATION_KEY] = op;
     }
     if (labels && Object.keys(labels).length > 0) scrubbed[LABELS_KEY] = scrub.value(labels);
     const method = target[PINO_LEVEL[severity].name as 'info'];
-    method.call(target, scrubbed, scrub.text(message));
+    method.call(target, scrubbed, boundString(scrub.text(message)));
   };
 
   const boundData = (data: unknown, scrub: Scrubber): unknown => {

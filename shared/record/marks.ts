@@ -27,6 +27,7 @@ export const MARK_KEYS = {
   mode: 'scc_responder_mode',
   run: 'scc_responder_run',
   time: 'scc_responder_time',
+  confirmed: 'scc_responder_confirmed',
 } as const;
 
 export type MarkKey = (typeof MARK_KEYS)[keyof typeof MARK_KEYS];
@@ -47,6 +48,7 @@ export const MARKS_TABLE: readonly { key: MarkKey; meaning: string; values: stri
   { key: MARK_KEYS.rule, meaning: 'The policy rule that decided.', values: 'rule name | none' },
   { key: MARK_KEYS.mode, meaning: 'Mode the rule ran in.', values: 'dry-run | enforce' },
   { key: MARK_KEYS.run, meaning: 'Run id of the attempt that wrote the marks (the `run` field of its audit entries).', values: 'uuid' },
+  { key: MARK_KEYS.confirmed, meaning: "Whether SCC's copy of the finding confirmed the message before anything was done (the function never acts unconfirmed; the CLI may, without SCC access).", values: 'scc | not-confirmed | unknown' },
   { key: MARK_KEYS.time, meaning: 'When the marks were written (UTC).', values: 'RFC 3339 timestamp' },
 ];
 
@@ -91,6 +93,8 @@ export interface MarkOutcome {
   failed?: boolean;
   /** Defaults to now. */
   at?: Date | string;
+  /** Whether SCC confirmed the finding (undefined: not known to the caller). */
+  confirmed?: boolean;
 }
 
 /**
@@ -119,6 +123,7 @@ export function marksFor(outcome: MarkOutcome): Record<MarkKey, string> {
     [MARK_KEYS.mode]: outcome.mode ?? 'none',
     [MARK_KEYS.run]: markValue(outcome.runId),
     [MARK_KEYS.time]: Number.isNaN(at.getTime()) ? 'none' : at.toISOString(),
+    [MARK_KEYS.confirmed]: outcome.confirmed === undefined ? 'unknown' : outcome.confirmed ? 'scc' : 'not-confirmed',
   } as Record<MarkKey, string>;
 }
 

@@ -1,5 +1,5 @@
-// The results topic: each finding's TriageReport (scrubbed again here, whatever the caller
-// did) published as JSON with attributes subscribers can filter on (`attributes.action =
+// The results topic: each finding's result summary (shared/respond/result-summary.ts;
+// scrubbed again here, whatever the caller did) published as JSON with attributes subscribers can filter on (`attributes.action =
 // "deleted"`) and the finding name as ordering key, so the results of one finding (a
 // dry-run, then an enforce run after a policy change) arrive in order.
 //
@@ -33,7 +33,7 @@ export interface ResultMessage {
 const MAX_ATTRIBUTE_VALUE = 1024;
 const MAX_ORDERING_KEY = 1024;
 /** Bumped when the payload's shape changes incompatibly, so subscribers can filter on it. */
-export const RESULT_SCHEMA = 'scc-responder.triage-report.v1';
+export const RESULT_SCHEMA = 'scc-responder.triage-summary.v1';
 
 function truncateBytes(s: string, max: number): string {
   if (Buffer.byteLength(s) <= max) return s;

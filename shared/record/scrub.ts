@@ -12,7 +12,7 @@
 //      removed wherever they appear, whatever key they hide under;
 //   6. object keys are scrubbed too (a secret used as a map key).
 // Pure code: no client library, no I/O.
-import { isSecretKey as isSecretKeyBase, redactString, REDACTED } from '../finding/redact.js';
+import { isSecretKey as isSecretKeyBase, redactString, REDACTED, SECRET_FLAG } from '../finding/redact.js';
 
 export { REDACTED };
 
@@ -20,8 +20,6 @@ export { REDACTED };
 const EXTRA_SECRET_KEY = /(^pass$|[-_]pass$|^pwd$|jwt|bearer|signature|^dsn$|client[-_]?secret)/i;
 /** Key names that hold a process environment (names kept, values dropped). */
 const ENV_KEY = /^(env|environment|envVariables|env_variables|envVars|environmentVariables)$/i;
-/** A command-line flag whose next argv element is a secret (`--password`, `-token`). */
-const SECRET_FLAG = /^-{1,2}[A-Za-z0-9_.-]*(passw(or)?d|passphrase|pwd|secret|token|api[-_]?key|apikey|access[-_]?key|private[-_]?key|credential)[A-Za-z0-9_.-]*$/i;
 
 export function isSecretKey(key: string): boolean {
   return isSecretKeyBase(key) || EXTRA_SECRET_KEY.test(key);

@@ -3,7 +3,9 @@
 import type { ActionLimiter } from '../contain/limiter.js';
 import type { CollectorInfo, SnapshotPolicy } from '../evidence/types.js';
 import type { Envelope } from '../finding/decode.js';
-import type { ClusterDirectory, EvidenceStore, FindingMarks, LogSearch, ResultPublisher } from '../ports.js';
+import type { ClusterDirectory, EvidenceStore, FindingMarks, FindingReader, LogSearch, ResultPublisher } from '../ports.js';
+import type { ConfirmationNote } from './confirm.js';
+import type { ResultSummaryOptions } from './result-summary.js';
 import type { FindingAudit } from '../record/audit-log.js';
 
 export interface PipelineAdapters {
@@ -15,6 +17,8 @@ export interface PipelineAdapters {
   marks?: FindingMarks;
   publisher?: ResultPublisher;
   limiter?: ActionLimiter;
+  /** SCC's copy of findings, for confirmation before any cluster call (shared/respond/confirm.ts). */
+  findings?: FindingReader;
 }
 
 /** Settings that come from the policy file (with its defaults). */
@@ -24,6 +28,8 @@ export interface PipelineSettings {
   protectedNamespaces: readonly string[];
   /** Timeout for each record step (marks, publish, report object). */
   recordTimeoutMs: number;
+  /** What the results topic carries (policy `results`; default: a summary without arguments). */
+  results?: ResultSummaryOptions;
 }
 
 export interface RespondContext {
@@ -44,6 +50,8 @@ export interface RespondContext {
    * duplicate check costs no time on the critical path (shared/record/idempotency.ts).
    */
   admit?: () => Promise<void>;
+  /** What SCC said about the finding (handle.ts confirms before respond() runs); shown in the report and the marks. */
+  confirmation?: ConfirmationNote;
 }
 
 /** `{ signal }` when there is one: spread into step and call options. */

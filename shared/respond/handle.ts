@@ -7,7 +7,7 @@ import type { DecodeContext, Envelope } from '../finding/decode.js';
 import type { ScreenedMessageDecision } from '../policy/decide-message.js';
 import type { Incident } from '../finding/types.js';
 import type { Decision, ResponsePlan } from '../policy/types.js';
-import type { AuditLog } from '../record/audit-log.js';
+import type { AuditLog, FindingAudit } from '../record/audit-log.js';
 import { inProgressError, type Finish, type Idempotency } from '../record/idempotency.js';
 import { isHandled } from '../record/marks.js';
 import { findingFolder } from '../record/report-object.js';
@@ -16,11 +16,13 @@ import { REPORT_SCHEMA_VERSION, type TriageReport } from './report.js';
 import type { PipelineAdapters, RespondContext } from './pipeline.js';
 import { classifyError } from '../common/errors.js';
 import { raceAbort, startDeadline } from '../common/time.js';
+import { confirmationNote, type Confirmation } from './confirm.js';
 
 export type Disposition =
   | 'rejected' // malformed message: acked with an ERROR entry
   | 'ignored' // valid, but no rule covers it (or not a GKE finding): acked with an INFO entry
   | 'already-handled' // our marks are on the finding (SCC re-notified after our own update)
+  | 'not-confirmed' // SCC does not confirm the message (forged, stale, muted, inactive...): acked with a WARNING entry
   | 'duplicate' // the same finding is being handled right now in this instance
   | 'handled'
   | 'partial'
@@ -55,6 +57,12 @@ export interface HandlerRuntime {
   /** Everything respond() needs besides the adapters and the per-finding audit. */
   respondContext(): Promise<Omit<RespondContext, 'adapters' | 'audit' | 'envelope'>>;
   respond(incident: Incident, plan: ResponsePlan, ctx: RespondContext): Promise<TriageReport>;
+  /**
+   * Reads the finding from SCC and compares it with the message (shared/respond/confirm.ts).
+   * Nothing touches a cluster, runs a log query or writes before it resolves; it may start
+   * locating the cluster through the GKE API meanwhile.
+   */
+  confirm(incident: Incident, plan: ResponsePlan): Promise<Confirmation>;
   /** Duplicate safety (single flight + store claims); built with the evidence store. */
   idempotency(): Promise<Idempotency>;
   /** Take the store claim alongside the response's reads instead of before them (function: critical path). */
@@ -114,6 +122,37 @@ export async function handleMessage(input: unknown, runtime: HandlerRuntime, dec
   return runMatched(incident, decision, envelope, runtime);
 }
 
+/**
+ * What a confirmation means for this delivery: a result to return now (not confirmed, SCC
+ * unavailable, already handled), or the incident and plan to act on (SCC's copy, re-decided).
+ */
+function confirmationGate(c: Confirmation, incident: Incident, plan: ResponsePlan, envelope: Envelope, audit: FindingAudit): { result: HandleResult } | { incident: Incident; plan: ResponsePlan } {
+  const base = { findingName: incident.findingName, incident, decision: plan, envelope };
+  switch (c.status) {
+    case 'refused': {
+      const message = `finding not confirmed by SCC: ${c.reasons.join('; ')}`;
+      audit.summary({ verdict: 'not-confirmed', action: 'none', outcome: 'completed', severity: 'WARNING', details: { reasons: c.reasons } }, message);
+      return { result: { disposition: 'not-confirmed', retry: false, message, ...base } };
+    }
+    case 'unavailable': {
+      const message = `SCC unavailable, the finding cannot be confirmed yet: ${c.reason}`;
+      audit.summary({ verdict: 'retry', action: 'none', outcome: 'retry', details: { reason: c.reason } }, message);
+      return { result: { disposition: 'retry', retry: true, message, ...base } };
+    }
+    case 'already-handled':
+      audit.summary({ verdict: 'duplicate', action: 'none', outcome: 'completed', details: { reason: "SCC's copy carries our security marks" } }, 'finding already handled (our security marks are on SCC\'s copy): acknowledged without acting again');
+      return { result: { disposition: 'already-handled', retry: false, message: 'already handled', ...base } };
+    case 'unconfirmed':
+      audit.warning(`finding NOT confirmed by SCC (proceeding on the file's copy): ${c.reason}`);
+      for (const w of c.warnings) audit.warning(w);
+      return { incident, plan };
+    case 'confirmed':
+      audit.info('finding confirmed by SCC: acting on SCC\'s copy');
+      for (const w of c.warnings) audit.warning(w);
+      return { incident: c.incident, plan: c.plan };
+  }
+}
+
 async function runMatched(incident: Incident, plan: ResponsePlan, envelope: Envelope, runtime: HandlerRuntime): Promise<HandleResult> {
   const audit = runtime.audit.forFinding(incident.findingName, {
     ...(incident.cluster ? { cluster: incident.cluster.name, project: incident.cluster.project } : {}),
@@ -134,7 +173,14 @@ async function runMatched(incident: Incident, plan: ResponsePlan, envelope: Enve
   audit.decision({ matched: true, rule: plan.rule, mode: plan.mode, actions: plan.actions.map((a) => a.type), requireEvidence: plan.requireEvidence });
   const deadline = runtime.deadlineMs === undefined ? undefined : startDeadline(`finding ${incident.findingName}`, runtime.deadlineMs);
   try {
-    const [adapters, base] = await Promise.all([runtime.adapters(), runtime.respondContext()]);
+    // Trust nothing the message says until SCC confirms it: from here on, SCC's copy.
+    const confirmation = await raceAbort(runtime.confirm(incident, plan), deadline?.signal);
+    const gate = confirmationGate(confirmation, incident, plan, envelope, audit);
+    if ('result' in gate) return gate.result;
+    ({ incident, plan } = gate);
+    const note = confirmationNote(confirmation);
+    const [adapters, base0] = await Promise.all([runtime.adapters(), runtime.respondContext()]);
+    const base = note ? { ...base0, confirmation: note } : base0;
     // At most one execution per finding: single flight in this instance, a create-only claim
     // in the evidence store across instances; report.json is the "completed" record.
     const idem = await runtime.idempotency();

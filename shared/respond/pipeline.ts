@@ -98,6 +98,7 @@ function draftReport(incident: Incident, plan: ResponsePlan, ctx: RespondContext
     receivedAt: p.receivedAt,
     completedAt: p.receivedAt,
     ...(ctx.envelope ? { envelope: ctx.envelope } : {}),
+    ...(ctx.confirmation ? { confirmation: ctx.confirmation } : {}),
     incident,
     decision: plan,
     playbook,

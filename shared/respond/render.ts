@@ -6,6 +6,33 @@ import type { StepResult } from '../common/step.js';
 
 export type OutputFormat = 'text' | 'markdown' | 'json';
 
+// Finding data is attacker-writable (the binary path, arguments, labels, even the category):
+// no rendering may let it move the cursor, rewrite the terminal, start a line, a heading or a
+// link. Control characters (C0, DEL, C1), Unicode line separators and bidi controls are shown
+// as escapes in both renderings.
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
+const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+// eslint-disable-next-line no-control-regex -- finding control characters is the point
+const CONTROL_OR_NEWLINE = /[\u0000-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069]/g;
+
+function escapeChar(c: string): string {
+  if (c === '\n') return '\\n';
+  if (c === '\t') return '\\t';
+  if (c === '\r') return '\\r';
+  const code = c.charCodeAt(0);
+  return code <= 0xff ? `\\x${code.toString(16).toUpperCase().padStart(2, '0')}` : `\\u${code.toString(16).toUpperCase().padStart(4, '0')}`;
+}
+
+/** One line of text: every control character and line break shown as an escape. */
+export function visibleLine(text: string): string {
+  return text.replace(CONTROL_OR_NEWLINE, escapeChar);
+}
+
+/** Multi-line text (filters, commands): line breaks kept, every other control character escaped. */
+export function visibleBlock(text: string): string {
+  return text.replace(CONTROL, escapeChar);
+}
+
 interface Line {
   label: string;
   value: string;
@@ -31,6 +58,10 @@ function headerLines(r: TriageReport): Line[] {
   });
   // Where the plan differs from the rule as written (--dry-run, snapshot off, ...): said next to the decision.
   if (d.matched) for (const note of d.notes ?? []) lines.push({ label: 'Note', value: note });
+  if (r.confirmation) {
+    lines.push({ label: 'SCC', value: r.confirmation.confirmed ? "confirmed: acted on SCC's copy of the finding" : 'NOT CONFIRMED by SCC: acted on the file\'s copy' });
+    for (const n of r.confirmation.notes) lines.push({ label: 'SCC note', value: n });
+  }
   lines.push({ label: 'Outcome', value: r.outcome.summary });
   return lines;
 }
@@ -77,10 +108,11 @@ function stepRows(steps: readonly StepResult[]): string[][] {
 function sectionText(sections: readonly PlaybookSection[]): string[] {
   const out: string[] = [];
   for (const sec of sections) {
-    out.push('', `Step ${sec.step}: ${sec.title}`);
+    out.push('', `Step ${sec.step}: ${visibleLine(sec.title)}`);
     for (const it of sec.items) {
-      const value = it.value.includes('\n') ? `\n      ${it.value.split('\n').join('\n      ')}` : ` ${it.value}`;
-      out.push(`  - ${it.label}:${value}${it.url && it.url !== it.value ? `\n      ${it.url}` : ''}${it.source ? `  [${it.source}]` : ''}`);
+      const v = visibleBlock(it.value);
+      const value = v.includes('\n') ? `\n      ${v.split('\n').join('\n      ')}` : ` ${v}`;
+      out.push(`  - ${visibleLine(it.label)}:${value}${it.url && it.url !== it.value ? `\n      ${visibleLine(it.url)}` : ''}${it.source ? `  [${visibleLine(it.source)}]` : ''}`);
     }
   }
   return out;
@@ -90,28 +122,39 @@ export function renderText(r: TriageReport): string {
   const out: string[] = ['SCC container responder: triage report', ''];
   const all = [...headerLines(r), ...enrichmentLines(r), ...evidenceLines(r), ...actionLines(r)];
   const width = Math.max(...all.map((l) => l.label.length));
-  for (const l of all) out.push(`${l.label.padEnd(width)}  ${l.value}`);
+  for (const l of all) out.push(`${visibleLine(l.label).padEnd(width)}  ${visibleLine(l.value)}`);
   out.push(...sectionText(r.playbook.sections));
   if (r.steps.length > 0) {
     out.push('', 'Steps');
-    for (const row of stepRows(r.steps)) out.push(`  ${row[0]?.padEnd(22)} ${row[1]?.padEnd(20)} ${row[2]?.padStart(8)}  ${row[3]}`);
+    for (const row of stepRows(r.steps).map((cells) => cells.map(visibleLine))) out.push(`  ${row[0]?.padEnd(22)} ${row[1]?.padEnd(20)} ${row[2]?.padStart(8)}  ${row[3]}`);
   }
   return `${out.join('\n')}\n`;
 }
 
-/** Escapes text for a markdown table cell or inline text. */
-function md(text: string): string {
-  return text.replace(/[\\`*_{}[\]<>|]/g, (c) => `\\${c}`).replace(/\n/g, ' ');
+/**
+ * Escapes text for a markdown table cell or inline text: markdown punctuation (emphasis,
+ * code, links, HTML, tables, headings, lists), control characters, and what GitHub-flavoured
+ * markdown would turn into a link by itself (`scheme://`, `www.`, `user@host`).
+ */
+export function md(text: string): string {
+  return visibleLine(text.replace(/[\\`*_{}[\]<>|#!~]/g, (c) => `\\${c}`))
+    .replace(/:\/\//g, '\\://')
+    .replace(/\bwww\./gi, (w) => `${w.slice(0, 3)}\\.`)
+    .replace(/@/g, '\\@');
 }
 
 /** A URL safe inside markdown link parentheses (already-encoded URLs stay as they are). */
 function mdUrl(url: string): string {
-  return url.replace(/[()\s<>]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
+  // eslint-disable-next-line no-control-regex -- control characters are percent-encoded
+  return url.replace(/[()\s<>\u0000-\u001f\u007f-\u009f]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0')}`);
 }
 
-function fence(text: string): string {
-  const ticks = text.includes('```') ? '````' : '```';
-  return `${ticks}\n${text}\n${ticks}`;
+/** A code fence longer than any backtick run in its content, so the content cannot close it. */
+export function fence(text: string): string {
+  const body = visibleBlock(text);
+  const longest = Math.max(0, ...[...body.matchAll(/`+/g)].map((m) => m[0].length));
+  const ticks = '`'.repeat(Math.max(3, longest + 1));
+  return `${ticks}\n${body}\n${ticks}`;
 }
 
 export function renderMarkdown(r: TriageReport): string {

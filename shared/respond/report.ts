@@ -10,6 +10,7 @@ import type { Incident } from '../finding/types.js';
 import type { Decision } from '../policy/types.js';
 import type { EffectRecord } from './prior-effects.js';
 import type { StepResult } from '../common/step.js';
+import type { ConfirmationNote } from './confirm.js';
 
 export const REPORT_SCHEMA_VERSION = 1;
 
@@ -42,6 +43,8 @@ export interface TriageReport {
   receivedAt: string;
   completedAt: string;
   envelope?: Envelope;
+  /** Whether SCC's copy confirmed the message (absent: the caller did not confirm). */
+  confirmation?: ConfirmationNote;
   incident: Incident;
   decision: Decision;
   playbook: PlaybookArtefacts;

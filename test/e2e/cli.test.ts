@@ -12,9 +12,11 @@ import { EXIT_BAD_INPUT, EXIT_OK, main } from '../../functions/cli/main.js';
 import type { TriageReport } from '../../shared/respond/report.js';
 import { PLANTED_SECRET } from '../support/audit-capture.js';
 import { DEPLOY_POD, INSTANCE_ID, NS, startWorld, type World } from '../support/fake-kube-world.js';
+import { startFakeScc, type FakeScc } from '../support/fake-scc.js';
 
 const FIXTURE = 'test/fixtures/modified-malicious-binary.v1.json';
 let world: World;
+let scc: FakeScc;
 let dir: string;
 let kubeconfig: string;
 
@@ -27,6 +29,7 @@ async function run(args: string[], env: NodeJS.ProcessEnv = {}): Promise<{ code:
 
 before(async () => {
   world = await startWorld();
+  scc = await startFakeScc();
   for (const c of world.kube.pod(NS, DEPLOY_POD)?.containers ?? []) c.files = { '/usr/bin/curl': { content: Buffer.from('test') } };
   dir = mkdtempSync(path.join(os.tmpdir(), 'scc-cli-'));
   kubeconfig = path.join(dir, 'kubeconfig');
@@ -34,13 +37,14 @@ before(async () => {
 });
 after(async () => {
   await world.close();
+  await scc.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
 describe('scc-responder triage', () => {
   test('through a kubeconfig pointing at the fake API server: enrichment, instance id in the node filter, evidence copied and verified', async () => {
     const evidence = path.join(dir, 'evidence');
-    const { code, out, err } = await run(['triage', FIXTURE, '--format', 'json', '--evidence', evidence], { KUBECONFIG: kubeconfig });
+    const { code, out, err } = await run(['triage', FIXTURE, '--format', 'json', '--evidence', evidence, '--kube-context', 'fake'], { KUBECONFIG: kubeconfig });
     assert.equal(code, EXIT_OK, err);
     const report = JSON.parse(out) as TriageReport;
     assert.equal(report.decision.matched, true);
@@ -61,7 +65,7 @@ describe('scc-responder triage', () => {
   test('triaging the same finding again after a dry-run reads again (no effect was taken): evidence already stored, nothing written', async () => {
     const evidence = path.join(dir, 'evidence');
     const calls = world.kube.requests.length;
-    const { code, out, err } = await run(['triage', FIXTURE, '--format', 'json', '--evidence', evidence], { KUBECONFIG: kubeconfig });
+    const { code, out, err } = await run(['triage', FIXTURE, '--format', 'json', '--evidence', evidence, '--kube-context', 'fake'], { KUBECONFIG: kubeconfig });
     assert.equal(code, EXIT_OK, err);
     assert.doesNotMatch(err, /showing .*stored report/);
     assert.equal((JSON.parse(out) as TriageReport).evidence?.outcome, 'exists', 'create-only evidence: found, not stored twice');
@@ -99,6 +103,62 @@ describe('scc-responder triage', () => {
     assert.equal((await run(['triage'])).code, EXIT_BAD_INPUT);
     assert.equal((await run(['frobnicate'])).code, EXIT_BAD_INPUT);
     assert.equal((await run(['triage', FIXTURE, '--format', 'yaml'])).code, EXIT_BAD_INPUT);
+  });
+});
+
+describe('CLI: which cluster, and whether SCC confirms', () => {
+  /** The fixture with a fresh id (and optionally another eventTime), written to a file. */
+  const findingFile = (id: string, eventTime?: string): { file: string; notification: Record<string, unknown> } => {
+    const n = JSON.parse(readFileSync(FIXTURE, 'utf8')) as { finding: { name: string; eventTime: string } };
+    n.finding.name = n.finding.name.replace(/[^/]+$/, id);
+    if (eventTime) n.finding.eventTime = eventTime;
+    const file = path.join(dir, `${id}.json`);
+    writeFileSync(file, JSON.stringify(n));
+    return { file, notification: n as unknown as Record<string, unknown> };
+  };
+  const sccEnv = (): NodeJS.ProcessEnv => ({ SCC_RESPONDER_ENDPOINT_SCC: `127.0.0.1:${scc.port}`, SCC_RESPONDER_CONFIRM: 'true' });
+
+  test('the current context does not say which cluster it is: cluster steps skipped with the reason, no Kubernetes call', async () => {
+    const before = world.kube.requests.length;
+    const { code, out, err } = await run(['triage', FIXTURE, '--format', 'json', '--evidence', 'none'], { KUBECONFIG: kubeconfig });
+    assert.equal(code, EXIT_OK, err);
+    const report = JSON.parse(out) as TriageReport;
+    const locate = report.steps.find((s) => s.name === 'locate');
+    assert.equal(locate?.status, 'skipped');
+    assert.match(locate?.reason ?? '', /kube context "fake" does not say which cluster it is.*--kube-context/);
+    assert.equal(world.kube.requests.length, before, 'no Kubernetes call');
+  });
+
+  test('without SCC access the CLI proceeds and says plainly that the finding was not confirmed (report, audit)', async () => {
+    const { code, out, err } = await run(['triage', FIXTURE, '--offline', '--format', 'json']);
+    assert.equal(code, EXIT_OK, err);
+    const report = JSON.parse(out) as TriageReport;
+    assert.equal(report.confirmation?.confirmed, false);
+    assert.match(report.confirmation?.notes[0] ?? '', /NOT confirmed by SCC: no SCC access/);
+    assert.match(err, /finding NOT confirmed by SCC/);
+    const text = await run(['triage', FIXTURE, '--offline']);
+    assert.match(text.out, /NOT CONFIRMED by SCC/);
+  });
+
+  test('with SCC access, a finding SCC does not know is refused: nothing done, no Kubernetes call', async () => {
+    const { file } = findingFile('cliunknown1');
+    const before = world.kube.requests.length;
+    const { code, err } = await run(['triage', file, '--format', 'json', '--evidence', 'none', '--kube-context', 'fake'], { KUBECONFIG: kubeconfig, ...sccEnv() });
+    assert.equal(code, EXIT_OK, err);
+    assert.match(err, /finding not confirmed by SCC: SCC has no finding named .*cliunknown1.*nothing was done/s);
+    assert.equal(world.kube.requests.length, before);
+  });
+
+  test('with SCC access, a known finding is confirmed; an old eventTime only warns in the CLI', async () => {
+    const old = new Date(Date.now() - 30 * 24 * 3_600_000).toISOString();
+    const { file, notification } = findingFile('cliknown1', old);
+    scc.addFinding(notification);
+    const { code, out, err } = await run(['triage', file, '--format', 'json', '--evidence', 'none', '--kube-context', 'fake'], { KUBECONFIG: kubeconfig, ...sccEnv() });
+    assert.equal(code, EXIT_OK, err);
+    const report = JSON.parse(out) as TriageReport;
+    assert.equal(report.confirmation?.confirmed, true);
+    assert.match(report.confirmation?.notes.join('\n') ?? '', /older than the policy's window/);
+    assert.equal(report.steps.find((s) => s.name === 'locate')?.status, 'ok');
   });
 });
 

@@ -32,6 +32,7 @@ function freshFinding(name = 'modified-malicious-binary.v1.json'): { notificatio
   n.finding.eventTime = new Date().toISOString();
   n.finding.name = n.finding.name.replace(/[^/]+$/, id);
   if (n.finding.canonicalName) n.finding.canonicalName = n.finding.canonicalName.replace(/[^/]+$/, id);
+  stack.known(n);
   return { notification: n as unknown as Record<string, unknown>, findingName: n.finding.name };
 }
 

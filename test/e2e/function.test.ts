@@ -9,16 +9,21 @@ import { configureResponder, FUNCTION_NAME } from '../../functions/scc-responder
 import type { ClusterDirectory } from '../../shared/ports.js';
 import { ResponderError } from '../../shared/common/errors.js';
 import { captureAudit, OPERATION, PLANTED_SECRET } from '../support/audit-capture.js';
+import { memoryFindings } from '../support/memory-findings.js';
 import { fixture, postBinary, postStructured, structuredEvent, listenOnLoopback } from '../support/cloudevents.js';
 
 const audit = captureAudit();
 let server: Server;
 let url: string;
 const v1 = fixture('modified-malicious-binary.v1.json');
+// Detected now: the function refuses findings older than the policy's window.
+(v1['finding'] as { eventTime: string }).eventTime = new Date().toISOString();
 const findingName = (v1['finding'] as { name: string }).name;
+// SCC's copy of the finding: the function acts only on what SCC confirms.
+const findings = memoryFindings(v1);
 
 before(async () => {
-  configureResponder({ adapters: {}, auditDestination: audit.destination, env: { LOG_LEVEL: 'info' } });
+  configureResponder({ adapters: { findings }, auditDestination: audit.destination, env: { LOG_LEVEL: 'info' } });
   server = getTestServer(FUNCTION_NAME);
   url = await listenOnLoopback(server);
 });
@@ -94,7 +99,7 @@ describe('transient failures ask for redelivery', () => {
       describe: () => Promise.reject(new ResponderError('GKE API unavailable (503)', 'transient', { code: 503 })),
       workloads: () => Promise.reject(new ResponderError('GKE API unavailable (503)', 'transient', { code: 503 })),
     };
-    configureResponder({ adapters: { directory: unavailable }, auditDestination: audit.destination, env: { LOG_LEVEL: 'info' } });
+    configureResponder({ adapters: { directory: unavailable, findings }, auditDestination: audit.destination, env: { LOG_LEVEL: 'info' } });
   });
 
   test('a 503 from the cluster directory makes the function answer 500 (Pub/Sub retries)', async () => {

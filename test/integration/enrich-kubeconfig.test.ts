@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { after, before, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { KubeConfig } from '@kubernetes/client-node';
 import { enrichIncident } from '../../shared/enrich/enrich.js';
 import { KubeconfigClusterDirectory } from '../../shared/kube/kubeconfig-cluster-directory.js';
@@ -33,10 +33,10 @@ function twoContexts(): string {
   );
 }
 
-test('the current context of a kubeconfig file: every Kubernetes step runs, no Google call, logs skipped', async () => {
+test('a context the user names (--kube-context): every Kubernetes step runs, no Google call, logs skipped', async () => {
   const file = path.join(dir, 'config');
   fs.writeFileSync(file, world.kube.kubeconfigYaml());
-  const directory = new KubeconfigClusterDirectory({ kubeconfigPath: file });
+  const directory = new KubeconfigClusterDirectory({ kubeconfigPath: file, context: 'fake' });
   assert.equal(directory.contextName, 'fake');
   const gkeCalls = world.gke.received.length;
   const logCalls = world.logging.requests.length;
@@ -63,11 +63,65 @@ test('--kube-context picks a context; a gcloud-named context for another cluster
   const ref = world.incident().cluster;
   assert.ok(ref);
   assert.equal(directory.contextMatches(ref), false);
+  const requests = world.kube.requests.length;
   const { steps } = await enrichIncident(world.incident(), { directory }, OPTIONS);
-  const pod = steps.find((x) => x.name === 'enrich.pod');
-  assert.equal(pod?.status, 'failed');
-  assert.equal(pod?.failure, 'permanent');
-  assert.match(pod?.reason ?? '', /not the finding's cluster us-central1\/payments/);
+  for (const name of ['enrich.cluster', 'enrich.pod']) {
+    const step = steps.find((x) => x.name === name);
+    assert.equal(step?.status, 'skipped', name);
+    assert.match(step?.reason ?? '', /names cluster acme-payments-prod\/us-central1\/other, not the finding's cluster acme-payments-prod\/us-central1\/payments/);
+  }
+  assert.equal(world.kube.requests.length, requests, 'no Kubernetes call');
+});
+
+/** A kubeconfig whose contexts are named like gcloud names them, all pointing at the fake. */
+function gcloudNamed(names: string[], current: string): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromString(world.kube.kubeconfigYaml());
+  const base = kc.getContextObject('fake');
+  assert.ok(base);
+  for (const name of names) kc.addContext({ ...base, name });
+  kc.setCurrentContext(current);
+  return kc;
+}
+
+describe('which cluster a kubeconfig context is (CLI cluster identity)', () => {
+  const FOR_FINDING = 'gke_acme-payments-prod_us-central1_payments';
+  const OTHER_PROJECT = 'gke_other-team-prod_us-central1_payments';
+
+  const podStep = async (directory: KubeconfigClusterDirectory): Promise<{ status?: string; reason?: string; calls: number }> => {
+    const before = world.kube.requests.length;
+    const { steps } = await enrichIncident(world.incident(), { directory }, OPTIONS);
+    const pod = steps.find((x) => x.name === 'enrich.pod');
+    return { ...(pod?.status ? { status: pod.status } : {}), ...(pod?.reason ? { reason: pod.reason } : {}), calls: world.kube.requests.length - before };
+  };
+
+  test('the current context named for the finding\'s project, location and cluster is used', async () => {
+    const r = await podStep(new KubeconfigClusterDirectory({ kubeConfig: gcloudNamed([FOR_FINDING], FOR_FINDING) }));
+    assert.equal(r.status, 'ok', r.reason);
+    assert.ok(r.calls > 0);
+  });
+
+  test('same cluster name and location in another project: refused, no call (even when named explicitly)', async () => {
+    for (const options of [{}, { context: OTHER_PROJECT }]) {
+      const r = await podStep(new KubeconfigClusterDirectory({ kubeConfig: gcloudNamed([OTHER_PROJECT], OTHER_PROJECT), ...options }));
+      assert.equal(r.status, 'skipped');
+      assert.match(r.reason ?? '', /names cluster other-team-prod\/us-central1\/payments, not the finding's cluster acme-payments-prod/);
+      assert.equal(r.calls, 0);
+    }
+  });
+
+  test('a current context that does not say which cluster it is: skipped with the reason, no call', async () => {
+    const kc = gcloudNamed([], 'fake');
+    const r = await podStep(new KubeconfigClusterDirectory({ kubeConfig: kc }));
+    assert.equal(r.status, 'skipped');
+    assert.match(r.reason ?? '', /kube context "fake" does not say which cluster it is .*--kube-context/);
+    assert.equal(r.calls, 0);
+  });
+
+  test('the same context named with --kube-context is used (the user vouches for it)', async () => {
+    const r = await podStep(new KubeconfigClusterDirectory({ kubeConfig: gcloudNamed([], 'fake'), context: 'fake' }));
+    assert.equal(r.status, 'ok', r.reason);
+  });
 });
 
 test('an unknown context fails at construction, naming the available ones', () => {

@@ -272,6 +272,7 @@ function freshFinding(): { notification: Record<string, unknown>; findingName: s
   const binary = n.finding.processes[0]?.binary;
   assert.ok(binary, 'fixture has processes[0].binary');
   Object.assign(binary, { size: String(BINARY_SIZE), hashedSize: String(BINARY_SIZE), sha256: BINARY_SHA256 });
+  stack.known(n);
   return { notification: n as unknown as Record<string, unknown>, findingName: n.finding.name, findingId };
 }
 

@@ -16,18 +16,20 @@ import fc from 'fast-check';
 import { createRuntime, type Runtime } from '../../functions/composition/runtime.js';
 import { handleMessage, type Disposition, type HandleResult } from '../../shared/respond/handle.js';
 import { captureAudit } from '../support/audit-capture.js';
-import { buildInput, containsSecret, fuzzCase, PLANTED_SECRET } from '../support/fuzz-mutations.js';
+import { memoryFindings } from '../support/memory-findings.js';
+import { buildInput, containsSecret, fuzzCase, mutatedNotification, PLANTED_SECRET } from '../support/fuzz-mutations.js';
 
 export const PIPELINE_FUZZ_SEED = 0x2026_5cc;
 export const PIPELINE_FUZZ_RUNS = 5_000;
 
-const DISPOSITIONS: readonly Disposition[] = ['rejected', 'ignored', 'already-handled', 'duplicate', 'handled', 'partial', 'retry', 'failed'];
+const DISPOSITIONS: readonly Disposition[] = ['rejected', 'ignored', 'not-confirmed', 'already-handled', 'duplicate', 'handled', 'partial', 'retry', 'failed'];
 const SEVERITIES = new Set(['DEFAULT', 'DEBUG', 'INFO', 'NOTICE', 'WARNING', 'ERROR', 'CRITICAL', 'ALERT', 'EMERGENCY']);
 
 const audit = captureAudit();
 /** Matched findings the offline pipeline could not respond to (see the todo test). */
 const failures: string[] = [];
 let runtime: Runtime;
+const findings = memoryFindings();
 const unhandled: unknown[] = [];
 const onUnhandled = (reason: unknown): void => {
   unhandled.push(reason);
@@ -35,7 +37,9 @@ const onUnhandled = (reason: unknown): void => {
 
 before(() => {
   process.on('unhandledRejection', onUnhandled);
-  runtime = createRuntime({ surface: 'function', adapters: {}, auditDestination: audit.destination, env: { LOG_LEVEL: 'debug' } });
+  // SCC knows each case's finding exactly as sent (added per case below), so matched cases
+  // pass confirmation and reach respond(); the clock is the fixtures' detection time.
+  runtime = createRuntime({ surface: 'function', adapters: { findings }, auditDestination: audit.destination, env: { LOG_LEVEL: 'debug' }, now: () => new Date('2026-11-27T10:00:00Z') });
 });
 
 after(() => {
@@ -60,7 +64,7 @@ function checkResult(r: HandleResult): void {
   assert.equal(typeof r.retry, 'boolean');
   assert.equal(typeof r.message, 'string');
   assert.ok(r.message.length > 0, 'a result says why');
-  if (r.disposition === 'rejected' || r.disposition === 'ignored') assert.equal(r.retry, false, 'bad or foreign input is acked, never redelivered');
+  if (r.disposition === 'rejected' || r.disposition === 'ignored' || r.disposition === 'not-confirmed') assert.equal(r.retry, false, 'bad, foreign or unconfirmed input is acked, never redelivered');
   assert.ok(!containsSecret(r), 'secret in the handler result');
 }
 
@@ -72,6 +76,8 @@ describe('fuzz: the handler end to end, offline', () => {
       fc.asyncProperty(fuzzCase, async (c) => {
         audit.clear();
         const { input, headers } = buildInput(c);
+        const sent = mutatedNotification(c) as { finding?: { name?: unknown } };
+        if (typeof sent.finding === 'object' && sent.finding !== null && typeof sent.finding.name === 'string') findings.add(sent);
         const r = await handleMessage(input, runtime, headers ? { headers } : {});
         checkResult(r);
         checkAuditLines(audit.lines);
@@ -88,7 +94,7 @@ describe('fuzz: the handler end to end, offline', () => {
     assert.deepEqual(unhandled.map((e) => (e instanceof Error ? `${e.name}: ${e.message}` : String(e))), []);
     // The fuzzer must reach the responder itself, not only the decoder.
     assert.ok((tally['rejected'] ?? 0) > 0 && (tally['ignored'] ?? 0) > 0, 'rejections and non-matching findings reached');
-    const responded = PIPELINE_FUZZ_RUNS - (tally['rejected'] ?? 0) - (tally['ignored'] ?? 0);
+    const responded = PIPELINE_FUZZ_RUNS - (tally['rejected'] ?? 0) - (tally['ignored'] ?? 0) - (tally['not-confirmed'] ?? 0);
     assert.ok(responded >= 100, `only ${responded} cases reached respond()`);
   });
 
@@ -99,6 +105,7 @@ describe('fuzz: the handler end to end, offline', () => {
   test('offline, a matched finding is never `failed`', async () => {
     const n = JSON.parse(readFileSync(new URL('../fixtures/modified-malicious-binary.v1.json', import.meta.url), 'utf8')) as { resource: Record<string, unknown> };
     n.resource['projectDisplayName'] = '\uD800';
+    findings.add(n);
     audit.clear();
     const r = await handleMessage(n, runtime);
     checkAuditLines(audit.lines);

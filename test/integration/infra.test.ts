@@ -12,7 +12,8 @@ import { createAuditLog } from '../../shared/record/audit-log.js';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { KUBE_API_CALLS, type KubeApiCall } from '../../shared/kube/api-calls.js';
-import { GCP_PERMISSIONS, INFRA_PLUMBING_GRANTS, grantKey } from '../../shared/gcp-permissions.js';
+import { GCP_PERMISSIONS, INFRA_PLUMBING_GRANTS, PUBLISH_DENY, grantKey } from '../../shared/gcp-permissions.js';
+import { checkPublishDeny, checkSourceFilter } from '../../scripts/check-publishers.js';
 import {
   admissionDenies,
   checkFirstApply,
@@ -660,5 +661,61 @@ describe('function entry point', () => {
       return;
     }
     assert.match(await readFile(source, 'utf8'), new RegExp(`['"]${ENTRY_POINT}['"]`));
+  });
+});
+
+describe('who may publish findings (issue 14: narrow publishers)', () => {
+  const denyRule = (c: TfConfig): Record<string, unknown> => block(block(body(c, 'google_iam_deny_policy.findings_publishers'), 'rules'), 'deny_rule');
+
+  test('a deny policy on the project lets exactly SCC, the responder and Pub/Sub publish', () => {
+    assert.deepEqual(checkPublishDeny(config, PUBLISH_DENY), []);
+    const rule = denyRule(config);
+    assert.deepEqual(rule['denied_permissions'], ['pubsub.googleapis.com/topics.publish']);
+    assert.deepEqual(rule['denied_principals'], ['principalSet://goog/public:all']);
+    assert.equal((rule['exception_principals'] as unknown[]).length, 3);
+  });
+
+  test('drift: no deny policy, an extra exception, a missing SCC exception, a condition, another parent', () => {
+    const none = copy();
+    delete none.resource['google_iam_deny_policy'];
+    assertReported(checkInfra(none, want), /missing google_iam_deny_policy/);
+
+    const extra = copy();
+    (denyRule(extra)['exception_principals'] as string[]).push('principal://iam.googleapis.com/projects/-/serviceAccounts/${google_service_account.trigger.email}');
+    assertReported(checkPublishDeny(extra, PUBLISH_DENY), /exception trigger-service-account may publish but is not declared/);
+
+    const noScc = copy();
+    denyRule(noScc)['exception_principals'] = (denyRule(noScc)['exception_principals'] as string[]).filter((p) => !p.includes('scc_notification'));
+    assertReported(checkPublishDeny(noScc, PUBLISH_DENY), /declared exception scc-notification-service-agent is missing/);
+
+    const conditional = copy();
+    denyRule(conditional)['denial_condition'] = [{ expression: 'resource.matchTag("x/y", "z")' }];
+    assertReported(checkPublishDeny(conditional, PUBLISH_DENY), /denial_condition/);
+
+    const narrowDeny = copy();
+    denyRule(narrowDeny)['denied_principals'] = ['principal://goog/subject/someone@example.com'];
+    assertReported(checkPublishDeny(narrowDeny, PUBLISH_DENY), /denied_principals must be/);
+
+    const elsewhere = copy();
+    body(elsewhere, 'google_iam_deny_policy.findings_publishers')['parent'] = '${urlencode("cloudresourcemanager.googleapis.com/projects/${var.other_project}")}';
+    assertReported(checkPublishDeny(elsewhere, PUBLISH_DENY), /parent must be the responder's project/);
+  });
+
+  test("the notification filter can name CTD's source; drift is reported", () => {
+    assert.deepEqual(checkSourceFilter(config), []);
+    const c = copy();
+    c.locals['notification_filter'] = '${join(" AND ", concat(["(${local.category_clause})"], local.handled_clauses))}';
+    assertReported(checkSourceFilter(c), /must include local\.ctd_source_clauses/);
+    const d = copy();
+    d.locals['ctd_source_clauses'] = '${[]}';
+    assertReported(checkSourceFilter(d), /parent = /);
+  });
+
+  test('the function may read findings: Findings Viewer on the organization, declared and granted', () => {
+    const { grants } = findGrants(config);
+    assert.ok(grants.some((g) => g.member === 'function' && g.role === 'roles/securitycenter.findingsViewer' && g.scope === 'organization'));
+    const c = copy();
+    delete c.resource['google_organization_iam_member']?.['responder_findings_viewer'];
+    assertReported(checkInfra(c, want), /declared but not granted: roles\/securitycenter\.findingsViewer@organization/);
   });
 });

@@ -32,6 +32,7 @@ describe('the locate step record', () => {
     const n = structuredClone(fixture('modified-malicious-binary.v1.json')) as { finding: { name: string; eventTime: string } };
     n.finding.eventTime = new Date().toISOString();
     n.finding.name = n.finding.name.replace(/[^/]+$/, 'locaterecord1');
+    stack.known(n);
     const r = await handleMessage(structuredEvent(n), runtime);
     assert.ok(r.report, `a report (${r.disposition}: ${r.message})`);
 

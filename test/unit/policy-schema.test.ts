@@ -15,7 +15,7 @@ test('the JSON Schema describes the file as written (input side: defaults option
   const s = policyJsonSchema() as { required?: string[]; additionalProperties?: boolean; properties: Record<string, unknown> };
   assert.deepEqual(s.required, ['version', 'rules']);
   assert.equal(s.additionalProperties, false);
-  assert.deepEqual(Object.keys(s.properties).sort(), ['description', 'enrich', 'protectedNamespaces', 'requireEvidence', 'rules', 'snapshot', 'version']);
+  assert.deepEqual(Object.keys(s.properties).sort(), ['confirm', 'description', 'enrich', 'protectedNamespaces', 'requireEvidence', 'results', 'rules', 'snapshot', 'version']);
   const text = JSON.stringify(s);
   for (const t of ['deletePod', 'quarantinePod', 'cordonNode', 'labelPod', 'annotatePod', 'dry-run', 'enforce', 'maxActionsPerHour']) assert.ok(text.includes(t), t);
 });

@@ -16,6 +16,7 @@ describe('marksFor', () => {
     assert.deepEqual(m, {
       scc_responder_state: 'triaged', scc_responder_action: 'would-delete', scc_responder_evidence: 'gs://ev/a/curl', scc_responder_hash: 'matches',
       scc_responder_rule: 'snap-delete', scc_responder_mode: 'dry-run', scc_responder_run: 'r1', scc_responder_time: AT,
+      scc_responder_confirmed: 'unknown',
     });
   });
 

@@ -11,6 +11,7 @@ import { signalOf, type RespondContext } from '../context.js';
 import { markHash } from '../outcome.js';
 import { mergeStatuses, storeEffects } from '../prior-effects.js';
 import type { TriageReport } from '../report.js';
+import { resultSummary } from '../result-summary.js';
 
 /** Stores this attempt's effects (best effort: a failure only makes a retry under-report). */
 export async function recordEffectsTaken(folder: string, actions: readonly ActionOutcome[], ctx: RespondContext, now: Date): Promise<void> {
@@ -33,6 +34,7 @@ function marksStep(report: TriageReport, ctx: RespondContext): Promise<StepResul
     actions: mergeStatuses(report.actions, report.priorEffects ?? []),
     ...(evidenceUri ? { evidenceUri } : {}),
     hash: markHash(report.evidence),
+    ...(ctx.confirmation ? { confirmed: ctx.confirmation.confirmed } : {}),
     // A pod that is gone leaves nothing to copy: not a failure of the response.
     failed: report.steps.some(
       (s) => s.status === 'failed' && s.failure === 'permanent' && ((s.name === 'snapshot' && !(report.evidence?.outcome === 'failed' && report.evidence.failure === 'pod-gone')) || s.name.startsWith('contain.')),
@@ -50,7 +52,7 @@ function publishStep(report: TriageReport, ctx: RespondContext): Promise<StepRes
   if (report.outcome.retry) return Promise.resolve(skipped('record.publish', 'a retry is coming: the result is published by the final attempt'));
   const { incident } = report;
   const plan = report.decision.matched ? report.decision : undefined;
-  const msg = resultMessage(report, {
+  const msg = resultMessage(resultSummary(report, ctx.settings.results ?? { includeArguments: false }), {
     findingName: incident.findingName,
     category: incident.category,
     severity: incident.severity,
