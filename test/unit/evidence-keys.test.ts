@@ -63,7 +63,7 @@ describe('keySegment', () => {
 describe('evidenceKeys', () => {
   test('layout project/cluster/namespace/pod/finding-id with binary and manifest.json', () => {
     const k = evidenceKeys({ project: 'acme', cluster: 'payments', namespace: 'ns', pod: 'p-1', findingId: 'f1' });
-    assert.deepEqual(k, { dir: 'acme/payments/ns/p-1/f1', binary: 'acme/payments/ns/p-1/f1/binary', manifest: 'acme/payments/ns/p-1/f1/manifest.json' });
+    assert.deepEqual(k, { dir: 'acme/payments/ns/p-1/f1', binary: 'acme/payments/ns/p-1/f1/binary', manifest: 'acme/payments/ns/p-1/f1/manifest.json', volatile: 'acme/payments/ns/p-1/f1/volatile.json' });
   });
 
   test('hostile parts cannot add or remove levels', () => {

@@ -168,6 +168,7 @@ export class DebugProc {
       if (exe) {
         await ch.stdout(Buffer.from(long ? `lrwxrwxrwx    1 ${uidOf(this.target, p)}        0                0 Dec  1 21:00 ${path} -> ${linkOf(this.target, p)}\n` : `${path}\n`));
       } else {
+        if (paths.length > 1) await ch.stdout(Buffer.from(`${path}:\n`));
         const lines = Object.entries(p.fds ?? {}).map(([n, t]) => (long ? `lrwx------    1 ${uidOf(this.target, p)}        0               64 Dec  1 21:00 ${n} -> ${t}` : n));
         await ch.stdout(Buffer.from(lines.map((l) => `${l}\n`).join('')));
       }
