@@ -41,6 +41,16 @@ export interface SnapshotInput {
 
 const MIB = 1024 * 1024;
 
+/**
+ * The snapshot policy for one run: the trusted collector adds an ephemeral container, a write
+ * that can never be undone, so it runs in enforce, and in dry-run only where the policy says
+ * `debugContainer.dryRun: true` (never for the CLI's --dry-run, which passes 'cli-dry-run').
+ */
+export function snapshotPolicyFor(policy: SnapshotPolicy, mode: 'enforce' | 'dry-run' | 'cli-dry-run'): SnapshotPolicy {
+  const allowed = mode === 'enforce' || (mode === 'dry-run' && policy.debugContainer.dryRun === true);
+  return { ...policy, debugContainer: { ...policy.debugContainer, enabled: policy.debugContainer.enabled && allowed } };
+}
+
 interface Run {
   input: SnapshotInput;
   keys: EvidenceKeys;

@@ -240,6 +240,8 @@ export interface SnapshotPolicy {
     image: string;
     /** Use the debug container first (trusted tool) rather than only when cat/tar are missing. */
     preferred?: boolean;
+    /** Also in dry-run rules (a write to the pod that cannot be undone). */
+    dryRun?: boolean;
     /** Ask for CAP_SYS_PTRACE when the process cannot be read otherwise (Pod Security "baseline" refuses it). */
     ptrace?: boolean;
   };

@@ -51,7 +51,9 @@ export function findSuspects(processes: readonly ProcessEntry[], incident: Incid
       const exeMatch = p.exe !== undefined && stripDeleted(p.exe) === path;
       const argvMatch = p.cmdline[0] === path;
       if (!exeMatch && !argvMatch) return undefined;
-      const argsMatch = args.length > 0 && JSON.stringify(p.cmdline.slice(1)) === JSON.stringify(args.map(redactString));
+      // SCC's args may or may not include argv[0].
+      const want = JSON.stringify(args.map(redactString));
+      const argsMatch = args.length > 0 && (JSON.stringify(p.cmdline) === want || JSON.stringify(p.cmdline.slice(1)) === want);
       return { pid: p.pid, score: (exeMatch ? 2 : 0) + (argsMatch ? 1 : 0) };
     })
     .filter((x): x is { pid: number; score: number } => x !== undefined);

@@ -13,7 +13,7 @@
 import type { Incident } from '../finding/types.js';
 import { firstGlobMatch, globMatch } from './glob.js';
 import type { Policy, PolicyAction, PolicyRule, RuleExclude, RuleMatch } from './schema.js';
-import type { ActionType, Decision, NoMatch, PlannedAction, ResponsePlan } from './types.js';
+import { evidenceGateOf, type ActionType, type Decision, type NoMatch, type PlannedAction, type ResponsePlan } from './types.js';
 
 export interface RuleEvaluation {
   index: number;
@@ -225,7 +225,7 @@ function buildPlan(rule: PolicyRule, index: number, i: Incident, policy: Policy)
     mode: rule.mode,
     enrich: rule.enrich,
     snapshot,
-    requireEvidence: rule.requireEvidence ?? policy.requireEvidence,
+    ...evidenceGateOf(rule.requireEvidence ?? policy.requireEvidence),
     actions,
     maxActionsPerHour: rule.maxActionsPerHour,
   };

@@ -2,6 +2,14 @@
 
 export type Mode = 'dry-run' | 'enforce';
 
+export type EvidenceGate = 'attempted' | 'stored';
+
+/** The policy's requireEvidence value in plan terms. */
+export function evidenceGateOf(v: boolean | EvidenceGate): { requireEvidence: boolean; evidenceGate: EvidenceGate } {
+  if (v === false) return { requireEvidence: false, evidenceGate: 'attempted' };
+  return { requireEvidence: true, evidenceGate: v === true ? 'attempted' : v };
+}
+
 export type ActionType = 'deletePod' | 'quarantinePod' | 'cordonNode' | 'labelPod' | 'annotatePod';
 
 export interface PlannedAction {
@@ -17,8 +25,13 @@ export interface ResponsePlan {
   mode: Mode;
   enrich: boolean;
   snapshot: boolean;
-  /** No destructive action before the evidence object is durably stored. */
+  /** Destructive actions wait for the evidence (false: they do not). */
   requireEvidence: boolean;
+  /**
+   * What they wait for: `attempted` = the collection attempt finished (target-caused failures
+   * do not hold them), `stored` = a copy that counts is stored.
+   */
+  evidenceGate: EvidenceGate;
   actions: PlannedAction[];
   maxActionsPerHour?: number;
   /** Index of the rule in the policy's `rules`. */

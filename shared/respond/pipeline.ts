@@ -12,7 +12,7 @@ import { enrichIncident } from '../enrich/enrich.js';
 import { withTimeout } from '../common/time.js';
 import { RESPONDER_NAME } from '../common/product.js';
 import type { EnrichmentData } from '../enrich/types.js';
-import { snapshotBinary } from '../evidence/snapshot.js';
+import { snapshotBinary, snapshotPolicyFor } from '../evidence/snapshot.js';
 import type { CollectorInfo, EvidenceResult, SnapshotPolicy } from '../evidence/types.js';
 import type { Envelope } from '../finding/decode.js';
 import type { Incident } from '../finding/types.js';
@@ -88,13 +88,20 @@ async function clusterInfoIfReady(enrich: Promise<{ data?: EnrichmentData }>): P
 }
 
 function evidenceStatus(result: EvidenceResult | undefined, step: StepResult | undefined): EvidenceStatus {
-  if (result && (result.outcome === 'stored' || result.outcome === 'exists')) return { stored: true, uri: result.object.uri };
-  if (result && result.outcome === 'failed') return { stored: false, reason: `snapshot failed: ${result.reason}` };
+  const withheld = result && result.withheldByTarget.length > 0 ? { withheldByTarget: result.withheldByTarget } : {};
+  if (result && (result.outcome === 'stored' || result.outcome === 'exists')) {
+    // A copy that is not the evidence (a decoy, a cut flood, a lying tool) does not count as stored.
+    const counts = result.outcome === 'stored' ? result.counts : result.manifest?.counts !== false;
+    const uri = result.object.uri;
+    return counts ? { stored: true, uri, attemptFinished: true, ...withheld } : { stored: false, uri, reason: `the stored copy is not the evidence: ${result.withheldByTarget.join('; ')}`, attemptFinished: true, ...withheld };
+  }
+  if (result && result.outcome === 'failed') return { stored: false, reason: `snapshot failed: ${result.reason}`, attemptFinished: result.blame === 'target', ...withheld };
   return { stored: false, reason: step?.reason ? `snapshot ${step.status}: ${step.reason}` : 'no snapshot was taken' };
 }
 
 /** Hash verdict in the marks' vocabulary. */
 export function markHash(result: EvidenceResult | undefined): MarkHashVerdict {
+  if (result && result.outcome === 'failed' && result.blame === 'target') return 'withheld-by-target';
   if (!result || result.outcome === 'failed') return 'no-evidence';
   const manifest = result.outcome === 'stored' ? result.manifest : result.manifest;
   if (!manifest) return 'not-compared';
@@ -199,9 +206,12 @@ export async function respond(incident: Incident, plan: ResponsePlan, ctx: Respo
     return runStep(
       'snapshot',
       async (signal) => {
-        const result = await snapshotBinary({ incident, workloads: w, store, policy: settings.snapshot, collector: ctx.collector, signal });
+        // The trusted collector (an irreversible write to the pod) only where this run may write.
+        const policy = snapshotPolicyFor(settings.snapshot, ctx.forceDryRun ? 'cli-dry-run' : plan.mode);
+        const result = await snapshotBinary({ incident, workloads: w, store, policy, collector: ctx.collector, signal });
         evidence = result;
-        if (result.outcome === 'failed') throw Object.assign(new Error(result.reason), { code: result.code, kindHint: result.kind });
+        // What the target withheld ends the attempt (recorded below), it does not fail the step.
+        if (result.outcome === 'failed' && result.blame !== 'target') throw Object.assign(new Error(result.reason), { code: result.code, kindHint: result.kind });
         return result;
       },
       // The snapshot enforces its own deadline; this outer one only catches a hung store.
@@ -280,7 +290,9 @@ export async function respond(incident: Incident, plan: ResponsePlan, ctx: Respo
     if (evidence.code !== undefined) snapshotStep.code = evidence.code;
     snapshotStep.data = evidence;
   }
+  if (evidence?.outcome === 'failed' && evidence.blame === 'target') snapshotStep.reason = `evidence destroyed or withheld by the target: ${evidence.reason}`;
   record(snapshotStep);
+  for (const w of evidence?.withheldByTarget ?? []) audit.warning(w, { step: 'snapshot', significant: true });
 
   // 3. contain
   let actions: ActionOutcome[] = [];
