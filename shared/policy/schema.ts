@@ -42,7 +42,7 @@ export const DEFAULT_COLLECTOR_IMAGE = 'docker.io/library/busybox:1.37.0@sha256:
  * still hold it. `stored`: wait until a copy that counts is stored, whatever the reason
  * (the target can then keep its pod running by deleting its binary). `true` means `attempted`.
  */
-const requireEvidence = z.union([z.boolean(), z.enum(['attempted', 'stored'])]);
+const requireEvidence = z.union([z.boolean(), z.enum(['attempted', 'stored'])], { error: 'expected attempted, stored, true (= attempted) or false' });
 
 const glob = z.string().min(1).max(512).meta({
   description: 'Anchored glob matching the whole value: * (no /), ** (any), ? (one char, no /); everything else literal.',
