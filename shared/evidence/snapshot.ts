@@ -48,7 +48,13 @@ const MIB = 1024 * 1024;
  */
 export function snapshotPolicyFor(policy: SnapshotPolicy, mode: 'enforce' | 'dry-run' | 'cli-dry-run'): SnapshotPolicy {
   const allowed = mode === 'enforce' || (mode === 'dry-run' && policy.debugContainer.dryRun === true);
-  return { ...policy, debugContainer: { ...policy.debugContainer, enabled: policy.debugContainer.enabled && allowed } };
+  if (!policy.debugContainer.enabled || allowed) return policy;
+  const why =
+    mode === 'cli-dry-run'
+      ? '--dry-run never writes to the cluster'
+      : 'this rule is dry-run and snapshot.debugContainer.dryRun is false (adding an ephemeral container is a write that cannot be undone)';
+  const offReason = `${why}. In enforce, the collector ${policy.debugContainer.image} would be added to the pod (targeting the container, as its uid, all capabilities dropped) to read the process table, open files, sockets and the binary through /proc/<pid>/exe before any destructive action; here the container's own cat/tar were used instead`;
+  return { ...policy, debugContainer: { ...policy.debugContainer, enabled: false, offReason } };
 }
 
 interface Run {
@@ -83,7 +89,7 @@ function base(run: Pick<Run, 'input' | 'attempts' | 'startedAt' | 'withheld' | '
     endedAt: new Date().toISOString(),
     ...(run.keys ? { keys: { binary: run.keys.binary, manifest: run.keys.manifest } } : {}),
     ...(run.trusted?.volatile ? { volatile: run.trusted.volatile } : {}),
-    ...(run.trusted ? { collector: run.trusted.report } : {}),
+    ...(run.trusted ? { collector: run.trusted.report } : run.input.policy.debugContainer.offReason ? { collector: { used: false, image: run.input.policy.debugContainer.image, reason: run.input.policy.debugContainer.offReason } } : {}),
     withheldByTarget: run.withheld,
   };
 }

@@ -242,6 +242,8 @@ export interface SnapshotPolicy {
     preferred?: boolean;
     /** Also in dry-run rules (a write to the pod that cannot be undone). */
     dryRun?: boolean;
+    /** Set when this run may not add it (dry-run): what enforce would do instead, for the report. */
+    offReason?: string;
     /** Ask for CAP_SYS_PTRACE when the process cannot be read otherwise (Pod Security "baseline" refuses it). */
     ptrace?: boolean;
   };

@@ -485,7 +485,8 @@ describe('Kubernetes RBAC (infra/k8s)', () => {
     for (const r of rbac) assert.deepEqual(checkRbac(r), [], r.file);
     // The trusted evidence collector (default for enforce rules) needs patch on pods/ephemeralcontainers.
     const base = rbac.find((r) => r.file === RBAC_FILES.base);
-    assert.ok(base?.triples.has('|pods/ephemeralcontainers|patch'), 'the collector is granted');
+    assert.ok(base, 'the base role');
+    assert.ok(base.triples.has('|pods/ephemeralcontainers|patch'), 'the collector is granted');
     assert.ok(base.triples.has('|pods/exec|get') && base.triples.has('|pods/exec|create'), 'WebSocket exec needs get and create');
   });
 
