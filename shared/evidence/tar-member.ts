@@ -79,6 +79,8 @@ export function extractTarMember(memberName: string, target: Writable): TarMembe
       outcome.nonRegular = { type: header.type ?? 'unknown', ...(header.linkname ? { linkname: header.linkname } : {}) };
     }
     outcome.skipped += 1;
+    // Destroying the archive mid-member (the flood cap) errors the member being drained.
+    stream.on('error', () => undefined);
     stream.on('end', () => next());
     stream.resume();
   });

@@ -37,6 +37,8 @@ export interface ExecHost {
 interface ContainerView {
   lookup(path: string): FakeFile | undefined;
   tools: readonly FakeTool[];
+  /** Members a lying tar sends first. */
+  tarExtra?: readonly { name: string; file: FakeFile }[];
   /** A debug container runs every command through the process model (proc.ts). */
   run?: (argv: readonly string[], ch: Channel) => Promise<number>;
 }
@@ -56,7 +58,7 @@ function viewOf(pod: FakePodSpec, containerName: string): { view: ContainerView;
   const c = pod.containers.find((x) => x.name === containerName);
   if (c) {
     const lying = c.lyingCat;
-    return { running: c.running !== false, view: { tools: c.tools ?? ['cat', 'tar'], lookup: (p) => (lying ? { content: lying } : c.files?.[p]) } };
+    return { running: c.running !== false, view: { tools: c.tools ?? ['cat', 'tar'], lookup: (p) => (lying ? { content: lying } : c.files?.[p]), ...(c.tarExtra ? { tarExtra: c.tarExtra } : {}) } };
   }
   const e = pod.ephemeralContainers?.find((x) => x.name === containerName);
   if (!e) return undefined;
@@ -143,6 +145,9 @@ async function runTar(view: ContainerView, args: string[], ch: Channel): Promise
   if (parsed.items.some((i) => i.absolute)) await ch.stderr("tar: Removing leading `/' from member names\n");
   const pack = tar.pack();
   const producer = (async () => {
+    for (const extra of view.tarExtra ?? []) {
+      await pipeline(fileStream(extra.file), pack.entry({ name: extra.name, size: sizeOf(extra.file), mode: 0o755, mtime: MTIME, type: 'file' }));
+    }
     for (const item of parsed.items) {
       const f = view.lookup(item.path);
       if (!f) {

@@ -39,6 +39,8 @@ export interface FakeContainerSpec {
   runAsUserInSpec?: boolean;
   /** Added: the container's own `cat` prints these bytes whatever it is asked (a lying tool). */
   lyingCat?: Buffer;
+  /** Added: members the container's own `tar` sends before the ones asked for (decoys, floods). */
+  tarExtra?: { name: string; file: FakeFile }[];
 }
 
 /** Added (proc.ts): one process in the target container's pid namespace. */
