@@ -62,6 +62,7 @@ export function pipelineSettings(policy: Policy): PipelineSettings {
     snapshot: {
       maxBytes: policy.snapshot.maxBytes,
       timeoutMs: policy.snapshot.timeoutSeconds * 1000,
+      hourlyByteBudget: policy.snapshot.hourlyBytesPerCluster,
       debugContainer: {
         enabled: policy.snapshot.debugContainer.enabled,
         image: policy.snapshot.debugContainer.image,

@@ -22,6 +22,7 @@ import { runCopy, type CopyDeps, type CopyResult, type CopySink } from './copy-a
 import { Deadline } from './deadline.js';
 import { ExecBudget } from './exec-text.js';
 import { buildManifest, isComplete, readExistingManifest, trustOf, writeManifest } from './manifest.js';
+import { EvidenceByteBudget } from './byte-budget.js';
 import { collectTrusted, type TrustedFailure, type TrustedOutcome } from './trusted-collector.js';
 import { tarMemberName } from './tar-member.js';
 import type { CollectorInfo, EvidenceFailed, EvidenceResult, ExecAttempt, FailureBlame, HashReport, SnapshotFailure, SnapshotMethod, SnapshotPolicy } from './types.js';
@@ -68,6 +69,7 @@ interface Run {
   withheld: string[];
   pod: PodView | undefined;
   trusted?: TrustedOutcome;
+  budgetCounter?: EvidenceByteBudget;
 }
 
 /** Failures the target causes: recorded as significant, never a reason to hold containment. */
@@ -154,7 +156,30 @@ async function collect(run: Run): Promise<EvidenceResult> {
   if (existing !== null) return existsResult(run, existing, "a complete copy of this finding's binary is already stored (an earlier delivery of the finding)", false);
   const podProblem = await readPod(run);
   if (podProblem) return podProblem;
+  const over = await applyBudget(run);
+  if (over) return over;
   return runMethods(run);
+}
+
+/** The cluster's hourly byte budget: copies are capped at what is left; none when it is used up. */
+async function applyBudget(run: Run): Promise<EvidenceFailed | undefined> {
+  const { input, deadline } = run;
+  const limit = input.policy.hourlyByteBudget;
+  const cluster = input.incident.cluster;
+  if (limit === undefined || !cluster) return undefined;
+  run.budgetCounter = new EvidenceByteBudget(input.store, limit);
+  let left: number;
+  try {
+    left = await deadline.race(run.budgetCounter.remaining({ project: cluster.project, cluster: cluster.name }, deadline.signal));
+  } catch (err) {
+    const c = classifyError(err);
+    return failedResult(run, { failure: deadline.signal.aborted ? deadline.failure() : 'store-failed', reason: `reading the evidence byte budget failed: ${c.reason}`, blame: 'ours', ...(c.code === undefined ? {} : { code: c.code }) });
+  }
+  if (left <= 0) {
+    return failedResult(run, { failure: 'budget-exceeded', reason: `the cluster's evidence budget of ${limit} bytes this hour is used up (snapshot.hourlyBytesPerCluster): a flood of findings or junk; nothing more is stored until the next hour`, blame: 'target' });
+  }
+  if (left < input.policy.maxBytes) run.input = { ...input, policy: { ...input.policy, maxBytes: left } };
+  return undefined;
 }
 
 /** The pod: UID, container id, image digest and runAsUser; a clear answer when it is gone. */
@@ -312,6 +337,12 @@ async function copied(run: Run, r: Extract<CopyResult, { kind: 'stored' | 'exist
   });
   if (!manifest.counts && manifest.doesNotCountBecause) run.withheld.push(`evidence withheld by the target: ${manifest.doesNotCountBecause}`);
   const warnings: string[] = [];
+  const cluster = input.incident.cluster;
+  if (run.budgetCounter && cluster) {
+    await run.budgetCounter.record({ project: cluster.project, cluster: cluster.name }, input.incident.findingId, r.hash.size, run.deadline.signal).catch((err: unknown) => {
+      warnings.push(`the copy is stored but counting it against the hourly byte budget failed: ${classifyError(err).reason}`);
+    });
+  }
   const manifestObject = await writeManifest(input.store, run.keys.manifest, manifest, run.deadline, warnings);
   return { outcome: 'stored', object: r.object, manifestObject, manifest, method, trust: trustOf(method), hash: r.hash, warnings, counts: manifest.counts, ...base(run) };
 }

@@ -100,6 +100,24 @@ describe("the container's own tools: decoys and floods are not the evidence", ()
     assert.match(r.manifest.doesNotCountBecause ?? '', /cut at the size cap/);
   });
 
+  test('the hourly byte budget per cluster: copies are capped at what is left, then refused', async () => {
+    const inCluster = (inc: Incident): Incident => ({ ...inc, cluster: inc.cluster ? { ...inc.cluster, name: `budget-${seq}` } : null });
+    const first = inCluster(podWith({}));
+    const scoped = (inc: Incident): Incident => ({ ...inc, cluster: first.cluster });
+    const p = policy({ hourlyByteBudget: REAL.length + 5 });
+    const a = await run(first, p);
+    assert.equal(a.outcome === 'stored' && a.counts, true, 'the first copy fits');
+    const b = await run(scoped(podWith({})), p);
+    assert.equal(b.outcome, 'stored');
+    if (b.outcome === 'stored') assert.deepEqual([b.hash.size, b.hash.truncated, b.counts], [5, true, false], 'cut at what was left');
+    const c = await run(scoped(podWith({})), p);
+    assert.equal(c.outcome, 'failed');
+    if (c.outcome === 'failed') assert.deepEqual([c.failure, c.blame], ['budget-exceeded', 'target']);
+    // Another cluster has its own budget.
+    const other = await run(inCluster(podWith({})), p);
+    assert.equal(other.outcome, 'stored');
+  });
+
   test('a tar flood of other members stops at the total exec byte cap, nothing stored', async () => {
     const inc = podWith({ tools: ['tar'], tarExtra: [{ name: 'junk', file: { generated: { size: 256 * MiB, seed: 5 } } }] });
     const r = await run(inc, policy({ execByteCap: 4 * MiB }));
