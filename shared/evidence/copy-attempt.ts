@@ -55,7 +55,7 @@ export type CopyResult =
   | { kind: 'stored'; attempt: ExecAttempt; object: StoredObject; hash: HashReport; endedAt: string; tarDuplicates: number }
   | { kind: 'hashed'; attempt: ExecAttempt; hash: HashReport; tarDuplicates: number }
   | { kind: 'exists'; attempt: ExecAttempt; object: StoredObject }
-  | { kind: 'failed'; attempt: ExecAttempt; failure: SnapshotFailure | 'tool-missing'; reason: string; code?: number | string };
+  | { kind: 'failed'; attempt: ExecAttempt; failure: SnapshotFailure | 'tool-missing'; reason: string; code?: number | string; storeBound?: boolean };
 
 type Created = { created: boolean; object: StoredObject };
 
@@ -79,6 +79,10 @@ class CopyAttempt {
   private storeError: unknown;
   private finalMetadata: Record<string, string> = {};
   private exec: ExecResult | undefined;
+  /** Chunks handed to the hasher/store and not yet taken: the store, not the exec, is slow. */
+  private pendingFeeds = 0;
+  /** The failure happened while our store held the copy up (a stalled upload), not the tool. */
+  private storeBound = false;
 
   constructor(private readonly deps: CopyDeps, private readonly spec: CopySpec) {
     const prefixBytes = prefixBytesFor(deps.binary);
@@ -95,7 +99,13 @@ class CopyAttempt {
     this.hasher.on('error', () => undefined);
     if (spec.sink) this.hasher.pipe(this.gate);
     else this.hasher.pipe(new Writable({ write: (_c, _e, cb) => cb() }));
-    const feed = (chunk: Buffer): Promise<void> => (this.stopped ? Promise.resolve() : writeWithBackpressure(this.hasher, chunk));
+    const feed = (chunk: Buffer): Promise<void> => {
+      if (this.stopped) return Promise.resolve();
+      this.pendingFeeds += 1;
+      return writeWithBackpressure(this.hasher, chunk).finally(() => {
+        this.pendingFeeds -= 1;
+      });
+    };
     // Every byte exec sends counts against the snapshot's total, members tar skips included.
     const counted = (next: (chunk: Buffer) => Promise<void>) => (chunk: Buffer): Promise<void> => {
       if (!deps.budget.take(chunk.length)) {
@@ -154,7 +164,7 @@ class CopyAttempt {
     this.gate.destroy(err);
     if (this.createPromise) await this.createPromise.then(() => undefined, () => undefined);
     const failure = c.outcome === 'ok' ? 'exec-failed' : c.outcome;
-    return { kind: 'failed', attempt: this.attemptOf(failure, c.reason), failure, reason: c.reason, ...(c.code === undefined ? {} : { code: c.code }) };
+    return { kind: 'failed', attempt: this.attemptOf(failure, c.reason), failure, reason: c.reason, ...(c.code === undefined ? {} : { code: c.code }), ...(this.storeBound ? { storeBound: true } : {}) };
   }
 
   private classifyFailure(failure: SnapshotFailure, reason: string, err: unknown): ClassifiedExec {
@@ -184,6 +194,7 @@ class CopyAttempt {
     } catch (err) {
       // A deadline while draining the last bytes, or an unexpected stream error.
       const f: SnapshotFailure = deadline.signal.aborted ? deadline.failure() : 'exec-failed';
+      this.storeBound = this.pendingFeeds > 0;
       return this.fail(this.classifyFailure(f, 'finishing the copy failed', err));
     }
   }
@@ -202,7 +213,9 @@ class CopyAttempt {
     if (this.capped) return undefined;
     if (deadline.signal.aborted) {
       const f = deadline.failure();
-      return this.fail({ outcome: f, reason: f === 'timeout' ? `the copy did not finish within ${this.deps.timeoutMs} ms (${this.hasher.bytes} bytes received)` : 'the snapshot was cancelled' });
+      this.storeBound = this.pendingFeeds > 0;
+      const where = this.storeBound ? `; the evidence store was not taking the bytes (${this.spec.sink?.store.location ?? 'hash'})` : '';
+      return this.fail({ outcome: f, reason: f === 'timeout' ? `the copy did not finish within ${this.deps.timeoutMs} ms (${this.hasher.bytes} bytes received${where})` : 'the snapshot was cancelled' });
     }
     if (execError !== undefined) return this.fail(classifyExecError(execError, tool));
     const c = classifyExecResult(this.exec as ExecResult, this.spec.method === 'debug-container' ? 'cat (debug container)' : tool);
@@ -263,6 +276,7 @@ class CopyAttempt {
       stored = await deadline.race(this.createPromise as Promise<Created>);
     } catch (err) {
       const f: SnapshotFailure = deadline.signal.aborted ? deadline.failure() : 'store-failed';
+      this.storeBound = true;
       return this.fail(this.classifyFailure(f, `writing to ${sink.store.location} failed`, err));
     }
     if (!stored.created) return { kind: 'exists', attempt: this.attemptOf(outcome, 'another writer created the object first'), object: stored.object };

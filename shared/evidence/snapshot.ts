@@ -75,11 +75,12 @@ interface Run {
 /** Failures the target causes: recorded as significant, never a reason to hold containment. */
 const TARGET_CAUSED: ReadonlySet<SnapshotFailure> = new Set<SnapshotFailure>(['file-missing', 'binary-gone', 'no-tools', 'permission-denied', 'not-a-regular-file', 'invalid-path', 'exec-flood', 'container-not-running', 'budget-exceeded']);
 
-export function blameOf(failure: SnapshotFailure, duringContainerTool: boolean): FailureBlame {
+export function blameOf(failure: SnapshotFailure, duringContainerTool: boolean, code?: number | string): FailureBlame {
   if (failure === 'pod-gone' || failure === 'invalid-target') return 'none';
   if (TARGET_CAUSED.has(failure)) return 'target';
-  // A tool of the container that hangs past the deadline, or exits non-zero: the target's doing.
-  if (duringContainerTool && (failure === 'timeout' || failure === 'exec-failed')) return 'target';
+  // A tool of the container that hangs past the deadline, or exits non-zero (no API status):
+  // the target's doing. An HTTP error from the API server is ours.
+  if (duringContainerTool && (failure === 'timeout' || (failure === 'exec-failed' && code === undefined))) return 'target';
   return 'ours';
 }
 
@@ -273,6 +274,8 @@ interface OwnToolFailure {
   failure: SnapshotFailure | 'tool-missing';
   reason: string;
   code?: number | string;
+  /** Our store held the copy up (not the tool). */
+  storeBound?: boolean;
 }
 
 /** The container's cat, then its tar when cat is missing. */
@@ -287,7 +290,7 @@ async function containerTools(run: Run): Promise<{ result?: EvidenceResult; fail
     run.attempts.push(r.attempt);
     if (r.kind === 'stored' || r.kind === 'exists') return { result: await copied(run, r, method), failures };
     if (r.kind !== 'failed') continue;
-    failures.push({ method, failure: r.failure, reason: r.reason, ...(r.code === undefined ? {} : { code: r.code }) });
+    failures.push({ method, failure: r.failure, reason: r.reason, ...(r.code === undefined ? {} : { code: r.code }), ...(r.storeBound ? { storeBound: true } : {}) });
     if (r.failure !== 'tool-missing') break;
   }
   return { failures };
@@ -307,7 +310,7 @@ function noCopy(run: Run, trusted: TrustedFailure | undefined, own: OwnToolFailu
   const extra = manualFor(run);
   const last = own[own.length - 1];
   if (last && last.failure !== 'tool-missing') {
-    const blame = blameOf(last.failure, true);
+    const blame = last.storeBound ? 'ours' : blameOf(last.failure, true, last.code);
     // Ours on the fallback outranks a target-caused failure of the collector, and vice versa.
     return failedResult(run, { failure: last.failure, reason: trusted ? `${last.reason} (trusted collector: ${trusted.reason})` : last.reason, blame: trusted?.blame === 'ours' ? 'ours' : blame, ...(last.code === undefined ? {} : { code: last.code }), ...extra });
   }

@@ -19,7 +19,8 @@ import { runCopy, type CopyDeps, type CopyResult, type CopySink } from './copy-a
 import type { Deadline } from './deadline.js';
 import type { ExecBudget } from './exec-text.js';
 import type { CollectorReport, ExecAttempt, FailureBlame, SnapshotFailure, SnapshotPolicy, VolatileArtefact } from './types.js';
-import { boundedJson, collectVolatile, summariseSockets, type VolatileState } from './volatile.js';
+import { classifyExecError } from './exec-outcome.js';
+import { boundedJson, collectVolatile, CollectorExecError, summariseSockets, type VolatileState } from './volatile.js';
 
 /** Debug containers sleep this long: enough to exec into, gone soon after. */
 export const DEBUG_SLEEP_SECONDS = '600';
@@ -111,7 +112,12 @@ export async function collectTrusted(input: TrustedInput): Promise<TrustedOutcom
   }
   report.used = true;
   const text = { workloads: input.workloads, namespace: input.namespace, pod: input.pod, container: name, deadline, budget: input.budget };
-  const state = await collectVolatile(text, input.incident, input.path);
+  let state: VolatileState;
+  try {
+    state = await collectVolatile(text, input.incident, input.path);
+  } catch (err) {
+    return { report, failure: collectorExecFailure(err, deadline), fallback: false, withheld: [] };
+  }
   let volatile: VolatileArtefact;
   try {
     volatile = await storeVolatile(input, state);
@@ -122,6 +128,16 @@ export async function collectTrusted(input: TrustedInput): Promise<TrustedOutcom
   }
   const copied = await copyBinary(input, name, state);
   return { report, volatile, ...copied };
+}
+
+/** The collector's own exec failed: ours (RBAC on pods/exec, the API, the image), never the target's. */
+function collectorExecFailure(err: unknown, deadline: Deadline): TrustedFailure {
+  if (deadline.signal.aborted) return { failure: deadline.failure(), reason: `reading /proc in the collector did not finish: ${classifyError(err).reason}`, blame: 'ours' };
+  const cause = err instanceof CollectorExecError ? err.cause : err;
+  if (cause === undefined) return { failure: 'debug-container-failed', reason: `${err instanceof Error ? err.message : String(err)} (the collector image lacks ls?)`, blame: 'ours' };
+  const c = classifyExecError(cause, 'ls /proc (collector)');
+  const failure: SnapshotFailure = c.outcome === 'ok' || c.outcome === 'tool-missing' ? 'debug-container-failed' : c.outcome;
+  return { failure, reason: c.reason, blame: 'ours', ...(c.code === undefined ? {} : { code: c.code }) };
 }
 
 interface Source {
@@ -161,6 +177,7 @@ async function copyBinary(input: TrustedInput, container: string, state: Volatil
     failures.push(r);
     // Our side (store, deadline, a dropped stream): stop here, the gate holds.
     if (!['file-missing', 'permission-denied', 'not-a-regular-file', 'exec-failed'].includes(r.failure)) {
+      // Our own tool in our own container that stalls is our side (API, store), never the target's.
       return { failure: { failure: r.failure as SnapshotFailure, reason: r.reason, blame: r.failure === 'exec-flood' ? 'target' : 'ours', ...(r.code === undefined ? {} : { code: r.code }) }, fallback: false, withheld };
     }
   }

@@ -73,8 +73,17 @@ async function headAll(x: TextExec, paths: string[], perFile: number, problems: 
 }
 
 /** The process table (everything but the exe links needs no ptrace access). */
+/** Our own exec into our own container failed (RBAC, API, a broken image): not the target's doing. */
+export class CollectorExecError extends Error {
+  constructor(override readonly cause: unknown, readonly result?: { stderr: string; message?: string }) {
+    super(`the collector could not list /proc: ${cause instanceof Error ? cause.message : String(cause ?? result?.message ?? result?.stderr ?? 'no output')}`);
+  }
+}
+
 async function readProcesses(x: TextExec, problems: string[]): Promise<ProcessEntry[]> {
   const listed = await execText(x, ['ls', '/proc'], MAX_OUTPUT);
+  if (listed.error !== undefined) throw new CollectorExecError(listed.error);
+  if (listed.result && listed.result.exitCode !== 0) throw new CollectorExecError(undefined, listed.result);
   let pids = parsePidList(listed.stdout.toString('latin1'));
   if (pids.length > MAX_PIDS) {
     problems.push(`${pids.length} processes: only the first ${MAX_PIDS} were read`);
@@ -143,7 +152,10 @@ async function readSockets(x: TextExec, pids: readonly number[], problems: strin
   return { fds, sockets };
 }
 
-/** Reads the volatile state; never throws (what failed is listed in `problems`). */
+/**
+ * Reads the volatile state. What cannot be read is listed in `problems`; only a failure of
+ * the very first exec (our RBAC, the API, our image) throws CollectorExecError.
+ */
 export async function collectVolatile(x: TextExec, incident: Incident, path: string): Promise<VolatileState> {
   const problems: string[] = [];
   // The table includes the collector's own `sleep` (it shares the namespace): listed as seen,

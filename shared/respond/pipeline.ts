@@ -210,8 +210,10 @@ export async function respond(incident: Incident, plan: ResponsePlan, ctx: Respo
         const policy = snapshotPolicyFor(settings.snapshot, ctx.forceDryRun ? 'cli-dry-run' : plan.mode);
         const result = await snapshotBinary({ incident, workloads: w, store, policy, collector: ctx.collector, signal });
         evidence = result;
-        // What the target withheld ends the attempt (recorded below), it does not fail the step.
-        if (result.outcome === 'failed' && result.blame !== 'target') throw Object.assign(new Error(result.reason), { code: result.code, kindHint: result.kind });
+        // Under `attempted`, what the target withheld ends the attempt (recorded below) without
+        // failing the step; under `stored` every failure keeps its retry/ack classification.
+        const finished = result.outcome === 'failed' && result.blame === 'target' && plan.evidenceGate === 'attempted';
+        if (result.outcome === 'failed' && !finished) throw Object.assign(new Error(result.reason), { code: result.code, kindHint: result.kind });
         return result;
       },
       // The snapshot enforces its own deadline; this outer one only catches a hung store.
@@ -290,7 +292,7 @@ export async function respond(incident: Incident, plan: ResponsePlan, ctx: Respo
     if (evidence.code !== undefined) snapshotStep.code = evidence.code;
     snapshotStep.data = evidence;
   }
-  if (evidence?.outcome === 'failed' && evidence.blame === 'target') snapshotStep.reason = `evidence destroyed or withheld by the target: ${evidence.reason}`;
+  if (evidence?.outcome === 'failed' && evidence.blame === 'target' && snapshotStep.status === 'ok') snapshotStep.reason = `evidence destroyed or withheld by the target: ${evidence.reason}`;
   record(snapshotStep);
   for (const w of evidence?.withheldByTarget ?? []) audit.warning(w, { step: 'snapshot', significant: true });
 
