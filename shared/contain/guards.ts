@@ -51,7 +51,7 @@ export function evidenceGuard(ctx: ActionContext, destructive: boolean): GuardVe
   if (ctx.plan.evidenceGate === 'attempted' && ctx.evidence.attemptFinished === true) {
     return pass(name, `the evidence collection finished without a stored copy: evidence destroyed or withheld by the target (${why}); requireEvidence: attempted lets containment go on`);
   }
-  if (ctx.plan.evidenceGate === 'attempted') return fail(name, `the evidence collection did not finish on our side (${why}) and the rule requires it first`);
+  if (ctx.plan.evidenceGate === 'attempted') return fail(name, `evidence not stored (${why}): the collection did not finish on our side, and the rule requires it first`);
   return fail(name, `evidence not stored (${why}) and the rule requires a stored copy first (requireEvidence: stored)`);
 }
 

@@ -67,7 +67,7 @@ describe('evidence guard', () => {
   test('attempted: a failure on our side (attempt not finished) still holds it', () => {
     const g = evidenceGuard(context({ evidence: { stored: false, reason: 'store 503', attemptFinished: false } }), true);
     assert.equal(g.verdict, 'fail');
-    assert.match(g.reason, /did not finish on our side \(store 503\)/);
+    assert.match(g.reason, /evidence not stored \(store 503\): the collection did not finish on our side/);
   });
   test('stored: a finished attempt without a copy holds it (the meaning a target can exploit)', () => {
     const g = evidenceGuard(context({ evidence: { stored: false, reason: 'binary deleted', attemptFinished: true }, plan: plan([], { evidenceGate: 'stored' }) }), true);
