@@ -95,6 +95,7 @@ interface Outcome {
   entries: Record<string, unknown>[];
   marks: Record<string, string>;
   object(name: string): Promise<Record<string, unknown> | undefined>;
+  text(name: string): Promise<string | undefined>;
   objectTime(name: string): number | undefined;
 }
 
@@ -121,6 +122,10 @@ async function deliver(t: TestContext, label: string): Promise<Outcome> {
     object: async (name) => {
       const o = find(name);
       return o ? (JSON.parse((await stack.gcs.read(BUCKET, o.name)).toString('utf8')) as Record<string, unknown>) : undefined;
+    },
+    text: async (name) => {
+      const o = find(name);
+      return o ? (await stack.gcs.read(BUCKET, o.name)).toString('utf8') : undefined;
     },
     objectTime: (name) => {
       const o = find(name);
@@ -190,6 +195,12 @@ describe('trusted collector in enforce mode (requireEvidence: attempted, the def
     assert.equal(o.marks['scc_responder_hash'], 'matches');
     assert.equal(o.marks['scc_responder_state'], 'contained');
     assert.ok(warnings(o).some((w) => /deleted \/usr\/bin\/curl after running it/.test(w)), 'the deletion is recorded as significant');
+    // The markdown report: where it talked to, first among the volatile lines.
+    const md = (await o.text('report.md')) ?? '';
+    const remote = md.indexOf('| Remote endpoint | 203.0.113.50:80 tcp ESTABLISHED from 10.8.0.12:43122 pid 7 |');
+    assert.ok(remote > 0, md);
+    assert.ok(remote < md.indexOf('| Volatile state |') && md.indexOf('| Volatile state |') < md.indexOf('| Listening |'), 'remote endpoints first');
+    assert.match(md, /\| Copied with \| debug-container \(pinned-debug-image\) from \/proc\/7\/exe/);
   });
 
   test('binary deleted and the process exited: no copy, volatile state stored, pod deleted, report and marks say the target destroyed it', async (t) => {
@@ -284,6 +295,24 @@ describe('trusted collector in enforce mode (requireEvidence: attempted, the def
     const errors = o.entries.filter((e) => e['severity'] === 'ERROR').map((e) => String(e['message']));
     assert.ok(errors.some((m) => /patch on pods\/ephemeralcontainers/.test(m)), errors.join('\n'));
     assert.deepEqual(containerExecs(o), [], 'the container tools do not stand in for our own failure');
+  });
+
+  test('dry-run stays write-free: no ephemeral container, and the report says what enforce would collect', async (t) => {
+    const policyFile = join(dir, 'dry-run.yaml');
+    writeFileSync(policyFile, POLICY_YAML.replace('mode: enforce', 'mode: dry-run'));
+    configureResponder({ env: stack.env({ SCC_RESPONDER_POLICY: policyFile }), auditDestination: audit.destination });
+    try {
+      freshPod({ tools: [] }); // no cat, no tar: the case that used to add a debug container in dry-run
+      const o = await deliver(t, 'dry-run');
+      assert.equal(o.status, 204);
+      assert.deepEqual(o.writes, [], 'no write to the pod at all');
+      const report = await o.object('report.json');
+      const collector = (report?.['evidence'] as { collector?: { used: boolean; reason?: string } } | undefined)?.collector;
+      assert.equal(collector?.used, false);
+      assert.match(collector?.reason ?? '', /dry-run.*In enforce, the collector .*@sha256:[0-9a-f]{64} would be added/);
+    } finally {
+      configureResponder({ env: stack.env({ SCC_RESPONDER_POLICY: join(dir, 'policy.yaml') }), auditDestination: audit.destination });
+    }
   });
 
   test('negative control: with requireEvidence: stored, a deleted binary keeps the pod (the old gate the attacker could hold shut)', async (t) => {
