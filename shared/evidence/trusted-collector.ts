@@ -90,13 +90,11 @@ async function storeVolatile(input: TrustedInput, state: VolatileState): Promise
 }
 
 /** Runs the collector; never throws for expected failures. */
-export async function collectTrusted(input: TrustedInput): Promise<TrustedOutcome> {
-  const { policy, deadline } = input;
+/** Adds one collector container; a failure says whose doing it is and whether to fall back. */
+async function addCollector(input: TrustedInput, name: string, runAsUser: number | undefined): Promise<{ failure: TrustedFailure; fallback: boolean } | undefined> {
+  const { deadline, policy } = input;
   const image = policy.debugContainer.image;
-  const name = debugName(input.incident);
-  const runAsUser = input.podView?.containers.find((c) => c.name === input.container)?.runAsUser;
   const ptrace = policy.debugContainer.ptrace === true;
-  const report: CollectorReport = { used: false, container: name, image, ...(runAsUser === undefined ? {} : { runAsUser }), ptrace };
   const t0 = Date.now();
   try {
     await deadline.race(
@@ -105,11 +103,22 @@ export async function collectTrusted(input: TrustedInput): Promise<TrustedOutcom
         deadline.signal,
       ),
     );
+    return undefined;
   } catch (err) {
     const f = addFailure(err, deadline, name, image);
     input.attempts.push({ method: 'debug-container', container: name, command: ['sleep', DEBUG_SLEEP_SECONDS], outcome: f.failure.failure, exitCode: null, reason: f.failure.reason, bytes: 0, durationMs: Date.now() - t0 });
-    return { report: { ...report, reason: f.failure.reason }, failure: f.failure, fallback: f.fallback, withheld: [] };
+    return f;
   }
+}
+
+/** Runs the collector; never throws for expected failures. */
+export async function collectTrusted(input: TrustedInput): Promise<TrustedOutcome> {
+  const { policy, deadline } = input;
+  const name = debugName(input.incident);
+  const runAsUser = input.podView?.containers.find((c) => c.name === input.container)?.runAsUser;
+  const report: CollectorReport = { used: false, container: name, image: policy.debugContainer.image, ...(runAsUser === undefined ? {} : { runAsUser }), ptrace: policy.debugContainer.ptrace === true };
+  const added = await addCollector(input, name, runAsUser);
+  if (added) return { report: { ...report, reason: added.failure.reason }, failure: added.failure, fallback: added.fallback, withheld: [] };
   report.used = true;
   const text = { workloads: input.workloads, namespace: input.namespace, pod: input.pod, container: name, deadline, budget: input.budget };
   let state: VolatileState;
@@ -127,7 +136,23 @@ export async function collectTrusted(input: TrustedInput): Promise<TrustedOutcom
     return { report, failure, fallback: false, withheld: [] };
   }
   const copied = await copyBinary(input, name, state);
-  return { report, volatile, ...copied };
+  const retry = copied.failure?.failure === 'permission-denied' ? await asProcessUid(input, state, runAsUser ?? 0, report) : undefined;
+  return { report, volatile, ...(retry ?? copied) };
+}
+
+/**
+ * The kernel refused the read and the process runs as another uid than the collector (the pod
+ * spec did not say which; /proc/<pid>/status did): one more collector, as that uid.
+ */
+async function asProcessUid(input: TrustedInput, state: VolatileState, ran: number, report: CollectorReport): Promise<Pick<TrustedOutcome, 'copy' | 'failure' | 'fallback' | 'withheld'> | undefined> {
+  const uids = new Set(state.processes.filter((p) => state.suspects.length === 0 || state.suspects.includes(p.pid)).map((p) => p.uid));
+  const uid = [...uids][0];
+  if (uids.size !== 1 || uid === undefined || uid === ran) return undefined;
+  const name = debugName(input.incident);
+  if (await addCollector(input, name, uid)) return undefined;
+  report.container = name;
+  report.runAsUser = uid;
+  return copyBinary(input, name, state);
 }
 
 /** The collector's own exec failed: ours (RBAC on pods/exec, the API, the image), never the target's. */

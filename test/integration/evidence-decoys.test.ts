@@ -143,13 +143,25 @@ describe('the trusted collector against the ptrace rule and Pod Security', () =>
     assert.deepEqual(sc, { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' }, runAsUser: 1000, runAsNonRoot: true });
   });
 
-  test('uid not in the spec: the kernel refuses; the report says why; the container tool stands in', async () => {
-    const r = await run(podWith({ uid: 1000, runAsUserInSpec: false, processes: [{ pid: 1, exe: PATH, cmdline: [PATH] }] }), policy({}, true));
+  test('uid not in the spec: the kernel refuses the root collector; a second one as the uid /proc/<pid>/status shows reads it', async () => {
+    const inc = podWith({ uid: 1000, runAsUserInSpec: false, processes: [{ pid: 1, exe: PATH, cmdline: [PATH] }] });
+    const r = await run(inc, policy({}, true));
+    assert.equal(r.outcome, 'stored');
+    if (r.outcome !== 'stored') return;
+    assert.equal(r.method, 'debug-container');
+    assert.equal(r.collector?.runAsUser, 1000);
+    assert.ok(r.attempts.some((a) => a.method === 'debug-container' && a.outcome === 'permission-denied'), JSON.stringify(r.attempts));
+    assert.equal(kube.writes.filter((w) => w.path.endsWith(`/${inc.pod ?? ''}/ephemeralcontainers`)).length, 2, 'two collectors');
+  });
+
+  test('not dumpable (setuid): the kernel refuses any uid without CAP_SYS_PTRACE; the report says why; the container tool stands in', async () => {
+    const r = await run(podWith({ processes: [{ pid: 1, exe: PATH, cmdline: [PATH], dumpable: false }] }), policy({}, true));
     assert.equal(r.outcome, 'stored');
     if (r.outcome !== 'stored') return;
     assert.equal(r.method, 'cat');
     assert.equal(r.counts, true, 'its hash matches the finding: authentic whatever tool read it');
-    assert.ok(r.attempts.some((a) => a.method === 'debug-container' && a.outcome === 'permission-denied'), JSON.stringify(r.attempts));
+    const denied = r.attempts.find((a) => a.method === 'debug-container' && a.outcome === 'permission-denied');
+    assert.ok(denied, JSON.stringify(r.attempts));
   });
 
   test('ptrace asked for under Pod Security baseline: refused (403), reported, the container tool stands in', async () => {

@@ -231,8 +231,8 @@ describe('trusted collector in enforce mode (requireEvidence: attempted, the def
   });
 
   test("the container's cat returns other bytes: the copy is kept, marked differs, not the evidence, the pod is deleted", async (t) => {
-    // The collector cannot read the process (uid 1000, not in the spec; no CAP_SYS_PTRACE): the container's lying cat is all that is left.
-    freshPod({ uid: 1000, runAsUserInSpec: false, lyingCat: Buffer.from('totally innocent\n') });
+    // The collector cannot read the process (not dumpable, as after a setuid exec; no CAP_SYS_PTRACE): the container's lying cat is all that is left.
+    freshPod({ processes: [MAIN, curlProcess({ dumpable: false })], lyingCat: Buffer.from('totally innocent\n') });
     const o = await deliver(t, 'lying cat');
     assert.equal(o.status, 204);
     assert.deepEqual(containerExecs(o).map((e) => e.argv), [['cat', '--', CURL]]);
@@ -246,7 +246,7 @@ describe('trusted collector in enforce mode (requireEvidence: attempted, the def
   });
 
   test("the container's cat never ends: the deadline passes and the pod is deleted within deadline + 1 s", async (t) => {
-    freshPod({ uid: 1000, runAsUserInSpec: false });
+    freshPod({ processes: [MAIN, curlProcess({ dumpable: false })] });
     stack.world.kube.faults.inject({ match: `EXEC ${NS}/${DEPLOY_POD}/checkout`, hang: true, times: Number.POSITIVE_INFINITY });
     let o: Outcome;
     try {
