@@ -154,6 +154,30 @@ describe('the trusted collector against the ptrace rule and Pod Security', () =>
     assert.equal(kube.writes.filter((w) => w.path.endsWith(`/${inc.pod ?? ''}/ephemeralcontainers`)).length, 2, 'two collectors');
   });
 
+  test('several processes run the path: each exe is hashed, the one matching the finding is stored; cmdline secrets redacted', async () => {
+    const decoy = { content: Buffer.from('an older build, not the detected one\n') };
+    const inc = podWith({
+      files: {},
+      processes: [
+        { pid: 1, exe: '/app', cmdline: ['/app'] },
+        { pid: 5, exe: PATH, exeFile: decoy, cmdline: [PATH, '--password=hunter2'] },
+        { pid: 9, exe: PATH, exeFile: { content: REAL }, cmdline: [PATH] },
+      ],
+    });
+    // No arguments in the finding: nothing but the hash tells the two apart (pid 5 comes first).
+    const noArgs = { ...inc, args: [] };
+    for (const finding of [noArgs, { ...noArgs, findingId: `${inc.findingId}p`, findingName: `${inc.findingName}p`, binary: { path: PATH, sha256: createHash('sha256').update(REAL.subarray(0, 8)).digest('hex'), partiallyHashed: true, hashedSize: 8 } }]) {
+      const r = await run(finding, policy({}, true));
+      assert.equal(r.outcome, 'stored');
+      if (r.outcome !== 'stored') continue;
+      assert.equal(r.manifest.source, '/proc/9/exe', 'the candidate whose hash matches');
+      assert.equal(r.hash.verdict, 'matches');
+      assert.ok(r.attempts.some((a) => a.source === '/proc/5/exe' && /hashed to choose between 2 processes/.test(a.reason ?? '')), JSON.stringify(r.attempts));
+      const volatile = await store.readText(r.volatile?.key ?? '');
+      assert.ok(volatile && !volatile.includes('hunter2') && volatile.includes('--password=[REDACTED]'), 'secrets in arguments are redacted');
+    }
+  });
+
   test('not dumpable (setuid): the kernel refuses any uid without CAP_SYS_PTRACE; the report says why; the container tool stands in', async () => {
     const r = await run(podWith({ processes: [{ pid: 1, exe: PATH, cmdline: [PATH], dumpable: false }] }), policy({}, true));
     assert.equal(r.outcome, 'stored');
