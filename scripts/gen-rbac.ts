@@ -1,12 +1,11 @@
 // Renders the Kubernetes RBAC manifests from shared/kube/api-calls.ts, the one table of every
 // Kubernetes call the responder can make. Nobody edits infra/k8s/*.yaml by hand: run
 //
-//   npx tsx scripts/gen-rbac.ts          # rewrite infra/k8s/rbac.yaml and rbac-debug-container.yaml
-//   npx tsx scripts/gen-rbac.ts --check  # exit 1 if the committed files differ (CI does this too)
+//   npx tsx scripts/gen-rbac.ts          # rewrite infra/k8s/rbac.yaml
+//   npx tsx scripts/gen-rbac.ts --check  # exit 1 if the committed file differs (CI does this too)
 //
-// Two files, because the debug-container fallback is opt-in: the base ClusterRole holds every
-// call without a `feature`; calls with `feature: 'debugContainer'` go into a separate
-// ClusterRole + binding that a cluster admin applies only where the policy enables it.
+// The ClusterRole holds every call without a `feature` (today: every call; the trusted evidence
+// collector's `patch pods/ephemeralcontainers` included, since enforce rules use it by default).
 //
 // The subject is the function's Google service account as an RBAC User: GKE authenticates a
 // Google identity and hands RBAC its email as the user name. The email is a placeholder
@@ -19,11 +18,9 @@ import { BUILT_IN_PROTECTED_NAMESPACES } from '../shared/policy/schema.js';
 
 export const PLACEHOLDER_SUBJECT = 'scc-responder@PROJECT_ID.iam.gserviceaccount.com';
 export const BASE_ROLE_NAME = 'scc-responder';
-export const DEBUG_ROLE_NAME = 'scc-responder-debug-container';
 export const PROTECTED_POLICY_NAME = 'scc-responder-protected-namespaces';
 export const RBAC_FILES = {
   base: 'infra/k8s/rbac.yaml',
-  debugContainer: 'infra/k8s/rbac-debug-container.yaml',
   protectedNamespaces: 'infra/k8s/protected-namespaces-policy.yaml',
 } as const;
 
@@ -138,7 +135,6 @@ const HEADER = (extra: string): string =>
 
 export interface RenderedRbac {
   base: string;
-  debugContainer: string;
   protectedNamespaces: string;
 }
 
@@ -215,21 +211,12 @@ export function renderProtectedNamespacesPolicy(patterns: readonly string[] = BU
 
 export function renderRbac(table: CallTable = KUBE_API_CALLS, subject: string = PLACEHOLDER_SUBJECT): RenderedRbac {
   const baseRules = rulesFor(table, (c) => c.feature === undefined);
-  const debugRules = rulesFor(table, (c) => c.feature === 'debugContainer');
   const base = [
     HEADER('# Every Kubernetes call the responder makes, and nothing else. Apply once per cluster.').replace('$FILE', RBAC_FILES.base),
     renderRole(BASE_ROLE_NAME, 'Kubernetes calls of scc-container-responder (enrich, snapshot, contain).', baseRules, subject),
     '',
   ].join('\n');
-  const debugContainer = [
-    HEADER(
-      '# OPTIONAL: only where a policy enables the debug-container evidence path (trusted copy of the\n' +
-        '# binary through /proc/<pid>/root from a pinned image). Not needed otherwise.',
-    ).replace('$FILE', RBAC_FILES.debugContainer),
-    renderRole(DEBUG_ROLE_NAME, 'Optional: ephemeral debug container for the trusted evidence path.', debugRules, subject),
-    '',
-  ].join('\n');
-  return { base, debugContainer, protectedNamespaces: renderProtectedNamespacesPolicy(BUILT_IN_PROTECTED_NAMESPACES, subject) };
+  return { base, protectedNamespaces: renderProtectedNamespacesPolicy(BUILT_IN_PROTECTED_NAMESPACES, subject) };
 }
 
 function repoRoot(): string {

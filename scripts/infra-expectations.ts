@@ -7,7 +7,7 @@ import { GCP_PERMISSIONS, INFRA_PLUMBING_GRANTS, PUBLISH_DENY } from '../shared/
 import { MARK_KEYS, MARK_STATES } from '../shared/record/marks.js';
 import { cleanLabels, type AuditLabels } from '../shared/record/audit-log.js';
 import { RESPONDER_NAME } from '../shared/common/product.js';
-import { BASE_ROLE_NAME, DEBUG_ROLE_NAME, PLACEHOLDER_SUBJECT, RBAC_FILES } from './gen-rbac.js';
+import { BASE_ROLE_NAME, PLACEHOLDER_SUBJECT, RBAC_FILES } from './gen-rbac.js';
 import { expectedTriples, type InfraExpectations, type RbacExpectation } from './check-infra.js';
 
 export const ENTRY_POINT = 'sccResponder';
@@ -53,13 +53,6 @@ export async function expectationsFromRepo(root: string): Promise<{ infra: Infra
       roleName: BASE_ROLE_NAME,
       subject: PLACEHOLDER_SUBJECT,
       triples: expectedTriples(KUBE_API_CALLS, (c) => c.feature === undefined),
-    },
-    {
-      file: RBAC_FILES.debugContainer,
-      text: await readFile(join(root, RBAC_FILES.debugContainer), 'utf8'),
-      roleName: DEBUG_ROLE_NAME,
-      subject: PLACEHOLDER_SUBJECT,
-      triples: expectedTriples(KUBE_API_CALLS, (c) => c.feature === 'debugContainer'),
     },
   ];
   return { infra, rbac };

@@ -50,6 +50,8 @@ export interface ContainerView {
   state: 'running' | 'waiting' | 'terminated' | 'unknown';
   stateReason?: string;
   startedAt?: string;
+  /** securityContext.runAsUser of the container (else of the pod), when the spec sets it. */
+  runAsUser?: number;
 }
 
 export interface PodView {
@@ -167,6 +169,12 @@ export interface DebugContainerSpec {
   /** Long-running command (e.g. ['sleep', '600']) so we can exec into it. */
   command: string[];
   timeoutMs: number;
+  /**
+   * Its securityContext: the uid to run as (the target's, for the kernel's ptrace rule) and
+   * whether to add CAP_SYS_PTRACE. Every other privilege is dropped.
+   */
+  runAsUser?: number;
+  ptrace?: boolean;
 }
 
 // ---------------------------------------------------------------- logs

@@ -68,7 +68,13 @@ export function pipelineSettings(policy: Policy): PipelineSettings {
     snapshot: {
       maxBytes: policy.snapshot.maxBytes,
       timeoutMs: policy.snapshot.timeoutSeconds * 1000,
-      debugContainer: { enabled: policy.snapshot.debugContainer.enabled, image: policy.snapshot.debugContainer.image ?? '' },
+      hourlyByteBudget: policy.snapshot.hourlyBytesPerCluster,
+      debugContainer: {
+        enabled: policy.snapshot.debugContainer.enabled,
+        image: policy.snapshot.debugContainer.image,
+        dryRun: policy.snapshot.debugContainer.dryRun,
+        ptrace: policy.snapshot.debugContainer.ptrace,
+      },
     },
     enrich: {
       callTimeoutMs: policy.enrich.callTimeoutSeconds * 1000,

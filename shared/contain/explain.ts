@@ -58,7 +58,8 @@ export function previewGuards(incident: Incident, decision: Decision, options: P
     else if (!decision.requireEvidence) guards.push({ name: 'evidence', verdict: 'pass', reason: 'the rule waives it (requireEvidence: false)' });
     else if (!decision.snapshot) {
       guards.push({ name: 'evidence', verdict: 'fail', reason: 'the rule requires evidence but takes no snapshot: this action can never run' });
-    } else guards.push({ name: 'evidence', verdict: 'unknown', needs: 'snapshot', reason: 'passes only once the snapshot is stored' });
+    } else if (decision.evidenceGate === 'stored') guards.push({ name: 'evidence', verdict: 'unknown', needs: 'snapshot', reason: 'passes only once a copy that counts is stored (requireEvidence: stored)' });
+    else guards.push({ name: 'evidence', verdict: 'unknown', needs: 'snapshot', reason: 'passes once evidence collection has finished; what the target withholds does not hold it, failures on our side do (requireEvidence: attempted)' });
     for (const name of action.guardNames) {
       guards.push({ name, verdict: 'unknown', needs: 'cluster', reason: 'needs the live pod/node' });
     }
@@ -97,7 +98,7 @@ export function explainPlan(decision: Decision, guardsPreview: GuardPreview[]): 
   const lines = [
     `rule: ${decision.rule}`,
     `mode: ${decision.mode}${decision.mode === 'dry-run' ? ' (nothing is written)' : ''}`,
-    `enrich: ${decision.enrich ? 'yes' : 'no'}, snapshot: ${decision.snapshot ? 'yes' : 'no'}, requireEvidence: ${decision.requireEvidence ? 'yes' : 'no'}` +
+    `enrich: ${decision.enrich ? 'yes' : 'no'}, snapshot: ${decision.snapshot ? 'yes' : 'no'}, requireEvidence: ${decision.requireEvidence ? decision.evidenceGate : 'no'}` +
       (decision.maxActionsPerHour === undefined ? '' : `, maxActionsPerHour: ${decision.maxActionsPerHour}`),
   ];
   for (const note of decision.notes ?? []) lines.push(`note: ${note}`);

@@ -39,17 +39,22 @@ export function protectedNamespaceVerdict(candidates: readonly (string | undefin
 }
 
 /**
- * Evidence first: an action that changes the workload waits until the evidence object is
- * durably stored, unless the rule waives it (`requireEvidence: false`).
+ * Evidence first: an action that changes the workload waits for the evidence, unless the rule
+ * waives it (`requireEvidence: false`). `attempted` (the default) waits for the collection
+ * attempt to finish: what the target withheld does not hold containment, our own failures do.
+ * `stored` waits for a copy that counts.
  */
 export function evidenceGuard(ctx: ActionContext, destructive: boolean): GuardVerdict {
   const name = 'evidence';
   if (!destructive) return pass(name, 'metadata only: evidence not required');
   if (ctx.evidence.stored) return pass(name, `evidence stored${ctx.evidence.uri === undefined ? '' : ` at ${ctx.evidence.uri}`}`);
-  if (!ctx.plan.requireEvidence) {
-    return pass(name, `evidence not stored (${ctx.evidence.reason ?? 'no reason given'}), and the rule waives it (requireEvidence: false)`);
+  const why = ctx.evidence.reason ?? 'no reason given';
+  if (!ctx.plan.requireEvidence) return pass(name, `evidence not stored (${why}), and the rule waives it (requireEvidence: false)`);
+  if (ctx.plan.evidenceGate === 'attempted' && ctx.evidence.attemptFinished === true) {
+    return pass(name, `the evidence collection finished without a stored copy: evidence destroyed or withheld by the target (${why}); requireEvidence: attempted lets containment go on`);
   }
-  return fail(name, `evidence not stored (${ctx.evidence.reason ?? 'no reason given'}) and the rule requires it first`);
+  if (ctx.plan.evidenceGate === 'attempted') return fail(name, `evidence not stored (${why}): the collection did not finish on our side, and the rule requires it first`);
+  return fail(name, `evidence not stored (${why}) and the rule requires a stored copy first (requireEvidence: stored)`);
 }
 
 /**

@@ -19,6 +19,13 @@ export interface EvidenceStatus {
   uri?: string;
   /** Why it is not stored (snapshot failed, skipped by policy, hash mismatch, ...). */
   reason?: string;
+  /**
+   * The collection attempt ran to its end with nothing failing on our side: whatever is
+   * missing, the target withheld it (`requireEvidence: attempted` lets destructive actions go).
+   */
+  attemptFinished?: boolean;
+  /** Evidence destroyed or withheld by the target, one sentence each (significant). */
+  withheldByTarget?: string[];
 }
 
 export interface ActionContext {

@@ -1,43 +1,33 @@
-// Snapshot: copy the binary named by the finding out of the running container, the way
-// `kubectl cp` would, but so that a reviewer can trust the result:
-//   exec stdout -> [tar member extraction] -> SHA-256 (+ prefix hash, size cap) -> commit gate
-//   -> EvidenceStore.create (create-only)   ... then manifest.json, create-only, next to it.
-// Nothing is held in memory (the stream is backpressured end to end), and the object only
-// becomes complete when the exec reported success: a dropped stream, a non-zero exit, a
-// missing tar member, a timeout or a store error destroy the gate instead, so the store never
-// finalises a partial copy.
+// Snapshot: the evidence of one finding, collected so that a reviewer can trust it and the
+// target cannot stop containment by withholding it.
 //
-// Methods, in order: the container's own `cat -- PATH`; when the image has no cat, its own
-// `tar cf - PATH` unpacked on the fly (one regular member, never touching the filesystem);
-// then, only when the policy enables it, `cat -- /proc/1/root/PATH` in an ephemeral debug
-// container from a pinned image that targets the container (its pid namespace is shared, so
-// pid 1 is the target's main process). With `debugContainer.preferred` the debug container
-// goes first. The container's own tools may be the attacker's: only a hash that matches the
-// finding makes such a copy authentic, and the manifest records which tool read it.
-import { createHash, randomBytes } from 'node:crypto';
-import { Readable } from 'node:stream';
+// Methods, in order: the trusted collector (an ephemeral debug container from a pinned image
+// reading /proc: volatile state, then the binary from the running process; trusted-collector.ts)
+// when the policy enables it for this rule; then the container's own `cat -- PATH`, and its
+// `tar cf - PATH` unpacked on the fly when the image has no cat. The container's own tools may
+// be the attacker's: a copy they make counts only when its hash matches the finding
+// (manifest.ts), and the manifest records which tool read it.
+//
+// Every failure says whose doing it is (FailureBlame): the target's (file deleted, tools missing
+// or lying, a tool that hangs) or ours (store, RBAC, API). The gate in front of destructive
+// actions reads that (shared/contain/guards.ts).
 import type { Incident } from '../finding/types.js';
-import type { EvidenceStore, ExecResult, PodView, StoredObject, Workloads } from '../ports.js';
-import { classifyError, TimeoutError } from '../common/errors.js';
-import { classifyExecError, classifyExecResult, failureKind, type ClassifiedExec } from './exec-outcome.js';
-import { compareWithFinding, HashingTransform, prefixBytesFor } from './hashing.js';
+import type { EvidenceStore, PodView, StoredObject, Workloads } from '../ports.js';
+import { classifyError } from '../common/errors.js';
+import { failureKind } from './exec-outcome.js';
 import { evidenceKeys, type EvidenceKeys } from '../ledger/keys.js';
 import { manualDebugCopyCommands } from './manual-command.js';
 import { validateBinaryPath } from './path.js';
-import { CommitGate, finishedWriting, ForwardingSink, writeWithBackpressure } from './streams.js';
-import { extractTarMember, tarMemberName, type TarMemberExtractor } from './tar-member.js';
-import type {
-  CollectorInfo,
-  EvidenceFailed,
-  EvidenceManifest,
-  EvidenceResult,
-  ExecAttempt,
-  HashReport,
-  SnapshotFailure,
-  SnapshotMethod,
-  SnapshotPolicy,
-  ToolTrust,
-} from './types.js';
+import { runCopy, type CopyDeps, type CopyResult, type CopySink } from './copy-attempt.js';
+import { Deadline } from './deadline.js';
+import { ExecBudget } from './exec-text.js';
+import { buildManifest, isComplete, readExistingManifest, trustOf, writeManifest } from './manifest.js';
+import { EvidenceByteBudget } from './byte-budget.js';
+import { collectTrusted, type TrustedFailure, type TrustedOutcome } from './trusted-collector.js';
+import { tarMemberName } from './tar-member.js';
+import type { CollectorInfo, EvidenceFailed, EvidenceResult, ExecAttempt, FailureBlame, HashReport, SnapshotFailure, SnapshotMethod, SnapshotPolicy } from './types.js';
+
+export { MANIFEST_SCHEMA } from './manifest.js';
 
 export interface SnapshotInput {
   incident: Incident;
@@ -50,503 +40,325 @@ export interface SnapshotInput {
   pod?: PodView;
 }
 
-export const MANIFEST_SCHEMA = 'scc-container-responder/evidence-manifest/v1' as const;
-/** How long a run that lost the create race waits for the winner's manifest. */
-const MANIFEST_WAIT_MS = 2000;
-/** Debug containers sleep this long: enough to exec into, gone soon after. */
-const DEBUG_SLEEP_SECONDS = '600';
+const MIB = 1024 * 1024;
 
-const CAP = Symbol('size cap reached');
-
-class Deadline {
-  readonly controller = new AbortController();
-  private readonly timer: NodeJS.Timeout;
-  private readonly end: number;
-  private readonly onOuter: () => void;
-
-  constructor(readonly timeoutMs: number, private readonly outer: AbortSignal | undefined) {
-    this.end = Date.now() + timeoutMs;
-    this.timer = setTimeout(() => this.controller.abort(new TimeoutError('snapshot', timeoutMs)), timeoutMs);
-    this.onOuter = (): void => this.controller.abort(outer?.reason ?? new Error('snapshot aborted'));
-    if (outer?.aborted) this.onOuter();
-    else outer?.addEventListener('abort', this.onOuter, { once: true });
-  }
-
-  get signal(): AbortSignal {
-    return this.controller.signal;
-  }
-
-  remaining(): number {
-    return Math.max(1, this.end - Date.now());
-  }
-
-  /** Why the deadline fired: our own timeout, or the caller's signal. */
-  failure(): SnapshotFailure {
-    return this.signal.reason instanceof TimeoutError ? 'timeout' : 'aborted';
-  }
-
-  /** Races a promise against the deadline (the promise keeps running, its result is dropped). */
-  race<T>(p: Promise<T>): Promise<T> {
-    if (this.signal.aborted) {
-      p.catch(() => undefined);
-      return Promise.reject(this.signal.reason);
-    }
-    return new Promise<T>((resolve, reject) => {
-      const onAbort = (): void => reject(this.signal.reason);
-      this.signal.addEventListener('abort', onAbort, { once: true });
-      p.then(
-        (v) => {
-          this.signal.removeEventListener('abort', onAbort);
-          resolve(v);
-        },
-        (e: unknown) => {
-          this.signal.removeEventListener('abort', onAbort);
-          reject(e);
-        },
-      );
-    });
-  }
-
-  dispose(): void {
-    clearTimeout(this.timer);
-    this.outer?.removeEventListener('abort', this.onOuter);
-  }
+/**
+ * The snapshot policy for one run: the trusted collector adds an ephemeral container, a write
+ * that can never be undone, so it runs in enforce, and in dry-run only where the policy says
+ * `debugContainer.dryRun: true` (never for the CLI's --dry-run, which passes 'cli-dry-run').
+ */
+export function snapshotPolicyFor(policy: SnapshotPolicy, mode: 'enforce' | 'dry-run' | 'cli-dry-run'): SnapshotPolicy {
+  const allowed = mode === 'enforce' || (mode === 'dry-run' && policy.debugContainer.dryRun === true);
+  if (!policy.debugContainer.enabled || allowed) return policy;
+  const why =
+    mode === 'cli-dry-run'
+      ? '--dry-run never writes to the cluster'
+      : 'this rule is dry-run and snapshot.debugContainer.dryRun is false (adding an ephemeral container is a write that cannot be undone)';
+  const offReason = `${why}. In enforce, the collector ${policy.debugContainer.image} would be added to the pod (targeting the container, as its uid, all capabilities dropped) to read the process table, open files, sockets and the binary through /proc/<pid>/exe before any destructive action; here the container's own cat/tar were used instead`;
+  return { ...policy, debugContainer: { ...policy.debugContainer, enabled: false, offReason } };
 }
 
-interface Target {
-  namespace: string;
-  pod: string;
-  container: string;
-  path: string;
-  requestedPath: string;
+interface Run {
+  input: SnapshotInput;
   keys: EvidenceKeys;
+  path: { requested: string; read: string };
+  deadline: Deadline;
+  budget: ExecBudget;
+  attempts: ExecAttempt[];
+  startedAt: string;
+  withheld: string[];
+  pod: PodView | undefined;
+  trusted?: TrustedOutcome;
+  budgetCounter?: EvidenceByteBudget;
 }
 
-/** What one exec attempt produced. */
-type AttemptResult =
-  | { kind: 'stored'; attempt: ExecAttempt; object: StoredObject; hash: HashReport; endedAt: string }
-  | { kind: 'exists'; attempt: ExecAttempt; object: StoredObject }
-  | { kind: 'failed'; attempt: ExecAttempt; failure: SnapshotFailure | 'tool-missing'; reason: string; code?: number | string };
+/** Failures the target causes: recorded as significant, never a reason to hold containment. */
+const TARGET_CAUSED: ReadonlySet<SnapshotFailure> = new Set<SnapshotFailure>(['file-missing', 'binary-gone', 'no-tools', 'permission-denied', 'not-a-regular-file', 'invalid-path', 'exec-flood', 'container-not-running', 'budget-exceeded']);
 
-function isComplete(o: StoredObject): boolean {
-  return o.metadata['scc-complete'] === 'true';
+export function blameOf(failure: SnapshotFailure, duringContainerTool: boolean, code?: number | string): FailureBlame {
+  if (failure === 'pod-gone' || failure === 'invalid-target') return 'none';
+  if (TARGET_CAUSED.has(failure)) return 'target';
+  // A tool of the container that hangs past the deadline, or exits non-zero (no API status):
+  // the target's doing. An HTTP error from the API server is ours.
+  if (duringContainerTool && (failure === 'timeout' || (failure === 'exec-failed' && code === undefined))) return 'target';
+  return 'ours';
 }
 
-function parseManifest(text: string | null): EvidenceManifest | null {
-  if (text === null) return null;
-  try {
-    const m = JSON.parse(text) as Partial<EvidenceManifest>;
-    return m.schema === MANIFEST_SCHEMA ? (m as EvidenceManifest) : null;
-  } catch {
-    return null;
-  }
+function base(run: Pick<Run, 'input' | 'attempts' | 'startedAt' | 'withheld' | 'trusted'> & { keys?: EvidenceKeys }): Omit<EvidenceFailed, 'outcome' | 'failure' | 'kind' | 'reason' | 'blame'> {
+  return {
+    storeLocation: run.input.store.location,
+    attempts: run.attempts,
+    startedAt: run.startedAt,
+    endedAt: new Date().toISOString(),
+    ...(run.keys ? { keys: { binary: run.keys.binary, manifest: run.keys.manifest } } : {}),
+    ...(run.trusted?.volatile ? { volatile: run.trusted.volatile } : {}),
+    ...(run.trusted ? { collector: run.trusted.report } : run.input.policy.debugContainer.offReason ? { collector: { used: false, image: run.input.policy.debugContainer.image, reason: run.input.policy.debugContainer.offReason } } : {}),
+    withheldByTarget: run.withheld,
+  };
+}
+
+function failedResult(run: Pick<Run, 'input' | 'attempts' | 'startedAt' | 'withheld' | 'trusted'> & { keys?: EvidenceKeys }, f: { failure: SnapshotFailure; reason: string; blame: FailureBlame; code?: number | string; manualCommands?: string[] }): EvidenceFailed {
+  if (f.blame === 'target') run.withheld.push(`evidence destroyed or withheld by the target: ${f.reason}`);
+  return {
+    outcome: 'failed',
+    failure: f.failure,
+    kind: failureKind(f.failure, f.code),
+    reason: f.reason,
+    blame: f.blame,
+    ...(f.code === undefined ? {} : { code: f.code }),
+    ...(f.manualCommands ? { manualCommands: f.manualCommands } : {}),
+    ...base(run),
+  };
 }
 
 /**
- * Copies the finding's binary into the evidence store. Never throws for expected failures:
- * the result says what happened (`stored`, `exists`, or `failed` with a reason and whether a
- * retry can help). Only programming errors escape.
+ * Collects the finding's evidence into the store. Never throws for expected failures: the
+ * result says what happened (`stored`, `exists`, or `failed` with a reason, whether a retry can
+ * help and whose doing it was). Only programming errors escape.
  */
 export async function snapshotBinary(input: SnapshotInput): Promise<EvidenceResult> {
-  const { incident, workloads, store, policy, collector } = input;
-  const startedAt = new Date().toISOString();
-  const attempts: ExecAttempt[] = [];
-  let currentPod: PodView | undefined = input.pod;
-  const base = (keys?: EvidenceKeys): { storeLocation: string; attempts: ExecAttempt[]; startedAt: string; endedAt: string; keys?: { binary: string; manifest: string } } => ({
-    storeLocation: store.location,
-    attempts,
-    startedAt,
-    endedAt: new Date().toISOString(),
-    ...(keys ? { keys: { binary: keys.binary, manifest: keys.manifest } } : {}),
-  });
-  const failed = (failure: SnapshotFailure, reason: string, keys?: EvidenceKeys, extra: { code?: number | string; manualCommands?: string[] } = {}): EvidenceFailed => ({
-    outcome: 'failed',
-    failure,
-    kind: failureKind(failure, extra.code),
-    reason,
-    ...(extra.code === undefined ? {} : { code: extra.code }),
-    ...(extra.manualCommands ? { manualCommands: extra.manualCommands } : {}),
-    ...base(keys),
-  });
-
+  const { incident } = input;
+  const pre = { input, attempts: [] as ExecAttempt[], startedAt: new Date().toISOString(), withheld: [] as string[] };
   // 1. What to copy, from where. All of it is finding data: validate before use.
   const { namespace, pod, container, cluster } = incident;
-  if (!namespace || !pod || !container) return failed('invalid-target', `the finding names no ${!namespace ? 'namespace' : !pod ? 'pod' : 'container'}, so there is no container to copy from`);
-  if (cluster === null) return failed('invalid-target', 'the finding is not about a GKE cluster');
-  if (incident.binary?.path === undefined) return failed('invalid-path', 'the finding carries no binary path');
+  if (!namespace || !pod || !container) return failedResult(pre, { failure: 'invalid-target', reason: `the finding names no ${!namespace ? 'namespace' : !pod ? 'pod' : 'container'}, so there is no container to copy from`, blame: 'none' });
+  if (cluster === null) return failedResult(pre, { failure: 'invalid-target', reason: 'the finding is not about a GKE cluster', blame: 'none' });
+  if (incident.binary?.path === undefined) return failedResult(pre, { failure: 'invalid-path', reason: 'the finding carries no binary path', blame: 'target' });
   const checked = validateBinaryPath(incident.binary.path);
-  if (!checked.ok) return failed('invalid-path', `${checked.reason}: ${JSON.stringify(checked.requested.slice(0, 200))}`);
+  if (!checked.ok) return failedResult(pre, { failure: 'invalid-path', reason: `${checked.reason}: ${JSON.stringify(checked.requested.slice(0, 200))}`, blame: 'target' });
   const keys = evidenceKeys({ project: cluster.project, cluster: cluster.name, namespace, pod, findingId: incident.findingId });
-  const target: Target = { namespace, pod, container, path: checked.path, requestedPath: checked.requested, keys };
-
-  const deadline = new Deadline(policy.timeoutMs, input.signal);
+  const p = input.policy;
+  const run: Run = {
+    ...pre,
+    keys,
+    path: { requested: checked.requested, read: checked.path },
+    deadline: new Deadline(p.timeoutMs, input.signal),
+    budget: new ExecBudget(p.execByteCap ?? 2 * p.maxBytes + 16 * MIB),
+    pod: input.pod,
+  };
   try {
-    // 2. Already there? (an earlier delivery of the same finding, or a run that crashed later)
-    let existing: StoredObject | null;
-    try {
-      existing = await deadline.race(store.stat(keys.binary, deadline.signal));
-    } catch (err) {
-      if (deadline.signal.aborted) return failed(deadline.failure(), `checking the evidence store for an existing copy: ${classifyError(err).reason}`, keys);
-      const c = classifyError(err);
-      return failed('store-failed', `checking the evidence store for an existing copy failed: ${c.reason}`, keys, c.code === undefined ? {} : { code: c.code });
-    }
-    if (existing !== null) return await existsResult(existing, 'a complete copy of this finding\'s binary is already stored (an earlier delivery of the finding)');
-
-    // 3. The pod: UID, container id and image digest for the manifest; and a clear answer
-    //    when the pod is gone or the container stopped, before trying to exec.
-    const warnings: string[] = [];
-    if (currentPod === undefined) {
-      try {
-        currentPod = await deadline.race(workloads.readPod(namespace, pod, deadline.signal));
-      } catch (err) {
-        if (deadline.signal.aborted) return failed(deadline.failure(), `reading pod ${namespace}/${pod}: ${classifyError(err).reason}`, keys);
-        const c = classifyError(err);
-        if (c.code === 404) return failed('pod-gone', `pod ${namespace}/${pod} no longer exists, so the binary cannot be copied`, keys, { code: 404 });
-        warnings.push(`could not read pod ${namespace}/${pod} (${c.reason}); the manifest lacks its UID and image digest`);
-      }
-    }
-    const containerView = currentPod?.containers.find((c) => c.name === container);
-    if (currentPod !== undefined && containerView === undefined) {
-      return failed('invalid-target', `pod ${namespace}/${pod} has no container named ${JSON.stringify(container)}`, keys);
-    }
-    if (containerView !== undefined && containerView.state !== 'running' && containerView.state !== 'unknown') {
-      return failed('container-not-running', `container ${container} in ${namespace}/${pod} is ${containerView.state}${containerView.stateReason ? ` (${containerView.stateReason})` : ''}: nothing to exec into`, keys);
-    }
-
-    // 4. Try the methods in order.
-    const methods: SnapshotMethod[] = policy.debugContainer.enabled && policy.debugContainer.preferred === true ? ['debug-container', 'cat', 'tar'] : ['cat', 'tar', ...(policy.debugContainer.enabled ? (['debug-container'] as const) : [])];
-    const toolsMissing: string[] = [];
-    const manualCommands = manualDebugCopyCommands({ cluster, namespace, pod, container, path: checked.path, ...(policy.debugContainer.image ? { image: policy.debugContainer.image } : {}) });
-    for (const method of methods) {
-      const r = await attempt(method);
-      if (r.kind === 'stored') return await storedResult(r, method, warnings);
-      if (r.kind === 'exists') {
-        if (!isComplete(r.object)) {
-          return failed('incomplete-object-exists', `an incomplete object is already at ${keys.binary} (a write stopped half-way) and create-only storage cannot replace it; remove it by hand to retry`, keys);
-        }
-        return await existsResult(r.object, 'another run stored this binary at the same time (it won the create-only race)', true);
-      }
-      if (r.failure === 'tool-missing') {
-        toolsMissing.push(r.reason);
-        continue;
-      }
-      // Any other failure is reported as it is (file missing, permission denied, dropped, ...);
-      // when the debug container was the last resort, the manual commands come with it.
-      return failed(r.failure, r.reason, keys, { ...(r.code === undefined ? {} : { code: r.code }), ...(method === 'debug-container' ? { manualCommands } : {}) });
-    }
-    return failed(
-      'no-tools',
-      `no copy was made: the image has neither cat nor tar (${toolsMissing.join('; ')}), and the debug-container fallback is ${policy.debugContainer.enabled ? 'enabled but could not read it' : 'off in the policy (snapshot.debugContainer.enabled)'}. Copy it by hand with the commands given.`,
-      keys,
-      { manualCommands },
-    );
+    return await collect(run);
   } finally {
-    deadline.dispose();
+    run.deadline.dispose();
   }
+}
 
-  // ------------------------------------------------------------------ helpers (closures)
-
-  async function existsResult(object: StoredObject, reason: string, waitForManifest = false): Promise<EvidenceResult> {
-    const meta = object.metadata;
-    if (meta['scc-finding'] !== undefined && meta['scc-finding'] !== incident.findingName) {
-      return failed('existing-object-conflict', `the object at ${keys.binary} belongs to another finding (${meta['scc-finding']}); not reporting it as this finding's evidence`, keys);
-    }
-    let manifest: EvidenceManifest | null = null;
-    const warnings: string[] = [];
-    const until = Date.now() + (waitForManifest ? MANIFEST_WAIT_MS : 0);
-    for (;;) {
-      try {
-        manifest = parseManifest(await store.readText(keys.manifest, deadline.signal));
-      } catch (err) {
-        warnings.push(`reading the existing manifest failed: ${classifyError(err).reason}`);
-        break;
-      }
-      if (manifest !== null || Date.now() >= until || deadline.signal.aborted) break;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    if (manifest === null && warnings.length === 0) warnings.push('the binary is stored but its manifest.json is missing or not yet written');
-    if (manifest !== null && manifest.findingName !== incident.findingName) {
-      return failed('existing-object-conflict', `the manifest at ${keys.manifest} belongs to another finding (${manifest.findingName})`, keys);
-    }
-    return { outcome: 'exists', object, manifest, reason, warnings, ...base(keys) };
+async function collect(run: Run): Promise<EvidenceResult> {
+  const { input, keys, deadline } = run;
+  // 2. Already there? (an earlier delivery of the same finding, or a run that crashed later)
+  let existing: StoredObject | null;
+  try {
+    existing = await deadline.race(input.store.stat(keys.binary, deadline.signal));
+  } catch (err) {
+    const c = classifyError(err);
+    if (deadline.signal.aborted) return failedResult(run, { failure: deadline.failure(), reason: `checking the evidence store for an existing copy: ${c.reason}`, blame: 'ours' });
+    return failedResult(run, { failure: 'store-failed', reason: `checking the evidence store for an existing copy failed: ${c.reason}`, blame: 'ours', ...(c.code === undefined ? {} : { code: c.code }) });
   }
+  if (existing !== null) return existsResult(run, existing, "a complete copy of this finding's binary is already stored (an earlier delivery of the finding)", false);
+  const podProblem = await readPod(run);
+  if (podProblem) return podProblem;
+  const over = await applyBudget(run);
+  if (over) return over;
+  return runMethods(run);
+}
 
-  async function storedResult(r: Extract<AttemptResult, { kind: 'stored' }>, method: SnapshotMethod, warnings: string[]): Promise<EvidenceResult> {
-    const trust: ToolTrust = method === 'debug-container' ? 'pinned-debug-image' : 'container-tool';
-    const cv = podView_();
-    const imageDigest = cv?.imageID ?? incident.imageId;
-    const image = cv?.image ?? incident.imageUri;
-    const manifest: EvidenceManifest = {
-      schema: MANIFEST_SCHEMA,
-      findingName: incident.findingName,
-      findingId: incident.findingId,
-      category: incident.category,
-      eventTime: incident.eventTime,
-      projectId: incident.projectId,
-      cluster: incident.cluster ? { project: incident.cluster.project, location: incident.cluster.location, name: incident.cluster.name } : null,
-      namespace: target.namespace,
-      pod: target.pod,
-      ...(podUid_() === undefined ? {} : { podUid: podUid_() as string }),
-      ...(podNode_() === undefined && incident.node === undefined ? {} : { node: (podNode_() ?? incident.node) as string }),
-      container: target.container,
-      ...(cv?.containerID === undefined ? {} : { containerId: cv.containerID }),
-      ...(image === undefined ? {} : { image }),
-      ...(imageDigest === undefined ? {} : { imageDigest }),
-      path: { requested: target.requestedPath, read: target.path },
-      size: r.hash.size,
-      truncated: r.hash.truncated,
-      maxBytes: policy.maxBytes,
-      hashes: { sha256: r.hash.sha256, ...(r.hash.prefix ? { prefix: r.hash.prefix } : {}) },
-      findingHash: r.hash.expected,
-      verdict: r.hash.verdict,
-      significant: r.hash.significant,
-      explanation: r.hash.explanation,
-      method,
-      trust,
-      tool: { container: r.attempt.container, ...(method === 'debug-container' ? { image: policy.debugContainer.image } : {}), command: r.attempt.command },
-      collection: { startedAt, endedAt: r.endedAt },
-      collector: { identity: collector.identity, version: collector.version },
-      binary: { key: keys.binary, uri: r.object.uri, ...(r.object.generation === undefined ? {} : { generation: r.object.generation }) },
-    };
-    let manifestObject: StoredObject | null = null;
+/** The cluster's hourly byte budget: copies are capped at what is left; none when it is used up. */
+async function applyBudget(run: Run): Promise<EvidenceFailed | undefined> {
+  const { input, deadline } = run;
+  const limit = input.policy.hourlyByteBudget;
+  const cluster = input.incident.cluster;
+  if (limit === undefined || !cluster) return undefined;
+  run.budgetCounter = new EvidenceByteBudget(input.store, limit);
+  let left: number;
+  try {
+    left = await deadline.race(run.budgetCounter.remaining({ project: cluster.project, cluster: cluster.name }, deadline.signal));
+  } catch (err) {
+    const c = classifyError(err);
+    return failedResult(run, { failure: deadline.signal.aborted ? deadline.failure() : 'store-failed', reason: `reading the evidence byte budget failed: ${c.reason}`, blame: 'ours', ...(c.code === undefined ? {} : { code: c.code }) });
+  }
+  if (left <= 0) {
+    return failedResult(run, { failure: 'budget-exceeded', reason: `the cluster's evidence budget of ${limit} bytes this hour is used up (snapshot.hourlyBytesPerCluster): a flood of findings or junk; nothing more is stored until the next hour`, blame: 'target' });
+  }
+  if (left < input.policy.maxBytes) run.input = { ...input, policy: { ...input.policy, maxBytes: left } };
+  return undefined;
+}
+
+/** The pod: UID, container id, image digest and runAsUser; a clear answer when it is gone. */
+async function readPod(run: Run): Promise<EvidenceFailed | undefined> {
+  const { input, deadline } = run;
+  const { namespace = '', pod = '', container = '' } = input.incident;
+  if (run.pod === undefined) {
     try {
-      const body = Readable.from([Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`)]);
-      const m = await deadline.race(store.create(keys.manifest, body, { 'scc-finding': incident.findingName, 'scc-kind': 'manifest' }, deadline.signal, { contentType: 'application/json' }));
-      manifestObject = m.object;
-      if (!m.created) warnings.push(`a manifest already existed at ${keys.manifest}; it was kept`);
+      run.pod = await deadline.race(input.workloads.readPod(namespace, pod, deadline.signal));
     } catch (err) {
-      warnings.push(`the binary is stored but writing manifest.json failed: ${classifyError(err).reason}`);
-    }
-    return { outcome: 'stored', object: r.object, manifestObject, manifest, method, trust, hash: r.hash, warnings, ...base(keys) };
-  }
-
-  function podView_(): PodView['containers'][number] | undefined {
-    return currentPod?.containers.find((c) => c.name === target.container);
-  }
-  function podUid_(): string | undefined {
-    return currentPod?.uid;
-  }
-  function podNode_(): string | undefined {
-    return currentPod?.nodeName;
-  }
-
-  /** Runs one method: exec (adding the debug container first when needed) streamed into the store. */
-  async function attempt(method: SnapshotMethod): Promise<AttemptResult> {
-    let execContainer = target.container;
-    let command: string[];
-    if (method === 'debug-container') {
-      const name = `scc-evidence-${createHash('sha256').update(incident.findingName).digest('hex').slice(0, 8)}-${randomBytes(3).toString('hex')}`;
-      const t0 = Date.now();
-      const debugAttempt = (outcome: ExecAttempt['outcome'], reason: string): ExecAttempt => ({
-        method,
-        container: name,
-        command: ['sleep', DEBUG_SLEEP_SECONDS],
-        outcome,
-        exitCode: null,
-        reason,
-        bytes: 0,
-        durationMs: Date.now() - t0,
-      });
-      try {
-        await deadline.race(
-          workloads.addDebugContainer(
-            { namespace: target.namespace, pod: target.pod, name, image: policy.debugContainer.image, targetContainer: target.container, command: ['sleep', DEBUG_SLEEP_SECONDS], timeoutMs: deadline.remaining() },
-            deadline.signal,
-          ),
-        );
-      } catch (err) {
-        const c = classifyError(err);
-        const failure: SnapshotFailure = deadline.signal.aborted ? deadline.failure() : c.code === 401 || c.code === 403 ? 'exec-forbidden' : c.code === 404 ? 'pod-gone' : 'debug-container-failed';
-        const reason = `adding the debug container ${name} (${policy.debugContainer.image}) failed: ${c.reason}`;
-        attempts.push(debugAttempt(failure, reason));
-        return { kind: 'failed', attempt: debugAttempt(failure, reason), failure, reason, ...(c.code === undefined ? {} : { code: c.code }) };
-      }
-      execContainer = name;
-      // pid 1 of the shared process namespace is the target container's main process.
-      command = ['cat', '--', `/proc/1/root${target.path}`];
-    } else {
-      command = method === 'cat' ? ['cat', '--', target.path] : ['tar', 'cf', '-', target.path];
-    }
-    const r = await streamExec(method, execContainer, command);
-    attempts.push(r.attempt);
-    return r;
-  }
-
-  /** The streaming core: exec stdout -> (tar) -> hash/cap -> gate -> store.create. */
-  async function streamExec(method: SnapshotMethod, execContainer: string, command: string[]): Promise<AttemptResult> {
-    const t0 = Date.now();
-    const tool = command[0] ?? '';
-    const execAbort = new AbortController();
-    const onDeadline = (): void => execAbort.abort(deadline.signal.reason);
-    if (deadline.signal.aborted) onDeadline();
-    else deadline.signal.addEventListener('abort', onDeadline, { once: true });
-
-    let capped = false;
-    let stopped = false; // after this nothing more is fed into the hasher
-    let createPromise: Promise<{ created: boolean; object: StoredObject }> | undefined;
-    let storeError: unknown;
-    const prefixBytes = prefixBytesFor(incident.binary);
-    const gate = new CommitGate();
-    gate.on('error', () => undefined); // failures are read from the promises below
-    let finalMetadata: Record<string, string> = {};
-    const startCreate = (): void => {
-      if (createPromise !== undefined) return;
-      const metadata: Record<string, string> = {
-        'scc-finding': incident.findingName,
-        'scc-finding-id': incident.findingId,
-        'scc-namespace': target.namespace,
-        'scc-pod': target.pod,
-        'scc-container': target.container,
-        'scc-path': target.path,
-        'scc-method': method,
-        'scc-collector': collector.identity,
-        'scc-collector-version': collector.version,
-        'scc-started-at': startedAt,
-      };
-      createPromise = store.create(keys.binary, gate, metadata, deadline.signal, { finalMetadata: () => finalMetadata });
-      createPromise.catch((err: unknown) => {
-        storeError = err;
-        execAbort.abort(err); // no point reading on when nothing can be stored
-      });
-    };
-    const hasher = new HashingTransform({
-      maxBytes: policy.maxBytes,
-      ...(prefixBytes === undefined ? {} : { prefixBytes }),
-      onCap: () => {
-        capped = true;
-        execAbort.abort(CAP);
-      },
-      onFirstChunk: startCreate,
-    });
-    hasher.on('error', () => undefined);
-    hasher.pipe(gate);
-    const feed = (chunk: Buffer): Promise<void> => (stopped ? Promise.resolve() : writeWithBackpressure(hasher, chunk));
-
-    let tar: TarMemberExtractor | undefined;
-    let tarTarget: ForwardingSink | undefined;
-    let stdout: ForwardingSink;
-    if (method === 'tar') {
-      tarTarget = new ForwardingSink(feed);
-      tarTarget.on('error', () => undefined);
-      tar = extractTarMember(tarMemberName(target.path), tarTarget);
-      stdout = tar.input as ForwardingSink;
-    } else {
-      stdout = new ForwardingSink(feed);
-    }
-    stdout.on('error', () => undefined);
-
-    const attemptOf = (outcome: ExecAttempt['outcome'], exec: ExecResult | undefined, reason?: string): ExecAttempt => ({
-      method,
-      container: execContainer,
-      command,
-      outcome,
-      exitCode: exec?.exitCode ?? null,
-      ...(exec?.stderr ? { stderr: exec.stderr.slice(0, 2000) } : {}),
-      ...(reason === undefined ? {} : { reason }),
-      bytes: hasher.bytes,
-      durationMs: Date.now() - t0,
-    });
-
-    /** Throws the copy away: nothing reaches the store as complete. */
-    const discard = async (why: string): Promise<void> => {
-      stopped = true;
-      const err = new Error(`snapshot discarded: ${why}`);
-      tar?.destroy(err);
-      stdout.destroy();
-      tarTarget?.destroy();
-      hasher.unpipe(gate);
-      hasher.destroy();
-      gate.destroy(err);
-      if (createPromise) await createPromise.then(() => undefined, () => undefined);
-    };
-    const fail = async (c: ClassifiedExec, exec?: ExecResult): Promise<AttemptResult> => {
-      await discard(c.reason);
-      const failure = c.outcome === 'ok' ? 'exec-failed' : c.outcome;
-      return { kind: 'failed', attempt: attemptOf(failure, exec, c.reason), failure, reason: c.reason, ...(c.code === undefined ? {} : { code: c.code }) };
-    };
-
-    let exec: ExecResult | undefined;
-    let execError: unknown;
-    try {
-      exec = await deadline.race(
-        workloads.exec({ namespace: target.namespace, pod: target.pod, container: execContainer, command, stdout, timeoutMs: deadline.remaining(), signal: execAbort.signal }),
-      );
-    } catch (err) {
-      execError = err;
-    } finally {
-      deadline.signal.removeEventListener('abort', onDeadline);
-    }
-
-    try {
-      if (storeError !== undefined && !capped) {
-        const c = classifyError(storeError);
-        return await fail({ outcome: 'store-failed', reason: `writing to ${store.location} failed: ${c.reason}`, ...(c.code === undefined ? {} : { code: c.code }) }, exec);
-      }
-      if (!capped) {
-        if (deadline.signal.aborted) {
-          const f = deadline.failure();
-          return await fail({ outcome: f, reason: f === 'timeout' ? `the copy did not finish within ${policy.timeoutMs} ms (${hasher.bytes} bytes received)` : 'the snapshot was cancelled' }, exec);
-        }
-        if (execError !== undefined) return await fail(classifyExecError(execError, tool), exec);
-        const c = classifyExecResult(exec as ExecResult, method === 'debug-container' ? 'cat (debug container)' : tool);
-        if (c.outcome !== 'ok') {
-          if (c.outcome === 'stream-dropped') c.reason = `${c.reason}; ${hasher.bytes} bytes had arrived and were discarded`;
-          return await fail(c, exec);
-        }
-        // Success: every byte the adapter delivered must reach the hasher before we decide.
-        stdout.end();
-        await deadline.race(finishedWriting(stdout));
-        if (tar) {
-          const member = await deadline.race(tar.done).catch((err: unknown) => err as Error);
-          if (member instanceof Error) return await fail({ outcome: 'stream-dropped', reason: `tar exited 0 but its archive was cut or malformed: ${member.message}` }, exec);
-          if (!member.found) {
-            const why = member.nonRegular
-              ? { outcome: 'not-a-regular-file' as const, reason: `${target.path} is a ${member.nonRegular.type}${member.nonRegular.linkname ? ` to ${JSON.stringify(member.nonRegular.linkname)}` : ''}, not a regular file; the archive carried no copy of the binary` }
-              : { outcome: 'exec-failed' as const, reason: `tar exited 0 but its archive had no member ${JSON.stringify(tarMemberName(target.path))} (the container's tar may be lying)` };
-            return await fail(why, exec);
-          }
-          // The member's last bytes may still sit in the sink in front of the hasher.
-          tarTarget?.end();
-          if (tarTarget) await deadline.race(finishedWriting(tarTarget));
-        }
-      }
-      // Copy complete (or cut at the cap): finish the hashes, then let the store finalise.
-      stopped = true;
-      if (capped) {
-        tar?.destroy();
-        stdout.destroy();
-      }
-      hasher.end();
-      await deadline.race(finishedWriting(hasher));
-      const hash = compareWithFinding(hasher.result(), incident.binary);
-      const endedAt = new Date().toISOString();
-      finalMetadata = {
-        'scc-sha256': hash.sha256,
-        'scc-size': String(hash.size),
-        'scc-truncated': String(hash.truncated),
-        'scc-verdict': hash.verdict,
-        ...(hash.prefix ? { 'scc-prefix-sha256': hash.prefix.sha256, 'scc-prefix-bytes': String(hash.prefix.bytes) } : {}),
-        'scc-trust': method === 'debug-container' ? 'pinned-debug-image' : 'container-tool',
-        'scc-ended-at': endedAt,
-      };
-      startCreate(); // an empty file never produced a first chunk
-      gate.commit();
-      let stored: { created: boolean; object: StoredObject };
-      try {
-        stored = await deadline.race(createPromise as Promise<{ created: boolean; object: StoredObject }>);
-      } catch (err) {
-        const c = classifyError(err);
-        const f: SnapshotFailure = deadline.signal.aborted ? deadline.failure() : 'store-failed';
-        return await fail({ outcome: f, reason: `writing to ${store.location} failed: ${c.reason}`, ...(c.code === undefined ? {} : { code: c.code }) }, exec);
-      }
-      const outcome = hash.truncated ? 'truncated' : 'ok';
-      if (!stored.created) return { kind: 'exists', attempt: attemptOf(outcome, exec, 'another writer created the object first'), object: stored.object };
-      return { kind: 'stored', attempt: attemptOf(outcome, exec, capped ? `cut at the size cap of ${policy.maxBytes} bytes` : undefined), object: stored.object, hash, endedAt };
-    } catch (err) {
-      // A deadline while draining the last bytes, or an unexpected stream error.
       const c = classifyError(err);
-      const f: SnapshotFailure = deadline.signal.aborted ? deadline.failure() : 'exec-failed';
-      return fail({ outcome: f, reason: `finishing the copy failed: ${c.reason}`, ...(c.code === undefined ? {} : { code: c.code }) }, exec);
+      if (deadline.signal.aborted) return failedResult(run, { failure: deadline.failure(), reason: `reading pod ${namespace}/${pod}: ${c.reason}`, blame: 'ours' });
+      if (c.code === 404) return failedResult(run, { failure: 'pod-gone', reason: `pod ${namespace}/${pod} no longer exists, so the binary cannot be copied`, blame: 'none', code: 404 });
     }
   }
+  const cv = run.pod?.containers.find((c) => c.name === container);
+  if (run.pod !== undefined && cv === undefined) return failedResult(run, { failure: 'invalid-target', reason: `pod ${namespace}/${pod} has no container named ${JSON.stringify(container)}`, blame: 'none' });
+  if (cv !== undefined && cv.state !== 'running' && cv.state !== 'unknown') {
+    return failedResult(run, { failure: 'container-not-running', reason: `container ${container} in ${namespace}/${pod} is ${cv.state}${cv.stateReason ? ` (${cv.stateReason})` : ''}: nothing to exec into`, blame: 'target' });
+  }
+  return undefined;
+}
+
+function sinkFor(run: Run, method: SnapshotMethod, source?: string): CopySink {
+  const { incident, collector } = run.input;
+  return {
+    store: run.input.store,
+    key: run.keys.binary,
+    metadata: {
+      'scc-finding': incident.findingName,
+      'scc-finding-id': incident.findingId,
+      'scc-namespace': incident.namespace ?? '',
+      'scc-pod': incident.pod ?? '',
+      'scc-container': incident.container ?? '',
+      'scc-path': run.path.read,
+      'scc-method': method,
+      ...(source === undefined ? {} : { 'scc-source': source }),
+      'scc-collector': collector.identity,
+      'scc-collector-version': collector.version,
+      'scc-started-at': run.startedAt,
+    },
+    finalMetadata: (hash: HashReport, endedAt: string) => ({
+      'scc-sha256': hash.sha256,
+      'scc-size': String(hash.size),
+      'scc-truncated': String(hash.truncated),
+      'scc-verdict': hash.verdict,
+      ...(hash.prefix ? { 'scc-prefix-sha256': hash.prefix.sha256, 'scc-prefix-bytes': String(hash.prefix.bytes) } : {}),
+      'scc-trust': trustOf(method),
+      'scc-ended-at': endedAt,
+    }),
+  };
+}
+
+/** 3. The trusted collector first (when enabled), then the container's own tools. */
+async function runMethods(run: Run): Promise<EvidenceResult> {
+  const { policy } = run.input;
+  const trustedFirst = policy.debugContainer.enabled && policy.debugContainer.preferred !== false;
+  let trustedFailure: TrustedFailure | undefined;
+  if (trustedFirst) {
+    const t = await runTrusted(run);
+    if (t.result) return t.result;
+    trustedFailure = t.failure;
+  }
+  const own = await containerTools(run);
+  if (own.result) return own.result;
+  if (!trustedFirst && policy.debugContainer.enabled) {
+    const t = await runTrusted(run);
+    if (t.result) return t.result;
+    trustedFailure = t.failure;
+  }
+  return noCopy(run, trustedFailure, own.failures);
+}
+
+async function runTrusted(run: Run): Promise<{ result?: EvidenceResult; failure?: TrustedFailure }> {
+  const { input } = run;
+  const { namespace = '', pod = '', container = '' } = input.incident;
+  const t = await collectTrusted({
+    incident: input.incident, workloads: input.workloads, store: input.store, keys: run.keys, deadline: run.deadline, budget: run.budget,
+    namespace, pod, container, path: run.path.read, podView: run.pod, policy: input.policy,
+    sink: (source) => sinkFor(run, 'debug-container', source), attempts: run.attempts,
+  });
+  run.trusted = t;
+  run.withheld.push(...t.withheld);
+  if (t.copy) return { result: await copied(run, t.copy, 'debug-container') };
+  if (t.failure && !t.fallback) return { result: failedResult(run, { ...t.failure, ...manualFor(run) }) };
+  return t.failure ? { failure: t.failure } : {};
+}
+
+interface OwnToolFailure {
+  method: SnapshotMethod;
+  failure: SnapshotFailure | 'tool-missing';
+  reason: string;
+  code?: number | string;
+  /** Our store held the copy up (not the tool). */
+  storeBound?: boolean;
+}
+
+/** The container's cat, then its tar when cat is missing. */
+async function containerTools(run: Run): Promise<{ result?: EvidenceResult; failures: OwnToolFailure[] }> {
+  const { input } = run;
+  const deps: CopyDeps = { workloads: input.workloads, namespace: input.incident.namespace ?? '', pod: input.incident.pod ?? '', deadline: run.deadline, budget: run.budget, maxBytes: input.policy.maxBytes, binary: input.incident.binary, timeoutMs: input.policy.timeoutMs };
+  const failures: OwnToolFailure[] = [];
+  for (const method of ['cat', 'tar'] as const) {
+    if (run.deadline.signal.aborted) break;
+    const command = method === 'cat' ? ['cat', '--', run.path.read] : ['tar', 'cf', '-', run.path.read];
+    const r = await runCopy(deps, { method, container: input.incident.container ?? '', command, ...(method === 'tar' ? { tarMember: tarMemberName(run.path.read) } : {}), sink: sinkFor(run, method) });
+    run.attempts.push(r.attempt);
+    if (r.kind === 'stored' || r.kind === 'exists') return { result: await copied(run, r, method), failures };
+    if (r.kind !== 'failed') continue;
+    failures.push({ method, failure: r.failure, reason: r.reason, ...(r.code === undefined ? {} : { code: r.code }), ...(r.storeBound ? { storeBound: true } : {}) });
+    if (r.failure !== 'tool-missing') break;
+  }
+  return { failures };
+}
+
+/** Commands a human can run to copy the file when we could not. */
+function manualFor(run: Run): { manualCommands?: string[] } {
+  const { incident, policy } = run.input;
+  const cluster = incident.cluster;
+  if (!cluster) return {};
+  return { manualCommands: manualDebugCopyCommands({ cluster, namespace: incident.namespace ?? '', pod: incident.pod ?? '', container: incident.container ?? '', path: run.path.read, ...(policy.debugContainer.image ? { image: policy.debugContainer.image } : {}) }) };
+}
+
+/** Nothing copied: the most telling failure, and whose doing it was. */
+function noCopy(run: Run, trusted: TrustedFailure | undefined, own: OwnToolFailure[]): EvidenceFailed {
+  const { policy } = run.input;
+  const extra = manualFor(run);
+  const last = own[own.length - 1];
+  if (last && last.failure !== 'tool-missing') {
+    const blame = last.storeBound ? 'ours' : blameOf(last.failure, true, last.code);
+    // Ours on the fallback outranks a target-caused failure of the collector, and vice versa.
+    return failedResult(run, { failure: last.failure, reason: trusted ? `${last.reason} (trusted collector: ${trusted.reason})` : last.reason, blame: trusted?.blame === 'ours' ? 'ours' : blame, ...(last.code === undefined ? {} : { code: last.code }), ...extra });
+  }
+  if (trusted) return failedResult(run, { ...trusted, ...(own.length > 0 ? { reason: `${trusted.reason}; the container has neither cat nor tar` } : {}), ...extra });
+  const enabled = policy.debugContainer.enabled;
+  return failedResult(run, {
+    failure: 'no-tools',
+    reason: `no copy was made: the image has neither cat nor tar (${own.map((f) => f.reason).join('; ')}), and the trusted collector is ${enabled ? 'enabled but could not read it' : 'off for this rule (snapshot.debugContainer)'}. Copy it by hand with the commands given.`,
+    blame: 'target',
+    ...extra,
+  });
+}
+
+/** A copy is in the store (ours, or a concurrent run's): write the manifest or read theirs. */
+async function copied(run: Run, r: Extract<CopyResult, { kind: 'stored' | 'exists' }> & { process?: { pid: number; exe: string; cmdline: string[] } }, method: SnapshotMethod): Promise<EvidenceResult> {
+  if (r.kind === 'exists') {
+    if (!isComplete(r.object)) {
+      return failedResult(run, { failure: 'incomplete-object-exists', reason: `an incomplete object is already at ${run.keys.binary} (a write stopped half-way) and create-only storage cannot replace it; remove it by hand to retry`, blame: 'ours' });
+    }
+    return existsResult(run, r.object, 'another run stored this binary at the same time (it won the create-only race)', true);
+  }
+  const { input } = run;
+  const manifest = buildManifest({
+    incident: input.incident, pod: run.pod, keys: run.keys, path: run.path, maxBytes: input.policy.maxBytes, method, debugImage: input.policy.debugContainer.image,
+    attempt: r.attempt, hash: r.hash, object: r.object, startedAt: run.startedAt, endedAt: r.endedAt, collector: input.collector, tarDuplicates: r.tarDuplicates,
+    ...(r.process ? { process: r.process } : {}), ...(run.trusted?.volatile ? { volatile: run.trusted.volatile } : {}),
+  });
+  if (!manifest.counts && manifest.doesNotCountBecause) run.withheld.push(`evidence withheld by the target: ${manifest.doesNotCountBecause}`);
+  const warnings: string[] = [];
+  const cluster = input.incident.cluster;
+  if (run.budgetCounter && cluster) {
+    await run.budgetCounter.record({ project: cluster.project, cluster: cluster.name }, input.incident.findingId, r.hash.size, run.deadline.signal).catch((err: unknown) => {
+      warnings.push(`the copy is stored but counting it against the hourly byte budget failed: ${classifyError(err).reason}`);
+    });
+  }
+  const manifestObject = await writeManifest(input.store, run.keys.manifest, manifest, run.deadline, warnings);
+  return { outcome: 'stored', object: r.object, manifestObject, manifest, method, trust: trustOf(method), hash: r.hash, warnings, counts: manifest.counts, ...base(run) };
+}
+
+async function existsResult(run: Run, object: StoredObject, reason: string, waitForManifest: boolean): Promise<EvidenceResult> {
+  const { incident } = run.input;
+  const meta = object.metadata;
+  if (meta['scc-finding'] !== undefined && meta['scc-finding'] !== incident.findingName) {
+    return failedResult(run, { failure: 'existing-object-conflict', reason: `the object at ${run.keys.binary} belongs to another finding (${meta['scc-finding']}); not reporting it as this finding's evidence`, blame: 'ours' });
+  }
+  const { manifest, warnings } = await readExistingManifest(run.input.store, run.keys.manifest, run.deadline, waitForManifest);
+  if (manifest !== null && manifest.findingName !== incident.findingName) {
+    return failedResult(run, { failure: 'existing-object-conflict', reason: `the manifest at ${run.keys.manifest} belongs to another finding (${manifest.findingName})`, blame: 'ours' });
+  }
+  return { outcome: 'exists', object, manifest, reason, warnings, ...base(run) };
 }

@@ -16,6 +16,11 @@ export interface TarMemberOutcome {
   nonRegular?: { type: string; linkname?: string };
   /** How many members were skipped (other names, non-regular types, duplicates). */
   skipped: number;
+  /**
+   * Regular members with the wanted name after the first: a tar that sends a decoy first
+   * and the real file after it (or the reverse). The copy taken is then not the evidence.
+   */
+  duplicates: number;
 }
 
 /** The member name GNU/BusyBox tar gives an absolute path: the leading `/` is removed. */
@@ -48,7 +53,7 @@ export interface TarMemberExtractor {
  */
 export function extractTarMember(memberName: string, target: Writable): TarMemberExtractor {
   const extract = tarStream.extract();
-  const outcome: TarMemberOutcome = { found: false, skipped: 0 };
+  const outcome: TarMemberOutcome = { found: false, skipped: 0, duplicates: 0 };
   let failed: Error | undefined;
 
   extract.on('entry', (header, stream, next) => {
@@ -69,10 +74,13 @@ export function extractTarMember(memberName: string, target: Writable): TarMembe
       })();
       return;
     }
+    if (named && isRegular) outcome.duplicates += 1;
     if (named && !isRegular && outcome.nonRegular === undefined) {
       outcome.nonRegular = { type: header.type ?? 'unknown', ...(header.linkname ? { linkname: header.linkname } : {}) };
     }
     outcome.skipped += 1;
+    // Destroying the archive mid-member (the flood cap) errors the member being drained.
+    stream.on('error', () => undefined);
     stream.on('end', () => next());
     stream.resume();
   });

@@ -11,7 +11,7 @@ export type SnapshotMethod = 'cat' | 'tar' | 'debug-container';
  * `container-tool`: the compromised container's own cat/tar, which the attacker may have
  * replaced; its output is authentic only if the hash matches the finding's.
  * `pinned-debug-image`: cat from a debug container whose image is pinned by digest, reading
- * through /proc/1/root; the tool is ours, the file is still the container's.
+ * the kernel's view (/proc/<pid>/exe, /proc/<pid>/root); the tool is ours.
  */
 export type ToolTrust = 'container-tool' | 'pinned-debug-image';
 
@@ -62,7 +62,20 @@ export type SnapshotFailure =
   | 'debug-container-failed'
   | 'store-failed'
   | 'existing-object-conflict' // an object at our key belongs to another finding
-  | 'incomplete-object-exists'; // an earlier write stopped half-way and create-only cannot replace it
+  | 'incomplete-object-exists' // an earlier write stopped half-way and create-only cannot replace it
+  | 'binary-gone' // the file is deleted and no running process holds it
+  | 'exec-flood' // an exec sent more than the snapshot's total byte cap
+  | 'budget-exceeded'; // the cluster's hourly evidence byte budget is used up
+
+/**
+ * Who a failure is down to, which decides whether it may hold containment back.
+ * `target`: the compromised container caused it (file deleted, tools missing or lying, a tool
+ * that hangs, exec refused inside it): recorded as significant, never blocks containment
+ * under `requireEvidence: attempted`. `ours`: the store, our RBAC, the API server, our
+ * deadline: destructive actions wait (and a transient one asks for redelivery).
+ * `none`: nothing to contain anyway (no pod, no target).
+ */
+export type FailureBlame = 'target' | 'ours' | 'none';
 
 /** One exec tried during the snapshot, in order. */
 export interface ExecAttempt {
@@ -77,6 +90,39 @@ export interface ExecAttempt {
   /** Bytes of the file received (for tar: of the member). */
   bytes: number;
   durationMs: number;
+  /** What the trusted collector read (`/proc/7/exe`, `/proc/7/root/usr/bin/x`). */
+  source?: string;
+}
+
+/** The volatile-state artefact stored beside the binary (volatile.json). */
+export interface VolatileArtefact {
+  key: string;
+  uri: string;
+  sha256: string;
+  bytes: number;
+  /** Processes seen in the target's pid namespace. */
+  processes: number;
+  /** Pids of the processes matching the finding. */
+  suspects: number[];
+  /** Remote endpoints of established connections (`203.0.113.50:443 tcp ESTABLISHED pid 7`), first. */
+  remoteEndpoints: string[];
+  /** Listening sockets. */
+  listening: string[];
+  /** What could not be read (permission, size cap). */
+  problems: string[];
+}
+
+/** The trusted collector's own story, for the report. */
+export interface CollectorReport {
+  /** The debug container was added and read /proc. */
+  used: boolean;
+  container?: string;
+  image?: string;
+  /** Why it was not used, or what stopped it. */
+  reason?: string;
+  /** uid it ran as and whether it asked for CAP_SYS_PTRACE. */
+  runAsUser?: number;
+  ptrace?: boolean;
 }
 
 export interface EvidenceManifest {
@@ -111,6 +157,18 @@ export interface EvidenceManifest {
   collection: { startedAt: string; endedAt: string };
   collector: { identity: string; version: string };
   binary: { key: string; uri: string; generation?: string };
+  /** What the trusted collector read (`/proc/7/exe`): absent for the container's own tools. */
+  source?: string;
+  /** The process the copy came from, when it came from one. */
+  process?: { pid: number; exe: string; cmdline: string[] };
+  /**
+   * False for a copy that is not the evidence: read by the container's own tool and its hash
+   * differs, it was cut at the size cap, or tar sent more than one member of that name.
+   */
+  counts: boolean;
+  doesNotCountBecause?: string;
+  /** The volatile state stored beside the binary. */
+  volatile?: { key: string; sha256: string; bytes: number };
 }
 
 interface ResultBase {
@@ -120,6 +178,14 @@ interface ResultBase {
   attempts: ExecAttempt[];
   startedAt: string;
   endedAt: string;
+  /** Volatile state (process table, fds, maps, sockets), when the trusted collector ran. */
+  volatile?: VolatileArtefact;
+  collector?: CollectorReport;
+  /**
+   * Evidence destroyed or withheld by the target, one sentence each (file deleted, tools
+   * missing or lying, a tool that hung, a decoy copy). Significant: report, marks, audit WARNING.
+   */
+  withheldByTarget: string[];
 }
 
 /** A new copy was made (by this run). */
@@ -133,6 +199,8 @@ export interface EvidenceStored extends ResultBase {
   hash: HashReport;
   /** Non-fatal problems, e.g. the manifest could not be written. */
   warnings: string[];
+  /** Whether this copy is the evidence (see EvidenceManifest.counts). */
+  counts: boolean;
 }
 
 /** A complete copy was already there (earlier delivery, or a concurrent run won the race). */
@@ -153,6 +221,7 @@ export interface EvidenceFailed extends ResultBase {
   /** HTTP status or error code when known. */
   code?: number | string;
   reason: string;
+  blame: FailureBlame;
   /** For distroless images without the debug-container fallback: commands a human can run. */
   manualCommands?: string[];
 }
@@ -171,7 +240,17 @@ export interface SnapshotPolicy {
     image: string;
     /** Use the debug container first (trusted tool) rather than only when cat/tar are missing. */
     preferred?: boolean;
+    /** Also in dry-run rules (a write to the pod that cannot be undone). */
+    dryRun?: boolean;
+    /** Set when this run may not add it (dry-run): what enforce would do instead, for the report. */
+    offReason?: string;
+    /** Ask for CAP_SYS_PTRACE when the process cannot be read otherwise (Pod Security "baseline" refuses it). */
+    ptrace?: boolean;
   };
+  /** Total bytes all execs of one snapshot may send (default 2 x maxBytes + 16 MiB). */
+  execByteCap?: number;
+  /** Evidence bytes per cluster per hour (counted in the store); absent: no budget. */
+  hourlyByteBudget?: number;
 }
 
 export interface CollectorInfo {

@@ -5,7 +5,10 @@
 // Values are kept as data; values that cannot safely be acted on (a binary path with a NUL
 // byte, a pod name Kubernetes would never accept) are flagged in `problems`.
 import { mapTactic, mapTechnique } from './mitre.js';
+import { binaryPathProblem } from './binary-path.js';
 import { formatIssues, formatPath } from './issues.js';
+
+export { binaryPathProblem };
 import { isSecretKey, REDACTED, redactArgs, redactEnv, redactString } from './redact.js';
 import { parseClusterResourceName, parseInstanceResourceName, parseProjectNumber } from './resource-names.js';
 import { type NotificationMessage, notificationMessageSchema } from './schema.js';
@@ -35,17 +38,6 @@ export const SOURCE_PROPERTY_KEYS = {
 const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const DNS_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const SHA256 = /^[0-9a-fA-F]{64}$/;
-const PATH_MAX = 4096;
-
-/** Why a binary path must not be used to read a file, or undefined when it is usable. */
-export function binaryPathProblem(path: string): string | undefined {
-  if (path.includes('\0')) return 'contains a NUL byte';
-  if (!path.startsWith('/')) return 'is not absolute';
-  if (Buffer.byteLength(path) > PATH_MAX) return `is longer than ${PATH_MAX} bytes`;
-  // `..` could walk out of /proc/<pid>/root on the trusted read path.
-  if (path.split('/').includes('..')) return "contains a '..' segment";
-  return undefined;
-}
 
 function nameProblem(value: string, kind: 'label' | 'subdomain'): string | undefined {
   const max = kind === 'label' ? 63 : 253;

@@ -35,9 +35,8 @@ export const KUBE_API_CALLS = {
   patchPodMetadata: [{ group: '', resource: 'pods', verbs: ['patch'], why: 'label/annotate/quarantine the pod' }],
   cordonNode: [{ group: '', resource: 'nodes', verbs: ['patch'], why: 'containment: cordon the node' }],
   createNetworkPolicy: [{ group: 'networking.k8s.io', resource: 'networkpolicies', verbs: ['create'], why: 'quarantine: deny-all policy' }],
-  addDebugContainer: [
-    { group: '', resource: 'pods/ephemeralcontainers', verbs: ['patch'], feature: 'debugContainer', why: 'trusted copy through /proc/<pid>/root' },
-  ],
+  // The trusted evidence collector runs for every enforce rule by default (snapshot.debugContainer).
+  addDebugContainer: [{ group: '', resource: 'pods/ephemeralcontainers', verbs: ['patch'], why: 'trusted evidence collector: volatile state and the binary through /proc/<pid>' }],
 } as const satisfies Record<string, readonly KubeApiCall[]>;
 
 export type KubeCallName = keyof typeof KUBE_API_CALLS;

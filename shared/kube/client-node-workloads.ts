@@ -15,6 +15,7 @@ import {
   type ConfigurationOptions,
   type RequestContext,
   type ResponseContext,
+  type V1SecurityContext,
   type V1Status,
 } from '@kubernetes/client-node';
 import type {
@@ -378,7 +379,16 @@ export class ClientNodeWorkloads implements Workloads {
           body: {
             spec: {
               ephemeralContainers: [
-                { name: spec.name, image: spec.image, command: spec.command, targetContainerName: spec.targetContainer, imagePullPolicy: 'IfNotPresent', stdin: false, tty: false },
+                {
+                  name: spec.name,
+                  image: spec.image,
+                  command: spec.command,
+                  targetContainerName: spec.targetContainer,
+                  imagePullPolicy: 'IfNotPresent',
+                  stdin: false,
+                  tty: false,
+                  securityContext: debugSecurityContext(spec),
+                },
               ],
             },
           },
@@ -402,6 +412,22 @@ export class ClientNodeWorkloads implements Workloads {
       wait = Math.min(poll.max, wait * 2);
     }
   }
+}
+
+/**
+ * The collector's securityContext: no privilege beyond reading another process of the same
+ * uid (the ptrace rule), which passes Pod Security "restricted" when that uid is not root.
+ * CAP_SYS_PTRACE only when asked (Pod Security "baseline" refuses it).
+ */
+function debugSecurityContext(spec: DebugContainerSpec): V1SecurityContext {
+  const nonRoot = spec.runAsUser !== undefined && spec.runAsUser !== 0;
+  return {
+    allowPrivilegeEscalation: false,
+    capabilities: { drop: ['ALL'], ...(spec.ptrace ? { add: ['SYS_PTRACE'] } : {}) },
+    seccompProfile: { type: 'RuntimeDefault' },
+    ...(spec.runAsUser === undefined ? {} : { runAsUser: spec.runAsUser }),
+    ...(nonRoot ? { runAsNonRoot: true } : {}),
+  };
 }
 
 /** ws errors may arrive as ErrorEvent-like objects (not Errors). */

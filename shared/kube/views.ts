@@ -17,7 +17,7 @@ export function ownerRefView(o: V1OwnerReference): OwnerRef {
   return withDefined({ apiVersion: o.apiVersion, kind: o.kind, name: o.name, uid: o.uid, controller: o.controller });
 }
 
-function containerView(name: string, image: string | undefined, s: V1ContainerStatus | undefined): ContainerView {
+function containerView(name: string, image: string | undefined, s: V1ContainerStatus | undefined, runAsUser?: number): ContainerView {
   let state: ContainerView['state'] = 'unknown';
   let stateReason: string | undefined;
   let startedAt: string | undefined;
@@ -42,6 +42,7 @@ function containerView(name: string, image: string | undefined, s: V1ContainerSt
     state,
     stateReason,
     startedAt,
+    runAsUser,
   });
 }
 
@@ -53,7 +54,10 @@ function metaMaps(m: V1ObjectMeta | undefined): { labels: Record<string, string>
 export function podView(pod: V1Pod): PodView {
   const m = pod.metadata;
   const statuses = new Map((pod.status?.containerStatuses ?? []).map((s) => [s.name, s]));
-  const containers = (pod.spec?.containers ?? []).map((c) => containerView(c.name, c.image, statuses.get(c.name)));
+  // The uid the container runs as when the spec says (the container's, else the pod's): the
+  // trusted collector runs as the same uid, which the kernel's ptrace rule needs.
+  const podUser = pod.spec?.securityContext?.runAsUser;
+  const containers = (pod.spec?.containers ?? []).map((c) => containerView(c.name, c.image, statuses.get(c.name), c.securityContext?.runAsUser ?? podUser));
   // Statuses without a spec entry (should not happen) are still worth showing.
   for (const s of pod.status?.containerStatuses ?? []) if (!containers.some((c) => c.name === s.name)) containers.push(containerView(s.name, s.image, s));
   return withDefined({

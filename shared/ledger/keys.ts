@@ -59,11 +59,13 @@ export interface EvidenceKeys {
   binary: string;
   /** `<dir>/manifest.json` */
   manifest: string;
+  /** `<dir>/volatile.json`: process table, fds, maps, sockets read before containment. */
+  volatile: string;
 }
 
 export function evidenceKeys(parts: EvidenceKeyParts): EvidenceKeys {
   const dir = [parts.project, parts.cluster, parts.namespace, parts.pod, parts.findingId].map(keySegment).join('/');
-  return { dir, binary: `${dir}/binary`, manifest: `${dir}/manifest.json` };
+  return { dir, binary: `${dir}/binary`, manifest: `${dir}/manifest.json`, volatile: `${dir}/volatile.json` };
 }
 
 export class UnsafeKeyError extends Error {

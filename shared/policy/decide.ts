@@ -15,7 +15,7 @@ import { firstGlobMatch, globMatch } from './glob.js';
 import { isActionType } from './actions.js';
 import { podScopeOf } from './pod-scope.js';
 import type { Policy, PolicyRule, RuleExclude, RuleMatch } from './schema.js';
-import type { Decision, NoMatch, PlannedAction, ResponsePlan } from './types.js';
+import { evidenceGateOf, type Decision, type NoMatch, type PlannedAction, type ResponsePlan } from './types.js';
 
 export interface RuleEvaluation {
   index: number;
@@ -228,7 +228,7 @@ function buildPlan(rule: PolicyRule, index: number, i: Incident, policy: Policy)
     mode: rule.mode,
     enrich: rule.enrich,
     snapshot,
-    requireEvidence: rule.requireEvidence ?? policy.requireEvidence,
+    ...evidenceGateOf(rule.requireEvidence ?? policy.requireEvidence),
     actions,
     maxActionsPerHour: rule.maxActionsPerHour,
     ...(rule.maxActionsPerHourPerNamespace === undefined ? {} : { maxActionsPerHourPerNamespace: rule.maxActionsPerHourPerNamespace }),

@@ -7,6 +7,7 @@ import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Docume
 import { describeIssue, formatPath } from '../finding/issues.js';
 import { type Policy, policySchema } from './schema.js';
 import { actionEntry } from './actions.js';
+import { evidenceGateOf } from './types.js';
 
 export interface PolicyError {
   source: string;
@@ -78,12 +79,18 @@ function warningsOf(policy: Policy, source: string): string[] {
   policy.rules.forEach((rule, i) => {
     const name = rule.name ?? `rules[${i}]`;
     if (rule.mode === 'enforce' && rule.actions.length === 0) out.push(`${source}: rule ${name} is enforce but has no actions`);
-    const requireEvidence = rule.requireEvidence ?? policy.requireEvidence;
+    const { requireEvidence, evidenceGate } = evidenceGateOf(rule.requireEvidence ?? policy.requireEvidence);
     const destructive = rule.actions.some((a) => actionEntry(String(a['type']))?.destructive === true);
     if (destructive && requireEvidence && !rule.snapshot) {
       out.push(`${source}: rule ${name} requires evidence but takes no snapshot: its destructive actions can never run`);
     }
     if (destructive && !requireEvidence) out.push(`${source}: rule ${name} may act before evidence is stored (requireEvidence: false)`);
+    if (destructive && requireEvidence && evidenceGate === 'stored') {
+      out.push(`${source}: rule ${name} waits for a stored copy (requireEvidence: stored): a target that deletes its binary keeps its pod running; 'attempted' does not let it`);
+    }
+    if (destructive && rule.mode === 'enforce' && !policy.snapshot.debugContainer.enabled) {
+      out.push(`${source}: rule ${name} enforces without the trusted collector (snapshot.debugContainer.enabled: false): evidence is read with the container's own tools and no volatile state is kept`);
+    }
   });
   return out;
 }

@@ -27,6 +27,24 @@ export const SEVERITIES = ['CRITICAL', 'HIGH', 'MEDIUM', 'LOW', 'SEVERITY_UNSPEC
 
 const MIB = 1024 * 1024;
 
+/**
+ * The trusted collector's default image: BusyBox 1.37.0 (Docker Official Image, multi-arch
+ * index digest). Why BusyBox: one small static binary with every tool the collector runs
+ * (`sleep`, `ls`, `head`, `cat`) and nothing else; no shell is ever used. Pinned by digest so
+ * the tool that reads the evidence cannot change under us; override it (e.g. a mirror in
+ * Artifact Registry) with snapshot.debugContainer.image.
+ */
+export const DEFAULT_COLLECTOR_IMAGE = 'docker.io/library/busybox:1.37.0@sha256:d80cd694d3e9467884fcb94b8ca1e20437d8a501096cdf367a5a1918a34fc2fd';
+
+/**
+ * `attempted`: no destructive action before the evidence collection has finished; what the
+ * target does to withhold evidence (delete the file, remove or fake its tools, hang) never
+ * holds containment, it is recorded as significant. Failures on our side (store, RBAC, API)
+ * still hold it. `stored`: wait until a copy that counts is stored, whatever the reason
+ * (the target can then keep its pod running by deleting its binary). `true` means `attempted`.
+ */
+const requireEvidence = z.union([z.boolean(), z.enum(['attempted', 'stored'])], { error: 'expected attempted, stored, true (= attempted) or false' });
+
 const glob = z.string().min(1).max(512).meta({
   description: 'Anchored glob matching the whole value: * (no /), ** (any), ? (one char, no /); everything else literal.',
 });
@@ -89,7 +107,7 @@ export const ruleSchema = z
     mode: z.enum(['dry-run', 'enforce']).default('dry-run').meta({ description: 'dry-run reports what enforce would do without writing.' }),
     enrich: z.boolean().default(true).meta({ description: 'Read cluster, node, pod, owners and logs.' }),
     snapshot: z.boolean().default(true).meta({ description: 'Copy the modified binary into the evidence store.' }),
-    requireEvidence: z.boolean().optional().meta({ description: 'Overrides the global requireEvidence for this rule.' }),
+    requireEvidence: requireEvidence.optional().meta({ description: 'Overrides the global requireEvidence for this rule (attempted | stored | true = attempted | false).' }),
     actions: z.array(actionSchema).default([]),
     maxActionsPerHour: z.int().min(1).max(10000).default(10).meta({
       description: 'Blast-radius limit: destructive actions by this rule per hour across all instances; over it, actions degrade to dry-run.',
@@ -113,19 +131,27 @@ export const ruleSchema = z
 const snapshotSchema = z
   .strictObject({
     maxBytes: z.int().min(1).max(4096 * MIB).default(512 * MIB).meta({ description: 'Largest binary copied (bytes).' }),
+    hourlyBytesPerCluster: z.int().min(MIB).max(1024 * 1024 * MIB).default(8192 * MIB).meta({
+      description: 'Evidence bytes stored per cluster per hour; past it, binaries are not copied (volatile state still is), so junk cannot fill a retention-locked bucket.',
+    }),
     timeoutSeconds: z.int().min(1).max(3600).default(120),
     debugContainer: z
       .strictObject({
-        enabled: z.boolean().default(false).meta({
-          description: 'Read the binary through an ephemeral debug container (trusted path, needed for distroless images).',
+        enabled: z.boolean().default(true).meta({
+          description:
+            'Trusted collector for enforce rules: an ephemeral debug container from `image` that reads volatile state and the binary through /proc before any destructive action. An ephemeral container can never be removed from the pod.',
         }),
         image: z
           .string()
           .regex(/^[a-z0-9][a-z0-9._/:-]*@sha256:[0-9a-f]{64}$/, 'expected an image pinned by digest (name@sha256:<64 hex>)')
-          .optional(),
-      })
-      .superRefine((d, ctx) => {
-        if (d.enabled && d.image === undefined) ctx.addIssue({ code: 'custom', path: ['image'], message: 'required when enabled is true' });
+          .default(DEFAULT_COLLECTOR_IMAGE)
+          .meta({ description: 'Collector image, pinned by digest; needs sleep, ls, head and cat (BusyBox by default).' }),
+        dryRun: z.boolean().default(false).meta({
+          description: 'Also add the collector in dry-run rules. Off by default: adding an ephemeral container is a write to the pod that cannot be undone.',
+        }),
+        ptrace: z.boolean().default(false).meta({
+          description: 'Ask for CAP_SYS_PTRACE when the process cannot be read as its own uid (setuid, not dumpable). Pod Security "baseline" and "restricted" refuse it.',
+        }),
       })
       .prefault({}),
   })
@@ -176,8 +202,9 @@ export const policySchema = z
       .default([])
       .transform((extra) => [...new Set([...BUILT_IN_PROTECTED_NAMESPACES, ...extra])])
       .meta({ description: `Namespaces (globs) no rule can act in, in addition to the built-in ${BUILT_IN_PROTECTED_NAMESPACES.join(', ')}.` }),
-    requireEvidence: z.boolean().default(true).meta({
-      description: 'No destructive action before the evidence object is durably stored (a rule may override).',
+    requireEvidence: requireEvidence.default('attempted').meta({
+      description:
+        'attempted (default, same as true): no destructive action before evidence collection has finished; the target cannot hold containment back by withholding evidence. stored: only after a copy that counts is stored. false: no wait. A rule may override.',
     }),
     snapshot: snapshotSchema,
     enrich: enrichSchema,

@@ -7,6 +7,15 @@ import type { PodScope } from './pod-scope.js';
 
 export type { ActionType };
 
+export type EvidenceGate = 'attempted' | 'stored';
+
+/** The policy's requireEvidence value in plan terms. */
+export function evidenceGateOf(v: boolean | EvidenceGate): { requireEvidence: boolean; evidenceGate: EvidenceGate } {
+  if (v === false) return { requireEvidence: false, evidenceGate: 'attempted' };
+  return { requireEvidence: true, evidenceGate: v === true ? 'attempted' : v };
+}
+
+
 export interface PlannedAction {
   type: ActionType;
   /** Action parameters after schema defaults, e.g. { gracePeriodSeconds: 0, requireController: true }. */
@@ -20,8 +29,13 @@ export interface ResponsePlan {
   mode: Mode;
   enrich: boolean;
   snapshot: boolean;
-  /** No destructive action before the evidence object is durably stored. */
+  /** Destructive actions wait for the evidence (false: they do not). */
   requireEvidence: boolean;
+  /**
+   * What they wait for: `attempted` = the collection attempt finished (target-caused failures
+   * do not hold them), `stored` = a copy that counts is stored.
+   */
+  evidenceGate: EvidenceGate;
   actions: PlannedAction[];
   maxActionsPerHour?: number;
   /** Optional narrower budgets: per namespace and per workload (top controller, or the bare pod). */

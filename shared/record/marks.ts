@@ -44,7 +44,7 @@ export const MARKS_TABLE: readonly { key: MarkKey; meaning: string; values: stri
   { key: MARK_KEYS.state, meaning: 'Where the response ended. Any of these values means "handled: do not act again".', values: 'triaged (read, evidence/report recorded, nothing changed in the cluster) | contained (a containment action took effect) | failed (a permanent failure ended the response; see the audit log)' },
   { key: MARK_KEYS.action, meaning: 'What was done, per planned action, comma-separated in execution order. Dry-run never says deleted.', values: `${actionWordList()} | none (rule planned no action) | no-rule` },
   { key: MARK_KEYS.evidence, meaning: 'URI of the stored evidence object (the modified binary).', values: 'gs://bucket/... | file:///... | none' },
-  { key: MARK_KEYS.hash, meaning: "The evidence copy's SHA-256 against the finding's.", values: 'matches | differs | partial-match | partial-differs | not-compared | no-evidence' },
+  { key: MARK_KEYS.hash, meaning: "The evidence copy's SHA-256 against the finding's.", values: 'matches | differs | partial-match | partial-differs | not-compared | no-evidence | withheld-by-target (the target deleted, faked or held back its binary: no copy that counts; containment went on)' },
   { key: MARK_KEYS.rule, meaning: 'The policy rule that decided.', values: 'rule name | none' },
   { key: MARK_KEYS.mode, meaning: 'Mode the rule ran in.', values: 'dry-run | enforce' },
   { key: MARK_KEYS.run, meaning: 'Run id of the attempt that wrote the marks (the `run` field of its audit entries).', values: 'uuid' },
@@ -76,7 +76,7 @@ export function actionWord(action: { type: string; status: ActionStatusWord }): 
   }
 }
 
-export type HashVerdict = 'matches' | 'differs' | 'partial-match' | 'partial-differs' | 'not-compared' | 'no-evidence';
+export type HashVerdict = 'matches' | 'differs' | 'partial-match' | 'partial-differs' | 'not-compared' | 'no-evidence' | 'withheld-by-target';
 
 /** What happened to one finding, in the terms the marks need (no dependency on the report type). */
 export interface MarkOutcome {

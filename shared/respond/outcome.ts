@@ -10,6 +10,7 @@ import type { ReportOutcome } from './report.js';
 
 /** Hash verdict in the marks' vocabulary. */
 export function markHash(result: EvidenceResult | undefined): MarkHashVerdict {
+  if (result && result.outcome === 'failed' && result.blame === 'target') return 'withheld-by-target';
   if (!result || result.outcome === 'failed') return 'no-evidence';
   const manifest = result.manifest;
   if (!manifest) return 'not-compared';

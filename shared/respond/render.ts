@@ -53,7 +53,7 @@ function headerLines(r: TriageReport): Line[] {
   lines.push({
     label: 'Decision',
     value: d.matched
-      ? `rule ${d.rule} (${d.mode}); enrich ${d.enrich ? 'yes' : 'no'}, snapshot ${d.snapshot ? 'yes' : 'no'}, actions: ${d.actions.map((a) => a.type).join(', ') || 'none'}${d.requireEvidence ? ', evidence required first' : ''}`
+      ? `rule ${d.rule} (${d.mode}); enrich ${d.enrich ? 'yes' : 'no'}, snapshot ${d.snapshot ? 'yes' : 'no'}, actions: ${d.actions.map((a) => a.type).join(', ') || 'none'}${d.requireEvidence ? `, evidence first (${d.evidenceGate})` : ''}`
       : `no rule applies: ${d.reason}`,
   });
   // Where the plan differs from the rule as written (--dry-run, snapshot off, ...): said next to the decision.
@@ -66,21 +66,37 @@ function headerLines(r: TriageReport): Line[] {
   return lines;
 }
 
+/** Volatile state: where it talked to first (the question a responder asks first), then listeners. */
+function volatileLines(e: NonNullable<TriageReport['evidence']>): Line[] {
+  const v = e.volatile;
+  const out: Line[] = [];
+  if (e.collector) {
+    out.push({ label: 'Collector', value: e.collector.used ? `${e.collector.container ?? '?'} (${e.collector.image ?? '?'}), runAsUser ${e.collector.runAsUser ?? 'image default'}${e.collector.ptrace ? ', CAP_SYS_PTRACE' : ''}` : `not used: ${e.collector.reason ?? 'off for this rule'}` });
+  }
+  if (!v) return out;
+  for (const r of v.remoteEndpoints) out.push({ label: 'Remote endpoint', value: r });
+  out.push({ label: 'Volatile state', value: `${v.uri} (sha256 ${v.sha256}, ${v.bytes} bytes): ${v.processes} processes, suspect pid ${v.suspects.join(', ') || 'none running'}` });
+  for (const l of v.listening) out.push({ label: 'Listening', value: l });
+  for (const p of v.problems) out.push({ label: 'Not read', value: p });
+  return out;
+}
+
 function evidenceLines(r: TriageReport): Line[] {
   const e = r.evidence;
   if (!e) return [];
+  const withheld = e.withheldByTarget.map((w) => ({ label: 'SIGNIFICANT', value: w }));
   if (e.outcome === 'failed') {
-    const out: Line[] = [{ label: 'Evidence', value: `not collected (${e.failure}): ${e.reason}` }];
+    const out: Line[] = [...withheld, { label: 'Evidence', value: `not collected (${e.failure}, ${e.blame === 'target' ? "the target's doing" : e.blame === 'ours' ? 'our side' : 'nothing to collect'}): ${e.reason}` }, ...volatileLines(e)];
     for (const c of e.manualCommands ?? []) out.push({ label: 'Manual command', value: c });
     return out;
   }
   const m = e.manifest;
-  const out: Line[] = [{ label: 'Evidence', value: `${e.object.uri} (${e.outcome === 'exists' ? 'already stored' : 'stored now'}, ${e.object.size} bytes)` }];
+  const out: Line[] = [...withheld, { label: 'Evidence', value: `${e.object.uri} (${e.outcome === 'exists' ? 'already stored' : 'stored now'}, ${e.object.size} bytes)` }];
   if (m) {
-    out.push({ label: 'Copied with', value: `${m.method} (${m.trust}); ${m.explanation}` });
-    out.push({ label: 'SHA-256', value: `${m.hashes.sha256} -> ${m.verdict}${m.significant ? ' (SIGNIFICANT)' : ''}` });
+    out.push({ label: 'Copied with', value: `${m.method} (${m.trust})${m.source ? ` from ${m.source}` : ''}; ${m.explanation}` });
+    out.push({ label: 'SHA-256', value: `${m.hashes.sha256} -> ${m.verdict}${m.significant ? ' (SIGNIFICANT)' : ''}${m.counts === false ? `; NOT the evidence: ${m.doesNotCountBecause ?? ''}` : ''}` });
   }
-  return out;
+  return [...out, ...volatileLines(e)];
 }
 
 function actionLines(r: TriageReport): Line[] {

@@ -165,7 +165,8 @@ describe('a matching finding, enforce policy', () => {
 
   test('a permanent failure (exec forbidden) is acked with an ERROR entry and blocks the delete', async () => {
     const { notification, findingName } = freshFinding();
-    stack.world.kube.faults.inject({ match: `EXEC ${NS}/${DEPLOY_POD}/checkout`, status: 403, times: 5 });
+    // Every exec into the pod (the collector's and the container's): our RBAC, not the target.
+    stack.world.kube.faults.inject({ match: `EXEC ${NS}/${DEPLOY_POD}/`, status: 403, times: 20 });
     const before = deletes();
     const res = await postStructured(url, structuredEvent(notification));
     assert.equal(res.status, 204);

@@ -369,7 +369,7 @@ describe('snapshot outcomes (local store unless stated)', () => {
       assert.equal(r.kind, 'permanent');
       assert.deepEqual(r.attempts.map((a) => [a.method, a.outcome]), [['cat', 'tool-missing'], ['tar', 'tool-missing']]);
       assert.match(r.reason, /neither cat nor tar/);
-      assert.match(r.reason, /off in the policy/);
+      assert.match(r.reason, /off for this rule/);
       assert.ok(r.manualCommands && r.manualCommands.length === 3);
       const [creds, debug, copy] = r.manualCommands;
       assert.equal(creds, 'gcloud container clusters get-credentials payments --region us-central1 --project acme');
@@ -383,7 +383,7 @@ describe('snapshot outcomes (local store unless stated)', () => {
     assert.equal(kube.writes.length, writesBefore, 'no ephemeral container was added');
   });
 
-  test('distroless with the debug fallback: pinned image, /proc/1/root, trusted tool', async () => {
+  test('distroless with the trusted collector: pinned image, /proc/1/root (no process runs the file), trusted tool', async () => {
     for (const [, store] of stores()) {
       const before = kube.writes.length;
       const inc = incident({ container: 'distroless', sha256: sha256OfGenerated(2 * MiB, 2) });
@@ -392,9 +392,10 @@ describe('snapshot outcomes (local store unless stated)', () => {
       assert.equal(r.method, 'debug-container');
       assert.equal(r.trust, 'pinned-debug-image');
       assert.equal(r.hash.verdict, 'matches');
-      assert.deepEqual(r.attempts.map((a) => [a.method, a.outcome]), [['cat', 'tool-missing'], ['tar', 'tool-missing'], ['debug-container', 'ok']]);
-      assert.deepEqual(r.attempts[2]?.command, ['cat', '--', '/proc/1/root/usr/bin/evil']);
-      assert.match(r.attempts[2]?.container ?? '', /^scc-evidence-[0-9a-f]{8}-[0-9a-f]{6}$/);
+      // The collector runs first: the container's own tools are never asked.
+      assert.deepEqual(r.attempts.map((a) => [a.method, a.outcome]), [['debug-container', 'ok']]);
+      assert.deepEqual(r.attempts[0]?.command, ['cat', '--', '/proc/1/root/usr/bin/evil']);
+      assert.match(r.attempts[0]?.container ?? '', /^scc-evidence-[0-9a-f]{8}-[0-9a-f]{6}$/);
       assert.equal(r.manifest.tool.image, DEBUG_IMAGE);
       const patch = kube.writes.slice(before).find((w) => w.method === 'PATCH' && w.path.endsWith('/ephemeralcontainers'));
       assert.ok(patch, 'an ephemeral container was added');
@@ -495,12 +496,16 @@ describe('snapshot outcomes (local store unless stated)', () => {
     assert.equal(kube.requests.filter((q) => q.path.endsWith('/exec')).length, execs);
   });
 
-  test('hostile names and /../../ paths cannot escape the store prefix', async () => {
-    const inc = incident({ path: '/../../usr/bin/small', sha256: createHash('sha256').update('small binary\n').digest('hex'), findingId: '../../../../../outside', cluster: '../..' });
+  test('a /../../ path is refused (one check with the Incident); hostile names cannot escape the store prefix', async () => {
+    const climbing = await run(local, incident({ path: '/../../usr/bin/small' }));
+    assertFailed(climbing);
+    assert.equal(climbing.failure, 'invalid-path');
+    assert.deepEqual(climbing.attempts, [], 'nothing was run');
+    const inc = incident({ path: '/usr//bin/./small', sha256: createHash('sha256').update('small binary\n').digest('hex'), findingId: '../../../../../outside', cluster: '../..' });
     for (const [, store] of stores()) {
       const r = await run(store, inc);
       assertStored(r);
-      assert.deepEqual(r.manifest.path, { requested: '/../../usr/bin/small', read: '/usr/bin/small' });
+      assert.deepEqual(r.manifest.path, { requested: '/usr//bin/./small', read: '/usr/bin/small' });
       assert.deepEqual(r.attempts[0]?.command, ['cat', '--', '/usr/bin/small']);
       assert.doesNotThrow(() => assertSafeKey(r.keys?.binary ?? ''));
       assert.equal(r.keys?.binary.split('/').length, 6);

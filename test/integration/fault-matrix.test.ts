@@ -54,11 +54,15 @@ const BINARY_SEED = 4242;
 const BINARY_SHA256 = sha256OfGenerated(BINARY_SIZE, BINARY_SEED);
 const POD_PATH = `/api/v1/namespaces/${NS}/pods/${DEPLOY_POD}`;
 
+// requireEvidence: stored and no trusted collector: this matrix checks the strict gate over the
+// container's own tools (test/integration/trusted-collector.test.ts covers 'attempted').
 const POLICY_YAML = `version: 1
-requireEvidence: true
+requireEvidence: stored
 snapshot:
   maxBytes: 67108864
   timeoutSeconds: 3
+  debugContainer:
+    enabled: false
 enrich:
   logWindowMinutes: 30
   maxLogEntries: 50

@@ -114,7 +114,7 @@ describe('guards in the executor', () => {
     const by = Object.fromEntries(r.outcomes.map((o) => [o.type, o.status]));
     assert.deepEqual(by, { labelPod: 'done', annotatePod: 'done', quarantinePod: 'refused', cordonNode: 'refused', deletePod: 'refused' });
     assert.ok(!w.calls.some((c) => c.method === 'deletePod'));
-    assert.match(r.outcomes[4]?.detail ?? '', /evidence not stored \(snapshot failed: cat not found\)/);
+    assert.match(r.outcomes[4]?.detail ?? '', /evidence not stored \(snapshot failed: cat not found\): the collection did not finish on our side/);
   });
   test('protected namespace refuses every action', async () => {
     const w = recordingWorkloads();

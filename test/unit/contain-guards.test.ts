@@ -61,6 +61,21 @@ describe('evidence guard', () => {
     assert.equal(g.verdict, 'pass');
     assert.match(g.reason, /gs:\/\/evidence/);
   });
+  test('attempted: a finished attempt the target starved of evidence lets containment go on', () => {
+    const g = evidenceGuard(context({ evidence: { stored: false, reason: 'binary deleted', attemptFinished: true } }), true);
+    assert.equal(g.verdict, 'pass');
+    assert.match(g.reason, /withheld by the target \(binary deleted\)/);
+  });
+  test('attempted: a failure on our side (attempt not finished) still holds it', () => {
+    const g = evidenceGuard(context({ evidence: { stored: false, reason: 'store 503', attemptFinished: false } }), true);
+    assert.equal(g.verdict, 'fail');
+    assert.match(g.reason, /evidence not stored \(store 503\): the collection did not finish on our side/);
+  });
+  test('stored: a finished attempt without a copy holds it (the meaning a target can exploit)', () => {
+    const g = evidenceGuard(context({ evidence: { stored: false, reason: 'binary deleted', attemptFinished: true }, plan: plan([], { evidenceGate: 'stored' }) }), true);
+    assert.equal(g.verdict, 'fail');
+    assert.match(g.reason, /requireEvidence: stored/);
+  });
 });
 
 describe('pod-identity guard', () => {

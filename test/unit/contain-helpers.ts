@@ -67,7 +67,7 @@ export const OWNERS: OwnerView[] = [
 ];
 
 export function plan(actions: PlannedAction[], over: Partial<ResponsePlan> = {}): ResponsePlan {
-  return { matched: true, rule: 'delete-critical', mode: 'enforce', enrich: true, snapshot: true, requireEvidence: true, actions, ...over };
+  return { matched: true, rule: 'delete-critical', mode: 'enforce', enrich: true, snapshot: true, requireEvidence: true, evidenceGate: 'attempted', actions, ...over };
 }
 
 export interface RecordedCall {

@@ -63,7 +63,7 @@ describe('keySegment', () => {
 describe('evidenceKeys', () => {
   test('layout project/cluster/namespace/pod/finding-id with binary and manifest.json', () => {
     const k = evidenceKeys({ project: 'acme', cluster: 'payments', namespace: 'ns', pod: 'p-1', findingId: 'f1' });
-    assert.deepEqual(k, { dir: 'acme/payments/ns/p-1/f1', binary: 'acme/payments/ns/p-1/f1/binary', manifest: 'acme/payments/ns/p-1/f1/manifest.json' });
+    assert.deepEqual(k, { dir: 'acme/payments/ns/p-1/f1', binary: 'acme/payments/ns/p-1/f1/binary', manifest: 'acme/payments/ns/p-1/f1/manifest.json', volatile: 'acme/payments/ns/p-1/f1/volatile.json' });
   });
 
   test('hostile parts cannot add or remove levels', () => {
@@ -86,9 +86,10 @@ describe('assertSafeKey (what the stores accept)', () => {
 });
 
 describe('validateBinaryPath', () => {
-  test('normalises /../../etc/x to /etc/x (the file inside the container); keys never use it', () => {
+  test('normalises // and /./; refuses .. (it could climb out of /proc/<pid>/root); keys never use it', () => {
     const r = validateBinaryPath('/../../etc/x');
-    assert.deepEqual(r, { ok: true, path: '/etc/x', requested: '/../../etc/x', normalised: true });
+    assert.equal(r.ok, false);
+    if (!r.ok) assert.equal(r.reason, "the binary path contains a '..' segment");
     assert.deepEqual(validateBinaryPath('/usr//bin/./curl'), { ok: true, path: '/usr/bin/curl', requested: '/usr//bin/./curl', normalised: true });
     assert.deepEqual(validateBinaryPath('/usr/bin/curl'), { ok: true, path: '/usr/bin/curl', requested: '/usr/bin/curl', normalised: false });
   });

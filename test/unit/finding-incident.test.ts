@@ -1,3 +1,4 @@
+import { validateBinaryPath } from '../../shared/evidence/path.js';
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { decodeMessage } from '../../shared/finding/decode.js';
@@ -283,6 +284,10 @@ describe('toIncident field derivations', () => {
       ['tmp/x', 'is not absolute'],
       ['/tmp/../../etc/shadow', "contains a '..' segment"],
       [`/${'a'.repeat(5000)}`, 'is longer than 4096 bytes'],
+      // One validation for the Incident and the evidence path check (shared/finding/binary-path.ts).
+      ['/tmp/evil\nname', 'contains a line break'],
+      ['/tmp/evil\rname', 'contains a line break'],
+      ['/usr/bin/', 'names a directory'],
     ];
     for (const [path, problem] of cases) {
       const n = v1();
@@ -293,6 +298,8 @@ describe('toIncident field derivations', () => {
       assert.equal(i.binary?.pathProblem, problem, path);
       const flagged = (i.problems ?? []).some((p) => p.field === 'binary.path' && p.kind === 'invalid');
       assert.equal(flagged, problem !== undefined, path);
+      const evidence = validateBinaryPath(path);
+      assert.equal(evidence.ok, problem === undefined, `the evidence check agrees on ${JSON.stringify(path)}`);
     }
   });
 

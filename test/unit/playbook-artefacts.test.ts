@@ -194,7 +194,7 @@ describe('step 5 commands', () => {
       `/tmp/\`touch ${canary}\``,
       `/tmp/x; touch ${canary}`,
       `/tmp/it's "quoted" \\ $HOME ~ * ? [a] {b,c} # ! & | < > ( )`,
-      '/tmp/new\nline\ttab',
+      '/tmp/tab\there',
       "/tmp/'$(id)'!",
       '/tmp/-rf --no-preserve-root',
       '/tmp/ünïcödé/файл',
@@ -209,6 +209,8 @@ describe('step 5 commands', () => {
       assert.equal(args?.value, path);
     }
     assert.equal(existsSync(canary), false, 'no command substitution ran');
+    // A line break makes the path unusable (one check with the evidence path): no command at all.
+    assert.equal(buildPlaybookArtefacts(incident(setPath('/tmp/new\nline'))).commands.copyBinary, undefined);
   });
 
   test('arguments from the finding are shown shell-quoted and round-trip too', () => {

@@ -63,7 +63,7 @@ const CASES: Case[] = [
       matched: true,
       rule: 'modified-malicious-binary',
       check: (d) => {
-        assert.deepEqual({ ...d }, { matched: true, rule: 'modified-malicious-binary', ruleIndex: 0, mode: 'dry-run', enrich: true, snapshot: true, requireEvidence: true, actions: [], maxActionsPerHour: 10 });
+        assert.deepEqual({ ...d }, { matched: true, rule: 'modified-malicious-binary', ruleIndex: 0, mode: 'dry-run', enrich: true, snapshot: true, requireEvidence: true, evidenceGate: 'attempted', actions: [], maxActionsPerHour: 10 });
       },
     },
   },
@@ -187,6 +187,8 @@ const CASES: Case[] = [
   { name: 'a rule without pod matchers carries no podScope', policy: () => rule({ severities: ['CRITICAL'] }), incident: inc, expect: { matched: true, check: (d) => assert.equal(d.podScope, undefined) } },
   { name: 'mode defaults to dry-run', policy: () => rule({}, { actions: [{ type: 'deletePod', requireController: false }] }), incident: inc, expect: { matched: true, check: (d) => { assert.equal(d.mode, 'dry-run'); assert.deepEqual(d.actions[0]?.params, { requireController: false }); } } },
   { name: 'requireEvidence: global false, rule override true', policy: () => pol([{ match: { categories: [MMB] }, requireEvidence: true }], { requireEvidence: false }), incident: inc, expect: { matched: true, check: (d) => assert.equal(d.requireEvidence, true) } },
+  { name: 'requireEvidence: true means attempted', policy: () => pol([{ match: { categories: [MMB] } }], { requireEvidence: true }), incident: inc, expect: { matched: true, check: (d) => assert.deepEqual([d.requireEvidence, d.evidenceGate], [true, 'attempted']) } },
+  { name: 'requireEvidence: rule override stored', policy: () => pol([{ match: { categories: [MMB] }, requireEvidence: 'stored' }]), incident: inc, expect: { matched: true, check: (d) => assert.deepEqual([d.requireEvidence, d.evidenceGate], [true, 'stored']) } },
   { name: 'requireEvidence: global false applies', policy: () => pol([{ match: { categories: [MMB] } }], { requireEvidence: false }), incident: inc, expect: { matched: true, check: (d) => assert.equal(d.requireEvidence, false) } },
   { name: 'enrich and snapshot per rule', policy: () => rule({}, { enrich: false, snapshot: false }), incident: inc, expect: { matched: true, check: (d) => { assert.equal(d.enrich, false); assert.equal(d.snapshot, false); assert.equal(d.notes, undefined); } } },
   {

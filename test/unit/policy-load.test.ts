@@ -5,7 +5,7 @@ import { toIncident } from '../../shared/finding/incident.js';
 import { decide } from '../../shared/policy/decide.js';
 import { DEFAULT_POLICY_YAML, defaultPolicy } from '../../shared/policy/default-policy.js';
 import { loadPolicy, MAX_POLICY_BYTES } from '../../shared/policy/load.js';
-import { BUILT_IN_PROTECTED_NAMESPACES } from '../../shared/policy/schema.js';
+import { BUILT_IN_PROTECTED_NAMESPACES, DEFAULT_COLLECTOR_IMAGE } from '../../shared/policy/schema.js';
 import { v1 } from './finding-helpers.js';
 
 function policyFile(name: string): string {
@@ -35,7 +35,7 @@ describe('loadPolicy errors carry line:column and path', () => {
     ['bad severity', 'version: 1\nrules:\n  - match:\n      categories: [x]\n      severities: [SEVERE]\n', ['policy.yaml:5:20 rules[0].match.severities[0]: expected one of CRITICAL|HIGH|MEDIUM|LOW|SEVERITY_UNSPECIFIED']],
     ['wrong type', 'version: 1\nprotectedNamespaces: kube-system\nrules: []\n', ['policy.yaml:2:22 protectedNamespaces: expected array, got string']],
     ['debug container without a pinned image', 'version: 1\nsnapshot:\n  debugContainer:\n    enabled: true\n    image: busybox:latest\nrules: []\n', ['policy.yaml:5:12 snapshot.debugContainer.image: expected an image pinned by digest (name@sha256:<64 hex>)']],
-    ['debug container enabled without image', 'version: 1\nsnapshot:\n  debugContainer:\n    enabled: true\nrules: []\n', ['policy.yaml:4:5 snapshot.debugContainer.image: required when enabled is true']],
+    ['requireEvidence with an unknown meaning', 'version: 1\nrequireEvidence: succeeded\nrules: []\n', ['policy.yaml:2:18 requireEvidence: expected attempted, stored, true (= attempted) or false']],
     ['bad label key', 'version: 1\nrules:\n  - match:\n      categories: [x]\n      podLabels: {"bad key": x}\n', ['policy.yaml:5:19 rules[0].match.podLabels["bad key"]: expected a Kubernetes label key']],
     ['YAML syntax error', 'version: 1\nrules: [\n', ['policy.yaml:3:1 YAML: Flow sequence in block collection must be sufficiently indented and end with a ]']],
     ['duplicate YAML key', 'version: 1\nversion: 1\nrules: []\n', ['policy.yaml:2:1 YAML: Map keys must be unique']],
@@ -67,9 +67,15 @@ describe('defaults and growth', () => {
     const r = loadPolicy('version: 1\nrules:\n  - match: {categories: [x]}\n', 'm.yaml');
     assert.ok(r.ok);
     const p = r.policy;
-    assert.equal(p.requireEvidence, true);
+    // The gate the target cannot hold shut, and the trusted collector, by default.
+    assert.equal(p.requireEvidence, 'attempted');
     assert.deepEqual(p.protectedNamespaces, BUILT_IN_PROTECTED_NAMESPACES);
-    assert.deepEqual(p.snapshot, { maxBytes: 512 * 1024 * 1024, timeoutSeconds: 120, debugContainer: { enabled: false } });
+    assert.deepEqual(p.snapshot, {
+      maxBytes: 512 * 1024 * 1024,
+      timeoutSeconds: 120,
+      hourlyBytesPerCluster: 8192 * 1024 * 1024,
+      debugContainer: { enabled: true, image: DEFAULT_COLLECTOR_IMAGE, dryRun: false, ptrace: false },
+    });
     assert.deepEqual(p.enrich, { logWindowMinutes: 30, maxLogEntries: 50, maxLogBytes: 262144, callTimeoutSeconds: 10 });
     assert.deepEqual(p.rules[0], { match: { categories: ['x'] }, mode: 'dry-run', enrich: true, snapshot: true, actions: [], maxActionsPerHour: 10 });
   });

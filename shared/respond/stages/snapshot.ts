@@ -2,7 +2,7 @@
 // store, hashed on the way. Its result is the evidence gate of the destructive actions.
 import { runStep, skipped, type StepResult } from '../../common/step.js';
 import type { EvidenceStatus } from '../../contain/types.js';
-import { snapshotBinary } from '../../evidence/snapshot.js';
+import { snapshotBinary, snapshotPolicyFor } from '../../evidence/snapshot.js';
 import type { EvidenceResult } from '../../evidence/types.js';
 import type { Incident } from '../../finding/types.js';
 import type { ResponsePlan } from '../../policy/types.js';
@@ -19,13 +19,17 @@ export async function takeSnapshot(incident: Incident, plan: ResponsePlan, w: Wo
   if (!w) return { step: skipped('snapshot', 'no Kubernetes access to the cluster') };
   const store = ctx.adapters.evidence;
   if (!store) return { step: skipped('snapshot', 'no evidence store configured (SCC_RESPONDER_EVIDENCE)') };
-  const policy = ctx.settings.snapshot;
+  // The trusted collector (an irreversible write to the pod) only where this run may write.
+  const policy = snapshotPolicyFor(ctx.settings.snapshot, ctx.forceDryRun ? 'cli-dry-run' : plan.mode);
   let evidence: EvidenceResult | undefined;
   const step: StepResult = await runStep<EvidenceResult>(
     'snapshot',
     async (signal) => {
       evidence = await snapshotBinary({ incident, workloads: w, store, policy, collector: ctx.collector, signal });
-      if (evidence.outcome === 'failed') throw Object.assign(new Error(evidence.reason), { code: evidence.code, kindHint: evidence.kind });
+      // Under `attempted`, what the target withheld ends the attempt (recorded below) without
+      // failing the step; under `stored` every failure keeps its retry/ack classification.
+      const finished = evidence.outcome === 'failed' && evidence.blame === 'target' && plan.evidenceGate === 'attempted';
+      if (evidence.outcome === 'failed' && !finished) throw Object.assign(new Error(evidence.reason), { code: evidence.code, kindHint: evidence.kind });
       return evidence;
     },
     // The snapshot enforces its own deadline; this outer one only catches a hung store.
@@ -37,13 +41,21 @@ export async function takeSnapshot(incident: Incident, plan: ResponsePlan, w: Wo
     if (evidence.code !== undefined) step.code = evidence.code;
     step.data = evidence;
   }
+  if (evidence?.outcome === 'failed' && evidence.blame === 'target' && step.status === 'ok') step.reason = `evidence destroyed or withheld by the target: ${evidence.reason}`;
+  for (const warning of evidence?.withheldByTarget ?? []) ctx.audit.warning(warning, { step: 'snapshot', significant: true });
   return evidence ? { step, evidence } : { step };
 }
 
 /** What the evidence gate of containment sees. */
 export function evidenceStatus(snapshot: Snapshot): EvidenceStatus {
   const { evidence: result, step } = snapshot;
-  if (result && (result.outcome === 'stored' || result.outcome === 'exists')) return { stored: true, uri: result.object.uri };
-  if (result && result.outcome === 'failed') return { stored: false, reason: `snapshot failed: ${result.reason}` };
+  const withheld = result && result.withheldByTarget.length > 0 ? { withheldByTarget: result.withheldByTarget } : {};
+  if (result && (result.outcome === 'stored' || result.outcome === 'exists')) {
+    // A copy that is not the evidence (a decoy, a cut flood, a lying tool) does not count as stored.
+    const counts = result.outcome === 'stored' ? result.counts : result.manifest?.counts !== false;
+    const uri = result.object.uri;
+    return counts ? { stored: true, uri, attemptFinished: true, ...withheld } : { stored: false, uri, reason: `the stored copy is not the evidence: ${result.withheldByTarget.join('; ')}`, attemptFinished: true, ...withheld };
+  }
+  if (result && result.outcome === 'failed') return { stored: false, reason: `snapshot failed: ${result.reason}`, attemptFinished: result.blame === 'target', ...withheld };
   return { stored: false, reason: step.reason ? `snapshot ${step.status}: ${step.reason}` : 'no snapshot was taken' };
 }

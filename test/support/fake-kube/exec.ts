@@ -12,6 +12,7 @@ import type { Fault, FaultPlan } from '../faults.js';
 import { sleep } from '../faults.js';
 import { generatedStream } from './generated.js';
 import { statusBody } from './objects.js';
+import { DebugProc, type ProcChannel } from './proc.js';
 import type { FakeContainerSpec, FakeFile, FakePodSpec, FakeTool } from './types.js';
 
 export const FRAME = 64 * 1024;
@@ -36,6 +37,10 @@ export interface ExecHost {
 interface ContainerView {
   lookup(path: string): FakeFile | undefined;
   tools: readonly FakeTool[];
+  /** Members a lying tar sends first. */
+  tarExtra?: readonly { name: string; file: FakeFile }[];
+  /** A debug container runs every command through the process model (proc.ts). */
+  run?: (argv: readonly string[], ch: Channel) => Promise<number>;
 }
 
 class Dropped extends Error {}
@@ -52,22 +57,17 @@ function rawHttpError(socket: Duplex, code: number, body: unknown, extraHeaders:
 function viewOf(pod: FakePodSpec, containerName: string): { view: ContainerView; running: boolean } | undefined {
   const c = pod.containers.find((x) => x.name === containerName);
   if (c) {
-    return { running: c.running !== false, view: { tools: c.tools ?? ['cat', 'tar'], lookup: (p) => c.files?.[p] } };
+    const lying = c.lyingCat;
+    return { running: c.running !== false, view: { tools: c.tools ?? ['cat', 'tar'], lookup: (p) => (lying ? { content: lying } : c.files?.[p]), ...(c.tarExtra ? { tarExtra: c.tarExtra } : {}) } };
   }
   const e = pod.ephemeralContainers?.find((x) => x.name === containerName);
   if (!e) return undefined;
-  // A debug container sharing the target's process namespace sees its root under /proc/<pid>/root.
+  // A debug container shares the target's process namespace: it sees the target through /proc.
   const target: FakeContainerSpec | undefined = pod.containers.find((x) => x.name === e.targetContainerName);
+  const proc = target ? new DebugProc(target, e) : undefined;
   return {
     running: e.running,
-    view: {
-      tools: ['cat', 'tar'],
-      lookup: (p) => {
-        const m = /^\/proc\/(\d+)\/root(\/.*)$/.exec(p);
-        if (!m || !target || Number(m[1]) !== (target.pid ?? 1)) return undefined;
-        return target.files?.[m[2] ?? ''];
-      },
-    },
+    view: { tools: [], lookup: () => undefined, ...(proc ? { run: (argv, ch) => proc.run(argv, ch) } : {}) },
   };
 }
 
@@ -89,10 +89,7 @@ function sizeOf(f: FakeFile): number {
   return f.generated ? f.generated.size : (f.content?.length ?? 0);
 }
 
-interface Channel {
-  stdout(buf: Buffer): Promise<void>;
-  stderr(text: string): Promise<void>;
-}
+type Channel = ProcChannel;
 
 const NOT_FOUND = (tool: string): string =>
   `OCI runtime exec failed: exec failed: unable to start container process: exec: "${tool}": executable file not found in $PATH: unknown`;
@@ -148,6 +145,9 @@ async function runTar(view: ContainerView, args: string[], ch: Channel): Promise
   if (parsed.items.some((i) => i.absolute)) await ch.stderr("tar: Removing leading `/' from member names\n");
   const pack = tar.pack();
   const producer = (async () => {
+    for (const extra of view.tarExtra ?? []) {
+      await pipeline(fileStream(extra.file), pack.entry({ name: extra.name, size: sizeOf(extra.file), mode: 0o755, mtime: MTIME, type: 'file' }));
+    }
     for (const item of parsed.items) {
       const f = view.lookup(item.path);
       if (!f) {
@@ -232,7 +232,10 @@ async function runSession(ws: WebSocket, view: ContainerView, argv: string[], fa
     }
     const tool = (argv[0] ?? '').split('/').pop() ?? '';
     let status: unknown;
-    if ((tool !== 'cat' && tool !== 'tar') || !view.tools.includes(tool)) {
+    if (view.run) {
+      const exit = await view.run(argv, ch);
+      status = exit === 0 ? { metadata: {}, status: 'Success' } : exit === 127 ? failureStatus(argv, 126, NOT_FOUND(argv[0] ?? '')) : failureStatus(argv, exit);
+    } else if ((tool !== 'cat' && tool !== 'tar') || !view.tools.includes(tool)) {
       status = failureStatus(argv, 126, NOT_FOUND(argv[0] ?? ''));
     } else {
       const exit = tool === 'cat' ? await runCat(view, argv.slice(1), ch) : await runTar(view, argv.slice(1), ch);

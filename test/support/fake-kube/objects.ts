@@ -47,9 +47,13 @@ export function podJson(pod: FakePodSpec): Json {
     spec: {
       nodeName: pod.nodeName,
       serviceAccountName: pod.serviceAccountName ?? 'default',
-      containers: pod.containers.map((c) => ({ name: c.name, image: c.image ?? `registry.example/${c.name}:latest` })),
+      containers: pod.containers.map((c) => ({
+        name: c.name,
+        image: c.image ?? `registry.example/${c.name}:latest`,
+        ...(c.uid !== undefined && c.runAsUserInSpec !== false ? { securityContext: { runAsUser: c.uid } } : {}),
+      })),
       ...(eph.length > 0
-        ? { ephemeralContainers: eph.map((e) => ({ name: e.name, image: e.image, command: e.command, targetContainerName: e.targetContainerName })) }
+        ? { ephemeralContainers: eph.map((e) => e.spec ?? { name: e.name, image: e.image, command: e.command, targetContainerName: e.targetContainerName }) }
         : {}),
     },
     status: {

@@ -7,7 +7,9 @@ import http from 'node:http';
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { FaultPlan, sleep } from '../faults.js';
+import { patchEphemeralContainers, PatchError, startPendingOnRead } from './ephemeral.js';
 import { createExecHandler } from './exec.js';
+import { initProcesses } from './proc.js';
 import { eventJson, faultMessage, nodeJson, OWNER_RESOURCES, ownerJson, podJson, statusBody } from './objects.js';
 import { fakeTls } from './tls.js';
 import type {
@@ -154,6 +156,7 @@ export async function startFakeKube(options: StartFakeKubeOptions = {}): Promise
   const networkPolicies = new Map<string, unknown>();
   const timers = new Set<NodeJS.Timeout>();
   const openSockets = new Set<{ destroy(): void }>();
+  const pendingStart = new Set<FakeEphemeralContainer>();
   let rv = 1000;
   const nextRv = (): string => String(++rv);
   const tls = useTls ? await fakeTls() : undefined;
@@ -176,6 +179,8 @@ export async function startFakeKube(options: StartFakeKubeOptions = {}): Promise
     replaceAfterMs: 50,
     graceMsPerSecond: 1,
     ephemeralStartMs: 20,
+    ephemeralStart: 'next-read',
+    podSecurity: new Map(),
     execProtocol: 'v5.channel.k8s.io',
     execProtocols: [],
     networkPolicies,
@@ -183,6 +188,7 @@ export async function startFakeKube(options: StartFakeKubeOptions = {}): Promise
       spec.uid ??= randomUUID();
       spec.creationTimestamp ??= new Date().toISOString();
       spec.resourceVersion = nextRv();
+      initProcesses(spec);
       pods.set(`${spec.namespace}/${spec.name}`, spec);
     },
     pod: (ns, name) => pods.get(`${ns}/${name}`),
@@ -301,6 +307,12 @@ export async function startFakeKube(options: StartFakeKubeOptions = {}): Promise
   const notFound = (resource: string, name: string, group = ''): HttpError =>
     new HttpError(404, `${resource}${group ? `.${group}` : ''} "${name}" not found`, 'NotFound', { name, ...(group ? { group } : {}), kind: resource });
 
+  /** A read of the pod: ephemeral containers waiting for 'next-read' start now. */
+  function readPod(pod: FakePodSpec): FakePodSpec {
+    if (startPendingOnRead(pod, pendingStart, fake.ephemeralStartFails)) pod.resourceVersion = nextRv();
+    return pod;
+  }
+
   function podOr404(ns: string, name: string): FakePodSpec {
     const pod = pods.get(`${ns}/${name}`);
     if (!pod) throw notFound('pods', name);
@@ -336,7 +348,7 @@ export async function startFakeKube(options: StartFakeKubeOptions = {}): Promise
       }
       if (seg.length === 6) {
         const name = s(5);
-        if (method === 'GET') return { code: 200, body: podJson(podOr404(ns, name)) };
+        if (method === 'GET') return { code: 200, body: podJson(readPod(podOr404(ns, name))) };
         if (method === 'DELETE') {
           const pod = podOr404(ns, name);
           const opts = (body ?? {}) as { preconditions?: { uid?: string; resourceVersion?: string }; gracePeriodSeconds?: number; dryRun?: string[] };
@@ -367,42 +379,24 @@ export async function startFakeKube(options: StartFakeKubeOptions = {}): Promise
       }
       if (seg.length === 7 && s(6) === 'ephemeralcontainers' && (method === 'PATCH' || method === 'GET')) {
         const pod = podOr404(ns, s(5));
-        if (method === 'GET') return { code: 200, body: podJson(pod) };
+        if (method === 'GET') return { code: 200, body: podJson(readPod(pod)) };
         if (!PATCH_TYPES.has(contentType)) throw new HttpError(415, 'unsupported patch type');
-        let added: Json[] = [];
-        if (contentType === 'application/json-patch+json') {
-          for (const op of asOps(body)) {
-            if (op.op !== 'add' || !op.path.startsWith('/spec/ephemeralContainers')) continue;
-            added = added.concat(Array.isArray(op.value) ? (op.value as Json[]) : [op.value as Json]);
-          }
-        } else {
-          added = ((body as { spec?: { ephemeralContainers?: Json[] } } | undefined)?.spec?.ephemeralContainers ?? []) as Json[];
+        let created: FakeEphemeralContainer[];
+        try {
+          created = patchEphemeralContainers(pod, contentType, body, fake.podSecurity.get(ns) ?? 'privileged');
+        } catch (err) {
+          if (err instanceof PatchError) throw new HttpError(err.code, err.message, err.reason);
+          throw err;
         }
-        pod.ephemeralContainers ??= [];
-        for (const ec of added) {
-          const ecName = String(ec['name'] ?? '');
-          if (pod.ephemeralContainers.some((e) => e.name === ecName)) continue; // already there: idempotent
-          if (!ecName || pod.containers.some((c) => c.name === ecName)) {
-            throw new HttpError(422, `Pod "${pod.name}" is invalid: spec.ephemeralContainers[0].name: Duplicate value: "${ecName}"`, 'Invalid');
+        for (const e of created) {
+          if (fake.ephemeralStart === 'next-read') pendingStart.add(e);
+          else {
+            later(fake.ephemeralStartMs, () => {
+              if (fake.ephemeralStartFails) e.waitingReason = fake.ephemeralStartFails;
+              else e.running = true;
+              pod.resourceVersion = nextRv();
+            });
           }
-          const target = ec['targetContainerName'] as string | undefined;
-          if (target !== undefined && !pod.containers.some((c) => c.name === target)) {
-            throw new HttpError(422, `Pod "${pod.name}" is invalid: spec.ephemeralContainers[0].targetContainerName: Not found: "${target}"`, 'Invalid');
-          }
-          const e: FakeEphemeralContainer = {
-            name: ecName,
-            ...(typeof ec['image'] === 'string' ? { image: ec['image'] } : {}),
-            ...(Array.isArray(ec['command']) ? { command: (ec['command'] as unknown[]).map(String) } : {}),
-            ...(target !== undefined ? { targetContainerName: target } : {}),
-            running: false,
-            waitingReason: 'ContainerCreating',
-          };
-          pod.ephemeralContainers.push(e);
-          later(fake.ephemeralStartMs, () => {
-            if (fake.ephemeralStartFails) e.waitingReason = fake.ephemeralStartFails;
-            else e.running = true;
-            pod.resourceVersion = nextRv();
-          });
         }
         pod.resourceVersion = nextRv();
         return { code: 200, body: podJson(pod) };

@@ -28,6 +28,59 @@ export interface FakeContainerSpec {
   pid?: number;
   /** Added: restart count reported in the container status (default 0). */
   restartCount?: number;
+  /**
+   * Added (proc.ts): the container's processes as a debug container targeting it sees them.
+   * Absent: one process, pid `pid` (default 1), running /usr/local/bin/app as `uid`.
+   */
+  processes?: FakeProcess[];
+  /** Added: uid of the container's processes (default 0) and its securityContext.runAsUser when set. */
+  uid?: number;
+  /** Added: render `uid` as securityContext.runAsUser in the pod spec (default true when uid is set). */
+  runAsUserInSpec?: boolean;
+  /** Added: the container's own `cat` prints these bytes whatever it is asked (a lying tool). */
+  lyingCat?: Buffer;
+  /** Added: members the container's own `tar` sends before the ones asked for (decoys, floods). */
+  tarExtra?: { name: string; file: FakeFile }[];
+}
+
+/** Added (proc.ts): one process in the target container's pid namespace. */
+export interface FakeProcess {
+  pid: number;
+  ppid?: number;
+  /** Default: the container's uid. */
+  uid?: number;
+  /** The path it was executed from. */
+  exe: string;
+  /**
+   * The executable it runs (the inode). Default: the container's file at `exe` when the pod
+   * is added. Removing that file from `files` leaves the process running it: the exe link
+   * then reads "<exe> (deleted)", as on Linux.
+   */
+  exeFile?: FakeFile;
+  cmdline?: string[];
+  /** Default 'S'. */
+  state?: 'R' | 'S' | 'D' | 'Z' | 'T';
+  /** Clock ticks since boot (field 22 of /proc/<pid>/stat). */
+  startTime?: number;
+  /** Default true; false as after prctl(PR_SET_DUMPABLE, 0) or a setuid exec. */
+  dumpable?: boolean;
+  /** Open file descriptors: fd -> link target (`socket:[123]`, `/dev/null`, ...). */
+  fds?: Record<number, string>;
+  /** Lines of /proc/<pid>/maps. */
+  maps?: string[];
+  /** Sockets it owns (inode referenced from fds); the pod's net tables list them all. */
+  sockets?: FakeSocket[];
+}
+
+export interface FakeSocket {
+  proto: 'tcp' | 'tcp6' | 'udp' | 'udp6';
+  /** `10.0.0.5:43122` or `[2001:db8::1]:443` */
+  local: string;
+  remote: string;
+  /** Kernel state number (tcp: 1 ESTABLISHED, 10 LISTEN; udp: 7). */
+  state: number;
+  inode: number;
+  uid?: number;
 }
 
 /** Added: an ephemeral container created through PATCH pods/P/ephemeralcontainers. */
@@ -39,7 +92,16 @@ export interface FakeEphemeralContainer {
   /** Becomes true `ephemeralStartMs` after creation (unless `ephemeralStartFails`). */
   running: boolean;
   waitingReason?: string;
+  /** Added (ephemeral.ts): the spec as patched, compared on later patches (a change is 422). */
+  spec?: Record<string, unknown>;
+  /** Added (proc.ts): uid it runs as (securityContext.runAsUser, else the image default 0). */
+  uid?: number;
+  /** Added (proc.ts): capabilities added by its securityContext (e.g. SYS_PTRACE). */
+  capabilities?: string[];
 }
+
+/** Added: Pod Security admission level enforced on a namespace (label pod-security.kubernetes.io/enforce). */
+export type FakePodSecurityLevel = 'privileged' | 'baseline' | 'restricted';
 
 export interface FakeOwnerReference {
   apiVersion: string;
@@ -160,6 +222,14 @@ export interface FakeKube {
   graceMsPerSecond: number;
   /** Added: ms before an ephemeral container reports running (default 20). */
   ephemeralStartMs: number;
+  /**
+   * Added (ephemeral.ts): 'timer' (default) starts an ephemeral container `ephemeralStartMs`
+   * after the PATCH; 'next-read' starts it when the pod is next read after the PATCH, so a
+   * test never races a timer.
+   */
+  ephemeralStart: 'timer' | 'next-read';
+  /** Added (ephemeral.ts): Pod Security level per namespace (default privileged: no check). */
+  podSecurity: Map<string, FakePodSecurityLevel>;
   /** Added: when set, ephemeral containers stay waiting with this reason (e.g. 'ImagePullBackOff'). */
   ephemeralStartFails?: string;
   /** Added: the exec subprotocol the server prefers when the client offers both (default v5). */

