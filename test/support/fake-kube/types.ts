@@ -36,9 +36,11 @@ export interface FakeEphemeralContainer {
   image?: string;
   command?: string[];
   targetContainerName?: string;
-  /** Becomes true `ephemeralStartMs` after creation (unless `ephemeralStartFails`). */
+  /** Becomes true when started: on the next read of the pod ('on-read') or by startEphemeral() ('manual'), unless `ephemeralStartFails`. */
   running: boolean;
   waitingReason?: string;
+  /** Set when it started. */
+  startedAt?: string;
 }
 
 export interface FakeOwnerReference {
@@ -89,6 +91,10 @@ export interface FakeOwnerObject {
   replicas?: number;
   labels?: Record<string, string>;
   selector?: Record<string, string>;
+  /** Added (Job): failed pods tolerated before the Job fails and stops replacing them (default 6). */
+  backoffLimit?: number;
+  /** Added (Job, managed by the fake): pods counted as failed so far (deleted before they finished). */
+  failed?: number;
 }
 
 export interface FakeEventSpec {
@@ -158,12 +164,20 @@ export interface FakeKube {
   networkPolicies: Map<string, unknown>;
   /** Added: ms of real time per second of gracePeriodSeconds before a deleting pod disappears (default 1). */
   graceMsPerSecond: number;
-  /** Added: ms before an ephemeral container reports running (default 20). */
-  ephemeralStartMs: number;
+  /**
+   * Added: when a new ephemeral container starts. 'on-read' (default): the next read of its pod
+   * (GET or list) finds it running, so exec before any read is refused as "not running";
+   * 'manual': only startEphemeral() starts it.
+   */
+  ephemeralStart: 'on-read' | 'manual';
+  /** Added: start an ephemeral container now (the kubelet's part), honouring `ephemeralStartFails`. */
+  startEphemeral(ns: string, pod: string, container: string): void;
   /** Added: when set, ephemeral containers stay waiting with this reason (e.g. 'ImagePullBackOff'). */
   ephemeralStartFails?: string;
   /** Added: the exec subprotocol the server prefers when the client offers both (default v5). */
   execProtocol: 'v5.channel.k8s.io' | 'v4.channel.k8s.io';
+  /** Added: how exec of a tool the image lacks fails: 'containerd' (default, InternalError, no exit code) or 'dockershim' (exit code 126). */
+  execNotFound: 'containerd' | 'dockershim';
   /** Added: subprotocol negotiated by each exec, in order. */
   execProtocols: string[];
 }
