@@ -73,6 +73,12 @@ export function matchesLabelSelector(labels: Record<string, string>, selector: s
   });
 }
 
+/** List items carry no apiVersion/kind on the wire (the list's own do). */
+function listItem(obj: Json): Json {
+  const { apiVersion: _v, kind: _k, ...rest } = obj;
+  return rest;
+}
+
 function fieldSelector(selector: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const term of selector.split(',')) {
@@ -416,7 +422,7 @@ export async function startFakeKube(options: StartFakeKubeOptions = {}): Promise
         const items = [...pods.values()]
           .filter((p) => p.namespace === ns && matchesLabelSelector(p.labels ?? {}, labelSel))
           .filter((p) => (fields['metadata.name'] === undefined || p.name === fields['metadata.name']) && (fields['spec.nodeName'] === undefined || p.nodeName === fields['spec.nodeName']))
-          .map((p) => podJson(observe(p)));
+          .map((p) => listItem(podJson(observe(p))));
         return { code: 200, body: { apiVersion: 'v1', kind: 'PodList', metadata: { resourceVersion: String(rv) }, items } };
       }
       if (seg.length === 6) {
@@ -501,7 +507,7 @@ export async function startFakeKube(options: StartFakeKubeOptions = {}): Promise
         .filter(({ e }) => f['involvedObject.name'] === undefined || e.involvedObject.name === f['involvedObject.name'])
         .filter(({ e }) => f['involvedObject.kind'] === undefined || e.involvedObject.kind === f['involvedObject.kind'])
         .filter(({ e }) => f['involvedObject.uid'] === undefined || e.involvedObject.uid === f['involvedObject.uid'])
-        .map(({ e, i }) => eventJson(e, i));
+        .map(({ e, i }) => listItem(eventJson(e, i)));
       return { code: 200, body: { apiVersion: 'v1', kind: 'EventList', metadata: { resourceVersion: String(rv) }, items } };
     }
 
