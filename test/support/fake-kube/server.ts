@@ -265,6 +265,9 @@ export async function startFakeKube(options: StartFakeKubeOptions = {}): Promise
     const matches = (p: FakePodSpec): boolean =>
       p.namespace === ns && matchesLabelSelector(p.labels ?? {}, labelSel) && (fields['metadata.name'] === undefined || p.name === fields['metadata.name']);
     res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' });
+    // The API server answers a watch at once: a client waiting for the headers cannot stop it
+    // (client-go blocks in Watch() until they arrive), so unsent headers would hang kubectl.
+    res.flushHeaders();
     const write = (e: { type: string; object: Json }): void => void res.write(`${JSON.stringify({ type: e.type, object: e.object })}\n`);
     const from = query.get('resourceVersion');
     if (from === null || from === '' || from === '0') {
