@@ -161,7 +161,7 @@ before(async () => {
       { name: 'stopped', running: false, files: { '/usr/bin/evil': { content: Buffer.from('x') } } },
     ],
   });
-  gcsFake = await startFakeGcs();
+  gcsFake = await startFakeGcs({ buckets: [BUCKET] });
   base = await mkdtemp(join(tmpdir(), 'evidence-snapshot-'));
   root = join(base, 'root');
   local = new LocalEvidenceStore({ root });
