@@ -6,7 +6,9 @@ import assert from 'node:assert/strict';
 import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { Storage } from '@google-cloud/storage';
+import { failureKind } from '../../shared/evidence/exec-outcome.js';
 import { GcsEvidenceStore } from '../../shared/evidence/gcs-store.js';
+import { classifyError } from '../../shared/respond/errors.js';
 import { RESUMABLE_CHUNK_MULTIPLE, startFakeGcs, type FakeGcs } from '../support/fake-gcs.js';
 
 const BUCKET = 'strict-bucket';
@@ -91,5 +93,26 @@ describe('fake GCS: resumable chunk alignment', () => {
       (err: unknown) => /required to be a multiple of 262144 bytes, except for the final request/.test(String((err as Error).message ?? err)),
     );
     assert.equal(fake.object(BUCKET, 'unaligned'), undefined);
+  });
+});
+
+describe('the evidence store against a connection that keeps dropping', () => {
+  test('after the client\'s retries the failure is transient and carries the errno, so the snapshot asks for redelivery', async () => {
+    const store = new GcsEvidenceStore({ storage: new Storage({ apiEndpoint: fake.url, projectId: 'scc-responder-test', retryOptions: { maxRetries: 1, retryDelayMultiplier: 1, totalTimeout: 60 } }), bucket: BUCKET, prefix: 'ctd' });
+    fake.faults.inject({ match: `PUT /upload/storage/v1/b/${BUCKET}/o`, drop: true, times: Number.POSITIVE_INFINITY });
+    try {
+      const err = await store.create('dropped/binary', Readable.from([Buffer.alloc(5 * 1024 * 1024, 3)]), {}).then(
+        () => assert.fail('the upload must fail'),
+        (e: unknown) => e,
+      );
+      const c = classifyError(err);
+      assert.equal(c.kind, 'transient', c.reason);
+      assert.equal(c.code, 'ECONNRESET', c.reason);
+      // What the snapshot decides from the code (it keeps only the code of a store failure).
+      assert.equal(failureKind('store-failed', c.code), 'transient');
+    } finally {
+      fake.faults.clear();
+    }
+    assert.equal(fake.object(BUCKET, 'ctd/dropped/binary'), undefined);
   });
 });
