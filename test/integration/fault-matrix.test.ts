@@ -20,7 +20,7 @@
 // and that the injected fault was actually hit (a fault that never fires proves nothing).
 //
 // Expected table (dependency: which call is faulted; 403 404 429 500 hang drop):
-//   GKE         GetCluster (every run is a cold instance)   204 204 500 500 500 500   locate fails; nothing acts
+//   GKE         GetCluster (cold instance)   204 204 500 500 500 500   locate fails; nothing acts
 //   Kubernetes  GET the finding's pod         204 204 500 500 500 500   enrich.pod fails (the one
 //               enrichment step that matters: containment needs the pod); no pod view, no delete
 //   exec        EXEC pod/container            204 204 500 500 500 500   snapshot fails: no evidence, no delete
@@ -119,6 +119,8 @@ interface Dependency {
   name: string;
   plan: () => FaultPlan;
   match: string | RegExp;
+  /** Build a fresh runtime first (GKE: the cluster description is cached per instance). */
+  cold?: boolean;
   /** Overrides of the generic fault (exec: drop mid-stream after 1 MiB). */
   faults?: Partial<Record<FaultName, Fault>>;
   /** Does a transient fault of this dependency ask for redelivery? */
@@ -153,6 +155,7 @@ const DEPENDENCIES: Dependency[] = [
     name: 'GKE (GetCluster)',
     plan: () => stack.world.gke.faults,
     match: 'GetCluster',
+    cold: true,
     hangBound: CALL_BOUND,
     mattersForRetry: true,
     failedSteps: ['locate'],
@@ -269,11 +272,20 @@ const escaped: string[] = [];
 const onRejection = (reason: unknown): void => void escaped.push(`unhandledRejection: ${reason instanceof Error ? (reason.stack ?? reason.message) : String(reason)}`);
 const onException = (err: Error): void => void escaped.push(`uncaughtException: ${err.stack ?? err.message}`);
 
-/** A fresh instance (cold: no cached cluster) with the run's deadlines. */
-function configure(d: Deadlines): void {
+/** The deadlines the current instance was configured with (none yet). */
+let configured: Deadlines | undefined;
+
+/**
+ * An instance with the run's deadlines: a fresh one (no cached cluster) when the deadlines
+ * change or the run needs a cold one, else the current one. No run depends on an earlier one:
+ * a warm instance only skips the cluster lookup the previous run already made.
+ */
+function configure(d: Deadlines, cold: boolean): void {
+  if (!cold && configured?.callTimeoutSeconds === d.callTimeoutSeconds && configured.snapshotTimeoutSeconds === d.snapshotTimeoutSeconds) return;
   const policyFile = join(dir, `policy-${d.callTimeoutSeconds}-${d.snapshotTimeoutSeconds}.yaml`);
   writeFileSync(policyFile, policyYaml(d));
   configureResponder({ env: stack.env({ SCC_RESPONDER_POLICY: policyFile }), auditDestination: audit.destination });
+  configured = d;
 }
 
 /** A fresh copy of the v1 fixture: unique finding id, detected now, the generated binary's hash. */
@@ -314,7 +326,7 @@ function resetPod(): string {
 async function runOnce(dep: Dependency, faultName: FaultName): Promise<Run> {
   for (const p of allPlans()) p.clear();
   const podUid = resetPod();
-  configure(faultName === 'hang' ? { ...GENEROUS, ...dep.hangBound } : GENEROUS);
+  configure(faultName === 'hang' ? { ...GENEROUS, ...dep.hangBound } : GENEROUS, dep.cold === true);
   audit.clear();
   const { notification, findingName, findingId } = freshFinding();
   const plan = dep.plan();
