@@ -632,7 +632,8 @@ export async function startFakeKube(options: StartFakeKubeOptions = {}): Promise
         res.writeHead(out.code, { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(text)) });
         res.write(text.slice(0, Math.max(1, Math.min(fault.dropAfterBytes ?? Math.floor(text.length / 2), text.length - 1))));
         finished();
-        setImmediate(() => res.socket?.destroy());
+        const socket = req.socket; // captured now: res.socket may already be detached when setImmediate runs
+        setImmediate(() => socket.destroy());
         return;
       }
       send(out.code, out.body);
