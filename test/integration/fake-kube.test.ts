@@ -327,17 +327,21 @@ describe('fault injection on REST routes', () => {
     assert.equal(rec?.fault?.delayMs, 30);
     assert.ok(rec?.end !== undefined && rec.end - rec.start >= 25, JSON.stringify(rec));
 
+    fake.faults.inject({ match: `GET ${path}`, drop: true });
+    await assert.rejects(core.readNamespacedPod({ namespace: 'shop', name: 'web-7d9f-abcde' }));
+
+    // Abort once the server holds the hung call (not on a timer: under load a timer could fire
+    // before the request was even sent, leaving it to arrive later and occupy the connection).
     fake.faults.inject({ match: `GET ${path}`, hang: true });
     const controller = new AbortController();
     const hung = core.readNamespacedPod(
       { namespace: 'shop', name: 'web-7d9f-abcde' },
       { middleware: [{ pre: (ctx) => (ctx.setSignal(controller.signal), new Observable(Promise.resolve(ctx))), post: (r) => new Observable(Promise.resolve(r)) }], middlewareMergeStrategy: 'append' },
     );
-    setTimeout(() => controller.abort(), 50);
+    for (let i = 0; i < 2000 && !fake.faults.calls.some((c) => c.fault?.hang === true); i++) await new Promise((r) => setTimeout(r, 5));
+    assert.ok(fake.faults.calls.some((c) => c.fault?.hang === true), 'the hung call reached the server');
+    controller.abort();
     await assert.rejects(hung, (err: unknown) => (err as Error).name === 'AbortError');
-
-    fake.faults.inject({ match: `GET ${path}`, drop: true });
-    await assert.rejects(core.readNamespacedPod({ namespace: 'shop', name: 'web-7d9f-abcde' }));
   });
 });
 

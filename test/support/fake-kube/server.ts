@@ -657,6 +657,12 @@ export async function startFakeKube(options: StartFakeKubeOptions = {}): Promise
     record: (method, path, query) => requests.push({ method, path, query, at: Date.now() }),
     track,
   });
+  // Every raw connection, so close() ends them all: closeAllConnections() misses sockets that
+  // are still in the TLS handshake or were aborted mid-request, and server.close() waits for them.
+  server.on('connection', (socket: import('node:net').Socket) => {
+    const untrack = track(socket);
+    socket.on('close', untrack);
+  });
   server.on('upgrade', (req: http.IncomingMessage, socket, head: Buffer) => {
     socket.on('error', () => undefined);
     void exec.handleUpgrade(req, socket, head);
