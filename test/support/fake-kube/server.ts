@@ -5,7 +5,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { FaultPlan, sleep } from '../faults.js';
 import { discovery } from './discovery.js';
 import { createExecHandler } from './exec.js';
@@ -659,7 +659,7 @@ export async function startFakeKube(options: StartFakeKubeOptions = {}): Promise
   });
   // Every raw connection, so close() ends them all: closeAllConnections() misses sockets that
   // are still in the TLS handshake or were aborted mid-request, and server.close() waits for them.
-  server.on('connection', (socket: import('node:net').Socket) => {
+  server.on('connection', (socket: Socket) => {
     const untrack = track(socket);
     socket.on('close', untrack);
   });
