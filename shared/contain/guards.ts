@@ -58,6 +58,27 @@ export function evidenceGuard(ctx: ActionContext, destructive: boolean): GuardVe
 }
 
 /**
+ * A pod created after the binary ran cannot be the one the finding is about: it is a
+ * replacement reusing the name (StatefulSet), reached by a redelivered or late finding.
+ * The API server serialises creationTimestamp in whole seconds (the pod was created at some
+ * instant within that second) while eventTime has milliseconds: the pod surely existed only
+ * if the event came after the end of its creation second. Within the same second we cannot
+ * tell, and refuse: no clock-skew slack either, since a wrong refusal is safe, a wrong delete is not.
+ */
+function createdAfterEvent(pod: PodView, eventTime: string): string | undefined {
+  const created = pod.creationTimestamp === undefined ? Number.NaN : Date.parse(pod.creationTimestamp);
+  const event = Date.parse(eventTime);
+  if (!Number.isFinite(created) || !Number.isFinite(event)) return undefined;
+  const createdSecond = Math.floor(created / 1000) * 1000;
+  const who = `pod ${pod.namespace}/${pod.name} (uid ${pod.uid})`;
+  if (createdSecond > event) return `${who} was created at ${pod.creationTimestamp ?? '?'}, after the finding's event at ${eventTime}: it is a replacement, not the pod the finding is about`;
+  if (createdSecond + 1000 > event) {
+    return `${who} was created at ${pod.creationTimestamp ?? '?'}, in the same second as the finding's event at ${eventTime} (creation times have whole-second precision): cannot tell whether it existed when the binary ran, so it may be a replacement`;
+  }
+  return undefined;
+}
+
+/**
  * The pod we would act on is the one the finding is about: it was read, it has the
  * finding's name and namespace, the finding's container exists in it, and it existed when
  * the binary ran. The finding carries no pod UID; deletePod's UID precondition covers the
@@ -74,14 +95,8 @@ export function podIdentityGuard(ctx: ActionContext): GuardVerdict {
   if (incident.container !== undefined && !pod.containers.some((c) => c.name === incident.container)) {
     return fail(name, `container ${incident.container} is not in pod ${pod.namespace}/${pod.name} (uid ${pod.uid}): a different pod has this name`);
   }
-  // A pod created after the binary ran cannot be the one the finding is about: it is a
-  // replacement reusing the name (StatefulSet), reached by a redelivered or late finding.
-  // No clock-skew slack: a wrong refusal is safe, a wrong delete is not.
-  const created = pod.creationTimestamp === undefined ? Number.NaN : Date.parse(pod.creationTimestamp);
-  const event = Date.parse(incident.eventTime);
-  if (Number.isFinite(created) && Number.isFinite(event) && created > event) {
-    return fail(name, `pod ${pod.namespace}/${pod.name} (uid ${pod.uid}) was created at ${pod.creationTimestamp ?? '?'}, after the finding's event at ${incident.eventTime}: it is a replacement, not the pod the finding is about`);
-  }
+  const young = createdAfterEvent(pod, incident.eventTime);
+  if (young !== undefined) return fail(name, young);
   return pass(name, `pod ${pod.namespace}/${pod.name} uid ${pod.uid}${incident.container === undefined ? '' : ` has container ${incident.container}`}`);
 }
 

@@ -60,7 +60,11 @@ function storeError(err: unknown, name: string): Error {
   const status = statusOf(err) ?? (fromText === undefined ? undefined : Number(fromText));
   const classified = classifyError(err);
   const kind = status !== undefined ? (isTransientHttp(status) ? 'transient' : 'permanent') : /retry limit exceeded/i.test(message) ? 'transient' : classified.kind;
-  const code = status ?? classified.code;
+  // After its retries the client says "Retry limit exceeded - ... - code: ECONNRESET": keep the
+  // errno as the code, since callers that classify by code alone (the snapshot's failure kind)
+  // would otherwise call a connection that kept dropping permanent and never redeliver.
+  const errno = /\bcode: ([A-Z][A-Z0-9_]+)\b/.exec(message)?.[1];
+  const code = status ?? classified.code ?? errno;
   return new ResponderError(`Cloud Storage upload of ${name} failed: ${message.split('\n')[0]?.slice(0, 300) ?? ''}`, kind, { ...(code === undefined ? {} : { code }), cause: err });
 }
 

@@ -145,8 +145,9 @@ describe('deletePod', () => {
     assert.equal(o?.data?.['topController'], 'Deployment/checkout');
   });
 
-  test('no replacement (controller does not recreate): reported as not observed, bounded, still done', async () => {
-    fake.addObject('Job', { namespace: 'job', name: 'batch-1', uid: 'job-uid' });
+  test('no replacement (a Job past its backoffLimit does not recreate): reported as not observed, bounded, still done', async () => {
+    // The Job controller counts the deleted pod as failed; with backoffLimit 0 the Job has failed.
+    fake.addObject('Job', { namespace: 'job', name: 'batch-1', uid: 'job-uid', backoffLimit: 0 });
     fake.addPod({
       namespace: 'job', name: 'batch-1-abcde', nodeName: NODE, creationTimestamp: CREATED, labels: { 'batch.kubernetes.io/controller-uid': 'job-uid' },
       ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', name: 'batch-1', uid: 'job-uid', controller: true }], containers: [{ name: 'checkout' }],

@@ -18,7 +18,7 @@ function instance(): StoreActionLimiter {
 }
 
 before(async () => {
-  fake = await startFakeGcs();
+  fake = await startFakeGcs({ buckets: [BUCKET] });
 });
 after(() => fake.close());
 

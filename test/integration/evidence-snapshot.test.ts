@@ -135,7 +135,6 @@ function assertStored(r: EvidenceResult): asserts r is Extract<EvidenceResult, {
 
 before(async () => {
   kube = await startFakeKube();
-  kube.ephemeralStartMs = 10;
   const kc = new KubeConfig();
   kc.loadFromString(kube.kubeconfigYaml());
   workloads = workloadsFromKubeConfig(kc, { debugPollMs: { first: 5, max: 20 } });
@@ -162,7 +161,7 @@ before(async () => {
       { name: 'stopped', running: false, files: { '/usr/bin/evil': { content: Buffer.from('x') } } },
     ],
   });
-  gcsFake = await startFakeGcs();
+  gcsFake = await startFakeGcs({ buckets: [BUCKET] });
   base = await mkdtemp(join(tmpdir(), 'evidence-snapshot-'));
   root = join(base, 'root');
   local = new LocalEvidenceStore({ root });
@@ -222,7 +221,8 @@ for (const name of ['local', 'gcs'] as const) {
       assert.equal(r.trust, 'container-tool');
       assert.equal(r.hash.verdict, 'matches');
       assert.deepEqual(r.attempts.map((a) => [a.method, a.outcome]), [['cat', 'tool-missing'], ['tar', 'ok']]);
-      assert.equal(r.attempts[0]?.exitCode, 126);
+      assert.equal(r.attempts[0]?.exitCode, null, 'containerd reports no exit code for a missing executable');
+      assert.match(r.attempts[0]?.reason ?? '', /executable file not found/);
       assert.deepEqual(r.attempts[1]?.command, ['tar', 'cf', '-', '/usr/bin/evil']);
       assert.equal(r.object.size, BIG);
       assert.equal(await storedSha(store(), r.keys?.binary ?? ''), sha256OfGenerated(BIG, 1));

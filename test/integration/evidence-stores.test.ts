@@ -74,7 +74,7 @@ let local: LocalEvidenceStore;
 let gcs: GcsEvidenceStore;
 
 before(async () => {
-  fake = await startFakeGcs();
+  fake = await startFakeGcs({ buckets: [BUCKET] });
   const base = await mkdtemp(join(tmpdir(), 'evidence-stores-'));
   root = join(base, 'root');
   outside = base;

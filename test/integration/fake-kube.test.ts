@@ -327,17 +327,21 @@ describe('fault injection on REST routes', () => {
     assert.equal(rec?.fault?.delayMs, 30);
     assert.ok(rec?.end !== undefined && rec.end - rec.start >= 25, JSON.stringify(rec));
 
+    fake.faults.inject({ match: `GET ${path}`, drop: true });
+    await assert.rejects(core.readNamespacedPod({ namespace: 'shop', name: 'web-7d9f-abcde' }));
+
+    // Abort once the server holds the hung call (not on a timer: under load a timer could fire
+    // before the request was even sent, leaving it to arrive later and occupy the connection).
     fake.faults.inject({ match: `GET ${path}`, hang: true });
     const controller = new AbortController();
     const hung = core.readNamespacedPod(
       { namespace: 'shop', name: 'web-7d9f-abcde' },
       { middleware: [{ pre: (ctx) => (ctx.setSignal(controller.signal), new Observable(Promise.resolve(ctx))), post: (r) => new Observable(Promise.resolve(r)) }], middlewareMergeStrategy: 'append' },
     );
-    setTimeout(() => controller.abort(), 50);
+    for (let i = 0; i < 2000 && !fake.faults.calls.some((c) => c.fault?.hang === true); i++) await new Promise((r) => setTimeout(r, 5));
+    assert.ok(fake.faults.calls.some((c) => c.fault?.hang === true), 'the hung call reached the server');
+    controller.abort();
     await assert.rejects(hung, (err: unknown) => (err as Error).name === 'AbortError');
-
-    fake.faults.inject({ match: `GET ${path}`, drop: true });
-    await assert.rejects(core.readNamespacedPod({ namespace: 'shop', name: 'web-7d9f-abcde' }));
   });
 });
 
@@ -397,11 +401,28 @@ describe('exec over WebSocket with the real client-node Exec', () => {
     assert.equal(missing.status?.details?.causes?.[0]?.message, '2');
   });
 
-  test('a tool missing from the image fails like containerd, exit 126', async () => {
+  test('a tool missing from the image fails like containerd: InternalError, no exit code', async () => {
     const r = await runExec('shop', 'web-7d9f-abcde', 'sidecar', ['cat', '/etc/small']);
     assert.equal(r.status?.status, 'Failure');
-    assert.equal(r.status?.message, 'OCI runtime exec failed: exec failed: unable to start container process: exec: "cat": executable file not found in $PATH: unknown');
-    assert.equal(r.status?.details?.causes?.[0]?.message, '126');
+    assert.equal(r.status?.reason, 'InternalError');
+    assert.equal(r.status?.code, 500);
+    assert.match(
+      r.status?.message ?? '',
+      /^Internal error occurred: error executing command in container: failed to exec in container: failed to start exec "[0-9a-f]{64}": OCI runtime exec failed: exec failed: unable to start container process: exec: "cat": executable file not found in \$PATH: unknown$/,
+    );
+    assert.equal(r.status?.details?.causes?.some((c) => c.reason === 'ExitCode'), false, 'containerd reports no exit code');
+    assert.equal(r.stderr, '');
+  });
+
+  test('the dockershim variant (before Kubernetes 1.24): exit code 126', async () => {
+    fake.execNotFound = 'dockershim';
+    try {
+      const r = await runExec('shop', 'web-7d9f-abcde', 'sidecar', ['cat', '/etc/small']);
+      assert.equal(r.status?.message, 'OCI runtime exec failed: exec failed: unable to start container process: exec: "cat": executable file not found in $PATH: unknown');
+      assert.deepEqual(r.status?.details?.causes, [{ reason: 'ExitCode', message: '126' }]);
+    } finally {
+      fake.execNotFound = 'containerd';
+    }
   });
 
   test('a stopped container refuses the upgrade with 400, a missing pod with 404', async () => {
@@ -481,23 +502,38 @@ describe('exec over WebSocket with the real client-node Exec', () => {
       setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
     );
     assert.equal(before.status?.ephemeralContainerStatuses?.[0]?.state?.waiting?.reason, 'ContainerCreating');
+    // Not started until the pod is read again ('next-read'): no timer decides this.
     await assert.rejects(runExec('shop', 'web-7d9f-abcde', 'scc-evidence-1', ['cat', '/proc/4242/root/usr/bin/evil']), upgradeRefused(400));
-    fake.ephemeralStartMs = startMs;
-    const ec = fake.pod('shop', 'web-7d9f-abcde')?.ephemeralContainers?.find((c) => c.name === 'scc-evidence-1');
-    assert.ok(ec);
-    ec.running = true;
-    let running = false;
-    for (let i = 0; i < 200 && !running; i++) {
-      const pod = await core.readNamespacedPod({ namespace: 'shop', name: 'web-7d9f-abcde' });
-      running = Boolean(pod.status?.ephemeralContainerStatuses?.find((s) => s.name === 'scc-evidence-1')?.state?.running);
-      if (!running) await new Promise((r) => setTimeout(r, 5));
-    }
-    assert.ok(running);
+    const pod = await core.readNamespacedPod({ namespace: 'shop', name: 'web-7d9f-abcde' });
+    assert.ok(pod.status?.ephemeralContainerStatuses?.find((s) => s.name === 'scc-evidence-1')?.state?.running, 'running once the pod is read');
     const r = await runExec('shop', 'web-7d9f-abcde', 'scc-evidence-1', ['cat', '/proc/4242/root/usr/bin/evil']);
     assert.equal(r.sha256, sha256OfGenerated(MiB, 7));
     const wrongPid = await runExec('shop', 'web-7d9f-abcde', 'scc-evidence-1', ['cat', '/proc/1/root/usr/bin/evil']);
     assert.equal(wrongPid.status?.status, 'Failure');
     const w = fake.writes.find((x) => x.path.endsWith('/ephemeralcontainers'));
     assert.equal(w?.method, 'PATCH');
+  });
+
+  test("'manual' start: reads see the container waiting until startEphemeral()", async () => {
+    fake.ephemeralStart = 'manual';
+    try {
+      await core.patchNamespacedPodEphemeralcontainers(
+        { namespace: 'shop', name: 'web-7d9f-abcde', body: { spec: { ephemeralContainers: [{ name: 'scc-evidence-2', image: 'busybox@sha256:abc', command: ['sleep', '600'], targetContainerName: 'app' }] } } },
+        setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
+      );
+      const state = async (): Promise<string> => {
+        const p = await core.readNamespacedPod({ namespace: 'shop', name: 'web-7d9f-abcde' });
+        const st = p.status?.ephemeralContainerStatuses?.find((s) => s.name === 'scc-evidence-2')?.state;
+        return st?.running ? 'running' : (st?.waiting?.reason ?? '?');
+      };
+      assert.equal(await state(), 'ContainerCreating');
+      assert.equal(await state(), 'ContainerCreating');
+      fake.startEphemeral('shop', 'web-7d9f-abcde', 'scc-evidence-2');
+      assert.equal(await state(), 'running');
+      const r = await runExec('shop', 'web-7d9f-abcde', 'scc-evidence-2', ['cat', '/proc/4242/root/usr/bin/evil']);
+      assert.equal(r.sha256, sha256OfGenerated(MiB, 7));
+    } finally {
+      fake.ephemeralStart = 'next-read';
+    }
   });
 });

@@ -28,8 +28,12 @@
 //   Storage     PUT of the evidence upload    204 204 500 500 500 500   snapshot fails: no evidence, no delete
 //   SCC         UpdateSecurityMarks           204 204 500 500 500 500   record.marks fails after the delete
 //   Pub/Sub     Publish                       204 204 500 500 500 500   record.publish fails after the delete
-// Timeouts come from a test policy (enrich.callTimeoutSeconds 1, snapshot.timeoutSeconds 3;
-// record steps: max(5 s, 2 x call timeout)), so the hang runs stay short.
+// Deadlines come from the run's policy. Only a hang needs a short one, and only the deadline
+// that bounds the hung call: enrich.callTimeoutSeconds 1 (which also bounds locate and, as
+// max(5 s, 2 x call timeout), the record steps) for GKE, Kubernetes, Logging, SCC and Pub/Sub;
+// snapshot.timeoutSeconds 3 for exec and Storage. Every other run has generous deadlines
+// (call 10 s, record 20 s, snapshot 60 s), so a busy machine slows it down instead of failing it.
+// Each test is standalone: it resets the pod, clears the faults and configures its own instance.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
@@ -54,20 +58,26 @@ const BINARY_SEED = 4242;
 const BINARY_SHA256 = sha256OfGenerated(BINARY_SIZE, BINARY_SEED);
 const POD_PATH = `/api/v1/namespaces/${NS}/pods/${DEPLOY_POD}`;
 
+interface Deadlines {
+  callTimeoutSeconds: number;
+  snapshotTimeoutSeconds: number;
+}
+const GENEROUS: Deadlines = { callTimeoutSeconds: 10, snapshotTimeoutSeconds: 60 };
+
 // requireEvidence: stored and no trusted collector: this matrix checks the strict gate over the
 // container's own tools (test/integration/trusted-collector.test.ts covers 'attempted').
-const POLICY_YAML = `version: 1
+const policyYaml = (d: Deadlines): string => `version: 1
 requireEvidence: stored
 snapshot:
   maxBytes: 67108864
-  timeoutSeconds: 3
+  timeoutSeconds: ${d.snapshotTimeoutSeconds}
   debugContainer:
     enabled: false
 enrich:
   logWindowMinutes: 30
   maxLogEntries: 50
   maxLogBytes: 262144
-  callTimeoutSeconds: 1
+  callTimeoutSeconds: ${d.callTimeoutSeconds}
 rules:
   - name: fault-matrix-delete
     match:
@@ -113,10 +123,10 @@ interface Dependency {
   name: string;
   plan: () => FaultPlan;
   match: string | RegExp;
-  /** Overrides of the generic fault (exec: drop mid-stream after 1 MiB). */
-  faults?: Partial<Record<FaultName, Fault>>;
   /** Build a fresh runtime first (GKE: the cluster description is cached per instance). */
   cold?: boolean;
+  /** Overrides of the generic fault (exec: drop mid-stream after 1 MiB). */
+  faults?: Partial<Record<FaultName, Fault>>;
   /** Does a transient fault of this dependency ask for redelivery? */
   mattersForRetry: boolean;
   /** The steps the fault must fail. */
@@ -127,7 +137,12 @@ interface Dependency {
   deleted: boolean;
   /** Extra checks for a fault (the meaning of a 404). */
   meaning?: Partial<Record<FaultName, (r: Run) => void>>;
+  /** The deadline that ends a hang of this dependency (the others stay generous). */
+  hangBound: Partial<Deadlines>;
 }
+
+const CALL_BOUND: Partial<Deadlines> = { callTimeoutSeconds: 1 };
+const SNAPSHOT_BOUND: Partial<Deadlines> = { snapshotTimeoutSeconds: 3 };
 
 function storageRefusal(status: number): (r: Run) => void {
   return (r) => {
@@ -137,9 +152,6 @@ function storageRefusal(status: number): (r: Run) => void {
   };
 }
 
-/** The Kubernetes 404 run, for the pod-gone test at the end. */
-let podGoneRun: Run | undefined;
-
 const escape = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 const DEPENDENCIES: Dependency[] = [
@@ -148,6 +160,7 @@ const DEPENDENCIES: Dependency[] = [
     plan: () => stack.world.gke.faults,
     match: 'GetCluster',
     cold: true,
+    hangBound: CALL_BOUND,
     mattersForRetry: true,
     failedSteps: ['locate'],
     evidenceStored: false,
@@ -168,6 +181,7 @@ const DEPENDENCIES: Dependency[] = [
     name: 'Kubernetes REST (GET pod)',
     plan: () => stack.world.kube.faults,
     match: new RegExp(`^GET ${escape(POD_PATH)}$`),
+    hangBound: CALL_BOUND,
     mattersForRetry: true,
     failedSteps: ['enrich.pod'],
     // The snapshot does not need the pod read (the manifest then lacks the pod's UID): the
@@ -186,7 +200,6 @@ const DEPENDENCIES: Dependency[] = [
           assert.match(r.steps.get(a)?.reason ?? '', /no longer exists \(404\)/, a);
         }
         assert.equal(r.podWrites, 0, 'no write to a pod that is gone');
-        podGoneRun = r;
       },
     },
   },
@@ -195,6 +208,7 @@ const DEPENDENCIES: Dependency[] = [
     plan: () => stack.world.kube.faults,
     match: `EXEC ${NS}/${DEPLOY_POD}/checkout`,
     faults: { drop: { drop: true, dropAfterBytes: 1024 * 1024 } },
+    hangBound: SNAPSHOT_BOUND,
     mattersForRetry: true,
     failedSteps: ['snapshot'],
     evidenceStored: false,
@@ -204,6 +218,7 @@ const DEPENDENCIES: Dependency[] = [
     name: 'Cloud Logging (ListLogEntries)',
     plan: () => stack.world.logging.faults,
     match: 'ListLogEntries',
+    hangBound: CALL_BOUND,
     mattersForRetry: false,
     failedSteps: ['enrich.logs.pod', 'enrich.logs.audit', 'enrich.logs.node'],
     evidenceStored: true,
@@ -213,6 +228,7 @@ const DEPENDENCIES: Dependency[] = [
     name: 'Cloud Storage (evidence upload)',
     plan: () => stack.gcs.faults,
     match: `PUT /upload/storage/v1/b/${BUCKET}/o`,
+    hangBound: SNAPSHOT_BOUND,
     mattersForRetry: true,
     failedSteps: ['snapshot'],
     evidenceStored: false,
@@ -224,6 +240,7 @@ const DEPENDENCIES: Dependency[] = [
     name: 'SCC (UpdateSecurityMarks)',
     plan: () => stack.scc.faults,
     match: 'UpdateSecurityMarks',
+    hangBound: CALL_BOUND,
     mattersForRetry: true,
     failedSteps: ['record.marks'],
     evidenceStored: true,
@@ -236,6 +253,7 @@ const DEPENDENCIES: Dependency[] = [
     name: 'Pub/Sub (Publish)',
     plan: () => stack.pubsub.faults,
     match: 'Publish',
+    hangBound: CALL_BOUND,
     mattersForRetry: true,
     failedSteps: ['record.publish'],
     evidenceStored: true,
@@ -250,7 +268,6 @@ let stack: Stack;
 let server: Server;
 let url: string;
 let dir: string;
-let policyFile: string;
 const audit = captureAudit();
 const allPlans = (): FaultPlan[] => [stack.world.gke.faults, stack.world.kube.faults, stack.world.logging.faults, stack.gcs.faults, stack.scc.faults, stack.pubsub.faults];
 
@@ -259,8 +276,20 @@ const escaped: string[] = [];
 const onRejection = (reason: unknown): void => void escaped.push(`unhandledRejection: ${reason instanceof Error ? (reason.stack ?? reason.message) : String(reason)}`);
 const onException = (err: Error): void => void escaped.push(`uncaughtException: ${err.stack ?? err.message}`);
 
-function configure(): void {
+/** The deadlines the current instance was configured with (none yet). */
+let configured: Deadlines | undefined;
+
+/**
+ * An instance with the run's deadlines: a fresh one (no cached cluster) when the deadlines
+ * change or the run needs a cold one, else the current one. No run depends on an earlier one:
+ * a warm instance only skips the cluster lookup the previous run already made.
+ */
+function configure(d: Deadlines, cold: boolean): void {
+  if (!cold && configured?.callTimeoutSeconds === d.callTimeoutSeconds && configured.snapshotTimeoutSeconds === d.snapshotTimeoutSeconds) return;
+  const policyFile = join(dir, `policy-${d.callTimeoutSeconds}-${d.snapshotTimeoutSeconds}.yaml`);
+  writeFileSync(policyFile, policyYaml(d));
   configureResponder({ env: stack.env({ SCC_RESPONDER_POLICY: policyFile }), auditDestination: audit.destination });
+  configured = d;
 }
 
 /** A fresh copy of the v1 fixture: unique finding id, detected now, the generated binary's hash. */
@@ -302,7 +331,7 @@ function resetPod(): string {
 async function runOnce(dep: Dependency, faultName: FaultName): Promise<Run> {
   for (const p of allPlans()) p.clear();
   const podUid = resetPod();
-  if (dep.cold) configure();
+  configure(faultName === 'hang' ? { ...GENEROUS, ...dep.hangBound } : GENEROUS, dep.cold === true);
   audit.clear();
   const { notification, findingName, findingId } = freshFinding();
   const plan = dep.plan();
@@ -346,10 +375,7 @@ before(async () => {
   process.on('unhandledRejection', onRejection);
   process.on('uncaughtException', onException);
   dir = mkdtempSync(join(tmpdir(), 'fault-matrix-'));
-  policyFile = join(dir, 'policy.yaml');
-  writeFileSync(policyFile, POLICY_YAML);
   stack = await startStack();
-  configure();
   server = getTestServer(FUNCTION_NAME);
   url = await listenOnLoopback(server);
 });
@@ -371,7 +397,7 @@ describe('fault matrix: the full pipeline once per (dependency x fault)', () => 
     for (const faultName of FAULT_NAMES) {
       const retry = TRANSIENT[faultName] && dep.mattersForRetry;
       const evidenceExpected = typeof dep.evidenceStored === 'function' ? dep.evidenceStored(faultName) : dep.evidenceStored;
-      test(`${dep.name} x ${faultName}: ${retry ? '500 (redeliver)' : '204 (ack)'}${dep.deleted ? ', pod deleted after its evidence' : ', no delete'}`, { timeout: 20_000 }, async () => {
+      test(`${dep.name} x ${faultName}: ${retry ? '500 (redeliver)' : '204 (ack)'}${dep.deleted ? ', pod deleted after its evidence' : ', no delete'}`, { timeout: 120_000 }, async () => {
         const escapedBefore = escaped.length;
         const r = await runOnce(dep, faultName);
         const why = describeRun(r);
@@ -411,8 +437,10 @@ describe('fault matrix: the full pipeline once per (dependency x fault)', () => 
     }
   }
 
-  test('Kubernetes 404 (pod gone): deletePod is reported as nothing to do, not as a refused delete', () => {
-    assert.ok(podGoneRun, 'the Kubernetes REST x 404 run ran');
+  test('Kubernetes 404 (pod gone): deletePod is reported as nothing to do, not as a refused delete', { timeout: 120_000 }, async () => {
+    const k8s = DEPENDENCIES.find((d) => d.name === 'Kubernetes REST (GET pod)');
+    assert.ok(k8s);
+    const podGoneRun = await runOnce(k8s, '404');
     const del = podGoneRun.steps.get('contain.deletePod');
     assert.match(del?.reason ?? '', /no longer exists \(404\)/);
     assert.doesNotMatch(del?.reason ?? '', /refused/);

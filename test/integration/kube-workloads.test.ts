@@ -6,6 +6,7 @@ import { PassThrough, Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { KubeConfig } from '@kubernetes/client-node';
 import { classifyError } from '../../shared/common/errors.js';
+import { classifyExecResult } from '../../shared/evidence/exec-outcome.js';
 import { runStep } from '../../shared/common/step.js';
 import { KUBE_API_CALLS, type KubeCallName } from '../../shared/kube/api-calls.js';
 import { workloadsFromEndpoint, workloadsFromKubeConfig, type ClientNodeWorkloads } from '../../shared/kube/client-node-workloads.js';
@@ -222,8 +223,12 @@ describe('exec', () => {
     const denied = await w.exec({ ...base, command: ['cat', '/secret'], stdout: hashSink() });
     assert.equal(denied.stderr, 'cat: /secret: Permission denied\n');
     const noTool = await w.exec({ ...base, container: 'distroless', command: ['cat', '/bin/evil'], stdout: hashSink() });
-    assert.equal(noTool.exitCode, 126);
-    assert.match(noTool.message ?? '', /executable file not found in \$PATH/);
+    // containerd: InternalError with the runtime's error and no exit code.
+    assert.equal(noTool.exitCode, null);
+    assert.equal(noTool.status, 'Failure');
+    assert.equal(noTool.reason, 'InternalError');
+    assert.match(noTool.message ?? '', /^Internal error occurred: error executing command in container: .*executable file not found in \$PATH/);
+    assert.equal(classifyExecResult(noTool, 'cat').outcome, 'tool-missing');
   });
 
   test('refused upgrades carry the HTTP status and the Status message', async () => {

@@ -5,7 +5,10 @@
 //     status queries), with `ifGenerationMatch` checked at session start and at finalisation;
 //   - object metadata GET / PATCH (`ifMetagenerationMatch`), media GET (`alt=media`), list with
 //     prefix and paging, DELETE;
-//   - object resources carry correct base64 `crc32c` and `md5Hash` (the client validates them).
+//   - object resources carry correct base64 `crc32c` and `md5Hash` (the client validates them);
+//   - like the service: only buckets that exist (given at start or created) are served, any
+//     other bucket answers 404; a resumable upload's non-final chunks must be multiples of
+//     256 KiB (400 otherwise).
 // Bodies are streamed to temp files, never held in memory (tests upload 64-256 MiB).
 // Faults (FaultPlan) are keyed `${METHOD} ${path}`, e.g. `PUT /upload/storage/v1/b/B/o` or
 // `POST /upload/storage/v1/b/B/o`: status (500/503/429/...), delayMs, hang, drop (+dropAfterBytes
@@ -70,6 +73,8 @@ export interface FakeGcs {
   read(bucket: string, name: string): Promise<Buffer>;
   /** Resumable sessions started but never finalised. */
   openSessions(): { bucket: string; name: string; received: number }[];
+  /** Creates a bucket (a call to an unknown bucket answers 404, as Cloud Storage does). */
+  createBucket(name: string): void;
   /** Seeds an object directly (e.g. a foreign object without our completeness marker). */
   putObject(bucket: string, name: string, data: Buffer, metadata?: Record<string, string>): Promise<FakeGcsObject>;
   close(): Promise<void>;
@@ -99,8 +104,18 @@ function errorBody(code: number, message: string, reason: string): string {
 
 const REASONS: Record<number, string> = { 400: 'invalid', 404: 'notFound', 412: 'conditionNotMet', 429: 'rateLimitExceeded', 500: 'backendError', 503: 'backendError' };
 
-export async function startFakeGcs(options: { tmpDir?: string } = {}): Promise<FakeGcs> {
+/** Resumable uploads: every chunk but the last must be a multiple of this (the JSON API's rule). */
+export const RESUMABLE_CHUNK_MULTIPLE = 256 * 1024;
+
+export interface StartFakeGcsOptions {
+  tmpDir?: string;
+  /** The buckets that exist; any other bucket answers 404. */
+  buckets: string[];
+}
+
+export async function startFakeGcs(options: StartFakeGcsOptions): Promise<FakeGcs> {
   const dir = await mkdtemp(join(options.tmpDir ?? tmpdir(), 'fake-gcs-'));
+  const buckets = new Set(options.buckets);
   const objects = new Map<string, FakeGcsObject>();
   const sessions = new Map<string, Session>();
   const faults = new FaultPlan();
@@ -313,6 +328,13 @@ export async function startFakeGcs(options: { tmpDir?: string } = {}): Promise<F
     }
     const start = Number(m[1]);
     const total = m[3] === '*' || m[3] === 'undefined' ? undefined : Number(m[3]);
+    const last = m[2] === '*' ? undefined : Number(m[2]);
+    const isFinal = m[2] === '*' || (total !== undefined && last !== undefined && last + 1 >= total);
+    if (!isFinal && last !== undefined && (last - start + 1) % RESUMABLE_CHUNK_MULTIPLE !== 0) {
+      req.resume();
+      const n = last - start + 1;
+      return sendError(res, 400, `Invalid request. The number of bytes uploaded is required to be a multiple of ${RESUMABLE_CHUNK_MULTIPLE} bytes, except for the final request. The received request contained ${n} bytes, which does not meet this requirement.`);
+    }
     if (start > s.received) {
       req.resume();
       return sendError(res, 400, `chunk starts at ${start} but only ${s.received} bytes were received`);
@@ -373,6 +395,11 @@ export async function startFakeGcs(options: { tmpDir?: string } = {}): Promise<F
         if (fault?.drop && !(method === 'PUT' || method === 'POST')) {
           req.socket.destroy();
           return;
+        }
+        const bucketInPath = /^\/(?:upload\/|download\/)?storage\/v1\/b\/([^/]+)(?:\/|$)/.exec(path)?.[1];
+        if (bucketInPath !== undefined && !buckets.has(decodeURIComponent(bucketInPath))) {
+          req.resume();
+          return sendError(res, 404, 'The specified bucket does not exist.');
         }
         const upload = /^\/upload\/storage\/v1\/b\/([^/]+)\/o$/.exec(path);
         if (upload) {
@@ -463,6 +490,7 @@ export async function startFakeGcs(options: { tmpDir?: string } = {}): Promise<F
     url,
     faults,
     requests,
+    createBucket: (name) => void buckets.add(name),
     objects: (bucket) => [...objects.values()].filter((o) => bucket === undefined || o.bucket === bucket),
     object: (bucket, name) => objects.get(keyOf(bucket, name)),
     read: async (bucket, name) => {
@@ -474,6 +502,7 @@ export async function startFakeGcs(options: { tmpDir?: string } = {}): Promise<F
     },
     openSessions: () => [...sessions.values()].filter((s) => !s.finalised).map((s) => ({ bucket: s.bucket, name: s.name, received: s.received })),
     putObject: async (bucket, name, data, metadata = {}) => {
+      if (!buckets.has(bucket)) throw new Error(`fake-gcs: no bucket ${bucket} (create it first)`);
       const file = join(dir, `obj-${randomUUID()}`);
       const crc = new CRC32C();
       const md5 = createHash('md5');

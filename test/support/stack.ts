@@ -30,7 +30,7 @@ export async function startStack(): Promise<Stack> {
     const pod = world.kube.pod(NS, name);
     for (const c of pod?.containers ?? []) c.files = { ...c.files, '/usr/bin/curl': { content: FIXTURE_BINARY } };
   }
-  const [scc, pubsub, gcs] = await Promise.all([startFakeScc(), startFakePubSub({ topics: [RESULTS_TOPIC] }), startFakeGcs()]);
+  const [scc, pubsub, gcs] = await Promise.all([startFakeScc(), startFakePubSub({ topics: [RESULTS_TOPIC] }), startFakeGcs({ buckets: [BUCKET] })]);
   return {
     world,
     scc,

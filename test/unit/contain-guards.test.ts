@@ -103,6 +103,22 @@ describe('pod-identity guard', () => {
     assert.equal(g.verdict, 'fail');
     assert.match(g.reason, /replacement/);
   });
+  // The finding's event is at 09:14:02.113Z; the API server serialises creation times in whole seconds.
+  test('fails for a pod created later in the same second as the event (served as 09:14:02Z)', () => {
+    // A replacement created at 09:14:02.600 is served as 09:14:02Z, which is before 09:14:02.113.
+    const g = podIdentityGuard(context({ pod: podView({ creationTimestamp: '2026-11-27T09:14:02Z' }) }));
+    assert.equal(g.verdict, 'fail');
+    assert.match(g.reason, /same second as the finding's event.*cannot tell whether it existed/);
+  });
+  test('passes for a pod whose creation second ended before the event', () => {
+    assert.equal(podIdentityGuard(context({ pod: podView({ creationTimestamp: '2026-11-27T09:14:01Z' }) })).verdict, 'pass');
+    const onTheSecond = context({ pod: podView({ creationTimestamp: '2026-11-27T09:14:01Z' }), incident: incident({ eventTime: '2026-11-27T09:14:02.000Z' }) });
+    assert.equal(podIdentityGuard(onTheSecond).verdict, 'pass', 'created within 09:14:01, event at 09:14:02.000');
+  });
+  test('a millisecond creation time is read at its second, like the API serves it', () => {
+    const g = podIdentityGuard(context({ pod: podView({ creationTimestamp: '2026-11-27T09:14:02.050Z' }) }));
+    assert.equal(g.verdict, 'fail');
+  });
   test('passes when the creation time is unknown', () => {
     assert.equal(podIdentityGuard(context({ pod: podView({ creationTimestamp: undefined }) })).verdict, 'pass');
   });

@@ -25,6 +25,14 @@ describe('classifyExecResult', () => {
     assert.equal(classifyExecResult(result(1, '', { message: msg }), 'cat').outcome, 'tool-missing');
   });
 
+  test('no tool, as containerd answers it: InternalError with no exit code is tool-missing, not a dropped stream', () => {
+    const internal =
+      'Internal error occurred: error executing command in container: failed to exec in container: failed to start exec "0f3c": OCI runtime exec failed: exec failed: unable to start container process: exec: "cat": executable file not found in $PATH: unknown';
+    const c = classifyExecResult(result(null, '', { status: 'Failure', message: internal }), 'cat');
+    assert.equal(c.outcome, 'tool-missing');
+    assert.match(c.reason, /no exit code/);
+  });
+
   test('file missing (cat and GNU tar wording), permission denied, directory', () => {
     assert.equal(classifyExecResult(result(1, 'cat: /x: No such file or directory\n'), 'cat').outcome, 'file-missing');
     assert.equal(classifyExecResult(result(2, 'tar: Removing leading `/\' from member names\ntar: /x: Cannot stat: No such file or directory\n'), 'tar').outcome, 'file-missing');

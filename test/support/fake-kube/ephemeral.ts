@@ -128,15 +128,3 @@ export function patchEphemeralContainers(pod: FakePodSpec, contentType: string, 
   return created;
 }
 
-/** Starts the containers waiting for 'next-read' (called when the pod is read). */
-export function startPendingOnRead(pod: FakePodSpec, pending: Set<FakeEphemeralContainer>, failReason: string | undefined): boolean {
-  let changed = false;
-  for (const e of pod.ephemeralContainers ?? []) {
-    if (!pending.has(e)) continue;
-    pending.delete(e);
-    if (failReason) e.waitingReason = failReason;
-    else e.running = true;
-    changed = true;
-  }
-  return changed;
-}

@@ -3,6 +3,7 @@
 // "container runtime" that runs `cat` and `tar` against the in-memory filesystem.
 // Files are streamed in 64 KiB frames and every frame waits for the socket to take it, so
 // a slow reader slows the fake down instead of making it buffer a whole file.
+import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { Readable, type Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -26,6 +27,7 @@ export interface ExecHost {
   token: string;
   faults: FaultPlan;
   preferredProtocol(): string;
+  notFoundShape(): NotFoundShape;
   negotiated(protocol: string): void;
   findPod(ns: string, name: string): FakePodSpec | undefined;
   record(method: string, path: string, query: string): void;
@@ -91,8 +93,26 @@ function sizeOf(f: FakeFile): number {
 
 type Channel = ProcChannel;
 
-const NOT_FOUND = (tool: string): string =>
+const OCI_NOT_FOUND = (tool: string): string =>
   `OCI runtime exec failed: exec failed: unable to start container process: exec: "${tool}": executable file not found in $PATH: unknown`;
+
+/** How the runtime reports an executable that is not in the image. */
+export type NotFoundShape = 'containerd' | 'dockershim';
+
+/**
+ * containerd (every current GKE node): the CRI exec fails before the process exists, so the
+ * kubelet's stream server writes `apierrors.NewInternalError(err).Status()`: reason
+ * InternalError, code 500, the error as the only cause, and no ExitCode cause.
+ * dockershim (removed in Kubernetes 1.24): the failed exec surfaced as exit code 126.
+ */
+function notFoundStatus(shape: NotFoundShape, argv: string[], execId: string): unknown {
+  const tool = argv[0] ?? '';
+  if (shape === 'dockershim') {
+    return { metadata: {}, status: 'Failure', message: OCI_NOT_FOUND(tool), reason: 'InternalError', details: { causes: [{ reason: 'ExitCode', message: '126' }] } };
+  }
+  const err = `error executing command in container: failed to exec in container: failed to start exec "${execId}": ${OCI_NOT_FOUND(tool)}`;
+  return { metadata: {}, status: 'Failure', message: `Internal error occurred: ${err}`, reason: 'InternalError', details: { causes: [{ message: err }] }, code: 500 };
+}
 
 async function runCat(view: ContainerView, args: string[], ch: Channel): Promise<number> {
   const paths = args[0] === '--' ? args.slice(1) : args.filter((a) => a !== '--');
@@ -180,10 +200,7 @@ async function runTar(view: ContainerView, args: string[], ch: Channel): Promise
   return exit;
 }
 
-function failureStatus(argv: string[], exit: number, message?: string): unknown {
-  if (message) {
-    return { metadata: {}, status: 'Failure', message, reason: 'InternalError', details: { causes: [{ reason: 'ExitCode', message: String(exit) }] } };
-  }
+function failureStatus(argv: string[], exit: number): unknown {
   return {
     metadata: {},
     status: 'Failure',
@@ -207,7 +224,7 @@ function send(ws: WebSocket, channel: number, data: Buffer): Promise<void> {
   });
 }
 
-async function runSession(ws: WebSocket, view: ContainerView, argv: string[], fault: Fault | undefined, finish: () => void): Promise<void> {
+async function runSession(ws: WebSocket, view: ContainerView, argv: string[], fault: Fault | undefined, shape: NotFoundShape, finish: () => void): Promise<void> {
   let sent = 0;
   const limit = fault?.drop ? (fault.dropAfterBytes ?? 0) : Number.POSITIVE_INFINITY;
   const ch: Channel = {
@@ -234,9 +251,9 @@ async function runSession(ws: WebSocket, view: ContainerView, argv: string[], fa
     let status: unknown;
     if (view.run) {
       const exit = await view.run(argv, ch);
-      status = exit === 0 ? { metadata: {}, status: 'Success' } : exit === 127 ? failureStatus(argv, 126, NOT_FOUND(argv[0] ?? '')) : failureStatus(argv, exit);
+      status = exit === 0 ? { metadata: {}, status: 'Success' } : exit === 127 ? notFoundStatus(shape, argv, randomBytes(32).toString('hex')) : failureStatus(argv, exit);
     } else if ((tool !== 'cat' && tool !== 'tar') || !view.tools.includes(tool)) {
-      status = failureStatus(argv, 126, NOT_FOUND(argv[0] ?? ''));
+      status = notFoundStatus(shape, argv, randomBytes(32).toString('hex'));
     } else {
       const exit = tool === 'cat' ? await runCat(view, argv.slice(1), ch) : await runTar(view, argv.slice(1), ch);
       if (fault?.drop) {
@@ -325,7 +342,7 @@ export function createExecHandler(host: ExecHost): {
       const untrackWs = host.track({ destroy: () => ws.terminate() });
       ws.on('close', untrackWs);
       ws.on('error', () => undefined);
-      void runSession(ws, found.view, argv, fault, done);
+      void runSession(ws, found.view, argv, fault, host.notFoundShape(), done);
     });
   }
 

@@ -5,12 +5,13 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { FaultPlan, sleep } from '../faults.js';
-import { patchEphemeralContainers, PatchError, startPendingOnRead } from './ephemeral.js';
+import { discovery } from './discovery.js';
+import { patchEphemeralContainers, PatchError } from './ephemeral.js';
 import { createExecHandler } from './exec.js';
 import { initProcesses } from './proc.js';
-import { eventJson, faultMessage, nodeJson, OWNER_RESOURCES, ownerJson, podJson, statusBody } from './objects.js';
+import { apiTime, eventJson, faultMessage, nodeJson, OWNER_RESOURCES, ownerJson, podJson, statusBody } from './objects.js';
 import { fakeTls } from './tls.js';
 import type {
   FakeEphemeralContainer,
@@ -26,6 +27,13 @@ import type {
 } from './types.js';
 
 type Json = Record<string, unknown>;
+
+interface WatchEvent {
+  type: 'ADDED' | 'MODIFIED' | 'DELETED';
+  rv: number;
+  pod: FakePodSpec;
+  object: Json;
+}
 
 class HttpError extends Error {
   constructor(readonly code: number, message: string, readonly reason?: string, readonly details?: Json) {
@@ -65,6 +73,12 @@ export function matchesLabelSelector(labels: Record<string, string>, selector: s
     if (term.startsWith('!')) return !(term.slice(1) in labels);
     return term in labels;
   });
+}
+
+/** List items carry no apiVersion/kind on the wire (the list's own do). */
+function listItem(obj: Json): Json {
+  const { apiVersion: _v, kind: _k, ...rest } = obj;
+  return rest;
 }
 
 function fieldSelector(selector: string): Record<string, string> {
@@ -182,6 +196,7 @@ export async function startFakeKube(options: StartFakeKubeOptions = {}): Promise
     ephemeralStart: 'next-read',
     podSecurity: new Map(),
     execProtocol: 'v5.channel.k8s.io',
+    execNotFound: 'containerd',
     execProtocols: [],
     networkPolicies,
     addPod(spec) {
@@ -190,8 +205,16 @@ export async function startFakeKube(options: StartFakeKubeOptions = {}): Promise
       spec.resourceVersion = nextRv();
       initProcesses(spec);
       pods.set(`${spec.namespace}/${spec.name}`, spec);
+      podChanged('ADDED', spec);
     },
     pod: (ns, name) => pods.get(`${ns}/${name}`),
+    startEphemeral(ns, name, container) {
+      const pod = pods.get(`${ns}/${name}`);
+      const e = pod?.ephemeralContainers?.find((x) => x.name === container);
+      if (!pod || !e) throw new Error(`fake-kube: no ephemeral container ${container} in ${ns}/${name}`);
+      pendingStart.delete(e);
+      startEphemeral(pod, e);
+    },
     pods: (ns) => [...pods.values()].filter((p) => p.namespace === ns),
     addNode(node) {
       node.uid ??= randomUUID();
@@ -245,6 +268,67 @@ export async function startFakeKube(options: StartFakeKubeOptions = {}): Promise
     return () => openSockets.delete(s);
   };
 
+  // ------------------------------------------------------------------ watch
+
+  /** Every change to a pod, in resourceVersion order, for watches that start from a version. */
+  const podLog: WatchEvent[] = [];
+  const watchers = new Set<(e: WatchEvent) => void>();
+
+  function podChanged(type: WatchEvent['type'], pod: FakePodSpec): void {
+    const e: WatchEvent = { type, rv: Number(pod.resourceVersion), pod, object: podJson(pod) };
+    podLog.push(e);
+    for (const w of watchers) w(e);
+  }
+
+  /**
+   * GET .../pods?watch=true: a chunked stream of `{"type","object"}` lines, as the API server
+   * sends them. From `resourceVersion` (newer changes replayed first), or from the current
+   * state as ADDED events when none is given (or "0"); ends after `timeoutSeconds`.
+   */
+  function streamWatch(ns: string, query: URLSearchParams, res: http.ServerResponse): void {
+    const labelSel = query.get('labelSelector') ?? '';
+    const fields = fieldSelector(query.get('fieldSelector') ?? '');
+    const matches = (p: FakePodSpec): boolean =>
+      p.namespace === ns && matchesLabelSelector(p.labels ?? {}, labelSel) && (fields['metadata.name'] === undefined || p.name === fields['metadata.name']);
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' });
+    // The API server answers a watch at once: a client waiting for the headers cannot stop it
+    // (client-go blocks in Watch() until they arrive), so unsent headers would hang kubectl.
+    res.flushHeaders();
+    const write = (e: { type: string; object: Json }): void => void res.write(`${JSON.stringify({ type: e.type, object: e.object })}\n`);
+    const from = query.get('resourceVersion');
+    if (from === null || from === '' || from === '0') {
+      for (const p of pods.values()) if (matches(p)) write({ type: 'ADDED', object: podJson(p) });
+    } else {
+      for (const e of podLog) if (e.rv > Number(from) && matches(e.pod)) write(e);
+    }
+    const listener = (e: WatchEvent): void => {
+      if (matches(e.pod)) write(e);
+    };
+    watchers.add(listener);
+    const untrack = track(res.socket ?? { destroy: () => undefined });
+    const timeout = Number(query.get('timeoutSeconds') ?? '1800');
+    later(timeout * 1000, () => res.end());
+    res.on('close', () => {
+      watchers.delete(listener);
+      untrack();
+    });
+  }
+
+  // ------------------------------------------------------------------ kubelet
+
+  /** The kubelet starts an ephemeral container (or reports why it cannot). */
+  function startEphemeral(pod: FakePodSpec, e: FakeEphemeralContainer): void {
+    if (e.running) return;
+    if (fake.ephemeralStartFails) e.waitingReason = fake.ephemeralStartFails;
+    else {
+      e.running = true;
+      e.startedAt = new Date().toISOString();
+      delete e.waitingReason;
+    }
+    pod.resourceVersion = nextRv();
+    podChanged('MODIFIED', pod);
+  }
+
   // ------------------------------------------------------------------ controllers
 
   function replacementName(pod: FakePodSpec, ownerKind: string, ownerName: string): string {
@@ -252,9 +336,23 @@ export async function startFakeKube(options: StartFakeKubeOptions = {}): Promise
     return `${ownerName}-${randomBytes(3).toString('hex').slice(0, 5)}`;
   }
 
+  /**
+   * The Job controller counts a pod deleted before it finished as failed (pod-failure
+   * tracking) and replaces it while the failures stay within backoffLimit (default 6);
+   * past it the Job has failed and nothing replaces the pod.
+   */
+  function jobReplaces(pod: FakePodSpec, jobName: string): boolean {
+    if (pod.phase === 'Succeeded' || pod.phase === 'Failed') return false;
+    const job = owners.get(`Job/${pod.namespace}/${jobName}`);
+    if (!job) return false; // the Job itself is gone: its controller has nothing to reconcile
+    job.failed = (job.failed ?? 0) + 1;
+    return job.failed <= (job.backoffLimit ?? 6);
+  }
+
   function scheduleReplacement(pod: FakePodSpec): void {
-    const owner = pod.ownerReferences?.find((o) => o.controller !== false && ['ReplicaSet', 'StatefulSet', 'DaemonSet'].includes(o.kind));
+    const owner = pod.ownerReferences?.find((o) => o.controller !== false && ['ReplicaSet', 'StatefulSet', 'DaemonSet', 'Job'].includes(o.kind));
     if (!owner) return;
+    if (owner.kind === 'Job' && !jobReplaces(pod, owner.name)) return;
     later(fake.replaceAfterMs, () => {
       const name = replacementName(pod, owner.kind, owner.name);
       fake.addPod({
@@ -275,6 +373,7 @@ export async function startFakeKube(options: StartFakeKubeOptions = {}): Promise
     const key = `${pod.namespace}/${pod.name}`;
     if (pods.get(key) !== pod) return;
     pods.delete(key);
+    podChanged('DELETED', { ...pod, resourceVersion: nextRv() });
     // A StatefulSet recreates the same name only once the old pod is gone.
     if (pod.ownerReferences?.some((o) => o.kind === 'StatefulSet')) scheduleReplacement(pod);
   }
@@ -295,6 +394,7 @@ export async function startFakeKube(options: StartFakeKubeOptions = {}): Promise
       pod.deletionTimestamp = new Date().toISOString();
       pod.deletionGracePeriodSeconds = grace;
       pod.resourceVersion = nextRv();
+      podChanged('MODIFIED', pod);
       later(grace * fake.graceMsPerSecond, () => removePod(pod));
       // A ReplicaSet/DaemonSet replaces a terminating pod right away (it no longer counts).
       if (!pod.ownerReferences?.some((o) => o.kind === 'StatefulSet')) scheduleReplacement(pod);
@@ -307,9 +407,17 @@ export async function startFakeKube(options: StartFakeKubeOptions = {}): Promise
   const notFound = (resource: string, name: string, group = ''): HttpError =>
     new HttpError(404, `${resource}${group ? `.${group}` : ''} "${name}" not found`, 'NotFound', { name, ...(group ? { group } : {}), kind: resource });
 
-  /** A read of the pod: ephemeral containers waiting for 'next-read' start now. */
+  /**
+   * A read of the pod: in 'next-read' mode its ephemeral containers waiting since a PATCH start
+   * now (the kubelet had the time between the two calls). Deterministic, unlike a timer.
+   */
   function readPod(pod: FakePodSpec): FakePodSpec {
-    if (startPendingOnRead(pod, pendingStart, fake.ephemeralStartFails)) pod.resourceVersion = nextRv();
+    if (fake.ephemeralStart !== 'next-read') return pod;
+    for (const e of pod.ephemeralContainers ?? []) {
+      if (!pendingStart.has(e)) continue;
+      pendingStart.delete(e);
+      startEphemeral(pod, e);
+    }
     return pod;
   }
 
@@ -334,6 +442,11 @@ export async function startFakeKube(options: StartFakeKubeOptions = {}): Promise
     if (write) write.body = body;
     const s = (i: number): string => seg[i] ?? '';
 
+    if (method === 'GET') {
+      const doc = discovery(path, new URL(fake.url).host);
+      if (doc) return { code: 200, body: doc };
+    }
+
     // /api/v1/namespaces/NS/pods[/P[/ephemeralcontainers]]
     if (s(0) === 'api' && s(1) === 'v1' && s(2) === 'namespaces' && s(4) === 'pods') {
       const ns = s(3);
@@ -343,7 +456,7 @@ export async function startFakeKube(options: StartFakeKubeOptions = {}): Promise
         const items = [...pods.values()]
           .filter((p) => p.namespace === ns && matchesLabelSelector(p.labels ?? {}, labelSel))
           .filter((p) => (fields['metadata.name'] === undefined || p.name === fields['metadata.name']) && (fields['spec.nodeName'] === undefined || p.nodeName === fields['spec.nodeName']))
-          .map(podJson);
+          .map((p) => listItem(podJson(readPod(p))));
         return { code: 200, body: { apiVersion: 'v1', kind: 'PodList', metadata: { resourceVersion: String(rv) }, items } };
       }
       if (seg.length === 6) {
@@ -374,6 +487,7 @@ export async function startFakeKube(options: StartFakeKubeOptions = {}): Promise
           pod.labels = meta.labels;
           pod.annotations = meta.annotations;
           pod.resourceVersion = nextRv();
+          podChanged('MODIFIED', pod);
           return { code: 200, body: podJson(pod) };
         }
       }
@@ -389,7 +503,7 @@ export async function startFakeKube(options: StartFakeKubeOptions = {}): Promise
           throw err;
         }
         for (const e of created) {
-          if (fake.ephemeralStart === 'next-read') pendingStart.add(e);
+          if (fake.ephemeralStart !== 'timer') pendingStart.add(e);
           else {
             later(fake.ephemeralStartMs, () => {
               if (fake.ephemeralStartFails) e.waitingReason = fake.ephemeralStartFails;
@@ -399,6 +513,7 @@ export async function startFakeKube(options: StartFakeKubeOptions = {}): Promise
           }
         }
         pod.resourceVersion = nextRv();
+        podChanged('MODIFIED', pod);
         return { code: 200, body: podJson(pod) };
       }
     }
@@ -413,7 +528,7 @@ export async function startFakeKube(options: StartFakeKubeOptions = {}): Promise
         .filter(({ e }) => f['involvedObject.name'] === undefined || e.involvedObject.name === f['involvedObject.name'])
         .filter(({ e }) => f['involvedObject.kind'] === undefined || e.involvedObject.kind === f['involvedObject.kind'])
         .filter(({ e }) => f['involvedObject.uid'] === undefined || e.involvedObject.uid === f['involvedObject.uid'])
-        .map(({ e, i }) => eventJson(e, i));
+        .map(({ e, i }) => listItem(eventJson(e, i)));
       return { code: 200, body: { apiVersion: 'v1', kind: 'EventList', metadata: { resourceVersion: String(rv) }, items } };
     }
 
@@ -463,7 +578,7 @@ export async function startFakeKube(options: StartFakeKubeOptions = {}): Promise
         if (networkPolicies.has(key)) {
           throw new HttpError(409, `networkpolicies.networking.k8s.io "${name}" already exists`, 'AlreadyExists', { name, group: 'networking.k8s.io', kind: 'networkpolicies' });
         }
-        const created = { ...np, apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { ...np.metadata, namespace: ns, uid: randomUUID(), resourceVersion: nextRv(), creationTimestamp: new Date().toISOString() } };
+        const created = { ...np, apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { ...np.metadata, namespace: ns, uid: randomUUID(), resourceVersion: nextRv(), creationTimestamp: apiTime(Date.now()) } };
         networkPolicies.set(key, created);
         return { code: 201, body: created };
       }
@@ -521,6 +636,12 @@ export async function startFakeKube(options: StartFakeKubeOptions = {}): Promise
       send(fault.status, statusBody(fault.status, fault.message ?? faultMessage(fault.status, method, path), undefined, details), headers);
       return;
     }
+    const watchNs = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/?$/.exec(path)?.[1];
+    if (method === 'GET' && watchNs !== undefined && ['true', '1'].includes(url.searchParams.get('watch') ?? '')) {
+      finished();
+      streamWatch(decodeURIComponent(watchNs), url.searchParams, res);
+      return;
+    }
     try {
       const out = await route(method, path, url.searchParams, req, write);
       if (fault?.drop) {
@@ -529,7 +650,8 @@ export async function startFakeKube(options: StartFakeKubeOptions = {}): Promise
         res.writeHead(out.code, { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(text)) });
         res.write(text.slice(0, Math.max(1, Math.min(fault.dropAfterBytes ?? Math.floor(text.length / 2), text.length - 1))));
         finished();
-        setImmediate(() => res.socket?.destroy());
+        const socket = req.socket; // captured now: res.socket may already be detached when setImmediate runs
+        setImmediate(() => socket.destroy());
         return;
       }
       send(out.code, out.body);
@@ -547,10 +669,17 @@ export async function startFakeKube(options: StartFakeKubeOptions = {}): Promise
     token,
     faults,
     preferredProtocol: () => fake.execProtocol,
+    notFoundShape: () => fake.execNotFound,
     negotiated: (p) => fake.execProtocols.push(p),
     findPod: (ns, name) => pods.get(`${ns}/${name}`),
     record: (method, path, query) => requests.push({ method, path, query, at: Date.now() }),
     track,
+  });
+  // Every raw connection, so close() ends them all: closeAllConnections() misses sockets that
+  // are still in the TLS handshake or were aborted mid-request, and server.close() waits for them.
+  server.on('connection', (socket: Socket) => {
+    const untrack = track(socket);
+    socket.on('close', untrack);
   });
   server.on('upgrade', (req: http.IncomingMessage, socket, head: Buffer) => {
     socket.on('error', () => undefined);

@@ -89,7 +89,7 @@ export interface FakeEphemeralContainer {
   image?: string;
   command?: string[];
   targetContainerName?: string;
-  /** Becomes true `ephemeralStartMs` after creation (unless `ephemeralStartFails`). */
+  /** Becomes true when started: on the next read of the pod ('next-read') or by startEphemeral() ('manual'), unless `ephemeralStartFails`. */
   running: boolean;
   waitingReason?: string;
   /** Added (ephemeral.ts): the spec as patched, compared on later patches (a change is 422). */
@@ -98,6 +98,8 @@ export interface FakeEphemeralContainer {
   uid?: number;
   /** Added (proc.ts): capabilities added by its securityContext (e.g. SYS_PTRACE). */
   capabilities?: string[];
+  /** Set when it started. */
+  startedAt?: string;
 }
 
 /** Added: Pod Security admission level enforced on a namespace (label pod-security.kubernetes.io/enforce). */
@@ -151,6 +153,10 @@ export interface FakeOwnerObject {
   replicas?: number;
   labels?: Record<string, string>;
   selector?: Record<string, string>;
+  /** Added (Job): failed pods tolerated before the Job fails and stops replacing them (default 6). */
+  backoffLimit?: number;
+  /** Added (Job, managed by the fake): pods counted as failed so far (deleted before they finished). */
+  failed?: number;
 }
 
 export interface FakeEventSpec {
@@ -220,20 +226,24 @@ export interface FakeKube {
   networkPolicies: Map<string, unknown>;
   /** Added: ms of real time per second of gracePeriodSeconds before a deleting pod disappears (default 1). */
   graceMsPerSecond: number;
-  /** Added: ms before an ephemeral container reports running (default 20). */
+  /** Added: ms before an ephemeral container reports running in 'timer' mode (default 20). */
   ephemeralStartMs: number;
   /**
-   * Added (ephemeral.ts): 'timer' (default) starts an ephemeral container `ephemeralStartMs`
-   * after the PATCH; 'next-read' starts it when the pod is next read after the PATCH, so a
-   * test never races a timer.
+   * Added: when a new ephemeral container starts. 'next-read' (default): the next read of its
+   * pod (GET or list) finds it running, so a test never races a timer; 'manual': only
+   * startEphemeral() starts it; 'timer': `ephemeralStartMs` after the PATCH.
    */
-  ephemeralStart: 'timer' | 'next-read';
+  ephemeralStart: 'timer' | 'next-read' | 'manual';
+  /** Added: start an ephemeral container now (the kubelet's part), honouring `ephemeralStartFails`. */
+  startEphemeral(ns: string, pod: string, container: string): void;
   /** Added (ephemeral.ts): Pod Security level per namespace (default privileged: no check). */
   podSecurity: Map<string, FakePodSecurityLevel>;
   /** Added: when set, ephemeral containers stay waiting with this reason (e.g. 'ImagePullBackOff'). */
   ephemeralStartFails?: string;
   /** Added: the exec subprotocol the server prefers when the client offers both (default v5). */
   execProtocol: 'v5.channel.k8s.io' | 'v4.channel.k8s.io';
+  /** Added: how exec of a tool the image lacks fails: 'containerd' (default, InternalError, no exit code) or 'dockershim' (exit code 126). */
+  execNotFound: 'containerd' | 'dockershim';
   /** Added: subprotocol negotiated by each exec, in order. */
   execProtocols: string[];
 }
