@@ -252,10 +252,14 @@ export interface EvidenceStore {
 export interface FindingMarks {
   /** Sets exactly these mark keys (update mask `marks.<key>`), leaving others untouched. */
   update(incident: Incident, marks: Record<string, string>, signal?: AbortSignal): Promise<void>;
+  /** Loads what the first write needs (a lazily imported client), so no write's deadline pays for it. */
+  ready?(): Promise<void>;
 }
 
 export interface ResultPublisher {
   publish(payload: Buffer, attributes: Record<string, string>, orderingKey: string, signal?: AbortSignal): Promise<string>;
+  /** Loads what the first publish needs (a lazily imported client), so no publish's deadline pays for it. */
+  ready?(): Promise<void>;
 }
 
 // ---------------------------------------------------------------- confirmation

@@ -129,7 +129,7 @@ function findingMarks(config: ResponderConfig): FindingMarks | undefined {
     }
     return createSccFindingMarks();
   });
-  return { update: async (incident, marks, signal) => (await load()).update(incident, marks, signal) };
+  return { update: async (incident, marks, signal) => (await load()).update(incident, marks, signal), ready: () => load().then(() => undefined) };
 }
 
 /** SCC's copy of findings: always for the function, for the CLI when it confirms (SCC_RESPONDER_CONFIRM). */
@@ -151,7 +151,7 @@ function resultPublisher(config: ResponderConfig): ResultPublisher | undefined {
     // A loopback endpoint puts the Pub/Sub client in emulator mode (insecure, no credentials).
     return createPubSubResultPublisher({ topic, ...(config.endpoints.pubsub ? { clientOptions: { apiEndpoint: config.endpoints.pubsub } } : {}) });
   });
-  return { publish: async (payload, attributes, orderingKey, signal) => (await load()).publish(payload, attributes, orderingKey, signal) };
+  return { publish: async (payload, attributes, orderingKey, signal) => (await load()).publish(payload, attributes, orderingKey, signal), ready: () => load().then(() => undefined) };
 }
 
 /**

@@ -254,7 +254,9 @@ export async function keepRunReport<R>(store: EvidenceStore, claim: Claim, input
 export async function readLatestReport(store: EvidenceStore, folder: string, signal?: AbortSignal): Promise<{ report: Record<string, unknown>; uri: string } | null> {
   const base = `${folder.replace(/\/+$/, '')}/report`;
   const keys = (await store.list(base, signal)).filter((k) => /\/report(?:-\d+)?\.json$/.test(k));
-  let best: { report: Record<string, unknown>; key: string; at: string } | null = null;
+  // Newest completedAt first; two runs in the same millisecond are told apart by generation
+  // (report-<n> of a later claim is newer; report.json, the completion record, counts as -1).
+  let best: { report: Record<string, unknown>; key: string; at: string; generation: number } | null = null;
   for (const key of keys) {
     const text = await store.readText(key, signal);
     let parsed: unknown;
@@ -266,7 +268,8 @@ export async function readLatestReport(store: EvidenceStore, folder: string, sig
     if (typeof parsed !== 'object' || parsed === null) continue;
     const report = parsed as Record<string, unknown>;
     const at = typeof report['completedAt'] === 'string' ? report['completedAt'] : '';
-    if (best === null || at > best.at) best = { report, key, at };
+    const generation = Number(/\/report-(\d+)\.json$/.exec(key)?.[1] ?? -1);
+    if (best === null || at > best.at || (at === best.at && generation > best.generation)) best = { report, key, at, generation };
   }
   if (best === null) return null;
   const object = await store.stat(best.key, signal);

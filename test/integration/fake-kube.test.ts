@@ -489,10 +489,7 @@ describe('exec over WebSocket with the real client-node Exec', () => {
   });
 
   test('an ephemeral debug container sees the target under /proc/<pid>/root once running', async () => {
-    // Started by hand below, not after a delay: on a busy machine the exec before the start
-    // could otherwise arrive after it.
-    const startMs = fake.ephemeralStartMs;
-    fake.ephemeralStartMs = 600_000;
+    // Started by the next read of the pod ('next-read'), not after a delay: no timer races the test.
     const before = await core.patchNamespacedPodEphemeralcontainers(
       {
         namespace: 'shop',

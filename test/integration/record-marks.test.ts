@@ -28,6 +28,17 @@ after(async () => {
 
 const dryRun = marksFor({ runId: 'run-1', rule: 'snapshot-and-delete', mode: 'dry-run', actions: [{ type: 'deletePod', status: 'would-do' }], evidenceUri: 'gs://evidence/a6e3/usr/bin/curl', hash: 'matches', at: AT });
 
+// What those marks must say, written out (not built by the code under test).
+test('the dry-run marks say exactly what happened (literal table)', () => {
+  assert.equal(dryRun['scc_responder_state'], 'triaged');
+  assert.equal(dryRun['scc_responder_action'], 'would-delete');
+  assert.equal(dryRun['scc_responder_mode'], 'dry-run');
+  assert.equal(dryRun['scc_responder_rule'], 'snapshot-and-delete');
+  assert.equal(dryRun['scc_responder_run'], 'run-1');
+  assert.equal(dryRun['scc_responder_hash'], 'matches');
+  assert.equal(dryRun['scc_responder_evidence'], 'gs://evidence/a6e3/usr/bin/curl');
+});
+
 describe('marks through the real SCC clients', () => {
   test('v1 fixture: v1 service, <finding>/securityMarks, mask of our keys only, other marks kept', async () => {
     fake.setMarks(V1, { team: 'payments-sec' });

@@ -4,6 +4,7 @@
 // report object, the cross-delivery "completed" record, is written by the caller through the
 // idempotency protocol (shared/record/idempotency.ts).
 import { runStep, skipped, type StepResult } from '../../common/step.js';
+import { raceAbort } from '../../common/time.js';
 import type { ActionOutcome } from '../../contain/types.js';
 import { marksFor } from '../../record/marks.js';
 import { resultMessage } from '../../record/result-publisher.js';
@@ -70,5 +71,9 @@ function publishStep(report: TriageReport, ctx: RespondContext): Promise<StepRes
 /** Marks and results topic, after the outcome is known; each is its own step and may turn the verdict into a retry. */
 export async function recordResult(report: TriageReport, ctx: RespondContext): Promise<StepResult[]> {
   await ctx.admit?.();
+  // Loading a client (marks, Pub/Sub: imported on first use, after containment) is not the
+  // write: it must not eat the record steps' deadlines. A failed load fails the step below.
+  const { marks, publisher } = ctx.adapters;
+  await raceAbort(Promise.allSettled([marks?.ready?.(), publisher?.ready?.()]), ctx.signal);
   return Promise.all([marksStep(report, ctx), publishStep(report, ctx)]);
 }
