@@ -22,6 +22,8 @@ export function resultSummary(report: TriageReport, options: ResultSummaryOption
     receivedAt: report.receivedAt,
     completedAt: report.completedAt,
     ...(report.confirmation ? { confirmation: report.confirmation } : {}),
+    // How the notification arrived (envelope kind, event type, message id): no finding data.
+    ...(report.envelope ? { envelope: report.envelope } : {}),
     finding: {
       category: i.category,
       severity: i.severity,

@@ -130,7 +130,8 @@ describe('CLI: which cluster, and whether SCC confirms', () => {
   });
 
   test('without SCC access the CLI proceeds and says plainly that the finding was not confirmed (report, audit)', async () => {
-    const { code, out, err } = await run(['triage', FIXTURE, '--offline', '--format', 'json']);
+    // --verbose: the audit entries (JSON lines on stderr) are shown only when asked for.
+    const { code, out, err } = await run(['triage', FIXTURE, '--offline', '--format', 'json', '--verbose']);
     assert.equal(code, EXIT_OK, err);
     const report = JSON.parse(out) as TriageReport;
     assert.equal(report.confirmation?.confirmed, false);

@@ -41,11 +41,10 @@ test('the check can fail: a matching message loads the client its evidence store
   assert.ok(loaded.includes('@google-cloud/storage'), JSON.stringify(loaded));
 });
 
-test('a matching finding loads no client for marks, results or log search before it needs them', () => {
+test('a matching finding loads no Logging client before its first query', () => {
   // Log search configured but never queried (enrichment needs cluster access, which is off):
-  // its client is never loaded. Marks and results would be written by the record stage, so
-  // they stay off here; they load on their first write (shared adapters in composition).
-  const { status, loaded } = run('modified-malicious-binary.v1.json', { SCC_RESPONDER_LOGS: 'on' });
-  assert.equal(status, 204);
-  assert.deepEqual(loaded, ['@google-cloud/functions-framework'], 'the Logging client is loaded only by a first query');
+  // its client is never loaded. (SCC's client is: the function confirms every finding first.)
+  const { loaded } = run('modified-malicious-binary.v1.json', { SCC_RESPONDER_LOGS: 'on' });
+  assert.ok(loaded.includes('@google-cloud/security-center'), `the confirmation loads SCC's client (the check sees loads): ${JSON.stringify(loaded)}`);
+  assert.ok(!loaded.includes('@google-cloud/logging'), JSON.stringify(loaded));
 });

@@ -35,6 +35,7 @@ interface Guard { name: string; verdict: string; reason: string }
 test('the delete is judged and recorded with the owner chain ReplicaSet -> Deployment', { timeout: 120_000 }, async () => {
   const n = structuredClone(fixture('modified-malicious-binary.v1.json')) as { finding: { name: string; canonicalName?: string; eventTime: string } };
   n.finding.eventTime = new Date().toISOString();
+  stack.known(n); // SCC holds the finding: the function confirms before acting
   const res = await postStructured(url, structuredEvent(n as unknown as Record<string, unknown>));
   assert.equal(res.status, 204);
   assert.ok(stack.world.kube.writes.some((w) => w.method === 'DELETE' && w.path === `/api/v1/namespaces/${NS}/pods/${DEPLOY_POD}`), 'the pod was deleted');

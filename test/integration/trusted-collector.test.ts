@@ -106,6 +106,7 @@ async function deliver(t: TestContext, label: string): Promise<Outcome> {
   const callsBefore = kube.faults.calls.length;
   const { notification, findingName, findingId } = freshFinding();
   const t0 = Date.now();
+  stack.known(notification); // SCC holds the finding: the function confirms before acting
   const status = (await postStructured(url, structuredEvent(notification))).status;
   const writes = kube.writes.slice(writesBefore).filter((w) => w.path.startsWith(POD_PATH));
   const execs = kube.faults.calls.slice(callsBefore).filter((c) => c.key.startsWith('EXEC ')).map((c) => ({ container: c.key.split('/').pop() ?? '', argv: (c.detail as { argv: string[] }).argv }));
