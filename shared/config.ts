@@ -45,6 +45,10 @@ const ConfigSchema = z.object({
   SCC_RESPONDER_ENDPOINT_SCC: endpoint.optional(),
   SCC_RESPONDER_ENDPOINT_PUBSUB: endpoint.optional(),
   SCC_RESPONDER_ENDPOINT_STORAGE: endpoint.optional(),
+  /** PagerDuty Events API on a loopback receiver (tests): https://<endpoint>/v2/enqueue. */
+  SCC_RESPONDER_ENDPOINT_PAGERDUTY: endpoint.optional(),
+  /** PEM file of extra CAs trusted for notification webhooks (a TLS-inspecting proxy, a test receiver). */
+  SCC_RESPONDER_WEBHOOK_CA_FILE: z.string().min(1).optional(),
   /** Static bearer token for Kubernetes (only together with a loopback GKE endpoint: tests). */
   SCC_RESPONDER_KUBE_TOKEN: z.string().min(1).optional(),
 });
@@ -57,6 +61,7 @@ export interface Endpoints {
   scc?: string;
   pubsub?: string;
   storage?: string;
+  pagerduty?: string;
 }
 
 export interface ResponderConfig {
@@ -73,6 +78,8 @@ export interface ResponderConfig {
   serviceVersion: string;
   endpoints: Endpoints;
   kubeToken?: string;
+  /** Extra CA (PEM file) for notification webhooks. */
+  webhookCaFile?: string;
 }
 
 export class ConfigError extends Error {
@@ -121,6 +128,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, surface: Surface, version: st
   if (e.SCC_RESPONDER_ENDPOINT_SCC) endpoints.scc = e.SCC_RESPONDER_ENDPOINT_SCC;
   if (e.SCC_RESPONDER_ENDPOINT_PUBSUB) endpoints.pubsub = e.SCC_RESPONDER_ENDPOINT_PUBSUB;
   if (e.SCC_RESPONDER_ENDPOINT_STORAGE) endpoints.storage = e.SCC_RESPONDER_ENDPOINT_STORAGE;
+  if (e.SCC_RESPONDER_ENDPOINT_PAGERDUTY) endpoints.pagerduty = e.SCC_RESPONDER_ENDPOINT_PAGERDUTY;
   const config: ResponderConfig = {
     surface,
     evidence: parseEvidenceLocation(e.SCC_RESPONDER_EVIDENCE, surface),
@@ -136,5 +144,6 @@ export function loadConfig(env: NodeJS.ProcessEnv, surface: Surface, version: st
   if (e.SCC_RESPONDER_RESULTS_TOPIC) config.resultsTopic = e.SCC_RESPONDER_RESULTS_TOPIC;
   if (e.SCC_RESPONDER_KUBE_CONTEXT) config.kubeContext = e.SCC_RESPONDER_KUBE_CONTEXT;
   if (e.SCC_RESPONDER_KUBE_TOKEN) config.kubeToken = e.SCC_RESPONDER_KUBE_TOKEN;
+  if (e.SCC_RESPONDER_WEBHOOK_CA_FILE) config.webhookCaFile = e.SCC_RESPONDER_WEBHOOK_CA_FILE;
   return config;
 }

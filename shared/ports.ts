@@ -249,3 +249,22 @@ export interface FindingMarks {
 export interface ResultPublisher {
   publish(payload: Buffer, attributes: Record<string, string>, orderingKey: string, signal?: AbortSignal): Promise<string>;
 }
+
+// ---------------------------------------------------------------- notify
+
+/** Where notification secrets (webhook URLs, PagerDuty routing keys) come from. */
+export interface NotifySecrets {
+  /** The secret's value; rejects (without the value in the message) when it is missing. */
+  read(name: string, signal?: AbortSignal): Promise<string>;
+}
+
+export interface WebhookResponse {
+  status: number;
+  /** The start of the answer (at most a few KiB). */
+  body: string;
+}
+
+export interface WebhookPoster {
+  /** POSTs JSON; rejects on a non-2xx status. `what` names the channel in errors (never the URL). */
+  postJson(url: URL, body: unknown, what: string, signal: AbortSignal): Promise<WebhookResponse>;
+}

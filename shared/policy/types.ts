@@ -23,6 +23,8 @@ export interface ResponsePlan {
   /** No destructive action before the evidence object is durably stored. */
   requireEvidence: boolean;
   actions: PlannedAction[];
+  /** Notification targets (channel + secret name) the rule lists; sent in the record stage. */
+  notify?: { channel: 'slack' | 'googleChat' | 'pagerduty'; secret: string }[];
   maxActionsPerHour?: number;
   /** Optional narrower budgets: per namespace and per workload (top controller, or the bare pod). */
   maxActionsPerHourPerNamespace?: number;

@@ -3,7 +3,7 @@
 import type { ActionLimiter } from '../contain/limiter.js';
 import type { CollectorInfo, SnapshotPolicy } from '../evidence/types.js';
 import type { Envelope } from '../finding/decode.js';
-import type { ClusterDirectory, EvidenceStore, FindingMarks, LogSearch, ResultPublisher } from '../ports.js';
+import type { ClusterDirectory, EvidenceStore, FindingMarks, LogSearch, NotifySecrets, ResultPublisher, WebhookPoster } from '../ports.js';
 import type { FindingAudit } from '../record/audit-log.js';
 
 export interface PipelineAdapters {
@@ -15,6 +15,8 @@ export interface PipelineAdapters {
   marks?: FindingMarks;
   publisher?: ResultPublisher;
   limiter?: ActionLimiter;
+  /** Notifications: where secrets come from, the sender, and a loopback PagerDuty endpoint for tests. */
+  notify?: { secrets: NotifySecrets; poster: WebhookPoster; pagerDutyUrl?: string };
 }
 
 /** Settings that come from the policy file (with its defaults). */

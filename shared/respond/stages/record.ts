@@ -10,6 +10,7 @@ import { resultMessage } from '../../record/result-publisher.js';
 import { signalOf, type RespondContext } from '../context.js';
 import { markHash } from '../outcome.js';
 import { mergeStatuses, storeEffects } from '../prior-effects.js';
+import { notifySteps } from './notify.js';
 import type { TriageReport } from '../report.js';
 
 /** Stores this attempt's effects (best effort: a failure only makes a retry under-report). */
@@ -65,8 +66,12 @@ function publishStep(report: TriageReport, ctx: RespondContext): Promise<StepRes
   });
 }
 
-/** Marks and results topic, after the outcome is known; each is its own step and may turn the verdict into a retry. */
+/**
+ * Marks and results topic, after the outcome is known; each is its own step and may turn the
+ * verdict into a retry. Notifications run beside them as best-effort steps (never a retry).
+ */
 export async function recordResult(report: TriageReport, ctx: RespondContext): Promise<StepResult[]> {
   await ctx.admit?.();
-  return Promise.all([marksStep(report, ctx), publishStep(report, ctx)]);
+  const [marks, publish, notify] = await Promise.all([marksStep(report, ctx), publishStep(report, ctx), notifySteps(report, ctx)]);
+  return [marks, publish, ...notify];
 }
