@@ -77,7 +77,7 @@ variable "handled_mark_key" {
 variable "handled_mark_values" {
   description = "Values of handled_mark_key that mean 'handled, do not act again' (shared/record/marks.ts MARK_STATES)."
   type        = list(string)
-  default     = ["triaged", "contained", "failed"]
+  default     = ["triaged", "contained", "failed", "reverted"]
 
   validation {
     condition     = length(var.handled_mark_values) > 0 && alltrue([for v in var.handled_mark_values : !can(regex("\"", v))])
