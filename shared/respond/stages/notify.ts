@@ -4,7 +4,6 @@
 // failure is in the audit trail and never asks for a redelivery. The secret (webhook URL or
 // routing key) is read at send time and never put into a step, an error or a report.
 import { runStep, skipped, type StepResult } from '../../common/step.js';
-import { logsExplorerUrl } from '../../enrich/playbook.js';
 import type { NotificationFacts, NotificationLink } from '../../notify/facts.js';
 import { googleChatMessage, pagerDutyResolve, pagerDutyTrigger, slackMessage } from '../../notify/formats.js';
 import { parseWebhookUrl } from '../../notify/send.js';
