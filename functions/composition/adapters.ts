@@ -13,6 +13,7 @@ import type { ClusterDirectory, EvidenceStore, FindingMarks, LogSearch, NotifySe
 import { ResponderError } from '../../shared/common/errors.js';
 import type { PipelineAdapters } from '../../shared/respond/pipeline.js';
 import type { SecurityCenterClientOptions } from '../../shared/gcp/scc-marks.js';
+import type { SecretManagerClientOptions } from '../../shared/gcp/secret-manager-secrets.js';
 import { cjsExports } from '../../shared/common/cjs.js';
 
 /** A loader that runs once; a failed load is retried by the next caller (e.g. after a transient error). */
@@ -163,12 +164,24 @@ function environmentSecrets(env: NodeJS.ProcessEnv): NotifySecrets {
   };
 }
 
+/** Secret Manager, its client imported on the first secret read (a notification: after containment). */
+function secretManagerSecrets(config: ResponderConfig, project: string): NotifySecrets {
+  const load = once(async (): Promise<NotifySecrets> => {
+    if (project === '') throw new ResponderError('notification secrets: no project for Secret Manager (SCC_RESPONDER_SECRETS_PROJECT or GOOGLE_CLOUD_PROJECT)', 'permanent', { code: 'NO_SECRET_PROJECT' });
+    const { createSecretManagerSecrets } = await import('../../shared/gcp/secret-manager-secrets.js');
+    const endpoint = config.endpoints.secretManager;
+    return createSecretManagerSecrets({ project, ...(endpoint ? { clientOptions: (await insecureGrpc(endpoint)) as SecretManagerClientOptions } : {}) });
+  });
+  return { read: async (name, signal) => (await load()).read(name, signal) };
+}
+
 /** The notification sender: node's https with no client library, so it is built eagerly. */
 async function notifier(config: ResponderConfig, env: NodeJS.ProcessEnv): Promise<NonNullable<PipelineAdapters['notify']>> {
   const { createWebhookPoster } = await import('../../shared/notify/send.js');
   const extraCaPem = config.webhookCaFile ? readFileSync(config.webhookCaFile, 'utf8') : undefined;
+  const source = config.secretSource;
   return {
-    secrets: environmentSecrets(env),
+    secrets: source.kind === 'env' ? environmentSecrets(env) : secretManagerSecrets(config, source.project),
     poster: createWebhookPoster(extraCaPem ? { extraCaPem } : {}),
     ...(config.endpoints.pagerduty ? { pagerDutyUrl: `https://${config.endpoints.pagerduty}/v2/enqueue` } : {}),
   };

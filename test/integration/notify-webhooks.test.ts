@@ -18,6 +18,7 @@ import { captureAudit, OPERATION } from '../support/audit-capture.js';
 import { fixture, listenOnLoopback, postStructured, structuredEvent } from '../support/cloudevents.js';
 import { DEPLOY_POD, NS } from '../support/fake-kube-world.js';
 import { BUCKET, startStack, type Stack } from '../support/stack.js';
+import { startFakeSecretManager } from '../support/fake-secret-manager.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.js';
 
 const SLACK_CANARY = 'XcanarySLACKtoken0123456789ab';
@@ -95,7 +96,7 @@ function freshNotification(): { body: Record<string, unknown>; findingName: stri
 }
 
 /** Puts the pod back (a previous test deleted it) and delivers one fresh finding. */
-async function deliver(notify = ALL): Promise<{ status: number; findingName: string }> {
+async function deliver(notify = ALL, extraEnv: NodeJS.ProcessEnv = { SCC_RESPONDER_SECRET_SOURCE: 'env' }): Promise<{ status: number; findingName: string }> {
   const file = join(dir, `policy-${Math.random().toString(16).slice(2)}.yaml`);
   writeFileSync(file, policy(notify));
   configureResponder({
@@ -106,6 +107,7 @@ async function deliver(notify = ALL): Promise<{ status: number; findingName: str
       SCC_RESPONDER_NOTIFY_SLACK_HOOK: `${receiver.origin}/services/T0001/B0001/${SLACK_CANARY}`,
       SCC_RESPONDER_NOTIFY_CHAT_HOOK: `${receiver.origin}/v1/spaces/AAAA/messages?key=k&token=${CHAT_CANARY}`,
       SCC_RESPONDER_NOTIFY_PD_KEY: PD_CANARY,
+      ...extraEnv,
     }),
     auditDestination: audit.destination,
   });
@@ -252,6 +254,31 @@ test('a missing secret is a permanent best-effort failure naming the variable, n
   assert.equal(s?.failure, 'permanent');
   assert.match(String(s?.reason), /SCC_RESPONDER_NOTIFY_NOT_CONFIGURED/);
   assert.equal(receiver.requests.length, 0);
+});
+
+test('secrets from Secret Manager (real client, gRPC fake): latest version of the named secret, value in no output', { timeout: 120_000 }, async () => {
+  const sm = await startFakeSecretManager();
+  try {
+    const SM_CANARY = 'XcanarySECRETMANAGERhook0123456789';
+    sm.set('acme-security', 'slack-hook', `${receiver.origin}/services/T0002/B0002/${SM_CANARY}`);
+    const { status, findingName } = await deliver('      - { channel: slack, secret: slack-hook }\n      - { channel: googleChat, secret: missing-secret }\n', {
+      SCC_RESPONDER_SECRET_SOURCE: 'secret-manager',
+      SCC_RESPONDER_SECRETS_PROJECT: 'acme-security',
+      SCC_RESPONDER_ENDPOINT_SECRETMANAGER: `127.0.0.1:${sm.port}`,
+    });
+    assert.equal(status, 204);
+    assert.deepEqual(sm.reads.sort(), ['projects/acme-security/secrets/missing-secret/versions/latest', 'projects/acme-security/secrets/slack-hook/versions/latest']);
+    assert.equal(receiver.requests.filter((r) => r.path === `/services/T0002/B0002/${SM_CANARY}`).length, 1, 'posted to the URL held by Secret Manager');
+    assert.equal(stepOf(findingName, 'record.notify.slack')?.status, 'ok');
+    const chat = stepOf(findingName, 'record.notify.googleChat');
+    assert.equal(chat?.status, 'failed');
+    assert.equal(chat?.failure, 'permanent');
+    assert.match(String(chat?.reason), /AccessSecretVersion on projects\/acme-security\/secrets\/missing-secret\/versions\/latest failed: .*NOT_FOUND/);
+    const out = await everyOutput(findingName);
+    assert.ok(!out.includes(SM_CANARY), 'the Secret Manager value leaked');
+  } finally {
+    await sm.close();
+  }
 });
 
 test('negative control: a webhook sent before any DELETE is seen as such by the ordering check', async () => {
