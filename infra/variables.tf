@@ -294,3 +294,14 @@ variable "alert_notification_period" {
     error_message = "alert_notification_period is a duration in seconds such as \"300s\", at least 300s."
   }
 }
+
+variable "notify_secrets" {
+  description = "Names of the Secret Manager secrets a policy's notify targets name (webhook URLs, PagerDuty routing keys). Terraform creates the empty secrets and grants the function secretAccessor on each, and nothing more; add the values with `gcloud secrets versions add NAME --data-file=-`."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for s in var.notify_secrets : can(regex("^[A-Za-z][A-Za-z0-9_-]{0,99}$", s))])
+    error_message = "Each notify secret name must match the policy schema: a letter, then letters, digits, _ or - (at most 100 characters)."
+  }
+}
