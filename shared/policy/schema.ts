@@ -106,7 +106,7 @@ export const ruleSchema = z
     snapshot: z.boolean().default(true).meta({ description: 'Copy the modified binary into the evidence store.' }),
     requireEvidence: z.boolean().optional().meta({ description: 'Overrides the global requireEvidence for this rule.' }),
     actions: z.array(actionSchema).default([]),
-    notify: z.array(notifyTargetSchema).default([]).meta({ description: 'Notifications sent after containment (best effort: a failure never delays or undoes an action).' }),
+    notify: z.array(notifyTargetSchema).min(1).optional().meta({ description: 'Notifications sent after containment (best effort: a failure never delays or undoes an action).' }),
     maxActionsPerHour: z.int().min(1).max(10000).default(10).meta({
       description: 'Blast-radius limit: destructive actions by this rule per hour across all instances; over it, actions degrade to dry-run.',
     }),
