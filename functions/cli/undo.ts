@@ -21,6 +21,7 @@ Reverts what the responder did for this finding and can be reverted: removes the
 NetworkPolicy and label, uncordons the node it cordoned, removes its labels/annotations.
 It touches only what its own records (the stored report and effect records) say it created
 and what still carries its ownership labels and values; a deleted pod cannot be undone.
+With SCC_RESPONDER_MARKS=true it marks the finding scc_responder_state=reverted.
 Options:
   --evidence DIR|gs://BUCKET/PREFIX   where the finding's report is stored (default ./.evidence)
   --kube-context CTX                  kubeconfig context (default: the current context)
