@@ -73,6 +73,8 @@ resource "google_cloudfunctions2_function" "responder" {
       SCC_RESPONDER_LOGS             = "true"
       SCC_RESPONDER_CLUSTER_ACCESS   = "gke"
       SCC_RESPONDER_DEADLINE_SECONDS = tostring(var.timeout_seconds - 30)
+      SCC_RESPONDER_SECRET_SOURCE    = "secret-manager"
+      SCC_RESPONDER_SECRETS_PROJECT  = var.project_id
       LOG_LEVEL                      = var.log_level
       GOOGLE_CLOUD_PROJECT           = var.project_id
     }

@@ -82,6 +82,26 @@ resource "google_storage_bucket_iam_member" "responder_evidence_creator" {
   member = "serviceAccount:${google_service_account.responder.email}"
 }
 
+# NotifySecrets: read the notification secrets (webhook URLs, routing keys), each one named
+# in var.notify_secrets, never the project's other secrets.
+resource "google_secret_manager_secret" "notify" {
+  for_each  = toset(var.notify_secrets)
+  project   = var.project_id
+  secret_id = each.value
+  replication {
+    auto {}
+  }
+  depends_on = [google_project_service.apis]
+}
+
+resource "google_secret_manager_secret_iam_member" "responder_notify_secret_accessor" {
+  for_each  = google_secret_manager_secret.notify
+  project   = var.project_id
+  secret_id = google_secret_manager_secret.notify[each.key].secret_id
+  role      = "roles/secretmanager.secretAccessor"
+  member    = "serviceAccount:${google_service_account.responder.email}"
+}
+
 # ... and stat/read/list of them, on this bucket only.
 resource "google_storage_bucket_iam_member" "responder_evidence_viewer" {
   bucket = google_storage_bucket.evidence.name

@@ -69,6 +69,7 @@ resource "google_project_service" "apis" {
     "monitoring.googleapis.com",
     "pubsub.googleapis.com",
     "run.googleapis.com",
+    "secretmanager.googleapis.com",
     "securitycenter.googleapis.com",
     "storage.googleapis.com",
   ])

@@ -77,7 +77,7 @@ variable "handled_mark_key" {
 variable "handled_mark_values" {
   description = "Values of handled_mark_key that mean 'handled, do not act again' (shared/record/marks.ts MARK_STATES)."
   type        = list(string)
-  default     = ["triaged", "contained", "failed"]
+  default     = ["triaged", "contained", "failed", "reverted"]
 
   validation {
     condition     = length(var.handled_mark_values) > 0 && alltrue([for v in var.handled_mark_values : !can(regex("\"", v))])
@@ -292,5 +292,16 @@ variable "alert_notification_period" {
   validation {
     condition     = can(regex("^[0-9]+s$", var.alert_notification_period)) && try(tonumber(trimsuffix(var.alert_notification_period, "s")) >= 300, false)
     error_message = "alert_notification_period is a duration in seconds such as \"300s\", at least 300s."
+  }
+}
+
+variable "notify_secrets" {
+  description = "Names of the Secret Manager secrets a policy's notify targets name (webhook URLs, PagerDuty routing keys). Terraform creates the empty secrets and grants the function secretAccessor on each, and nothing more; add the values with `gcloud secrets versions add NAME --data-file=-`."
+  type        = list(string)
+  default     = []
+
+  validation {
+    condition     = alltrue([for s in var.notify_secrets : can(regex("^[A-Za-z][A-Za-z0-9_-]{0,99}$", s))])
+    error_message = "Each notify secret name must match the policy schema: a letter, then letters, digits, _ or - (at most 100 characters)."
   }
 }

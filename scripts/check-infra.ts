@@ -146,6 +146,7 @@ const IAM_SCOPE: Record<string, string> = {
   google_cloudfunctions2_function_iam_member: 'function',
   google_service_account_iam_member: 'service-account',
   google_kms_crypto_key_iam_member: 'crypto-key',
+  google_secret_manager_secret_iam_member: 'secret',
 };
 
 /** The attribute naming the resource a grant is on, per IAM resource type. */
@@ -154,6 +155,7 @@ const IAM_TARGET_ATTR: Record<string, string> = {
   google_pubsub_topic_iam_member: 'topic',
   google_pubsub_subscription_iam_member: 'subscription',
   google_kms_crypto_key_iam_member: 'crypto_key_id',
+  google_secret_manager_secret_iam_member: 'secret_id',
 };
 
 /** Terraform addresses (or variables) -> the names gcp-permissions.ts uses for them. */
@@ -164,6 +166,7 @@ export const RESOURCE_ALIASES: Record<string, string> = {
   'google_pubsub_topic.dead_letters': 'dead-letter-topic',
   'var.evidence_kms_key_name': 'evidence-key',
   'google_storage_bucket.source': 'source-bucket',
+  'google_secret_manager_secret.notify': 'notify-secrets',
 };
 
 /** Who a member expression names. */

@@ -47,6 +47,15 @@ const ConfigSchema = z.object({
   SCC_RESPONDER_ENDPOINT_SCC: endpoint.optional(),
   SCC_RESPONDER_ENDPOINT_PUBSUB: endpoint.optional(),
   SCC_RESPONDER_ENDPOINT_STORAGE: endpoint.optional(),
+  /** PagerDuty Events API on a loopback receiver (tests): https://<endpoint>/v2/enqueue. */
+  SCC_RESPONDER_ENDPOINT_PAGERDUTY: endpoint.optional(),
+  /** Where notification secrets come from: Secret Manager (function default) or SCC_RESPONDER_NOTIFY_<NAME> variables (CLI default). */
+  SCC_RESPONDER_SECRET_SOURCE: z.enum(['secret-manager', 'env']).optional(),
+  /** Project holding the notification secrets (default GOOGLE_CLOUD_PROJECT). */
+  SCC_RESPONDER_SECRETS_PROJECT: z.string().min(1).optional(),
+  SCC_RESPONDER_ENDPOINT_SECRETMANAGER: endpoint.optional(),
+  /** PEM file of extra CAs trusted for notification webhooks (a TLS-inspecting proxy, a test receiver). */
+  SCC_RESPONDER_WEBHOOK_CA_FILE: z.string().min(1).optional(),
   /** Static bearer token for Kubernetes (only together with a loopback GKE endpoint: tests). */
   SCC_RESPONDER_KUBE_TOKEN: z.string().min(1).optional(),
 });
@@ -59,6 +68,8 @@ export interface Endpoints {
   scc?: string;
   pubsub?: string;
   storage?: string;
+  pagerduty?: string;
+  secretManager?: string;
 }
 
 export interface ResponderConfig {
@@ -77,6 +88,10 @@ export interface ResponderConfig {
   serviceVersion: string;
   endpoints: Endpoints;
   kubeToken?: string;
+  /** Extra CA (PEM file) for notification webhooks. */
+  webhookCaFile?: string;
+  /** Where notification secrets are read. */
+  secretSource: { kind: 'env' } | { kind: 'secret-manager'; project: string };
 }
 
 export class ConfigError extends Error {
@@ -108,6 +123,12 @@ export function parseEvidenceLocation(value: string | undefined, surface: Surfac
   return { kind: 'local', dir: value };
 }
 
+function secretSource(kind: 'env' | 'secret-manager', project: string | undefined): ResponderConfig['secretSource'] {
+  if (kind === 'env') return { kind };
+  // Without a project there is nowhere to read from: the notify steps say so when a rule asks for one.
+  return { kind, project: project ?? '' };
+}
+
 /** Reads and validates configuration; throws ConfigError listing every problem at once. */
 export function loadConfig(env: NodeJS.ProcessEnv, surface: Surface, version: string): ResponderConfig {
   const parsed = ConfigSchema.safeParse(env);
@@ -125,6 +146,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, surface: Surface, version: st
   if (e.SCC_RESPONDER_ENDPOINT_SCC) endpoints.scc = e.SCC_RESPONDER_ENDPOINT_SCC;
   if (e.SCC_RESPONDER_ENDPOINT_PUBSUB) endpoints.pubsub = e.SCC_RESPONDER_ENDPOINT_PUBSUB;
   if (e.SCC_RESPONDER_ENDPOINT_STORAGE) endpoints.storage = e.SCC_RESPONDER_ENDPOINT_STORAGE;
+  if (e.SCC_RESPONDER_ENDPOINT_PAGERDUTY) endpoints.pagerduty = e.SCC_RESPONDER_ENDPOINT_PAGERDUTY;
+  if (e.SCC_RESPONDER_ENDPOINT_SECRETMANAGER) endpoints.secretManager = e.SCC_RESPONDER_ENDPOINT_SECRETMANAGER;
   if (surface === 'function' && e.SCC_RESPONDER_CONFIRM === false) {
     throw new ConfigError('SCC_RESPONDER_CONFIRM=false: the function never acts on a finding SCC has not confirmed (the message is attacker-writable)');
   }
@@ -140,10 +163,12 @@ export function loadConfig(env: NodeJS.ProcessEnv, surface: Surface, version: st
     logLevel: e.LOG_LEVEL ?? 'info',
     serviceVersion: e.K_REVISION ?? version,
     endpoints,
+    secretSource: secretSource(e.SCC_RESPONDER_SECRET_SOURCE ?? (surface === 'function' ? 'secret-manager' : 'env'), e.SCC_RESPONDER_SECRETS_PROJECT ?? e.GOOGLE_CLOUD_PROJECT),
   };
   if (e.SCC_RESPONDER_POLICY) config.policyFile = e.SCC_RESPONDER_POLICY;
   if (e.SCC_RESPONDER_RESULTS_TOPIC) config.resultsTopic = e.SCC_RESPONDER_RESULTS_TOPIC;
   if (e.SCC_RESPONDER_KUBE_CONTEXT) config.kubeContext = e.SCC_RESPONDER_KUBE_CONTEXT;
   if (e.SCC_RESPONDER_KUBE_TOKEN) config.kubeToken = e.SCC_RESPONDER_KUBE_TOKEN;
+  if (e.SCC_RESPONDER_WEBHOOK_CA_FILE) config.webhookCaFile = e.SCC_RESPONDER_WEBHOOK_CA_FILE;
   return config;
 }

@@ -12,17 +12,17 @@
 // Pure data: no client library is imported.
 
 /** Where a role is granted. `project` means each project whose clusters/logs the responder reads. */
-export type GcpScope = 'project' | 'organization' | 'bucket' | 'topic';
+export type GcpScope = 'project' | 'organization' | 'bucket' | 'topic' | 'secret';
 
 /** The port/adapter (shared/ports.ts) whose calls need the role. */
-export type GcpAdapter = 'ClusterDirectory' | 'LogSearch' | 'FindingReader' | 'FindingMarks' | 'EvidenceStore' | 'ResultPublisher' | 'AuditLog';
+export type GcpAdapter = 'ClusterDirectory' | 'LogSearch' | 'FindingReader' | 'FindingMarks' | 'EvidenceStore' | 'ResultPublisher' | 'AuditLog' | 'NotifySecrets';
 
 export interface GcpRoleGrant {
   role: string;
   scope: GcpScope;
   adapter: GcpAdapter;
   /** Which resource of that scope (for bucket/topic scopes): the Terraform resource it is bound to. */
-  resource?: 'evidence-bucket' | 'results-topic';
+  resource?: 'evidence-bucket' | 'results-topic' | 'notify-secrets';
   why: string;
 }
 
@@ -81,6 +81,13 @@ export const GCP_PERMISSIONS = [
     resource: 'results-topic',
     adapter: 'ResultPublisher',
     why: 'publish the triage result to the results topic. Granted on that topic only, not on the project.',
+  },
+  {
+    role: 'roles/secretmanager.secretAccessor',
+    scope: 'secret',
+    resource: 'notify-secrets',
+    adapter: 'NotifySecrets',
+    why: "access the latest version of each notification secret (webhook URL, PagerDuty routing key) a policy's notify targets name (var.notify_secrets). Granted on those secrets only, never on the project's others.",
   },
   {
     role: 'roles/logging.logWriter',

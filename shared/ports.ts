@@ -132,6 +132,14 @@ export interface NetworkPolicyBody {
   labels: Record<string, string>;
 }
 
+export interface NetworkPolicyView {
+  name: string;
+  namespace: string;
+  uid: string;
+  labels: Record<string, string>;
+  podSelector: Record<string, string>;
+}
+
 /** The Kubernetes calls the responder makes. Every verb here is mirrored in infra/k8s/rbac.yaml. */
 export interface Workloads {
   readPod(namespace: string, name: string, signal?: AbortSignal): Promise<PodView>;
@@ -150,6 +158,14 @@ export interface Workloads {
   patchPodMetadata(namespace: string, name: string, patch: { uid: string; labels?: Record<string, string>; annotations?: Record<string, string> }, signal?: AbortSignal): Promise<void>;
   cordonNode(name: string, signal?: AbortSignal): Promise<void>;
   createNetworkPolicy(body: NetworkPolicyBody, signal?: AbortSignal): Promise<'created' | 'exists'>;
+  /** Undo: the NetworkPolicy's identity and labels (to check it is ours); null when it does not exist. */
+  readNetworkPolicy(namespace: string, name: string, signal?: AbortSignal): Promise<NetworkPolicyView | null>;
+  /** Undo: deletes with a UID precondition. 404 -> 'not-found'; 409 (another object by that name) throws. */
+  deleteNetworkPolicy(namespace: string, name: string, options: { uid: string }, signal?: AbortSignal): Promise<'deleted' | 'not-found'>;
+  /** Undo: removes these label/annotation keys (merge patch with null), UID precondition as in patchPodMetadata. */
+  removePodMetadata(namespace: string, name: string, patch: { uid: string; labels?: readonly string[]; annotations?: readonly string[] }, signal?: AbortSignal): Promise<void>;
+  /** Undo: spec.unschedulable = false. */
+  uncordonNode(name: string, signal?: AbortSignal): Promise<void>;
   /**
    * Adds an ephemeral debug container (pinned image, targetContainerName set so it shares
    * the target's process namespace) and resolves once it is running. Used by the trusted
@@ -281,4 +297,23 @@ export interface FindingReader {
   getFinding(findingName: string, signal?: AbortSignal): Promise<SccFindingCopy | null>;
   /** The source by name (`organizations/O/sources/S`); null when unknown. Cached per instance. */
   getSource(sourceName: string, signal?: AbortSignal): Promise<SccSource | null>;
+}
+
+// ---------------------------------------------------------------- notify
+
+/** Where notification secrets (webhook URLs, PagerDuty routing keys) come from. */
+export interface NotifySecrets {
+  /** The secret's value; rejects (without the value in the message) when it is missing. */
+  read(name: string, signal?: AbortSignal): Promise<string>;
+}
+
+export interface WebhookResponse {
+  status: number;
+  /** The start of the answer (at most a few KiB). */
+  body: string;
+}
+
+export interface WebhookPoster {
+  /** POSTs JSON; rejects on a non-2xx status. `what` names the channel in errors (never the URL). */
+  postJson(url: URL, body: unknown, what: string, signal: AbortSignal): Promise<WebhookResponse>;
 }

@@ -4,6 +4,7 @@
 //                      --show-stored shows the stored report, --rerun runs a completed finding again)
 //   policy check P [F] validate a policy file and show what it decides for each finding file
 //   policy schema      print the policy file's JSON Schema
+//   undo FINDING_NAME  revert what the responder did and can be reverted (functions/cli/undo.ts)
 // Exit codes: 0 ok, 2 bad input (usage, malformed message, invalid policy), 1 failure.
 import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
@@ -24,6 +25,7 @@ import type { Incident } from '../../shared/finding/types.js';
 import { readLatestReport } from '../../shared/record/idempotency.js';
 import { findingFolder } from '../../shared/record/report-object.js';
 import { REPORT_SCHEMA_VERSION, type TriageReport } from '../../shared/respond/report.js';
+import { undo, UndoInputError, UNDO_USAGE } from './undo.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
@@ -64,6 +66,7 @@ const USAGE = `Usage:
                             [--show-stored | --rerun] [--verbose]
   scc-responder policy check POLICY [FILE...] [--format text|json]
   scc-responder policy schema
+  scc-responder undo FINDING_NAME [--evidence DIR|gs://BUCKET/PREFIX] [--kube-context CTX] [--format text|json]
   scc-responder COMMAND --help
 
 From a clone: npm run triage -- FILE ..., npm run cli -- policy ... (npm run -s for clean stdout).
@@ -308,13 +311,17 @@ async function policy(args: string[], io: CliIO): Promise<number> {
 }
 
 function help(topic: string | undefined, io: CliIO): number {
-  io.stdout(`${topic === 'triage' ? TRIAGE_USAGE : topic === 'policy' ? POLICY_USAGE : USAGE}\n`);
+  io.stdout(`${topic === 'triage' ? TRIAGE_USAGE : topic === 'policy' ? POLICY_USAGE : topic === 'undo' ? UNDO_USAGE : USAGE}\n`);
   return EXIT_OK;
 }
 
 function reportError(err: unknown, io: CliIO): number {
   if (err instanceof UsageError) {
     io.stderr(`scc-responder: ${err.message}\n${err.command ? `Run 'scc-responder ${err.command} --help' (npm run ${err.command === 'triage' ? 'triage' : 'cli'} -- ${err.command === 'triage' ? '' : `${err.command} `}--help) for usage.` : `\n${USAGE}`}\n`);
+    return EXIT_BAD_INPUT;
+  }
+  if (err instanceof UndoInputError) {
+    io.stderr(`scc-responder: ${err.message}\nRun 'scc-responder undo --help' (npm run cli -- undo --help) for usage.\n`);
     return EXIT_BAD_INPUT;
   }
   if (err instanceof InputError || err instanceof PolicyFileError || err instanceof ConfigError) {
@@ -330,6 +337,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     const [command, ...rest] = argv;
     if (command === 'triage') return await triage(rest, io);
     if (command === 'policy') return await policy(rest, io);
+    if (command === 'undo') return await undo(rest, io);
     if (command === '--help' || command === '-h' || command === 'help') return help(rest[0], io);
     throw new UsageError(command ? `unknown command ${JSON.stringify(command)}` : 'no command given');
   } catch (err) {

@@ -4,15 +4,16 @@
 //
 // Endpoint overrides (SCC_RESPONDER_ENDPOINT_*) are loopback-only (shared/config.ts) and use
 // insecure channels with no Google credentials: they exist for local fakes and emulators.
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { ResponderConfig } from '../../shared/config.js';
 import { createActionLimiter } from '../../shared/contain/limiter.js';
-import type { ClusterDirectory, EvidenceStore, FindingMarks, FindingReader, LogSearch, ResultPublisher, Workloads } from '../../shared/ports.js';
+import type { ClusterDirectory, EvidenceStore, FindingMarks, FindingReader, LogSearch, NotifySecrets, ResultPublisher, Workloads } from '../../shared/ports.js';
 import { ResponderError } from '../../shared/common/errors.js';
 import type { PipelineAdapters } from '../../shared/respond/pipeline.js';
 import type { SecurityCenterClientOptions } from '../../shared/gcp/scc-marks.js';
+import type { SecretManagerClientOptions } from '../../shared/gcp/secret-manager-secrets.js';
 import { cjsExports } from '../../shared/common/cjs.js';
 
 /** A loader that runs once; a failed load is retried by the next caller (e.g. after a transient error). */
@@ -154,6 +155,48 @@ function resultPublisher(config: ResponderConfig): ResultPublisher | undefined {
   return { publish: async (payload, attributes, orderingKey, signal) => (await load()).publish(payload, attributes, orderingKey, signal), ready: () => load().then(() => undefined) };
 }
 
+/** SCC_RESPONDER_NOTIFY_<NAME>: the environment variable holding notification secret NAME. */
+export function notifySecretVariable(name: string): string {
+  return `SCC_RESPONDER_NOTIFY_${name.toUpperCase().replace(/-/g, '_')}`;
+}
+
+/** Notification secrets from the environment (the deployment maps Secret Manager secrets to these variables). */
+function environmentSecrets(env: NodeJS.ProcessEnv): NotifySecrets {
+  return {
+    read: (name) => {
+      const variable = notifySecretVariable(name);
+      const value = env[variable];
+      if (value === undefined || value.trim() === '') {
+        return Promise.reject(new ResponderError(`notification secret ${name} is not set (${variable})`, 'permanent', { code: 'NO_SECRET' }));
+      }
+      return Promise.resolve(value);
+    },
+  };
+}
+
+/** Secret Manager, its client imported on the first secret read (a notification: after containment). */
+function secretManagerSecrets(config: ResponderConfig, project: string): NotifySecrets {
+  const load = once(async (): Promise<NotifySecrets> => {
+    if (project === '') throw new ResponderError('notification secrets: no project for Secret Manager (SCC_RESPONDER_SECRETS_PROJECT or GOOGLE_CLOUD_PROJECT)', 'permanent', { code: 'NO_SECRET_PROJECT' });
+    const { createSecretManagerSecrets } = await import('../../shared/gcp/secret-manager-secrets.js');
+    const endpoint = config.endpoints.secretManager;
+    return createSecretManagerSecrets({ project, ...(endpoint ? { clientOptions: (await insecureGrpc(endpoint)) as SecretManagerClientOptions } : {}) });
+  });
+  return { read: async (name, signal) => (await load()).read(name, signal) };
+}
+
+/** The notification sender: node's https with no client library, so it is built eagerly. */
+async function notifier(config: ResponderConfig, env: NodeJS.ProcessEnv): Promise<NonNullable<PipelineAdapters['notify']>> {
+  const { createWebhookPoster } = await import('../../shared/notify/send.js');
+  const extraCaPem = config.webhookCaFile ? readFileSync(config.webhookCaFile, 'utf8') : undefined;
+  const source = config.secretSource;
+  return {
+    secrets: source.kind === 'env' ? environmentSecrets(env) : secretManagerSecrets(config, source.project),
+    poster: createWebhookPoster(extraCaPem ? { extraCaPem } : {}),
+    ...(config.endpoints.pagerduty ? { pagerDutyUrl: `https://${config.endpoints.pagerduty}/v2/enqueue` } : {}),
+  };
+}
+
 /**
  * Builds the adapters the path to containment needs (cluster access, evidence store, limiter)
  * now, and the others (log search, marks, results topic) as ports whose client library is
@@ -165,6 +208,7 @@ export async function buildAdapters(config: ResponderConfig, env: NodeJS.Process
   const logs = logSearch(config, env);
   const marks = findingMarks(config);
   const publisher = resultPublisher(config);
+  const notify = await notifier(config, env);
   return {
     ...(typeof directory === 'string' ? { noClusterAccessReason: directory } : { directory }),
     ...(logs ? { logs } : {}),
@@ -172,6 +216,7 @@ export async function buildAdapters(config: ResponderConfig, env: NodeJS.Process
     ...(marks ? { marks } : {}),
     ...(publisher ? { publisher } : {}),
     ...(findings ? { findings } : {}),
+    notify,
     limiter: createActionLimiter(evidence),
   };
 }

@@ -35,6 +35,11 @@ export const KUBE_API_CALLS = {
   patchPodMetadata: [{ group: '', resource: 'pods', verbs: ['patch'], why: 'label/annotate/quarantine the pod' }],
   cordonNode: [{ group: '', resource: 'nodes', verbs: ['patch'], why: 'containment: cordon the node' }],
   createNetworkPolicy: [{ group: 'networking.k8s.io', resource: 'networkpolicies', verbs: ['create'], why: 'quarantine: deny-all policy' }],
+  // undo (CLI `scc-responder undo`): read what we created, check it is ours, revert it.
+  readNetworkPolicy: [{ group: 'networking.k8s.io', resource: 'networkpolicies', verbs: ['get'], why: 'undo: check the quarantine policy is ours' }],
+  deleteNetworkPolicy: [{ group: 'networking.k8s.io', resource: 'networkpolicies', verbs: ['delete'], why: 'undo: remove our quarantine policy (UID precondition)' }],
+  removePodMetadata: [{ group: '', resource: 'pods', verbs: ['patch'], why: 'undo: remove our labels/annotations (UID precondition)' }],
+  uncordonNode: [{ group: '', resource: 'nodes', verbs: ['patch'], why: 'undo: uncordon the node we cordoned' }],
   // The trusted evidence collector runs for every enforce rule by default (snapshot.debugContainer).
   addDebugContainer: [{ group: '', resource: 'pods/ephemeralcontainers', verbs: ['patch'], why: 'trusted evidence collector: volatile state and the binary through /proc/<pid>' }],
 } as const satisfies Record<string, readonly KubeApiCall[]>;

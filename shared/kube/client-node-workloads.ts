@@ -24,6 +24,7 @@ import type {
   ExecResult,
   KubeEvent,
   NetworkPolicyBody,
+  NetworkPolicyView,
   NodeView,
   OwnerRef,
   OwnerView,
@@ -294,6 +295,51 @@ export class ClientNodeWorkloads implements Workloads {
       if (err instanceof KubeApiError && err.statusCode === 409 && err.statusReason === 'AlreadyExists') return 'exists';
       throw err;
     }
+  }
+
+  async readNetworkPolicy(namespace: string, name: string, signal?: AbortSignal): Promise<NetworkPolicyView | null> {
+    try {
+      return await this.call('readNetworkPolicy', `networkpolicies ${namespace}/${name}`, async () => {
+        const np = await this.networking.readNamespacedNetworkPolicy({ namespace, name }, callOptions(signal));
+        return {
+          name: np.metadata?.name ?? name,
+          namespace: np.metadata?.namespace ?? namespace,
+          uid: np.metadata?.uid ?? '',
+          labels: { ...(np.metadata?.labels ?? {}) },
+          podSelector: { ...(np.spec?.podSelector?.matchLabels ?? {}) },
+        };
+      });
+    } catch (err) {
+      if (statusCodeOf(err) === 404) return null;
+      throw err;
+    }
+  }
+
+  async deleteNetworkPolicy(namespace: string, name: string, options: { uid: string }, signal?: AbortSignal): Promise<'deleted' | 'not-found'> {
+    try {
+      return await this.call('deleteNetworkPolicy', `networkpolicies ${namespace}/${name} (uid ${options.uid})`, async () => {
+        await this.networking.deleteNamespacedNetworkPolicy({ namespace, name, body: { preconditions: { uid: options.uid } } }, callOptions(signal));
+        return 'deleted' as const;
+      });
+    } catch (err) {
+      if (statusCodeOf(err) === 404) return 'not-found';
+      throw err;
+    }
+  }
+
+  async removePodMetadata(namespace: string, name: string, patch: { uid: string; labels?: readonly string[]; annotations?: readonly string[] }, signal?: AbortSignal): Promise<void> {
+    // null deletes a key in a JSON merge patch; metadata.uid makes the patch fail (422) on a replacement pod.
+    const nulls = (keys: readonly string[] | undefined): Record<string, null> | undefined => (keys && keys.length > 0 ? Object.fromEntries(keys.map((k) => [k, null])) : undefined);
+    const labels = nulls(patch.labels);
+    const annotations = nulls(patch.annotations);
+    const metadata = { uid: patch.uid, ...(labels ? { labels } : {}), ...(annotations ? { annotations } : {}) };
+    await this.call('removePodMetadata', `pods ${namespace}/${name} (uid ${patch.uid})`, () =>
+      this.core.patchNamespacedPod({ namespace, name, body: { metadata } }, callOptions(signal, PatchStrategy.MergePatch)),
+    );
+  }
+
+  async uncordonNode(name: string, signal?: AbortSignal): Promise<void> {
+    await this.call('uncordonNode', `nodes ${name}`, () => this.core.patchNode({ name, body: { spec: { unschedulable: false } } }, callOptions(signal, PatchStrategy.MergePatch)));
   }
 
   exec(request: ExecRequest): Promise<ExecResult> {

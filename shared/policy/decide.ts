@@ -238,6 +238,7 @@ function buildPlan(rule: PolicyRule, index: number, i: Incident, policy: Policy)
   if (podScope !== undefined) plan.podScope = podScope;
   if (withheld.length > 0) plan.withheldActions = withheld;
   if (notes.length > 0) plan.notes = notes;
+  if (rule.notify !== undefined) plan.notify = rule.notify.map((t) => ({ ...t }));
   return plan;
 }
 

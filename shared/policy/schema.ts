@@ -96,6 +96,21 @@ export { DESTRUCTIVE_ACTIONS } from './actions.js';
 
 const RULE_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
 
+export const NOTIFY_CHANNELS = ['slack', 'googleChat', 'pagerduty'] as const;
+
+// A notification target names its secret, never holds it: the webhook URL (Slack, Google
+// Chat) or the routing key (PagerDuty) is read at send time from SCC_RESPONDER_NOTIFY_<SECRET>
+// (upper-cased, - as _), so a policy file can be committed and shown by `policy check`.
+export const notifyTargetSchema = z
+  .strictObject({
+    channel: z.enum(NOTIFY_CHANNELS).meta({ description: 'slack and googleChat: incoming webhook; pagerduty: Events API v2 (trigger, resolve when contained).' }),
+    secret: z
+      .string()
+      .regex(/^[A-Za-z][A-Za-z0-9_-]{0,99}$/, 'expected a secret name (letters, digits, _ and -)')
+      .meta({ description: 'Name of the secret holding the webhook URL or routing key; read from SCC_RESPONDER_NOTIFY_<NAME> (upper case, - as _).' }),
+  })
+  .meta({ description: 'Where to tell people about a finding this rule handled (best effort, after containment).' });
+
 export const ruleSchema = z
   .strictObject({
     name: z.string().regex(RULE_NAME, 'expected lower-case letters, digits and -, at most 63 characters').optional().meta({
@@ -109,6 +124,7 @@ export const ruleSchema = z
     snapshot: z.boolean().default(true).meta({ description: 'Copy the modified binary into the evidence store.' }),
     requireEvidence: requireEvidence.optional().meta({ description: 'Overrides the global requireEvidence for this rule (attempted | stored | true = attempted | false).' }),
     actions: z.array(actionSchema).default([]),
+    notify: z.array(notifyTargetSchema).min(1).optional().meta({ description: 'Notifications sent after containment (best effort: a failure never delays or undoes an action).' }),
     maxActionsPerHour: z.int().min(1).max(10000).default(10).meta({
       description: 'Blast-radius limit: destructive actions by this rule per hour across all instances; over it, actions degrade to dry-run.',
     }),
@@ -226,6 +242,7 @@ export const policySchema = z
 export type Policy = z.output<typeof policySchema>;
 export type PolicyRule = Policy['rules'][number];
 export type { PolicyAction } from './actions.js';
+export type NotifyTarget = z.output<typeof notifyTargetSchema>;
 export type RuleMatch = z.output<typeof matchSchema>;
 export type RuleExclude = z.output<typeof excludeSchema>;
 /** What a policy file may contain (defaults optional). */

@@ -37,6 +37,8 @@ export interface ResponsePlan {
    */
   evidenceGate: EvidenceGate;
   actions: PlannedAction[];
+  /** Notification targets (channel + secret name) the rule lists; sent in the record stage. */
+  notify?: { channel: 'slack' | 'googleChat' | 'pagerduty'; secret: string }[];
   maxActionsPerHour?: number;
   /** Optional narrower budgets: per namespace and per workload (top controller, or the bare pod). */
   maxActionsPerHourPerNamespace?: number;

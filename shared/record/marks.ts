@@ -41,7 +41,7 @@ function actionWordList(): string {
 }
 
 export const MARKS_TABLE: readonly { key: MarkKey; meaning: string; values: string }[] = [
-  { key: MARK_KEYS.state, meaning: 'Where the response ended. Any of these values means "handled: do not act again".', values: 'triaged (read, evidence/report recorded, nothing changed in the cluster) | contained (a containment action took effect) | failed (a permanent failure ended the response; see the audit log)' },
+  { key: MARK_KEYS.state, meaning: 'Where the response ended. Any of these values means "handled: do not act again".', values: 'triaged (read, evidence/report recorded, nothing changed in the cluster) | contained (a containment action took effect) | failed (a permanent failure ended the response; see the audit log) | reverted (`scc-responder undo` reverted what could be reverted; the action mark says what)' },
   { key: MARK_KEYS.action, meaning: 'What was done, per planned action, comma-separated in execution order. Dry-run never says deleted.', values: `${actionWordList()} | none (rule planned no action) | no-rule` },
   { key: MARK_KEYS.evidence, meaning: 'URI of the stored evidence object (the modified binary).', values: 'gs://bucket/... | file:///... | none' },
   { key: MARK_KEYS.hash, meaning: "The evidence copy's SHA-256 against the finding's.", values: 'matches | differs | partial-match | partial-differs | not-compared | no-evidence | withheld-by-target (the target deleted, faked or held back its binary: no copy that counts; containment went on)' },
@@ -52,7 +52,7 @@ export const MARKS_TABLE: readonly { key: MarkKey; meaning: string; values: stri
   { key: MARK_KEYS.time, meaning: 'When the marks were written (UTC).', values: 'RFC 3339 timestamp' },
 ];
 
-export const MARK_STATES = ['triaged', 'contained', 'failed'] as const;
+export const MARK_STATES = ['triaged', 'contained', 'failed', 'reverted'] as const;
 export type MarkState = (typeof MARK_STATES)[number];
 
 /** The status words of a containment action's outcome (shared/contain ActionOutcome.status). */
@@ -137,4 +137,20 @@ export function isHandled(existing: Record<string, string> | undefined | null): 
     if (k.toLowerCase() === MARK_KEYS.state && (MARK_STATES as readonly string[]).includes(String(v).trim().toLowerCase())) return true;
   }
   return false;
+}
+
+/**
+ * The marks `scc-responder undo` writes: state `reverted` (still "handled": SCC's
+ * re-notification after this write must not start a new response), the action mark as
+ * `<action>-<undo status>` per reverted item, run and time. Evidence, hash, rule and mode
+ * keep the response's values (the update mask names only these keys).
+ */
+export function undoMarks(runId: string, results: readonly { action: string; status: string }[], at: Date = new Date()): Record<string, string> {
+  const words = results.map((r) => `${r.action}-${r.status}`);
+  return {
+    [MARK_KEYS.state]: 'reverted',
+    [MARK_KEYS.action]: markValue(words.length > 0 ? [...new Set(words)].join(',') : 'none'),
+    [MARK_KEYS.run]: markValue(runId),
+    [MARK_KEYS.time]: at.toISOString(),
+  };
 }

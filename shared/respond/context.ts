@@ -3,7 +3,7 @@
 import type { ActionLimiter } from '../contain/limiter.js';
 import type { CollectorInfo, SnapshotPolicy } from '../evidence/types.js';
 import type { Envelope } from '../finding/decode.js';
-import type { ClusterDirectory, EvidenceStore, FindingMarks, FindingReader, LogSearch, ResultPublisher } from '../ports.js';
+import type { ClusterDirectory, EvidenceStore, FindingMarks, FindingReader, LogSearch, NotifySecrets, ResultPublisher, WebhookPoster } from '../ports.js';
 import type { ConfirmationNote } from './confirm.js';
 import type { ResultSummaryOptions } from './result-summary.js';
 import type { FindingAudit } from '../record/audit-log.js';
@@ -19,6 +19,8 @@ export interface PipelineAdapters {
   limiter?: ActionLimiter;
   /** SCC's copy of findings, for confirmation before any cluster call (shared/respond/confirm.ts). */
   findings?: FindingReader;
+  /** Notifications: where secrets come from, the sender, and a loopback PagerDuty endpoint for tests. */
+  notify?: { secrets: NotifySecrets; poster: WebhookPoster; pagerDutyUrl?: string };
 }
 
 /** Settings that come from the policy file (with its defaults). */

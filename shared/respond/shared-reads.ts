@@ -54,6 +54,18 @@ export function sharedReads(inner: Workloads): Workloads {
       return inner.cordonNode(name, signal);
     },
     createNetworkPolicy: (body, signal) => inner.createNetworkPolicy(body, signal),
+    // Undo calls (not used by a response; passed through, dropping what they change from the cache).
+    readNetworkPolicy: (ns, name, signal) => inner.readNetworkPolicy(ns, name, signal),
+    deleteNetworkPolicy: (ns, name, opts, signal) => inner.deleteNetworkPolicy(ns, name, opts, signal),
+    removePodMetadata: (ns, name, patch, signal) => {
+      pods.delete(`${ns}/${name}`);
+      forgetLists(ns);
+      return inner.removePodMetadata(ns, name, patch, signal);
+    },
+    uncordonNode: (name, signal) => {
+      nodes.delete(name);
+      return inner.uncordonNode(name, signal);
+    },
     addDebugContainer: (spec, signal) => {
       pods.delete(`${spec.namespace}/${spec.pod}`);
       return inner.addDebugContainer(spec, signal);

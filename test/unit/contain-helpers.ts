@@ -98,10 +98,14 @@ export function recordingWorkloads(answers: Partial<Record<keyof Workloads, unkn
     cordonNode: (...a) => answer('cordonNode', a),
     createNetworkPolicy: (...a) => answer('createNetworkPolicy', a).then((v) => v ?? 'created'),
     addDebugContainer: (...a) => answer('addDebugContainer', a),
+    readNetworkPolicy: (...a) => answer('readNetworkPolicy', a).then((v) => v ?? null),
+    deleteNetworkPolicy: (...a) => answer('deleteNetworkPolicy', a).then((v) => v ?? 'deleted'),
+    removePodMetadata: (...a) => answer('removePodMetadata', a),
+    uncordonNode: (...a) => answer('uncordonNode', a),
   };
 }
 
-export const WRITE_METHODS: ReadonlySet<keyof Workloads> = new Set(['deletePod', 'patchPodMetadata', 'cordonNode', 'createNetworkPolicy', 'addDebugContainer']);
+export const WRITE_METHODS: ReadonlySet<keyof Workloads> = new Set(['deletePod', 'patchPodMetadata', 'cordonNode', 'createNetworkPolicy', 'addDebugContainer', 'deleteNetworkPolicy', 'removePodMetadata', 'uncordonNode']);
 
 export function context(over: Partial<ActionContext> = {}): ActionContext {
   return {

@@ -10,7 +10,7 @@ const FLOORS: readonly (readonly string[])[] = [
   ['shared/common/'],
   ['shared/finding/', 'shared/policy/', 'shared/ports.ts', 'shared/config.ts', 'shared/gcp-permissions.ts'],
   ['shared/kube/', 'shared/gcp/', 'shared/ledger/'],
-  ['shared/enrich/', 'shared/evidence/', 'shared/contain/', 'shared/record/'],
+  ['shared/enrich/', 'shared/evidence/', 'shared/contain/', 'shared/record/', 'shared/notify/'],
   ['shared/respond/'],
   ['functions/'],
 ];

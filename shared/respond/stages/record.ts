@@ -11,6 +11,7 @@ import { resultMessage } from '../../record/result-publisher.js';
 import { signalOf, type RespondContext } from '../context.js';
 import { markHash } from '../outcome.js';
 import { mergeStatuses, storeEffects } from '../prior-effects.js';
+import { notifySteps } from './notify.js';
 import type { TriageReport } from '../report.js';
 import { resultSummary } from '../result-summary.js';
 
@@ -68,12 +69,16 @@ function publishStep(report: TriageReport, ctx: RespondContext): Promise<StepRes
   });
 }
 
-/** Marks and results topic, after the outcome is known; each is its own step and may turn the verdict into a retry. */
+/**
+ * Marks and results topic, after the outcome is known; each is its own step and may turn the
+ * verdict into a retry. Notifications run beside them as best-effort steps (never a retry).
+ */
 export async function recordResult(report: TriageReport, ctx: RespondContext): Promise<StepResult[]> {
   await ctx.admit?.();
   // Loading a client (marks, Pub/Sub: imported on first use, after containment) is not the
   // write: it must not eat the record steps' deadlines. A failed load fails the step below.
   const { marks, publisher } = ctx.adapters;
   await raceAbort(Promise.allSettled([marks?.ready?.(), publisher?.ready?.()]), ctx.signal);
-  return Promise.all([marksStep(report, ctx), publishStep(report, ctx)]);
+  const [marksResult, publish, notify] = await Promise.all([marksStep(report, ctx), publishStep(report, ctx), notifySteps(report, ctx)]);
+  return [marksResult, publish, ...notify];
 }

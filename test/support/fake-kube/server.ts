@@ -587,6 +587,17 @@ export async function startFakeKube(options: StartFakeKubeOptions = {}): Promise
         if (!np) throw notFound('networkpolicies', s(6), 'networking.k8s.io');
         return { code: 200, body: np };
       }
+      if (seg.length === 7 && method === 'DELETE') {
+        const key = `${ns}/${s(6)}`;
+        const np = networkPolicies.get(key) as { metadata?: { uid?: string } } | undefined;
+        if (!np) throw notFound('networkpolicies', s(6), 'networking.k8s.io');
+        const wantUid = (body as { preconditions?: { uid?: string } } | undefined)?.preconditions?.uid;
+        if (wantUid !== undefined && wantUid !== np.metadata?.uid) {
+          throw new HttpError(409, `Operation cannot be fulfilled on networkpolicies.networking.k8s.io "${s(6)}": Precondition failed: UID in precondition: ${wantUid}, UID in object meta: ${np.metadata?.uid ?? ''}`, 'Conflict', { name: s(6), group: 'networking.k8s.io', kind: 'networkpolicies' });
+        }
+        networkPolicies.delete(key);
+        return { code: 200, body: { kind: 'Status', apiVersion: 'v1', status: 'Success', details: { name: s(6), group: 'networking.k8s.io', kind: 'networkpolicies', uid: np.metadata?.uid } } };
+      }
     }
     throw new HttpError(404, 'the server could not find the requested resource', 'NotFound');
   }
