@@ -6,6 +6,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { GrpcError, protosDir, startGrpcFake, type GrpcFake } from './grpc-fake.js';
 import type { FaultPlan } from './faults.js';
+import { listFindingsHandler, type ListRequestSeen, type SeededFinding } from './scc-list-findings.js';
 
 export interface MarksUpdate {
   version: 'v1' | 'v2';
@@ -30,6 +31,9 @@ export interface FakeScc {
   setMarks(findingName: string, marks: Record<string, string>): void;
   clientOptions(): ReturnType<GrpcFake['clientOptions']>;
   close(): Promise<void>;
+  /** ListFindings: findings served (proto3 JSON, v1 or v2 as their names are), and the requests seen. */
+  listed: SeededFinding[];
+  listRequests: ListRequestSeen[];
 }
 
 export interface FakeSccOptions {
@@ -45,6 +49,8 @@ export async function startFakeScc(options: FakeSccOptions = {}): Promise<FakeSc
   const state = new Map<string, Record<string, string>>();
   const updates: MarksUpdate[] = [];
   const known = options.findings ? new Set(options.findings) : undefined;
+  const listed: SeededFinding[] = [];
+  const listRequests: ListRequestSeen[] = [];
 
   const handler = (version: 'v1' | 'v2') => (request: Record<string, unknown>, metadata: grpc.Metadata) => {
     const sm = (request['securityMarks'] ?? {}) as { name?: string; marks?: Record<string, string> };
@@ -86,8 +92,8 @@ export async function startFakeScc(options: FakeSccOptions = {}): Promise<FakeSc
     protoFiles: ['google/cloud/securitycenter/v1/securitycenter_service.proto', 'google/cloud/securitycenter/v2/securitycenter_service.proto'],
     includeDirs: [protosDir('@google-cloud/security-center')],
     services: {
-      'google.cloud.securitycenter.v1.SecurityCenter': { UpdateSecurityMarks: handler('v1') },
-      'google.cloud.securitycenter.v2.SecurityCenter': { UpdateSecurityMarks: handler('v2') },
+      'google.cloud.securitycenter.v1.SecurityCenter': { UpdateSecurityMarks: handler('v1'), ListFindings: listFindingsHandler('v1', listed, listRequests) },
+      'google.cloud.securitycenter.v2.SecurityCenter': { UpdateSecurityMarks: handler('v2'), ListFindings: listFindingsHandler('v2', listed, listRequests) },
     },
   });
 
@@ -102,5 +108,7 @@ export async function startFakeScc(options: FakeSccOptions = {}): Promise<FakeSc
     setMarks: (f, m) => void state.set(f, { ...m }),
     clientOptions: () => fake.clientOptions(),
     close: () => fake.close(),
+    listed,
+    listRequests,
   };
 }
