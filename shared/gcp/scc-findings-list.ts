@@ -13,7 +13,6 @@
 // (Timestamp as { seconds, nanos }, Struct values as { stringValue }), which are turned back
 // into messages of the package's own descriptors and rendered with proto3-json-serializer.
 import { createRequire } from 'node:module';
-import type * as SecurityCenter from '@google-cloud/security-center';
 import type * as Protobuf from 'protobufjs';
 import type * as Serializer from 'proto3-json-serializer';
 import { ResponderError } from '../common/errors.js';

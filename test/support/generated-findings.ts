@@ -57,7 +57,7 @@ export function generateFindings(count: number, start = Date.parse('2026-11-20T0
     sp['Pod_Namespace'] = ns;
     const marks = pick(MARKS, i, 6);
     finding['securityMarks'] = { name: `${finding.name}/securityMarks`, ...(marks ? { marks } : {}) };
-    const resource = { ...(f.resource ?? {}), name: finding['resourceName'], projectDisplayName: project };
+    const resource: Record<string, unknown> = { ...(f.resource ?? {}), name: finding['resourceName'], projectDisplayName: project };
     if (version === 'v2') {
       const gcp = { ...(resource['gcpMetadata'] as Record<string, unknown>), projectDisplayName: project };
       f.resource = Object.fromEntries(Object.entries({ ...resource, gcpMetadata: gcp }).filter(([k]) => V2_RESOURCE_KEYS.includes(k)));
