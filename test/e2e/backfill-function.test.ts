@@ -2,7 +2,8 @@
 // deployable bundle, dry-run default policy) -> results topic. The SCC fake of the stack lists
 // four findings from before "the deploy": two ACTIVE and unmarked (v1 and v2), one already
 // handled (our mark), one INACTIVE. The function must answer exactly the two, each with its
-// own result; the other two never reach it.
+// own result; the other two never reach it. A second backfill finds the function's marks and
+// publishes nothing.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PubSub, type Message, type Subscription } from '@google-cloud/pubsub';
@@ -92,4 +93,9 @@ test('backfill -> emulator -> function -> results topic: exactly the unhandled A
   for (const name of want) assert.equal(stack.scc.marksOf(name)?.['scc_responder_state'], 'triaged', name);
   assert.equal(stack.scc.marksOf(handled.finding.name), undefined, 'the handled finding was never sent');
   assert.equal(stack.scc.marksOf(inactive.finding.name), undefined, 'the inactive finding was never sent');
+
+  // Backfill again: SCC now lists the function's marks on both, so nothing is published twice.
+  stdout = '';
+  assert.equal(await main(['backfill', '--organization', ORG, '--topic', FINDINGS_TOPIC, '--api', 'v1', '--since', '1d'], io), 0, stderr);
+  assert.match(stdout, /Published 0 of 0 findings read/);
 });

@@ -31,7 +31,7 @@ export interface FakeScc {
   setMarks(findingName: string, marks: Record<string, string>): void;
   clientOptions(): ReturnType<GrpcFake['clientOptions']>;
   close(): Promise<void>;
-  /** ListFindings: findings served (proto3 JSON, v1 or v2 as their names are), and the requests seen. */
+  /** ListFindings: findings served (proto3 JSON, v1 or v2 as their names are; marks written since, as SCC shows them), and the requests seen. */
   listed: SeededFinding[];
   listRequests: ListRequestSeen[];
 }
@@ -92,8 +92,8 @@ export async function startFakeScc(options: FakeSccOptions = {}): Promise<FakeSc
     protoFiles: ['google/cloud/securitycenter/v1/securitycenter_service.proto', 'google/cloud/securitycenter/v2/securitycenter_service.proto'],
     includeDirs: [protosDir('@google-cloud/security-center')],
     services: {
-      'google.cloud.securitycenter.v1.SecurityCenter': { UpdateSecurityMarks: handler('v1'), ListFindings: listFindingsHandler('v1', listed, listRequests) },
-      'google.cloud.securitycenter.v2.SecurityCenter': { UpdateSecurityMarks: handler('v2'), ListFindings: listFindingsHandler('v2', listed, listRequests) },
+      'google.cloud.securitycenter.v1.SecurityCenter': { UpdateSecurityMarks: handler('v1'), ListFindings: listFindingsHandler('v1', listed, listRequests, (f) => state.get(f)) },
+      'google.cloud.securitycenter.v2.SecurityCenter': { UpdateSecurityMarks: handler('v2'), ListFindings: listFindingsHandler('v2', listed, listRequests, (f) => state.get(f)) },
     },
   });
 

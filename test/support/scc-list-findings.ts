@@ -72,8 +72,16 @@ export function filterPredicate(filter: string): Predicate {
 
 const PARENT = { v1: /^organizations\/\d+\/sources\/-$/, v2: /^organizations\/\d+\/sources\/-(\/locations\/global)?$/ };
 
+/** A finding with the marks written since it was seeded (UpdateSecurityMarks), as SCC would list it. */
+function withCurrentMarks(f: SeededFinding, marksOf: (name: string) => Record<string, string> | undefined): SeededFinding {
+  const marks = marksOf(f.finding.name);
+  if (marks === undefined) return f;
+  const sm = (f.finding['securityMarks'] ?? { name: `${f.finding.name}/securityMarks` }) as Record<string, unknown>;
+  return { ...f, finding: { ...f.finding, securityMarks: { ...sm, marks } } };
+}
+
 /** The ListFindings handler for one API version over `findings` (each in the version its name says). */
-export function listFindingsHandler(version: 'v1' | 'v2', findings: SeededFinding[], seen: ListRequestSeen[]) {
+export function listFindingsHandler(version: 'v1' | 'v2', findings: SeededFinding[], seen: ListRequestSeen[], marksOf: (name: string) => Record<string, string> | undefined = () => undefined) {
   const type = root.lookupType(`google.cloud.securitycenter.${version}.ListFindingsResponse.ListFindingsResult`);
   return (request: Record<string, unknown>): Record<string, unknown> => {
     const parent = String(request['parent'] ?? '');
@@ -86,7 +94,10 @@ export function listFindingsHandler(version: 'v1' | 'v2', findings: SeededFindin
     if (!Number.isInteger(offset) || offset < 0) throw new GrpcError(grpc.status.INVALID_ARGUMENT, `invalid page token ${JSON.stringify(pageToken)}`);
     const org = parent.split('/')[1] ?? '';
     const isV2 = (n: string): boolean => n.includes('/locations/');
-    const matches = findings.filter((f) => f.finding.name.startsWith(`organizations/${org}/`) && isV2(f.finding.name) === (version === 'v2')).filter(filterPredicate(filter));
+    const matches = findings
+      .filter((f) => f.finding.name.startsWith(`organizations/${org}/`) && isV2(f.finding.name) === (version === 'v2'))
+      .map((f) => withCurrentMarks(f, marksOf))
+      .filter(filterPredicate(filter));
     const page = matches.slice(offset, offset + pageSize).map((f) => {
       const message = fromProto3JSON(type, { finding: f.finding, ...(f.resource ? { resource: f.resource } : {}) } as never);
       if (!message) throw new Error(`fake SCC: finding ${f.finding.name} does not convert to ${version} proto`);
