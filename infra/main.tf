@@ -33,6 +33,8 @@ locals {
   # The categories come from the policy file the function ships and runs (the same
   # path shared/policy policyCategories() reads: every rule's match.categories), so the
   # filter can never forward less than the policy acts on.
+  # shared/policy/scc-filter.ts sccFindingFilter() writes the same string for `policy
+  # backtest` and `backfill`; test/integration/scc-filter-terraform.test.ts holds them equal.
   policy_document    = yamldecode(file("${local.source_dir}/${var.policy_file}"))
   policy_categories  = distinct(flatten([for rule in local.policy_document.rules : rule.match.categories]))
   finding_categories = distinct(concat(local.policy_categories, var.extra_finding_categories))
