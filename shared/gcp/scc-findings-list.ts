@@ -79,11 +79,20 @@ export function sccListParent(organization: string, version: SccApiVersion): str
   return version === 'v1' ? `organizations/${organization}/sources/-` : `organizations/${organization}/sources/-/locations/global`;
 }
 
-const wait = (ms: number, signal?: AbortSignal): Promise<void> =>
-  new Promise((resolve, reject) => {
-    const t = setTimeout(resolve, ms);
-    signal?.addEventListener('abort', () => { clearTimeout(t); reject(signal.reason as Error); }, { once: true });
+/** Sleeps `ms`, or rejects at once when `signal` aborts (the listener is removed either way). */
+function wait(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onAbort = (): void => {
+      clearTimeout(t);
+      reject(signal?.reason as Error);
+    };
+    const t = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
   });
+}
 
 async function fetchPage(client: ListingClient, request: Record<string, unknown>, o: ListFindingsOptions): Promise<Page> {
   const attempts = o.maxAttempts ?? 6;
