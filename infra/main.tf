@@ -34,6 +34,8 @@ locals {
   # path shared/policy policyCategories() reads: every rule's match.categories), so the
   # filter can never forward less than the policy acts on. With var.ctd_source set, only the
   # organization's Container Threat Detection source is forwarded (infra/scc.tf).
+  # shared/policy/scc-filter.ts sccFindingFilter() writes the same string for `policy
+  # backtest` and `backfill`; test/integration/scc-filter-terraform.test.ts holds them equal.
   policy_document    = yamldecode(file("${local.source_dir}/${var.policy_file}"))
   policy_categories  = distinct(flatten([for rule in local.policy_document.rules : rule.match.categories]))
   finding_categories = distinct(concat(local.policy_categories, var.extra_finding_categories))

@@ -5,6 +5,8 @@
 //   policy check P [F] validate a policy file and show what it decides for each finding file
 //   policy schema      print the policy file's JSON Schema
 //   undo FINDING_NAME  revert what the responder did and can be reverted (functions/cli/undo.ts)
+//   policy backtest P  what the policy would have done for the organization's findings in SCC
+//   backfill           publish unhandled ACTIVE findings from before the deploy to the findings topic
 // Exit codes: 0 ok, 2 bad input (usage, malformed message, invalid policy), 1 failure.
 import { readFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
@@ -26,6 +28,12 @@ import { readLatestReport } from '../../shared/record/idempotency.js';
 import { findingFolder } from '../../shared/record/report-object.js';
 import { REPORT_SCHEMA_VERSION, type TriageReport } from '../../shared/respond/report.js';
 import { undo, UndoInputError, UNDO_USAGE } from './undo.js';
+import { loadConfig } from '../../shared/config.js';
+import { VERSION } from '../../shared/common/product.js';
+import { sccClientOptions, topicPublisher } from '../composition/adapters.js';
+import { runBacktest } from './backtest.js';
+import { runBackfill } from './backfill.js';
+import { parseSince } from './scc-read.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
@@ -55,18 +63,41 @@ the policy and it reads everything again. Once a run has taken effects, later ru
 stored report unless --rerun.`;
 
 const POLICY_USAGE = `Usage: scc-responder policy check POLICY [FILE...] [--format text|json]
+       scc-responder policy backtest POLICY --organization ORG [--since 30d] [--filter EXPR]
+                                    [--format text|markdown|json|csv] [--api v1|v2] [--page-size N]
        scc-responder policy schema
 
-  check    validate a policy file and show what it decides for each finding file
-  schema   print the policy file's JSON Schema`;
+  check     validate a policy file and show what it decides for each finding file
+  backtest  read the organization's findings of the policy's categories from SCC (the filter
+            Terraform deploys, every state) and show, per finding, the rule, mode, actions and
+            the guards judged from the finding alone (guards that need the live pod are marked
+            as such), then a summary: findings per rule, actions per type, refusals by guard,
+            blast-radius degradations replayed over the event times. Read-only.
+            --since 30d|12h|90m|RFC3339 (default 30d), --filter ANDs an SCC filter expression,
+            json is one JSON object per line (findings, then the summary), csv's summary goes
+            to stderr. A progress line per page on stderr; throttling is retried and reported.
+  schema    print the policy file's JSON Schema`;
+
+const BACKFILL_USAGE = `Usage: scc-responder backfill --organization ORG --topic projects/P/topics/T [--policy FILE]
+                              [--since 30d] [--dry-run] [--rate N] [--api v1|v2] [--page-size N]
+
+Publishes to the findings topic the ACTIVE findings that the policy matches and that carry none
+of our marks (scc_responder_state), as the SCC NotificationMessage JSON the notification config
+sends (v1 or v2 as --api, which must be the config's), so the deployed function handles them
+with all its guards. Never acts on a cluster. --policy must be the deployed policy (default:
+the bundled one); --rate messages per second (default 10); --dry-run lists what it would publish.
+Run it once after the first apply (infra/README.md).`;
 
 const USAGE = `Usage:
   scc-responder triage FILE [--format text|markdown|json] [--policy FILE] [--kube-context CTX]
                             [--evidence DIR|gs://BUCKET/PREFIX|none] [--offline] [--dry-run]
                             [--show-stored | --rerun] [--verbose]
   scc-responder policy check POLICY [FILE...] [--format text|json]
+  scc-responder policy backtest POLICY --organization ORG [--since 30d] [--filter EXPR]
+                                [--format text|markdown|json|csv]
   scc-responder policy schema
   scc-responder undo FINDING_NAME [--evidence DIR|gs://BUCKET/PREFIX] [--kube-context CTX] [--format text|json]
+  scc-responder backfill --organization ORG --topic TOPIC [--since 30d] [--dry-run]
   scc-responder COMMAND --help
 
 From a clone: npm run triage -- FILE ..., npm run cli -- policy ... (npm run -s for clean stdout).
@@ -292,9 +323,86 @@ async function policyCheck(args: string[], io: CliIO): Promise<number> {
   return exit;
 }
 
+const LISTING_OPTIONS = {
+  organization: { type: 'string' },
+  since: { type: 'string' },
+  api: { type: 'string' },
+  'page-size': { type: 'string' },
+} as const;
+
+interface ListingValues {
+  organization: string;
+  version: 'v1' | 'v2';
+  since: Date;
+  pageSize?: number;
+}
+
+function listingValues(values: Record<string, string | boolean | undefined>, command: string): ListingValues {
+  const organization = values['organization'];
+  if (typeof organization !== 'string' || !/^[0-9]{1,32}$/.test(organization)) throw new UsageError('--organization needs the numeric organization id', command);
+  const api = values['api'] ?? 'v2';
+  if (api !== 'v1' && api !== 'v2') throw new UsageError('--api must be v1 or v2', command);
+  const since = parseSince(typeof values['since'] === 'string' ? values['since'] : '30d', new Date());
+  if (!since) throw new UsageError('--since must be like 30d, 12h, 90m or an RFC 3339 time', command);
+  const pageSize = values['page-size'] === undefined ? undefined : Number(values['page-size']);
+  if (pageSize !== undefined && (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 1000)) throw new UsageError('--page-size must be 1-1000', command);
+  return { organization, version: api, since, ...(pageSize === undefined ? {} : { pageSize }) };
+}
+
+async function policyBacktest(args: string[], io: CliIO): Promise<number> {
+  const { values, positionals } = parseCommandLine(args, { ...LISTING_OPTIONS, filter: { type: 'string' }, format: { type: 'string' } }, 'policy');
+  if (values['help']) {
+    io.stdout(`${POLICY_USAGE}\n`);
+    return EXIT_OK;
+  }
+  if (positionals.length !== 1) throw new UsageError('policy backtest needs exactly one POLICY file', 'policy');
+  const format = (values['format'] ?? 'text') as 'text' | 'markdown' | 'json' | 'csv';
+  if (!['text', 'markdown', 'json', 'csv'].includes(format)) throw new UsageError('--format must be one of text, markdown, json, csv', 'policy');
+  const listing = listingValues(values, 'policy');
+  const { policy, source } = loadPolicyFile(positionals[0]);
+  const config = loadConfig(io.env, 'cli', VERSION);
+  const clientOptions = await sccClientOptions(config);
+  const filter = typeof values['filter'] === 'string' ? values['filter'] : undefined;
+  const out = await runBacktest({ policy, policySource: source, ...listing, format, ...(filter ? { filter } : {}), ...(clientOptions ? { clientOptions } : {}), ...backoffFromEnv(io.env) }, io);
+  io.stderr(`scc-responder: ${out.findings} findings in ${out.seconds.toFixed(1)} s\n`);
+  return EXIT_OK;
+}
+
+/** Tests shorten the throttling backoff (SCC_RESPONDER_BACKOFF_MS, loopback endpoints only). */
+function backoffFromEnv(env: NodeJS.ProcessEnv): { backoffMs?: number } {
+  const v = Number(env['SCC_RESPONDER_BACKOFF_MS']);
+  return env['SCC_RESPONDER_ENDPOINT_SCC'] && Number.isInteger(v) && v >= 0 ? { backoffMs: v } : {};
+}
+
+async function backfill(args: string[], io: CliIO): Promise<number> {
+  const { values, positionals } = parseCommandLine(args, { ...LISTING_OPTIONS, topic: { type: 'string' }, policy: { type: 'string' }, 'dry-run': { type: 'boolean' }, rate: { type: 'string' } }, 'backfill');
+  if (values['help']) {
+    io.stdout(`${BACKFILL_USAGE}\n`);
+    return EXIT_OK;
+  }
+  if (positionals.length > 0) throw new UsageError('backfill takes no positional arguments', 'backfill');
+  const listing = listingValues(values, 'backfill');
+  const topic = values['topic'];
+  if (typeof topic !== 'string' || !/^projects\/[^/]+\/topics\/[^/]+$/.test(topic)) throw new UsageError('--topic needs the findings topic as projects/P/topics/T', 'backfill');
+  const rate = values['rate'] === undefined ? 10 : Number(values['rate']);
+  if (!Number.isFinite(rate) || rate <= 0 || rate > 1000) throw new UsageError('--rate must be a number of messages per second, 0-1000', 'backfill');
+  const { policy } = loadPolicyFile(typeof values['policy'] === 'string' ? values['policy'] : undefined);
+  const config = loadConfig(io.env, 'cli', VERSION);
+  const clientOptions = await sccClientOptions(config);
+  const dryRun = values['dry-run'] === true;
+  const publisher = dryRun ? undefined : await topicPublisher(config, topic);
+  try {
+    const summary = await runBackfill({ policy, ...listing, topic, dryRun, rate, ...(clientOptions ? { clientOptions } : {}), ...backoffFromEnv(io.env) }, publisher, io);
+    return summary.failed > 0 ? EXIT_FAILURE : EXIT_OK;
+  } finally {
+    await publisher?.close();
+  }
+}
+
 async function policy(args: string[], io: CliIO): Promise<number> {
   const [sub, ...rest] = args;
   if (sub === 'check') return policyCheck(rest, io);
+  if (sub === 'backtest') return policyBacktest(rest, io);
   if (sub === 'schema') {
     const { values, positionals } = parseCommandLine(rest, {}, 'policy');
     if (values['help']) io.stdout(`${POLICY_USAGE}\n`);
@@ -306,12 +414,12 @@ async function policy(args: string[], io: CliIO): Promise<number> {
     io.stdout(`${POLICY_USAGE}\n`);
     return EXIT_OK;
   }
-  io.stderr(`scc-responder: policy ${sub === undefined ? 'needs a subcommand' : `has no subcommand ${JSON.stringify(sub)}`}: check or schema\n\n${POLICY_USAGE}\n`);
+  io.stderr(`scc-responder: policy ${sub === undefined ? 'needs a subcommand' : `has no subcommand ${JSON.stringify(sub)}`}: check, backtest or schema\n\n${POLICY_USAGE}\n`);
   return EXIT_BAD_INPUT;
 }
 
 function help(topic: string | undefined, io: CliIO): number {
-  io.stdout(`${topic === 'triage' ? TRIAGE_USAGE : topic === 'policy' ? POLICY_USAGE : topic === 'undo' ? UNDO_USAGE : USAGE}\n`);
+  io.stdout(`${topic === 'triage' ? TRIAGE_USAGE : topic === 'policy' ? POLICY_USAGE : topic === 'undo' ? UNDO_USAGE : topic === 'backfill' ? BACKFILL_USAGE : USAGE}\n`);
   return EXIT_OK;
 }
 
@@ -338,6 +446,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     if (command === 'triage') return await triage(rest, io);
     if (command === 'policy') return await policy(rest, io);
     if (command === 'undo') return await undo(rest, io);
+    if (command === 'backfill') return await backfill(rest, io);
     if (command === '--help' || command === '-h' || command === 'help') return help(rest[0], io);
     throw new UsageError(command ? `unknown command ${JSON.stringify(command)}` : 'no command given');
   } catch (err) {

@@ -220,3 +220,14 @@ export async function buildAdapters(config: ResponderConfig, env: NodeJS.Process
     limiter: createActionLimiter(evidence),
   };
 }
+
+/** SCC client options for the CLI's listing commands: a loopback fake when configured, else Google's endpoint. */
+export async function sccClientOptions(config: ResponderConfig): Promise<SecurityCenterClientOptions | undefined> {
+  return config.endpoints.scc ? ((await insecureGrpc(config.endpoints.scc)) as SecurityCenterClientOptions) : undefined;
+}
+
+/** A publisher to any topic (backfill's findings topic): the Pub/Sub emulator when configured. */
+export async function topicPublisher(config: ResponderConfig, topic: string): Promise<ResultPublisher & { close(): Promise<void> }> {
+  const { createPubSubResultPublisher } = await import('../../shared/gcp/pubsub-publisher.js');
+  return createPubSubResultPublisher({ topic, what: 'finding', ...(config.endpoints.pubsub ? { clientOptions: { apiEndpoint: config.endpoints.pubsub } } : {}) });
+}

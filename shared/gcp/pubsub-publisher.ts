@@ -18,6 +18,8 @@ export interface PubSubResultPublisherOptions {
   timeoutMs?: number;
   /** gax retries for one publish (default 2: a result is cheap to resend, ordering keeps it tidy). */
   maxRetries?: number;
+  /** What is published, for error messages (default `result`; backfill: `finding`). */
+  what?: string;
 }
 
 export interface PubSubResultPublisher extends ResultPublisher {
@@ -29,7 +31,7 @@ const TOPIC_NAME = /^projects\/([^/]+)\/topics\/([^/]+)$/;
 
 export function createPubSubResultPublisher(options: PubSubResultPublisherOptions): PubSubResultPublisher {
   const m = TOPIC_NAME.exec(options.topic);
-  if (!m) throw new ResponderError(`results topic must be a full name projects/P/topics/T, got ${JSON.stringify(options.topic)}`, 'permanent', { code: 'INVALID_TOPIC' });
+  if (!m) throw new ResponderError(`${options.what ?? 'result'}s topic must be a full name projects/P/topics/T, got ${JSON.stringify(options.topic)}`, 'permanent', { code: 'INVALID_TOPIC' });
   const projectId = m[1] ?? '';
   let state: Promise<{ client: PubSubModule.PubSub; topic: PubSubModule.Topic }> | undefined;
   const open = (): Promise<{ client: PubSubModule.PubSub; topic: PubSubModule.Topic }> =>
@@ -60,7 +62,7 @@ export function createPubSubResultPublisher(options: PubSubResultPublisherOption
         // (the redelivery that retries this one, in the same instance) would fail at once.
         topic.resumePublishing(orderingKey);
         const c = classifyGaxError(err);
-        throw new ResponderError(`publish of result for ${orderingKey} to ${options.topic} failed: ${c.reason}`, c.kind, {
+        throw new ResponderError(`publish of ${options.what ?? 'result'} for ${orderingKey} to ${options.topic} failed: ${c.reason}`, c.kind, {
           ...(c.code === undefined ? {} : { code: c.code }),
           cause: err,
         });

@@ -30,7 +30,7 @@ before(() => {
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('--help everywhere', () => {
-  for (const argv of [['--help'], ['-h'], ['help'], ['help', 'triage'], ['triage', '--help'], ['triage', '-h'], ['triage', FIXTURE, '--help'], ['policy', '--help'], ['policy', 'check', '--help'], ['policy', 'schema', '--help']]) {
+  for (const argv of [['--help'], ['-h'], ['help'], ['help', 'triage'], ['triage', '--help'], ['triage', '-h'], ['triage', FIXTURE, '--help'], ['policy', '--help'], ['policy', 'check', '--help'], ['policy', 'schema', '--help'], ['policy', 'backtest', '--help'], ['backfill', '--help'], ['help', 'backfill']]) {
     test(`${argv.join(' ')}: usage on stdout, exit 0`, async () => {
       const r = await run(argv);
       assert.equal(r.code, EXIT_OK, r.err);
@@ -45,14 +45,17 @@ describe('--help everywhere', () => {
     const p = (await run(['policy', '--help'])).out;
     assert.match(p, /check\s+validate/);
     assert.match(p, /schema\s+print/);
+    assert.match(p, /backtest\s+read the organization's findings/);
+    const b = (await run(['backfill', '--help'])).out;
+    for (const flag of ['--organization', '--topic', '--policy', '--since', '--dry-run', '--rate', '--api']) assert.ok(b.includes(flag), flag);
   });
 
   test('`policy` alone lists its subcommands (exit 2), an unknown one is named', async () => {
     const r = await run(['policy']);
     assert.equal(r.code, EXIT_BAD_INPUT);
-    assert.match(r.err, /policy needs a subcommand: check or schema/);
+    assert.match(r.err, /policy needs a subcommand: check, backtest or schema/);
     assert.doesNotMatch(r.err, /unknown command/);
-    assert.match((await run(['policy', 'lint'])).err, /policy has no subcommand "lint": check or schema/);
+    assert.match((await run(['policy', 'lint'])).err, /policy has no subcommand "lint": check, backtest or schema/);
   });
 });
 

@@ -7,6 +7,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { GrpcError, protosDir, startGrpcFake, type GrpcFake } from './grpc-fake.js';
 import type { FaultPlan } from './faults.js';
+import { listFindingsHandler, type ListRequestSeen, type SeededFinding } from './scc-list-findings.js';
 
 export interface MarksUpdate {
   version: 'v1' | 'v2';
@@ -42,6 +43,9 @@ export interface FakeScc {
   reads: { method: 'ListFindings' | 'GetSource'; version: 'v1' | 'v2'; request: Record<string, unknown> }[];
   clientOptions(): ReturnType<GrpcFake['clientOptions']>;
   close(): Promise<void>;
+  /** ListFindings: findings served (proto3 JSON, v1 or v2 as their names are; marks written since, as SCC shows them), and the requests seen. */
+  listed: SeededFinding[];
+  listRequests: ListRequestSeen[];
 }
 
 export interface FakeSccOptions {
@@ -123,6 +127,16 @@ export async function startFakeScc(options: FakeSccOptions = {}): Promise<FakeSc
     return { name, displayName, canonicalName: name };
   };
 
+  const listed: SeededFinding[] = [];
+  const listRequests: ListRequestSeen[] = [];
+  // ListFindings serves both readers: confirmation asks by name (`name = "..."`), the backtest
+  // and backfill list an organization's seeded findings with the notification filter.
+  const listBoth = (version: 'v1' | 'v2') => {
+    const byName = listFindings(version);
+    const seeded = listFindingsHandler(version, listed, listRequests, (f) => state.get(f));
+    return (request: Record<string, unknown>) => (/^name\s*=\s*"/.test(String(request['filter'] ?? '')) ? byName(request) : seeded(request));
+  };
+
   const handler = (version: 'v1' | 'v2') => (request: Record<string, unknown>, metadata: grpc.Metadata) => {
     const sm = (request['securityMarks'] ?? {}) as { name?: string; marks?: Record<string, string> };
     const name = sm.name ?? '';
@@ -163,8 +177,8 @@ export async function startFakeScc(options: FakeSccOptions = {}): Promise<FakeSc
     protoFiles: ['google/cloud/securitycenter/v1/securitycenter_service.proto', 'google/cloud/securitycenter/v2/securitycenter_service.proto'],
     includeDirs: [protosDir('@google-cloud/security-center')],
     services: {
-      'google.cloud.securitycenter.v1.SecurityCenter': { UpdateSecurityMarks: handler('v1'), ListFindings: listFindings('v1'), GetSource: getSource('v1') },
-      'google.cloud.securitycenter.v2.SecurityCenter': { UpdateSecurityMarks: handler('v2'), ListFindings: listFindings('v2'), GetSource: getSource('v2') },
+      'google.cloud.securitycenter.v1.SecurityCenter': { UpdateSecurityMarks: handler('v1'), ListFindings: listBoth('v1'), GetSource: getSource('v1') },
+      'google.cloud.securitycenter.v2.SecurityCenter': { UpdateSecurityMarks: handler('v2'), ListFindings: listBoth('v2'), GetSource: getSource('v2') },
     },
   });
 
@@ -193,5 +207,7 @@ export async function startFakeScc(options: FakeSccOptions = {}): Promise<FakeSc
     reads,
     clientOptions: () => fake.clientOptions(),
     close: () => fake.close(),
+    listed,
+    listRequests,
   };
 }

@@ -1,0 +1,78 @@
+// Rendering of `policy backtest`: one entry per finding as it streams (text, markdown table
+// row, JSON line or CSV row), then the summary. Nothing is held per finding.
+import type { BacktestRow, BacktestSummary } from '../../shared/contain/backtest.js';
+
+export type BacktestFormat = 'text' | 'markdown' | 'json' | 'csv';
+
+function actionsOf(row: BacktestRow): string {
+  return row.plan.actions.map((a) => a.action).join(' ') || 'none';
+}
+
+function guardsWith(row: BacktestRow, verdict: 'fail' | 'unknown'): string {
+  return [...new Set(row.plan.actions.flatMap((a) => a.guards.filter((g) => g.verdict === verdict).map((g) => (verdict === 'unknown' ? `${g.name} (needs ${g.needs ?? 'cluster'})` : g.name))))].join(' ');
+}
+
+function ruleOf(row: BacktestRow): string {
+  if (row.handled) return 'handled (our marks: skipped)';
+  return row.decision.matched ? row.decision.rule : `no match: ${row.decision.code ?? 'no-match'}`;
+}
+
+function csvCell(v: string): string {
+  return /[",\n\r]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v;
+}
+
+const CSV_COLUMNS = ['finding', 'event_time', 'category', 'severity', 'state', 'namespace', 'pod', 'handled', 'rule', 'mode', 'actions', 'refused_by', 'needs_live'] as const;
+
+export function rowHeader(format: BacktestFormat): string {
+  if (format === 'csv') return `${CSV_COLUMNS.join(',')}\n`;
+  if (format === 'markdown') return '| finding | event time | namespace/pod | rule | mode | actions | refused by | needs the live pod |\n|---|---|---|---|---|---|---|---|\n';
+  return '';
+}
+
+export function renderRow(row: BacktestRow, format: BacktestFormat): string {
+  const mode = row.decision.matched && !row.handled ? row.decision.mode : '';
+  const where = `${row.namespace ?? '?'}/${row.pod ?? '?'}`;
+  if (format === 'json') return `${JSON.stringify({ kind: 'finding', ...row })}\n`;
+  if (format === 'csv') {
+    const cells = [row.finding, row.eventTime, row.category, row.severity, row.state, row.namespace ?? '', row.pod ?? '', String(row.handled), ruleOf(row), mode, actionsOf(row), guardsWith(row, 'fail'), guardsWith(row, 'unknown')];
+    return `${cells.map(csvCell).join(',')}\n`;
+  }
+  if (format === 'markdown') {
+    const cell = (s: string): string => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
+    return `| ${[row.finding, row.eventTime, where, ruleOf(row), mode, actionsOf(row), guardsWith(row, 'fail'), guardsWith(row, 'unknown')].map(cell).join(' | ')} |\n`;
+  }
+  const head = `\n${row.finding}\n  ${row.eventTime}  ${row.category} (${row.severity}, ${row.state})  ${where}\n`;
+  if (row.handled) return `${head}  handled: carries our marks, the function skips it\n`;
+  return `${head}${row.plan.text.split('\n').map((l) => `  ${l}`).join('\n')}\n`;
+}
+
+function table(headers: string[], rows: (string | number)[][], format: 'text' | 'markdown'): string {
+  if (rows.length === 0) return format === 'markdown' ? '_none_\n' : '  (none)\n';
+  const cells = rows.map((r) => r.map(String));
+  if (format === 'markdown') return [`| ${headers.join(' | ')} |`, `|${headers.map(() => '---').join('|')}|`, ...cells.map((r) => `| ${r.join(' | ')} |`)].join('\n') + '\n';
+  const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((r) => (r[i] ?? '').length)));
+  return [headers, ...cells].map((r) => `  ${r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ')}`.trimEnd()).join('\n') + '\n';
+}
+
+export interface SummaryContext {
+  title: string;
+  rejected: number;
+}
+
+export function renderSummary(s: BacktestSummary, ctx: SummaryContext, format: BacktestFormat): string {
+  if (format === 'json') return `${JSON.stringify({ kind: 'summary', title: ctx.title, rejected: ctx.rejected, ...s })}\n`;
+  const f = format === 'markdown' ? 'markdown' : 'text';
+  const h = (t: string): string => (f === 'markdown' ? `\n### ${t}\n\n` : `\n${t}\n`);
+  const counts = (m: Record<string, number>): [string, number][] => Object.entries(m).sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+  return [
+    f === 'markdown' ? `\n## ${ctx.title}\n\n` : `\n${ctx.title}\n`,
+    `${s.findings} findings read, ${s.handled} already handled (our marks), ${ctx.rejected} rejected by the decoder\n`,
+    h('Findings per rule'), table(['rule', 'findings'], counts(s.byRule), f),
+    h('Not handled by any rule'), table(['reason', 'findings'], counts(s.noMatch), f),
+    h('Actions planned'), table(['action', 'enforce', 'dry-run'], Object.entries(s.actions).sort().map(([a, n]) => [a, n.enforce, n.dryRun]), f),
+    h('Refused, judged from the finding alone'), table(['guard', 'actions'], counts(s.refusals), f),
+    h('Not judged: need the live pod, the snapshot or the shared store'), table(['guard', 'actions'], counts(s.undecided), f),
+    h('Blast-radius limit replayed over event times (UTC hours, as if enforced)'),
+    table(['rule', 'scope', 'limit/h', 'hours', 'demanded', 'degraded'], s.limits.map((l) => [l.rule, l.scope, l.limit, l.windows, l.demanded, l.degraded]), f),
+  ].join('');
+}
