@@ -13,7 +13,7 @@ import type { Policy } from './schema.js';
 /** GKE cluster resources only (Cloud Run Threat Detection emits the same categories). */
 export const GKE_RESOURCE_PREFIX = '//container.googleapis.com/';
 export const DEFAULT_HANDLED_MARK_KEY = 'scc_responder_state';
-export const DEFAULT_HANDLED_MARK_VALUES: readonly string[] = ['triaged', 'contained', 'failed'];
+export const DEFAULT_HANDLED_MARK_VALUES: readonly string[] = ['triaged', 'contained', 'failed', 'reverted'];
 
 export interface FindingFilterOptions {
   /** Categories beyond the policy's (Terraform var.extra_finding_categories). */

@@ -68,6 +68,8 @@ test('backfill -> emulator -> function -> results topic: exactly the unhandled A
   const handled = finding('v1', 'backfillhandled', (f) => void (f['securityMarks'] = { name: `${String(f['name'])}/securityMarks`, marks: { scc_responder_state: 'triaged' } }));
   const inactive = finding('v1', 'backfillinactive', (f) => void (f['state'] = 'INACTIVE'));
   stack.scc.listed.push(...fresh, handled, inactive, finding('v2', 'backfillv2'));
+  // SCC's copy by name too: the function confirms each published finding with SCC before acting.
+  for (const f of fresh) stack.known(f);
   let stdout = '';
   let stderr = '';
   const io: CliIO = { stdout: (s) => void (stdout += s), stderr: (s) => void (stderr += s), env: { SCC_RESPONDER_ENDPOINT_SCC: `127.0.0.1:${stack.scc.port}`, SCC_RESPONDER_ENDPOINT_PUBSUB: emulator.host, METADATA_SERVER_DETECTION: 'none' } };

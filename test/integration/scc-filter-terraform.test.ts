@@ -31,9 +31,12 @@ function evaluate(mainTf: string, policyYaml: string, extra: string[]): string {
     writeFileSync(join(dir, 'main.tf'), [
       `variable "extra_finding_categories" { default = ${JSON.stringify(extra)} }`,
       'variable "handled_mark_key" { default = "scc_responder_state" }',
-      'variable "handled_mark_values" { default = ["triaged", "contained", "failed"] }',
+      'variable "handled_mark_values" { default = ["triaged", "contained", "failed", "reverted"] }',
+      // infra/scc.tf: with no CTD source pinned (the default) the filter has no parent clause.
+      'variable "ctd_source" { default = null }',
       'locals {',
       '  policy_document = yamldecode(file("${path.module}/policy.yaml"))',
+      '  ctd_source_clauses = var.ctd_source == null ? [] : ["parent = \\"${var.ctd_source}\\""]',
       terraformLocals(mainTf),
       '}',
     ].join('\n'));
@@ -73,7 +76,7 @@ test('Terraform notification filter equals sccFindingFilter() for the same polic
   assert.match(ours, /^\(category = "Execution: Modified Malicious Binary Executed" OR category = "Reverse \\"Shell\\"" OR /);
   // The variable defaults above are the marks vocabulary the TypeScript side uses.
   assert.equal(MARK_KEYS.state, 'scc_responder_state');
-  assert.deepEqual([...MARK_STATES], ['triaged', 'contained', 'failed']);
+  assert.deepEqual([...MARK_STATES], ['triaged', 'contained', 'failed', 'reverted']);
 });
 
 test('negative control: a Terraform filter that drifts (another resource prefix) no longer equals it', () => {

@@ -46,7 +46,7 @@ test('the filter: ACTIVE + no handled marks by default (the notification config)
   const since = new Date('2026-11-01T00:00:00Z');
   assert.equal(
     sccFindingFilter(POLICY),
-    `(category = "${MMB}") AND state = "ACTIVE" AND resource_name : "//container.googleapis.com/" AND -security_marks.marks.scc_responder_state = "triaged" AND -security_marks.marks.scc_responder_state = "contained" AND -security_marks.marks.scc_responder_state = "failed"`,
+    `(category = "${MMB}") AND state = "ACTIVE" AND resource_name : "//container.googleapis.com/" AND -security_marks.marks.scc_responder_state = "triaged" AND -security_marks.marks.scc_responder_state = "contained" AND -security_marks.marks.scc_responder_state = "failed" AND -security_marks.marks.scc_responder_state = "reverted"`,
   );
   assert.equal(backtestFilter({ policy: POLICY, since, filter: 'severity = "HIGH"' }), `(category = "${MMB}") AND resource_name : "//container.googleapis.com/" AND event_time >= "2026-11-01T00:00:00.000Z" AND (severity = "HIGH")`);
   assert.equal(backfillFilter({ policy: POLICY, since }), `${sccFindingFilter(POLICY)} AND event_time >= "2026-11-01T00:00:00.000Z"`);
@@ -101,4 +101,10 @@ test('csv rows quote commas and quotes; markdown escapes pipes', () => {
   const row = backtestRow(i, decide(i, POLICY), false);
   assert.match(renderRow(row, 'csv'), /,"p""1,2\|3",/);
   assert.match(renderRow(row, 'markdown'), /p"1,2\\\|3/);
+});
+
+test('the filter drops exactly the mark states the responder recognises as handled', async () => {
+  const { DEFAULT_HANDLED_MARK_VALUES } = await import('../../shared/policy/scc-filter.js');
+  const { MARK_STATES } = await import('../../shared/record/marks.js');
+  assert.deepEqual([...DEFAULT_HANDLED_MARK_VALUES].sort(), [...MARK_STATES].sort());
 });
