@@ -15,13 +15,13 @@
 // goes first. The container's own tools may be the attacker's: only a hash that matches the
 // finding makes such a copy authentic, and the manifest records which tool read it.
 import { createHash, randomBytes } from 'node:crypto';
-import { Readable } from 'node:stream';
 import type { Incident } from '../finding/types.js';
 import type { EvidenceStore, ExecResult, PodView, StoredObject, Workloads } from '../ports.js';
 import { classifyError, TimeoutError } from '../common/errors.js';
 import { classifyExecError, classifyExecResult, failureKind, type ClassifiedExec } from './exec-outcome.js';
 import { compareWithFinding, HashingTransform, prefixBytesFor } from './hashing.js';
-import { evidenceKeys, type EvidenceKeys } from '../ledger/keys.js';
+import { copyMetadata, findingKeys, META, type FindingKeys } from '../ledger/layout.js';
+import { isComplete, putJson, readRecord, recordMetadata } from '../ledger/json.js';
 import { manualDebugCopyCommands } from './manual-command.js';
 import { validateBinaryPath } from './path.js';
 import { CommitGate, finishedWriting, ForwardingSink, writeWithBackpressure } from './streams.js';
@@ -119,7 +119,7 @@ interface Target {
   container: string;
   path: string;
   requestedPath: string;
-  keys: EvidenceKeys;
+  keys: FindingKeys;
 }
 
 /** What one exec attempt produced. */
@@ -128,18 +128,8 @@ type AttemptResult =
   | { kind: 'exists'; attempt: ExecAttempt; object: StoredObject }
   | { kind: 'failed'; attempt: ExecAttempt; failure: SnapshotFailure | 'tool-missing'; reason: string; code?: number | string };
 
-function isComplete(o: StoredObject): boolean {
-  return o.metadata['scc-complete'] === 'true';
-}
-
-function parseManifest(text: string | null): EvidenceManifest | null {
-  if (text === null) return null;
-  try {
-    const m = JSON.parse(text) as Partial<EvidenceManifest>;
-    return m.schema === MANIFEST_SCHEMA ? (m as EvidenceManifest) : null;
-  } catch {
-    return null;
-  }
+function isManifest(m: unknown): m is EvidenceManifest {
+  return typeof m === 'object' && m !== null && (m as Partial<EvidenceManifest>).schema === MANIFEST_SCHEMA;
 }
 
 /**
@@ -152,14 +142,14 @@ export async function snapshotBinary(input: SnapshotInput): Promise<EvidenceResu
   const startedAt = new Date().toISOString();
   const attempts: ExecAttempt[] = [];
   let currentPod: PodView | undefined = input.pod;
-  const base = (keys?: EvidenceKeys): { storeLocation: string; attempts: ExecAttempt[]; startedAt: string; endedAt: string; keys?: { binary: string; manifest: string } } => ({
+  const base = (keys?: FindingKeys): { storeLocation: string; attempts: ExecAttempt[]; startedAt: string; endedAt: string; keys?: { binary: string; manifest: string } } => ({
     storeLocation: store.location,
     attempts,
     startedAt,
     endedAt: new Date().toISOString(),
     ...(keys ? { keys: { binary: keys.binary, manifest: keys.manifest } } : {}),
   });
-  const failed = (failure: SnapshotFailure, reason: string, keys?: EvidenceKeys, extra: { code?: number | string; manualCommands?: string[] } = {}): EvidenceFailed => ({
+  const failed = (failure: SnapshotFailure, reason: string, keys?: FindingKeys, extra: { code?: number | string; manualCommands?: string[] } = {}): EvidenceFailed => ({
     outcome: 'failed',
     failure,
     kind: failureKind(failure, extra.code),
@@ -176,7 +166,7 @@ export async function snapshotBinary(input: SnapshotInput): Promise<EvidenceResu
   if (incident.binary?.path === undefined) return failed('invalid-path', 'the finding carries no binary path');
   const checked = validateBinaryPath(incident.binary.path);
   if (!checked.ok) return failed('invalid-path', `${checked.reason}: ${JSON.stringify(checked.requested.slice(0, 200))}`);
-  const keys = evidenceKeys({ project: cluster.project, cluster: cluster.name, namespace, pod, findingId: incident.findingId });
+  const keys = findingKeys(incident);
   const target: Target = { namespace, pod, container, path: checked.path, requestedPath: checked.requested, keys };
 
   const deadline = new Deadline(policy.timeoutMs, input.signal);
@@ -248,15 +238,15 @@ export async function snapshotBinary(input: SnapshotInput): Promise<EvidenceResu
 
   async function existsResult(object: StoredObject, reason: string, waitForManifest = false): Promise<EvidenceResult> {
     const meta = object.metadata;
-    if (meta['scc-finding'] !== undefined && meta['scc-finding'] !== incident.findingName) {
-      return failed('existing-object-conflict', `the object at ${keys.binary} belongs to another finding (${meta['scc-finding']}); not reporting it as this finding's evidence`, keys);
+    if (meta[META.finding] !== undefined && meta[META.finding] !== incident.findingName) {
+      return failed('existing-object-conflict', `the object at ${keys.binary} belongs to another finding (${meta[META.finding]}); not reporting it as this finding's evidence`, keys);
     }
     let manifest: EvidenceManifest | null = null;
     const warnings: string[] = [];
     const until = Date.now() + (waitForManifest ? MANIFEST_WAIT_MS : 0);
     for (;;) {
       try {
-        manifest = parseManifest(await store.readText(keys.manifest, deadline.signal));
+        manifest = await readRecord(store, keys.manifest, isManifest, deadline.signal);
       } catch (err) {
         warnings.push(`reading the existing manifest failed: ${classifyError(err).reason}`);
         break;
@@ -310,8 +300,9 @@ export async function snapshotBinary(input: SnapshotInput): Promise<EvidenceResu
     };
     let manifestObject: StoredObject | null = null;
     try {
-      const body = Readable.from([Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`)]);
-      const m = await deadline.race(store.create(keys.manifest, body, { 'scc-finding': incident.findingName, 'scc-kind': 'manifest' }, deadline.signal, { contentType: 'application/json' }));
+      // The copy's hashes ride on the manifest's metadata: the binary's was fixed when its upload began.
+      const fields = { [META.finding]: incident.findingName, ...copyMetadata(r.hash), [META.trust]: trust, [META.endedAt]: r.endedAt };
+      const m = await deadline.race(putJson(store, keys.manifest, 'manifest', manifest, fields, { pretty: true, signal: deadline.signal }));
       manifestObject = m.object;
       if (!m.created) warnings.push(`a manifest already existed at ${keys.manifest}; it was kept`);
     } catch (err) {
@@ -388,22 +379,23 @@ export async function snapshotBinary(input: SnapshotInput): Promise<EvidenceResu
     const prefixBytes = prefixBytesFor(incident.binary);
     const gate = new CommitGate();
     gate.on('error', () => undefined); // failures are read from the promises below
-    let finalMetadata: Record<string, string> = {};
     const startCreate = (): void => {
       if (createPromise !== undefined) return;
-      const metadata: Record<string, string> = {
-        'scc-finding': incident.findingName,
-        'scc-finding-id': incident.findingId,
-        'scc-namespace': target.namespace,
-        'scc-pod': target.pod,
-        'scc-container': target.container,
-        'scc-path': target.path,
-        'scc-method': method,
-        'scc-collector': collector.identity,
-        'scc-collector-version': collector.version,
-        'scc-started-at': startedAt,
-      };
-      createPromise = store.create(keys.binary, gate, metadata, deadline.signal, { finalMetadata: () => finalMetadata });
+      // Known when the upload starts; the hashes go into the manifest (shared/ledger/layout.ts).
+      const metadata = recordMetadata('binary', {
+        [META.finding]: incident.findingName,
+        [META.findingId]: incident.findingId,
+        [META.namespace]: target.namespace,
+        [META.pod]: target.pod,
+        [META.container]: target.container,
+        [META.path]: target.path,
+        [META.method]: method,
+        [META.trust]: method === 'debug-container' ? 'pinned-debug-image' : 'container-tool',
+        [META.collector]: collector.identity,
+        [META.collectorVersion]: collector.version,
+        [META.startedAt]: startedAt,
+      });
+      createPromise = store.create(keys.binary, gate, metadata, deadline.signal);
       createPromise.catch((err: unknown) => {
         storeError = err;
         execAbort.abort(err); // no point reading on when nothing can be stored
@@ -520,15 +512,6 @@ export async function snapshotBinary(input: SnapshotInput): Promise<EvidenceResu
       await deadline.race(finishedWriting(hasher));
       const hash = compareWithFinding(hasher.result(), incident.binary);
       const endedAt = new Date().toISOString();
-      finalMetadata = {
-        'scc-sha256': hash.sha256,
-        'scc-size': String(hash.size),
-        'scc-truncated': String(hash.truncated),
-        'scc-verdict': hash.verdict,
-        ...(hash.prefix ? { 'scc-prefix-sha256': hash.prefix.sha256, 'scc-prefix-bytes': String(hash.prefix.bytes) } : {}),
-        'scc-trust': method === 'debug-container' ? 'pinned-debug-image' : 'container-tool',
-        'scc-ended-at': endedAt,
-      };
       startCreate(); // an empty file never produced a first chunk
       gate.commit();
       let stored: { created: boolean; object: StoredObject };

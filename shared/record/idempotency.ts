@@ -10,7 +10,8 @@
 //      of our own mark write). Pure; no I/O.
 //   2. In-process single flight keyed by finding name: concurrent duplicate deliveries inside
 //      one instance share one execution (and its result or its error).
-//   3. Across instances, records in the EvidenceStore, whose only write is create-only:
+//   3. Across instances, records in the EvidenceStore, whose only write is create-only
+//      (keys and metadata: shared/ledger/layout.ts LEDGER_TABLE):
 //        <folder>/report.json           completed record (the report object): ack, do nothing
 //        <folder>/claim-<n>.json        in-progress claim of generation n: run id + expiry
 //        <folder>/claim-<n>.released.json  its holder gave it up (transient failure)
@@ -30,11 +31,12 @@
 // An unreadable claim (object present, contents not JSON, no claim metadata) counts as
 // expired: it can only come from a writer that crashed mid-write (the local store's loser
 // already waited for the winner's sidecar), and treating it as live would block forever.
-import { Readable } from 'node:stream';
 import type { EvidenceStore, StoredObject } from '../ports.js';
 import { ResponderError } from '../common/errors.js';
+import { keysIn, META as LEDGER_META } from '../ledger/layout.js';
+import { putJson, readRecord } from '../ledger/json.js';
 import { isHandled, MARK_KEYS } from './marks.js';
-import { readReport, reportKeys, storeReport, type StoredReport, type StoreReportInput } from './report-object.js';
+import { readReport, storeReport, type StoredReport, type StoreReportInput } from './report-object.js';
 
 export const DEFAULT_CLAIM_TTL_MS = 15 * 60 * 1000;
 export const DEFAULT_MAX_GENERATIONS = 16;
@@ -75,25 +77,13 @@ export interface ClaimOptions {
 }
 
 const META = {
-  status: 'scc-claim-status',
-  run: 'scc-claim-run',
-  generation: 'scc-claim-generation',
-  claimedAt: 'scc-claim-at',
-  expiresAt: 'scc-claim-expires',
-  finding: 'scc-finding',
+  status: LEDGER_META.claimStatus,
+  run: LEDGER_META.claimRun,
+  generation: LEDGER_META.claimGeneration,
+  claimedAt: LEDGER_META.claimedAt,
+  expiresAt: LEDGER_META.claimExpires,
+  finding: LEDGER_META.finding,
 } as const;
-
-export function claimKey(folder: string, generation: number): string {
-  return `${folder.replace(/\/+$/, '')}/claim-${generation}.json`;
-}
-
-export function releaseKey(folder: string, generation: number): string {
-  return `${folder.replace(/\/+$/, '')}/claim-${generation}.released.json`;
-}
-
-function textBody(text: string): NodeJS.ReadableStream {
-  return Readable.from([Buffer.from(text, 'utf8')]);
-}
 
 function isClaimRecord(v: unknown): v is ClaimRecord {
   if (typeof v !== 'object' || v === null) return false;
@@ -115,16 +105,7 @@ function claimFromMetadata(object: StoredObject): ClaimRecord | null {
 }
 
 async function readClaim(store: EvidenceStore, object: StoredObject, signal?: AbortSignal): Promise<ClaimRecord | null> {
-  const fromMeta = claimFromMetadata(object);
-  if (fromMeta) return fromMeta;
-  const text = await store.readText(object.key, signal);
-  if (text === null) return null;
-  try {
-    const parsed = JSON.parse(text) as unknown;
-    return isClaimRecord(parsed) ? parsed : null;
-  } catch {
-    return null;
-  }
+  return claimFromMetadata(object) ?? readRecord(store, object.key, isClaimRecord, signal);
 }
 
 /**
@@ -149,7 +130,7 @@ export async function claimFinding(store: EvidenceStore, options: ClaimOptions, 
       claimedAt: new Date(t).toISOString(),
       expiresAt: new Date(t + ttl).toISOString(),
     };
-    const key = claimKey(options.folder, generation);
+    const key = keysIn(options.folder).claim(generation);
     const metadata: Record<string, string> = {
       [META.status]: record.status,
       [META.finding]: record.findingName,
@@ -158,7 +139,7 @@ export async function claimFinding(store: EvidenceStore, options: ClaimOptions, 
       [META.claimedAt]: record.claimedAt,
       [META.expiresAt]: record.expiresAt,
     };
-    const result = await store.create(key, textBody(`${JSON.stringify(record)}\n`), metadata, signal, { contentType: 'application/json' });
+    const result = await putJson(store, key, 'claim', record, metadata, signal ? { signal } : {});
     if (result.created) {
       // A holder that outlived its expiry may have completed while we were taking over.
       const late = await readReport(store, options.folder, signal);
@@ -174,7 +155,7 @@ export async function claimFinding(store: EvidenceStore, options: ClaimOptions, 
       // Re-entrant: this very run claimed it already (e.g. a step retried the claim).
       return { status: 'acquired', claim: { folder: options.folder, key, generation, record: holder } };
     }
-    if ((await store.stat(releaseKey(options.folder, generation), signal)) !== null) {
+    if ((await store.stat(keysIn(options.folder).release(generation), signal)) !== null) {
       tookOver = { generation, why: 'released', holder };
       continue;
     }
@@ -197,7 +178,8 @@ export async function claimFinding(store: EvidenceStore, options: ClaimOptions, 
  */
 export async function releaseClaim(store: EvidenceStore, claim: Claim, reason: string, signal?: AbortSignal): Promise<void> {
   const body = { status: 'released', findingName: claim.record.findingName, runId: claim.record.runId, generation: claim.generation, releasedAt: new Date().toISOString(), reason };
-  await store.create(releaseKey(claim.folder, claim.generation), textBody(`${JSON.stringify(body)}\n`), { [META.status]: 'released', [META.run]: claim.record.runId, [META.generation]: String(claim.generation) }, signal, { contentType: 'application/json' });
+  const fields = { [META.status]: 'released', [META.run]: claim.record.runId, [META.generation]: String(claim.generation) };
+  await putJson(store, keysIn(claim.folder).release(claim.generation), 'claim-release', body, fields, signal ? { signal } : {});
 }
 
 /** Writes the completed record: the report object (markdown then JSON), create-only. */
@@ -373,4 +355,3 @@ export function createIdempotency(options: IdempotencyOptions = {}): Idempotency
   };
 }
 
-export { reportKeys };

@@ -24,7 +24,7 @@ import type { FindingAudit } from '../record/audit-log.js';
 import { marksFor, type HashVerdict as MarkHashVerdict } from '../record/marks.js';
 import { resultMessage } from '../record/result-publisher.js';
 import { REPORT_SCHEMA_VERSION, type ReportOutcome, type TriageReport } from './report.js';
-import { findingFolder } from '../record/report-object.js';
+import { findingFolder } from '../ledger/layout.js';
 import { loadPriorEffects, mergeStatuses, storeEffects, type EffectRecord } from './prior-effects.js';
 import { sharedReads } from './shared-reads.js';
 import { runStep, Skip, skipped, type StepResult } from '../common/step.js';

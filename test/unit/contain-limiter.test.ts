@@ -1,6 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createActionLimiter, hourWindow, NoSharedStoreLimiter, ruleSegment, StoreActionLimiter } from '../../shared/contain/limiter.js';
+import { createActionLimiter, hourWindow, NoSharedStoreLimiter, StoreActionLimiter } from '../../shared/contain/limiter.js';
+import { ruleSegment } from '../../shared/ledger/layout.js';
 import { classifyError } from '../../shared/common/errors.js';
 import { MemoryStore } from '../support/memory-store.js';
 

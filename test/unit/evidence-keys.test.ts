@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { assertSafeKey, evidenceKeys, isVerbatimSegment, keySegment, MAX_SEGMENT_LENGTH, UnsafeKeyError } from '../../shared/ledger/keys.js';
+import { assertSafeKey, isVerbatimSegment, keySegment, MAX_SEGMENT_LENGTH, UnsafeKeyError } from '../../shared/ledger/keys.js';
+import { findingKeys } from '../../shared/ledger/layout.js';
 import { validateBinaryPath } from '../../shared/evidence/path.js';
 
 const SAFE = /^[A-Za-z0-9._-]{1,100}$/;
@@ -60,14 +61,16 @@ describe('keySegment', () => {
   });
 });
 
-describe('evidenceKeys', () => {
+describe('findingKeys (evidence keys)', () => {
   test('layout project/cluster/namespace/pod/finding-id with binary and manifest.json', () => {
-    const k = evidenceKeys({ project: 'acme', cluster: 'payments', namespace: 'ns', pod: 'p-1', findingId: 'f1' });
-    assert.deepEqual(k, { dir: 'acme/payments/ns/p-1/f1', binary: 'acme/payments/ns/p-1/f1/binary', manifest: 'acme/payments/ns/p-1/f1/manifest.json' });
+    const k = findingKeys({ projectId: 'other', cluster: { project: 'acme', name: 'payments' }, namespace: 'ns', pod: 'p-1', findingId: 'f1' });
+    assert.equal(k.folder, 'acme/payments/ns/p-1/f1');
+    assert.equal(k.binary, 'acme/payments/ns/p-1/f1/binary');
+    assert.equal(k.manifest, 'acme/payments/ns/p-1/f1/manifest.json');
   });
 
   test('hostile parts cannot add or remove levels', () => {
-    const k = evidenceKeys({ project: '..', cluster: '../../etc', namespace: 'a/b/c', pod: '\u0000', findingId: '/../../etc/x' });
+    const k = findingKeys({ projectId: 'x', cluster: { project: '..', name: '../../etc' }, namespace: 'a/b/c', pod: '\u0000', findingId: '/../../etc/x' });
     const segments = k.binary.split('/');
     assert.equal(segments.length, 6);
     assert.equal(segments[5], 'binary');
