@@ -201,6 +201,8 @@ export async function respond(incident: Incident, plan: ResponsePlan, ctx: Respo
       async (signal) => {
         const result = await snapshotBinary({ incident, workloads: w, store, policy: settings.snapshot, collector: ctx.collector, signal });
         evidence = result;
+        // Non-fatal evidence problems (e.g. the manifest with the copy's hashes not written) are never silent.
+        if (result.outcome !== 'failed') for (const warning of result.warnings) audit.warning(`snapshot: ${warning}`, { step: 'snapshot' });
         if (result.outcome === 'failed') throw Object.assign(new Error(result.reason), { code: result.code, kindHint: result.kind });
         return result;
       },

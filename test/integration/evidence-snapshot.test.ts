@@ -20,6 +20,7 @@ import { snapshotBinary, type SnapshotInput } from '../../shared/evidence/snapsh
 import type { EvidenceResult, SnapshotPolicy } from '../../shared/evidence/types.js';
 import { workloadsFromKubeConfig } from '../../shared/kube/client-node-workloads.js';
 import { startFakeGcs, type FakeGcs } from '../support/fake-gcs.js';
+import { evidenceBucketRoles } from '../../shared/gcp-permissions.js';
 import { sha256OfGenerated, startFakeKube, type FakeKube } from '../support/fake-kube.js';
 
 const MiB = 1024 * 1024;
@@ -167,7 +168,8 @@ before(async () => {
       { name: 'stopped', running: false, files: { '/usr/bin/evil': { content: Buffer.from('x') } } },
     ],
   });
-  gcsFake = await startFakeGcs();
+  // The roles Terraform grants the function on the bucket (the infra test holds Terraform to the same table).
+  gcsFake = await startFakeGcs({ iam: { roles: evidenceBucketRoles() } });
   base = await mkdtemp(join(tmpdir(), 'evidence-snapshot-'));
   root = join(base, 'root');
   local = new LocalEvidenceStore({ root });
