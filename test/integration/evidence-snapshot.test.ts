@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -504,6 +504,25 @@ describe('snapshot outcomes (local store unless stated)', () => {
       assert.equal(r.kind, 'permanent');
     }
     assert.equal(kube.requests.filter((q) => q.path.endsWith('/exec')).length, execs);
+  });
+
+  test('an object at the evidence key that is not a complete copy of ours is not taken for the evidence', async () => {
+    const small = createHash('sha256').update('small binary\n').digest('hex');
+    // GCS: an object someone else wrote (no scc-complete). Local: a data file whose sidecar never came (a crash).
+    const incG = incident({ path: '/usr/bin/small', sha256: small, findingId: 'f-foreign-gcs' });
+    await gcsFake.putObject(BUCKET, `ctd/${folderOf(incG)}/binary`, Buffer.from('someone else'), { owner: 'other' });
+    const incL = incident({ path: '/usr/bin/small', sha256: small, findingId: 'f-foreign-local' });
+    await mkdir(join(root, folderOf(incL)), { recursive: true });
+    await writeFile(join(root, folderOf(incL), 'binary'), 'half a copy');
+    const quickLocal = new LocalEvidenceStore({ root, sidecarWaitMs: 50 });
+    for (const [store, inc] of [[gcs, incG], [quickLocal, incL]] as const) {
+      const r = await run(store, inc);
+      assertFailed(r);
+      assert.equal(r.failure, 'incomplete-object-exists', r.reason);
+      assert.equal(r.kind, 'permanent');
+      assert.equal(await store.stat(`${folderOf(inc)}/manifest.json`), null, 'no manifest vouches for it');
+    }
+    assert.equal((await gcsFake.read(BUCKET, `ctd/${folderOf(incG)}/binary`)).toString(), 'someone else', 'and it is not overwritten');
   });
 
   test('hostile names and /../../ paths cannot escape the store prefix', async () => {
