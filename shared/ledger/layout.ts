@@ -264,13 +264,13 @@ export const LEDGER_TABLE: readonly LedgerTableRow[] = [
 ];
 
 /** `<folder>` in the table. */
-export const FOLDER_PATTERN = `<cluster project>/<cluster | ${MISSING.cluster}>/<namespace | ${MISSING.namespace}>/<pod | ${MISSING.pod}>/<finding id>, each segment safe (keySegment)`;
+export const FOLDER_PATTERN = `<cluster project>/<cluster | ${MISSING.cluster}>/<namespace | ${MISSING.namespace}>/<pod | ${MISSING.pod}>/<finding id>`;
 
 /** The table as markdown (README and docs carry this text; a unit test keeps them equal). */
 export function ledgerTableMarkdown(): string {
   const rows = LEDGER_TABLE.map((r) => `| \`${r.key}\` | ${r.record} | ${r.writtenBy} | ${r.metadata.map((m) => `\`${m}\``).join(', ')} | ${r.meaning} |`);
   return [
-    `\`<folder>\` = ${FOLDER_PATTERN}. Every object also carries \`${META.complete}: true\` and \`${META.record}: <record>\`.`,
+    `\`<folder>\` = \`${FOLDER_PATTERN}\`, each segment made safe by keySegment() (shared/ledger/keys.ts). Every object also carries \`${META.complete}: true\` (set by the backend) and \`${META.record}: <record>\`; metadata is fixed at creation.`,
     '',
     '| key | record | written by | metadata | meaning |',
     '| --- | --- | --- | --- | --- |',
