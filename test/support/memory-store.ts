@@ -1,8 +1,9 @@
 // An in-memory EvidenceStore with exactly the port's semantics (shared/ports.ts): `create` is
 // create-only (the first writer to finish its body wins; later ones get `created: false` and
-// the existing object), a failed or aborted body leaves nothing behind, every object it creates
-// carries `scc-complete: true` and `stat` reports only such objects (like both backends). Every operation yields to the event loop first, so concurrent
-// callers really interleave, and goes through a FaultPlan (keys `create <key>`, `stat <key>`,
+// the existing object), a failed or aborted body leaves nothing behind, every object it
+// creates carries `scc-complete: true` and `stat` reports only such objects (like both
+// backends). Every operation yields to the event loop first, so concurrent callers really
+// interleave, and goes through a FaultPlan (keys `create <key>`, `stat <key>`,
 // `readText <key>`, `list <prefix>`) so tests can inject 503s, 403s, delays and hangs.
 import type { CreateOptions, EvidenceStore, StoredObject } from '../../shared/ports.js';
 import { FaultPlan, sleep } from './faults.js';
