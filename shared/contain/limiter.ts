@@ -72,8 +72,7 @@ export class StoreActionLimiter implements ActionLimiter {
   private readonly prefix: string;
 
   constructor(private readonly store: EvidenceStore, options: StoreLimiterOptions = {}) {
-    const p = options.prefix ?? '';
-    this.prefix = p === '' || p.endsWith('/') ? p : `${p}/`;
+    this.prefix = options.prefix ?? ''; // rateLimitKeys() adds the '/'
   }
 
   private keys(rule: string, window: string): RateLimitKeys {

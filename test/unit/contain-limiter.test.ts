@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { createActionLimiter, hourWindow, NoSharedStoreLimiter, StoreActionLimiter } from '../../shared/contain/limiter.js';
 import { ruleSegment } from '../../shared/ledger/layout.js';
 import { classifyError } from '../../shared/common/errors.js';
+import type { StoredObject } from '../../shared/ports.js';
 import { MemoryStore } from '../support/memory-store.js';
 
 const NOW = new Date('2026-11-27T09:14:02.113Z');
@@ -221,6 +222,20 @@ describe('StoreActionLimiter: a slot is won only by creating it', () => {
     assert.equal(new StoreActionLimiter(new MemoryStore()).slotKey('r', 'w', 0), '_ratelimit/r/w/slots/0.json');
     assert.equal(a.shared, true);
     assert.ok(createActionLimiter(new MemoryStore()) instanceof StoreActionLimiter);
+  });
+
+  test("the caller's signal reaches the slot and subject creates", async () => {
+    const seen: { key: string; signal: AbortSignal | undefined }[] = [];
+    class Recording extends MemoryStore {
+      override create(key: string, body: NodeJS.ReadableStream, metadata: Record<string, string>, signal?: AbortSignal): Promise<{ created: boolean; object: StoredObject }> {
+        seen.push({ key, signal });
+        return super.create(key, body, metadata, signal);
+      }
+    }
+    const ac = new AbortController();
+    await new StoreActionLimiter(new Recording()).reserve('r', 1, 's', NOW, ac.signal);
+    assert.equal(seen.length, 2);
+    for (const c of seen) assert.equal(c.signal, ac.signal, c.key);
   });
 
   test('no store: peek refuses too', async () => {

@@ -99,6 +99,10 @@ describe('readJson / readRecord', () => {
     assert.equal(await readRecord(store, 'b.json', isRun), null);
     assert.equal(await readRecord(store, 'c.json', isRun), null);
     assert.equal(await readRecord(store, 'd.json', isRun), null);
+    // Even a guard that accepts anything gets nothing for an absent or unreadable record.
+    const anything = (_v: unknown): _v is unknown => true;
+    assert.equal(await readRecord(store, 'd.json', anything), null);
+    assert.equal(await readRecord(store, 'c.json', anything), null);
   });
 });
 

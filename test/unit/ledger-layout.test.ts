@@ -75,6 +75,7 @@ describe('keys inside a folder', () => {
     assert.equal(k.effectsPrefix, 'a/b/c/d/f/effects-');
     assert.equal(k.effects('0b6f-11aa'), 'a/b/c/d/f/effects-0b6f-11aa.json');
     assert.equal(k.effects('../x y'), 'a/b/c/d/f/effects-___x_y.json', 'a hostile run id stays one name');
+    assert.equal(keysIn('a/b//').binary, 'a/b/binary', 'every trailing slash goes');
     assert.equal(findingKeys(incident()).binary, `${FOLDER}/binary`);
   });
 });
@@ -98,6 +99,9 @@ describe('blast-radius keys', () => {
     assert.equal(ruleSegment('delete-critical'), 'delete-critical');
     assert.equal(ruleSegment('a/b'), 'a_b-c14cddc0');
     assert.match(ruleSegment('.hidden'), /^hidden-[0-9a-f]{8}$/);
+    assert.equal(ruleSegment('a//b'), 'a_b-7a9acf33', 'a run of unsafe characters is one _');
+    assert.equal(ruleSegment('a/.b'), 'a_.b-fbed6e8c', 'only leading dots go');
+    assert.equal(ruleSegment('..x'), 'x-8901738c', 'all leading dots go');
     assert.match(ruleSegment(''), /^-[0-9a-f]{8}$/);
     assert.equal(ruleSegment('x'.repeat(80)).length, 60 + 9);
   });
@@ -157,6 +161,9 @@ describe('LEDGER_TABLE: the one description of the store', () => {
 
   test('README carries the table exactly as the code renders it', () => {
     const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
-    assert.ok(readme.includes(ledgerTableMarkdown()), 'README "The evidence store" is stale: paste ledgerTableMarkdown() output');
+    const table = ledgerTableMarkdown();
+    assert.ok(table.includes('| key | record | written by | metadata | meaning |'));
+    assert.equal(table.split('\n').filter((l) => l.startsWith('| `')).length, LEDGER_TABLE.length, 'one line per row');
+    assert.ok(readme.includes(table), 'README "The evidence store" is stale: paste ledgerTableMarkdown() output');
   });
 });
