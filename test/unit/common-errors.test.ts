@@ -93,6 +93,17 @@ describe('classifyError', () => {
     }
   });
 
+  test('every gRPC status code is named (google.rpc.Code)', () => {
+    const names = ['CANCELLED', 'UNKNOWN', 'INVALID_ARGUMENT', 'DEADLINE_EXCEEDED', 'NOT_FOUND', 'ALREADY_EXISTS', 'PERMISSION_DENIED', 'RESOURCE_EXHAUSTED', 'FAILED_PRECONDITION', 'ABORTED', 'OUT_OF_RANGE', 'UNIMPLEMENTED', 'INTERNAL', 'UNAVAILABLE', 'DATA_LOSS', 'UNAUTHENTICATED'];
+    names.forEach((name, i) => assert.equal(classifyError(Object.assign(new Error('g'), { code: i + 1, details: '' })).code, name, String(i + 1)));
+  });
+
+  test('a string that looks like a number is not a status: "503" is an errno-like code, "5" is not gRPC', () => {
+    assert.deepEqual(classifyError(Object.assign(new Error('s'), { statusCode: '503' })), { kind: 'permanent', reason: 's' });
+    assert.deepEqual(classifyError(Object.assign(new Error('s'), { code: '503' })), { kind: 'permanent', code: '503', reason: 's' });
+    assert.deepEqual(classifyError(Object.assign(new Error('s'), { code: '5', details: 'x' })), { kind: 'permanent', code: '5', reason: 's' });
+  });
+
   test('a number code outside 0..16, or without gRPC fields, is not read as gRPC', () => {
     // 17 with details: no gRPC name, no HTTP status, no errno: permanent without a code.
     const c17 = classifyError(Object.assign(new Error('odd'), { code: 17, details: 'x' }));
