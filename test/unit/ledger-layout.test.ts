@@ -163,6 +163,7 @@ describe('LEDGER_TABLE: the one description of the store', () => {
     const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
     const table = ledgerTableMarkdown();
     assert.ok(table.includes('| key | record | written by | metadata | meaning |'));
+    assert.ok(table.startsWith('`<folder>` = `<cluster project>/<cluster | no-cluster>/<namespace | no-namespace>/<pod | no-pod>/<finding id>`'), 'the folder is explained above the table');
     assert.equal(table.split('\n').filter((l) => l.startsWith('| `')).length, LEDGER_TABLE.length, 'one line per row');
     assert.ok(readme.includes(table), 'README "The evidence store" is stale: paste ledgerTableMarkdown() output');
   });
