@@ -26,7 +26,7 @@ const GROUPS = {
   },
   guards: {
     mutate: ['shared/contain/guards.ts'],
-    tests: ['test/unit/contain-guards.test.ts'],
+    tests: ['test/unit/contain-guards.test.ts', 'test/unit/contain-executor.test.ts'],
   },
   redaction: {
     mutate: ['shared/finding/redact.ts', 'shared/record/scrub.ts'],
