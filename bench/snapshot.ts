@@ -22,7 +22,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Cp, KubeConfig } from '@kubernetes/client-node';
 import type { Incident } from '../shared/finding/types.js';
-import { LocalEvidenceStore } from '../shared/evidence/local-store.js';
+import { LocalEvidenceStore } from '../shared/ledger/local-store.js';
 import { snapshotBinary } from '../shared/evidence/snapshot.js';
 import { workloadsFromKubeConfig } from '../shared/kube/client-node-workloads.js';
 import { BENCH_ENV, formatTable, median, sampleRss, sleep, type Row } from './lib.js';

@@ -75,7 +75,8 @@ resource "google_organization_iam_member" "responder_marks_writer" {
   member = "serviceAccount:${google_service_account.responder.email}"
 }
 
-# EvidenceStore: create-only objects (cannot overwrite or delete) ...
+# EvidenceStore: create-only objects (cannot overwrite, delete or update metadata: every
+# object's metadata is sent with its create, the copy's hashes ride on the manifest) ...
 resource "google_storage_bucket_iam_member" "responder_evidence_creator" {
   bucket = google_storage_bucket.evidence.name
   role   = "roles/storage.objectCreator"

@@ -66,7 +66,9 @@ export const GCP_PERMISSIONS = [
     scope: 'bucket',
     resource: 'evidence-bucket',
     adapter: 'EvidenceStore',
-    why: 'create-only evidence, manifest and report objects (ifGenerationMatch: 0). The role cannot overwrite or delete, which is what makes evidence tamper-evident.',
+    why:
+      'create-only evidence, manifest and report objects (ifGenerationMatch: 0). The role cannot overwrite or delete, which is what makes evidence tamper-evident. ' +
+      'Nor can it update metadata (no storage.objects.update): every object carries the metadata sent with its create, and what a copy establishes only at its end (hashes, size, truncation, verdict) rides on the manifest, created after the binary.',
   },
   {
     role: 'roles/storage.objectViewer',
@@ -98,6 +100,11 @@ export const GCP_PERMISSIONS = [
       'through the Logging API when stdout ingestion is not used.',
   },
 ] as const satisfies readonly GcpRoleGrant[];
+
+/** The roles granted on the evidence bucket (the GCS fake's IAM check grants exactly these in tests). */
+export function evidenceBucketRoles(): string[] {
+  return GCP_PERMISSIONS.filter((g) => g.scope === 'bucket' && 'resource' in g && g.resource === 'evidence-bucket').map((g) => g.role);
+}
 
 /** Identities other than the function's service account that event delivery needs. */
 export type PlumbingMember = 'trigger-service-account' | 'pubsub-service-agent' | 'scc-notification-service-agent' | 'storage-service-agent' | 'build-service-account';

@@ -236,16 +236,15 @@ export interface StoredObject {
 }
 
 export interface CreateOptions {
-  /**
-   * Metadata only known once the body has ended (hashes, size, truncation), merged into the
-   * object's metadata after the data is complete: the local store writes it into the sidecar,
-   * the Cloud Storage store patches it on (the object itself is complete without it).
-   */
-  finalMetadata?: () => Record<string, string>;
   /** Default `application/octet-stream`. */
   contentType?: string;
 }
 
+/**
+ * The four primitives a backend implements (shared/ledger/local-store.ts, shared/gcp/gcs-store.ts);
+ * the layout and the record protocol on top of them are shared/ledger/. An object's metadata
+ * is fixed when it is created: there is no update (the deployed roles cannot update either).
+ */
 export interface EvidenceStore {
   /** Human-readable location, e.g. `gs://bucket/prefix` or `/var/evidence`. */
   readonly location: string;

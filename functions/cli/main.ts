@@ -25,7 +25,7 @@ import { createRuntime, loadPolicyFile, PolicyFileError, type Runtime } from '..
 import type { ResponderConfig } from '../../shared/config.js';
 import type { Incident } from '../../shared/finding/types.js';
 import { readLatestReport } from '../../shared/record/idempotency.js';
-import { findingFolder } from '../../shared/record/report-object.js';
+import { findingFolder } from '../../shared/ledger/layout.js';
 import { REPORT_SCHEMA_VERSION, type TriageReport } from '../../shared/respond/report.js';
 import { undo, UndoInputError, UNDO_USAGE } from './undo.js';
 import { loadConfig } from '../../shared/config.js';

@@ -112,7 +112,7 @@ async function evidenceStore(config: ResponderConfig): Promise<EvidenceStore | u
   const e = config.evidence;
   if (e.kind === 'none') return undefined;
   if (e.kind === 'local') {
-    const { LocalEvidenceStore } = await import('../../shared/evidence/local-store.js');
+    const { LocalEvidenceStore } = await import('../../shared/ledger/local-store.js');
     return new LocalEvidenceStore({ root: e.dir });
   }
   const { GcsEvidenceStore } = await import('../../shared/gcp/gcs-store.js');

@@ -58,7 +58,8 @@ function messageOf(err: unknown): string {
   if (err instanceof Error) return err.message;
   if (typeof err === 'string') return err;
   try {
-    return JSON.stringify(err);
+    // JSON.stringify gives undefined (not a string) for undefined, functions and symbols.
+    return JSON.stringify(err) ?? String(err);
   } catch {
     return String(err);
   }

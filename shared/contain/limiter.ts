@@ -6,7 +6,7 @@
 // by every instance and has create-only writes (GCS `ifGenerationMatch: 0`, O_EXCL for the
 // local directory). No new service, no new permission beyond objectCreator + list + get.
 //
-// How it counts, race-free: one action = one slot object
+// How it counts, race-free: one action = one slot object (keys: shared/ledger/layout.ts)
 //   <prefix>_ratelimit/<rule>/<window>/slots/<n>.json      for n in 0 .. limit-1
 // An instance lists the window's slots, then tries to create slot n = (slots seen), n+1, ...
 // with create-only semantics. Two instances racing for the same n: the store lets exactly
@@ -26,9 +26,9 @@
 //
 // Without a shared store there is nothing to count in: the limiter refuses every slot, so
 // enforced actions degrade to dry-run with the reason "no shared store to count actions".
-import { createHash } from 'node:crypto';
-import { Readable } from 'node:stream';
 import type { EvidenceStore } from '../ports.js';
+import { putJson } from '../ledger/json.js';
+import { claimedSlotOf, META, rateLimitKeys, slotNumber, subjectHash, type RateLimitKeys } from '../ledger/layout.js';
 
 export interface LimitVerdict {
   allowed: boolean;
@@ -91,18 +91,6 @@ export function hourWindow(now: Date): string {
   return now.toISOString().slice(0, 13);
 }
 
-function hash(text: string, length: number): string {
-  return createHash('sha256').update(text).digest('hex').slice(0, length);
-}
-
-/** Rule names become one path segment: safe characters kept, a hash added when anything was changed. */
-export function ruleSegment(rule: string): string {
-  const cleaned = rule.replace(/[^A-Za-z0-9._-]+/g, '_').slice(0, 60);
-  return cleaned === rule && cleaned !== '' && !cleaned.startsWith('.') ? cleaned : `${cleaned.replace(/^\.+/, '')}-${hash(rule, 8)}`;
-}
-
-const SLOT_RE = /(?:^|\/)slots\/(\d+)\.json$/;
-
 export interface StoreLimiterOptions {
   /** Key prefix inside the store (e.g. `evidence/`); empty by default. */
   prefix?: string;
@@ -113,40 +101,31 @@ export class StoreActionLimiter implements ActionLimiter {
   private readonly prefix: string;
 
   constructor(private readonly store: EvidenceStore, options: StoreLimiterOptions = {}) {
-    const p = options.prefix ?? '';
-    this.prefix = p === '' || p.endsWith('/') ? p : `${p}/`;
+    this.prefix = options.prefix ?? ''; // rateLimitKeys() adds the '/'
   }
 
-  private base(scope: LimitSubjectScope, window: string): string {
+  private keys(scope: LimitSubjectScope, window: string): RateLimitKeys {
     const { rule, namespace, workload } = scopeOf(scope);
-    const narrower = workload !== undefined ? `workload/${ruleSegment(workload)}/` : namespace !== undefined ? `namespace/${ruleSegment(namespace)}/` : '';
-    return `${this.prefix}_ratelimit/${ruleSegment(rule)}/${narrower}${window}/`;
+    return rateLimitKeys(this.prefix, rule, window, { ...(namespace === undefined ? {} : { namespace }), ...(workload === undefined ? {} : { workload }) });
   }
 
   slotKey(rule: LimitSubjectScope, window: string, n: number): string {
-    return `${this.base(rule, window)}slots/${n}.json`;
+    return this.keys(rule, window).slot(n);
   }
 
   claimKey(rule: LimitSubjectScope, window: string, subject: string): string {
-    return `${this.base(rule, window)}subjects/${hash(subject, 32)}.json`;
+    return this.keys(rule, window).subject(subject);
   }
 
   /** Slot numbers present in the window (only well-formed slot keys count). */
   private async slots(rule: LimitSubjectScope, window: string, signal?: AbortSignal): Promise<number[]> {
-    const keys = await this.store.list(`${this.base(rule, window)}slots/`, signal);
-    const out: number[] = [];
-    for (const k of keys) {
-      const m = SLOT_RE.exec(k);
-      if (m?.[1] !== undefined) out.push(Number(m[1]));
-    }
-    return out;
+    const keys = await this.store.list(this.keys(rule, window).slotsPrefix, signal);
+    return keys.map(slotNumber).filter((n): n is number => n !== undefined);
   }
 
   private async claimedSlot(rule: LimitSubjectScope, window: string, subject: string, signal?: AbortSignal): Promise<number | undefined> {
     const claim = await this.store.stat(this.claimKey(rule, window, subject), signal);
-    if (claim === null) return undefined;
-    const slot = Number(claim.metadata['slot']);
-    return Number.isInteger(slot) ? slot : -1;
+    return claim === null ? undefined : claimedSlotOf(claim.metadata);
   }
 
   async peek(rule: LimitSubjectScope, limit: number, subject: string, now: Date, signal?: AbortSignal, pending = 0): Promise<LimitVerdict> {
@@ -170,23 +149,20 @@ export class StoreActionLimiter implements ActionLimiter {
     const seen = await this.slots(rule, window, signal);
     const at = now.toISOString();
     for (let n = seen.length; n < limit; n += 1) {
-      const record = { ...scopeOf(rule), window, slot: n, subject: hash(subject, 32), at };
-      const { created } = await this.store.create(this.slotKey(rule, window, n), body(record), meta(scopeOf(rule).rule, window, n, subject), signal);
+      const record = { ...scopeOf(rule), window, slot: n, subject: subjectHash(subject), at };
+      const fields = meta(scopeOf(rule).rule, window, n, subject);
+      const { created } = await putJson(this.store, this.slotKey(rule, window, n), 'ratelimit-slot', record, fields, signal ? { signal } : {});
       if (!created) continue; // another instance (or delivery) won slot n: try the next one
       // Best effort: a failure here only means a redelivery may take one more slot.
-      await this.store.create(this.claimKey(rule, window, subject), body(record), meta(scopeOf(rule).rule, window, n, subject), signal).catch(() => undefined);
+      await putJson(this.store, this.claimKey(rule, window, subject), 'ratelimit-subject', record, fields, signal ? { signal } : {}).catch(() => undefined);
       return { allowed: true, used: n + 1, limit, window, slot: n, reason: reasonAllowed(rule, n + 1, limit, window) };
     }
     return { allowed: false, used: limit, limit, window, reason: reasonDenied(rule, limit, window) };
   }
 }
 
-function body(record: Record<string, unknown>): NodeJS.ReadableStream {
-  return Readable.from([Buffer.from(`${JSON.stringify(record)}\n`)]);
-}
-
 function meta(rule: string, window: string, slot: number, subject: string): Record<string, string> {
-  return { kind: 'ratelimit-slot', rule, window, slot: String(slot), subject: hash(subject, 32) };
+  return { [META.rule]: rule, [META.window]: window, [META.slot]: String(slot), [META.subject]: subjectHash(subject) };
 }
 
 // The same words in dry-run (peek) and enforce (reserve), so both report identical verdicts.

@@ -34,9 +34,8 @@ export interface CopyDeps {
 export interface CopySink {
   store: EvidenceStore;
   key: string;
+  /** Fixed at creation: what is known only at the end (hashes) goes into the manifest. */
   metadata: Record<string, string>;
-  /** Metadata known once the bytes are hashed. */
-  finalMetadata: (hash: HashReport, endedAt: string) => Record<string, string>;
 }
 
 export interface CopySpec {
@@ -77,7 +76,6 @@ class CopyAttempt {
   private stopped = false; // after this nothing more is fed into the hasher
   private createPromise: Promise<Created> | undefined;
   private storeError: unknown;
-  private finalMetadata: Record<string, string> = {};
   private exec: ExecResult | undefined;
   /** Chunks handed to the hasher/store and not yet taken: the store, not the exec, is slow. */
   private pendingFeeds = 0;
@@ -130,7 +128,7 @@ class CopyAttempt {
   private startCreate(): void {
     const sink = this.spec.sink;
     if (sink === null || this.createPromise !== undefined) return;
-    this.createPromise = sink.store.create(sink.key, this.gate, sink.metadata, this.deps.deadline.signal, { finalMetadata: () => this.finalMetadata });
+    this.createPromise = sink.store.create(sink.key, this.gate, sink.metadata, this.deps.deadline.signal);
     this.createPromise.catch((err: unknown) => {
       this.storeError = err;
       this.execAbort.abort(err); // no point reading on when nothing can be stored
@@ -268,7 +266,6 @@ class CopyAttempt {
     const tarDuplicates = this.tarOutcome?.duplicates ?? 0;
     const sink = this.spec.sink;
     if (sink === null) return { kind: 'hashed', attempt: this.attemptOf(outcome, note), hash, tarDuplicates };
-    this.finalMetadata = sink.finalMetadata(hash, endedAt);
     this.startCreate(); // an empty file never produced a first chunk
     this.gate.commit();
     let stored: Created;

@@ -1,11 +1,13 @@
 // The manifest written next to the binary (create-only): what was copied, from where, with
 // which tool, how far it can be trusted, its hashes against the finding's, and the volatile
 // state's artefact. Also reads an existing manifest back (a redelivery, or a lost create race).
-import { Readable } from 'node:stream';
+// The copy's hashes, size, truncation and verdict also ride on the manifest's object metadata
+// (the binary's metadata is fixed when its upload starts; shared/ledger/layout.ts).
 import { classifyError } from '../common/errors.js';
 import { sleep } from '../common/time.js';
 import type { Incident } from '../finding/types.js';
-import type { EvidenceKeys } from '../ledger/keys.js';
+import { putJson, readRecord } from '../ledger/json.js';
+import { copyMetadata, META, type FindingKeys } from '../ledger/layout.js';
 import type { EvidenceStore, PodView, StoredObject } from '../ports.js';
 import type { Deadline } from './deadline.js';
 import type { CollectorInfo, EvidenceManifest, ExecAttempt, HashReport, SnapshotMethod, ToolTrust, VolatileArtefact } from './types.js';
@@ -33,7 +35,7 @@ export function countsAsEvidence(method: SnapshotMethod, hash: HashReport, tarDu
 export interface ManifestInput {
   incident: Incident;
   pod: PodView | undefined;
-  keys: EvidenceKeys;
+  keys: FindingKeys;
   path: { requested: string; read: string };
   maxBytes: number;
   method: SnapshotMethod;
@@ -98,8 +100,9 @@ export function buildManifest(m: ManifestInput): EvidenceManifest {
 /** Writes the manifest; a failure is a warning (the binary is stored already). */
 export async function writeManifest(store: EvidenceStore, key: string, manifest: EvidenceManifest, deadline: Deadline, warnings: string[]): Promise<StoredObject | null> {
   try {
-    const body = Readable.from([Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`)]);
-    const m = await deadline.race(store.create(key, body, { 'scc-finding': manifest.findingName, 'scc-kind': 'manifest' }, deadline.signal, { contentType: 'application/json' }));
+    const hash = { sha256: manifest.hashes.sha256, size: manifest.size, truncated: manifest.truncated, verdict: manifest.verdict, ...(manifest.hashes.prefix ? { prefix: manifest.hashes.prefix } : {}) };
+    const fields = { [META.finding]: manifest.findingName, ...copyMetadata(hash), [META.trust]: manifest.trust, [META.endedAt]: manifest.collection.endedAt };
+    const m = await deadline.race(putJson(store, key, 'manifest', manifest, fields, { pretty: true, signal: deadline.signal }));
     if (!m.created) warnings.push(`a manifest already existed at ${key}; it was kept`);
     return m.object;
   } catch (err) {
@@ -108,14 +111,8 @@ export async function writeManifest(store: EvidenceStore, key: string, manifest:
   }
 }
 
-export function parseManifest(text: string | null): EvidenceManifest | null {
-  if (text === null) return null;
-  try {
-    const m = JSON.parse(text) as Partial<EvidenceManifest>;
-    return m.schema === MANIFEST_SCHEMA ? (m as EvidenceManifest) : null;
-  } catch {
-    return null;
-  }
+function isManifest(m: unknown): m is EvidenceManifest {
+  return typeof m === 'object' && m !== null && (m as Partial<EvidenceManifest>).schema === MANIFEST_SCHEMA;
 }
 
 /** Reads the manifest of an existing copy, waiting briefly for a concurrent writer's. */
@@ -125,7 +122,7 @@ export async function readExistingManifest(store: EvidenceStore, key: string, de
   let manifest: EvidenceManifest | null = null;
   for (;;) {
     try {
-      manifest = parseManifest(await store.readText(key, deadline.signal));
+      manifest = await readRecord(store, key, isManifest, deadline.signal);
     } catch (err) {
       warnings.push(`reading the existing manifest failed: ${classifyError(err).reason}`);
       break;
@@ -135,8 +132,4 @@ export async function readExistingManifest(store: EvidenceStore, key: string, de
   }
   if (manifest === null && warnings.length === 0) warnings.push('the binary is stored but its manifest.json is missing or not yet written');
   return { manifest, warnings };
-}
-
-export function isComplete(o: StoredObject): boolean {
-  return o.metadata['scc-complete'] === 'true';
 }

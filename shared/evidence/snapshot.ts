@@ -15,17 +15,18 @@ import type { Incident } from '../finding/types.js';
 import type { EvidenceStore, PodView, StoredObject, Workloads } from '../ports.js';
 import { classifyError } from '../common/errors.js';
 import { failureKind } from './exec-outcome.js';
-import { evidenceKeys, type EvidenceKeys } from '../ledger/keys.js';
+import { findingKeys, META, type FindingKeys } from '../ledger/layout.js';
+import { isComplete, recordMetadata } from '../ledger/json.js';
 import { manualDebugCopyCommands } from './manual-command.js';
 import { validateBinaryPath } from './path.js';
 import { runCopy, type CopyDeps, type CopyResult, type CopySink } from './copy-attempt.js';
 import { Deadline } from './deadline.js';
 import { ExecBudget } from './exec-text.js';
-import { buildManifest, isComplete, readExistingManifest, trustOf, writeManifest } from './manifest.js';
+import { buildManifest, readExistingManifest, trustOf, writeManifest } from './manifest.js';
 import { EvidenceByteBudget } from './byte-budget.js';
 import { collectTrusted, type TrustedFailure, type TrustedOutcome } from './trusted-collector.js';
 import { tarMemberName } from './tar-member.js';
-import type { CollectorInfo, EvidenceFailed, EvidenceResult, ExecAttempt, FailureBlame, HashReport, SnapshotFailure, SnapshotMethod, SnapshotPolicy } from './types.js';
+import type { CollectorInfo, EvidenceFailed, EvidenceResult, ExecAttempt, FailureBlame, SnapshotFailure, SnapshotMethod, SnapshotPolicy } from './types.js';
 
 export { MANIFEST_SCHEMA } from './manifest.js';
 
@@ -60,7 +61,7 @@ export function snapshotPolicyFor(policy: SnapshotPolicy, mode: 'enforce' | 'dry
 
 interface Run {
   input: SnapshotInput;
-  keys: EvidenceKeys;
+  keys: FindingKeys;
   path: { requested: string; read: string };
   deadline: Deadline;
   budget: ExecBudget;
@@ -84,7 +85,7 @@ export function blameOf(failure: SnapshotFailure, duringContainerTool: boolean, 
   return 'ours';
 }
 
-function base(run: Pick<Run, 'input' | 'attempts' | 'startedAt' | 'withheld' | 'trusted'> & { keys?: EvidenceKeys }): Omit<EvidenceFailed, 'outcome' | 'failure' | 'kind' | 'reason' | 'blame'> {
+function base(run: Pick<Run, 'input' | 'attempts' | 'startedAt' | 'withheld' | 'trusted'> & { keys?: FindingKeys }): Omit<EvidenceFailed, 'outcome' | 'failure' | 'kind' | 'reason' | 'blame'> {
   return {
     storeLocation: run.input.store.location,
     attempts: run.attempts,
@@ -97,7 +98,7 @@ function base(run: Pick<Run, 'input' | 'attempts' | 'startedAt' | 'withheld' | '
   };
 }
 
-function failedResult(run: Pick<Run, 'input' | 'attempts' | 'startedAt' | 'withheld' | 'trusted'> & { keys?: EvidenceKeys }, f: { failure: SnapshotFailure; reason: string; blame: FailureBlame; code?: number | string; manualCommands?: string[] }): EvidenceFailed {
+function failedResult(run: Pick<Run, 'input' | 'attempts' | 'startedAt' | 'withheld' | 'trusted'> & { keys?: FindingKeys }, f: { failure: SnapshotFailure; reason: string; blame: FailureBlame; code?: number | string; manualCommands?: string[] }): EvidenceFailed {
   if (f.blame === 'target') run.withheld.push(`evidence destroyed or withheld by the target: ${f.reason}`);
   return {
     outcome: 'failed',
@@ -126,7 +127,7 @@ export async function snapshotBinary(input: SnapshotInput): Promise<EvidenceResu
   if (incident.binary?.path === undefined) return failedResult(pre, { failure: 'invalid-path', reason: 'the finding carries no binary path', blame: 'target' });
   const checked = validateBinaryPath(incident.binary.path);
   if (!checked.ok) return failedResult(pre, { failure: 'invalid-path', reason: `${checked.reason}: ${JSON.stringify(checked.requested.slice(0, 200))}`, blame: 'target' });
-  const keys = evidenceKeys({ project: cluster.project, cluster: cluster.name, namespace, pod, findingId: incident.findingId });
+  const keys = findingKeys(incident);
   const p = input.policy;
   const run: Run = {
     ...pre,
@@ -209,27 +210,21 @@ function sinkFor(run: Run, method: SnapshotMethod, source?: string): CopySink {
   return {
     store: run.input.store,
     key: run.keys.binary,
-    metadata: {
-      'scc-finding': incident.findingName,
-      'scc-finding-id': incident.findingId,
-      'scc-namespace': incident.namespace ?? '',
-      'scc-pod': incident.pod ?? '',
-      'scc-container': incident.container ?? '',
-      'scc-path': run.path.read,
-      'scc-method': method,
-      ...(source === undefined ? {} : { 'scc-source': source }),
-      'scc-collector': collector.identity,
-      'scc-collector-version': collector.version,
-      'scc-started-at': run.startedAt,
-    },
-    finalMetadata: (hash: HashReport, endedAt: string) => ({
-      'scc-sha256': hash.sha256,
-      'scc-size': String(hash.size),
-      'scc-truncated': String(hash.truncated),
-      'scc-verdict': hash.verdict,
-      ...(hash.prefix ? { 'scc-prefix-sha256': hash.prefix.sha256, 'scc-prefix-bytes': String(hash.prefix.bytes) } : {}),
-      'scc-trust': trustOf(method),
-      'scc-ended-at': endedAt,
+    // Known when the upload starts; the hashes go into the manifest (shared/ledger/layout.ts):
+    // the bucket's roles cannot update an object's metadata afterwards.
+    metadata: recordMetadata('binary', {
+      [META.finding]: incident.findingName,
+      [META.findingId]: incident.findingId,
+      [META.namespace]: incident.namespace ?? '',
+      [META.pod]: incident.pod ?? '',
+      [META.container]: incident.container ?? '',
+      [META.path]: run.path.read,
+      [META.method]: method,
+      ...(source === undefined ? {} : { [META.source]: source }),
+      [META.trust]: trustOf(method),
+      [META.collector]: collector.identity,
+      [META.collectorVersion]: collector.version,
+      [META.startedAt]: run.startedAt,
     }),
   };
 }
@@ -353,8 +348,8 @@ async function copied(run: Run, r: Extract<CopyResult, { kind: 'stored' | 'exist
 async function existsResult(run: Run, object: StoredObject, reason: string, waitForManifest: boolean): Promise<EvidenceResult> {
   const { incident } = run.input;
   const meta = object.metadata;
-  if (meta['scc-finding'] !== undefined && meta['scc-finding'] !== incident.findingName) {
-    return failedResult(run, { failure: 'existing-object-conflict', reason: `the object at ${run.keys.binary} belongs to another finding (${meta['scc-finding']}); not reporting it as this finding's evidence`, blame: 'ours' });
+  if (meta[META.finding] !== undefined && meta[META.finding] !== incident.findingName) {
+    return failedResult(run, { failure: 'existing-object-conflict', reason: `the object at ${run.keys.binary} belongs to another finding (${meta[META.finding]}); not reporting it as this finding's evidence`, blame: 'ours' });
   }
   const { manifest, warnings } = await readExistingManifest(run.input.store, run.keys.manifest, run.deadline, waitForManifest);
   if (manifest !== null && manifest.findingName !== incident.findingName) {

@@ -10,10 +10,10 @@
 // another's /proc/<pid>/exe when the uid is the same and the process is dumpable); CAP_SYS_PTRACE
 // only when the policy asks (Pod Security "baseline" refuses it).
 import { createHash, randomBytes } from 'node:crypto';
-import { Readable } from 'node:stream';
 import { classifyError } from '../common/errors.js';
 import type { Incident } from '../finding/types.js';
-import type { EvidenceKeys } from '../ledger/keys.js';
+import { putBytes } from '../ledger/json.js';
+import { META, type FindingKeys } from '../ledger/layout.js';
 import type { EvidenceStore, PodView, Workloads } from '../ports.js';
 import { runCopy, type CopyDeps, type CopyResult, type CopySink } from './copy-attempt.js';
 import type { Deadline } from './deadline.js';
@@ -29,7 +29,7 @@ export interface TrustedInput {
   incident: Incident;
   workloads: Workloads;
   store: EvidenceStore;
-  keys: EvidenceKeys;
+  keys: FindingKeys;
   deadline: Deadline;
   budget: ExecBudget;
   namespace: string;
@@ -84,7 +84,7 @@ async function storeVolatile(input: TrustedInput, state: VolatileState): Promise
   const body = boundedJson(state);
   const sha256 = createHash('sha256').update(body).digest('hex');
   const r = await input.deadline.race(
-    input.store.create(input.keys.volatile, Readable.from([body]), { 'scc-finding': input.incident.findingName, 'scc-kind': 'volatile-state', 'scc-sha256': sha256 }, input.deadline.signal, { contentType: 'application/json' }),
+    putBytes(input.store, input.keys.volatile, 'volatile', body, { [META.finding]: input.incident.findingName, [META.sha256]: sha256 }, { contentType: 'application/json', signal: input.deadline.signal }),
   );
   return { key: input.keys.volatile, uri: r.object.uri, sha256, bytes: body.length, processes: state.processes.length, suspects: state.suspects, ...summariseSockets(state), problems: state.problems };
 }

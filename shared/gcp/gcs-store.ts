@@ -5,8 +5,9 @@
 // released by the snapshot once the copy is verified, so an object that exists is complete;
 // it also carries `scc-complete: true` in the metadata sent with the create, so that objects
 // written by anything else (or a partial object from some other tool) never look like ours.
-// Hashes, size and truncation, known only at the end, are patched on afterwards
-// (`ifMetagenerationMatch`), and are always in the manifest as well.
+// Metadata is only ever sent with the create: the deployed roles (objectCreator +
+// objectViewer, shared/gcp-permissions.ts) have no storage.objects.update, so what is known
+// only at the end of a copy (hashes, size, truncation) goes into the manifest, written after.
 //
 // Loaded lazily by the composition root: importing this module loads @google-cloud/storage.
 import { Readable } from 'node:stream';
@@ -15,8 +16,9 @@ import { Storage, type Bucket, type File, type StorageOptions } from '@google-cl
 import type { CreateOptions, EvidenceStore, StoredObject } from '../ports.js';
 import { classifyError, isTransientHttp, ResponderError } from '../common/errors.js';
 import { assertSafeKey, assertSafePrefix } from '../ledger/keys.js';
+import { META } from '../ledger/layout.js';
 
-export const COMPLETE_KEY = 'scc-complete';
+const COMPLETE_KEY = META.complete;
 
 export interface GcsEvidenceStoreOptions {
   bucket: string;
@@ -35,7 +37,6 @@ interface ObjectResource {
   name?: string;
   size?: string | number;
   generation?: string | number;
-  metageneration?: string | number;
   metadata?: Record<string, string | number | boolean | null>;
 }
 
@@ -191,20 +192,7 @@ export class GcsEvidenceStore implements EvidenceStore {
     } finally {
       signal?.removeEventListener('abort', onAbort);
     }
-    let resource = file.metadata as ObjectResource;
-    const extra = options?.finalMetadata?.();
-    if (extra !== undefined && Object.keys(extra).length > 0) {
-      try {
-        const [patched] = await file.setMetadata(
-          { metadata: extra },
-          resource.metageneration === undefined ? {} : { ifMetagenerationMatch: Number(resource.metageneration) },
-        );
-        resource = patched as ObjectResource;
-      } catch {
-        // The object is complete without these (they are also in the manifest); keep what we have.
-        resource = { ...resource, metadata: { ...(resource.metadata ?? {}) } };
-      }
-    }
+    const resource = file.metadata as ObjectResource;
     return { created: true, object: this.toStored(key, name, resource) };
   }
 

@@ -43,31 +43,6 @@ export function keySegment(raw: string): string {
   return `${body === '' || body === '.' || body === '..' ? `_${body}` : body}${suffix}`;
 }
 
-/** Segments that make up an evidence location; each is sanitised independently. */
-export interface EvidenceKeyParts {
-  project: string;
-  cluster: string;
-  namespace: string;
-  pod: string;
-  findingId: string;
-}
-
-export interface EvidenceKeys {
-  /** `<project>/<cluster>/<namespace>/<pod>/<finding-id>` (the store adds its own PREFIX). */
-  dir: string;
-  /** `<dir>/binary` */
-  binary: string;
-  /** `<dir>/manifest.json` */
-  manifest: string;
-  /** `<dir>/volatile.json`: process table, fds, maps, sockets read before containment. */
-  volatile: string;
-}
-
-export function evidenceKeys(parts: EvidenceKeyParts): EvidenceKeys {
-  const dir = [parts.project, parts.cluster, parts.namespace, parts.pod, parts.findingId].map(keySegment).join('/');
-  return { dir, binary: `${dir}/binary`, manifest: `${dir}/manifest.json`, volatile: `${dir}/volatile.json` };
-}
-
 export class UnsafeKeyError extends Error {
   constructor(key: string, why: string) {
     super(`unsafe evidence key ${JSON.stringify(key)}: ${why}`);
@@ -77,7 +52,7 @@ export class UnsafeKeyError extends Error {
 
 /**
  * Stores call this on every key they receive (defence in depth: keys should come from
- * evidenceKeys()). A safe key is one or more `/`-separated segments, each of which is one a
+ * layout.ts). A safe key is one or more `/`-separated segments, each of which is one a
  * sanitiser could have produced: no empty, `.` or `..` segment, nothing outside [A-Za-z0-9._-].
  */
 export function assertSafeKey(key: string): void {

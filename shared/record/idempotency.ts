@@ -10,7 +10,8 @@
 //      of our own mark write). Pure; no I/O.
 //   2. In-process single flight keyed by finding name: concurrent duplicate deliveries inside
 //      one instance share one execution (and its result or its error).
-//   3. Across instances, records in the EvidenceStore, whose only write is create-only:
+//   3. Across instances, records in the EvidenceStore, whose only write is create-only
+//      (keys and metadata: shared/ledger/layout.ts LEDGER_TABLE):
 //        <folder>/report.json           completed record (the report object): ack, do nothing
 //        <folder>/claim-<n>.json        in-progress claim of generation n: run id + expiry
 //        <folder>/claim-<n>.released.json  its holder gave it up (transient failure)
@@ -37,11 +38,12 @@
 // An unreadable claim (object present, contents not JSON, no claim metadata) counts as
 // expired: it can only come from a writer that crashed mid-write (the local store's loser
 // already waited for the winner's sidecar), and treating it as live would block forever.
-import { Readable } from 'node:stream';
 import type { EvidenceStore, StoredObject } from '../ports.js';
 import { ResponderError } from '../common/errors.js';
+import { keysIn, META as LEDGER_META } from '../ledger/layout.js';
+import { putJson, readJson, readRecord } from '../ledger/json.js';
 import { isHandled, MARK_KEYS } from './marks.js';
-import { readReport, REPORT_METADATA, reportKeys, storeReport, type StoredReport, type StoreReportInput } from './report-object.js';
+import { readReport, storeReport, type StoredReport, type StoreReportInput } from './report-object.js';
 
 export const DEFAULT_CLAIM_TTL_MS = 15 * 60 * 1000;
 export const DEFAULT_MAX_GENERATIONS = 16;
@@ -86,34 +88,16 @@ export interface ClaimOptions {
 }
 
 const META = {
-  status: 'scc-claim-status',
-  run: 'scc-claim-run',
-  generation: 'scc-claim-generation',
-  claimedAt: 'scc-claim-at',
-  expiresAt: 'scc-claim-expires',
-  finding: 'scc-finding',
+  status: LEDGER_META.claimStatus,
+  run: LEDGER_META.claimRun,
+  generation: LEDGER_META.claimGeneration,
+  claimedAt: LEDGER_META.claimedAt,
+  expiresAt: LEDGER_META.claimExpires,
+  finding: LEDGER_META.finding,
 } as const;
-
-export function claimKey(folder: string, generation: number): string {
-  return `${folder.replace(/\/+$/, '')}/claim-${generation}.json`;
-}
-
-export function releaseKey(folder: string, generation: number): string {
-  return `${folder.replace(/\/+$/, '')}/claim-${generation}.released.json`;
-}
-
-/** Where a run that did not complete the finding (no effects, or forced) keeps its report. */
-export function runReportKeys(folder: string, generation: number): { json: string; markdown: string } {
-  const base = folder.replace(/\/+$/, '');
-  return { json: `${base}/report-${generation}.json`, markdown: `${base}/report-${generation}.md` };
-}
 
 /** Release status of a claim whose run finished without completing the finding (see above). */
 const FINISHED = 'finished';
-
-function textBody(text: string): NodeJS.ReadableStream {
-  return Readable.from([Buffer.from(text, 'utf8')]);
-}
 
 function isClaimRecord(v: unknown): v is ClaimRecord {
   if (typeof v !== 'object' || v === null) return false;
@@ -135,16 +119,7 @@ function claimFromMetadata(object: StoredObject): ClaimRecord | null {
 }
 
 async function readClaim(store: EvidenceStore, object: StoredObject, signal?: AbortSignal): Promise<ClaimRecord | null> {
-  const fromMeta = claimFromMetadata(object);
-  if (fromMeta) return fromMeta;
-  const text = await store.readText(object.key, signal);
-  if (text === null) return null;
-  try {
-    const parsed = JSON.parse(text) as unknown;
-    return isClaimRecord(parsed) ? parsed : null;
-  } catch {
-    return null;
-  }
+  return claimFromMetadata(object) ?? readRecord(store, object.key, isClaimRecord, signal);
 }
 
 /**
@@ -158,7 +133,7 @@ export async function claimFinding(store: EvidenceStore, options: ClaimOptions, 
   const done = await readReport(store, options.folder, signal);
   if (done !== null && !options.force) return { status: 'completed', report: done };
   // Forced: the run that wrote report.json (its object metadata) never released its claim.
-  const completedBy = done === null ? undefined : (await store.stat(reportKeys(options.folder).json, signal))?.metadata[REPORT_METADATA.run];
+  const completedBy = done === null ? undefined : (await store.stat(keysIn(options.folder).reportJson, signal))?.metadata[LEDGER_META.run];
 
   let tookOver: Claim['tookOver'];
   let takeovers = 0;
@@ -172,7 +147,7 @@ export async function claimFinding(store: EvidenceStore, options: ClaimOptions, 
       claimedAt: new Date(t).toISOString(),
       expiresAt: new Date(t + ttl).toISOString(),
     };
-    const key = claimKey(options.folder, generation);
+    const key = keysIn(options.folder).claim(generation);
     const metadata: Record<string, string> = {
       [META.status]: record.status,
       [META.finding]: record.findingName,
@@ -181,7 +156,7 @@ export async function claimFinding(store: EvidenceStore, options: ClaimOptions, 
       [META.claimedAt]: record.claimedAt,
       [META.expiresAt]: record.expiresAt,
     };
-    const result = await store.create(key, textBody(`${JSON.stringify(record)}\n`), metadata, signal, { contentType: 'application/json' });
+    const result = await putJson(store, key, 'claim', record, metadata, signal ? { signal } : {});
     const forced = options.force ? { forced: true } : {};
     if (result.created) {
       // A holder that outlived its expiry may have completed while we were taking over.
@@ -201,7 +176,7 @@ export async function claimFinding(store: EvidenceStore, options: ClaimOptions, 
     }
     // The run that wrote report.json keeps its claim (a completion is never released).
     if (completedBy === holder.runId) continue;
-    const released = await store.stat(releaseKey(options.folder, generation), signal);
+    const released = await store.stat(keysIn(options.folder).release(generation), signal);
     if (released !== null) {
       if (released.metadata[META.status] === FINISHED) continue;
       tookOver = { generation, why: 'released', holder };
@@ -228,7 +203,8 @@ export async function claimFinding(store: EvidenceStore, options: ClaimOptions, 
  */
 export async function releaseClaim(store: EvidenceStore, claim: Claim, reason: string, signal?: AbortSignal, status: 'released' | typeof FINISHED = 'released'): Promise<void> {
   const body = { status, findingName: claim.record.findingName, runId: claim.record.runId, generation: claim.generation, releasedAt: new Date().toISOString(), reason };
-  await store.create(releaseKey(claim.folder, claim.generation), textBody(`${JSON.stringify(body)}\n`), { [META.status]: status, [META.run]: claim.record.runId, [META.generation]: String(claim.generation) }, signal, { contentType: 'application/json' });
+  const fields = { [META.status]: status, [META.run]: claim.record.runId, [META.generation]: String(claim.generation) };
+  await putJson(store, keysIn(claim.folder).release(claim.generation), 'claim-release', body, fields, signal ? { signal } : {});
 }
 
 /** Writes the completed record: the report object (markdown then JSON), create-only. */
@@ -242,7 +218,7 @@ export function completeFinding<R>(store: EvidenceStore, claim: Claim, input: Om
  * next run is not blocked.
  */
 export async function keepRunReport<R>(store: EvidenceStore, claim: Claim, input: Omit<StoreReportInput<R>, 'folder' | 'findingName' | 'runId'>, reason: string, signal?: AbortSignal): Promise<StoredReport> {
-  const stored = await storeReport(store, { ...input, folder: claim.folder, findingName: claim.record.findingName, runId: claim.record.runId, keys: runReportKeys(claim.folder, claim.generation) }, signal);
+  const stored = await storeReport(store, { ...input, folder: claim.folder, findingName: claim.record.findingName, runId: claim.record.runId, keys: keysIn(claim.folder).runReport(claim.generation) }, signal);
   await releaseClaim(store, claim, reason, signal, FINISHED);
   return stored;
 }
@@ -252,21 +228,16 @@ export async function keepRunReport<R>(store: EvidenceStore, claim: Claim, input
  * `completedAt` first) and where it is, or null when none is stored. For the CLI's --show-stored.
  */
 export async function readLatestReport(store: EvidenceStore, folder: string, signal?: AbortSignal): Promise<{ report: Record<string, unknown>; uri: string } | null> {
-  const base = `${folder.replace(/\/+$/, '')}/report`;
+  const base = `${keysIn(folder).folder}/report`;
   const keys = (await store.list(base, signal)).filter((k) => /\/report(?:-\d+)?\.json$/.test(k));
   // Newest completedAt first; two runs in the same millisecond are told apart by generation
   // (report-<n> of a later claim is newer; report.json, the completion record, counts as -1).
   let best: { report: Record<string, unknown>; key: string; at: string; generation: number } | null = null;
   for (const key of keys) {
-    const text = await store.readText(key, signal);
-    let parsed: unknown;
-    try {
-      parsed = text === null ? null : JSON.parse(text);
-    } catch {
-      continue; // cut short by a crash: not a report
-    }
-    if (typeof parsed !== 'object' || parsed === null) continue;
-    const report = parsed as Record<string, unknown>;
+    const read = await readJson(store, key, signal);
+    // Absent, or cut short by a crash: not a report.
+    if (read.state !== 'ok' || typeof read.value !== 'object' || read.value === null) continue;
+    const report = read.value as Record<string, unknown>;
     const at = typeof report['completedAt'] === 'string' ? report['completedAt'] : '';
     const generation = Number(/\/report-(\d+)\.json$/.exec(key)?.[1] ?? -1);
     if (best === null || at > best.at || (at === best.at && generation > best.generation)) best = { report, key, at, generation };
@@ -454,4 +425,3 @@ export function createIdempotency(options: IdempotencyOptions = {}): Idempotency
   };
 }
 
-export { reportKeys };

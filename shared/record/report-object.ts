@@ -5,46 +5,17 @@
 //
 // Both are scrubbed here whatever the caller already did: a report is read by more people,
 // for longer, than any log line.
-import { Readable } from 'node:stream';
 import type { EvidenceStore, StoredObject } from '../ports.js';
-import { evidenceKeys } from '../ledger/keys.js';
+import { findingFolder, keysIn, META, type FolderParts } from '../ledger/layout.js';
+import { putBytes, putJson, readJson } from '../ledger/json.js';
 import { ResponderError } from '../common/errors.js';
 import { RESPONDER_NAME } from '../common/product.js';
 import { defaultScrubber, type Scrubber } from './scrub.js';
 
+/** Where one report is stored: the completion record (report.json/.md) or a run's own (report-<n>). */
 export interface ReportKeys {
   json: string;
   markdown: string;
-}
-
-/** The incident fields that locate a finding's objects (Incident satisfies this). */
-export interface FolderParts {
-  findingId: string;
-  projectId: string;
-  cluster: { project: string; name: string } | null;
-  namespace?: string;
-  pod?: string;
-}
-
-/**
- * The folder of one finding's objects: the evidence directory `<project>/<cluster>/<namespace>/<pod>/<finding-id>`
- * (shared/ledger/keys.ts, every segment sanitised). Derivable from the finding alone, so the
- * idempotency claim can be taken before any work, in the same folder the report lands in.
- * The snapshot must build its keys from the same parts for the report to sit beside the binary.
- */
-export function findingFolder(parts: FolderParts): string {
-  return evidenceKeys({
-    project: parts.cluster?.project ?? parts.projectId,
-    cluster: parts.cluster?.name ?? 'no-cluster',
-    namespace: parts.namespace ?? 'no-namespace',
-    pod: parts.pod ?? 'no-pod',
-    findingId: parts.findingId,
-  }).dir;
-}
-
-export function reportKeys(folder: string): ReportKeys {
-  const base = folder.replace(/\/+$/, '');
-  return { json: `${base}/report.json`, markdown: `${base}/report.md` };
 }
 
 export interface StoreReportInput<R = unknown> {
@@ -58,7 +29,10 @@ export interface StoreReportInput<R = unknown> {
   /** Extra object metadata (string values). */
   metadata?: Record<string, string>;
   scrubber?: Scrubber;
-  /** Where to store it; default reportKeys(folder), the completion record. */
+  /**
+   * Where to store it: default the completion record (keysIn(folder).reportJson/.reportMarkdown);
+   * a run that takes no effect passes keysIn(folder).runReport(n) and is recorded as a run report.
+   */
   keys?: ReportKeys;
 }
 
@@ -69,17 +43,6 @@ export interface StoredReport {
   created: boolean;
 }
 
-export const REPORT_METADATA = {
-  kind: 'scc-record',
-  finding: 'scc-finding',
-  run: 'scc-run',
-  producer: 'scc-producer',
-} as const;
-
-function body(text: string): NodeJS.ReadableStream {
-  return Readable.from([Buffer.from(text, 'utf8')]);
-}
-
 /**
  * Stores report.md then report.json, create-only. When report.json already exists the
  * first report stands (it describes the same effects: every step is idempotent) and
@@ -87,22 +50,17 @@ function body(text: string): NodeJS.ReadableStream {
  */
 export async function storeReport<R>(store: EvidenceStore, input: StoreReportInput<R>, signal?: AbortSignal): Promise<StoredReport> {
   const scrub = input.scrubber ?? defaultScrubber;
-  const keys = input.keys ?? reportKeys(input.folder);
-  const meta = (kind: string): Record<string, string> => ({
-    ...input.metadata,
-    [REPORT_METADATA.kind]: kind,
-    [REPORT_METADATA.finding]: input.findingName,
-    [REPORT_METADATA.run]: input.runId,
-    [REPORT_METADATA.producer]: RESPONDER_NAME,
-  });
+  const folderKeys = keysIn(input.folder);
+  const keys: ReportKeys = input.keys ?? { json: folderKeys.reportJson, markdown: folderKeys.reportMarkdown };
+  const kinds = input.keys === undefined ? { json: 'report', markdown: 'report-markdown' } as const : { json: 'run-report', markdown: 'run-report-markdown' } as const;
+  const fields = { ...input.metadata, [META.finding]: input.findingName, [META.run]: input.runId, [META.producer]: RESPONDER_NAME };
   let markdown: StoredObject | undefined;
   if (input.markdown !== undefined) {
     const text = typeof input.markdown === 'string' ? input.markdown : input.markdown(input.report);
-    const md = await store.create(keys.markdown, body(scrub.text(text)), meta('report-markdown'), signal, { contentType: 'text/markdown; charset=utf-8' });
+    const md = await putBytes(store, keys.markdown, kinds.markdown, scrub.text(text), fields, { contentType: 'text/markdown; charset=utf-8', ...(signal ? { signal } : {}) });
     markdown = md.object;
   }
-  const json = `${JSON.stringify(scrub.value(input.report), null, 2)}\n`;
-  const stored = await store.create(keys.json, body(json), meta('report'), signal, { contentType: 'application/json' });
+  const stored = await putJson(store, keys.json, kinds.json, scrub.value(input.report), fields, { pretty: true, ...(signal ? { signal } : {}) });
   return { json: stored.object, ...(markdown ? { markdown } : {}), created: stored.created };
 }
 
@@ -145,11 +103,6 @@ export function storeReportObjects<R extends ReportLike>(store: EvidenceStore, r
 
 /** The stored report (parsed), `{ unreadable: true }` when it exists but is not JSON, or null. */
 export async function readReport(store: EvidenceStore, folder: string, signal?: AbortSignal): Promise<unknown> {
-  const text = await store.readText(reportKeys(folder).json, signal);
-  if (text === null) return null;
-  try {
-    return JSON.parse(text) as unknown;
-  } catch {
-    return { unreadable: true };
-  }
+  const read = await readJson(store, keysIn(folder).reportJson, signal);
+  return read.state === 'absent' ? null : read.state === 'ok' ? read.value : { unreadable: true };
 }

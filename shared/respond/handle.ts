@@ -10,7 +10,7 @@ import type { Decision, ResponsePlan } from '../policy/types.js';
 import type { AuditLog, FindingAudit } from '../record/audit-log.js';
 import { inProgressError, type Finish, type Idempotency } from '../record/idempotency.js';
 import { isHandled } from '../record/marks.js';
-import { findingFolder } from '../record/report-object.js';
+import { findingFolder } from '../ledger/layout.js';
 import { renderMarkdown } from './render.js';
 import { REPORT_SCHEMA_VERSION, type TriageReport } from './report.js';
 import type { PipelineAdapters, RespondContext } from './pipeline.js';

@@ -8,7 +8,7 @@ import type { StepResult } from '../common/step.js';
 import type { Incident } from '../finding/types.js';
 import type { ResponsePlan } from '../policy/types.js';
 import { buildPlaybookArtefacts } from '../enrich/playbook.js';
-import { findingFolder } from '../record/report-object.js';
+import { findingFolder } from '../ledger/layout.js';
 import type { RespondContext } from './context.js';
 import { computeOutcome } from './outcome.js';
 import { loadPriorEffects, type EffectRecord } from './prior-effects.js';

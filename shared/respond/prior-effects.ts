@@ -4,8 +4,9 @@
 // hiding the deletion. Each attempt that changed the cluster leaves a create-only record of
 // what it did beside the evidence, and later attempts merge those records into their marks
 // and report, so the final word on the finding says what happened across all attempts.
-import { Readable } from 'node:stream';
 import type { ActionOutcome } from '../contain/types.js';
+import { putJson, readRecord } from '../ledger/json.js';
+import { keysIn, META } from '../ledger/layout.js';
 import type { ActionType } from '../policy/types.js';
 import type { EvidenceStore } from '../ports.js';
 
@@ -15,19 +16,12 @@ export interface EffectRecord {
   actions: { type: ActionType; detail: string }[];
 }
 
-const PREFIX = 'effects-';
-
-export function effectsKey(folder: string, runId: string): string {
-  return `${folder.replace(/\/+$/, '')}/${PREFIX}${runId.replace(/[^A-Za-z0-9-]/g, '_')}.json`;
-}
-
 /** Stores what this attempt did to the cluster (only effects that took place). */
 export async function storeEffects(store: EvidenceStore, folder: string, runId: string, outcomes: readonly ActionOutcome[], now: Date, signal?: AbortSignal): Promise<boolean> {
   const done = outcomes.filter((o) => o.status === 'done' && o.mode === 'enforce');
   if (done.length === 0) return false;
   const record: EffectRecord = { runId, at: now.toISOString(), actions: done.map((o) => ({ type: o.type, detail: o.detail })) };
-  const body = Readable.from([Buffer.from(`${JSON.stringify(record)}\n`)]);
-  await store.create(effectsKey(folder, runId), body, { 'scc-record': 'effects', 'scc-run': runId }, signal);
+  await putJson(store, keysIn(folder).effects(runId), 'effects', record, { [META.run]: runId }, signal ? { signal } : {});
   return true;
 }
 
@@ -39,18 +33,13 @@ function isEffectRecord(v: unknown): v is EffectRecord {
 
 /** Effects recorded by earlier attempts (unreadable records are ignored, not fatal). */
 export async function loadPriorEffects(store: EvidenceStore, folder: string, signal?: AbortSignal): Promise<EffectRecord[]> {
-  const base = `${folder.replace(/\/+$/, '')}/${PREFIX}`;
+  const base = keysIn(folder).effectsPrefix;
   const keys = (await store.list(base, signal)).filter((k) => k.startsWith(base) && k.endsWith('.json'));
   const out: EffectRecord[] = [];
+  // A record cut short by a crash says nothing reliable: skipped.
   for (const key of keys) {
-    const text = await store.readText(key, signal);
-    if (text === null) continue;
-    try {
-      const parsed = JSON.parse(text) as unknown;
-      if (isEffectRecord(parsed)) out.push(parsed);
-    } catch {
-      // a record cut short by a crash says nothing reliable: skip it
-    }
+    const record = await readRecord(store, key, isEffectRecord, signal);
+    if (record !== null) out.push(record);
   }
   return out;
 }

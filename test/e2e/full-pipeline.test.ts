@@ -4,6 +4,7 @@
 // v2), results topic, duplicates (10 concurrent deliveries), a transient failure followed by
 // redelivery, and a permanent failure acked with an ERROR entry.
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import type { Server } from 'node:http';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { getTestServer } from '@google-cloud/functions-framework/testing';
@@ -11,7 +12,7 @@ import { configureResponder, FUNCTION_NAME } from '../../functions/scc-responder
 import { captureAudit, LABELS, OPERATION, PLANTED_SECRET } from '../support/audit-capture.js';
 import { fixture, postBinary, postStructured, structuredEvent, listenOnLoopback } from '../support/cloudevents.js';
 import { DEPLOY_POD, NS } from '../support/fake-kube-world.js';
-import { BUCKET, startStack, type Stack } from '../support/stack.js';
+import { BUCKET, FIXTURE_BINARY, startStack, type Stack } from '../support/stack.js';
 
 const POLICY = 'policies/enforce-delete-for-deployments.yaml';
 let stack: Stack;
@@ -71,6 +72,7 @@ beforeEach(() => {
   stack.scc.faults.clear();
   stack.pubsub.faults.clear();
   stack.gcs.faults.clear();
+  stack.gcs.setIamCondition(undefined);
 });
 
 describe('a matching finding, enforce policy', () => {
@@ -87,6 +89,13 @@ describe('a matching finding, enforce policy', () => {
     assert.equal(objects(`${id}/report.json`).length, 1);
     assert.equal(objects(`${id}/report.md`).length, 1);
     assert.equal(deletes(), deletesBefore + 1, 'one delete');
+    // Everything went through with the roles Terraform grants on the bucket (the stack's GCS
+    // fake checks them), and the copy's hashes are on the manifest, not patched onto the binary.
+    assert.deepEqual(stack.gcs.denied, [], 'no request needed a permission the deployed roles lack');
+    assert.ok(!stack.gcs.requests.some((r) => r.method === 'PATCH'), 'no metadata update is sent');
+    const manifest = stack.gcs.object(BUCKET, objects(`${id}/manifest.json`)[0] ?? '');
+    assert.equal(manifest?.metadata['scc-sha256'], createHash('sha256').update(FIXTURE_BINARY).digest('hex'));
+    assert.equal(manifest?.metadata['scc-verdict'], 'matches');
 
     const marks = stack.scc.marksOf(findingName);
     assert.equal(marks?.['scc_responder_state'], 'contained');
@@ -161,6 +170,20 @@ describe('a matching finding, enforce policy', () => {
     const third = await postStructured(url, structuredEvent(notification));
     assert.equal(third.status, 204);
     assert.equal(deletes(), before + 1);
+  });
+
+  test('the manifest (which carries the hashes) refused by IAM: the run goes on, and says so in a WARNING entry', async () => {
+    const { notification, findingName } = freshFinding();
+    const id = findingName.split('/').at(-1) as string;
+    stack.gcs.setIamCondition((permission, object) => !(permission === 'storage.objects.create' && object.endsWith(`${id}/manifest.json`)));
+    const res = await postStructured(url, structuredEvent(notification));
+    assert.equal(res.status, 204);
+    assert.equal(objects(`${id}/binary`).length, 1, 'the evidence itself is stored');
+    assert.equal(objects(`${id}/manifest.json`).length, 0);
+    assert.ok(stack.gcs.denied.some((d) => d.object.endsWith(`${id}/manifest.json`)), 'the refusal was hit');
+    const entries = entriesFor(findingName);
+    const warning = entries.find((e) => e['severity'] === 'WARNING' && /manifest\.json failed/.test(String(e['message'])));
+    assert.ok(warning, entries.map((e) => `${String(e['severity'])} ${String(e['message']).slice(0, 160)}`).join('\n'));
   });
 
   test('a permanent failure (exec forbidden) is acked with an ERROR entry and blocks the delete', async () => {

@@ -6,7 +6,7 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { StoreActionLimiter } from '../../shared/contain/limiter.js';
-import { LocalEvidenceStore } from '../../shared/evidence/local-store.js';
+import { LocalEvidenceStore } from '../../shared/ledger/local-store.js';
 
 const NOW = new Date('2026-11-27T09:14:02.113Z');
 

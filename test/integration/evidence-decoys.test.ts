@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { KubeConfig } from '@kubernetes/client-node';
-import { LocalEvidenceStore } from '../../shared/evidence/local-store.js';
+import { LocalEvidenceStore } from '../../shared/ledger/local-store.js';
 import { snapshotBinary, snapshotPolicyFor } from '../../shared/evidence/snapshot.js';
 import type { EvidenceResult, SnapshotPolicy } from '../../shared/evidence/types.js';
 import type { Incident } from '../../shared/finding/types.js';

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -14,12 +14,13 @@ import { Storage } from '@google-cloud/storage';
 import type { Incident } from '../../shared/finding/types.js';
 import type { EvidenceStore, Workloads } from '../../shared/ports.js';
 import { GcsEvidenceStore } from '../../shared/gcp/gcs-store.js';
-import { assertSafeKey, evidenceKeys } from '../../shared/ledger/keys.js';
-import { LocalEvidenceStore } from '../../shared/evidence/local-store.js';
+import { assertSafeKey } from '../../shared/ledger/keys.js';
+import { LocalEvidenceStore } from '../../shared/ledger/local-store.js';
 import { snapshotBinary, type SnapshotInput } from '../../shared/evidence/snapshot.js';
 import type { EvidenceResult, SnapshotPolicy } from '../../shared/evidence/types.js';
 import { workloadsFromKubeConfig } from '../../shared/kube/client-node-workloads.js';
 import { startFakeGcs, type FakeGcs } from '../support/fake-gcs.js';
+import { evidenceBucketRoles } from '../../shared/gcp-permissions.js';
 import { sha256OfGenerated, startFakeKube, type FakeKube } from '../support/fake-kube.js';
 
 const MiB = 1024 * 1024;
@@ -96,9 +97,14 @@ async function storedSha(store: EvidenceStore, key: string): Promise<string> {
   return h.digest('hex');
 }
 
+/** The finding's folder, spelled out (the fixtures' names are all safe segments, kept verbatim). */
+function folderOf(inc: Incident): string {
+  return ['acme', inc.cluster?.name ?? '', 'shop', inc.pod ?? '', inc.findingId].join('/');
+}
+
 /** Every key the store holds under the finding's directory (complete or not, incl. temp files). */
 async function everythingUnder(store: EvidenceStore, inc: Incident): Promise<string[]> {
-  const dir = evidenceKeys({ project: 'acme', cluster: inc.cluster?.name ?? '', namespace: 'shop', pod: inc.pod ?? '', findingId: inc.findingId }).dir;
+  const dir = folderOf(inc);
   if (store === local) {
     const out: string[] = [];
     const walk = async (d: string, rel: string): Promise<void> => {
@@ -120,7 +126,7 @@ async function everythingUnder(store: EvidenceStore, inc: Incident): Promise<str
 }
 
 async function assertNothingStored(store: EvidenceStore, inc: Incident): Promise<void> {
-  const keys = evidenceKeys({ project: 'acme', cluster: inc.cluster?.name ?? '', namespace: 'shop', pod: inc.pod ?? '', findingId: inc.findingId });
+  const keys = { binary: `${folderOf(inc)}/binary`, manifest: `${folderOf(inc)}/manifest.json` };
   assert.equal(await store.stat(keys.binary), null, 'no complete binary');
   assert.equal(await store.stat(keys.manifest), null, 'no manifest');
   assert.deepEqual(await everythingUnder(store, inc), [], 'no partial, temp or sidecar file either');
@@ -161,7 +167,8 @@ before(async () => {
       { name: 'stopped', running: false, files: { '/usr/bin/evil': { content: Buffer.from('x') } } },
     ],
   });
-  gcsFake = await startFakeGcs({ buckets: [BUCKET] });
+  // The roles Terraform grants the function on the bucket (the infra test holds Terraform to the same table).
+  gcsFake = await startFakeGcs({ buckets: [BUCKET], iam: { roles: evidenceBucketRoles() } });
   base = await mkdtemp(join(tmpdir(), 'evidence-snapshot-'));
   root = join(base, 'root');
   local = new LocalEvidenceStore({ root });
@@ -198,8 +205,12 @@ for (const name of ['local', 'gcs'] as const) {
       assert.deepEqual(r.attempts[0]?.command, ['cat', '--', '/usr/bin/evil']);
       assert.equal(await storedSha(store(), r.keys?.binary ?? ''), sha256OfGenerated(BIG, 1));
       assert.equal(r.object.metadata['scc-complete'], 'true');
-      assert.equal(r.object.metadata['scc-sha256'], sha256OfGenerated(BIG, 1));
       assert.equal(r.object.metadata['scc-finding'], inc.findingName);
+      assert.equal(r.object.metadata['scc-record'], 'binary');
+      // Hashes are known only at the end: they ride on the manifest, created after the binary.
+      assert.equal(r.object.metadata['scc-sha256'], undefined);
+      assert.equal(r.manifestObject?.metadata['scc-sha256'], sha256OfGenerated(BIG, 1));
+      assert.equal(r.manifestObject?.metadata['scc-record'], 'manifest');
       assert.deepEqual(r.warnings, []);
       const manifest = JSON.parse((await store().readText(r.keys?.manifest ?? '')) ?? 'null') as Record<string, unknown>;
       assert.deepEqual(manifest, JSON.parse(JSON.stringify(r.manifest)));
@@ -307,7 +318,7 @@ describe('snapshot outcomes (local store unless stated)', () => {
     assert.equal(r.hash.significant, true);
     assert.equal(r.manifest.verdict, 'differs');
     assert.equal(r.manifest.significant, true);
-    assert.equal(r.object.metadata['scc-verdict'], 'differs');
+    assert.equal(r.manifestObject?.metadata['scc-verdict'], 'differs');
     assert.match(r.hash.explanation, /changed again after detection|lied/);
   });
 
@@ -332,7 +343,7 @@ describe('snapshot outcomes (local store unless stated)', () => {
       assert.equal(r.hash.truncated, true);
       assert.equal(r.hash.verdict, 'truncated');
       assert.equal(r.manifest.truncated, true);
-      assert.equal(r.object.metadata['scc-truncated'], 'true');
+      assert.equal(r.manifestObject?.metadata['scc-truncated'], 'true');
       assert.equal(r.attempts[0]?.outcome, 'truncated');
       assert.equal(r.hash.sha256, sha256OfGenerated(BIG, 1, 3 * MiB));
     }
@@ -494,6 +505,25 @@ describe('snapshot outcomes (local store unless stated)', () => {
       assert.equal(r.kind, 'permanent');
     }
     assert.equal(kube.requests.filter((q) => q.path.endsWith('/exec')).length, execs);
+  });
+
+  test('an object at the evidence key that is not a complete copy of ours is not taken for the evidence', async () => {
+    const small = createHash('sha256').update('small binary\n').digest('hex');
+    // GCS: an object someone else wrote (no scc-complete). Local: a data file whose sidecar never came (a crash).
+    const incG = incident({ path: '/usr/bin/small', sha256: small, findingId: 'f-foreign-gcs' });
+    await gcsFake.putObject(BUCKET, `ctd/${folderOf(incG)}/binary`, Buffer.from('someone else'), { owner: 'other' });
+    const incL = incident({ path: '/usr/bin/small', sha256: small, findingId: 'f-foreign-local' });
+    await mkdir(join(root, folderOf(incL)), { recursive: true });
+    await writeFile(join(root, folderOf(incL), 'binary'), 'half a copy');
+    const quickLocal = new LocalEvidenceStore({ root, sidecarWaitMs: 50 });
+    for (const [store, inc] of [[gcs, incG], [quickLocal, incL]] as const) {
+      const r = await run(store, inc);
+      assertFailed(r);
+      assert.equal(r.failure, 'incomplete-object-exists', r.reason);
+      assert.equal(r.kind, 'permanent');
+      assert.equal(await store.stat(`${folderOf(inc)}/manifest.json`), null, 'no manifest vouches for it');
+    }
+    assert.equal((await gcsFake.read(BUCKET, `ctd/${folderOf(incG)}/binary`)).toString(), 'someone else', 'and it is not overwritten');
   });
 
   test('a /../../ path is refused (one check with the Incident); hostile names cannot escape the store prefix', async () => {

@@ -10,6 +10,10 @@
 //     other bucket answers 404; a resumable upload's non-final chunks must be multiples of
 //     256 KiB (400 otherwise).
 // Bodies are streamed to temp files, never held in memory (tests upload 64-256 MiB).
+// IAM (option `iam`): when given the roles the caller holds on the bucket, every request is
+// checked against the permissions those roles carry (STORAGE_ROLE_PERMISSIONS, Cloud Storage's
+// predefined roles) and answered 403 `forbidden` like Cloud Storage when one is missing; a
+// resumable session's chunks are covered by the create checked at its start.
 // Faults (FaultPlan) are keyed `${METHOD} ${path}`, e.g. `PUT /upload/storage/v1/b/B/o` or
 // `POST /upload/storage/v1/b/B/o`: status (500/503/429/...), delayMs, hang, drop (+dropAfterBytes
 // of the request body read before the socket is destroyed).
@@ -54,6 +58,39 @@ interface Session {
   md5: ReturnType<typeof createHash>;
 }
 
+/** Object permissions of Cloud Storage's predefined roles (bucket-level grants). */
+export const STORAGE_ROLE_PERMISSIONS: Readonly<Record<string, readonly string[]>> = {
+  'roles/storage.objectCreator': ['storage.objects.create'],
+  'roles/storage.objectViewer': ['storage.objects.get', 'storage.objects.list'],
+  'roles/storage.objectUser': ['storage.objects.create', 'storage.objects.delete', 'storage.objects.get', 'storage.objects.list', 'storage.objects.update'],
+  'roles/storage.objectAdmin': ['storage.objects.create', 'storage.objects.delete', 'storage.objects.get', 'storage.objects.list', 'storage.objects.update'],
+};
+
+export interface FakeGcsIam {
+  /** Roles the caller holds on the bucket (unknown roles grant nothing). */
+  roles: readonly string[];
+  /** Named in 403 messages, like the real service names the principal. */
+  principal?: string;
+  /**
+   * An IAM Condition on the bindings (`resource.name` based, as Cloud Storage supports): a
+   * permission the roles carry is granted only where this returns true. Settable later with
+   * `setIamCondition` (tests that need one object refused without touching the others).
+   */
+  condition?: (permission: string, objectName: string) => boolean;
+}
+
+/** The permission a request needs, or undefined (a resumable chunk: authorised at the session's start). */
+export function permissionFor(method: string, path: string): string | undefined {
+  if (/^\/upload\/storage\/v1\/b\/[^/]+\/o$/.test(path)) return method === 'POST' ? 'storage.objects.create' : undefined;
+  if (/^\/storage\/v1\/b\/[^/]+\/o$/.test(path)) return method === 'GET' ? 'storage.objects.list' : 'storage.objects.create';
+  if (/^\/(?:storage\/v1|download\/storage\/v1)\/b\/[^/]+\/o\/.+$/.test(path)) {
+    if (method === 'GET') return 'storage.objects.get';
+    if (method === 'PATCH' || method === 'PUT') return 'storage.objects.update';
+    if (method === 'DELETE') return 'storage.objects.delete';
+  }
+  return undefined;
+}
+
 export interface FakeGcsRequest {
   method: string;
   path: string;
@@ -66,6 +103,10 @@ export interface FakeGcs {
   url: string;
   faults: FaultPlan;
   requests: FakeGcsRequest[];
+  /** Requests refused by the IAM check, in order. */
+  denied: { method: string; path: string; permission: string; object: string }[];
+  /** Replaces the IAM Condition (undefined: none). Only with the `iam` option. */
+  setIamCondition(condition: FakeGcsIam['condition']): void;
   /** Objects (all buckets, or one), in creation order. */
   objects(bucket?: string): FakeGcsObject[];
   object(bucket: string, name: string): FakeGcsObject | undefined;
@@ -102,7 +143,7 @@ function errorBody(code: number, message: string, reason: string): string {
   return JSON.stringify({ error: { code, message, errors: [{ domain: 'global', reason, message }] } });
 }
 
-const REASONS: Record<number, string> = { 400: 'invalid', 404: 'notFound', 412: 'conditionNotMet', 429: 'rateLimitExceeded', 500: 'backendError', 503: 'backendError' };
+const REASONS: Record<number, string> = { 400: 'invalid', 403: 'forbidden', 404: 'notFound', 412: 'conditionNotMet', 429: 'rateLimitExceeded', 500: 'backendError', 503: 'backendError' };
 
 /** Resumable uploads: every chunk but the last must be a multiple of this (the JSON API's rule). */
 export const RESUMABLE_CHUNK_MULTIPLE = 256 * 1024;
@@ -111,6 +152,8 @@ export interface StartFakeGcsOptions {
   tmpDir?: string;
   /** The buckets that exist; any other bucket answers 404. */
   buckets: string[];
+  /** The roles the caller holds on the bucket: requests their permissions do not cover answer 403. */
+  iam?: FakeGcsIam;
 }
 
 export async function startFakeGcs(options: StartFakeGcsOptions): Promise<FakeGcs> {
@@ -120,6 +163,14 @@ export async function startFakeGcs(options: StartFakeGcsOptions): Promise<FakeGc
   const sessions = new Map<string, Session>();
   const faults = new FaultPlan();
   const requests: FakeGcsRequest[] = [];
+  const denied: FakeGcs['denied'] = [];
+  const granted = options.iam === undefined ? undefined : new Set(options.iam.roles.flatMap((r) => STORAGE_ROLE_PERMISSIONS[r] ?? []));
+  let condition = options.iam?.condition;
+  /** The object a request is about: in the path, or the `name` of an upload or list prefix. */
+  const objectNameOf = (path: string, q: URLSearchParams): string => {
+    const m = /\/o\/(.+)$/.exec(path);
+    return m?.[1] !== undefined ? decodeURIComponent(m[1]) : (q.get('name') ?? q.get('prefix') ?? '');
+  };
   let generationCounter = 1_700_000_000_000_000;
   const keyOf = (bucket: string, name: string): string => `${bucket}\u0000${name}`;
   let url = '';
@@ -401,6 +452,14 @@ export async function startFakeGcs(options: StartFakeGcsOptions): Promise<FakeGc
           req.resume();
           return sendError(res, 404, 'The specified bucket does not exist.');
         }
+        const permission = granted === undefined ? undefined : permissionFor(method, path);
+        const object = objectNameOf(path, q);
+        if (granted !== undefined && permission !== undefined && (!granted.has(permission) || (condition !== undefined && !condition(permission, object)))) {
+          req.resume();
+          denied.push({ method, path, permission, object });
+          const who = options.iam?.principal ?? 'scc-responder@project.iam.gserviceaccount.com';
+          return sendError(res, 403, `${who} does not have ${permission} access to the Google Cloud Storage object. Permission '${permission}' denied on resource (or it may not exist).`);
+        }
         const upload = /^\/upload\/storage\/v1\/b\/([^/]+)\/o$/.exec(path);
         if (upload) {
           const bucket = decodeURIComponent(upload[1] as string);
@@ -491,6 +550,11 @@ export async function startFakeGcs(options: StartFakeGcsOptions): Promise<FakeGc
     faults,
     requests,
     createBucket: (name) => void buckets.add(name),
+    denied,
+    setIamCondition: (c) => {
+      if (granted === undefined) throw new Error('fake-gcs: setIamCondition needs the iam option');
+      condition = c;
+    },
     objects: (bucket) => [...objects.values()].filter((o) => bucket === undefined || o.bucket === bucket),
     object: (bucket, name) => objects.get(keyOf(bucket, name)),
     read: async (bucket, name) => {

@@ -1,8 +1,9 @@
 // An in-memory EvidenceStore with exactly the port's semantics (shared/ports.ts): `create` is
 // create-only (the first writer to finish its body wins; later ones get `created: false` and
-// the existing object), a failed or aborted body leaves nothing behind, `stat` and `readText`
-// see only complete objects. Every operation yields to the event loop first, so concurrent
-// callers really interleave, and goes through a FaultPlan (keys `create <key>`, `stat <key>`,
+// the existing object), a failed or aborted body leaves nothing behind, every object it
+// creates carries `scc-complete: true` and `stat` reports only such objects (like both
+// backends). Every operation yields to the event loop first, so concurrent callers really
+// interleave, and goes through a FaultPlan (keys `create <key>`, `stat <key>`,
 // `readText <key>`, `list <prefix>`) so tests can inject 503s, 403s, delays and hangs.
 import type { CreateOptions, EvidenceStore, StoredObject } from '../../shared/ports.js';
 import { FaultPlan, sleep } from './faults.js';
@@ -56,10 +57,10 @@ export class MemoryStore implements EvidenceStore {
   async stat(key: string, signal?: AbortSignal): Promise<StoredObject | null> {
     await this.gate(`stat ${key}`, signal);
     const e = this.objects.get(key);
-    return e ? this.view(key, e) : null;
+    return e && e.metadata['scc-complete'] === 'true' ? this.view(key, e) : null;
   }
 
-  async create(key: string, body: NodeJS.ReadableStream, metadata: Record<string, string>, signal?: AbortSignal, options?: CreateOptions): Promise<{ created: boolean; object: StoredObject }> {
+  async create(key: string, body: NodeJS.ReadableStream, metadata: Record<string, string>, signal?: AbortSignal, _options?: CreateOptions): Promise<{ created: boolean; object: StoredObject }> {
     await this.gate(`create ${key}`, signal);
     const chunks: Buffer[] = [];
     for await (const chunk of body as AsyncIterable<Buffer | string>) {
@@ -73,7 +74,7 @@ export class MemoryStore implements EvidenceStore {
       this.creates.push({ key, created: false });
       return { created: false, object: this.view(key, existing) };
     }
-    const entry: Entry = { data: Buffer.concat(chunks), metadata: { ...metadata, ...(options?.finalMetadata?.() ?? {}) }, generation: String(++this.generation) };
+    const entry: Entry = { data: Buffer.concat(chunks), metadata: { ...metadata, 'scc-complete': 'true' }, generation: String(++this.generation) };
     this.objects.set(key, entry);
     this.creates.push({ key, created: true });
     return { created: true, object: this.view(key, entry) };
@@ -94,8 +95,13 @@ export class MemoryStore implements EvidenceStore {
     return this.objects.get(key)?.data.toString('utf8');
   }
 
-  /** Test helper: plant an object directly (e.g. a claim left by a crashed run). */
-  put(key: string, data: string | Buffer, metadata: Record<string, string> = {}): void {
-    this.objects.set(key, { data: Buffer.isBuffer(data) ? data : Buffer.from(data), metadata: { ...metadata }, generation: String(++this.generation) });
+  /**
+   * Test helper: plant an object directly (e.g. a claim left by a crashed run). Complete (as
+   * our backends mark what they create) unless `complete: false`: a foreign or half-written
+   * object, which stat does not report and create does not replace.
+   */
+  put(key: string, data: string | Buffer, metadata: Record<string, string> = {}, options: { complete?: boolean } = {}): void {
+    const marker: Record<string, string> = options.complete === false ? {} : { 'scc-complete': 'true' };
+    this.objects.set(key, { data: Buffer.isBuffer(data) ? data : Buffer.from(data), metadata: { ...metadata, ...marker }, generation: String(++this.generation) });
   }
 }

@@ -3,6 +3,7 @@
 // Pub/Sub and fake Cloud Storage. `env()` gives the function's configuration pointing at
 // them, so tests exercise the real composition root and the real client libraries.
 import { startFakeGcs, type FakeGcs } from './fake-gcs.js';
+import { evidenceBucketRoles } from '../../shared/gcp-permissions.js';
 import { DEPLOY_POD, NS, startWorld, type World } from './fake-kube-world.js';
 import { startFakePubSub, type FakePubSub } from './fake-pubsub.js';
 import { startFakeScc, type FakeScc } from './fake-scc.js';
@@ -30,7 +31,7 @@ export async function startStack(): Promise<Stack> {
     const pod = world.kube.pod(NS, name);
     for (const c of pod?.containers ?? []) c.files = { ...c.files, '/usr/bin/curl': { content: FIXTURE_BINARY } };
   }
-  const [scc, pubsub, gcs] = await Promise.all([startFakeScc(), startFakePubSub({ topics: [RESULTS_TOPIC] }), startFakeGcs({ buckets: [BUCKET] })]);
+  const [scc, pubsub, gcs] = await Promise.all([startFakeScc(), startFakePubSub({ topics: [RESULTS_TOPIC] }), startFakeGcs({ buckets: [BUCKET], iam: { roles: evidenceBucketRoles() } })]);
   return {
     world,
     scc,

@@ -124,6 +124,33 @@ describe('pod-identity guard', () => {
   });
 });
 
+describe('pod-identity guard: what Stryker found unguarded', () => {
+  test('a pod of the same name in another namespace is not the finding pod', () => {
+    const g = podIdentityGuard(context({ pod: podView({ namespace: 'payments-canary' }) }));
+    assert.equal(g.verdict, 'fail');
+    assert.equal(g.reason, "read pod payments-canary/checkout-7d9f8b6c5d-q2x8z is not the finding's payments/checkout-7d9f8b6c5d-q2x8z");
+  });
+  test('the finding container among several (a sidecar next to it) is enough', () => {
+    const pod = podView({ containers: [{ name: 'istio-proxy', state: 'running' }, { name: 'checkout', state: 'running' }] });
+    assert.equal(podIdentityGuard(context({ pod })).verdict, 'pass');
+  });
+  test('the reasons name the pod, its uid and the container', () => {
+    assert.equal(podIdentityGuard(context()).reason, 'pod payments/checkout-7d9f8b6c5d-q2x8z uid 11111111-2222-3333-4444-555555555555 has container checkout');
+    assert.equal(podIdentityGuard(context({ pod: undefined })).reason, 'the pod was not read (enrichment failed): no UID to act on safely');
+    assert.equal(podIdentityGuard(context({ pod: undefined, podNotFound: true })).reason, 'the pod no longer exists (404): nothing left to act on');
+  });
+});
+
+describe('protected-namespace and evidence guard reasons', () => {
+  test('an ordinary namespace is named in the pass reason (finding and pod agree: once)', () => {
+    assert.equal(protectedNamespaceGuard(context()).reason, 'namespace payments is not protected');
+  });
+  test('no namespace anywhere says so', () => {
+    const g = protectedNamespaceGuard(context({ incident: incident({ namespace: undefined }), pod: undefined }));
+    assert.equal(g.reason, 'the finding names no namespace: cannot tell whether it is protected');
+  });
+});
+
 describe('pod-not-terminating guard', () => {
   test('a terminating pod is a skip, not a refusal', () => {
     const g = podNotTerminatingGuard(context({ pod: podView({ deletionTimestamp: '2026-11-27T09:15:00Z' }) }));

@@ -1,7 +1,9 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createActionLimiter, hourWindow, NoSharedStoreLimiter, ruleSegment, StoreActionLimiter } from '../../shared/contain/limiter.js';
+import { createActionLimiter, hourWindow, NoSharedStoreLimiter, StoreActionLimiter } from '../../shared/contain/limiter.js';
+import { ruleSegment } from '../../shared/ledger/layout.js';
 import { classifyError } from '../../shared/common/errors.js';
+import type { StoredObject } from '../../shared/ports.js';
 import { MemoryStore } from '../support/memory-store.js';
 
 const NOW = new Date('2026-11-27T09:14:02.113Z');
@@ -115,6 +117,131 @@ describe('StoreActionLimiter (in-memory store)', () => {
     const limiter = new StoreActionLimiter(store, { prefix: 'evidence' });
     await limiter.reserve('r', 1, 's', NOW);
     assert.ok((await store.list('evidence/_ratelimit/r/')).length > 0);
+  });
+});
+
+/** A store whose listing is stale: the slot another instance created after our list is not in it. */
+class StaleListStore extends MemoryStore {
+  override async list(prefix: string, signal?: AbortSignal): Promise<string[]> {
+    await super.list(prefix, signal);
+    return [];
+  }
+}
+
+describe('StoreActionLimiter: a slot is won only by creating it', () => {
+  test('a slot creation that finds the slot taken is not a won slot: the next number is tried', async () => {
+    const store = new StaleListStore();
+    store.put('_ratelimit/r/2026-11-27T09/slots/0.json', '{"by":"other instance"}');
+    const limiter = new StoreActionLimiter(store);
+    const v = await limiter.reserve('r', 2, 's', NOW);
+    assert.equal(v.allowed, true);
+    assert.equal(v.slot, 1, 'slot 0 belonged to the other instance');
+    assert.equal(v.used, 2);
+    assert.deepEqual(store.creates.filter((c) => c.key.includes('/slots/')), [
+      { key: '_ratelimit/r/2026-11-27T09/slots/0.json', created: false },
+      { key: '_ratelimit/r/2026-11-27T09/slots/1.json', created: true },
+    ]);
+    assert.equal(store.text('_ratelimit/r/2026-11-27T09/slots/0.json'), '{"by":"other instance"}', 'the other slot is untouched');
+  });
+
+  test('when every slot up to the limit is taken by others, the action is refused (not counted as allowed)', async () => {
+    const store = new StaleListStore();
+    store.put('_ratelimit/r/2026-11-27T09/slots/0.json', 'x');
+    const v = await new StoreActionLimiter(store).reserve('r', 1, 's', NOW);
+    assert.equal(v.allowed, false);
+    assert.equal(v.slot, undefined);
+    assert.equal(store.objects.has('_ratelimit/r/2026-11-27T09/subjects/'), false);
+    assert.ok(![...store.objects.keys()].some((k) => k.includes('/subjects/')), 'no subject claim for a slot not won');
+  });
+
+  test('a slot creation that fails (503) is not a won slot: reserve rejects, classified, and nothing is allowed', async () => {
+    const store = new MemoryStore();
+    store.faults.inject({ match: /^create .*\/slots\//, status: 503, times: Infinity });
+    await assert.rejects(new StoreActionLimiter(store).reserve('r', 3, 's', NOW), (err: unknown) => classifyError(err).kind === 'transient');
+    assert.equal([...store.objects.keys()].length, 0);
+  });
+
+  test('records carry their kind and the slot in scc- metadata; the claimed slot is read back, old `slot` too', async () => {
+    const store = new MemoryStore();
+    const limiter = new StoreActionLimiter(store);
+    await limiter.reserve('r', 3, 's', NOW);
+    const slot = store.objects.get('_ratelimit/r/2026-11-27T09/slots/0.json');
+    assert.equal(slot?.metadata['scc-record'], 'ratelimit-slot');
+    assert.equal(slot?.metadata['scc-slot'], '0');
+    const claimKey = limiter.claimKey('r', '2026-11-27T09', 's');
+    assert.equal(store.objects.get(claimKey)?.metadata['scc-record'], 'ratelimit-subject');
+    // A subject claim written before the ledger named the slot `slot`.
+    const legacy = new MemoryStore();
+    legacy.put('_ratelimit/r/2026-11-27T09/slots/0.json', 'x');
+    legacy.put('_ratelimit/r/2026-11-27T09/slots/1.json', 'x');
+    legacy.put(claimKey, '{}', { kind: 'ratelimit-slot', slot: '1' });
+    const again = await new StoreActionLimiter(legacy).reserve('r', 3, 's', NOW);
+    assert.deepEqual({ reused: again.reused, slot: again.slot, used: again.used, allowed: again.allowed }, { reused: true, slot: 1, used: 2, allowed: true });
+    assert.match(again.reason, /already counted for this target in 2026-11-27T09Z \(2 of 3 used by rule r\): not counted again/);
+  });
+
+  test('a subject claim without a readable slot is still reused, without a slot number', async () => {
+    const store = new MemoryStore();
+    const limiter = new StoreActionLimiter(store);
+    store.put(limiter.claimKey('r', '2026-11-27T09', 's'), '{}', {});
+    const v = await limiter.reserve('r', 3, 's', NOW);
+    assert.equal(v.reused, true);
+    assert.equal('slot' in v, false);
+    const p = await limiter.peek('r', 3, 's', NOW);
+    assert.equal(p.reused, true);
+    assert.equal('slot' in p, false);
+  });
+
+  test('peek: a target already counted is allowed and reported as reused with its slot, and pending counts', async () => {
+    const store = new MemoryStore();
+    const limiter = new StoreActionLimiter(store);
+    await limiter.reserve('r', 2, 'a', NOW);
+    const same = await limiter.peek('r', 2, 'a', NOW);
+    assert.deepEqual({ allowed: same.allowed, reused: same.reused, slot: same.slot, used: same.used }, { allowed: true, reused: true, slot: 0, used: 1 });
+    const next = await limiter.peek('r', 2, 'b', NOW);
+    assert.deepEqual({ allowed: next.allowed, used: next.used }, { allowed: true, used: 2 });
+    assert.equal(next.reason, 'action 2 of 2 allowed this hour (2026-11-27T09Z) for rule r');
+    const pending = await limiter.peek('r', 2, 'b', NOW, undefined, 1);
+    assert.deepEqual({ allowed: pending.allowed, used: pending.used }, { allowed: false, used: 2 });
+  });
+
+  test('reserve reports used = slot + 1 and the reason with it', async () => {
+    const store = new MemoryStore();
+    const limiter = new StoreActionLimiter(store);
+    await limiter.reserve('r', 3, 'a', NOW);
+    const v = await limiter.reserve('r', 3, 'b', NOW);
+    assert.deepEqual({ slot: v.slot, used: v.used }, { slot: 1, used: 2 });
+    assert.equal(v.reason, 'action 2 of 3 allowed this hour (2026-11-27T09Z) for rule r');
+  });
+
+  test('a prefix with or without its slash gives the same keys; the store limiter says it is shared', async () => {
+    const a = new StoreActionLimiter(new MemoryStore(), { prefix: 'evidence' });
+    const b = new StoreActionLimiter(new MemoryStore(), { prefix: 'evidence/' });
+    assert.equal(a.slotKey('r', 'w', 0), 'evidence/_ratelimit/r/w/slots/0.json');
+    assert.equal(b.slotKey('r', 'w', 0), 'evidence/_ratelimit/r/w/slots/0.json');
+    assert.equal(new StoreActionLimiter(new MemoryStore()).slotKey('r', 'w', 0), '_ratelimit/r/w/slots/0.json');
+    assert.equal(a.shared, true);
+    assert.ok(createActionLimiter(new MemoryStore()) instanceof StoreActionLimiter);
+  });
+
+  test("the caller's signal reaches the slot and subject creates", async () => {
+    const seen: { key: string; signal: AbortSignal | undefined }[] = [];
+    class Recording extends MemoryStore {
+      override create(key: string, body: NodeJS.ReadableStream, metadata: Record<string, string>, signal?: AbortSignal): Promise<{ created: boolean; object: StoredObject }> {
+        seen.push({ key, signal });
+        return super.create(key, body, metadata, signal);
+      }
+    }
+    const ac = new AbortController();
+    await new StoreActionLimiter(new Recording()).reserve('r', 1, 's', NOW, ac.signal);
+    assert.equal(seen.length, 2);
+    for (const c of seen) assert.equal(c.signal, ac.signal, c.key);
+  });
+
+  test('no store: peek refuses too', async () => {
+    const v = await new NoSharedStoreLimiter().peek('r', 10, 's', NOW);
+    assert.equal(v.allowed, false);
+    assert.equal(v.window, '2026-11-27T09');
   });
 });
 

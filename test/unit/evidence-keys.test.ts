@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
-import { assertSafeKey, evidenceKeys, isVerbatimSegment, keySegment, MAX_SEGMENT_LENGTH, UnsafeKeyError } from '../../shared/ledger/keys.js';
+import { assertSafeKey, assertSafePrefix, isVerbatimSegment, keySegment, MAX_SEGMENT_LENGTH, UnsafeKeyError } from '../../shared/ledger/keys.js';
+import { findingKeys } from '../../shared/ledger/layout.js';
 import { validateBinaryPath } from '../../shared/evidence/path.js';
 
 const SAFE = /^[A-Za-z0-9._-]{1,100}$/;
@@ -60,14 +61,18 @@ describe('keySegment', () => {
   });
 });
 
-describe('evidenceKeys', () => {
+describe('findingKeys (evidence keys)', () => {
   test('layout project/cluster/namespace/pod/finding-id with binary and manifest.json', () => {
-    const k = evidenceKeys({ project: 'acme', cluster: 'payments', namespace: 'ns', pod: 'p-1', findingId: 'f1' });
-    assert.deepEqual(k, { dir: 'acme/payments/ns/p-1/f1', binary: 'acme/payments/ns/p-1/f1/binary', manifest: 'acme/payments/ns/p-1/f1/manifest.json', volatile: 'acme/payments/ns/p-1/f1/volatile.json' });
+    const k = findingKeys({ projectId: 'other', cluster: { project: 'acme', name: 'payments' }, namespace: 'ns', pod: 'p-1', findingId: 'f1' });
+    assert.equal(k.folder, 'acme/payments/ns/p-1/f1');
+    assert.equal(k.binary, 'acme/payments/ns/p-1/f1/binary');
+    assert.equal(k.manifest, 'acme/payments/ns/p-1/f1/manifest.json');
+    assert.equal(k.volatile, 'acme/payments/ns/p-1/f1/volatile.json');
+    assert.deepEqual(k.runReport(2), { json: 'acme/payments/ns/p-1/f1/report-2.json', markdown: 'acme/payments/ns/p-1/f1/report-2.md' });
   });
 
   test('hostile parts cannot add or remove levels', () => {
-    const k = evidenceKeys({ project: '..', cluster: '../../etc', namespace: 'a/b/c', pod: '\u0000', findingId: '/../../etc/x' });
+    const k = findingKeys({ projectId: 'x', cluster: { project: '..', name: '../../etc' }, namespace: 'a/b/c', pod: '\u0000', findingId: '/../../etc/x' });
     const segments = k.binary.split('/');
     assert.equal(segments.length, 6);
     assert.equal(segments[5], 'binary');
@@ -105,5 +110,44 @@ describe('validateBinaryPath', () => {
       assert.equal(r.ok, false, JSON.stringify(bad));
       if (!r.ok) assert.ok(r.reason.length > 0);
     }
+  });
+});
+
+describe('keys, literally (stored names must not drift)', () => {
+  test('altered segments: replaced characters, a leading _ for empty/./.., the hash suffix', () => {
+    assert.equal(keySegment(''), '_-he3b0c44298fc1c14');
+    assert.equal(keySegment('.'), '_.-hcdb4ee2aea69cc6a');
+    assert.equal(keySegment('..'), '_..-h5ec1f7e700f37c3d');
+    assert.equal(keySegment('a/b'), 'a_b-hc14cddc033f64b9d');
+    assert.equal(keySegment('../x'), '.._x-hd6b96a97d147daaa');
+  });
+
+  test('only a suffix at the very end marks a name as altered', () => {
+    assert.equal(isVerbatimSegment('x-h0123456789abcdef'), false);
+    assert.equal(isVerbatimSegment('x-h0123456789abcdefy'), true);
+    assert.equal(keySegment('x-h0123456789abcdefy'), 'x-h0123456789abcdefy');
+  });
+
+  test('assertSafeKey: limits at exactly 900 characters and 100 per segment, and says why', () => {
+    const seg = 'y'.repeat(100);
+    assert.doesNotThrow(() => assertSafeKey(seg));
+    assert.throws(() => assertSafeKey(`${seg}y`), /segment too long/);
+    const key900 = `${Array.from({ length: 8 }, () => 'z'.repeat(100)).join('/')}/${'z'.repeat(92)}`; // 8*100 + 7 + 1 + 92
+    assert.equal(key900.length, 900);
+    assert.doesNotThrow(() => assertSafeKey(key900));
+    assert.throws(() => assertSafeKey(`${key900}z`), /longer than 900 characters/);
+    assert.throws(() => assertSafeKey(''), (err: unknown) => err instanceof UnsafeKeyError && err.name === 'UnsafeKeyError' && err.message === 'unsafe evidence key "": empty');
+    assert.throws(() => assertSafeKey('a//b'), (err: unknown) => err instanceof Error && err.message === 'unsafe evidence key "a//b": segment ""');
+    assert.throws(() => assertSafeKey('a/../b'), /segment "\.\."/);
+    assert.throws(() => assertSafeKey('a/b c'), (err: unknown) => err instanceof Error && err.message === 'unsafe evidence key "a/b c": segment "b c" has characters outside [A-Za-z0-9._-]');
+  });
+
+  test('assertSafePrefix: empty and a trailing slash are fine, the rest as for keys', () => {
+    assert.doesNotThrow(() => assertSafePrefix(''));
+    assert.doesNotThrow(() => assertSafePrefix('a/b/'));
+    assert.doesNotThrow(() => assertSafePrefix('a/b'));
+    assert.throws(() => assertSafePrefix('/a'), UnsafeKeyError);
+    assert.throws(() => assertSafePrefix('a//'), UnsafeKeyError);
+    assert.throws(() => assertSafePrefix('../'), UnsafeKeyError);
   });
 });

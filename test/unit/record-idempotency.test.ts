@@ -4,10 +4,11 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
-  claimFinding, claimKey, createIdempotency, inProgressError, readLatestReport, releaseClaim, releaseKey, shouldSkip, type ClaimResult,
+  claimFinding, createIdempotency, inProgressError, readLatestReport, releaseClaim, shouldSkip, type ClaimResult,
 } from '../../shared/record/idempotency.js';
 import { marksFor } from '../../shared/record/marks.js';
-import { findingFolder, readReport, reportKeys, storeReport, storeReportObjects } from '../../shared/record/report-object.js';
+import { readReport, storeReport, storeReportObjects } from '../../shared/record/report-object.js';
+import { findingFolder, keysIn } from '../../shared/ledger/layout.js';
 import { classifyError } from '../../shared/common/errors.js';
 import type { CreateOptions, StoredObject } from '../../shared/ports.js';
 import { MemoryStore } from '../support/memory-store.js';
@@ -42,8 +43,8 @@ describe('claims', () => {
     assert.ok(winner?.status === 'acquired');
     for (const r of results) if (r.status === 'in-progress') assert.equal(r.holder.runId, winner.claim.record.runId);
     assert.equal(results.filter((r) => r.status === 'in-progress').length, 9);
-    assert.deepEqual([...store.objects.keys()], [claimKey(FOLDER, 0)]);
-    const record = JSON.parse(store.text(claimKey(FOLDER, 0)) ?? '') as { status: string; runId: string; expiresAt: string };
+    assert.deepEqual([...store.objects.keys()], [keysIn(FOLDER).claim(0)]);
+    const record = JSON.parse(store.text(keysIn(FOLDER).claim(0)) ?? '') as { status: string; runId: string; expiresAt: string };
     assert.equal(record.status, 'in-progress');
     assert.equal(record.runId, winner.claim.record.runId);
   });
@@ -73,7 +74,7 @@ describe('claims', () => {
     const a = await claimFinding(store, input('a'));
     assert.ok(a.status === 'acquired');
     await releaseClaim(store, a.claim, 'UNAVAILABLE from the API server');
-    assert.ok(store.text(releaseKey(FOLDER, 0))?.includes('UNAVAILABLE'));
+    assert.ok(store.text(keysIn(FOLDER).release(0))?.includes('UNAVAILABLE'));
     const b = await claimFinding(store, input('b'));
     assert.ok(b.status === 'acquired');
     assert.equal(b.claim.generation, 1);
@@ -82,7 +83,7 @@ describe('claims', () => {
 
   test('an unreadable claim (writer crashed mid-write) does not block forever', async () => {
     const store = new MemoryStore();
-    store.put(claimKey(FOLDER, 0), '{"stat');
+    store.put(keysIn(FOLDER).claim(0), '{"stat');
     const r = await claimFinding(store, input('b'));
     assert.ok(r.status === 'acquired');
     assert.equal(r.claim.generation, 1);
@@ -91,7 +92,7 @@ describe('claims', () => {
 
   test('a claim whose metadata is missing is read from its JSON body', async () => {
     const store = new MemoryStore();
-    store.put(claimKey(FOLDER, 0), JSON.stringify({ status: 'in-progress', findingName: FINDING, runId: 'other', generation: 0, claimedAt: '', expiresAt: new Date(Date.now() + 60_000).toISOString() }));
+    store.put(keysIn(FOLDER).claim(0), JSON.stringify({ status: 'in-progress', findingName: FINDING, runId: 'other', generation: 0, claimedAt: '', expiresAt: new Date(Date.now() + 60_000).toISOString() }));
     const r = await claimFinding(store, input('b'));
     assert.ok(r.status === 'in-progress');
     assert.equal(r.holder.runId, 'other');
@@ -109,14 +110,14 @@ describe('claims', () => {
     const r = await claimFinding(store, input('late'));
     assert.ok(r.status === 'completed');
     assert.deepEqual(r.report, { outcome: { verdict: 'handled' } });
-    assert.equal(store.objects.has(claimKey(FOLDER, 0)), false);
+    assert.equal(store.objects.has(keysIn(FOLDER).claim(0)), false);
   });
 
   test('a holder that outlived its expiry and completed wins over the taker (re-check after claiming)', async () => {
     class CompletingStore extends MemoryStore {
       override async create(key: string, body: NodeJS.ReadableStream, metadata: Record<string, string>, signal?: AbortSignal, options?: CreateOptions): Promise<{ created: boolean; object: StoredObject }> {
         // The slow holder finishes exactly while the taker creates generation 1.
-        if (key === claimKey(FOLDER, 1)) this.put(reportKeys(FOLDER).json, '{"by":"slow-holder"}');
+        if (key === keysIn(FOLDER).claim(1)) this.put(keysIn(FOLDER).reportJson, '{"by":"slow-holder"}');
         return super.create(key, body, metadata, signal, options);
       }
     }
@@ -145,9 +146,9 @@ describe('claims', () => {
 
   test('store faults surface classified (503 transient, 403 permanent)', async () => {
     const store = new MemoryStore();
-    store.faults.inject({ match: `create ${claimKey(FOLDER, 0)}`, status: 503 });
+    store.faults.inject({ match: `create ${keysIn(FOLDER).claim(0)}`, status: 503 });
     await assert.rejects(claimFinding(store, input('a')), (err: unknown) => classifyError(err).kind === 'transient');
-    store.faults.inject({ match: `readText ${reportKeys(FOLDER).json}`, status: 403 });
+    store.faults.inject({ match: `readText ${keysIn(FOLDER).reportJson}`, status: 403 });
     await assert.rejects(claimFinding(store, input('a')), (err: unknown) => classifyError(err).kind === 'permanent');
     assert.equal((await claimFinding(store, input('a'))).status, 'acquired');
   });
@@ -177,7 +178,7 @@ describe('idempotent run', () => {
     );
     assert.equal(executions, 1);
     assert.deepEqual(results.map((r) => [r.status, r.shared]).sort(), [['executed', false], ...Array.from({ length: 9 }, () => ['executed', true])].sort());
-    assert.equal(store.creates.filter((c) => c.key === reportKeys(FOLDER).json && c.created).length, 1);
+    assert.equal(store.creates.filter((c) => c.key === keysIn(FOLDER).reportJson && c.created).length, 1);
     assert.deepEqual(idem.inFlight(), []);
   });
 
@@ -246,12 +247,12 @@ describe('idempotent run', () => {
     await assert.rejects(idem.run(input('r1'), async () => {
       throw Object.assign(new Error('connect ECONNRESET'), { code: 'ECONNRESET' });
     }, complete), /ECONNRESET/);
-    assert.ok(store.objects.has(releaseKey(FOLDER, 0)));
+    assert.ok(store.objects.has(keysIn(FOLDER).release(0)));
     const r = await idem.run(input('r2'), async () => ({ verdict: 'handled' }), complete);
     assert.ok(r.status === 'executed');
     assert.equal(r.claim?.generation, 1);
     assert.equal(r.stored?.created, true);
-    assert.equal(store.text(reportKeys(FOLDER).markdown), '# handled\n');
+    assert.equal(store.text(keysIn(FOLDER).reportMarkdown), '# handled\n');
   });
 
   test('finish -> release (transient failure recorded in the value): no report, the retry takes over', async () => {
@@ -267,9 +268,9 @@ describe('idempotent run', () => {
   test('a completion record that cannot be written: error rethrown, claim released, the retry completes', async () => {
     const store = new MemoryStore();
     const idem = createIdempotency({ store });
-    store.faults.inject({ match: `create ${reportKeys(FOLDER).json}`, status: 503 });
+    store.faults.inject({ match: `create ${keysIn(FOLDER).reportJson}`, status: 503 });
     await assert.rejects(idem.run(input('r1'), async () => ({ verdict: 'handled' }), complete), (err: unknown) => classifyError(err).kind === 'transient');
-    assert.ok(store.objects.has(releaseKey(FOLDER, 0)));
+    assert.ok(store.objects.has(keysIn(FOLDER).release(0)));
     const r = await idem.run(input('r2'), async () => ({ verdict: 'handled' }), complete);
     assert.ok(r.status === 'executed' && r.stored?.created);
   });
@@ -327,7 +328,7 @@ describe('report object', () => {
 
   test('a report that is not JSON still counts as completed', async () => {
     const store = new MemoryStore();
-    store.put(reportKeys(FOLDER).json, 'garbage');
+    store.put(keysIn(FOLDER).reportJson, 'garbage');
     assert.deepEqual(await readReport(store, FOLDER), { unreadable: true });
     assert.equal((await claimFinding(store, input('x'))).status, 'completed');
   });
@@ -371,7 +372,7 @@ describe('runs that take no effect, forced re-runs', () => {
     await idem.run(input('first'), () => Promise.resolve({ verdict: 'deleted' }), complete);
     const forced = await idem.run({ ...input('again'), force: true }, () => Promise.resolve({ verdict: 'pod-gone' }), complete);
     assert.equal(forced.status, 'executed');
-    assert.match(await store.readText(reportKeys(FOLDER).json) ?? '', /deleted/, 'the completion record stands');
+    assert.match(await store.readText(keysIn(FOLDER).reportJson) ?? '', /deleted/, 'the completion record stands');
     assert.match(await store.readText(`${FOLDER}/report-1.json`) ?? '', /pod-gone/);
     assert.equal((await idem.run(input('redelivery'), () => Promise.resolve({ verdict: 'x' }), complete)).status, 'already-completed');
   });

@@ -26,6 +26,8 @@ export async function takeSnapshot(incident: Incident, plan: ResponsePlan, w: Wo
     'snapshot',
     async (signal) => {
       evidence = await snapshotBinary({ incident, workloads: w, store, policy, collector: ctx.collector, signal });
+      // Non-fatal evidence problems (e.g. the manifest with the copy's hashes not written) are never silent.
+      if (evidence.outcome !== 'failed') for (const warning of evidence.warnings) ctx.audit.warning(`snapshot: ${warning}`, { step: 'snapshot' });
       // Under `attempted`, what the target withheld ends the attempt (recorded below) without
       // failing the step; under `stored` every failure keeps its retry/ack classification.
       const finished = evidence.outcome === 'failed' && evidence.blame === 'target' && plan.evidenceGate === 'attempted';

@@ -3,8 +3,9 @@
 //      it is malware), flushed to disk;
 //   2. `link(temp, final)` publishes it; link fails with EEXIST when the name exists, so of two
 //      concurrent writers exactly one wins, and nothing is ever overwritten;
-//   3. the sidecar `<name>.meta.json` (metadata, size, hashes) is published the same way AFTER
-//      the data. An object without its sidecar is incomplete and `stat` reports null for it.
+//   3. the sidecar `<name>.meta.json` (metadata as given at create, size, content type) is
+//      published the same way AFTER the data. An object without its sidecar is incomplete and
+//      `stat` reports null for it.
 // A failed or aborted write removes its temp file and publishes nothing.
 import { randomBytes } from 'node:crypto';
 import { link, lstat, mkdir, open, readFile, readdir, realpath, stat, unlink, writeFile, type FileHandle } from 'node:fs/promises';
@@ -14,12 +15,12 @@ import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import type { CreateOptions, EvidenceStore, StoredObject } from '../ports.js';
-import { assertSafeKey, assertSafePrefix, UnsafeKeyError } from '../ledger/keys.js';
+import { assertSafeKey, assertSafePrefix, UnsafeKeyError } from './keys.js';
+import { META } from './layout.js';
 
 export const SIDECAR_SUFFIX = '.meta.json';
 const TEMP_PREFIX = '.scc-tmp-';
-/** Metadata key every complete object carries. */
-export const COMPLETE_KEY = 'scc-complete';
+const COMPLETE_KEY = META.complete;
 const MAX_TEXT_BYTES = 16 * 1024 * 1024;
 
 interface Sidecar {
@@ -183,19 +184,19 @@ export class LocalEvidenceStore implements EvidenceStore {
     }
     await unlink(temp).catch(() => undefined);
     const st = await stat(path);
-    const finalMetadata = { ...metadata, ...(options?.finalMetadata?.() ?? {}), [COMPLETE_KEY]: 'true' };
+    const storedMetadata = { ...metadata, [COMPLETE_KEY]: 'true' };
     const sidecar: Sidecar = {
       key,
       size: st.size,
       contentType: options?.contentType ?? 'application/octet-stream',
       createdAt: new Date().toISOString(),
-      metadata: finalMetadata,
+      metadata: storedMetadata,
     };
     await this.publishSidecar(path, sidecar);
     await this.syncDir(dir);
     return {
       created: true,
-      object: { uri: pathToFileURL(path).href, key, size: st.size, generation: String(Math.trunc(st.mtimeMs * 1000)), metadata: finalMetadata },
+      object: { uri: pathToFileURL(path).href, key, size: st.size, generation: String(Math.trunc(st.mtimeMs * 1000)), metadata: storedMetadata },
     };
   }
 
