@@ -9,7 +9,7 @@ import { googleChatMessage, pagerDutyResolve, pagerDutyTrigger, slackMessage } f
 import { parseWebhookUrl } from '../../notify/send.js';
 import { actionEntry } from '../../policy/actions.js';
 import type { ResponsePlan } from '../../policy/types.js';
-import { findingFolder, reportKeys } from '../../record/report-object.js';
+import { findingKeys } from '../../ledger/layout.js';
 import { signalOf, type RespondContext } from '../context.js';
 import { markHash } from '../outcome.js';
 import { mergeStatuses } from '../prior-effects.js';
@@ -29,7 +29,7 @@ function links(report: TriageReport, ctx: RespondContext): NotificationLink[] {
   const store = ctx.adapters.evidence;
   if (store?.location.startsWith('gs://')) {
     const [bucket, ...prefix] = store.location.slice('gs://'.length).split('/');
-    const key = [...prefix.filter(Boolean), reportKeys(findingFolder(report.incident)).markdown].join('/');
+    const key = [...prefix.filter(Boolean), findingKeys(report.incident).reportMarkdown].join('/');
     out.push({ title: 'Report', url: `https://console.cloud.google.com/storage/browser/_details/${encodeURIComponent(bucket ?? '')}/${key.split('/').map(encodeURIComponent).join('/')}` });
   }
   const podLogs = report.playbook.filters.pod;
