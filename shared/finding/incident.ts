@@ -92,25 +92,13 @@ class Builder {
   }
 }
 
-function build(message: NotificationMessage): Incident {
-  const f = message.finding;
-  const r = message.resource;
-  const sp = f.sourceProperties ?? {};
-  const b = new Builder(sp);
+type Finding = NotificationMessage['finding'];
+type Resource = NotificationMessage['resource'];
+
+/** Project id (the display name SCC resolves, else what the resource name carries) and number. */
+function readProject(b: Builder, f: Finding, r: Resource, cluster: Incident['cluster']): { projectId: string; projectNumber: string | undefined } {
   const P = b.provenance;
-
-  const findingId = f.name.slice(f.name.lastIndexOf('/') + 1);
-  const apiVersion = f.name.includes('/locations/') ? 'v2' : 'v1';
-  P['findingName'] = 'finding.name';
-  P['apiVersion'] = 'derived:finding.name';
-
-  const resourceName = f.resourceName;
-  P['resourceName'] = 'finding.resourceName';
-  const cluster = parseClusterResourceName(resourceName);
-  if (cluster) P['cluster'] = 'derived:finding.resourceName';
-
-  // Project id: the display name SCC resolves, else what the resource name carries.
-  const projectFromName = /\/projects\/([^/]+)\//.exec(resourceName)?.[1];
+  const projectFromName = /\/projects\/([^/]+)\//.exec(f.resourceName)?.[1];
   const projectId =
     b.pick('projectId', [
       [nonEmpty(r?.projectDisplayName), 'resource.projectDisplayName'],
@@ -125,8 +113,11 @@ function build(message: NotificationMessage): Incident {
     [canonicalProject, 'derived:finding.canonicalName'],
     [/^\d+$/.test(projectId) ? projectId : undefined, P['projectId'] ?? 'derived:finding.resourceName'],
   ]);
+  return { projectId, projectNumber };
+}
 
-  // Pod, namespace, labels: kubernetes.pods[0] is the pod the process ran in.
+/** Pod, namespace, labels: kubernetes.pods[0] is the pod the process ran in. */
+function readPod(b: Builder, f: Finding): { namespace: string | undefined; pod: string | undefined; podLabels: Record<string, string> } {
   const pod0 = f.kubernetes?.pods?.[0];
   const namespace = b.pick('namespace', [[nonEmpty(pod0?.ns), 'finding.kubernetes.pods[0].ns']], SOURCE_PROPERTY_KEYS.namespace);
   const pod = b.pick('pod', [[nonEmpty(pod0?.name), 'finding.kubernetes.pods[0].name']], SOURCE_PROPERTY_KEYS.pod);
@@ -135,113 +126,107 @@ function build(message: NotificationMessage): Incident {
   // there; mask them like arguments (and wholly under a credential-like key). Policies match
   // labels such as `app` or `scc-responder/exempt`, which this leaves alone.
   for (const l of pod0?.labels ?? []) podLabels[l.name] = isSecretKey(l.name) ? REDACTED : redactString(l.value);
-  if (pod0?.labels) P['podLabels'] = 'finding.kubernetes.pods[0].labels';
+  if (pod0?.labels) b.provenance['podLabels'] = 'finding.kubernetes.pods[0].labels';
+  return { namespace, pod, podLabels };
+}
 
-  // Container: finding.containers[0] is the affected container; the pod's container list
-  // only tells us when the pod has exactly one.
+/**
+ * Container: finding.containers[0] is the affected container; the pod's container list only
+ * tells us when the pod has exactly one.
+ */
+function readContainer(b: Builder, f: Finding): { container: string | undefined; imageUri: string | undefined; imageId: string | undefined } {
   const c0 = f.containers?.[0];
-  const podContainers = pod0?.containers ?? [];
-  const onlyPodContainer = podContainers.length === 1 ? podContainers[0] : undefined;
-  const container = b.pick(
-    'container',
-    [
-      [nonEmpty(c0?.name), 'finding.containers[0].name'],
-      [nonEmpty(onlyPodContainer?.name), 'finding.kubernetes.pods[0].containers[0].name'],
-    ],
-    SOURCE_PROPERTY_KEYS.container,
-  );
-  const imageUri = b.pick(
-    'imageUri',
-    [
-      [nonEmpty(c0?.uri), 'finding.containers[0].uri'],
-      [nonEmpty(onlyPodContainer?.uri), 'finding.kubernetes.pods[0].containers[0].uri'],
-    ],
-    SOURCE_PROPERTY_KEYS.imageUri,
-  );
-  const imageId = b.pick('imageId', [
-    [nonEmpty(c0?.imageId), 'finding.containers[0].imageId'],
-    [nonEmpty(onlyPodContainer?.imageId), 'finding.kubernetes.pods[0].containers[0].imageId'],
-  ]);
+  const podContainers = f.kubernetes?.pods?.[0]?.containers ?? [];
+  const only = podContainers.length === 1 ? podContainers[0] : undefined;
+  const from = (field: 'name' | 'uri' | 'imageId'): [string | undefined, string][] => [
+    [nonEmpty(c0?.[field]), `finding.containers[0].${field}`],
+    [nonEmpty(only?.[field]), `finding.kubernetes.pods[0].containers[0].${field}`],
+  ];
+  return {
+    container: b.pick('container', from('name'), SOURCE_PROPERTY_KEYS.container),
+    imageUri: b.pick('imageUri', from('uri'), SOURCE_PROPERTY_KEYS.imageUri),
+    imageId: b.pick('imageId', from('imageId')),
+  };
+}
 
-  // Node: kubernetes.nodes[].name is a full compute name; VM_Instance_Name is the bare name.
+/** Node: kubernetes.nodes[].name is a full compute name; VM_Instance_Name is the bare name. */
+function readNode(b: Builder, f: Finding): { node: string | undefined; nodeResourceName?: string; nodeZone?: string } {
   const nodeFull = nonEmpty(f.kubernetes?.nodes?.[0]?.name) ?? nonEmpty(f.kubernetes?.nodePools?.[0]?.nodes?.[0]?.name);
   const nodeOrigin = nonEmpty(f.kubernetes?.nodes?.[0]?.name) ? 'finding.kubernetes.nodes[0].name' : 'finding.kubernetes.nodePools[0].nodes[0].name';
   const instance = nodeFull ? parseInstanceResourceName(nodeFull) : null;
-  const node = b.pick(
-    'node',
-    [[instance?.name ?? (nodeFull && !nodeFull.startsWith('//') ? nodeFull : undefined), nodeOrigin]],
-    SOURCE_PROPERTY_KEYS.node,
-  );
-  let nodeResourceName: string | undefined;
-  let nodeZone: string | undefined;
-  if (instance && nodeFull) {
-    nodeResourceName = nodeFull;
-    nodeZone = instance.zone;
-    P['nodeResourceName'] = nodeOrigin;
-    P['nodeZone'] = `derived:${nodeOrigin}`;
-  }
+  const node = b.pick('node', [[instance?.name ?? (nodeFull && !nodeFull.startsWith('//') ? nodeFull : undefined), nodeOrigin]], SOURCE_PROPERTY_KEYS.node);
+  if (!instance || !nodeFull) return { node };
+  b.provenance['nodeResourceName'] = nodeOrigin;
+  b.provenance['nodeZone'] = `derived:${nodeOrigin}`;
+  return { node, nodeResourceName: nodeFull, nodeZone: instance.zone };
+}
 
-  // Process: processes[0] is the one that executed the binary.
+/** The binary processes[0] executed: path, size, hash (of a prefix when partially hashed). */
+function readBinary(b: Builder, f: Finding): BinaryInfo | undefined {
+  const P = b.provenance;
+  const bin = f.processes?.[0]?.binary;
+  const binaryPath = b.pick('binary.path', [[nonEmpty(bin?.path), 'finding.processes[0].binary.path']], SOURCE_PROPERTY_KEYS.binaryPath);
+  if (binaryPath === undefined) return undefined;
+  const binary: BinaryInfo = { path: binaryPath, partiallyHashed: false };
+  if (bin?.size !== undefined) {
+    binary.size = bin.size;
+    P['binary.size'] = 'finding.processes[0].binary.size';
+  }
+  if (bin?.sha256 !== undefined && bin.sha256 !== '') {
+    if (SHA256.test(bin.sha256)) {
+      binary.sha256 = bin.sha256.toLowerCase();
+      P['binary.sha256'] = 'finding.processes[0].binary.sha256';
+    } else b.invalid('binary.sha256', 'is not a 64-digit hex SHA-256; ignored');
+  }
+  if (bin?.hashedSize !== undefined) {
+    binary.hashedSize = bin.hashedSize;
+    P['binary.hashedSize'] = 'finding.processes[0].binary.hashedSize';
+  }
+  // The detector hashes at most a prefix of large files: then the hash covers hashedSize bytes.
+  if (bin?.partiallyHashed === true) {
+    binary.partiallyHashed = true;
+    P['binary.partiallyHashed'] = 'finding.processes[0].binary.partiallyHashed';
+  } else if (bin?.hashedSize !== undefined && bin.size !== undefined && bin.hashedSize < bin.size) {
+    binary.partiallyHashed = true;
+    P['binary.partiallyHashed'] = 'derived:finding.processes[0].binary.hashedSize<size';
+  }
+  const pathProblem = binaryPathProblem(binaryPath);
+  if (pathProblem) {
+    binary.pathProblem = pathProblem;
+    b.invalid('binary.path', `${pathProblem}; it will not be read or used in a command`);
+  }
+  return binary;
+}
+
+/** Arguments are evidence and shown as such, but secrets in them (and every env value) are masked. */
+function readProcess(b: Builder, f: Finding): { args: string[]; pid: string | undefined; envVariables: Incident['envVariables'] } {
+  const P = b.provenance;
   const proc = f.processes?.[0];
-  const binaryPath = b.pick('binary.path', [[nonEmpty(proc?.binary?.path), 'finding.processes[0].binary.path']], SOURCE_PROPERTY_KEYS.binaryPath);
-  let binary: BinaryInfo | undefined;
-  if (binaryPath !== undefined) {
-    const bin = proc?.binary;
-    binary = { path: binaryPath, partiallyHashed: false };
-    if (bin?.size !== undefined) {
-      binary.size = bin.size;
-      P['binary.size'] = 'finding.processes[0].binary.size';
-    }
-    if (bin?.sha256 !== undefined && bin.sha256 !== '') {
-      if (SHA256.test(bin.sha256)) {
-        binary.sha256 = bin.sha256.toLowerCase();
-        P['binary.sha256'] = 'finding.processes[0].binary.sha256';
-      } else b.invalid('binary.sha256', 'is not a 64-digit hex SHA-256; ignored');
-    }
-    if (bin?.hashedSize !== undefined) {
-      binary.hashedSize = bin.hashedSize;
-      P['binary.hashedSize'] = 'finding.processes[0].binary.hashedSize';
-    }
-    // The detector hashes at most a prefix of large files: then the hash covers hashedSize bytes.
-    if (bin?.partiallyHashed === true) {
-      binary.partiallyHashed = true;
-      P['binary.partiallyHashed'] = 'finding.processes[0].binary.partiallyHashed';
-    } else if (bin?.hashedSize !== undefined && bin.size !== undefined && bin.hashedSize < bin.size) {
-      binary.partiallyHashed = true;
-      P['binary.partiallyHashed'] = 'derived:finding.processes[0].binary.hashedSize<size';
-    }
-    const pathProblem = binaryPathProblem(binaryPath);
-    if (pathProblem) {
-      binary.pathProblem = pathProblem;
-      b.invalid('binary.path', `${pathProblem}; it will not be read or used in a command`);
-    }
-  }
-
-  // Arguments are evidence and shown as such, but well-known secret formats are masked.
-  const args = redactArgs(proc?.args ?? []);
   if (proc?.args) P['args'] = 'finding.processes[0].args';
-  const pid = proc?.pid;
-  if (pid !== undefined) P['pid'] = 'finding.processes[0].pid';
-  const envVariables = redactEnv(proc?.envVariables);
+  if (proc?.pid !== undefined) P['pid'] = 'finding.processes[0].pid';
   if (proc?.envVariables) P['envVariables'] = `finding.processes[0].envVariables (values ${REDACTED})`;
+  return { args: redactArgs(proc?.args ?? []), pid: proc?.pid, envVariables: redactEnv(proc?.envVariables) };
+}
 
-  // VirusTotal: an indicator URI only when it really points at VirusTotal over https.
-  let virusTotalUrl: string | undefined;
+/** VirusTotal: an indicator URI only when it really points at VirusTotal over https, else built from the hash. */
+function virusTotalUrlOf(b: Builder, f: Finding, binary: BinaryInfo | undefined): string | undefined {
   const uris = f.indicator?.uris ?? [];
   const vtIndex = uris.findIndex(isVirusTotalUrl);
   if (vtIndex >= 0) {
-    virusTotalUrl = uris[vtIndex];
-    P['virusTotalUrl'] = `finding.indicator.uris[${vtIndex}]`;
-  } else if (binary?.sha256) {
-    virusTotalUrl = `https://www.virustotal.com/gui/file/${binary.sha256}`;
-    P['virusTotalUrl'] = 'derived:finding.processes[0].binary.sha256';
+    b.provenance['virusTotalUrl'] = `finding.indicator.uris[${vtIndex}]`;
+    return uris[vtIndex];
   }
+  if (!binary?.sha256) return undefined;
+  b.provenance['virusTotalUrl'] = 'derived:finding.processes[0].binary.sha256';
+  return `https://www.virustotal.com/gui/file/${binary.sha256}`;
+}
 
-  // MITRE ATT&CK: primary then additional techniques, each once.
+/** MITRE ATT&CK: primary then additional techniques, each once. */
+function readMitre(b: Builder, f: Finding): Incident['mitre'] {
   const techniqueNames = [...(f.mitreAttack?.primaryTechniques ?? []), ...(f.mitreAttack?.additionalTechniques ?? [])];
   const techniques: MitreTechnique[] = [...new Set(techniqueNames)].map(mapTechnique);
   const mitre: Incident['mitre'] = { techniques };
-  if (f.mitreAttack) P['mitre'] = 'finding.mitreAttack';
+  if (f.mitreAttack) b.provenance['mitre'] = 'finding.mitreAttack';
   if (f.mitreAttack?.primaryTactic) {
     mitre.tactic = f.mitreAttack.primaryTactic;
     const t = mapTactic(f.mitreAttack.primaryTactic);
@@ -249,25 +234,37 @@ function build(message: NotificationMessage): Incident {
     if (t.url) mitre.tacticUrl = t.url;
   }
   if (f.mitreAttack?.version) mitre.version = f.mitreAttack.version;
+  return mitre;
+}
 
-  // Names Kubernetes would reject cannot belong to a real pod: flag them so nothing acts.
-  if (namespace !== undefined) {
-    const p = nameProblem(namespace, 'label');
-    if (p) b.invalid('namespace', p);
+/** Names Kubernetes would reject cannot belong to a real pod: flag them so nothing acts. */
+function checkNames(b: Builder, names: { namespace?: string | undefined; pod?: string | undefined; container?: string | undefined; node?: string | undefined }): void {
+  const kinds = { namespace: 'label', pod: 'subdomain', container: 'label', node: 'subdomain' } as const;
+  for (const field of ['namespace', 'pod', 'container', 'node'] as const) {
+    const value = names[field];
+    const problem = value === undefined ? undefined : nameProblem(value, kinds[field]);
+    if (problem) b.invalid(field, problem);
   }
-  if (pod !== undefined) {
-    const p = nameProblem(pod, 'subdomain');
-    if (p) b.invalid('pod', p);
-  }
-  if (container !== undefined) {
-    const p = nameProblem(container, 'label');
-    if (p) b.invalid('container', p);
-  }
-  if (node !== undefined) {
-    const p = nameProblem(node, 'subdomain');
-    if (p) b.invalid('node', p);
-  }
+}
 
+function build(message: NotificationMessage): Incident {
+  const f = message.finding;
+  const b = new Builder(f.sourceProperties ?? {});
+  const P = b.provenance;
+  P['findingName'] = 'finding.name';
+  P['apiVersion'] = 'derived:finding.name';
+  P['resourceName'] = 'finding.resourceName';
+  const cluster = parseClusterResourceName(f.resourceName);
+  if (cluster) P['cluster'] = 'derived:finding.resourceName';
+  const { projectId, projectNumber } = readProject(b, f, message.resource, cluster);
+  const { namespace, pod, podLabels } = readPod(b, f);
+  const { container, imageUri, imageId } = readContainer(b, f);
+  const { node, nodeResourceName, nodeZone } = readNode(b, f);
+  const binary = readBinary(b, f);
+  const { args, pid, envVariables } = readProcess(b, f);
+  const virusTotalUrl = virusTotalUrlOf(b, f, binary);
+  const mitre = readMitre(b, f);
+  checkNames(b, { namespace, pod, container, node });
   P['category'] = 'finding.category';
   P['state'] = 'finding.state';
   P['severity'] = f.severity ? 'finding.severity' : 'default';
@@ -275,13 +272,13 @@ function build(message: NotificationMessage): Incident {
 
   const incident: Incident = {
     findingName: f.name,
-    findingId,
-    apiVersion,
+    findingId: f.name.slice(f.name.lastIndexOf('/') + 1),
+    apiVersion: f.name.includes('/locations/') ? 'v2' : 'v1',
     category: f.category,
     state: f.state,
     severity: f.severity && f.severity !== '' ? f.severity : 'SEVERITY_UNSPECIFIED',
     eventTime: f.eventTime,
-    resourceName,
+    resourceName: f.resourceName,
     cluster,
     projectId,
     podLabels,
@@ -293,26 +290,10 @@ function build(message: NotificationMessage): Incident {
     problems: b.problems,
   };
   const optional: Partial<Incident> = {
-    canonicalName: f.canonicalName,
-    notificationConfigName: message.notificationConfigName,
-    findingClass: f.findingClass,
-    description: f.description,
-    createTime: f.createTime,
-    projectNumber,
-    namespace,
-    pod,
-    container,
-    imageUri,
-    imageId,
-    node,
-    nodeResourceName,
-    nodeZone,
-    binary,
-    pid,
-    virusTotalUrl,
-    securityMarksName: f.securityMarks?.name,
-    externalUri: f.externalUri,
-    sourceDisplayName: f.parentDisplayName,
+    canonicalName: f.canonicalName, notificationConfigName: message.notificationConfigName, findingClass: f.findingClass,
+    description: f.description, createTime: f.createTime, projectNumber, namespace, pod, container, imageUri, imageId,
+    node, nodeResourceName, nodeZone, binary, pid, virusTotalUrl, securityMarksName: f.securityMarks?.name,
+    externalUri: f.externalUri, sourceDisplayName: f.parentDisplayName,
   };
   for (const [k, v] of Object.entries(optional)) {
     if (v !== undefined && v !== '') (incident as unknown as Record<string, unknown>)[k] = v;
