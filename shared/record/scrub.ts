@@ -49,50 +49,48 @@ function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
-export function createScrubber(options: ScrubOptions = {}): Scrubber {
-  const minLen = options.minSecretLength ?? 6;
-  const maxDepth = options.maxDepth ?? 24;
-  const known = [...new Set([...(options.knownSecrets ?? [])].filter((s) => typeof s === 'string' && s.length >= minLen))]
-    // Longest first so a secret that contains another is removed whole.
-    .sort((a, b) => b.length - a.length);
-  const knownRe = known.length > 0 ? new RegExp(known.map(escapeRegExp).join('|'), 'g') : undefined;
+/** One redaction pass's rules: the known secrets (longest first) and the depth bound. */
+class Redactor {
+  private readonly knownRe: RegExp | undefined;
+  constructor(
+    readonly known: readonly string[],
+    private readonly maxDepth: number,
+  ) {
+    this.knownRe = known.length > 0 ? new RegExp(known.map(escapeRegExp).join('|'), 'g') : undefined;
+  }
 
-  const text = (input: string): string => {
-    const s = knownRe ? input.replace(knownRe, REDACTED) : input;
-    return redactString(s);
-  };
+  text(input: string): string {
+    return redactString(this.knownRe ? input.replace(this.knownRe, REDACTED) : input);
+  }
 
-  const envList = (input: unknown, seen: WeakSet<object>, depth: number): unknown => {
-    if (Array.isArray(input)) {
-      return input.map((item) => {
-        if (typeof item === 'string') {
-          // `NAME=value` strings (Kubernetes/docker style): keep the name.
-          const eq = item.indexOf('=');
-          return eq > 0 ? `${item.slice(0, eq)}=${REDACTED}` : REDACTED;
-        }
-        if (typeof item === 'object' && item !== null) {
-          const o = item as Record<string, unknown>;
-          const out: Record<string, unknown> = {};
-          for (const [k, v] of Object.entries(o)) {
-            out[k] = k === 'name' && typeof v === 'string' ? text(v) : v === REDACTED ? v : k === 'name' ? walk(v, seen, depth + 1) : REDACTED;
-          }
-          return out;
-        }
-        return REDACTED;
-      });
-    }
+  /** An environment list: `NAME=value` strings keep the name; `{ name, ... }` entries keep only the name. */
+  envList(input: unknown, seen: WeakSet<object>, depth: number): unknown {
+    if (Array.isArray(input)) return input.map((item) => this.envItem(item, seen, depth));
     if (typeof input === 'object' && input !== null) {
       const out: Record<string, unknown> = {};
-      for (const k of Object.keys(input)) out[text(k)] = REDACTED;
+      for (const k of Object.keys(input)) out[this.text(k)] = REDACTED;
       return out;
     }
     return input === undefined || input === null ? input : REDACTED;
-  };
+  }
 
-  const walk = (input: unknown, seen: WeakSet<object>, depth: number): unknown => {
+  private envItem(item: unknown, seen: WeakSet<object>, depth: number): unknown {
+    if (typeof item === 'string') {
+      const eq = item.indexOf('=');
+      return eq > 0 ? `${item.slice(0, eq)}=${REDACTED}` : REDACTED;
+    }
+    if (typeof item !== 'object' || item === null) return REDACTED;
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(item as Record<string, unknown>)) {
+      out[k] = k === 'name' && typeof v === 'string' ? this.text(v) : v === REDACTED ? v : k === 'name' ? this.walk(v, seen, depth + 1) : REDACTED;
+    }
+    return out;
+  }
+
+  walk(input: unknown, seen: WeakSet<object>, depth: number): unknown {
     switch (typeof input) {
       case 'string':
-        return text(input);
+        return this.text(input);
       case 'number':
       case 'boolean':
       case 'undefined':
@@ -108,51 +106,61 @@ export function createScrubber(options: ScrubOptions = {}): Scrubber {
     if (input === null) return null;
     const obj = input as object;
     if (seen.has(obj)) return '[Circular]';
-    if (depth > maxDepth) return '[Truncated: too deep]';
+    if (depth > this.maxDepth) return '[Truncated: too deep]';
     if (input instanceof Date) return Number.isNaN(input.getTime()) ? null : input.toISOString();
     if (Buffer.isBuffer(input) || input instanceof Uint8Array) return `[${input.byteLength} bytes]`;
     seen.add(obj);
     try {
-      if (input instanceof Error) {
-        const out: Record<string, unknown> = { name: input.name, message: text(input.message) };
-        const code = (input as { code?: unknown }).code;
-        if (typeof code === 'string' || typeof code === 'number') out['code'] = code;
-        return out;
-      }
-      if (Array.isArray(input)) {
-        // argv such as ['--password', 'hunter2']: the value follows a secret-looking flag.
-        return input.map((v, i) => {
-          const prev: unknown = i > 0 ? input[i - 1] : undefined;
-          if (typeof v === 'string' && typeof prev === 'string' && SECRET_FLAG.test(prev)) return REDACTED;
-          return walk(v, seen, depth + 1);
-        });
-      }
-      if (input instanceof Map) return walk(Object.fromEntries(input), seen, depth);
-      if (input instanceof Set) return walk([...input], seen, depth);
-      const out: Record<string, unknown> = {};
-      const obj = input as Record<string, unknown>;
-      // An SCC env entry `{ name, val }` is secret wherever it appears; `{ name, value }` when the name looks secret.
-      const envPair = typeof obj['name'] === 'string' && ('val' in obj || ('value' in obj && isSecretKey(obj['name'])));
-      for (const [k, v] of Object.entries(obj)) {
-        if (v === undefined) continue;
-        const key = text(k);
-        if (ENV_KEY.test(k)) out[key] = envList(v, seen, depth);
-        else if (isSecretKey(k)) out[key] = redactLeaves(v);
-        else if (envPair && (k === 'val' || k === 'value')) out[key] = v === null || v === undefined ? v : REDACTED;
-        else out[key] = walk(v, seen, depth + 1);
-      }
-      return out;
+      return this.walkObject(obj, seen, depth);
     } finally {
       seen.delete(obj);
     }
-  };
+  }
 
-  const scrubber: Scrubber = {
-    value: <T>(input: T): T => walk(input, new WeakSet(), 0) as T,
-    text,
+  private walkObject(input: object, seen: WeakSet<object>, depth: number): unknown {
+    if (input instanceof Error) {
+      const out: Record<string, unknown> = { name: input.name, message: this.text(input.message) };
+      const code = (input as { code?: unknown }).code;
+      if (typeof code === 'string' || typeof code === 'number') out['code'] = code;
+      return out;
+    }
+    if (Array.isArray(input)) {
+      // argv such as ['--password', 'hunter2']: the value follows a secret-looking flag.
+      return input.map((v: unknown, i) => {
+        const prev: unknown = i > 0 ? input[i - 1] : undefined;
+        if (typeof v === 'string' && typeof prev === 'string' && SECRET_FLAG.test(prev)) return REDACTED;
+        return this.walk(v, seen, depth + 1);
+      });
+    }
+    if (input instanceof Map) return this.walk(Object.fromEntries(input), seen, depth);
+    if (input instanceof Set) return this.walk([...input], seen, depth);
+    const out: Record<string, unknown> = {};
+    const obj = input as Record<string, unknown>;
+    // An SCC env entry `{ name, val }` is secret wherever it appears; `{ name, value }` when the name looks secret.
+    const envPair = typeof obj['name'] === 'string' && ('val' in obj || ('value' in obj && isSecretKey(obj['name'])));
+    for (const [k, v] of Object.entries(obj)) {
+      if (v === undefined) continue;
+      const key = this.text(k);
+      if (ENV_KEY.test(k)) out[key] = this.envList(v, seen, depth);
+      else if (isSecretKey(k)) out[key] = redactLeaves(v);
+      else if (envPair && (k === 'val' || k === 'value')) out[key] = v === null ? v : REDACTED;
+      else out[key] = this.walk(v, seen, depth + 1);
+    }
+    return out;
+  }
+}
+
+export function createScrubber(options: ScrubOptions = {}): Scrubber {
+  const minLen = options.minSecretLength ?? 6;
+  const known = [...new Set([...(options.knownSecrets ?? [])].filter((s) => typeof s === 'string' && s.length >= minLen))]
+    // Longest first so a secret that contains another is removed whole.
+    .sort((a, b) => b.length - a.length);
+  const r = new Redactor(known, options.maxDepth ?? 24);
+  return {
+    value: <T>(input: T): T => r.walk(input, new WeakSet(), 0) as T,
+    text: (input: string): string => r.text(input),
     with: (more) => createScrubber({ ...options, knownSecrets: [...known, ...more] }),
   };
-  return scrubber;
 }
 
 /**
