@@ -250,23 +250,34 @@ export function boundEntry(fields: Record<string, unknown>): Record<string, unkn
   return out;
 }
 
-export function createAuditLog(options: AuditLogOptions): AuditLog {
-  const levelName = options.level ?? 'info';
-  const threshold = LEVEL_VALUES[levelName];
-  if (threshold === undefined) throw new Error(`audit log: unknown level "${levelName}" (use one of ${Object.keys(LEVEL_VALUES).join(', ')})`);
-  const baseScrubber = options.scrubber ?? createScrubber();
-  const maxDataBytes = options.maxDataBytes ?? 64 * 1024;
-  let logger: Logger<'notice'> | undefined;
+interface Operation {
+  id: string;
+  first?: boolean;
+  last?: boolean;
+}
+
+/** Writes scrubbed, bounded entries through one pino logger, built on the first entry written. */
+class AuditWriter {
+  private logger: Logger<'notice'> | undefined;
+  readonly baseScrubber: Scrubber;
+
+  constructor(
+    private readonly options: AuditLogOptions,
+    private readonly levelName: string,
+    private readonly threshold: number,
+  ) {
+    this.baseScrubber = options.scrubber ?? createScrubber();
+  }
 
   // pino's own options give the Cloud Logging structured shape (`severity`, `message`, RFC 3339
   // `timestamp`, serviceContext; operation and labels are added per entry). Google's
   // @google-cloud/pino-logging-gcp-config gives the same fields but requires
   // @google-cloud/logging and google-gax at load (~470 ms of CPU), which every cold instance
   // would pay before its first pod read: seconds of attacker time on a 1 vCPU function.
-  const build = (): Logger<'notice'> => {
+  private build(): Logger<'notice'> {
     const config: LoggerOptions<'notice'> = {
-      level: levelName,
-      base: { serviceContext: { service: options.serviceName ?? RESPONDER_NAME, version: options.serviceVersion } },
+      level: this.levelName,
+      base: { serviceContext: { service: this.options.serviceName ?? RESPONDER_NAME, version: this.options.serviceVersion } },
       customLevels: { notice: 35 },
       messageKey: 'message',
       timestamp: () => `,"timestamp":"${new Date().toISOString()}"`,
@@ -274,22 +285,16 @@ export function createAuditLog(options: AuditLogOptions): AuditLog {
         level: (label: string, value: number) => ({ severity: SEVERITY_OF[label] ?? 'DEFAULT', level: value }),
       },
     };
-    return options.destination ? pino<'notice'>(config, options.destination) : pino<'notice'>(config);
-  };
+    return this.options.destination ? pino<'notice'>(config, this.options.destination) : pino<'notice'>(config);
+  }
 
-  const enabled = (severity: AuditSeverity): boolean => PINO_LEVEL[severity].value >= threshold;
+  enabled(severity: AuditSeverity): boolean {
+    return PINO_LEVEL[severity].value >= this.threshold;
+  }
 
-  const emit = (
-    severity: AuditSeverity,
-    message: string,
-    scrub: Scrubber,
-    fields: Record<string, unknown>,
-    operation?: { id: string; first?: boolean; last?: boolean },
-    labels?: Record<string, string>,
-    run?: string,
-  ): void => {
-    if (!enabled(severity)) return;
-    const target = (logger ??= build());
+  emit(severity: AuditSeverity, message: string, scrub: Scrubber, fields: Record<string, unknown>, operation?: Operation, labels?: Record<string, string>, run?: string): void {
+    if (!this.enabled(severity)) return;
+    const target = (this.logger ??= this.build());
     const entry: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(fields)) {
       if (v === undefined) continue;
@@ -306,9 +311,10 @@ export function createAuditLog(options: AuditLogOptions): AuditLog {
     if (labels && Object.keys(labels).length > 0) scrubbed[LABELS_KEY] = scrub.value(labels);
     const method = target[PINO_LEVEL[severity].name as 'info'];
     method.call(target, scrubbed, boundString(scrub.text(message)));
-  };
+  }
 
-  const boundData = (data: unknown, scrub: Scrubber): unknown => {
+  /** Step data, scrubbed; larger than maxDataBytes serialised, a preview instead. */
+  boundData(data: unknown, scrub: Scrubber): unknown {
     if (data === undefined) return undefined;
     const clean = scrub.value(data);
     let text: string;
@@ -317,86 +323,112 @@ export function createAuditLog(options: AuditLogOptions): AuditLog {
     } catch {
       return '[unserialisable]';
     }
-    if (Buffer.byteLength(text) <= maxDataBytes) return clean;
+    const max = this.options.maxDataBytes ?? 64 * 1024;
+    if (Buffer.byteLength(text) <= max) return clean;
     return { truncated: true, bytes: Buffer.byteLength(text), preview: text.slice(0, 2048) };
-  };
+  }
 
+  flush(): Promise<void> {
+    const l = this.logger;
+    if (!l) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      // A destination without flush support (a plain Writable) makes pino throw or call back
+      // with an error; either way there is nothing buffered in pino itself.
+      try {
+        l.flush(() => resolve());
+      } catch {
+        resolve();
+      }
+    });
+  }
+}
+
+/** One finding's operation: `first` on its first written entry, `last` on the summary, its labels on all. */
+class FindingAuditLog implements FindingAudit {
+  private labels: AuditLabels;
+  private written = 0;
+
+  constructor(
+    private readonly w: AuditWriter,
+    readonly operationId: string,
+    readonly runId: string,
+    private readonly scrub: Scrubber,
+    labels: AuditLabels,
+  ) {
+    this.labels = { ...labels };
+  }
+
+  private write(severity: AuditSeverity, message: string, fields: Record<string, unknown>, last = false): void {
+    if (!this.w.enabled(severity)) return;
+    // `first` goes on the first entry actually written, whichever it is.
+    const first = this.written === 0;
+    this.written += 1;
+    this.w.emit(severity, message, this.scrub, fields, { id: this.operationId, first, last }, cleanLabels(this.labels), this.runId);
+  }
+
+  setLabels(more: AuditLabels): void {
+    this.labels = { ...this.labels, ...more };
+  }
+
+  received(entry: ReceivedEntry, message?: string): void {
+    this.write('INFO', message ?? `finding received: ${entry.category ?? 'unknown category'}`, { received: entry });
+  }
+
+  step(result: StepResult): void {
+    const { data, ...step } = result;
+    const detail = result.reason ? `: ${result.reason}` : '';
+    const kind = result.status === 'failed' && result.failure ? ` (${result.failure})` : '';
+    this.write(stepSeverity(result), `step ${result.name} ${result.status}${kind}${detail}`, { step, data: this.w.boundData(data, this.scrub) });
+  }
+
+  decision(entry: DecisionEntry, message?: string): void {
+    if (entry.rule !== undefined) this.labels = { ...this.labels, rule: entry.rule };
+    if (entry.mode !== undefined) this.labels = { ...this.labels, mode: entry.mode };
+    const text = message ?? (entry.matched ? `policy: rule ${entry.rule ?? '?'} matched (${entry.mode ?? 'mode unknown'})` : `policy: no rule matched${entry.reason ? `: ${entry.reason}` : ''}`);
+    this.write(entry.matched ? 'NOTICE' : 'INFO', text, { decision: entry });
+  }
+
+  warning(message: string, fields: Record<string, unknown> = {}): void {
+    this.write('WARNING', message, fields);
+  }
+
+  error(message: string, fields: Record<string, unknown> = {}): void {
+    this.write('ERROR', message, fields);
+  }
+
+  info(message: string, fields: Record<string, unknown> = {}): void {
+    this.write('INFO', message, fields);
+  }
+
+  summary(summary: AuditSummary, message?: string): void {
+    this.labels = {
+      ...this.labels,
+      action: summary.action,
+      verdict: summary.verdict,
+      ...(summary.rule === undefined ? {} : { rule: summary.rule }),
+      ...(summary.mode === undefined ? {} : { mode: summary.mode }),
+    };
+    const { severity: _override, ...body } = summary;
+    const text = message ?? `finding ${summary.verdict}: action ${summary.action}${summary.outcome ? ` (${summary.outcome})` : ''}`;
+    this.write(summarySeverity(summary), text, { summary: body }, true);
+  }
+}
+
+export function createAuditLog(options: AuditLogOptions): AuditLog {
+  const levelName = options.level ?? 'info';
+  const threshold = LEVEL_VALUES[levelName];
+  if (threshold === undefined) throw new Error(`audit log: unknown level "${levelName}" (use one of ${Object.keys(LEVEL_VALUES).join(', ')})`);
+  const w = new AuditWriter(options, levelName, threshold);
   return {
-    enabled,
+    enabled: (severity) => w.enabled(severity),
     event(message, fields = {}, eventOptions = {}) {
       const op = eventOptions.operationId === undefined ? undefined : { id: eventOptions.operationId, first: true, last: true };
-      emit(eventOptions.severity ?? 'INFO', message, baseScrubber, fields, op, eventOptions.labels ? cleanLabels(eventOptions.labels) : undefined);
+      w.emit(eventOptions.severity ?? 'INFO', message, w.baseScrubber, fields, op, eventOptions.labels ? cleanLabels(eventOptions.labels) : undefined);
     },
-    flush() {
-      const flushOne = (l: Logger<'notice'> | undefined): Promise<void> =>
-        !l
-          ? Promise.resolve()
-          : new Promise<void>((resolve) => {
-              // A destination without flush support (a plain Writable) makes pino throw or call back
-              // with an error; either way there is nothing buffered in pino itself.
-              try {
-                l.flush(() => resolve());
-              } catch {
-                resolve();
-              }
-            });
-      return flushOne(logger);
-    },
+    flush: () => w.flush(),
     forFinding(findingName, initialLabels = {}, findingOptions = {}) {
-      const scrub = findingOptions.secrets ? baseScrubber.with(findingOptions.secrets) : baseScrubber;
-      const runId = findingOptions.runId ?? randomUUID();
-      let labels: AuditLabels = { ...initialLabels };
-      let written = 0;
-      const write = (severity: AuditSeverity, message: string, fields: Record<string, unknown>, last = false): void => {
-        if (!enabled(severity)) return;
-        // `first` goes on the first entry actually written, whichever it is.
-        const first = written === 0;
-        written += 1;
-        emit(severity, message, scrub, fields, { id: findingName, first, last }, cleanLabels(labels), runId);
-      };
-      return {
-        operationId: findingName,
-        runId,
-        setLabels(more) {
-          labels = { ...labels, ...more };
-        },
-        received(entry, message) {
-          write('INFO', message ?? `finding received: ${entry.category ?? 'unknown category'}`, { received: entry });
-        },
-        step(result) {
-          const { data, ...step } = result;
-          const detail = result.reason ? `: ${result.reason}` : '';
-          const kind = result.status === 'failed' && result.failure ? ` (${result.failure})` : '';
-          write(stepSeverity(result), `step ${result.name} ${result.status}${kind}${detail}`, { step, data: boundData(data, scrub) });
-        },
-        decision(entry, message) {
-          if (entry.rule !== undefined) labels = { ...labels, rule: entry.rule };
-          if (entry.mode !== undefined) labels = { ...labels, mode: entry.mode };
-          const text = message ?? (entry.matched ? `policy: rule ${entry.rule ?? '?'} matched (${entry.mode ?? 'mode unknown'})` : `policy: no rule matched${entry.reason ? `: ${entry.reason}` : ''}`);
-          write(entry.matched ? 'NOTICE' : 'INFO', text, { decision: entry });
-        },
-        warning(message, fields = {}) {
-          write('WARNING', message, fields);
-        },
-        error(message, fields = {}) {
-          write('ERROR', message, fields);
-        },
-        info(message, fields = {}) {
-          write('INFO', message, fields);
-        },
-        summary(summary, message) {
-          labels = {
-            ...labels,
-            action: summary.action,
-            verdict: summary.verdict,
-            ...(summary.rule === undefined ? {} : { rule: summary.rule }),
-            ...(summary.mode === undefined ? {} : { mode: summary.mode }),
-          };
-          const { severity: _override, ...body } = summary;
-          const text = message ?? `finding ${summary.verdict}: action ${summary.action}${summary.outcome ? ` (${summary.outcome})` : ''}`;
-          write(summarySeverity(summary), text, { summary: body }, true);
-        },
-      };
+      const scrub = findingOptions.secrets ? w.baseScrubber.with(findingOptions.secrets) : w.baseScrubber;
+      return new FindingAuditLog(w, findingName, findingOptions.runId ?? randomUUID(), scrub, initialLabels);
     },
   };
 }
