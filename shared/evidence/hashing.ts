@@ -130,6 +130,14 @@ export function compareWithFinding(
   };
   const base = { sha256: copied.sha256, size: copied.size, truncated: copied.truncated, ...(copied.prefix ? { prefix: copied.prefix } : {}), expected };
   const cut = copied.truncated ? ` The copy was cut at the size cap (${copied.size} bytes).` : '';
+  /** A comparison that was made: a match is authentic whatever tool read it, a difference is significant. */
+  const compared = (what: 'prefix' | 'whole-file', same: boolean, ifSame: string, ifDiffers: string): HashReport => ({
+    ...base,
+    compared: what,
+    verdict: same ? 'matches' : 'differs',
+    significant: !same,
+    explanation: same ? ifSame : ifDiffers,
+  });
   if (expectedSha === undefined || !HEX64.test(expectedSha)) {
     return {
       ...base,
@@ -156,28 +164,20 @@ export function compareWithFinding(
         explanation: `The finding hashed the first ${want} bytes but the file now has only ${copied.size}: the binary changed after detection, or the tool that read it lied.`,
       };
     }
-    const same = copied.prefix.sha256 === expectedSha;
-    return {
-      ...base,
-      compared: 'prefix',
-      verdict: same ? 'matches' : 'differs',
-      significant: !same,
-      explanation: same
-        ? `The SHA-256 of the first ${want} bytes matches the finding's partial hash: the copy is the detected binary (the rest of the file is not covered by the finding).${cut}`
-        : `The SHA-256 of the first ${want} bytes differs from the finding's partial hash: the binary changed after detection, or the tool that read it lied.${cut}`,
-    };
+    return compared(
+      'prefix',
+      copied.prefix.sha256 === expectedSha,
+      `The SHA-256 of the first ${want} bytes matches the finding's partial hash: the copy is the detected binary (the rest of the file is not covered by the finding).${cut}`,
+      `The SHA-256 of the first ${want} bytes differs from the finding's partial hash: the binary changed after detection, or the tool that read it lied.${cut}`,
+    );
   }
   if (copied.truncated) {
     return { ...base, compared: 'none', verdict: 'truncated', significant: false, explanation: `The copy stopped at the size cap after ${copied.size} bytes, so its hash cannot be compared with the finding's whole-file hash.` };
   }
-  const same = copied.sha256 === expectedSha;
-  return {
-    ...base,
-    compared: 'whole-file',
-    verdict: same ? 'matches' : 'differs',
-    significant: !same,
-    explanation: same
-      ? 'The SHA-256 of the copy matches the finding: the copy is the detected binary, whatever tool read it.'
-      : 'The SHA-256 of the copy differs from the finding: the binary changed again after detection, or the tool that read it lied. Treat this as a finding in itself.',
-  };
+  return compared(
+    'whole-file',
+    copied.sha256 === expectedSha,
+    'The SHA-256 of the copy matches the finding: the copy is the detected binary, whatever tool read it.',
+    'The SHA-256 of the copy differs from the finding: the binary changed again after detection, or the tool that read it lied. Treat this as a finding in itself.',
+  );
 }

@@ -227,13 +227,11 @@ function parseOrFail<S extends z.ZodType>(schema: S, value: unknown, prefix: str
   return parsed.data;
 }
 
+/** Decodes one envelope's body found at `prefix` (for paths in errors). */
+type BodyDecoder = (body: unknown, prefix: string[], envelope: EnvelopeKind, opts: Options) => { decoded: Decoded; meta: Omit<Envelope, 'kind'> };
+
 /** Validates a PubsubMessage (`{ data, attributes, messageId, ... }`) and decodes its data. */
-function decodePubsubMessage(
-  body: unknown,
-  prefix: string[],
-  envelope: EnvelopeKind,
-  opts: Options,
-): { decoded: Decoded; meta: Omit<Envelope, 'kind'> } {
+const decodePubsubMessage: BodyDecoder = (body, prefix, envelope, opts) => {
   if (!isRecord(body)) {
     fail('bad-shape', `${formatPath(prefix) || 'body'}: expected a Pub/Sub message object, got ${kindOf(body)}`, formatPath(prefix), envelope);
   }
@@ -245,15 +243,10 @@ function decodePubsubMessage(
   if (messageId) meta.messageId = messageId;
   if (publishTime) meta.publishTime = publishTime;
   return { decoded, meta };
-}
+};
 
 /** The `{ message, subscription }` body shared by binary CloudEvents, structured `data` and push. */
-function decodeMessagePublished(
-  body: unknown,
-  prefix: string[],
-  envelope: EnvelopeKind,
-  opts: Options,
-): { decoded: Decoded; meta: Omit<Envelope, 'kind'> } {
+const decodeMessagePublished: BodyDecoder = (body, prefix, envelope, opts) => {
   if (!isRecord(body)) {
     fail('bad-shape', `${formatPath(prefix) || 'body'}: expected an object with message.data, got ${kindOf(body)}`, formatPath(prefix), envelope);
   }
@@ -271,7 +264,7 @@ function decodeMessagePublished(
   const { decoded, meta } = decodePubsubMessage(body['message'], [...prefix, 'message'], envelope, opts);
   if (str(subscription)) meta.subscription = subscription as string;
   return { decoded, meta };
-}
+};
 
 function checkEventType(type: unknown, where: string, envelope: EnvelopeKind): string {
   if (type === undefined) fail('bad-shape', `${where}: required`, where, envelope);
