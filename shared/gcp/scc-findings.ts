@@ -11,6 +11,7 @@ import { classifyGaxError } from '../common/gax-errors.js';
 import { apiVersionOf } from '../finding/security-marks.js';
 import { FINDING_NAME_PATTERN } from '../finding/schema.js';
 import { listResultToNotification } from './scc-finding-json.js';
+import { cjsExports } from '../common/cjs.js';
 
 type V1Client = InstanceType<typeof SecurityCenter.v1.SecurityCenterClient>;
 type V2Client = InstanceType<typeof SecurityCenter.v2.SecurityCenterClient>;
@@ -59,7 +60,7 @@ function wrap(what: string, err: unknown): ResponderError {
 export function createSccFindingsReader(options: SccFindingsOptions = {}): SccFindingsReader {
   let v1: Promise<V1Client> | undefined;
   let v2: Promise<V2Client> | undefined;
-  const load = (): Promise<typeof SecurityCenter> => import('@google-cloud/security-center');
+  const load = (): Promise<typeof SecurityCenter> => import('@google-cloud/security-center').then(cjsExports);
   const clientFor = (version: 'v1' | 'v2'): Promise<V1Client | V2Client> => {
     if (version === 'v1') return (v1 ??= load().then((m) => new m.v1.SecurityCenterClient(options.clientOptions)));
     return (v2 ??= load().then((m) => new m.v2.SecurityCenterClient(options.clientOptions)));
