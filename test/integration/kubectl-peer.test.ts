@@ -218,6 +218,23 @@ describe('kubectl against the fake API server', () => {
     assert.match(refused.stderr, /already has a value \(relabelled\)/);
   });
 
+  test('kubectl debug --target adds the ephemeral container client-node then sees (targeting the container, running once read)', async () => {
+    addDeploymentPod('web-debug');
+    const image = 'busybox@sha256:d80cd694d3e9467884fcb94b8ca1e20437d8a501096cdf367a5a1918a34fc2fd';
+    await kubectlOk(['debug', '-n', NS, 'web-debug', `--image=${image}`, '--target=app', '-c', 'kdebug', '--', 'sleep', '600']);
+    const patch = fake.writes.filter((w) => w.path === `/api/v1/namespaces/${NS}/pods/web-debug/ephemeralcontainers`).at(-1);
+    assert.equal(patch?.method, 'PATCH', 'kubectl debug patched the ephemeralcontainers subresource');
+    assert.equal(patch?.status, 200);
+    const pod = await core.readNamespacedPod({ namespace: NS, name: 'web-debug' });
+    const ec = pod.spec?.ephemeralContainers?.find((c) => c.name === 'kdebug');
+    assert.equal(ec?.targetContainerName, 'app');
+    assert.equal(ec?.image, image);
+    assert.ok(pod.status?.ephemeralContainerStatuses?.find((c) => c.name === 'kdebug')?.state?.running, 'running once the pod is read');
+    // A second container of the same name is refused, as the API server refuses it.
+    const again = await kubectl(['debug', '-n', NS, 'web-debug', `--image=${image}`, '--target=app', '-c', 'kdebug', '--', 'sleep', '1']);
+    assert.notEqual(again.code, 0);
+  });
+
   test('kubectl delete pod waits (watch) until it is gone; the ReplicaSet and the Job controller replace it', async () => {
     const pod = addDeploymentPod('web-delete');
     const out = await kubectlOk(['delete', 'pod', '-n', NS, 'web-delete']);
