@@ -12,10 +12,9 @@ import net from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fixture, structuredEvent } from '../test/support/cloudevents.js';
-import { DEPLOY_POD, NODE, NS } from '../test/support/fake-kube-world.js';
+import { freshFinding, structuredEvent } from '../test/support/cloudevents.js';
 import type { FaultPlan } from '../test/support/faults.js';
-import { FIXTURE_BINARY, startStack, type Stack } from '../test/support/stack.js';
+import { startStack, type Stack } from '../test/support/stack.js';
 import { formatTable, median, procCpuSeconds, ROOT, sleep, startFunction, type Row, type StartedFunction } from './lib.js';
 
 export const COLD_ROUNDS = Number(process.env['BENCH_COLD_ROUNDS'] ?? 5);
@@ -25,26 +24,7 @@ export const COLD_OVER_WARM_TARGET_MS = 800;
 export const LOADING_CPU_TARGET_MS = 600;
 const POLICY = path.join(ROOT, 'policies/enforce-delete-for-deployments.yaml');
 
-function freshEvent(stack: Stack): string {
-  const n = structuredClone(fixture('modified-malicious-binary.v1.json')) as { finding: { name: string; canonicalName?: string; eventTime: string } };
-  const id = `cold${Math.random().toString(16).slice(2, 14)}`;
-  n.finding.eventTime = new Date().toISOString();
-  n.finding.name = n.finding.name.replace(/[^/]+$/, id);
-  if (n.finding.canonicalName) n.finding.canonicalName = n.finding.canonicalName.replace(/[^/]+$/, id);
-  stack.known(n); // SCC holds the finding: the function confirms it before any cluster call
-  return JSON.stringify(structuredEvent(n));
-}
 
-function resetPod(stack: Stack): void {
-  if (stack.world.kube.pod(NS, DEPLOY_POD)) return;
-  stack.world.kube.addPod({
-    namespace: NS, name: DEPLOY_POD, uid: `pod-checkout-${Math.random().toString(16).slice(2, 8)}`,
-    creationTimestamp: new Date(Date.now() - 3_600_000).toISOString(), nodeName: NODE,
-    labels: { app: 'checkout', 'pod-template-hash': '7d9f8b6c5d' },
-    ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'checkout-7d9f8b6c5d', uid: 'rs-checkout', controller: true }],
-    containers: [{ name: 'checkout', image: 'us-docker.pkg.dev/acme-payments-prod/apps/checkout:2.14.1', files: { '/usr/bin/curl': { content: FIXTURE_BINARY } } }],
-  });
-}
 
 async function listening(port: number, deadlineMs = 60_000): Promise<void> {
   const until = performance.now() + deadlineMs;
@@ -70,7 +50,7 @@ interface Finding {
 
 /** Posts one finding; returns post -> DELETE received, post -> answered, and the function's CPU at the DELETE. */
 async function oneFinding(stack: Stack, fn: StartedFunction): Promise<Finding> {
-  resetPod(stack);
+  stack.restoreCheckoutPod();
   const kube: FaultPlan = stack.world.kube.faults;
   const cpuBefore = procCpuSeconds(fn.child.pid ?? 0);
   const t0 = performance.now();
@@ -79,7 +59,7 @@ async function oneFinding(stack: Stack, fn: StartedFunction): Promise<Finding> {
     if (Number.isNaN(cpuAtDelete) && kube.calls.some((c) => c.start >= t0 && c.key.startsWith('DELETE '))) cpuAtDelete = procCpuSeconds(fn.child.pid ?? 0);
   }, 2);
   try {
-    const res = await fetch(fn.url, { method: 'POST', headers: { 'content-type': 'application/cloudevents+json' }, body: freshEvent(stack) });
+    const res = await fetch(fn.url, { method: 'POST', headers: { 'content-type': 'application/cloudevents+json' }, body: JSON.stringify(structuredEvent(stack.known(freshFinding('cold').notification))) });
     await res.arrayBuffer();
     if (res.status !== 204) throw new Error(`the finding was answered ${res.status}`);
     const totalMs = performance.now() - t0;

@@ -24,10 +24,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createRuntime, type Runtime } from '../functions/composition/runtime.js';
 import { handleMessage } from '../shared/respond/handle.js';
-import { fixture, structuredEvent } from '../test/support/cloudevents.js';
+import { freshFinding, structuredEvent } from '../test/support/cloudevents.js';
 import type { CallRecord, FaultPlan } from '../test/support/faults.js';
-import { DEPLOY_POD, NODE, NS } from '../test/support/fake-kube-world.js';
-import { FIXTURE_BINARY, startStack, type Stack } from '../test/support/stack.js';
+import { DEPLOY_POD, NS } from '../test/support/fake-kube-world.js';
+import { startStack, type Stack } from '../test/support/stack.js';
 import { BENCH_ENV, formatTable, median, ROOT, type Row } from './lib.js';
 
 export const INJECTED_LATENCY_MS = 25;
@@ -38,29 +38,7 @@ const POLICY = path.join(ROOT, 'policies/enforce-delete-for-deployments.yaml');
 const SAMPLING_INTERVAL_US = 100;
 const OWN_CODE = [`file://${ROOT}/shared/`, `file://${ROOT}/functions/`];
 
-/** A fresh copy of the v1 fixture with a unique finding id, detected now (after the pod was created). */
-function freshEvent(stack: Stack): { event: Record<string, unknown>; findingName: string } {
-  const n = structuredClone(fixture('modified-malicious-binary.v1.json')) as { finding: { name: string; canonicalName?: string; eventTime: string } };
-  const id = `bench${Math.random().toString(16).slice(2, 14)}`;
-  n.finding.eventTime = new Date().toISOString();
-  n.finding.name = n.finding.name.replace(/[^/]+$/, id);
-  if (n.finding.canonicalName) n.finding.canonicalName = n.finding.canonicalName.replace(/[^/]+$/, id);
-  // SCC knows it: the function confirms every finding with SCC before any cluster call.
-  stack.known(n);
-  return { event: structuredEvent(n), findingName: n.finding.name };
-}
 
-/** Puts the checkout pod back (the previous finding deleted it), created an hour ago. */
-function resetPod(stack: Stack): void {
-  if (stack.world.kube.pod(NS, DEPLOY_POD)) return;
-  stack.world.kube.addPod({
-    namespace: NS, name: DEPLOY_POD, uid: `pod-checkout-${Math.random().toString(16).slice(2, 8)}`,
-    creationTimestamp: new Date(Date.now() - 3_600_000).toISOString(), nodeName: NODE,
-    labels: { app: 'checkout', 'pod-template-hash': '7d9f8b6c5d' },
-    ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'checkout-7d9f8b6c5d', uid: 'rs-checkout', controller: true }],
-    containers: [{ name: 'checkout', image: 'us-docker.pkg.dev/acme-payments-prod/apps/checkout:2.14.1', files: { '/usr/bin/curl': { content: FIXTURE_BINARY } } }],
-  });
-}
 
 function plans(stack: Stack): Record<string, FaultPlan> {
   return { kube: stack.world.kube.faults, gke: stack.world.gke.faults, logging: stack.world.logging.faults, scc: stack.scc.faults, pubsub: stack.pubsub.faults, gcs: stack.gcs.faults };
@@ -167,8 +145,9 @@ export function ownCpu(profile: Profiler.Profile, untilUs = Number.POSITIVE_INFI
 }
 
 async function runFinding(stack: Stack, runtime: Runtime, session?: Session): Promise<FindingRun> {
-  resetPod(stack);
-  const { event } = freshEvent(stack);
+  stack.restoreCheckoutPod();
+  // SCC knows it: the function confirms every finding with SCC before any cluster call.
+  const event = structuredEvent(stack.known(freshFinding('bench').notification));
   if (session) {
     await session.post('Profiler.setSamplingInterval', { interval: SAMPLING_INTERVAL_US });
     await session.post('Profiler.start');

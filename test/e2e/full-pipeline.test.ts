@@ -10,7 +10,7 @@ import { after, before, beforeEach, describe, test } from 'node:test';
 import { getTestServer } from '@google-cloud/functions-framework/testing';
 import { configureResponder, FUNCTION_NAME } from '../../functions/scc-responder/index.js';
 import { captureAudit, LABELS, OPERATION, PLANTED_SECRET } from '../support/audit-capture.js';
-import { fixture, postBinary, postStructured, structuredEvent, listenOnLoopback } from '../support/cloudevents.js';
+import { freshFinding, postBinary, postStructured, structuredEvent, listenOnLoopback, type FreshFinding } from '../support/cloudevents.js';
 import { DEPLOY_POD, NS } from '../support/fake-kube-world.js';
 import { BUCKET, FIXTURE_BINARY, startStack, type Stack } from '../support/stack.js';
 
@@ -24,30 +24,13 @@ function configure(extra: NodeJS.ProcessEnv = {}): void {
   configureResponder({ env: stack.env({ SCC_RESPONDER_POLICY: POLICY, ...extra }), auditDestination: audit.destination });
 }
 
-/** A fresh copy of the v1 fixture with a unique finding id, so tests do not see each other's records. */
-function freshFinding(name = 'modified-malicious-binary.v1.json'): { notification: Record<string, unknown>; findingName: string } {
-  const n = structuredClone(fixture(name)) as { finding: { name: string; canonicalName?: string; eventTime: string } };
-  const id = `f${Math.random().toString(16).slice(2, 14)}`;
-  // Detected now, i.e. after the test pods were created (the pod-identity guard refuses a
-  // pod created after the finding's event: that would be a replacement).
-  n.finding.eventTime = new Date().toISOString();
-  n.finding.name = n.finding.name.replace(/[^/]+$/, id);
-  if (n.finding.canonicalName) n.finding.canonicalName = n.finding.canonicalName.replace(/[^/]+$/, id);
-  stack.known(n);
-  return { notification: n as unknown as Record<string, unknown>, findingName: n.finding.name };
+/** A fresh finding (unique id, detected now) that SCC holds: the function confirms it before acting. */
+function freshKnownFinding(name?: string): FreshFinding {
+  const f = freshFinding('f', name);
+  stack.known(f.notification);
+  return f;
 }
 
-function resetPod(): void {
-  // Put the original checkout pod back (an earlier test deleted it), same UID as the world.
-  if (!stack.world.kube.pod(NS, DEPLOY_POD)) {
-    stack.world.kube.addPod({
-      namespace: NS, name: DEPLOY_POD, uid: `pod-checkout-${Math.random().toString(16).slice(2, 8)}`, creationTimestamp: new Date(Date.now() - 3_600_000).toISOString(), nodeName: 'gke-payments-default-pool-1a2b3c4d-x7k9',
-      labels: { app: 'checkout', 'pod-template-hash': '7d9f8b6c5d' },
-      ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'checkout-7d9f8b6c5d', uid: 'rs-checkout', controller: true }],
-      containers: [{ name: 'checkout', image: 'us-docker.pkg.dev/acme-payments-prod/apps/checkout:2.14.1', files: { '/usr/bin/curl': { content: Buffer.from('test') } } }],
-    });
-  }
-}
 
 const deletes = (): number => stack.world.kube.writes.filter((w) => w.method === 'DELETE' && w.path.endsWith(`/pods/${DEPLOY_POD}`)).length;
 const objects = (suffix: string): string[] => stack.gcs.objects(BUCKET).map((o) => o.name).filter((n) => n.endsWith(suffix));
@@ -67,7 +50,7 @@ after(async () => {
 });
 beforeEach(() => {
   audit.clear();
-  resetPod();
+  stack.restoreCheckoutPod();
   stack.world.kube.faults.clear();
   stack.scc.faults.clear();
   stack.pubsub.faults.clear();
@@ -77,7 +60,7 @@ beforeEach(() => {
 
 describe('a matching finding, enforce policy', () => {
   test('evidence stored, pod deleted after it, marks written (v1), result published, audit complete', async () => {
-    const { notification, findingName } = freshFinding();
+    const { notification, findingName } = freshKnownFinding();
     const deletesBefore = deletes();
     const res = await postStructured(url, structuredEvent(notification));
     assert.equal(res.status, 204, audit.lines.slice(-3).join('\n'));
@@ -132,7 +115,7 @@ describe('a matching finding, enforce policy', () => {
   });
 
   test('v2 finding names: marks written through the v2 API with the locations name', async () => {
-    const { notification, findingName } = freshFinding('modified-malicious-binary.v2.json');
+    const { notification, findingName } = freshKnownFinding('modified-malicious-binary.v2.json');
     const res = await postBinary(url, notification);
     assert.equal(res.status, 204, audit.lines.slice(-3).join('\n'));
     const update = stack.scc.updates.find((u) => u.finding === findingName);
@@ -141,7 +124,7 @@ describe('a matching finding, enforce policy', () => {
   });
 
   test('the same message delivered 10 times concurrently: one evidence object, one delete, consistent marks', async () => {
-    const { notification, findingName } = freshFinding();
+    const { notification, findingName } = freshKnownFinding();
     const event = structuredEvent(notification);
     const before = deletes();
     const statuses = await Promise.all(Array.from({ length: 10 }, () => postStructured(url, event).then((r) => r.status)));
@@ -154,7 +137,7 @@ describe('a matching finding, enforce policy', () => {
   });
 
   test('a transient failure (SCC 503) asks for redelivery; the redelivery completes without repeating done effects', async () => {
-    const { notification, findingName } = freshFinding();
+    const { notification, findingName } = freshKnownFinding();
     stack.scc.faults.inject({ match: 'UpdateSecurityMarks', status: 503 });
     const before = deletes();
     const first = await postStructured(url, structuredEvent(notification));
@@ -173,7 +156,7 @@ describe('a matching finding, enforce policy', () => {
   });
 
   test('the manifest (which carries the hashes) refused by IAM: the run goes on, and says so in a WARNING entry', async () => {
-    const { notification, findingName } = freshFinding();
+    const { notification, findingName } = freshKnownFinding();
     const id = findingName.split('/').at(-1) as string;
     stack.gcs.setIamCondition((permission, object) => !(permission === 'storage.objects.create' && object.endsWith(`${id}/manifest.json`)));
     const res = await postStructured(url, structuredEvent(notification));
@@ -187,7 +170,7 @@ describe('a matching finding, enforce policy', () => {
   });
 
   test('a permanent failure (exec forbidden) is acked with an ERROR entry and blocks the delete', async () => {
-    const { notification, findingName } = freshFinding();
+    const { notification, findingName } = freshKnownFinding();
     // Every exec into the pod (the collector's and the container's): our RBAC, not the target.
     stack.world.kube.faults.inject({ match: `EXEC ${NS}/${DEPLOY_POD}/`, status: 403, times: 20 });
     const before = deletes();

@@ -15,7 +15,7 @@ import { getTestServer } from '@google-cloud/functions-framework/testing';
 import { configureResponder, FUNCTION_NAME } from '../../functions/scc-responder/index.js';
 import { createWebhookPoster } from '../../shared/notify/send.js';
 import { captureAudit, OPERATION } from '../support/audit-capture.js';
-import { fixture, listenOnLoopback, postStructured, structuredEvent } from '../support/cloudevents.js';
+import { freshFinding, listenOnLoopback, postStructured, structuredEvent } from '../support/cloudevents.js';
 import { DEPLOY_POD, NS } from '../support/fake-kube-world.js';
 import { BUCKET, startStack, type Stack } from '../support/stack.js';
 import { startFakeSecretManager } from '../support/fake-secret-manager.js';
@@ -86,14 +86,6 @@ beforeEach(() => {
   audit.clear();
 });
 
-function freshNotification(): { body: Record<string, unknown>; findingName: string } {
-  const n = structuredClone(fixture('modified-malicious-binary.v1.json')) as { finding: { name: string; canonicalName?: string; eventTime: string } };
-  const id = `nt${Math.random().toString(16).slice(2, 14)}`;
-  n.finding.eventTime = new Date().toISOString();
-  n.finding.name = n.finding.name.replace(/[^/]+$/, id);
-  if (n.finding.canonicalName) n.finding.canonicalName = n.finding.canonicalName.replace(/[^/]+$/, id);
-  return { body: n as unknown as Record<string, unknown>, findingName: n.finding.name };
-}
 
 /** Puts the pod back (a previous test deleted it) and delivers one fresh finding. */
 async function deliver(notify = ALL, extraEnv: NodeJS.ProcessEnv = { SCC_RESPONDER_SECRET_SOURCE: 'env' }): Promise<{ status: number; findingName: string }> {
@@ -112,7 +104,7 @@ async function deliver(notify = ALL, extraEnv: NodeJS.ProcessEnv = { SCC_RESPOND
     auditDestination: audit.destination,
   });
   restorePod();
-  const { body, findingName } = freshNotification();
+  const { notification: body, findingName } = freshFinding('nt');
   stack.known(body); // SCC holds the finding: the function confirms before acting
   const res = await postStructured(url, structuredEvent(body));
   return { status: res.status, findingName };

@@ -14,7 +14,7 @@ import { after, before, describe, test, type TestContext } from 'node:test';
 import { getTestServer } from '@google-cloud/functions-framework/testing';
 import { configureResponder, FUNCTION_NAME } from '../../functions/scc-responder/index.js';
 import { captureAudit, OPERATION } from '../support/audit-capture.js';
-import { fixture, listenOnLoopback, postStructured, structuredEvent } from '../support/cloudevents.js';
+import { freshFinding, listenOnLoopback, postStructured, structuredEvent } from '../support/cloudevents.js';
 import type { FakeContainerSpec, FakeProcess, FakeWrite } from '../support/fake-kube.js';
 import { DEPLOY_POD, NODE, NS } from '../support/fake-kube-world.js';
 import { BUCKET, FIXTURE_BINARY, startStack, type Stack } from '../support/stack.js';
@@ -75,14 +75,6 @@ function freshPod(container: Partial<FakeContainerSpec>): string {
   return uid;
 }
 
-function freshFinding(): { notification: Record<string, unknown>; findingName: string; findingId: string } {
-  const n = structuredClone(fixture('modified-malicious-binary.v1.json')) as { finding: { name: string; canonicalName?: string; eventTime: string } };
-  const findingId = `tc${Math.random().toString(16).slice(2, 14)}`;
-  n.finding.eventTime = new Date().toISOString();
-  n.finding.name = n.finding.name.replace(/[^/]+$/, findingId);
-  if (n.finding.canonicalName) n.finding.canonicalName = n.finding.canonicalName.replace(/[^/]+$/, findingId);
-  return { notification: n as unknown as Record<string, unknown>, findingName: n.finding.name, findingId };
-}
 
 interface Outcome {
   status: number;
@@ -104,7 +96,7 @@ async function deliver(t: TestContext, label: string): Promise<Outcome> {
   const kube = stack.world.kube;
   const writesBefore = kube.writes.length;
   const callsBefore = kube.faults.calls.length;
-  const { notification, findingName, findingId } = freshFinding();
+  const { notification, findingName, findingId } = freshFinding('tc');
   const t0 = Date.now();
   stack.known(notification); // SCC holds the finding: the function confirms before acting
   const status = (await postStructured(url, structuredEvent(notification))).status;

@@ -11,7 +11,7 @@ import { after, before, test } from 'node:test';
 import { getTestServer } from '@google-cloud/functions-framework/testing';
 import { configureResponder, FUNCTION_NAME } from '../../functions/scc-responder/index.js';
 import { captureAudit, OPERATION } from '../support/audit-capture.js';
-import { fixture, listenOnLoopback, postStructured, structuredEvent } from '../support/cloudevents.js';
+import { freshFinding, listenOnLoopback, postStructured, structuredEvent } from '../support/cloudevents.js';
 import { DEPLOY_POD, NS } from '../support/fake-kube-world.js';
 import { BUCKET, startStack, type Stack } from '../support/stack.js';
 
@@ -56,15 +56,6 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function freshNotification(): { body: Record<string, unknown>; findingName: string } {
-  const n = structuredClone(fixture('modified-malicious-binary.v1.json')) as { finding: { name: string; canonicalName?: string; eventTime: string } };
-  const id = `dl${Math.random().toString(16).slice(2, 14)}`;
-  n.finding.eventTime = new Date().toISOString();
-  n.finding.name = n.finding.name.replace(/[^/]+$/, id);
-  if (n.finding.canonicalName) n.finding.canonicalName = n.finding.canonicalName.replace(/[^/]+$/, id);
-  stack.known(n); // SCC holds the finding: the function confirms before acting
-  return { body: n as unknown as Record<string, unknown>, findingName: n.finding.name };
-}
 
 async function deliver(deadlineMs: number | undefined, hang: { match: string | RegExp }): Promise<{ status: number; ms: number; findingName: string }> {
   configureResponder({
@@ -73,7 +64,8 @@ async function deliver(deadlineMs: number | undefined, hang: { match: string | R
     ...(deadlineMs === undefined ? {} : { configOverrides: { deadlineMs } }),
   });
   stack.world.kube.faults.inject({ ...hang, hang: true, times: Number.POSITIVE_INFINITY });
-  const { body, findingName } = freshNotification();
+  const { notification: body, findingName } = freshFinding('dl');
+  stack.known(body); // SCC holds the finding: the function confirms before acting
   const started = Date.now();
   try {
     const res = await postStructured(url, structuredEvent(body));
@@ -104,7 +96,8 @@ test('negative control: without the deadline the same hang holds the handler pas
   // not wait for that: the handler must still be running well after the deadline would have fired.
   configureResponder({ env: stack.env({ SCC_RESPONDER_POLICY: join(dir, 'policy.yaml') }), auditDestination: audit.destination, configOverrides: { deadlineMs: 3_600_000 } });
   stack.world.kube.faults.inject({ match: new RegExp(`^EXEC ${NS}/${DEPLOY_POD}/`), hang: true, times: Number.POSITIVE_INFINITY });
-  const { body } = freshNotification();
+  const { notification: body } = freshFinding('dl');
+  stack.known(body);
   const pending = postStructured(url, structuredEvent(body)).then((res) => res.status);
   const settled = await Promise.race([pending.then(() => 'returned'), new Promise((resolve) => setTimeout(() => resolve('still running'), DEADLINE_MS * 3))]);
   assert.equal(settled, 'still running');

@@ -8,6 +8,26 @@ export function fixture(name: string): Record<string, unknown> {
   return JSON.parse(readFileSync(new URL(`../fixtures/${name}`, import.meta.url), 'utf8')) as Record<string, unknown>;
 }
 
+export interface FreshFinding {
+  notification: Record<string, unknown>;
+  findingName: string;
+  findingId: string;
+}
+
+/**
+ * A fresh copy of a fixture with a unique finding id (`<prefix><random>`), detected now: after
+ * the test pods were created (the pod-identity guard refuses a pod created after the finding's
+ * event, which would be a replacement), and no test sees another's stored records.
+ */
+export function freshFinding(prefix: string, name = 'modified-malicious-binary.v1.json'): FreshFinding {
+  const n = structuredClone(fixture(name)) as { finding: { name: string; canonicalName?: string; eventTime: string } };
+  const findingId = `${prefix}${Math.random().toString(16).slice(2, 14)}`;
+  n.finding.eventTime = new Date().toISOString();
+  n.finding.name = n.finding.name.replace(/[^/]+$/, findingId);
+  if (n.finding.canonicalName) n.finding.canonicalName = n.finding.canonicalName.replace(/[^/]+$/, findingId);
+  return { notification: n as unknown as Record<string, unknown>, findingName: n.finding.name, findingId };
+}
+
 let counter = 0;
 
 export function pubsubData(notification: unknown, messageId = `m-${Date.now()}-${counter++}`): Record<string, unknown> {

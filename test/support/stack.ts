@@ -4,7 +4,7 @@
 // them, so tests exercise the real composition root and the real client libraries.
 import { startFakeGcs, type FakeGcs } from './fake-gcs.js';
 import { evidenceBucketRoles } from '../../shared/gcp-permissions.js';
-import { DEPLOY_POD, NS, startWorld, type World } from './fake-kube-world.js';
+import { DEPLOY_POD, NODE, NS, startWorld, type World } from './fake-kube-world.js';
 import { startFakePubSub, type FakePubSub } from './fake-pubsub.js';
 import { startFakeScc, type FakeScc } from './fake-scc.js';
 
@@ -21,6 +21,8 @@ export interface Stack {
   env(extra?: NodeJS.ProcessEnv): NodeJS.ProcessEnv;
   /** Makes SCC (the fake) know this notification's finding, as SCC would after detecting it: the function acts only on findings SCC confirms. */
   known<T>(notification: T): T;
+  /** Puts the checkout pod back (an earlier finding deleted it), created an hour ago, with the fixture's binary. */
+  restoreCheckoutPod(): void;
   close(): Promise<void>;
 }
 
@@ -40,6 +42,16 @@ export async function startStack(): Promise<Stack> {
     known: (notification) => {
       scc.addFinding(notification);
       return notification;
+    },
+    restoreCheckoutPod: () => {
+      if (world.kube.pod(NS, DEPLOY_POD)) return;
+      world.kube.addPod({
+        namespace: NS, name: DEPLOY_POD, uid: `pod-checkout-${Math.random().toString(16).slice(2, 8)}`,
+        creationTimestamp: new Date(Date.now() - 3_600_000).toISOString(), nodeName: NODE,
+        labels: { app: 'checkout', 'pod-template-hash': '7d9f8b6c5d' },
+        ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'checkout-7d9f8b6c5d', uid: 'rs-checkout', controller: true }],
+        containers: [{ name: 'checkout', image: 'us-docker.pkg.dev/acme-payments-prod/apps/checkout:2.14.1', files: { '/usr/bin/curl': { content: FIXTURE_BINARY } } }],
+      });
     },
     env: (extra = {}) => ({
       GOOGLE_CLOUD_PROJECT: 'acme-payments-prod',
