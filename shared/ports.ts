@@ -223,6 +223,46 @@ export interface LogSearch {
   search(query: LogQuery, signal?: AbortSignal): Promise<{ entries: LogEntryView[]; truncated: boolean }>;
 }
 
+export interface MarkAuthorRequest {
+  /** The finding, v1 or v2 name (validated before it reaches a filter). */
+  findingName: string;
+  /** e.g. `scc_responder_approval`. */
+  markKey: string;
+  /** e.g. `approve:<runId>`. */
+  markValue: string;
+  /** Earliest time the mark can have been set (ISO or Date): when the run went pending. */
+  since: string | Date;
+  signal?: AbortSignal;
+}
+
+/** Who set the mark, per the Admin Activity audit log's UpdateSecurityMarks entry. */
+export interface MarkAuthorFound {
+  /** `protoPayload.authenticationInfo.principalEmail`. */
+  principal: string;
+  /** True when the principal is a service account (automation, not a person). */
+  serviceAccount: boolean;
+  /** The entry's timestamp. */
+  at: string;
+  logName?: string;
+  /** Logs Explorer running the same query (for the report, whoever approved). */
+  logsExplorerUrl: string;
+}
+
+/** The audit log could not tell (not found, not readable, too slow): why, and where to look. */
+export interface MarkAuthorUnknown {
+  principal: undefined;
+  reason: string;
+  /** Absent only when the request itself was invalid (no query could be built). */
+  logsExplorerUrl?: string;
+}
+
+export type MarkAuthor = MarkAuthorFound | MarkAuthorUnknown;
+
+/** Never rejects: every failure is a MarkAuthorUnknown with its reason. */
+export interface MarkAuthorLookup {
+  findMarkAuthor(request: MarkAuthorRequest): Promise<MarkAuthor>;
+}
+
 // ---------------------------------------------------------------- evidence
 
 export interface StoredObject {

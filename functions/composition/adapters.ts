@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { ResponderConfig } from '../../shared/config.js';
 import { createActionLimiter } from '../../shared/contain/limiter.js';
-import type { ClusterDirectory, EvidenceStore, FindingMarks, FindingReader, LogSearch, NotifySecrets, ResultPublisher, Workloads } from '../../shared/ports.js';
+import type { ClusterDirectory, EvidenceStore, FindingMarks, FindingReader, LogSearch, MarkAuthorLookup, NotifySecrets, ResultPublisher, Workloads } from '../../shared/ports.js';
 import { ResponderError } from '../../shared/common/errors.js';
 import type { PipelineAdapters } from '../../shared/respond/pipeline.js';
 import type { SecurityCenterClientOptions } from '../../shared/gcp/scc-marks.js';
@@ -94,18 +94,30 @@ async function clusterDirectory(config: ResponderConfig, env: NodeJS.ProcessEnv)
   }
 }
 
-/** The Cloud Logging client is imported on the first query, not before the critical path. */
-function logSearch(config: ResponderConfig, env: NodeJS.ProcessEnv): LogSearch | undefined {
+/**
+ * The Cloud Logging client is imported on the first query, not before the critical path. The
+ * same client answers approval mode's "who set this mark" (findMarkAuthor), which never rejects.
+ */
+function logSearch(config: ResponderConfig, env: NodeJS.ProcessEnv): (LogSearch & MarkAuthorLookup) | undefined {
   if (!config.logs) return undefined;
   const projectId = env['GOOGLE_CLOUD_PROJECT'] ?? 'unknown-project';
-  const load = once(async (): Promise<LogSearch> => {
+  const load = once(async (): Promise<LogSearch & MarkAuthorLookup> => {
     const { cloudLoggingSearch } = await import('../../shared/gcp/cloud-logging-search.js');
     if (config.endpoints.logging) {
       return cloudLoggingSearch({ ...((await insecureGrpc(config.endpoints.logging)) as object), projectId }, { gaxOptions: { maxRetries: 0 } });
     }
     return cloudLoggingSearch({ projectId });
   });
-  return { search: async (query, signal) => (await load()).search(query, signal) };
+  return {
+    search: async (query, signal) => (await load()).search(query, signal),
+    findMarkAuthor: async (request) => {
+      try {
+        return await (await load()).findMarkAuthor(request);
+      } catch (err) {
+        return { principal: undefined, reason: `the Cloud Logging client could not be loaded: ${err instanceof Error ? err.message : String(err)}` };
+      }
+    },
+  };
 }
 
 async function evidenceStore(config: ResponderConfig): Promise<EvidenceStore | undefined> {

@@ -5,11 +5,12 @@
 // google.cloud.audit.AuditLog) is decoded for principal, method and resource.
 import { Logging, type Entry, type GetEntriesResponse, type LoggingOptions } from '@google-cloud/logging';
 import type { CallOptions } from 'google-gax';
-import type { LogEntryView, LogQuery, LogSearch } from '../ports.js';
+import type { LogEntryView, LogQuery, LogSearch, MarkAuthor, MarkAuthorLookup, MarkAuthorRequest } from '../ports.js';
 import { ResponderError } from '../common/errors.js';
-import { AUDIT_LOG_TYPE_URL, decodeAuditLog } from './audit-log-proto.js';
+import { auditOf, isoOf, isRec, type Rec } from './log-entry-decode.js';
 import { googleApiError } from '../common/gax-errors.js';
 import { abortReason, raceAbort } from '../common/time.js';
+import { findMarkAuthor, type MarkAuthorLookupOptions } from './mark-author-lookup.js';
 
 /** Largest page asked for (the API allows 1000; small pages keep the byte cap honest). */
 export const MAX_PAGE_SIZE = 200;
@@ -19,6 +20,8 @@ export interface CloudLoggingSearchOptions {
   /** Per-call gax options (tests pass `{ maxRetries: 0 }`; production may set `timeout`). */
   gaxOptions?: CallOptions;
   orderBy?: 'timestamp asc' | 'timestamp desc';
+  /** Bounds of findMarkAuthor (its gaxOptions default to the ones above). */
+  markAuthor?: MarkAuthorLookupOptions;
 }
 
 /** The subset of getEntries' request we send. */
@@ -32,19 +35,6 @@ interface EntriesRequest {
   gaxOptions?: CallOptions;
 }
 
-type Rec = Record<string, unknown>;
-const isRec = (v: unknown): v is Rec => typeof v === 'object' && v !== null && !Array.isArray(v);
-
-function isoOf(t: unknown): string | undefined {
-  if (t instanceof Date) return Number.isNaN(t.getTime()) ? undefined : t.toISOString();
-  if (typeof t === 'string') return t;
-  if (isRec(t) && t['seconds'] !== undefined) {
-    const ms = Number(t['seconds']) * 1000 + Number(t['nanos'] ?? 0) / 1e6;
-    return Number.isFinite(ms) ? new Date(ms).toISOString() : undefined;
-  }
-  return undefined;
-}
-
 function oneLine(s: string): string {
   const flat = s.replace(/\s*\n\s*/g, ' ').trim();
   return flat.length > TEXT_CHARS ? `${flat.slice(0, TEXT_CHARS)}…` : flat;
@@ -55,18 +45,6 @@ function textOfJson(o: Rec): string {
     if (typeof o[k] === 'string') return o[k];
   }
   return JSON.stringify(o);
-}
-
-function auditOf(payload: unknown): ReturnType<typeof decodeAuditLog> | undefined {
-  if (!isRec(payload)) return undefined;
-  const typeUrl = payload['type_url'] ?? payload['typeUrl'];
-  const value = payload['value'];
-  if (typeUrl !== AUDIT_LOG_TYPE_URL || !(value instanceof Uint8Array)) return undefined;
-  try {
-    return decodeAuditLog(value);
-  } catch {
-    return undefined;
-  }
 }
 
 /** One entry as the report shows it. */
@@ -99,7 +77,7 @@ function checkAborted(signal: AbortSignal | undefined): void {
 }
 
 
-export class CloudLoggingSearch implements LogSearch {
+export class CloudLoggingSearch implements LogSearch, MarkAuthorLookup {
   constructor(private readonly logging: Logging, private readonly options: CloudLoggingSearchOptions = {}) {}
 
   private async getEntries(name: string, request: EntriesRequest): Promise<GetEntriesResponse> {
@@ -108,6 +86,16 @@ export class CloudLoggingSearch implements LogSearch {
     } catch (err) {
       throw googleApiError(`cloud logging ${name} query`, err);
     }
+  }
+
+  /**
+   * Who set a security mark on a finding (approval mode), from the Admin Activity audit log
+   * of the finding's parent, on this same client. Never rejects (shared/gcp/mark-author-lookup.ts).
+   */
+  findMarkAuthor(request: MarkAuthorRequest): Promise<MarkAuthor> {
+    const { gaxOptions } = this.options;
+    const options = { ...(gaxOptions ? { gaxOptions } : {}), ...this.options.markAuthor };
+    return findMarkAuthor((r) => this.getEntries('approval author', r), request, options);
   }
 
   async search(query: LogQuery, signal?: AbortSignal): Promise<{ entries: LogEntryView[]; truncated: boolean }> {

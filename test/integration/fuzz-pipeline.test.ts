@@ -100,7 +100,7 @@ describe('fuzz: the handler end to end, offline', () => {
 
   // Without adapters every cluster step is skipped, so nothing should fail. A lone UTF-16
   // surrogate in a field the playbook puts into a URL (here the project display name) makes
-  // buildPlaybookArtefacts throw URIError (shared/enrich/playbook-logging.ts encodeUrlPart),
+  // buildPlaybookArtefacts throw URIError (shared/common/log-query.ts encodeUrlPart),
   // and the whole response ends `failed` with no report. Reported to the owner.
   test('offline, a matched finding is never `failed`', async () => {
     const n = JSON.parse(readFileSync(new URL('../fixtures/modified-malicious-binary.v1.json', import.meta.url), 'utf8')) as { resource: Record<string, unknown> };

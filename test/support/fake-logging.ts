@@ -1,6 +1,7 @@
 // Fake Cloud Logging (google.logging.v2.LoggingServiceV2.ListLogEntries) for the real
 // @google-cloud/logging client. Canned entries are filtered by a simple reading of the
-// filter (resource.type, resource.labels.*, logName, timestamp bounds, free-text terms),
+// filter (resource.type, resource.labels.*, logName, protoPayload.* of audit entries with
+// `=` or `:` (has: case-insensitive substring), timestamp bounds, free-text terms),
 // ordered, and paged with pageSize/pageToken so the client's paging is exercised. Every
 // filter received is recorded for assertions.
 import { encodeAuditLog, AUDIT_LOG_TYPE_URL, type AuditLogFields } from '../../shared/gcp/audit-log-proto.js';
@@ -17,6 +18,11 @@ export interface FakeLogEntry {
   jsonPayload?: Record<string, unknown>;
   /** An audit entry: encoded as protoPayload (Any of google.cloud.audit.AuditLog). */
   audit?: AuditLogFields;
+  /**
+   * The audit entry's `protoPayload.request` (JSON, as the console shows it), for filters on
+   * `protoPayload.request.*`. Only filtered on: the client under test does not read it.
+   */
+  request?: Record<string, unknown>;
 }
 
 export interface ReceivedListRequest {
@@ -73,15 +79,23 @@ function entryMessage(e: FakeLogEntry, i: number): Record<string, unknown> {
 
 interface ParsedFilter {
   equals: [string, string][];
+  /** `field:"value"`: the field contains the value, ignoring case. */
+  has: [string, string][];
   after?: number;
   before?: number;
   terms: string[];
 }
 
+/** The string a quoted literal's body stands for (the escapes quoteLogValue writes). */
+function unquote(body: string): string {
+  const map: Record<string, string> = { n: '\n', r: '\r', t: '\t' };
+  return body.replace(/\\(.)/g, (_, c: string) => map[c] ?? c);
+}
+
 /** A deliberately small reading of the Logging query language: enough for the playbook queries. */
 export function parseFilter(filter: string): ParsedFilter {
-  const out: ParsedFilter = { equals: [], terms: [] };
-  const clause = /([A-Za-z_][\w.]*)\s*(>=|<=|>|<|=)\s*"((?:[^"\\]|\\.)*)"/g;
+  const out: ParsedFilter = { equals: [], has: [], terms: [] };
+  const clause = /([A-Za-z_][\w.]*)\s*(>=|<=|>|<|=|:)\s*"((?:[^"\\]|\\.)*)"/g;
   let rest = filter;
   for (const m of filter.matchAll(clause)) {
     const [whole, field = '', op = '', value = ''] = m;
@@ -92,7 +106,8 @@ export function parseFilter(filter: string): ParsedFilter {
       else if (op === '<=' || op === '<') out.before = t;
       continue;
     }
-    if (op === '=') out.equals.push([field, value]);
+    if (op === '=') out.equals.push([field, unquote(value)]);
+    if (op === ':') out.has.push([field, unquote(value)]);
   }
   for (const m of rest.matchAll(/"((?:[^"\\]|\\.)*)"/g)) out.terms.push(m[1] ?? '');
   return out;
@@ -104,11 +119,19 @@ function fieldOf(e: FakeLogEntry, path: string): string | undefined {
   if (path.startsWith('resource.labels.')) return e.resource.labels[path.slice('resource.labels.'.length)];
   if (path === 'severity') return e.severity ?? 'DEFAULT';
   if (path === 'protoPayload.methodName') return e.audit?.methodName;
+  if (path === 'protoPayload.serviceName') return e.audit?.serviceName;
+  if (path === 'protoPayload.resourceName') return e.audit?.resourceName;
+  if (path.startsWith('protoPayload.request.')) {
+    let v: unknown = e.request;
+    for (const k of path.slice('protoPayload.request.'.length).split('.')) v = typeof v === 'object' && v !== null ? (v as Record<string, unknown>)[k] : undefined;
+    return typeof v === 'string' ? v : undefined;
+  }
   return undefined;
 }
 
 export function matchesFilter(e: FakeLogEntry, f: ParsedFilter): boolean {
   if (!f.equals.every(([path, value]) => fieldOf(e, path) === value)) return false;
+  if (!f.has.every(([path, value]) => fieldOf(e, path)?.toLowerCase().includes(value.toLowerCase()) === true)) return false;
   const t = Date.parse(e.timestamp);
   if (f.after !== undefined && t < f.after) return false;
   if (f.before !== undefined && t > f.before) return false;
