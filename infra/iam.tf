@@ -53,6 +53,18 @@ resource "google_project_iam_member" "responder_logging_viewer" {
   member   = "serviceAccount:${google_service_account.responder.email}"
 }
 
+# MarkAuthorLookup: approval mode records who approved a pending action, which only the
+# Admin Activity audit log knows (the principal of the UpdateSecurityMarks call that set the
+# approval mark). SCC logs that call under the finding's parent, the organization, so the
+# project grants above cannot read it. Logs Viewer is the narrowest predefined role with
+# logging.logEntries.list on Admin Activity logs; without it the function still acts on an
+# approval and reports that the audit log holds the approver (with a Logs Explorer link).
+resource "google_organization_iam_member" "responder_audit_log_viewer" {
+  org_id = var.organization_id
+  role   = "roles/logging.viewer"
+  member = "serviceAccount:${google_service_account.responder.email}"
+}
+
 # AuditLog: the structured audit trail.
 resource "google_project_iam_member" "responder_log_writer" {
   project = var.project_id

@@ -15,7 +15,7 @@
 export type GcpScope = 'project' | 'organization' | 'bucket' | 'topic' | 'secret';
 
 /** The port/adapter (shared/ports.ts) whose calls need the role. */
-export type GcpAdapter = 'ClusterDirectory' | 'LogSearch' | 'FindingReader' | 'FindingMarks' | 'EvidenceStore' | 'ResultPublisher' | 'AuditLog' | 'NotifySecrets';
+export type GcpAdapter = 'ClusterDirectory' | 'LogSearch' | 'MarkAuthorLookup' | 'FindingReader' | 'FindingMarks' | 'EvidenceStore' | 'ResultPublisher' | 'AuditLog' | 'NotifySecrets';
 
 export interface GcpRoleGrant {
   role: string;
@@ -44,6 +44,18 @@ export const GCP_PERMISSIONS = [
     why:
       "entries.list for the playbook's three queries: pod logs, the cluster's Admin Activity audit log and node " +
       'console logs. Data Access audit logs would need roles/logging.privateLogViewer; the responder does not read them.',
+  },
+  {
+    role: 'roles/logging.viewer',
+    scope: 'organization',
+    adapter: 'MarkAuthorLookup',
+    why:
+      "approval mode records who approved: entries.list on the Admin Activity audit log of the finding's parent for the " +
+      'UpdateSecurityMarks call that set the approval mark (shared/gcp/mark-author-lookup.ts). Findings live under the ' +
+      'organization, so that is where SCC logs the call. Logs Viewer is the narrowest predefined role that reads Admin Activity ' +
+      'audit logs (Data Access would need privateLogViewer); it is inherited by every folder and project of the organization, ' +
+      'which the project grants above already cover for target projects. Without it the lookup says the audit log holds the ' +
+      'approver, with a Logs Explorer link, and approval still works.',
   },
   {
     role: 'roles/securitycenter.findingsViewer',
