@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { Logging } from '@google-cloud/logging';
 import { CloudLoggingSearch, entryView } from '../../shared/gcp/cloud-logging-search.js';
-import type { MarkAuthor, MarkAuthorFound, MarkAuthorRequest } from '../../shared/ports.js';
+import type { MarkAuthor, MarkAuthorFound, MarkAuthorLookup, MarkAuthorRequest } from '../../shared/ports.js';
 import { startFakeLogging, type FakeLogEntry, type FakeLogging } from '../support/fake-logging.js';
 
 const ORG = 'organizations/1234';
@@ -195,4 +195,24 @@ test('negative control: a deny mark set after the approval is not the approver, 
   const [unconstrained] = await logging.getEntries({ filter, resourceNames: [ORG], orderBy: 'timestamp desc', pageSize: 1, autoPaginate: false, gaxOptions: { maxRetries: 0 } });
   assert.equal(unconstrained.length, 1);
   assert.equal(unconstrained[0] && entryView(unconstrained[0]).principal, 'mallory@example.com');
+});
+
+test('wired: the function\'s logging adapter (buildAdapters) exposes findMarkAuthor on the same lazily loaded client', async () => {
+  const { buildAdapters } = await import('../../functions/composition/adapters.js');
+  const { loadConfig } = await import('../../shared/config.js');
+  const env = {
+    SCC_RESPONDER_CLUSTER_ACCESS: 'none',
+    SCC_RESPONDER_EVIDENCE: 'none',
+    SCC_RESPONDER_MARKS: 'false',
+    SCC_RESPONDER_CONFIRM: 'false',
+    SCC_RESPONDER_LOGS: 'true',
+    SCC_RESPONDER_ENDPOINT_LOGGING: `127.0.0.1:${fake.port}`,
+    GOOGLE_CLOUD_PROJECT: 'responder-project',
+  };
+  const adapters = await buildAdapters(loadConfig(env, 'cli', 'test'), env);
+  const logs = adapters.logs as (typeof adapters.logs & Partial<MarkAuthorLookup>) | undefined;
+  assert.equal(typeof logs?.findMarkAuthor, 'function');
+  fake.entries.splice(0, fake.entries.length, markEntry({ at: new Date(Date.now() - 60_000).toISOString(), value: 'approve:run-9', principal: 'alice@example.com' }));
+  const a = await logs?.findMarkAuthor?.({ findingName: FINDING, markKey: KEY, markValue: 'approve:run-9', since: new Date(Date.now() - 3_600_000) });
+  assert.equal(a && found(a).principal, 'alice@example.com');
 });
