@@ -53,16 +53,31 @@ resource "google_project_iam_member" "responder_logging_viewer" {
   member   = "serviceAccount:${google_service_account.responder.email}"
 }
 
-# MarkAuthorLookup: approval mode records who approved a pending action, which only the
-# Admin Activity audit log knows (the principal of the UpdateSecurityMarks call that set the
-# approval mark). SCC logs that call under the finding's parent, the organization, so the
-# project grants above cannot read it. Logs Viewer is the narrowest predefined role with
-# logging.logEntries.list on Admin Activity logs; without it the function still acts on an
-# approval and reports that the audit log holds the approver (with a Logs Explorer link).
+# MarkAuthorLookup: approval mode records who approved a pending action, which only Cloud
+# Audit Logs know: the principal of the UpdateSecurityMarks call that set the approval mark.
+# That method's permission (securitycenter.findingsecuritymarks.update) is DATA_WRITE, so SCC
+# writes it to the Data Access audit log of the finding's parent (the organization), which
+# roles/logging.viewer cannot read: Private Logs Viewer is the narrowest predefined role that
+# can. It is inherited by every folder and project of the organization, so it also reads their
+# Data Access logs; a narrower set-up (a log view on the organization's _Default bucket with
+# roles/logging.viewAccessor) is possible but not built. Without it the function still acts on
+# an approval and reports that the audit log holds the approver, with a Logs Explorer link.
 resource "google_organization_iam_member" "responder_audit_log_viewer" {
   org_id = var.organization_id
-  role   = "roles/logging.viewer"
+  role   = "roles/logging.privateLogViewer"
   member = "serviceAccount:${google_service_account.responder.email}"
+}
+
+# Data Access audit logs are off by default: without DATA_WRITE logging for SCC the mark
+# change is not logged at all. Opt-in because this resource is authoritative for SCC's audit
+# configuration on the organization (it replaces one set elsewhere) and the logs are billed.
+resource "google_organization_iam_audit_config" "scc_data_write" {
+  count   = var.scc_data_write_audit_logs ? 1 : 0
+  org_id  = var.organization_id
+  service = "securitycenter.googleapis.com"
+  audit_log_config {
+    log_type = "DATA_WRITE"
+  }
 }
 
 # AuditLog: the structured audit trail.

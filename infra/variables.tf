@@ -305,3 +305,9 @@ variable "notify_secrets" {
     error_message = "Each notify secret name must match the policy schema: a letter, then letters, digits, _ or - (at most 100 characters)."
   }
 }
+
+variable "scc_data_write_audit_logs" {
+  description = "Enable Data Access (DATA_WRITE) audit logs for securitycenter.googleapis.com on the organization, so approval mode can record who set the approval mark. Authoritative for SCC's audit config on the organization: leave false if it is managed elsewhere (then enable DATA_WRITE there)."
+  type        = bool
+  default     = false
+}

@@ -46,16 +46,16 @@ export const GCP_PERMISSIONS = [
       'console logs. Data Access audit logs would need roles/logging.privateLogViewer; the responder does not read them.',
   },
   {
-    role: 'roles/logging.viewer',
+    role: 'roles/logging.privateLogViewer',
     scope: 'organization',
     adapter: 'MarkAuthorLookup',
     why:
-      "approval mode records who approved: entries.list on the Admin Activity audit log of the finding's parent for the " +
-      'UpdateSecurityMarks call that set the approval mark (shared/gcp/mark-author-lookup.ts). Findings live under the ' +
-      'organization, so that is where SCC logs the call. Logs Viewer is the narrowest predefined role that reads Admin Activity ' +
-      'audit logs (Data Access would need privateLogViewer); it is inherited by every folder and project of the organization, ' +
-      'which the project grants above already cover for target projects. Without it the lookup says the audit log holds the ' +
-      'approver, with a Logs Explorer link, and approval still works.',
+      "approval mode records who approved: entries.list on the finding parent's Data Access audit log for the UpdateSecurityMarks " +
+      'call that set the approval mark (shared/gcp/mark-author-lookup.ts). The method is DATA_WRITE, so it is not in the Admin ' +
+      'Activity log, and Logs Viewer cannot read Data Access logs: Private Logs Viewer is the narrowest predefined role that can. ' +
+      'Findings live under the organization; the role is inherited by its folders and projects. SCC writes these entries only ' +
+      'when DATA_WRITE audit logs are enabled for securitycenter.googleapis.com (var.scc_data_write_audit_logs). Without either, ' +
+      'the lookup says the audit log holds the approver, with a Logs Explorer link, and approval still works.',
   },
   {
     role: 'roles/securitycenter.findingsViewer',

@@ -235,7 +235,7 @@ export interface MarkAuthorRequest {
   signal?: AbortSignal;
 }
 
-/** Who set the mark, per the Admin Activity audit log's UpdateSecurityMarks entry. */
+/** Who set the mark, per the Data Access audit log's UpdateSecurityMarks entry (a DATA_WRITE method). */
 export interface MarkAuthorFound {
   /** `protoPayload.authenticationInfo.principalEmail`. */
   principal: string;

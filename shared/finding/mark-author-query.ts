@@ -9,8 +9,14 @@
 import { logsExplorerUrl, quoteLogValue, withTimeWindow, type LogsExplorerScope } from '../common/log-query.js';
 import { FINDING_NAME_PATTERN } from './schema.js';
 
-/** Where SCC writes UpdateSecurityMarks (an ADMIN_WRITE method): the parent's Admin Activity log. */
-export const ADMIN_ACTIVITY_LOG_ID = 'cloudaudit.googleapis.com%2Factivity';
+/**
+ * Where SCC writes UpdateSecurityMarks: its permission (securitycenter.findingsecuritymarks.update)
+ * is DATA_WRITE, so the call goes to the parent's **Data Access** audit log, not Admin Activity
+ * (SCC's audit logging reference lists UpdateSecurityMarks, v1, v1beta1, v1p1beta1 and v2, under
+ * DATA_WRITE). Data Access logs are written only when enabled for securitycenter.googleapis.com
+ * (infra: var.scc_data_write_audit_logs), and reading them needs roles/logging.privateLogViewer.
+ */
+export const DATA_ACCESS_LOG_ID = 'cloudaudit.googleapis.com%2Fdata_access';
 export const SCC_SERVICE_NAME = 'securitycenter.googleapis.com';
 /**
  * Matched with `:` (has) so every API version is covered: v1, v2 and the betas all log
@@ -18,8 +24,8 @@ export const SCC_SERVICE_NAME = 'securitycenter.googleapis.com';
  * re-checks the exact shape on each entry it reads (isUpdateSecurityMarksMethod).
  */
 export const UPDATE_MARKS_METHOD_SUFFIX = 'SecurityCenter.UpdateSecurityMarks';
-/** What the function's identity needs on the finding's parent to read Admin Activity audit logs. */
-export const AUDIT_LOG_READER_ROLE = 'roles/logging.viewer';
+/** What the function's identity needs on the finding's parent to read Data Access audit logs. */
+export const AUDIT_LOG_READER_ROLE = 'roles/logging.privateLogViewer';
 
 /** A mark key becomes part of a field path: letters, digits and underscores only. */
 export const MARK_KEY_PATTERN = /^[A-Za-z][A-Za-z0-9_]{0,127}$/;
@@ -98,7 +104,7 @@ export function markAuthorQuery(input: MarkAuthorQueryInput): MarkAuthorQuery {
   // (`/locations/global/` between source and finding) and may end in `/securityMarks`, so
   // it is matched on its two fixed parts; the lookup then compares each entry exactly.
   const baseFilter = [
-    `logName=${quoteLogValue(`${parent}/logs/${ADMIN_ACTIVITY_LOG_ID}`)}`,
+    `logName=${quoteLogValue(`${parent}/logs/${DATA_ACCESS_LOG_ID}`)}`,
     `protoPayload.serviceName=${quoteLogValue(SCC_SERVICE_NAME)}`,
     `protoPayload.methodName:${quoteLogValue(UPDATE_MARKS_METHOD_SUFFIX)}`,
     `protoPayload.resourceName:${quoteLogValue(`/sources/${f.source}/`)}`,

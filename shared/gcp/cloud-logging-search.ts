@@ -89,7 +89,7 @@ export class CloudLoggingSearch implements LogSearch, MarkAuthorLookup {
   }
 
   /**
-   * Who set a security mark on a finding (approval mode), from the Admin Activity audit log
+   * Who set a security mark on a finding (approval mode), from the Data Access audit log
    * of the finding's parent, on this same client. Never rejects (shared/gcp/mark-author-lookup.ts).
    */
   findMarkAuthor(request: MarkAuthorRequest): Promise<MarkAuthor> {

@@ -1,5 +1,5 @@
-// Who set a security mark on a finding, from Cloud Audit Logs: the newest Admin Activity
-// entry of an UpdateSecurityMarks call that set markKey=markValue on that finding since a
+// Who set a security mark on a finding, from Cloud Audit Logs: the newest Data Access
+// (DATA_WRITE) entry of an UpdateSecurityMarks call that set markKey=markValue on that finding since a
 // given time. Used by approval mode to record who approved (or denied) a pending run.
 //
 // Bounded: one page of at most 5 entries, newest first, one call under a deadline (gax's
@@ -60,18 +60,18 @@ function unknownAuthor(reason: string, query?: MarkAuthorQuery): MarkAuthorUnkno
 
 /** The reason for a failed call, naming the role when the answer was PERMISSION_DENIED. */
 function failureReason(err: unknown, query: MarkAuthorQuery, timedOut: boolean, timeoutMs: number): string {
-  if (timedOut) return `the audit log lookup on ${query.parent} did not answer within ${timeoutMs} ms; the Admin Activity audit log holds who set the mark`;
+  if (timedOut) return `the audit log lookup on ${query.parent} did not answer within ${timeoutMs} ms; the Data Access audit log holds who set the mark`;
   const c = classifyError(err);
   if (c.code === 'PERMISSION_DENIED' || c.code === 7) {
     return (
-      `the function may not read ${query.parent}'s Admin Activity audit log (PERMISSION_DENIED): grant its service account ` +
+      `the function may not read ${query.parent}'s Data Access audit log (PERMISSION_DENIED): grant its service account ` +
       `${AUDIT_LOG_READER_ROLE} on ${query.parent}; until then the audit log holds who set the mark`
     );
   }
   if (c.code === 'TIMEOUT' || c.code === 'DEADLINE_EXCEEDED' || c.code === 4) {
-    return `the audit log lookup on ${query.parent} timed out (${c.reason}); the Admin Activity audit log holds who set the mark`;
+    return `the audit log lookup on ${query.parent} timed out (${c.reason}); the Data Access audit log holds who set the mark`;
   }
-  return `the audit log lookup on ${query.parent} failed (${c.code ?? c.kind}: ${c.reason}); the Admin Activity audit log holds who set the mark`;
+  return `the audit log lookup on ${query.parent} failed (${c.code ?? c.kind}: ${c.reason}); the Data Access audit log holds who set the mark`;
 }
 
 /** The newest entry that is a successful UpdateSecurityMarks on this finding, as a found author. */
@@ -102,8 +102,9 @@ function authorOf(entries: readonly Entry[], query: MarkAuthorQuery): MarkAuthor
   }
   const why = skipped > 0 ? ` (${skipped} newer entr${skipped === 1 ? 'y' : 'ies'} were refused calls or other resources)` : '';
   return unknownAuthor(
-    `no Admin Activity audit entry on ${query.parent} sets that mark on this finding since ${query.start}${why}; ` +
-      'audit entries can take a minute to become searchable, and the audit log holds the call',
+    `no Data Access audit entry on ${query.parent} sets that mark on this finding since ${query.start}${why}; ` +
+      `SCC logs mark changes only where Data Access audit logs (DATA_WRITE) are enabled for securitycenter.googleapis.com on ${query.parent}, ` +
+      'and entries can take a minute to become searchable',
     query,
   );
 }

@@ -718,4 +718,16 @@ describe('who may publish findings (issue 14: narrow publishers)', () => {
     delete c.resource['google_organization_iam_member']?.['responder_findings_viewer'];
     assertReported(checkInfra(c, want), /declared but not granted: roles\/securitycenter\.findingsViewer@organization/);
   });
+
+  test('approval author lookup: Private Logs Viewer on the organization (UpdateSecurityMarks is DATA_WRITE), SCC DATA_WRITE audit logs opt-in', () => {
+    const { grants } = findGrants(config);
+    assert.ok(grants.some((g) => g.member === 'function' && g.role === 'roles/logging.privateLogViewer' && g.scope === 'organization'));
+    const audit = body(config, 'google_organization_iam_audit_config.scc_data_write');
+    assert.equal(audit['service'], 'securitycenter.googleapis.com');
+    assert.equal(audit['count'], '${var.scc_data_write_audit_logs ? 1 : 0}');
+    assert.deepEqual((audit['audit_log_config'] as { log_type: string }[]).map((b) => b.log_type), ['DATA_WRITE']);
+    const c = copy();
+    delete c.resource['google_organization_iam_member']?.['responder_audit_log_viewer'];
+    assertReported(checkInfra(c, want), /declared but not granted: roles\/logging\.privateLogViewer@organization/);
+  });
 });

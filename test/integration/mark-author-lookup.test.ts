@@ -40,7 +40,7 @@ interface MarkEntry {
 
 function markEntry(e: MarkEntry): FakeLogEntry {
   return {
-    logName: `${e.parent ?? ORG}/logs/cloudaudit.googleapis.com%2Factivity`,
+    logName: `${e.parent ?? ORG}/logs/cloudaudit.googleapis.com%2Fdata_access`,
     resource: { type: 'audited_resource', labels: { service: 'securitycenter.googleapis.com', method: e.method ?? V1 } },
     timestamp: e.at,
     severity: 'NOTICE',
@@ -67,12 +67,12 @@ function found(a: MarkAuthor): MarkAuthorFound {
   return a as MarkAuthorFound;
 }
 
-test('found: the approver of this run, from the parent organization\'s Admin Activity log, in one bounded newest-first page', async () => {
+test('found: the approver of this run, from the parent organization\'s Data Access log, in one bounded newest-first page', async () => {
   const a = found(await lookup([markEntry({ at: '2026-12-01T11:00:00.000Z', value: 'approve:run-1', principal: 'alice@example.com' })]));
   assert.equal(a.principal, 'alice@example.com');
   assert.equal(a.serviceAccount, false);
   assert.equal(a.at, '2026-12-01T11:00:00.000Z');
-  assert.equal(a.logName, `${ORG}/logs/cloudaudit.googleapis.com%2Factivity`);
+  assert.equal(a.logName, `${ORG}/logs/cloudaudit.googleapis.com%2Fdata_access`);
   assert.match(a.logsExplorerUrl, /^https:\/\/console\.cloud\.google\.com\/logs\/query;query=.*\?organizationId=1234$/);
   assert.equal(fake.requests.length, 1, 'one call');
   const r = fake.requests[0];
@@ -110,12 +110,12 @@ test('a project finding searches the project\'s log, with a project-scoped link'
   assert.match(a.logsExplorerUrl, /\?project=shop-prod$/);
 });
 
-test('not found: the reason says the audit log holds it, with the link (entries before `since` do not count)', async () => {
+test('not found: the reason says where SCC logs it and what must be enabled, with the link (entries before `since` do not count)', async () => {
   const a = await lookup([markEntry({ at: '2026-12-01T09:00:00.000Z', value: 'approve:run-1', principal: 'old@example.com' })]);
   assert.equal(a.principal, undefined);
   assert.ok('reason' in a);
-  assert.match(a.reason, /no Admin Activity audit entry on organizations\/1234 sets that mark on this finding since 2026-12-01T10:00:00\.000Z/);
-  assert.match(a.reason, /audit log holds the call/);
+  assert.match(a.reason, /no Data Access audit entry on organizations\/1234 sets that mark on this finding since 2026-12-01T10:00:00\.000Z/);
+  assert.match(a.reason, /Data Access audit logs \(DATA_WRITE\) are enabled for securitycenter\.googleapis\.com on organizations\/1234/);
   assert.match(a.logsExplorerUrl ?? '', /^https:\/\/console\.cloud\.google\.com\/logs\/query;query=/);
 });
 
@@ -131,12 +131,12 @@ test('an entry without a principal email: unknown, and says so', async () => {
   assert.match('reason' in a ? a.reason : '', /has no principal email/);
 });
 
-test('permission denied: resolves with a reason naming roles/logging.viewer on the finding\'s parent', async () => {
+test('permission denied: resolves with a reason naming roles/logging.privateLogViewer on the finding\'s parent', async () => {
   fake.faults.inject({ match: 'ListLogEntries', status: 403, times: Number.POSITIVE_INFINITY });
   try {
     const a = await lookup([markEntry({ at: '2026-12-01T11:00:00.000Z', value: 'approve:run-1', principal: 'alice@example.com' })]);
     assert.equal(a.principal, undefined);
-    assert.match('reason' in a ? a.reason : '', /PERMISSION_DENIED\): grant its service account roles\/logging\.viewer on organizations\/1234/);
+    assert.match('reason' in a ? a.reason : '', /PERMISSION_DENIED\): grant its service account roles\/logging\.privateLogViewer on organizations\/1234/);
     assert.ok(a.logsExplorerUrl, 'the link lets a human look instead');
   } finally {
     fake.faults.clear();

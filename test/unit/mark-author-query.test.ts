@@ -20,12 +20,12 @@ const base: MarkAuthorQueryInput = {
   until: '2026-12-01T12:00:00.000Z',
 };
 
-test('the filter names the parent activity log, the method, the finding and the exact mark, inside the window', () => {
+test('the filter names the parent\'s Data Access audit log (UpdateSecurityMarks is DATA_WRITE), the method, the finding and the exact mark, inside the window', () => {
   const q = markAuthorQuery(base);
   assert.equal(q.parent, 'organizations/1234');
   assert.equal(q.findingV1, FINDING);
   assert.deepEqual(q.filter.split('\n'), [
-    'logName="organizations/1234/logs/cloudaudit.googleapis.com%2Factivity"',
+    'logName="organizations/1234/logs/cloudaudit.googleapis.com%2Fdata_access"',
     'protoPayload.serviceName="securitycenter.googleapis.com"',
     'protoPayload.methodName:"SecurityCenter.UpdateSecurityMarks"',
     'protoPayload.resourceName:"/sources/5678/"',
@@ -42,7 +42,7 @@ test('the searched parent follows the finding: folder, project, and a v2 name (l
   const p = markAuthorQuery({ ...base, findingName: 'projects/my-proj/sources/5678/locations/global/findings/abc' });
   assert.equal(p.parent, 'projects/my-proj');
   assert.equal(p.findingV1, 'projects/my-proj/sources/5678/findings/abc');
-  assert.match(p.filter, /^logName="projects\/my-proj\/logs\/cloudaudit\.googleapis\.com%2Factivity"$/m);
+  assert.match(p.filter, /^logName="projects\/my-proj\/logs\/cloudaudit\.googleapis\.com%2Fdata_access"$/m);
 });
 
 test('the Logs Explorer link runs the same query over the same window, scoped to the parent', () => {
@@ -90,7 +90,7 @@ test('hostile names, keys and values are refused with what was wrong, before any
 });
 
 const entry = (over: Partial<FakeLogEntry['audit']> = {}, request: Record<string, unknown> = { securityMarks: { marks: { scc_responder_approval: 'approve:run-1' } } }): FakeLogEntry => ({
-  logName: 'organizations/1234/logs/cloudaudit.googleapis.com%2Factivity',
+  logName: 'organizations/1234/logs/cloudaudit.googleapis.com%2Fdata_access',
   resource: { type: 'audited_resource', labels: {} },
   timestamp: '2026-12-01T11:00:00.000Z',
   audit: { serviceName: 'securitycenter.googleapis.com', methodName: 'google.cloud.securitycenter.v1.SecurityCenter.UpdateSecurityMarks', resourceName: `${FINDING}/securityMarks`, principalEmail: 'a@example.com', ...over },
