@@ -156,9 +156,14 @@ export class BacktestAccumulator {
     this.replay(d, row);
   }
 
-  /** A skip (nothing to do) counts once per action, by its first skipping guard; otherwise every failing guard counts. */
+  /**
+   * A skip (nothing to do) counts once per action, by pod-identity when it skips (the pod is
+   * gone: every pod guard then skips) else by the first skipping guard; otherwise every
+   * failing guard counts.
+   */
   private countGuards(a: GuardPreview): void {
-    const skip = a.guards.find((g) => g.verdict === 'fail' && g.effect === 'skip');
+    const skips = a.guards.filter((g) => g.verdict === 'fail' && g.effect === 'skip');
+    const skip = skips.find((g) => g.name === 'pod-identity') ?? skips[0];
     if (skip !== undefined) {
       bump(this.s.skipped, labelOf(skip));
       return;
