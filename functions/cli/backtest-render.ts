@@ -72,10 +72,14 @@ export interface SummaryContext {
 
 /** Where the per-workload budget's workloads came from; the pod name is a fallback worth saying. */
 function workloadLine(s: BacktestSummary): string {
-  const parts = Object.entries(s.workloadSources).map(([source, n]) => `${n} from the ${source}`);
-  if (parts.length === 0) return '';
-  const fallback = (s.workloadSources['pod name'] ?? 0) > 0 ? ' (no owner chain or owner label: the pod counted as its own workload, which undercounts a workload with several pods; --live reads the owner chain)' : '';
-  return `Workloads for maxActionsPerHourPerWorkload: ${parts.join(', ')}${fallback}\n`;
+  const w = s.workloadSources;
+  const parts = [
+    w['live owner chain'] === undefined ? '' : `${w['live owner chain']} from the live owner chain`,
+    w['finding labels'] === undefined ? '' : `${w['finding labels']} from the finding's labels`,
+    // Said plainly: a guess that can undercount (a bare ReplicaSet's pods each counted alone).
+    w['pod name'] === undefined ? '' : `${w['pod name']} from the pod's own name (no owner chain read, no owner label in the finding: each such pod counted as its own workload)`,
+  ].filter((p) => p !== '');
+  return parts.length === 0 ? '' : `Workloads for maxActionsPerHourPerWorkload: ${parts.join(', ')}\n`;
 }
 
 export function renderSummary(s: BacktestSummary, ctx: SummaryContext, format: BacktestFormat): string {

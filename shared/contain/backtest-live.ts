@@ -28,8 +28,12 @@ export interface LiveFacts {
   node?: NodeView;
 }
 
-/** The live judgement of one finding: the facts, or why the cluster could not be asked. */
-export type LiveJudgement = { judged: true; facts: LiveFacts } | { judged: false; reason: string };
+/**
+ * The live judgement of one finding: the facts, or why the cluster could not be asked
+ * (`cause`: the same reason without this finding's pod, so the summary groups a cluster's
+ * failures into one line instead of one per pod).
+ */
+export type LiveJudgement = { judged: true; facts: LiveFacts } | { judged: false; reason: string; cause?: string };
 
 /** Whether the finding has guards to judge on the live pod: a matched, unhandled plan with actions, on a GKE pod. */
 export function hasLiveGuards(incident: Incident, decision: Decision, handled: boolean): decision is ResponsePlan {
@@ -55,7 +59,9 @@ export async function readLiveFacts(w: WorkloadReads, incident: Incident, plan: 
   } catch (err) {
     const c = classifyError(err);
     if (c.code === 404) return { judged: true, facts: { podNotFound: true, owners: [] } };
-    return { judged: false, reason: `could not read pod ${namespace}/${name}: ${c.reason}` };
+    const cluster = incident.cluster === null ? 'the cluster' : `cluster ${incident.cluster.project}/${incident.cluster.location}/${incident.cluster.name}`;
+    const what = c.code === undefined ? c.kind : typeof c.code === 'number' ? `HTTP ${c.code}` : c.code;
+    return { judged: false, reason: `could not read pod ${namespace}/${name}: ${c.reason}`, cause: `${cluster}: pod reads failed (${what})` };
   }
   const chain = await readOwnerChain(w, pod, o);
   const needsNode = plan.actions.some((a) => ACTION_CATALOG[a.type].target === 'node');

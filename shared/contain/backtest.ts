@@ -36,7 +36,7 @@ export interface BacktestRow {
   decision: Decision;
   plan: PlanExplanation;
   /** With --live, for findings with guards to judge: judged on the live pod, or why not. */
-  live?: { judged: true } | { judged: false; reason: string };
+  live?: { judged: true } | { judged: false; reason: string; cause?: string };
   /** The workload the per-workload budget counts by, and where that came from. */
   workload?: WorkloadGuess;
 }
@@ -69,7 +69,7 @@ export interface BacktestSummary {
   skipped: Record<string, number>;
   /** Guards only the live cluster, snapshot or shared store can judge -> actions. */
   undecided: Record<string, number>;
-  /** --live: reason -> findings whose live guards could not be judged (no context, unreachable, 403, ...). */
+  /** --live: reason (per cluster) -> findings whose live guards could not be judged (no context, unreachable, 403, ...). */
   notJudged: Record<string, number>;
   /** Findings whose rule has a per-workload budget, by where their workload came from. */
   workloadSources: Partial<Record<WorkloadSource, number>>;
@@ -110,7 +110,7 @@ export function backtestRow(incident: Incident, decision: Decision, handled: boo
     handled,
     decision,
     plan,
-    ...(live === undefined ? {} : { live: live.judged ? { judged: true as const } : { judged: false as const, reason: live.reason } }),
+    ...(live === undefined ? {} : { live: live.judged ? { judged: true as const } : { judged: false as const, reason: live.reason, ...(live.cause === undefined ? {} : { cause: live.cause }) } }),
     ...(workload === undefined ? {} : { workload }),
   };
 }
@@ -151,7 +151,7 @@ export class BacktestAccumulator {
       else entry.dryRun += 1;
     }
     if (d.withheldActions?.length) bump(this.s.refusals, 'protected-namespace', d.withheldActions.length);
-    if (row.live?.judged === false) bump(this.s.notJudged, row.live.reason);
+    if (row.live?.judged === false) bump(this.s.notJudged, row.live.cause ?? row.live.reason);
     for (const a of row.plan.actions) this.countGuards(a);
     this.replay(d, row);
   }

@@ -148,7 +148,7 @@ test('workload budget replay: one workload degraded before the rule budget; pod-
   // 1 (web) + 2 bare pods reach the rule budget of 3: nothing more degraded.
   assert.deepEqual(s.limits.find((l) => l.scope === 'rule'), { rule: 'del', scope: 'rule', limit: 3, windows: 1, demanded: 3, degraded: 0 });
   assert.deepEqual(s.workloadSources, { 'finding labels': 3, 'pod name': 2 });
-  assert.match(renderSummary(s, { title: 't', rejected: 0 }, 'text'), /Workloads for maxActionsPerHourPerWorkload: 3 from the finding labels, 2 from the pod name \(no owner chain or owner label: the pod counted as its own workload/);
+  assert.match(renderSummary(s, { title: 't', rejected: 0 }, 'text'), /Workloads for maxActionsPerHourPerWorkload: 3 from the finding's labels, 2 from the pod's own name \(no owner chain read, no owner label in the finding: each such pod counted as its own workload\)\n/);
 });
 
 test('live verdicts: a gone pod is a skip (not a refusal) and takes no slot; a live refusal is named (live); not judged is counted by reason', async () => {
