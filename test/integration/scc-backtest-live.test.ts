@@ -234,10 +234,9 @@ test('--live judges the live-pod guards read-only: present, gone, replaced, prot
     // One line per cluster and cause, not per pod.
     assert.deepEqual(Object.keys(summary['notJudged'] as Record<string, number>).sort(), [
       'cluster acme-payments-prod/us-central1/payments: pod reads failed (HTTP 403)',
-      `cluster acme-shop-prod/us-central1/payments: pod reads failed (${(rows.get('live08')?.live as { cause?: string } | undefined)?.cause?.split('(')[1]?.slice(0, -1) ?? '?'})`,
+      'cluster acme-shop-prod/us-central1/payments: pod reads failed (ECONNREFUSED)',
       `no kube context for cluster acme-dev/us-central1/payments in ${kubeconfig} (a context named gke_acme-dev_us-central1_payments, or --kube-context)`,
     ]);
-    assert.match((rows.get('live08')?.live as { cause?: string } | undefined)?.cause ?? '', /^cluster acme-shop-prod\/us-central1\/payments: pod reads failed \((transient|ECONNREFUSED)/);
     // The workload budget: both present pods are Deployment checkout's; 2 destructive actions each, 1 slot an hour.
     const limits = summary['limits'] as { scope: string; demanded: number; degraded: number }[];
     assert.deepEqual(limits.find((l) => l.scope === 'workload payments/Deployment/checkout'), { rule: 'contain-checkout', scope: 'workload payments/Deployment/checkout', limit: 1, windows: 1, demanded: 4, degraded: 3 });
