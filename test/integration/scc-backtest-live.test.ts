@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startFakeScc, type FakeScc } from '../support/fake-scc.js';
 import { startFakeKube, type FakeKube } from '../support/fake-kube.js';
+import { startFakeGke } from '../support/fake-gke.js';
 import type { SeededFinding } from '../support/scc-list-findings.js';
 import { ORG, MMB } from '../support/generated-findings.js';
 import { main, type CliIO } from '../../functions/cli/main.js';
@@ -292,6 +293,21 @@ test('no kubeconfig, or cluster access off: every finding is reported not judged
   const missing = await run([...ARGS.slice(0, 2), policyFile, ...ARGS.slice(2), '--format', 'json'], { KUBECONFIG: join(dir, 'absent') });
   assert.equal(missing.code, 0, missing.stderr);
   assert.match(rowsOf(missing.stdout).rows.get('live01')?.live?.reason ?? '', /no kubeconfig found/);
+});
+
+test('SCC_RESPONDER_CLUSTER_ACCESS=gke: clusters found through the GKE API (as the function does); one GKE does not know is not judged', async () => {
+  const gke = await startFakeGke([{ project: PAYMENTS, location: 'us-central1', name: 'payments', endpoint: new URL(fake.url).host, caCertificate: fake.caData }]);
+  try {
+    const r = await run([...ARGS.slice(0, 2), policyFile, ...ARGS.slice(2), '--format', 'json'], { SCC_RESPONDER_CLUSTER_ACCESS: 'gke', SCC_RESPONDER_ENDPOINT_GKE: `127.0.0.1:${gke.port}`, SCC_RESPONDER_KUBE_TOKEN: fake.token });
+    assert.equal(r.code, 0, r.stderr);
+    const { rows } = rowsOf(r.stdout);
+    assert.deepEqual(rows.get('live01')?.live, { judged: true });
+    assert.equal(guard(rows.get('live01'), 'deletePod', 'require-controller')?.verdict, 'pass');
+    assert.match(rows.get('live09')?.live?.reason ?? '', /acme-dev\/us-central1\/payments/);
+    assert.deepEqual(nonReads(fake), []);
+  } finally {
+    await gke.close();
+  }
 });
 
 test('negative control: the read-only check catches a write; the view --live gets has no write method', async () => {
