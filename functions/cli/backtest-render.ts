@@ -14,6 +14,12 @@ function guardsWith(row: BacktestRow, verdict: 'fail' | 'unknown'): string {
   return [...new Set(row.plan.actions.flatMap((a) => a.guards.filter((g) => g.verdict === verdict).map(label)))].join(' ');
 }
 
+/** --live: each live guard's verdict once (`pod-identity=pass require-controller=fail`), for the table formats. */
+function liveVerdicts(row: BacktestRow): string {
+  const live = row.plan.actions.flatMap((a) => a.guards.filter((g) => g.live === true).map((g) => `${g.name}=${g.effect === 'skip' ? 'skip' : g.verdict}`));
+  return [...new Set(live)].join(' ');
+}
+
 /** --live: judged, or `not judged: <reason>`; empty when not asked. */
 function liveOf(row: BacktestRow): string {
   if (row.live === undefined) return '';
@@ -29,11 +35,11 @@ function csvCell(v: string): string {
   return /[",\n\r]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v;
 }
 
-const CSV_COLUMNS = ['finding', 'event_time', 'category', 'severity', 'state', 'namespace', 'pod', 'handled', 'rule', 'mode', 'actions', 'refused_by', 'needs_live', 'live', 'workload'] as const;
+const CSV_COLUMNS = ['finding', 'event_time', 'category', 'severity', 'state', 'namespace', 'pod', 'handled', 'rule', 'mode', 'actions', 'refused_by', 'needs_live', 'live', 'live_verdicts', 'workload'] as const;
 
 export function rowHeader(format: BacktestFormat): string {
   if (format === 'csv') return `${CSV_COLUMNS.join(',')}\n`;
-  if (format === 'markdown') return '| finding | event time | namespace/pod | rule | mode | actions | refused by | needs the live pod | live |\n|---|---|---|---|---|---|---|---|---|\n';
+  if (format === 'markdown') return '| finding | event time | namespace/pod | rule | mode | actions | refused by | needs the live pod | live | live verdicts |\n|---|---|---|---|---|---|---|---|---|---|\n';
   return '';
 }
 
@@ -42,12 +48,12 @@ export function renderRow(row: BacktestRow, format: BacktestFormat): string {
   const where = `${row.namespace ?? '?'}/${row.pod ?? '?'}`;
   if (format === 'json') return `${JSON.stringify({ kind: 'finding', ...row })}\n`;
   if (format === 'csv') {
-    const cells = [row.finding, row.eventTime, row.category, row.severity, row.state, row.namespace ?? '', row.pod ?? '', String(row.handled), ruleOf(row), mode, actionsOf(row), guardsWith(row, 'fail'), guardsWith(row, 'unknown'), liveOf(row), row.workload ? `${row.workload.key} (${row.workload.source})` : ''];
+    const cells = [row.finding, row.eventTime, row.category, row.severity, row.state, row.namespace ?? '', row.pod ?? '', String(row.handled), ruleOf(row), mode, actionsOf(row), guardsWith(row, 'fail'), guardsWith(row, 'unknown'), liveOf(row), liveVerdicts(row), row.workload ? `${row.workload.key} (${row.workload.source})` : ''];
     return `${cells.map(csvCell).join(',')}\n`;
   }
   if (format === 'markdown') {
     const cell = (s: string): string => s.replace(/\|/g, '\\|').replace(/\n/g, ' ');
-    return `| ${[row.finding, row.eventTime, where, ruleOf(row), mode, actionsOf(row), guardsWith(row, 'fail'), guardsWith(row, 'unknown'), liveOf(row)].map(cell).join(' | ')} |\n`;
+    return `| ${[row.finding, row.eventTime, where, ruleOf(row), mode, actionsOf(row), guardsWith(row, 'fail'), guardsWith(row, 'unknown'), liveOf(row), liveVerdicts(row)].map(cell).join(' | ')} |\n`;
   }
   const head = `\n${row.finding}\n  ${row.eventTime}  ${row.category} (${row.severity}, ${row.state})  ${where}\n`;
   if (row.handled) return `${head}  handled: carries our marks, the function skips it\n`;

@@ -263,12 +263,13 @@ test('--live in text, markdown and csv: live verdicts and not-judged reasons in 
   assert.match(text.stdout, /Nothing to do on the live cluster \(skipped\)\n(.*\n)*? +pod-identity \(live\) +2\n/);
   assert.match(text.stdout, /Not judged on the live cluster\n/);
   const md = await run([...base, '--format', 'markdown']);
-  assert.match(md.stdout, /\| needs the live pod \| live \|\n/);
-  assert.match(md.stdout, /\| require-controller \(live\) .*\| judged \|\n/);
+  assert.match(md.stdout, /\| needs the live pod \| live \| live verdicts \|\n/);
+  assert.match(md.stdout, /\| require-controller \(live\) .*\| judged \| [^|]*require-controller=fail[^|]* \|\n/);
   const csv = await run([...base, '--format', 'csv']);
   const rows = csv.stdout.trim().split('\n');
-  assert.match(rows.find((l) => l.includes('/findings/live01,')) ?? '', /,judged,payments\/Deployment\/checkout \(live owner chain\)$/);
+  assert.match(rows.find((l) => l.includes('/findings/live01,')) ?? '', /,judged,protected-namespace=pass live-pod-scope=pass pod-identity=pass not-yet-labelled=pass node-identity=pass node-not-cordoned=pass pod-not-terminating=pass require-controller=pass,payments\/Deployment\/checkout \(live owner chain\)$/);
   assert.match(rows.find((l) => l.includes('/findings/live08,')) ?? '', /,not judged: could not read pod/);
+  assert.match(rows.find((l) => l.includes('/findings/live03,')) ?? '', / pod-identity=skip /);
   assert.match(csv.stderr, /Not judged on the live cluster/);
   assert.deepEqual(nonReads(fake), []);
 });

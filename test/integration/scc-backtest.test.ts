@@ -288,7 +288,7 @@ describe('policy backtest against the SCC ListFindings fake', () => {
     assert.match(md.stdout, /### Findings per rule\n\n\| rule \| findings \|\n\|---\|---\|\n/);
     const csv = await run([...args, '--format', 'csv']);
     const lines = csv.stdout.trim().split('\n');
-    assert.equal(lines[0], 'finding,event_time,category,severity,state,namespace,pod,handled,rule,mode,actions,refused_by,needs_live,live,workload');
+    assert.equal(lines[0], 'finding,event_time,category,severity,state,namespace,pod,handled,rule,mode,actions,refused_by,needs_live,live,live_verdicts,workload');
     assert.equal(lines.length - 1, expected(findings, 'v2').findings);
     assert.match(csv.stderr, /Findings per rule/);
   });
