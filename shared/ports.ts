@@ -174,6 +174,13 @@ export interface Workloads {
   addDebugContainer(spec: DebugContainerSpec, signal?: AbortSignal): Promise<void>;
 }
 
+/**
+ * The read-only part of Workloads: gets and lists, no method that writes. `policy backtest
+ * --live` holds only this (shared/contain/read-only.ts builds it from an adapter), so it
+ * cannot write to a cluster even by mistake: the compiler has no write method to offer.
+ */
+export type WorkloadReads = Pick<Workloads, 'readPod' | 'readNode' | 'readOwner' | 'listPodEvents' | 'listPods' | 'readNetworkPolicy'>;
+
 export interface DebugContainerSpec {
   namespace: string;
   pod: string;

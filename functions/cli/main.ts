@@ -32,6 +32,7 @@ import { loadConfig } from '../../shared/config.js';
 import { VERSION } from '../../shared/common/product.js';
 import { sccClientOptions, topicPublisher } from '../composition/adapters.js';
 import { runBacktest } from './backtest.js';
+import { liveClusters } from './backtest-clusters.js';
 import { runBackfill } from './backfill.js';
 import { parseSince } from './scc-read.js';
 
@@ -65,6 +66,7 @@ stored report unless --rerun.`;
 const POLICY_USAGE = `Usage: scc-responder policy check POLICY [FILE...] [--format text|json]
        scc-responder policy backtest POLICY --organization ORG [--since 30d] [--filter EXPR]
                                     [--format text|markdown|json|csv] [--api v1|v2] [--page-size N]
+                                    [--live [--kube-context CTX]]
        scc-responder policy schema
 
   check     validate a policy file and show what it decides for each finding file
@@ -76,6 +78,11 @@ const POLICY_USAGE = `Usage: scc-responder policy check POLICY [FILE...] [--form
             --since 30d|12h|90m|RFC3339 (default 30d), --filter ANDs an SCC filter expression,
             json is one JSON object per line (findings, then the summary), csv's summary goes
             to stderr. A progress line per page on stderr; throttling is retried and reported.
+            --live also judges the guards that need the live pod (pod gone, identity, pod
+            scope, owner chain / requireController, node) on the clusters, read-only (get and
+            list only, 4 pods at a time): per finding's cluster the kubeconfig context named
+            gke_PROJECT_LOCATION_CLUSTER, or --kube-context (SCC_RESPONDER_CLUSTER_ACCESS=gke:
+            through GKE). A cluster it cannot reach is reported per finding as not judged.
   schema    print the policy file's JSON Schema`;
 
 const BACKFILL_USAGE = `Usage: scc-responder backfill --organization ORG --topic projects/P/topics/T [--policy FILE]
@@ -94,7 +101,7 @@ const USAGE = `Usage:
                             [--show-stored | --rerun] [--verbose]
   scc-responder policy check POLICY [FILE...] [--format text|json]
   scc-responder policy backtest POLICY --organization ORG [--since 30d] [--filter EXPR]
-                                [--format text|markdown|json|csv]
+                                [--format text|markdown|json|csv] [--live [--kube-context CTX]]
   scc-responder policy schema
   scc-responder undo FINDING_NAME [--evidence DIR|gs://BUCKET/PREFIX] [--kube-context CTX] [--format text|json]
   scc-responder backfill --organization ORG --topic TOPIC [--since 30d] [--dry-run]
@@ -350,7 +357,7 @@ function listingValues(values: Record<string, string | boolean | undefined>, com
 }
 
 async function policyBacktest(args: string[], io: CliIO): Promise<number> {
-  const { values, positionals } = parseCommandLine(args, { ...LISTING_OPTIONS, filter: { type: 'string' }, format: { type: 'string' } }, 'policy');
+  const { values, positionals } = parseCommandLine(args, { ...LISTING_OPTIONS, filter: { type: 'string' }, format: { type: 'string' }, live: { type: 'boolean' }, 'kube-context': { type: 'string' } }, 'policy');
   if (values['help']) {
     io.stdout(`${POLICY_USAGE}\n`);
     return EXIT_OK;
@@ -360,11 +367,15 @@ async function policyBacktest(args: string[], io: CliIO): Promise<number> {
   if (!['text', 'markdown', 'json', 'csv'].includes(format)) throw new UsageError('--format must be one of text, markdown, json, csv', 'policy');
   const listing = listingValues(values, 'policy');
   const { policy, source } = loadPolicyFile(positionals[0]);
+  if (typeof values['kube-context'] === 'string' && values['live'] !== true) throw new UsageError('--kube-context needs --live', 'policy');
   const config = loadConfig(io.env, 'cli', VERSION);
+  if (typeof values['kube-context'] === 'string') config.kubeContext = values['kube-context'];
   const clientOptions = await sccClientOptions(config);
   const filter = typeof values['filter'] === 'string' ? values['filter'] : undefined;
-  const out = await runBacktest({ policy, policySource: source, ...listing, format, ...(filter ? { filter } : {}), ...(clientOptions ? { clientOptions } : {}), ...backoffFromEnv(io.env) }, io);
-  io.stderr(`scc-responder: ${out.findings} findings in ${out.seconds.toFixed(1)} s\n`);
+  const live = values['live'] === true ? await liveClusters(config, io.env) : undefined;
+  const out = await runBacktest({ policy, policySource: source, ...listing, format, ...(filter ? { filter } : {}), ...(clientOptions ? { clientOptions } : {}), ...backoffFromEnv(io.env), ...(live ? { live } : {}) }, io);
+  const judged = live ? `; --live: ${out.judged} judged on the live pod, ${out.notJudged} not judged` : '';
+  io.stderr(`scc-responder: ${out.findings} findings in ${out.seconds.toFixed(1)} s${judged}\n`);
   return EXIT_OK;
 }
 

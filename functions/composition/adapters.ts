@@ -47,7 +47,7 @@ function unavailableDirectory(reason: string): ClusterDirectory {
  * The kubeconfig file to use, from the given environment (not process.env: the CLI and tests
  * pass their own): the first existing file of KUBECONFIG, else ~/.kube/config.
  */
-function kubeconfigFile(env: NodeJS.ProcessEnv): string | undefined {
+export function kubeconfigFile(env: NodeJS.ProcessEnv): string | undefined {
   const files = (env['KUBECONFIG'] ?? '').split(path.delimiter).filter(Boolean);
   if (files.length > 0) return files.find((f) => existsSync(f));
   const home = env['HOME'] ?? os.homedir();
@@ -56,7 +56,7 @@ function kubeconfigFile(env: NodeJS.ProcessEnv): string | undefined {
 }
 
 /** The cluster directory, or why there is none (reported as the reason `locate` is skipped). */
-async function clusterDirectory(config: ResponderConfig, env: NodeJS.ProcessEnv): Promise<ClusterDirectory | string> {
+export async function clusterDirectory(config: ResponderConfig, env: NodeJS.ProcessEnv): Promise<ClusterDirectory | string> {
   switch (config.clusterAccess) {
     case 'none':
       return config.surface === 'cli' ? 'cluster access is off (--offline or SCC_RESPONDER_CLUSTER_ACCESS=none)' : 'cluster access is off (SCC_RESPONDER_CLUSTER_ACCESS=none)';

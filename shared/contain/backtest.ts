@@ -1,19 +1,27 @@
 // `policy backtest`: what a policy would have done for findings already in SCC. Pure: one
 // row per finding (the decision and the guards that can be judged from the finding alone,
-// the same previewGuards/explainPlan as `policy check`), and a running summary whose memory
-// is bounded by rules x hours x namespaces, never by the number of findings.
+// the same previewGuards/explainPlan as `policy check`; with --live, the guards judged on the
+// live pod, backtest-live.ts), and a running summary whose memory is bounded by rules x hours
+// x workloads, never by the number of findings.
 //
-// Blast-radius replay: the limiter counts destructive actions per rule (and per namespace when
-// the rule says so) in fixed UTC hours (limiter.ts hourWindow). Replayed over the findings'
-// event times, every destructive action of a matched plan asks for one slot in its window; a
-// window with more demand than the limit degrades the rest to dry-run. Counted as if the rule
-// were in enforce mode (the question a backtest answers is "what if I enforce"), whatever
-// its mode today. Workload budgets need the live owner chain and are not replayed.
+// Blast-radius replay: the executor checks a destructive action against every budget of its
+// rule, narrowest first (executor.ts budgetsFor): the workload (top controller), the
+// namespace, the rule, each counted in fixed UTC hours (limiter.ts hourWindow); the first full
+// budget degrades the action to dry-run and it takes no wider slot. Replayed over the
+// findings' event times: in a window, a workload passes min(limit, demand) actions on to its
+// namespace, a namespace passes min(limit, what reached it) on to the rule, and so on. These
+// counts do not depend on the order the actions came in (the budgets nest), so the replay
+// needs counts only. Counted as if the rule were in enforce mode (the question a backtest
+// answers is "what if I enforce"), whatever its mode today. The workload key is the limiter's
+// (`namespace/Kind/name`): from the live owner chain with --live, else from the finding's
+// labels (workload-hint.ts), else the pod's own name; the summary says how many of each.
 import type { Incident } from '../finding/types.js';
 import type { Decision, ResponsePlan } from '../policy/types.js';
 import { ACTION_CATALOG } from '../policy/actions.js';
-import { explainPlan, previewGuards, type PlanExplanation } from './explain.js';
+import { explainPlan, previewGuards, type GuardPreview, type PlanExplanation } from './explain.js';
 import { hourWindow } from './limiter.js';
+import { hasLiveGuards, liveGuards, liveWorkload, type LiveJudgement } from './backtest-live.js';
+import { workloadFromFinding, type WorkloadGuess, type WorkloadSource } from './workload-hint.js';
 
 export interface BacktestRow {
   finding: string;
@@ -27,15 +35,22 @@ export interface BacktestRow {
   handled: boolean;
   decision: Decision;
   plan: PlanExplanation;
+  /** With --live, for findings with guards to judge: judged on the live pod, or why not. */
+  live?: { judged: true } | { judged: false; reason: string; cause?: string };
+  /** The workload the per-workload budget counts by, and where that came from. */
+  workload?: WorkloadGuess;
 }
 
 export interface LimitReplay {
   rule: string;
-  /** `rule` or `namespace <ns>`. */
+  /** `rule`, `namespace <ns>` or `workload <ns/Kind/name>`. */
   scope: string;
   limit: number;
+  /** UTC hours in which the scope had destructive actions. */
   windows: number;
+  /** Actions that reached this budget (not already degraded by a narrower one). */
   demanded: number;
+  /** Actions this budget degraded to dry-run. */
   degraded: number;
 }
 
@@ -48,20 +63,42 @@ export interface BacktestSummary {
   noMatch: Record<string, number>;
   /** Action type -> planned count, split by the rule's mode. */
   actions: Record<string, { enforce: number; dryRun: number }>;
-  /** Guard -> actions it refuses (from the finding alone; withheld actions count as protected-namespace). */
+  /** Guard -> actions it refuses (withheld actions count as protected-namespace; `<guard> (live)` when judged on the live pod). */
   refusals: Record<string, number>;
+  /** `<guard> (live)` -> actions with nothing to do on the live cluster (the pod is gone, already terminating, the node cordoned). */
+  skipped: Record<string, number>;
   /** Guards only the live cluster, snapshot or shared store can judge -> actions. */
   undecided: Record<string, number>;
+  /** --live: reason (per cluster) -> findings whose live guards could not be judged (no context, unreachable, 403, ...). */
+  notJudged: Record<string, number>;
+  /** Findings whose rule has a per-workload budget, by where their workload came from. */
+  workloadSources: Partial<Record<WorkloadSource, number>>;
   limits: LimitReplay[];
 }
 
 export interface BacktestOptions {
   protectedNamespaces?: readonly string[];
+  /** --live: what the cluster said for this finding (absent: not asked). */
+  live?: LiveJudgement;
+}
+
+function guardsOf(incident: Incident, decision: Decision, handled: boolean, options: BacktestOptions): GuardPreview[] {
+  const ns = options.protectedNamespaces === undefined ? {} : { protectedNamespaces: options.protectedNamespaces };
+  const live = options.live;
+  if (live?.judged === true && hasLiveGuards(incident, decision, handled)) return liveGuards(incident, decision, live.facts, options.protectedNamespaces);
+  return previewGuards(incident, decision, ns);
+}
+
+function workloadOfRow(incident: Incident, live: LiveJudgement | undefined): WorkloadGuess | undefined {
+  const fromLive = live?.judged === true ? liveWorkload(live.facts) : undefined;
+  return fromLive === undefined ? workloadFromFinding(incident) : { key: fromLive, source: 'live owner chain' };
 }
 
 /** The row for one finding. */
 export function backtestRow(incident: Incident, decision: Decision, handled: boolean, options: BacktestOptions = {}): BacktestRow {
-  const plan = explainPlan(decision, previewGuards(incident, decision, options.protectedNamespaces === undefined ? {} : { protectedNamespaces: options.protectedNamespaces }));
+  const plan = explainPlan(decision, guardsOf(incident, decision, handled, options));
+  const workload = workloadOfRow(incident, options.live);
+  const live = options.live;
   return {
     finding: incident.findingName,
     category: incident.category,
@@ -73,6 +110,8 @@ export function backtestRow(incident: Incident, decision: Decision, handled: boo
     handled,
     decision,
     plan,
+    ...(live === undefined ? {} : { live: live.judged ? { judged: true as const } : { judged: false as const, reason: live.reason, ...(live.cause === undefined ? {} : { cause: live.cause }) } }),
+    ...(workload === undefined ? {} : { workload }),
   };
 }
 
@@ -80,11 +119,19 @@ const bump = (m: Record<string, number>, k: string, by = 1): void => {
   m[k] = (m[k] ?? 0) + by;
 };
 
+const labelOf = (g: { name: string; live?: true }): string => (g.live ? `${g.name} (live)` : g.name);
+
+/** One rule's demand: window -> namespace -> workload -> destructive actions. */
+interface RuleDemand {
+  rule: string;
+  limits: Pick<ResponsePlan, 'maxActionsPerHour' | 'maxActionsPerHourPerNamespace' | 'maxActionsPerHourPerWorkload'>;
+  windows: Map<string, Map<string, Map<string, number>>>;
+}
+
 /** Accumulates rows into the summary; `summary()` can be called at any time. */
 export class BacktestAccumulator {
-  private readonly s: Omit<BacktestSummary, 'limits'> = { findings: 0, handled: 0, byRule: {}, noMatch: {}, actions: {}, refusals: {}, undecided: {} };
-  /** scope key -> window -> demand; and the scope's limit. */
-  private readonly demand = new Map<string, { rule: string; scope: string; limit: number; windows: Map<string, number> }>();
+  private readonly s: Omit<BacktestSummary, 'limits'> = { findings: 0, handled: 0, byRule: {}, noMatch: {}, actions: {}, refusals: {}, skipped: {}, undecided: {}, notJudged: {}, workloadSources: {} };
+  private readonly demand = new Map<string, RuleDemand>();
 
   add(row: BacktestRow): void {
     this.s.findings += 1;
@@ -104,44 +151,83 @@ export class BacktestAccumulator {
       else entry.dryRun += 1;
     }
     if (d.withheldActions?.length) bump(this.s.refusals, 'protected-namespace', d.withheldActions.length);
-    for (const a of row.plan.actions) {
-      for (const g of a.guards) {
-        if (g.verdict === 'fail') bump(this.s.refusals, g.name);
-        else if (g.verdict === 'unknown') bump(this.s.undecided, `${g.name} (needs ${g.needs ?? 'cluster'})`);
-      }
-    }
+    if (row.live?.judged === false) bump(this.s.notJudged, row.live.cause ?? row.live.reason);
+    for (const a of row.plan.actions) this.countGuards(a);
     this.replay(d, row);
   }
 
-  private replay(d: ResponsePlan, row: BacktestRow): void {
-    // Actions a guard refuses from the finding alone never reach the limiter.
-    const refused = new Set(row.plan.actions.filter((a) => a.guards.some((g) => g.verdict === 'fail')).map((a) => a.action));
-    const destructive = d.actions.filter((a) => ACTION_CATALOG[a.type].destructive && !refused.has(a.type)).length;
-    if (destructive === 0) return;
-    const window = hourWindow(new Date(row.eventTime));
-    const scopes: [string, string, number | undefined][] = [
-      [`rule\u0000${d.rule}`, 'rule', d.maxActionsPerHour],
-      [`ns\u0000${d.rule}\u0000${row.namespace ?? ''}`, `namespace ${row.namespace ?? ''}`, d.maxActionsPerHourPerNamespace],
-    ];
-    for (const [key, scope, limit] of scopes) {
-      if (limit === undefined) continue;
-      const entry = this.demand.get(key) ?? { rule: d.rule, scope, limit, windows: new Map<string, number>() };
-      this.demand.set(key, entry);
-      entry.windows.set(window, (entry.windows.get(window) ?? 0) + destructive);
+  /**
+   * A skip (nothing to do) counts once per action, by pod-identity when it skips (the pod is
+   * gone: every pod guard then skips) else by the first skipping guard; otherwise every
+   * failing guard counts.
+   */
+  private countGuards(a: GuardPreview): void {
+    const skips = a.guards.filter((g) => g.verdict === 'fail' && g.effect === 'skip');
+    const skip = skips.find((g) => g.name === 'pod-identity') ?? skips[0];
+    if (skip !== undefined) {
+      bump(this.s.skipped, labelOf(skip));
+      return;
+    }
+    for (const g of a.guards) {
+      if (g.verdict === 'fail') bump(this.s.refusals, labelOf(g));
+      else if (g.verdict === 'unknown') bump(this.s.undecided, `${g.name} (needs ${g.needs ?? 'cluster'})`);
     }
   }
 
+  private replay(d: ResponsePlan, row: BacktestRow): void {
+    // Actions a guard refuses (or skips) never reach the limiter.
+    const refused = new Set(row.plan.actions.filter((a) => a.guards.some((g) => g.verdict === 'fail')).map((a) => a.action));
+    const destructive = d.actions.filter((a) => ACTION_CATALOG[a.type].destructive && !refused.has(a.type)).length;
+    if (destructive === 0) return;
+    if (d.maxActionsPerHour === undefined && d.maxActionsPerHourPerNamespace === undefined && d.maxActionsPerHourPerWorkload === undefined) return;
+    const ns = row.namespace ?? '';
+    const workload = row.workload ?? { key: `${ns}/Pod/${row.pod ?? ''}`, source: 'pod name' as const };
+    if (d.maxActionsPerHourPerWorkload !== undefined) this.s.workloadSources[workload.source] = (this.s.workloadSources[workload.source] ?? 0) + 1;
+    const limits = { maxActionsPerHour: d.maxActionsPerHour, maxActionsPerHourPerNamespace: d.maxActionsPerHourPerNamespace, maxActionsPerHourPerWorkload: d.maxActionsPerHourPerWorkload };
+    const entry = this.demand.get(d.rule) ?? { rule: d.rule, limits, windows: new Map() };
+    this.demand.set(d.rule, entry);
+    const window = hourWindow(new Date(row.eventTime));
+    const namespaces = entry.windows.get(window) ?? new Map<string, Map<string, number>>();
+    entry.windows.set(window, namespaces);
+    const workloads = namespaces.get(ns) ?? new Map<string, number>();
+    namespaces.set(ns, workloads);
+    workloads.set(workload.key, (workloads.get(workload.key) ?? 0) + destructive);
+  }
+
   summary(): BacktestSummary {
-    const limits: LimitReplay[] = [...this.demand.values()].map((e) => {
-      let demanded = 0;
-      let degraded = 0;
-      for (const n of e.windows.values()) {
-        demanded += n;
-        degraded += Math.max(0, n - e.limit);
-      }
-      return { rule: e.rule, scope: e.scope, limit: e.limit, windows: e.windows.size, demanded, degraded };
-    });
+    const limits = [...this.demand.values()].flatMap(replayRule);
     limits.sort((a, b) => a.rule.localeCompare(b.rule) || a.scope.localeCompare(b.scope));
     return { ...structuredClone(this.s), limits };
   }
+}
+
+/** Passes min(limit, n) on; the rest is degraded by this budget (no limit: everything passes). */
+function through(row: LimitReplay | undefined, n: number): number {
+  if (row === undefined) return n;
+  const passed = Math.min(row.limit, n);
+  row.windows += n > 0 ? 1 : 0;
+  row.demanded += n;
+  row.degraded += n - passed;
+  return passed;
+}
+
+/** The rule's budgets replayed window by window, narrowest first (see the header). */
+function replayRule(e: RuleDemand): LimitReplay[] {
+  const rows = new Map<string, LimitReplay>();
+  const rowFor = (scope: string, limit: number | undefined): LimitReplay | undefined => {
+    if (limit === undefined) return undefined;
+    const r = rows.get(scope) ?? { rule: e.rule, scope, limit, windows: 0, demanded: 0, degraded: 0 };
+    rows.set(scope, r);
+    return r;
+  };
+  for (const namespaces of e.windows.values()) {
+    let toRule = 0;
+    for (const [ns, workloads] of namespaces) {
+      let toNamespace = 0;
+      for (const [w, n] of workloads) toNamespace += through(rowFor(`workload ${w}`, e.limits.maxActionsPerHourPerWorkload), n);
+      toRule += through(rowFor(`namespace ${ns}`, e.limits.maxActionsPerHourPerNamespace), toNamespace);
+    }
+    through(rowFor('rule', e.limits.maxActionsPerHour), toRule);
+  }
+  return [...rows.values()];
 }

@@ -59,7 +59,7 @@ function subjectOf(ctx: ActionContext, type: ActionType): string {
  * when it was read; else the Deployment a ReplicaSet's name and pod-template-hash give away;
  * else the controller; a bare pod is its own workload.
  */
-export function workloadOf(ctx: ActionContext): string | undefined {
+export function workloadOf(ctx: Pick<ActionContext, 'pod' | 'owners'>): string | undefined {
   const pod = ctx.pod;
   if (pod === undefined) return undefined;
   const top = ctx.owners.at(-1);

@@ -18,6 +18,10 @@ export interface GuardPreviewEntry {
   /** For unknown: what the verdict depends on. */
   needs?: 'cluster' | 'snapshot' | 'shared store';
   reason: string;
+  /** Judged on the live pod (`policy backtest --live`), read-only: the executor's own guard, not a preview. */
+  live?: true;
+  /** A failing guard's effect when not a refusal: `skip` (nothing to do: the pod is gone, already terminating). */
+  effect?: 'skip' | 'degrade';
 }
 
 export interface GuardPreview {
@@ -87,7 +91,8 @@ export interface PlanExplanation {
 }
 
 function verdictText(g: GuardPreviewEntry): string {
-  return g.verdict === 'unknown' ? `unknown (needs ${g.needs ?? 'cluster'})` : g.verdict;
+  if (g.verdict === 'unknown') return `unknown (needs ${g.needs ?? 'cluster'})`;
+  return `${g.verdict}${g.effect === 'skip' ? ' (skip)' : ''}${g.live ? ' (live)' : ''}`;
 }
 
 /** The explanation `policy check` prints for one finding file. */

@@ -1,8 +1,8 @@
-// Guards shared by the containment actions. Each is a pure function of the ActionContext
+// Guards shared by the containment actions. Each is a pure function of the GuardContext
 // returning a verdict with its reason, so dry-run and enforce evaluate exactly the same
 // checks and a reviewer sees why an action was or was not taken. Every guard is evaluated
 // (no short-circuit), so the report always shows the full picture.
-import type { ActionContext, GuardVerdict } from './types.js';
+import type { GuardContext, GuardVerdict } from './types.js';
 import type { OwnerRef, OwnerView, PodView } from '../ports.js';
 import { livePodOutOfScope, type LivePod } from '../policy/pod-scope.js';
 import { firstGlobMatch } from '../policy/glob.js';
@@ -21,7 +21,7 @@ export function fail(name: string, reason: string, effect: GuardVerdict['effect'
  * depth: kube-system and GKE-managed namespaces run the cluster itself). Checks both the
  * finding's namespace and the pod's, in case they ever differ.
  */
-export function protectedNamespaceGuard(ctx: ActionContext): GuardVerdict {
+export function protectedNamespaceGuard(ctx: GuardContext): GuardVerdict {
   return protectedNamespaceVerdict([ctx.incident.namespace, ctx.pod?.namespace], ctx.protectedNamespaces ?? DEFAULT_PROTECTED_NAMESPACES);
 }
 
@@ -44,7 +44,7 @@ export function protectedNamespaceVerdict(candidates: readonly (string | undefin
  * attempt to finish: what the target withheld does not hold containment, our own failures do.
  * `stored` waits for a copy that counts.
  */
-export function evidenceGuard(ctx: ActionContext, destructive: boolean): GuardVerdict {
+export function evidenceGuard(ctx: GuardContext, destructive: boolean): GuardVerdict {
   const name = 'evidence';
   if (!destructive) return pass(name, 'metadata only: evidence not required');
   if (ctx.evidence.stored) return pass(name, `evidence stored${ctx.evidence.uri === undefined ? '' : ` at ${ctx.evidence.uri}`}`);
@@ -84,7 +84,7 @@ function createdAfterEvent(pod: PodView, eventTime: string): string | undefined 
  * the binary ran. The finding carries no pod UID; deletePod's UID precondition covers the
  * time between this read and the delete.
  */
-export function podIdentityGuard(ctx: ActionContext): GuardVerdict {
+export function podIdentityGuard(ctx: GuardContext): GuardVerdict {
   const name = 'pod-identity';
   const { pod, incident } = ctx;
   if (pod === undefined && ctx.podNotFound === true) return fail(name, 'the pod no longer exists (404): nothing left to act on', 'skip');
@@ -101,7 +101,7 @@ export function podIdentityGuard(ctx: ActionContext): GuardVerdict {
 }
 
 /** A pod already being deleted needs no delete or quarantine: reported as skipped, not refused. */
-export function podNotTerminatingGuard(ctx: ActionContext): GuardVerdict {
+export function podNotTerminatingGuard(ctx: GuardContext): GuardVerdict {
   const name = 'pod-not-terminating';
   const ts = ctx.pod?.deletionTimestamp;
   if (ts !== undefined) return fail(name, `pod is already terminating (deletionTimestamp ${ts})`, 'skip');
@@ -109,7 +109,7 @@ export function podNotTerminatingGuard(ctx: ActionContext): GuardVerdict {
 }
 
 /** The controlling owner reference, if any (`controller: true`). */
-export function controllerOf(ctx: ActionContext): OwnerRef | undefined {
+export function controllerOf(ctx: GuardContext): OwnerRef | undefined {
   return ctx.pod?.ownerReferences.find((r) => r.controller === true);
 }
 
@@ -171,7 +171,7 @@ function controllerProblem(ref: OwnerRef, owners: readonly OwnerView[]): string 
  * the rule says requireController: false: deleting a pod nothing replaces is an outage, not a
  * restart.
  */
-export function requireControllerGuard(ctx: ActionContext, requireController: boolean): GuardVerdict {
+export function requireControllerGuard(ctx: GuardContext, requireController: boolean): GuardVerdict {
   const name = 'require-controller';
   if (ctx.pod === undefined && ctx.podNotFound === true) return fail(name, 'the pod no longer exists (404)', 'skip');
   if (ctx.pod === undefined) return fail(name, 'the pod was not read: cannot tell whether a controller would replace it');
@@ -200,7 +200,7 @@ function livePod(pod: PodView, container: string | undefined): LivePod {
  * just before acting, not only on the finding's copy: an exemption label added after the
  * detection, or an image outside the rule's scope, refuses the action.
  */
-export function livePodScopeGuard(ctx: ActionContext): GuardVerdict {
+export function livePodScopeGuard(ctx: GuardContext): GuardVerdict {
   const name = 'live-pod-scope';
   const scope = ctx.plan.podScope;
   if (scope === undefined) return pass(name, `rule ${ctx.plan.rule} has no pod matchers or exclusions`);
@@ -215,7 +215,7 @@ export function livePodScopeGuard(ctx: ActionContext): GuardVerdict {
 }
 
 /** The node to cordon is the one the finding names, and the pod we read runs on it. */
-export function nodeIdentityGuard(ctx: ActionContext): GuardVerdict {
+export function nodeIdentityGuard(ctx: GuardContext): GuardVerdict {
   const name = 'node-identity';
   const findingNode = ctx.incident.node;
   const podNode = ctx.pod?.nodeName;
@@ -231,7 +231,7 @@ export function nodeIdentityGuard(ctx: ActionContext): GuardVerdict {
 }
 
 /** The guards every action shares, in report order. */
-export function commonGuards(ctx: ActionContext, destructive: boolean): GuardVerdict[] {
+export function commonGuards(ctx: GuardContext, destructive: boolean): GuardVerdict[] {
   return [protectedNamespaceGuard(ctx), livePodScopeGuard(ctx), evidenceGuard(ctx, destructive)];
 }
 

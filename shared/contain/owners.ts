@@ -30,7 +30,7 @@ function controllerRef(refs: readonly OwnerRef[]): OwnerRef | undefined {
  * ends the chain with the reason (a kind the adapter cannot read, such as a ConfigMap posing
  * as a controller, ends it at once; the guards refuse such a controller by its kind anyway).
  */
-export async function readOwnerChain(workloads: Workloads, pod: PodView, options: { callTimeoutMs: number; signal?: AbortSignal }): Promise<OwnerChain> {
+export async function readOwnerChain(workloads: Pick<Workloads, 'readOwner'>, pod: PodView, options: { callTimeoutMs: number; signal?: AbortSignal }): Promise<OwnerChain> {
   const owners: OwnerView[] = [];
   let ref = controllerRef(pod.ownerReferences);
   while (ref !== undefined && owners.length < MAX_OWNER_CHAIN) {

@@ -61,6 +61,13 @@ export interface ActionContext {
   signal?: AbortSignal;
 }
 
+/**
+ * What a guard judges on: the action's context without the Kubernetes port. Guards are pure
+ * functions of the facts already read, so `policy backtest --live` evaluates the very same
+ * guards holding only a read-only view of the cluster (ports.ts WorkloadReads).
+ */
+export type GuardContext = Omit<ActionContext, 'workloads'>;
+
 export type GuardVerdictValue = 'pass' | 'fail';
 
 export interface GuardVerdict {
@@ -166,7 +173,7 @@ export interface ContainAction<T extends ActionType, S = undefined> {
   /** Names of the guards `guards()` returns, in order (for previews without a cluster). */
   readonly guardNames: readonly string[];
   /** Action-specific guards (the shared ones are added by the executor). */
-  guards(ctx: ActionContext, params: ActionParams<T>): GuardVerdict[];
+  guards(ctx: GuardContext, params: ActionParams<T>): GuardVerdict[];
   /** The writes enforce sends, in order (dry-run reports them). Called only when every guard passed. */
   writes(ctx: ActionContext, params: ActionParams<T>): KubeWrite[];
   /** WARNING notes that hold in both modes (e.g. the cluster does not enforce NetworkPolicy). */
@@ -194,7 +201,7 @@ export interface RegisteredAction {
 
 export interface PreparedAction {
   readonly params: Record<string, unknown>;
-  guards(ctx: ActionContext): GuardVerdict[];
+  guards(ctx: GuardContext): GuardVerdict[];
   writes(ctx: ActionContext): KubeWrite[];
   warnings(ctx: ActionContext): string[];
   prefetch(input: PrefetchInput): Promise<unknown>;

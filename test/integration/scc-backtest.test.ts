@@ -2,7 +2,9 @@
 // the real @google-cloud/security-center client over real gRPC) holding a few hundred
 // generated findings. Differential: the backtest's summary equals the one computed here by
 // running decide() directly on each generated finding, with an independent replay of the
-// blast-radius limit. Also: paging (page size below the set), throttling retried and
+// blast-radius limit: the real StoreActionLimiter (over an in-memory store) reserving one slot
+// per destructive action in event-time order, in every budget of the rule narrowest first
+// (workload, namespace, rule), as the executor does. Also: paging (page size below the set), throttling retried and
 // reported, throttling beyond the attempts failing with a clear message, the filter SCC
 // receives, every output format.
 import { after, before, beforeEach, describe, test } from 'node:test';
@@ -21,6 +23,61 @@ import { writeFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SeededFinding } from '../support/scc-list-findings.js';
+import { MemoryStore } from '../support/memory-store.js';
+import { StoreActionLimiter, type LimitScope } from '../../shared/contain/limiter.js';
+
+/**
+ * Findings sharing workloads: every fourth pod belongs to Deployment `web` (so the workload
+ * budget bites within an hour), every tenth keeps no pod-template-hash (its own workload: the
+ * pod-name fallback).
+ */
+function withSharedWorkloads(findings: SeededFinding[]): SeededFinding[] {
+  return findings.map((f, i) => {
+    const k8s = f.finding['kubernetes'] as { pods: { name: string; labels?: { name: string; value: string }[] }[] };
+    const sp = f.finding['sourceProperties'] as Record<string, unknown>;
+    const p0 = k8s.pods[0];
+    if (p0 === undefined) return f;
+    if (i % 4 === 0) {
+      p0.name = `web-7d9f8b6c5d-w${i.toString(36)}`;
+      sp['Pod_Name'] = p0.name;
+    }
+    if (i % 10 === 3) p0.labels = (p0.labels ?? []).filter((l) => l.name !== 'pod-template-hash');
+    return f;
+  });
+}
+
+/** The test's own reading of a generated pod's workload (the limiter's `namespace/Kind/name`). */
+function workloadKey(ns: string, pod: string, labels: Record<string, string>): string {
+  const hash = labels['pod-template-hash'];
+  return hash !== undefined && pod.includes(`-${hash}-`) ? `${ns}/Deployment/${pod.slice(0, pod.indexOf(`-${hash}-`))}` : `${ns}/Pod/${pod}`;
+}
+
+interface Demand {
+  at: string;
+  rule: string;
+  budgets: { scope: LimitScope; label: string; limit: number }[];
+  subject: string;
+}
+
+/** The real limiter, one reservation per destructive action in event-time order, narrowest budget first, as executor.ts blastRadius. */
+async function limiterReplay(demands: Demand[]): Promise<Record<string, { demanded: number; degraded: number }>> {
+  const limiter = new StoreActionLimiter(new MemoryStore());
+  const out: Record<string, { demanded: number; degraded: number }> = {};
+  demands.sort((a, b) => a.at.localeCompare(b.at));
+  for (const d of demands) {
+    for (const b of d.budgets) out[`${d.rule}|${b.label}`] ??= { demanded: 0, degraded: 0 };
+    for (const b of d.budgets) {
+      const row = out[`${d.rule}|${b.label}`] as { demanded: number; degraded: number };
+      row.demanded += 1;
+      const v = await limiter.reserve(b.scope, b.limit, d.subject, new Date(d.at));
+      if (!v.allowed) {
+        row.degraded += 1;
+        break;
+      }
+    }
+  }
+  return out;
+}
 
 const POLICY = `version: 1
 protectedNamespaces: ["kube-system"]
@@ -37,6 +94,7 @@ rules:
       - type: labelPod
       - type: deletePod
     maxActionsPerHour: 2
+    maxActionsPerHourPerWorkload: 1
   - name: quarantine-shop
     match:
       categories: ["Execution: Modified Malicious Binary Executed", "Execution: Added Malicious Binary Executed"]
@@ -55,6 +113,7 @@ rules:
       - type: deletePod
     maxActionsPerHour: 3
     maxActionsPerHourPerNamespace: 1
+    maxActionsPerHourPerWorkload: 1
 `;
 
 const COUNT = 400;
@@ -87,7 +146,8 @@ function expected(findings: SeededFinding[], version: 'v1' | 'v2') {
   const noMatch: Record<string, number> = {};
   const refusals: Record<string, number> = {};
   const actions: Record<string, { enforce: number; dryRun: number }> = {};
-  const demand = new Map<string, number>();
+  const demands: Demand[] = [];
+  const sources: Record<string, number> = {};
   let handled = 0;
   for (const f of selected) {
     const built = toIncident(structuredClone(f));
@@ -104,25 +164,21 @@ function expected(findings: SeededFinding[], version: 'v1' | 'v2') {
     if (d.withheldActions?.length) refusals['protected-namespace'] = (refusals['protected-namespace'] ?? 0) + d.withheldActions.length;
     const preview = previewGuards(incident, d, { protectedNamespaces: policy.protectedNamespaces });
     for (const p of preview) for (const g of p.guards) if (g.verdict === 'fail') refusals[g.name] = (refusals[g.name] ?? 0) + 1;
-    const counted = preview.filter((p) => ACTION_CATALOG[p.action].destructive && !p.guards.some((g) => g.verdict === 'fail')).length;
-    if (counted === 0) continue;
-    const hour = incident.eventTime.slice(0, 13);
-    if (d.maxActionsPerHour !== undefined) demand.set(`${d.rule}|rule|${d.maxActionsPerHour}|${hour}`, (demand.get(`${d.rule}|rule|${d.maxActionsPerHour}|${hour}`) ?? 0) + counted);
-    if (d.maxActionsPerHourPerNamespace !== undefined) {
-      const k = `${d.rule}|namespace ${incident.namespace}|${d.maxActionsPerHourPerNamespace}|${hour}`;
-      demand.set(k, (demand.get(k) ?? 0) + counted);
+    const counted = preview.filter((p) => ACTION_CATALOG[p.action].destructive && !p.guards.some((g) => g.verdict === 'fail'));
+    if (counted.length === 0) continue;
+    const ns = incident.namespace ?? '';
+    const workload = workloadKey(ns, incident.pod ?? '', incident.podLabels);
+    const budgets: Demand['budgets'] = [];
+    if (d.maxActionsPerHourPerWorkload !== undefined) {
+      budgets.push({ scope: { rule: d.rule, workload }, label: `workload ${workload}`, limit: d.maxActionsPerHourPerWorkload });
+      const source = workload.includes('/Pod/') ? 'pod name' : 'finding labels';
+      sources[source] = (sources[source] ?? 0) + 1;
     }
+    if (d.maxActionsPerHourPerNamespace !== undefined) budgets.push({ scope: { rule: d.rule, namespace: ns }, label: `namespace ${ns}`, limit: d.maxActionsPerHourPerNamespace });
+    if (d.maxActionsPerHour !== undefined) budgets.push({ scope: { rule: d.rule }, label: 'rule', limit: d.maxActionsPerHour });
+    for (const p of counted) demands.push({ at: incident.eventTime, rule: d.rule, budgets, subject: `${incident.findingName}\n${p.action}` });
   }
-  // Sequential replay, one slot per destructive action in event-time order, as the limiter takes them.
-  const degraded: Record<string, number> = {};
-  for (const [k, n] of demand) {
-    const [rule, scope, limit] = k.split('|');
-    const key = `${rule}|${scope}`;
-    let used = 0;
-    for (let i = 0; i < n; i += 1) { if (used < Number(limit)) used += 1; else degraded[key] = (degraded[key] ?? 0) + 1; }
-    degraded[key] ??= 0;
-  }
-  return { findings: selected.length, handled, byRule, noMatch, refusals, actions, degraded };
+  return { findings: selected.length, handled, byRule, noMatch, refusals, actions, demands, sources };
 }
 
 function summaryOf(stdout: string): Record<string, unknown> {
@@ -140,7 +196,7 @@ describe('policy backtest against the SCC ListFindings fake', () => {
     writeFileSync(policyFile, POLICY);
     policy = policyOf(POLICY);
     scc = await startFakeScc();
-    findings = generateFindings(COUNT);
+    findings = withSharedWorkloads(generateFindings(COUNT));
     scc.listed.push(...findings);
   });
   after(async () => {
@@ -168,9 +224,14 @@ describe('policy backtest against the SCC ListFindings fake', () => {
       assert.deepEqual(got['actions'], want.actions);
       assert.deepEqual(got['refusals'], want.refusals);
       assert.ok((want.refusals['protected-namespace'] ?? 0) > 0 && (want.refusals['evidence'] ?? 0) > 0, JSON.stringify(want.refusals));
-      const limits = Object.fromEntries((got['limits'] as { rule: string; scope: string; degraded: number }[]).map((l) => [`${l.rule}|${l.scope}`, l.degraded]));
-      assert.deepEqual(limits, want.degraded);
-      assert.ok(Object.values(want.degraded).some((n) => n > 0), 'the limit degrades something');
+      const limits = Object.fromEntries((got['limits'] as { rule: string; scope: string; demanded: number; degraded: number }[]).map((l) => [`${l.rule}|${l.scope}`, { demanded: l.demanded, degraded: l.degraded }]));
+      const replayed = await limiterReplay(want.demands);
+      assert.deepEqual(limits, replayed);
+      for (const scope of version === 'v1' ? ['rule', 'namespace ', 'workload '] : ['namespace ']) {
+        assert.ok(Object.entries(replayed).some(([k, v]) => k.split('|')[1]?.startsWith(scope) && v.degraded > 0), `the ${scope.trim()} budget degrades something`);
+      }
+      assert.deepEqual(got['workloadSources'], want.sources);
+      assert.ok((want.sources['pod name'] ?? 0) > 0 && (want.sources['finding labels'] ?? 0) > 0, JSON.stringify(want.sources));
       // One JSON line per finding before the summary.
       assert.equal(r.stdout.trim().split('\n').length, want.findings + 1);
       // Paging: several pages asked for, each with the token of the one before, with the filter Terraform deploys (every state, no mark clause).
@@ -227,7 +288,7 @@ describe('policy backtest against the SCC ListFindings fake', () => {
     assert.match(md.stdout, /### Findings per rule\n\n\| rule \| findings \|\n\|---\|---\|\n/);
     const csv = await run([...args, '--format', 'csv']);
     const lines = csv.stdout.trim().split('\n');
-    assert.equal(lines[0], 'finding,event_time,category,severity,state,namespace,pod,handled,rule,mode,actions,refused_by,needs_live');
+    assert.equal(lines[0], 'finding,event_time,category,severity,state,namespace,pod,handled,rule,mode,actions,refused_by,needs_live,live,live_verdicts,workload');
     assert.equal(lines.length - 1, expected(findings, 'v2').findings);
     assert.match(csv.stderr, /Findings per rule/);
   });

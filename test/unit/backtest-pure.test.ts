@@ -61,7 +61,7 @@ test('--since: days, hours, minutes, RFC 3339; anything else is refused', () => 
   for (const bad of ['yesterday', '30', '-3d', '2026-11-20', '3w']) assert.equal(parseSince(bad, now), undefined, bad);
 });
 
-test('limit replay: per rule and per namespace, per UTC hour, one slot per destructive action; handled findings count nowhere', () => {
+test('limit replay: per namespace then per rule (narrowest first), per UTC hour, one slot per destructive action; handled findings count nowhere', () => {
   const acc = new BacktestAccumulator();
   const at = (t: string, ns: string, pod: string) => incident((i) => {
     i.eventTime = t;
@@ -70,7 +70,7 @@ test('limit replay: per rule and per namespace, per UTC hour, one slot per destr
   });
   const findings = [
     at('2026-11-20T04:00:00Z', 'a', 'p1'), at('2026-11-20T04:10:00Z', 'a', 'p2'), at('2026-11-20T04:20:00Z', 'b', 'p3'),
-    at('2026-11-20T04:59:59Z', 'c', 'p4'), // 4 in hour 04: rule limit 2 -> 2 degraded; namespace a: 2 -> 1 degraded
+    at('2026-11-20T04:59:59Z', 'c', 'p4'), // 4 in hour 04: namespace a (limit 1) degrades 1, 3 reach the rule (limit 2): 1 degraded
     at('2026-11-20T05:00:00Z', 'a', 'p5'), // a new hour
   ];
   for (const i of findings) acc.add(backtestRow(i, decide(i, POLICY), false));
@@ -82,7 +82,8 @@ test('limit replay: per rule and per namespace, per UTC hour, one slot per destr
   assert.deepEqual(s.byRule, { del: 5 });
   assert.deepEqual(s.actions, { labelPod: { enforce: 5, dryRun: 0 }, deletePod: { enforce: 5, dryRun: 0 } });
   const rule = s.limits.find((l) => l.scope === 'rule');
-  assert.deepEqual(rule, { rule: 'del', scope: 'rule', limit: 2, windows: 2, demanded: 5, degraded: 2 });
+  // Narrowest first, as the executor: what a namespace budget degraded never reaches the rule's.
+  assert.deepEqual(rule, { rule: 'del', scope: 'rule', limit: 2, windows: 2, demanded: 4, degraded: 1 });
   assert.deepEqual(s.limits.find((l) => l.scope === 'namespace a'), { rule: 'del', scope: 'namespace a', limit: 1, windows: 2, demanded: 3, degraded: 1 });
   assert.equal(s.limits.find((l) => l.scope === 'namespace b')?.degraded, 0);
 });
@@ -107,4 +108,62 @@ test('the filter drops exactly the mark states the responder recognises as handl
   const { DEFAULT_HANDLED_MARK_VALUES } = await import('../../shared/policy/scc-filter.js');
   const { MARK_STATES } = await import('../../shared/record/marks.js');
   assert.deepEqual([...DEFAULT_HANDLED_MARK_VALUES].sort(), [...MARK_STATES].sort());
+});
+
+const WORKLOAD_POLICY = policyOf(`version: 1
+rules:
+  - name: del
+    match: { categories: ["${MMB}"] }
+    mode: enforce
+    requireEvidence: false
+    actions: [{ type: deletePod }]
+    maxActionsPerHour: 3
+    maxActionsPerHourPerWorkload: 1
+`);
+
+test('workload from the finding: Deployment (pod-template-hash), StatefulSet, Job, else the pod name', async () => {
+  const { workloadFromFinding } = await import('../../shared/contain/workload-hint.js');
+  assert.deepEqual(workloadFromFinding({ namespace: 'n', pod: 'web-7d9f-abcde', podLabels: { 'pod-template-hash': '7d9f' } }), { key: 'n/Deployment/web', source: 'finding labels' });
+  assert.deepEqual(workloadFromFinding({ namespace: 'n', pod: 'db-2', podLabels: { 'statefulset.kubernetes.io/pod-name': 'db-2' } }), { key: 'n/StatefulSet/db', source: 'finding labels' });
+  assert.deepEqual(workloadFromFinding({ namespace: 'n', pod: 'nightly-x1', podLabels: { 'batch.kubernetes.io/job-name': 'nightly' } }), { key: 'n/Job/nightly', source: 'finding labels' });
+  // A hash that is not in the name says nothing: the pod is its own workload.
+  assert.deepEqual(workloadFromFinding({ namespace: 'n', pod: 'web-abc', podLabels: { 'pod-template-hash': '7d9f' } }), { key: 'n/Pod/web-abc', source: 'pod name' });
+  assert.equal(workloadFromFinding({ podLabels: {} }), undefined);
+});
+
+test('workload budget replay: one workload degraded before the rule budget; pod-name fallback said in the summary', async () => {
+  const { renderSummary } = await import('../../functions/cli/backtest-render.js');
+  const acc = new BacktestAccumulator();
+  const at = (t: string, pod: string, hash?: string) => incident((i) => {
+    i.eventTime = t;
+    i.namespace = 'shop';
+    i.pod = pod;
+    i.podLabels = hash === undefined ? {} : { 'pod-template-hash': hash };
+  });
+  for (const i of [at('2026-11-20T04:00:00Z', 'web-h1-aaaaa', 'h1'), at('2026-11-20T04:01:00Z', 'web-h1-bbbbb', 'h1'), at('2026-11-20T04:02:00Z', 'web-h1-ccccc', 'h1'), at('2026-11-20T04:03:00Z', 'bare-1'), at('2026-11-20T04:04:00Z', 'bare-2')]) {
+    acc.add(backtestRow(i, decide(i, WORKLOAD_POLICY), false));
+  }
+  const s = acc.summary();
+  assert.deepEqual(s.limits.find((l) => l.scope === 'workload shop/Deployment/web'), { rule: 'del', scope: 'workload shop/Deployment/web', limit: 1, windows: 1, demanded: 3, degraded: 2 });
+  // 1 (web) + 2 bare pods reach the rule budget of 3: nothing more degraded.
+  assert.deepEqual(s.limits.find((l) => l.scope === 'rule'), { rule: 'del', scope: 'rule', limit: 3, windows: 1, demanded: 3, degraded: 0 });
+  assert.deepEqual(s.workloadSources, { 'finding labels': 3, 'pod name': 2 });
+  assert.match(renderSummary(s, { title: 't', rejected: 0 }, 'text'), /Workloads for maxActionsPerHourPerWorkload: 3 from the finding's labels, 2 from the pod's own name \(no owner chain read, no owner label in the finding: each such pod counted as its own workload\)\n/);
+});
+
+test('live verdicts: a gone pod is a skip (not a refusal) and takes no slot; a live refusal is named (live); not judged is counted by reason', async () => {
+  const acc = new BacktestAccumulator();
+  const gone = incident((i) => void (i.pod = 'gone-1'));
+  acc.add(backtestRow(gone, decide(gone, WORKLOAD_POLICY), false, { live: { judged: true, facts: { podNotFound: true, owners: [] } } }));
+  const bare = incident((i) => void (i.pod = 'bare-1'));
+  const pod = { namespace: bare.namespace ?? '', name: 'bare-1', uid: 'u1', labels: {}, annotations: {}, ownerReferences: [], containers: [{ name: bare.container ?? 'c', state: 'running' as const }], creationTimestamp: '2020-01-01T00:00:00Z' };
+  acc.add(backtestRow(bare, decide(bare, WORKLOAD_POLICY), false, { live: { judged: true, facts: { pod, owners: [] } } }));
+  const far = incident((i) => void (i.pod = 'far-1'));
+  acc.add(backtestRow(far, decide(far, WORKLOAD_POLICY), false, { live: { judged: false, reason: 'no kube context for cluster p/l/c' } }));
+  const s = acc.summary();
+  assert.deepEqual(s.skipped, { 'pod-identity (live)': 1 });
+  assert.deepEqual(s.refusals, { 'require-controller (live)': 1 });
+  assert.deepEqual(s.notJudged, { 'no kube context for cluster p/l/c': 1 });
+  // Only the not-judged finding (live guards unknown, as without --live) reaches the replay.
+  assert.equal(s.limits.find((l) => l.scope === 'rule')?.demanded, 1);
 });

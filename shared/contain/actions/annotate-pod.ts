@@ -3,10 +3,10 @@
 // Metadata only (catalog): not gated by evidence, not counted by the blast-radius limit.
 import { ANNOTATION_FINDING } from '../labels.js';
 import { fail, pass, podIdentityGuard } from '../guards.js';
-import { defineAction, podGoneResult, type ActionContext, type GuardVerdict } from '../types.js';
+import { defineAction, podGoneResult, type GuardContext, type GuardVerdict } from '../types.js';
 import { podTarget } from '../targets.js';
 
-function notAnnotatedGuard(ctx: ActionContext): GuardVerdict {
+function notAnnotatedGuard(ctx: GuardContext): GuardVerdict {
   if (ctx.pod?.annotations[ANNOTATION_FINDING] === ctx.incident.findingName) {
     return fail('not-yet-annotated', `pod already carries annotation ${ANNOTATION_FINDING} with this finding`, 'skip');
   }

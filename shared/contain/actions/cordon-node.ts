@@ -2,13 +2,13 @@
 // binary was modified in the container, but the node may be compromised too). Running pods
 // stay; nothing new lands there, including the replacement of a pod we delete.
 import { fail, nodeIdentityGuard, pass } from '../guards.js';
-import { defineAction, type ActionContext, type GuardVerdict } from '../types.js';
+import { defineAction, type GuardContext, type GuardVerdict } from '../types.js';
 
-function nodeName(ctx: ActionContext): string | undefined {
+function nodeName(ctx: GuardContext): string | undefined {
   return ctx.node?.name ?? ctx.pod?.nodeName ?? ctx.incident.node;
 }
 
-function notCordonedGuard(ctx: ActionContext): GuardVerdict {
+function notCordonedGuard(ctx: GuardContext): GuardVerdict {
   if (ctx.node?.unschedulable === true) return fail('node-not-cordoned', `node ${ctx.node.name} is already cordoned`, 'skip');
   return pass('node-not-cordoned', ctx.node === undefined ? 'node not read: cordon is idempotent anyway' : `node ${ctx.node.name} is schedulable`);
 }

@@ -3,14 +3,14 @@
 // Metadata only (catalog): not gated by evidence, not counted by the blast-radius limit.
 import { LABEL_FINDING, toLabelValue } from '../labels.js';
 import { fail, pass, podIdentityGuard } from '../guards.js';
-import { defineAction, podGoneResult, type ActionContext, type GuardVerdict } from '../types.js';
+import { defineAction, podGoneResult, type GuardContext, type GuardVerdict } from '../types.js';
 import { podTarget } from '../targets.js';
 
-function value(ctx: ActionContext): string {
+function value(ctx: GuardContext): string {
   return toLabelValue(ctx.incident.findingId);
 }
 
-function notLabelledGuard(ctx: ActionContext): GuardVerdict {
+function notLabelledGuard(ctx: GuardContext): GuardVerdict {
   const v = value(ctx);
   if (ctx.pod?.labels[LABEL_FINDING] === v) return fail('not-yet-labelled', `pod already has ${LABEL_FINDING}=${v}`, 'skip');
   return pass('not-yet-labelled', `pod lacks ${LABEL_FINDING}=${v}`);
