@@ -10,6 +10,7 @@ import type { ResponsePlan } from '../policy/types.js';
 import { buildPlaybookArtefacts } from '../enrich/playbook.js';
 import { findingFolder } from '../ledger/layout.js';
 import type { RespondContext } from './context.js';
+import { recordPending } from './approval-record.js';
 import { computeOutcome } from './outcome.js';
 import { loadPriorEffects, type EffectRecord } from './prior-effects.js';
 import { REPORT_SCHEMA_VERSION, type TriageReport } from './report.js';
@@ -57,8 +58,12 @@ export async function respond(incident: Incident, plan: ResponsePlan, ctx: Respo
   const actions = contained.result.outcomes;
   for (const o of actions) for (const warning of o.warnings) ctx.audit.warning(warning, { action: o.type });
   await recordEffectsTaken(folder, actions, ctx, now());
+  // approve mode: the destructive actions wait for a person (shared/respond/approval.ts).
+  const pending = await recordPending({ incident, plan, target: facts.target, evidence: facts.evidence, now: now() }, ctx);
+  if (pending.step) record(pending.step);
 
   const report = draftReport(incident, plan, ctx, { receivedAt, enriched, snapshot, actions, prior: await prior, steps });
+  if (pending.section) report.approval = pending.section;
   record(...(await recordResult(report, ctx)));
   report.outcome = computeOutcome(steps, actions, plan, report.priorEffects ?? []);
   report.completedAt = now().toISOString();

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadPolicy } from '../../shared/policy/load.js';
 import { sccFindingFilter } from '../../shared/policy/scc-filter.js';
-import { MARK_KEYS, MARK_STATES } from '../../shared/record/marks.js';
+import { FINAL_MARK_STATES, MARK_KEYS } from '../../shared/record/marks.js';
 
 const root = join(import.meta.dirname, '..', '..');
 const LOCALS = ['policy_categories', 'finding_categories', 'category_clause', 'handled_clauses', 'notification_filter'];
@@ -76,7 +76,7 @@ test('Terraform notification filter equals sccFindingFilter() for the same polic
   assert.match(ours, /^\(category = "Execution: Modified Malicious Binary Executed" OR category = "Reverse \\"Shell\\"" OR /);
   // The variable defaults above are the marks vocabulary the TypeScript side uses.
   assert.equal(MARK_KEYS.state, 'scc_responder_state');
-  assert.deepEqual([...MARK_STATES], ['triaged', 'contained', 'failed', 'reverted']);
+  assert.deepEqual([...FINAL_MARK_STATES], ['triaged', 'contained', 'failed', 'reverted', 'denied', 'expired']);
 });
 
 test('negative control: a Terraform filter that drifts (another resource prefix) no longer equals it', () => {

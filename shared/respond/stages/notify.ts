@@ -65,7 +65,15 @@ export function notificationFacts(report: TriageReport, ctx: RespondContext): No
     contained: statuses.some((s) => s.status === 'done' && actionEntry(s.type)?.destructive === true),
     runId: ctx.audit.runId,
     links: links(report, ctx),
+    ...pendingFacts(report),
   };
+}
+
+/** approve mode, waiting: what waits and the exact commands (facts.pending, rendered by every formatter). */
+function pendingFacts(report: TriageReport): Pick<NotificationFacts, 'pending'> {
+  const a = report.approval;
+  if (a?.status !== 'pending' || !a.commands) return {};
+  return { pending: { actions: a.actions.map((x) => x.type), approve: a.commands.approve, deny: a.commands.deny, expiresAt: a.expiresAt } };
 }
 
 async function send(target: Target, facts: NotificationFacts, ctx: RespondContext, signal: AbortSignal): Promise<Record<string, unknown>> {
