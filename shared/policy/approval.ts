@@ -37,3 +37,26 @@ export function immediatePlan(plan: ResponsePlan): ResponsePlan & { mode: 'dry-r
 export function approvedPlan(plan: ResponsePlan, pending: readonly PlannedAction[]): ResponsePlan & { mode: 'enforce' } {
   return { ...plan, mode: 'enforce', actions: pending.map((a) => ({ type: a.type, params: { ...a.params } })) };
 }
+
+/** What `policy check` shows per approve-mode rule: what runs at once, what waits, the expiry. */
+export interface ApprovalFlow {
+  rule: string;
+  atOnce: string[];
+  waits: string[];
+  expiresAfterHours: number;
+  text: string;
+}
+
+/** The approval flow of a plan-shaped rule (undefined unless mode approve). */
+export function approvalFlow(rule: string, plan: Pick<ResponsePlan, 'mode' | 'actions' | 'approval'>): ApprovalFlow | undefined {
+  if (plan.mode !== 'approve') return undefined;
+  const { now, pending } = approvalSplit(plan);
+  const hours = plan.approval?.expiresAfterHours ?? DEFAULT_APPROVAL.expiresAfterHours;
+  const atOnce = now.map((a) => a.type);
+  const waits = pending.map((a) => a.type);
+  const text =
+    `approval flow of rule ${rule}: at once ${atOnce.join(', ') || 'nothing but evidence and report'}; ` +
+    `waits for approval ${waits.join(', ') || 'nothing'} (marks scc_responder_state=awaiting-approval; approve or deny with the gcloud command in the report, ` +
+    `the results topic and the notification; expires ${hours} h after detection)`;
+  return { rule, atOnce, waits, expiresAfterHours: hours, text };
+}

@@ -46,7 +46,7 @@ test('the filter: ACTIVE + no handled marks by default (the notification config)
   const since = new Date('2026-11-01T00:00:00Z');
   assert.equal(
     sccFindingFilter(POLICY),
-    `(category = "${MMB}") AND state = "ACTIVE" AND resource_name : "//container.googleapis.com/" AND -security_marks.marks.scc_responder_state = "triaged" AND -security_marks.marks.scc_responder_state = "contained" AND -security_marks.marks.scc_responder_state = "failed" AND -security_marks.marks.scc_responder_state = "reverted"`,
+    `(category = "${MMB}") AND state = "ACTIVE" AND resource_name : "//container.googleapis.com/" AND -security_marks.marks.scc_responder_state = "triaged" AND -security_marks.marks.scc_responder_state = "contained" AND -security_marks.marks.scc_responder_state = "failed" AND -security_marks.marks.scc_responder_state = "reverted" AND -security_marks.marks.scc_responder_state = "denied" AND -security_marks.marks.scc_responder_state = "expired"`,
   );
   assert.equal(backtestFilter({ policy: POLICY, since, filter: 'severity = "HIGH"' }), `(category = "${MMB}") AND resource_name : "//container.googleapis.com/" AND event_time >= "2026-11-01T00:00:00.000Z" AND (severity = "HIGH")`);
   assert.equal(backfillFilter({ policy: POLICY, since }), `${sccFindingFilter(POLICY)} AND event_time >= "2026-11-01T00:00:00.000Z"`);
