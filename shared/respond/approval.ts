@@ -154,6 +154,9 @@ async function runDecision(incident: Incident, plan: ResponsePlan, record: Pendi
       ctx.audit.step(s);
     }
   };
+  // HOOK approvedBy: the composition root may fill `principal` from Cloud Audit Logs (the
+  // UpdateSecurityMarks call's principal; shared/gcp findMarkAuthor, written elsewhere).
+  // Until it is wired, the report says where the audit log holds it.
   const decidedBy = { lookup: `see Cloud Audit Logs: ${approvalAuditLink(incident.findingName)}` };
   let actions: TriageReport['actions'] = [];
   let section: ApprovalSection;

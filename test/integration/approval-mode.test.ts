@@ -22,6 +22,7 @@ import { captureAudit, OPERATION } from '../support/audit-capture.js';
 import { freshFinding, listenOnLoopback, postStructured, structuredEvent } from '../support/cloudevents.js';
 import { DEPLOY_POD, NS } from '../support/fake-kube-world.js';
 import { BUCKET, RESULTS_TOPIC, startStack, type Stack } from '../support/stack.js';
+import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.js';
 
 const POLICY = `version: 1
 enrich:
@@ -39,7 +40,11 @@ rules:
       - type: deletePod
 `;
 
+const NOTIFY_POLICY = POLICY.replace('    actions:\n', '    notify:\n      - { channel: slack, secret: slack-hook }\n      - { channel: pagerduty, secret: pd-key }\n    actions:\n');
+
 let stack: Stack;
+let receiver: WebhookReceiver;
+let notifyPolicyFile: string;
 let pristinePod: unknown;
 let server: Server;
 let url: string;
@@ -51,6 +56,10 @@ before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'approval-'));
   policyFile = join(dir, 'policy.yaml');
   writeFileSync(policyFile, POLICY);
+  notifyPolicyFile = join(dir, 'notify-policy.yaml');
+  writeFileSync(notifyPolicyFile, NOTIFY_POLICY);
+  receiver = await startWebhookReceiver();
+  writeFileSync(join(dir, 'ca.pem'), receiver.caPem);
   stack = await startStack();
   pristinePod = structuredClone(stack.world.kube.pod(NS, DEPLOY_POD));
   server = getTestServer(FUNCTION_NAME);
@@ -60,6 +69,7 @@ before(async () => {
 after(async () => {
   server.close();
   configureResponder(undefined);
+  await receiver.close();
   await stack.close();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -70,8 +80,16 @@ beforeEach(() => {
 });
 
 /** A fresh runtime (a new instance); `now` moves its clock (approval expiry), nothing else. */
-function configure(now?: () => Date): void {
-  configureResponder({ env: stack.env({ SCC_RESPONDER_POLICY: policyFile }), auditDestination: audit.destination, ...(now ? { now } : {}) });
+function configure(now?: () => Date, file = policyFile): void {
+  const env = stack.env({
+    SCC_RESPONDER_POLICY: file,
+    SCC_RESPONDER_SECRET_SOURCE: 'env',
+    SCC_RESPONDER_WEBHOOK_CA_FILE: join(dir, 'ca.pem'),
+    SCC_RESPONDER_ENDPOINT_PAGERDUTY: `127.0.0.1:${receiver.port}`,
+    SCC_RESPONDER_NOTIFY_SLACK_HOOK: `${receiver.origin}/services/T0001/B0001/slacktoken`,
+    SCC_RESPONDER_NOTIFY_PD_KEY: 'pdroutingkey0123456789abcdef012',
+  });
+  configureResponder({ env, auditDestination: audit.destination, ...(now ? { now } : {}) });
 }
 
 /** The pod as the world made it, with `uid` (a replacement when it differs). */
@@ -176,6 +194,24 @@ test('first delivery: label at once, DELETE pending; the report, results topic c
   assert.match((published.at(-1)?.['approval'] as { commands: { deny: string } }).commands.deny, new RegExp(`deny:${p.runId}`));
   const md = (await stack.gcs.read(BUCKET, objects.find((o) => o.endsWith('/report.md')) ?? '')).toString('utf8');
   assert.ok(md.includes(`scc_responder_approval=approve:${p.runId}`), 'report.md carries the approve command in a fence');
+});
+
+test('notifications: Slack carries the approve/deny commands; PagerDuty stays open while pending, resolves after the approved DELETE', async () => {
+  configure(undefined, notifyPolicyFile);
+  receiver.clear();
+  const p = await firstDelivery();
+  const slack = (): string[] => receiver.requests.filter((r) => r.path.startsWith('/services/')).map((r) => JSON.stringify(r.body));
+  const pd = (): string[] => receiver.requests.filter((r) => r.path.startsWith('/v2/enqueue')).map((r) => String((r.body as { event_action?: string }).event_action));
+  assert.equal(slack().length, 1);
+  assert.ok(slack()[0]?.includes(`scc_responder_approval=approve:${p.runId}`), slack()[0]);
+  assert.ok(slack()[0]?.includes(`scc_responder_approval=deny:${p.runId}`));
+  assert.deepEqual(pd(), ['trigger'], 'pending: not resolved');
+  receiver.clear();
+  assert.ok((await deliver(setDecision(p, `approve:${p.runId}`))) < 300);
+  assert.equal(podDeletes(p.writesAt).length, 1);
+  assert.deepEqual(pd(), ['trigger', 'resolve'], 'contained after approval: resolved');
+  assert.equal(slack().length, 1, 'the approval run notifies too');
+  assert.ok(!slack()[0]?.includes('approve:'), 'the approval run\'s message carries no pending commands');
 });
 
 test('the echo of our own awaiting-approval marks is acknowledged: nothing done', async () => {

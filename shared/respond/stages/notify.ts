@@ -62,7 +62,8 @@ export function notificationFacts(report: TriageReport, ctx: RespondContext): No
     verdict: report.outcome.verdict,
     summary: report.outcome.summary,
     actions: report.actions.map((a, n) => ({ type: a.type, status: statuses[n]?.status ?? a.status, detail: a.detail })),
-    contained: statuses.some((s) => s.status === 'done' && actionEntry(s.type)?.destructive === true),
+    // Waiting for approval is not contained (PagerDuty keeps the alert open), even after a quarantine ran at once.
+    contained: report.approval?.status !== 'pending' && statuses.some((s) => s.status === 'done' && actionEntry(s.type)?.destructive === true),
     runId: ctx.audit.runId,
     links: links(report, ctx),
     ...pendingFacts(report),

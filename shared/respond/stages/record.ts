@@ -44,7 +44,9 @@ function marksStep(report: TriageReport, ctx: RespondContext): Promise<StepResul
   const plan = report.decision.matched ? report.decision : undefined;
   const evidenceUri = report.evidence && report.evidence.outcome !== 'failed' ? report.evidence.object.uri : undefined;
   const values = report.approval && report.approval.status !== 'pending' ? decisionMarks(report, ctx) : marksFor({
-    runId: ctx.audit.runId,
+    // Pending: the run mark names the run the approval mark must name (a retry of the first
+    // delivery keeps the first attempt's pending record, hence its run id).
+    runId: report.approval?.pendingRunId ?? ctx.audit.runId,
     ...(report.approval ? { pending: report.approval.actions.map((a) => a.type) } : {}),
     ...(plan ? { rule: plan.rule, mode: ctx.forceDryRun ? 'dry-run' : plan.mode } : {}),
     actions: mergeStatuses(report.actions, report.priorEffects ?? []),
