@@ -127,9 +127,9 @@ async function deliver(notification: Record<string, unknown>): Promise<number> {
 }
 
 /** First delivery of a fresh finding under the approve-mode rule. */
-async function firstDelivery(): Promise<Pending> {
+async function firstDelivery(fixtureName?: string): Promise<Pending> {
   putPod();
-  const { notification, findingName, findingId } = freshFinding('ap');
+  const { notification, findingName, findingId } = freshFinding('ap', fixtureName);
   stack.known(notification);
   const firstWritesAt = stack.world.kube.writes.length;
   const firstRequestsAt = stack.world.kube.requests.length;
@@ -254,6 +254,19 @@ test('approve: exactly one DELETE with the recorded UID precondition, evidence n
   stack.scc.setMarks(p.findingName, { ...marks, scc_responder_state: 'awaiting-approval', scc_responder_approval: `approve:${p.runId}` });
   assert.ok((await deliver(msg)) < 300);
   assert.equal(podDeletes(at).length, 0, 'no second DELETE after a lost marks write either');
+});
+
+test('a v2 finding (locations/): the commands carry --location, and the approval deletes once', async () => {
+  const p = await firstDelivery('modified-malicious-binary.v2.json');
+  const location = /\/locations\/([^/]+)\//.exec(p.findingName)?.[1];
+  assert.ok(location, p.findingName);
+  const published = await publishedFor(p.findingName);
+  const approval = published.at(-1)?.['approval'] as { commands: { approve: string } };
+  assert.match(approval.commands.approve, new RegExp(` --location=${location} --security-marks=scc_responder_approval=approve:${p.runId} `));
+  assert.match(String((published.at(-1)?.['outcome'] as { summary: string }).summary), /waiting for approval: deletePod until /);
+  assert.ok((await deliver(setDecision(p, `approve:${p.runId}`))) < 300);
+  assert.equal(podDeletes(p.writesAt).length, 1);
+  assert.equal(stack.scc.marksOf(p.findingName)?.['scc_responder_state'], 'contained');
 });
 
 test('deny: marks denied, an audit entry, nothing touched', async () => {
