@@ -269,6 +269,24 @@ test('a v2 finding (locations/): the commands carry --location, and the approval
   assert.equal(stack.scc.marksOf(p.findingName)?.['scc_responder_state'], 'contained');
 });
 
+test('a transient DELETE failure on approval asks for a redelivery; the redelivery deletes once and closes the record', async () => {
+  const p = await firstDelivery();
+  const msg = setDecision(p, `approve:${p.runId}`);
+  stack.world.kube.faults.inject({ match: `DELETE /api/v1/namespaces/${NS}/pods/${DEPLOY_POD}`, status: 503, times: Infinity });
+  let status: number;
+  try {
+    status = await deliver(msg);
+  } finally {
+    stack.world.kube.faults.clear();
+  }
+  assert.ok(status >= 500, `redelivery requested (${status})`);
+  assert.equal(stack.scc.marksOf(p.findingName)?.['scc_responder_state'], 'awaiting-approval', 'marks wait for the final attempt');
+  assert.equal(objectsOf(p.findingId).some((o) => o.endsWith('/approval/report.json')), false, 'the record stays open');
+  assert.ok((await deliver(msg)) < 300);
+  assert.equal(podDeletes(p.writesAt).filter((w) => w.status === 200).length, 1);
+  assert.equal(stack.scc.marksOf(p.findingName)?.['scc_responder_state'], 'contained');
+});
+
 test('deny: marks denied, an audit entry, nothing touched', async () => {
   const p = await firstDelivery();
   assert.ok((await deliver(setDecision(p, `deny:${p.runId}`))) < 300);
