@@ -15,8 +15,9 @@
 //               precondition as always. Marks, results topic and notifications as any run.
 // The decision's report is <folder>/approval/report.json: it closes the pending record.
 import { RESPONDER_NAME } from '../common/product.js';
-import type { StepResult } from '../common/step.js';
-import { raceAbort } from '../common/time.js';
+import { classifyError } from '../common/errors.js';
+import { runStep, type StepResult } from '../common/step.js';
+import { raceAbort, withTimeout } from '../common/time.js';
 import { buildPlaybookArtefacts } from '../enrich/playbook.js';
 import type { Envelope } from '../finding/decode.js';
 import { approvalAuditLink } from '../finding/approval-commands.js';
@@ -24,13 +25,13 @@ import type { Incident } from '../finding/types.js';
 import { findingKeys } from '../ledger/layout.js';
 import { approvedPlan } from '../policy/approval.js';
 import type { ResponsePlan } from '../policy/types.js';
-import type { EvidenceStore } from '../ports.js';
+import type { EvidenceStore, Workloads } from '../ports.js';
 import type { FindingAudit } from '../record/audit-log.js';
 import { inProgressError, type Finish } from '../record/idempotency.js';
 import type { ApprovalMark } from '../record/marks.js';
 import { readReport } from '../record/report-object.js';
 import { approvalSection, readPendingApproval, type PendingApproval } from './approval-record.js';
-import type { RespondContext } from './context.js';
+import { signalOf, type RespondContext } from './context.js';
 import type { HandleResult, HandlerRuntime } from './handle.js';
 import { computeOutcome } from './outcome.js';
 import { renderMarkdown } from './render.js';
@@ -38,7 +39,7 @@ import { REPORT_SCHEMA_VERSION, type ApprovalSection, type TriageReport } from '
 import { containLate } from './stages/contain.js';
 import { locate } from './stages/locate.js';
 import { recordEffectsTaken, recordResult } from './stages/record.js';
-import { prepareTarget, readTargetPod } from './stages/target-pod.js';
+import { prepareTarget, type TargetPod } from './stages/target-pod.js';
 
 export interface ApprovalConfirmation {
   incident: Incident;
@@ -127,14 +128,36 @@ async function executeApproved(incident: Incident, plan: ResponsePlan, record: P
   const exec = approvedPlan(plan, record.actions);
   const located = await locate(incident, ctx);
   const w = located.workloads;
-  const target = readTargetPod(incident, exec, w, ctx);
-  const chain = w ? await prepareTarget(target, exec, w, ctx) : { owners: [] };
-  const facts = { target: await target, owners: chain.owners, evidence: record.evidence, approvedPodUid: record.pod.uid, early: Promise.resolve({ outcomes: [], steps: [] }) };
+  if (!w) return { steps: [located.step], actions: [] };
+  const read = await readLivePod(record, w, ctx);
+  // A read that failed (not a 404) must not consume the approval: the step asks for a redelivery.
+  if (read.step.status === 'failed') return { steps: [located.step, read.step], actions: [] };
+  const target = Promise.resolve(read.target);
+  const chain = await prepareTarget(target, exec, w, ctx);
+  const facts = { target: read.target, owners: chain.owners, evidence: record.evidence, approvedPodUid: record.pod.uid, early: Promise.resolve({ outcomes: [], steps: [] }) };
   const contained = await containLate(incident, exec, w, facts, ctx, now);
   const actions = contained.result.outcomes;
   for (const o of actions) for (const warning of o.warnings) ctx.audit.warning(warning, { action: o.type });
   await recordEffectsTaken(findingKeys(incident).folder, actions, ctx, now());
-  return { steps: [located.step, ...(contained.step ? [contained.step] : []), ...contained.result.steps], actions };
+  return { steps: [located.step, read.step, ...(contained.step ? [contained.step] : []), ...contained.result.steps], actions };
+}
+
+/** The live pod by the recorded name (404: gone); its own step, so a failed read is classified. */
+async function readLivePod(record: PendingApproval, w: Workloads, ctx: RespondContext): Promise<{ step: StepResult; target: TargetPod }> {
+  const { namespace, name } = record.pod;
+  let target: TargetPod = {};
+  const step = await runStep('approval.pod', async (signal) => {
+    try {
+      const pod = await withTimeout(`read pod ${namespace}/${name}`, ctx.settings.enrich.callTimeoutMs, signal, (s) => w.readPod(namespace, name, s));
+      target = { pod };
+      return { uid: pod.uid, approvedUid: record.pod.uid };
+    } catch (err) {
+      if (classifyError(err).code !== 404) throw err;
+      target = { notFound: true };
+      return { gone: true };
+    }
+  }, { timeoutMs: ctx.settings.enrich.callTimeoutMs + 1_000, ...signalOf(ctx) });
+  return { step, target };
 }
 
 /** approved, unless the live pod was not the approved one (refused, recorded). */

@@ -287,6 +287,23 @@ test('a transient DELETE failure on approval asks for a redelivery; the redelive
   assert.equal(stack.scc.marksOf(p.findingName)?.['scc_responder_state'], 'contained');
 });
 
+test('a pod read failing with 503 on approval does not consume the approval: redelivery, then one DELETE', async () => {
+  const p = await firstDelivery();
+  const msg = setDecision(p, `approve:${p.runId}`);
+  stack.world.kube.faults.inject({ match: `GET /api/v1/namespaces/${NS}/pods/${DEPLOY_POD}`, status: 503, times: Infinity });
+  let status: number;
+  try {
+    status = await deliver(msg);
+  } finally {
+    stack.world.kube.faults.clear();
+  }
+  assert.ok(status >= 500, `redelivery requested (${status})`);
+  assert.equal(podDeletes(p.writesAt).length, 0);
+  assert.equal(objectsOf(p.findingId).some((o) => o.endsWith('/approval/report.json')), false, 'the record stays open');
+  assert.ok((await deliver(msg)) < 300);
+  assert.equal(podDeletes(p.writesAt).length, 1);
+});
+
 test('deny: marks denied, an audit entry, nothing touched', async () => {
   const p = await firstDelivery();
   assert.ok((await deliver(setDecision(p, `deny:${p.runId}`))) < 300);
