@@ -2,7 +2,8 @@
 // from SCC and the response acts on SCC's copy, re-decided by the policy. The function never
 // proceeds unconfirmed; the CLI (a person triaging a file they chose) proceeds without SCC
 // access and says so. Freshness: the function refuses an eventTime in the future or older
-// than the policy's window; the CLI warns.
+// than the policy's window; the CLI warns. The approval mark (approve mode) is read here, from
+// SCC's copy: the message's marks are attacker-writable and never decide anything.
 import { classifyError } from '../common/errors.js';
 import { compareWithScc, eventTimeProblem } from '../finding/confirm.js';
 import type { Incident } from '../finding/types.js';

@@ -1,5 +1,7 @@
 // handleMessage(): one delivered message, end to end, for both the function and the CLI.
 //   decode -> toIncident -> decide -> (already handled? duplicate in flight?) -> respond
+// approve mode: when SCC's confirmed copy is awaiting-approval and carries a person's
+// approval mark, the decision goes to shared/respond/approval.ts instead of respond().
 // Returns what to do with the message: ack (return) or retry (the function throws so
 // Pub/Sub redelivers). Nothing here throws for bad input: every rejection is classified,
 // logged once with a clear reason, and acked, so a poison message never loops.
