@@ -74,6 +74,8 @@ export async function recordPending(input: PendingInput, ctx: RespondContext): P
   const name = 'approval.pending';
   if (target.notFound) return { step: skipped(name, 'the pod is gone: nothing left to approve') };
   const store = ctx.adapters.evidence;
+  // The approval arrives as a security mark on the finding: without our awaiting-approval marks it never can.
+  if (!ctx.adapters.marks) ctx.audit.warning('approve mode with SCC marks off (SCC_RESPONDER_MARKS): the pending actions are recorded, but no approval mark can reach them', { rule: plan.rule });
   const hours = plan.approval?.expiresAfterHours ?? 4;
   const record = (pod: NonNullable<TargetPod['pod']>): PendingApproval => ({
     status: 'pending', findingName: incident.findingName, runId: ctx.audit.runId, rule: plan.rule, actions: pending,

@@ -304,6 +304,18 @@ test('a pod read failing with 503 on approval does not consume the approval: red
   assert.equal(podDeletes(p.writesAt).length, 1);
 });
 
+test('approve mode with marks off: the pending record is written and a WARNING says no approval can arrive', async () => {
+  configureResponder({ env: stack.env({ SCC_RESPONDER_POLICY: policyFile, SCC_RESPONDER_MARKS: 'false' }), auditDestination: audit.destination });
+  putPod();
+  const { notification, findingName, findingId } = freshFinding('ap');
+  stack.known(notification);
+  const writesAt = stack.world.kube.writes.length;
+  assert.ok((await deliver(notification)) < 300);
+  assert.equal(podDeletes(writesAt).length, 0);
+  assert.ok(objectsOf(findingId).some((o) => o.endsWith('/pending-approval.json')));
+  assert.ok(entriesOf(findingName).some((e) => e['severity'] === 'WARNING' && String(e['message']).includes('no approval mark can reach them')));
+});
+
 test('deny: marks denied, an audit entry, nothing touched', async () => {
   const p = await firstDelivery();
   assert.ok((await deliver(setDecision(p, `deny:${p.runId}`))) < 300);
