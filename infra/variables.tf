@@ -75,9 +75,9 @@ variable "handled_mark_key" {
 }
 
 variable "handled_mark_values" {
-  description = "Values of handled_mark_key that mean 'handled, do not act again' (shared/record/marks.ts MARK_STATES)."
+  description = "Values of handled_mark_key that mean 'handled, do not act again' (shared/record/marks.ts FINAL_MARK_STATES; not awaiting-approval, whose approval mark must reach the function)."
   type        = list(string)
-  default     = ["triaged", "contained", "failed", "reverted"]
+  default     = ["triaged", "contained", "failed", "reverted", "denied", "expired"]
 
   validation {
     condition     = length(var.handled_mark_values) > 0 && alltrue([for v in var.handled_mark_values : !can(regex("\"", v))])

@@ -270,7 +270,7 @@ export interface InfraExpectations {
   /** `nodejs` + major of package.json engines.node. */
   runtime: string;
   entryPoint: string;
-  /** shared/record/marks.ts: MARK_KEYS.state and MARK_STATES. */
+  /** shared/record/marks.ts: MARK_KEYS.state and FINAL_MARK_STATES (not awaiting-approval). */
   handledMark: { key: string; values: readonly string[] };
   /** shared/common/product.ts RESPONDER_NAME. */
   auditProducer: string;

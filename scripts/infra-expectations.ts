@@ -4,7 +4,7 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { KUBE_API_CALLS } from '../shared/kube/api-calls.js';
 import { GCP_PERMISSIONS, INFRA_PLUMBING_GRANTS, PUBLISH_DENY } from '../shared/gcp-permissions.js';
-import { MARK_KEYS, MARK_STATES } from '../shared/record/marks.js';
+import { FINAL_MARK_STATES, MARK_KEYS } from '../shared/record/marks.js';
 import { cleanLabels, type AuditLabels } from '../shared/record/audit-log.js';
 import { RESPONDER_NAME } from '../shared/common/product.js';
 import { BASE_ROLE_NAME, PLACEHOLDER_SUBJECT, RBAC_FILES } from './gen-rbac.js';
@@ -41,7 +41,8 @@ export async function expectationsFromRepo(root: string): Promise<{ infra: Infra
     publishDeny: PUBLISH_DENY,
     runtime: runtimeFor(pkg.engines?.node ?? ''),
     entryPoint: ENTRY_POINT,
-    handledMark: { key: MARK_KEYS.state, values: MARK_STATES },
+    // The notification filter drops the final states only: awaiting-approval must pass (approval mode).
+    handledMark: { key: MARK_KEYS.state, values: FINAL_MARK_STATES },
     auditProducer: RESPONDER_NAME,
     auditLabelKeys: auditLabelKeys(['cluster', 'namespace', 'pod', 'action', 'rule', 'verdict', 'category', 'mode', 'project', 'step', 'failure']),
     policyFiles,

@@ -17,6 +17,9 @@ import { decodeMessage } from '../../shared/finding/decode.js';
 import { toIncident } from '../../shared/finding/incident.js';
 import { explain } from '../../shared/policy/decide.js';
 import { policyJsonSchema } from '../../shared/policy/schema.js';
+import { approvalFlow, DEFAULT_APPROVAL, type ApprovalFlow } from '../../shared/policy/approval.js';
+import type { Policy } from '../../shared/policy/schema.js';
+import type { ActionType } from '../../shared/policy/actions.js';
 import { handleMessage } from '../../shared/respond/handle.js';
 import { inertReport } from '../../shared/respond/inert-report.js';
 import { render, type OutputFormat } from '../../shared/respond/render.js';
@@ -293,6 +296,15 @@ async function showStored(input: string, file: string, format: OutputFormat, run
   return EXIT_OK;
 }
 
+/** Each approve-mode rule's flow: what runs at once, what waits, the expiry. */
+function approvalFlows(policy: Policy): ApprovalFlow[] {
+  return policy.rules.flatMap((rule, i) => {
+    const actions = rule.actions.map((a) => ({ type: a.type as ActionType, params: {} }));
+    const flow = approvalFlow(rule.name ?? `rules[${i}]`, { mode: rule.mode, actions, approval: { expiresAfterHours: rule.approval?.expiresAfterHours ?? DEFAULT_APPROVAL.expiresAfterHours, beforeApproval: rule.approval?.beforeApproval ?? [] } });
+    return flow ? [flow] : [];
+  });
+}
+
 async function policyCheck(args: string[], io: CliIO): Promise<number> {
   const { values, positionals } = parseCommandLine(args, { format: { type: 'string' } }, 'policy');
   if (values['help']) {
@@ -306,6 +318,8 @@ async function policyCheck(args: string[], io: CliIO): Promise<number> {
   const results: unknown[] = [];
   let exit = EXIT_OK;
   if (format === 'text') io.stdout(`${source}: valid (${policy.rules.length} rule${policy.rules.length === 1 ? '' : 's'})\n`);
+  const flows = approvalFlows(policy);
+  if (format === 'text') for (const f of flows) io.stdout(`  ${f.text}\n`);
   for (const f of files) {
     const decoded = decodeMessage(readInput(f));
     const built = decoded.ok ? toIncident(decoded.message) : undefined;
@@ -326,7 +340,7 @@ async function policyCheck(args: string[], io: CliIO): Promise<number> {
       io.stdout(`${plan.text.split('\n').map((l) => `  ${l}`).join('\n')}\n`);
     }
   }
-  if (format === 'json') io.stdout(`${JSON.stringify({ policy: source, valid: true, results }, null, 2)}\n`);
+  if (format === 'json') io.stdout(`${JSON.stringify({ policy: source, valid: true, ...(flows.length > 0 ? { approvalFlows: flows } : {}), results }, null, 2)}\n`);
   return exit;
 }
 

@@ -9,6 +9,8 @@ import { parseEvidenceLocation, type ResponderConfig } from '../../shared/config
 import { keySegment } from '../../shared/ledger/keys.js';
 import type { EvidenceStore } from '../../shared/ports.js';
 import { readLatestReport } from '../../shared/record/idempotency.js';
+import { readReport } from '../../shared/record/report-object.js';
+import { keysIn } from '../../shared/ledger/layout.js';
 import { undoMarks } from '../../shared/record/marks.js';
 import { loadPriorEffects } from '../../shared/respond/prior-effects.js';
 import { REPORT_SCHEMA_VERSION, type TriageReport } from '../../shared/respond/report.js';
@@ -76,8 +78,18 @@ async function loadRecords(store: EvidenceStore, findingName: string): Promise<{
     const r = latest?.report;
     if (r && r['schemaVersion'] === REPORT_SCHEMA_VERSION && r['findingName'] === findingName) found.push({ report: r as unknown as TriageReport, folder });
   }
-  if (found.length === 1 && found[0]) return found[0];
+  if (found.length === 1 && found[0]) return { report: await withApproved(store, found[0]), folder: found[0].folder };
   return found.length === 0 ? `no stored report of ${findingName} under ${store.location}` : `${found.length} stored folders claim ${findingName}: ${found.map((f) => f.folder).join(', ')}; refusing to guess`;
+}
+
+/**
+ * approve mode: the actions an approval executed are in the decision's report
+ * (<folder>/approval/report.json), not in the finding's: undo plans over both.
+ */
+async function withApproved(store: EvidenceStore, found: { report: TriageReport; folder: string }): Promise<TriageReport> {
+  const decided = (await readReport(store, keysIn(found.folder).approvalFolder)) as Partial<TriageReport> | null;
+  if (!decided || decided.schemaVersion !== REPORT_SCHEMA_VERSION || decided.findingName !== found.report.findingName || !Array.isArray(decided.actions)) return found.report;
+  return { ...found.report, actions: [...found.report.actions, ...decided.actions] };
 }
 
 function render(findingName: string, results: readonly UndoResult[], notes: readonly string[]): string {

@@ -106,8 +106,8 @@ function collectorIdentity(config: ResponderConfig, env: NodeJS.ProcessEnv): str
  * what ran, not only the per-action lines.
  */
 function forcedDryRun(screened: ScreenedMessageDecision, force: boolean): ScreenedMessageDecision {
-  if (!force || screened.stage !== 'decide' || !screened.decision.matched || screened.decision.mode !== 'enforce') return screened;
-  const note = `--dry-run: the policy's mode enforce is run as dry-run (nothing is written to the cluster)`;
+  if (!force || screened.stage !== 'decide' || !screened.decision.matched || screened.decision.mode === 'dry-run') return screened;
+  const note = `--dry-run: the policy's mode ${screened.decision.mode} is run as dry-run (nothing is written to the cluster)`;
   return { ...screened, decision: { ...screened.decision, mode: 'dry-run', notes: [...(screened.decision.notes ?? []), note] } };
 }
 
@@ -161,6 +161,8 @@ export function createRuntime(options: RuntimeOptions): Runtime {
       });
     },
     claimConcurrently: options.surface === 'function',
+    // The same clock decides an approval's expiry (tests move it instead of sleeping).
+    ...(options.now ? { now: options.now } : {}),
     deadlineMs: config.deadlineMs,
     ...(options.rerun ? { rerun: true } : {}),
     idempotency: () =>

@@ -8,6 +8,7 @@ import { protectedNamespaceVerdict } from './guards.js';
 import { DEFAULT_PROTECTED_NAMESPACES } from './protected.js';
 import { ACTIONS } from './registry.js';
 import { ACTION_CATALOG } from '../policy/actions.js';
+import { approvalFlow } from '../policy/approval.js';
 import { ParamError, type RegisteredAction } from './types.js';
 
 export type PreviewVerdict = 'pass' | 'fail' | 'unknown';
@@ -102,10 +103,12 @@ export function explainPlan(decision: Decision, guardsPreview: GuardPreview[]): 
   }
   const lines = [
     `rule: ${decision.rule}`,
-    `mode: ${decision.mode}${decision.mode === 'dry-run' ? ' (nothing is written)' : ''}`,
+    `mode: ${decision.mode}${decision.mode === 'dry-run' ? ' (nothing is written)' : decision.mode === 'approve' ? ' (destructive actions wait for a person)' : ''}`,
     `enrich: ${decision.enrich ? 'yes' : 'no'}, snapshot: ${decision.snapshot ? 'yes' : 'no'}, requireEvidence: ${decision.requireEvidence ? decision.evidenceGate : 'no'}` +
       (decision.maxActionsPerHour === undefined ? '' : `, maxActionsPerHour: ${decision.maxActionsPerHour}`),
   ];
+  const flow = approvalFlow(decision.rule, decision);
+  if (flow) lines.push(`approval: at once ${flow.atOnce.join(', ') || 'nothing'}; waits ${flow.waits.join(', ') || 'nothing'}; expires after ${flow.expiresAfterHours} h`);
   for (const note of decision.notes ?? []) lines.push(`note: ${note}`);
   for (const w of decision.withheldActions ?? []) lines.push(`withheld: ${w.type} (${w.reason})`);
   if (guardsPreview.length === 0) lines.push('actions: none (evidence and report only)');

@@ -230,9 +230,24 @@ export function nodeIdentityGuard(ctx: GuardContext): GuardVerdict {
   return pass(name, `node ${nodeName}${findingNode === undefined ? ' (from the pod; the finding names none)' : ''}`);
 }
 
+/**
+ * An approval names one pod (its UID, read when the actions were recorded as pending): the
+ * live pod must be that pod, not a replacement with the same name. Absent outside approvals.
+ * A pod that is gone is the pod-identity guard's skip, not a refusal here.
+ */
+export function approvedPodGuard(ctx: GuardContext): GuardVerdict | undefined {
+  const expected = ctx.approvedPodUid;
+  if (expected === undefined) return undefined;
+  const name = 'approved-pod';
+  if (ctx.pod === undefined) return ctx.podNotFound === true ? fail(name, 'the approved pod no longer exists (404)', 'skip') : fail(name, 'the pod was not read: cannot tell whether it is the approved one');
+  if (ctx.pod.uid !== expected) return fail(name, `the live pod ${ctx.pod.namespace}/${ctx.pod.name} has uid ${ctx.pod.uid}, not the approved pod's ${expected}: it is a replacement, the approval does not cover it`);
+  return pass(name, `the live pod is the approved pod (uid ${expected})`);
+}
+
 /** The guards every action shares, in report order. */
 export function commonGuards(ctx: GuardContext, destructive: boolean): GuardVerdict[] {
-  return [protectedNamespaceGuard(ctx), livePodScopeGuard(ctx), evidenceGuard(ctx, destructive)];
+  const approved = approvedPodGuard(ctx);
+  return [protectedNamespaceGuard(ctx), livePodScopeGuard(ctx), evidenceGuard(ctx, destructive), ...(approved ? [approved] : [])];
 }
 
 /**

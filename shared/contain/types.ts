@@ -5,7 +5,7 @@
 // applyWrite, so dry-run and enforce evaluate the same guards and plan the same writes, and
 // differ only in whether the writes are sent.
 import type { Incident } from '../finding/types.js';
-import type { Mode, ResponsePlan } from '../policy/types.js';
+import type { ExecutionMode as Mode, ResponsePlan } from '../policy/types.js';
 import { ACTION_CATALOG, parseActionParams, type ActionParams, type ActionType } from '../policy/actions.js';
 import type { NodeView, OwnerView, PodView, Workloads } from '../ports.js';
 import { applyWrite, describeWrite, isUidMismatch, type KubeWrite, type WriteResult } from './writes.js';
@@ -44,8 +44,14 @@ export interface ActionContext {
   node?: NodeView;
   evidence: EvidenceStatus;
   workloads: Workloads;
-  /** The mode to run in: the plan's mode, or dry-run when the caller forces it (CLI, `--dry-run`). */
+  /** The mode to run in: the plan's mode (approve mode's immediate and approved actions run as enforce), or dry-run when the caller forces it (CLI, `--dry-run`). */
   mode: Mode;
+  /**
+   * approve mode, executing an approved pending record: the UID of the pod the person
+   * approved acting on (read at detection). A live pod with another UID is a replacement:
+   * every pending pod action is refused (guard `approved-pod`).
+   */
+  approvedPodUid?: string;
   /** From the cluster description (Dataplane V2 or Calico): undefined when unknown. */
   clusterEnforcesNetworkPolicy?: boolean;
   /**

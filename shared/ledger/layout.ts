@@ -51,7 +51,7 @@ export const META = {
   subject: 'scc-subject',
 } as const;
 
-export const RECORD_KINDS = ['binary', 'manifest', 'volatile', 'report', 'report-markdown', 'run-report', 'run-report-markdown', 'claim', 'claim-release', 'effects', 'ratelimit-slot', 'ratelimit-subject', 'evidence-budget'] as const;
+export const RECORD_KINDS = ['binary', 'manifest', 'volatile', 'report', 'report-markdown', 'run-report', 'run-report-markdown', 'claim', 'claim-release', 'effects', 'pending-approval', 'ratelimit-slot', 'ratelimit-subject', 'evidence-budget'] as const;
 export type RecordKind = (typeof RECORD_KINDS)[number];
 
 /** Stands in for a missing location field, so a finding without a pod still has a folder. */
@@ -96,6 +96,13 @@ export interface FindingKeys {
   reportMarkdown: string;
   /** Prefix that lists the effect records. */
   effectsPrefix: string;
+  /** approve mode: the actions waiting for a person's decision (shared/respond/approval.ts). */
+  pendingApproval: string;
+  /**
+   * The folder of the decision on the pending actions: its own claims and report.json (the
+   * decision's completion record), by the same idempotency protocol as the finding's.
+   */
+  approvalFolder: string;
   /** The report of a run that did not complete the finding (no effect, or forced): report-<n>. */
   runReport(generation: number): { json: string; markdown: string };
   claim(generation: number): string;
@@ -116,6 +123,8 @@ export function keysIn(folder: string): FindingKeys {
     reportJson: `${dir}/report.json`,
     reportMarkdown: `${dir}/report.md`,
     effectsPrefix: `${dir}/${EFFECTS_PREFIX}`,
+    pendingApproval: `${dir}/pending-approval.json`,
+    approvalFolder: `${dir}/approval`,
     runReport: (generation) => ({ json: `${dir}/report-${generation}.json`, markdown: `${dir}/report-${generation}.md` }),
     claim: (generation) => `${dir}/claim-${generation}.json`,
     release: (generation) => `${dir}/claim-${generation}.released.json`,
@@ -304,6 +313,13 @@ export const LEDGER_TABLE: readonly LedgerTableRow[] = [
     writtenBy: 'shared/respond/prior-effects.ts',
     metadata: [META.run],
     meaning: 'What one attempt did to the cluster (enforced actions that took effect), merged into the marks and report of later attempts.',
+  },
+  {
+    key: '<folder>/pending-approval.json',
+    record: 'pending-approval',
+    writtenBy: 'shared/respond/approval-record.ts',
+    metadata: [META.finding, META.run],
+    meaning: "approve mode: the actions waiting for a person (type, parameters), the pod's UID, name and namespace as read, the evidence gate's status and the evidence URI, created and expiry times. Never collected again: the approved actions' evidence guard is judged from it. Its status is derived, objects never change: `pending` until `<folder>/approval/report.json` exists, then that report's `approval.status` (approved, denied, expired, refused). The decision has its own folder `<folder>/approval/` with the finding's claim protocol (claim-<n>.json, report.json, report.md): concurrent approval deliveries execute once, and its report.json closes the pending record.",
   },
   {
     key: '[<prefix>/]_ratelimit/<rule>/<UTC hour>/slots/<n>.json',

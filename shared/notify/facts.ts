@@ -40,8 +40,8 @@ export interface NotificationFacts {
   runId: string;
   links: NotificationLink[];
   /**
-   * Reserved for approval mode (not built yet): actions recorded as pending and the exact
-   * commands that approve or deny them. The formatters already render it when present.
+   * approve mode: actions recorded as pending and the exact commands that approve or deny
+   * them (shared/respond/stages/notify.ts pendingFacts). Every formatter renders it.
    */
   pending?: { actions: string[]; approve: string; deny: string; expiresAt?: string };
 }

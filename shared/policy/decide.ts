@@ -10,6 +10,7 @@
 // Protected namespaces: a matching rule still yields a plan (enrichment and evidence are
 // most valuable exactly when kube-system is compromised) but every action is withheld,
 // listed in `withheldActions` with the reason. No rule can act in a protected namespace.
+import { DEFAULT_APPROVAL } from './approval.js';
 import type { Incident } from '../finding/types.js';
 import { firstGlobMatch, globMatch } from './glob.js';
 import { isActionType } from './actions.js';
@@ -239,6 +240,7 @@ function buildPlan(rule: PolicyRule, index: number, i: Incident, policy: Policy)
   if (withheld.length > 0) plan.withheldActions = withheld;
   if (notes.length > 0) plan.notes = notes;
   if (rule.notify !== undefined) plan.notify = rule.notify.map((t) => ({ ...t }));
+  if (rule.mode === 'approve') plan.approval = { expiresAfterHours: rule.approval?.expiresAfterHours ?? DEFAULT_APPROVAL.expiresAfterHours, beforeApproval: [...(rule.approval?.beforeApproval ?? [])] };
   return plan;
 }
 

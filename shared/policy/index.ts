@@ -15,3 +15,4 @@ export {
 } from './schema.js';
 export { globMatch, globToRegExp } from './glob.js';
 export type * from './types.js';
+export { approvalSplit, approvedPlan, DEFAULT_APPROVAL, immediatePlan, waitsForApproval } from './approval.js';

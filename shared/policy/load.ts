@@ -3,6 +3,7 @@
 // Positions come from the yaml package's node ranges (via a LineCounter), so the error is
 // where the user has to type, also for unknown keys (the key itself) and missing keys
 // (the mapping that lacks them).
+import { waitsForApproval } from './approval.js';
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Document, type Node as YamlNode } from 'yaml';
 import { describeIssue, formatPath } from '../finding/issues.js';
 import { type Policy, policySchema } from './schema.js';
@@ -79,6 +80,9 @@ function warningsOf(policy: Policy, source: string): string[] {
   policy.rules.forEach((rule, i) => {
     const name = rule.name ?? `rules[${i}]`;
     if (rule.mode === 'enforce' && rule.actions.length === 0) out.push(`${source}: rule ${name} is enforce but has no actions`);
+    if (rule.mode === 'approve' && !rule.actions.some((a) => waitsForApproval(String(a['type']), { expiresAfterHours: 4, beforeApproval: rule.approval?.beforeApproval ?? [] }))) {
+      out.push(`${source}: rule ${name} is approve but no action waits for approval (everything runs at once, as in enforce)`);
+    }
     const { requireEvidence, evidenceGate } = evidenceGateOf(rule.requireEvidence ?? policy.requireEvidence);
     const destructive = rule.actions.some((a) => actionEntry(String(a['type']))?.destructive === true);
     if (destructive && requireEvidence && !rule.snapshot) {
@@ -88,7 +92,7 @@ function warningsOf(policy: Policy, source: string): string[] {
     if (destructive && requireEvidence && evidenceGate === 'stored') {
       out.push(`${source}: rule ${name} waits for a stored copy (requireEvidence: stored): a target that deletes its binary keeps its pod running; 'attempted' does not let it`);
     }
-    if (destructive && rule.mode === 'enforce' && !policy.snapshot.debugContainer.enabled) {
+    if (destructive && rule.mode !== 'dry-run' && !policy.snapshot.debugContainer.enabled) {
       out.push(`${source}: rule ${name} enforces without the trusted collector (snapshot.debugContainer.enabled: false): evidence is read with the container's own tools and no volatile state is kept`);
     }
   });

@@ -13,7 +13,9 @@ import type { Policy } from './schema.js';
 /** GKE cluster resources only (Cloud Run Threat Detection emits the same categories). */
 export const GKE_RESOURCE_PREFIX = '//container.googleapis.com/';
 export const DEFAULT_HANDLED_MARK_KEY = 'scc_responder_state';
-export const DEFAULT_HANDLED_MARK_VALUES: readonly string[] = ['triaged', 'contained', 'failed', 'reverted'];
+// The final states only (shared/record/marks.ts FINAL_MARK_STATES): awaiting-approval must
+// pass, so that a person's approval mark reaches the function.
+export const DEFAULT_HANDLED_MARK_VALUES: readonly string[] = ['triaged', 'contained', 'failed', 'reverted', 'denied', 'expired'];
 
 export interface FindingFilterOptions {
   /** Categories beyond the policy's (Terraform var.extra_finding_categories). */

@@ -3,7 +3,9 @@
 // The schema grows by adding optional keys with defaults, so older files keep loading;
 // a change that would alter the meaning of an existing file needs `version: 2`.
 import { z } from 'zod';
-import { policyActionSchemas } from './actions.js';
+import { ACTION_TYPES, policyActionSchemas, type ActionType } from './actions.js';
+
+const ACTION_TYPES_TUPLE = ACTION_TYPES as unknown as [ActionType, ...ActionType[]];
 
 /**
  * Namespaces no rule can act in, always (the policy's `protectedNamespaces` adds to them).
@@ -111,6 +113,25 @@ export const notifyTargetSchema = z
   })
   .meta({ description: 'Where to tell people about a finding this rule handled (best effort, after containment).' });
 
+/**
+ * approve mode's settings. beforeApproval may name destructive actions that are reversible
+ * enough to run at once (quarantinePod, cordonNode); never deletePod, which is what a person
+ * is asked to approve.
+ */
+export const approvalSchema = z
+  .strictObject({
+    expiresAfterHours: z.int().min(1).max(168).default(4).meta({ description: 'A pending approval expires after this many hours (1-168, default 4); a later approve or deny closes it as expired.' }),
+    beforeApproval: z
+      .array(z.enum(ACTION_TYPES_TUPLE))
+      .default([])
+      .meta({ description: 'Destructive actions of this rule that run at once instead of waiting (e.g. quarantinePod). deletePod may not be listed.' }),
+  })
+  .superRefine((a, ctx) => {
+    a.beforeApproval.forEach((t, i) => {
+      if (t === 'deletePod') ctx.addIssue({ code: 'custom', path: ['beforeApproval', i], message: 'deletePod cannot run before approval: it is what the approval is for' });
+    });
+  });
+
 export const ruleSchema = z
   .strictObject({
     name: z.string().regex(RULE_NAME, 'expected lower-case letters, digits and -, at most 63 characters').optional().meta({
@@ -119,7 +140,10 @@ export const ruleSchema = z
     description: z.string().optional(),
     match: matchSchema,
     exclude: excludeSchema.optional(),
-    mode: z.enum(['dry-run', 'enforce']).default('dry-run').meta({ description: 'dry-run reports what enforce would do without writing.' }),
+    mode: z.enum(['dry-run', 'enforce', 'approve']).default('dry-run').meta({
+      description: 'dry-run reports what enforce would do without writing. approve runs label/annotate (and approval.beforeApproval) at once and records the other actions as pending until a person sets the approval security mark.',
+    }),
+    approval: approvalSchema.optional().meta({ description: 'approve mode: what waits for approval and for how long.' }),
     enrich: z.boolean().default(true).meta({ description: 'Read cluster, node, pod, owners and logs.' }),
     snapshot: z.boolean().default(true).meta({ description: 'Copy the modified binary into the evidence store.' }),
     requireEvidence: requireEvidence.optional().meta({ description: 'Overrides the global requireEvidence for this rule (attempted | stored | true = attempted | false).' }),
@@ -141,6 +165,11 @@ export const ruleSchema = z
       const type = String(a['type']);
       if (seen.has(type)) ctx.addIssue({ code: 'custom', path: ['actions', i, 'type'], message: `${type} is listed twice` });
       seen.add(type);
+    });
+    if (rule.approval !== undefined && rule.mode !== 'approve') ctx.addIssue({ code: 'custom', path: ['approval'], message: `approval is only read in mode approve (this rule is ${rule.mode})` });
+    const listed = new Set(rule.actions.map((a) => String(a['type'])));
+    rule.approval?.beforeApproval.forEach((t, i) => {
+      if (!listed.has(t)) ctx.addIssue({ code: 'custom', path: ['approval', 'beforeApproval', i], message: `${t} is not one of this rule's actions` });
     });
   });
 

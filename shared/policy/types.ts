@@ -1,6 +1,22 @@
 // What the policy decides for one incident. decide() is pure; the pipeline executes the plan.
 
-export type Mode = 'dry-run' | 'enforce';
+/**
+ * dry-run: nothing written; enforce: every action at once; approve: non-destructive actions
+ * (and those the rule lists in approval.beforeApproval) at once, the rest recorded as pending
+ * until a person approves through the finding's security marks (shared/respond/approval.ts).
+ */
+export type Mode = 'dry-run' | 'enforce' | 'approve';
+
+/** How an action actually runs: approve mode runs its immediate actions as enforce. */
+export type ExecutionMode = Exclude<Mode, 'approve'>;
+
+/** The rule's approval settings (approve mode), defaults filled in. */
+export interface ApprovalSettings {
+  /** A pending decision is refused (closed as expired) this many hours after it was recorded. */
+  expiresAfterHours: number;
+  /** Destructive actions that run at once anyway (never deletePod). */
+  beforeApproval: ActionType[];
+}
 
 import type { ActionType } from './actions.js';
 import type { PodScope } from './pod-scope.js';
@@ -37,6 +53,8 @@ export interface ResponsePlan {
    */
   evidenceGate: EvidenceGate;
   actions: PlannedAction[];
+  /** approve mode only: which actions wait for a person and for how long. */
+  approval?: ApprovalSettings;
   /** Notification targets (channel + secret name) the rule lists; sent in the record stage. */
   notify?: { channel: 'slack' | 'googleChat' | 'pagerduty'; secret: string }[];
   maxActionsPerHour?: number;

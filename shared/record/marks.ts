@@ -32,6 +32,13 @@ export const MARK_KEYS = {
 
 export type MarkKey = (typeof MARK_KEYS)[keyof typeof MARK_KEYS];
 
+/**
+ * The one mark a person writes (approve mode): `approve:<run id>` or `deny:<run id>`, the run
+ * id of the pending record. Never written by the responder, so not in MARK_KEYS (marksFor
+ * writes every key of MARK_KEYS). Read only from SCC's copy of the finding, never the message.
+ */
+export const APPROVAL_MARK_KEY = 'scc_responder_approval';
+
 /** Every action's words for the table, e.g. `deleted | would-delete | pod-gone | delete-refused | delete-failed | ...`. */
 function actionWordList(): string {
   return ACTION_TYPES.map((t) => {
@@ -40,20 +47,65 @@ function actionWordList(): string {
   }).join(' | ');
 }
 
-export const MARKS_TABLE: readonly { key: MarkKey; meaning: string; values: string }[] = [
-  { key: MARK_KEYS.state, meaning: 'Where the response ended. Any of these values means "handled: do not act again".', values: 'triaged (read, evidence/report recorded, nothing changed in the cluster) | contained (a containment action took effect) | failed (a permanent failure ended the response; see the audit log) | reverted (`scc-responder undo` reverted what could be reverted; the action mark says what)' },
+export const MARKS_TABLE: readonly { key: MarkKey | typeof APPROVAL_MARK_KEY; meaning: string; values: string }[] = [
+  { key: MARK_KEYS.state, meaning: 'Where the response ended. Any of these values means "handled: do not act again" (awaiting-approval: until a person sets the approval mark).', values: 'triaged (read, evidence/report recorded, nothing changed in the cluster) | contained (a containment action took effect) | failed (a permanent failure ended the response; see the audit log) | reverted (`scc-responder undo` reverted what could be reverted; the action mark says what) | awaiting-approval (approve mode: destructive actions recorded as pending) | denied (a person denied the pending actions: nothing more was done) | expired (the approval came after the rule\'s approval.expiresAfterHours: nothing more was done). After an approval the state says what the executed actions did (contained, triaged or failed) and the mode mark says approve.' },
   { key: MARK_KEYS.action, meaning: 'What was done, per planned action, comma-separated in execution order. Dry-run never says deleted.', values: `${actionWordList()} | none (rule planned no action) | no-rule` },
   { key: MARK_KEYS.evidence, meaning: 'URI of the stored evidence object (the modified binary).', values: 'gs://bucket/... | file:///... | none' },
   { key: MARK_KEYS.hash, meaning: "The evidence copy's SHA-256 against the finding's.", values: 'matches | differs | partial-match | partial-differs | not-compared | no-evidence | withheld-by-target (the target deleted, faked or held back its binary: no copy that counts; containment went on)' },
   { key: MARK_KEYS.rule, meaning: 'The policy rule that decided.', values: 'rule name | none' },
-  { key: MARK_KEYS.mode, meaning: 'Mode the rule ran in.', values: 'dry-run | enforce' },
+  { key: MARK_KEYS.mode, meaning: 'Mode the rule ran in.', values: 'dry-run | enforce | approve' },
   { key: MARK_KEYS.run, meaning: 'Run id of the attempt that wrote the marks (the `run` field of its audit entries).', values: 'uuid' },
   { key: MARK_KEYS.confirmed, meaning: "Whether SCC's copy of the finding confirmed the message before anything was done (the function never acts unconfirmed; the CLI may, without SCC access).", values: 'scc | not-confirmed | unknown' },
   { key: MARK_KEYS.time, meaning: 'When the marks were written (UTC).', values: 'RFC 3339 timestamp' },
+  { key: APPROVAL_MARK_KEY, meaning: 'Written by a PERSON, never by the responder: approves or denies the pending actions of an awaiting-approval finding (read from SCC\'s copy only; the report and the notification carry the exact gcloud command).', values: 'approve:<run id> | deny:<run id> (the run mark of the awaiting-approval run)' },
 ];
 
-export const MARK_STATES = ['triaged', 'contained', 'failed', 'reverted'] as const;
+/**
+ * States after which nothing more happens to a finding: the notification filter drops them
+ * (shared/policy/scc-filter.ts, infra/variables.tf handled_mark_values). awaiting-approval is
+ * not among them: SCC must still deliver the update that carries a person's approval mark.
+ */
+export const FINAL_MARK_STATES = ['triaged', 'contained', 'failed', 'reverted', 'denied', 'expired'] as const;
+export const MARK_STATES = [...FINAL_MARK_STATES, 'awaiting-approval'] as const;
 export type MarkState = (typeof MARK_STATES)[number];
+
+/** A person's decision as the approval mark says it, or why the mark cannot be one. */
+export type ApprovalMark = { verb: 'approve' | 'deny'; runId: string } | { invalid: string };
+
+/** Reads the approval mark (case-insensitive key, as SCC compares them); undefined when absent. */
+export function approvalMarkOf(marks: Record<string, string> | undefined | null): ApprovalMark | undefined {
+  const entry = Object.entries(marks ?? {}).find(([k]) => k.toLowerCase() === APPROVAL_MARK_KEY);
+  if (entry === undefined) return undefined;
+  const value = String(entry[1]).trim();
+  const m = /^(approve|deny):([A-Za-z0-9-]{1,100})$/i.exec(value);
+  if (!m?.[1] || !m[2]) return { invalid: `the ${APPROVAL_MARK_KEY} mark ${JSON.stringify(value.slice(0, 120))} is not approve:<run id> or deny:<run id>` };
+  return { verb: m[1].toLowerCase() as 'approve' | 'deny', runId: m[2].toLowerCase() };
+}
+
+function stateOf(marks: Record<string, string>): string | undefined {
+  const entry = Object.entries(marks).find(([k]) => k.toLowerCase() === MARK_KEYS.state);
+  return entry === undefined ? undefined : String(entry[1]).trim().toLowerCase();
+}
+
+/** The finding waits for a person's decision (our awaiting-approval state), and carries one. */
+export function carriesApprovalDecision(marks: Record<string, string> | undefined | null): boolean {
+  return !!marks && stateOf(marks) === 'awaiting-approval' && approvalMarkOf(marks) !== undefined;
+}
+
+/**
+ * The marks that close or execute an approval (shared/respond/approval.ts): state, action,
+ * mode, run and time only; the evidence, hash, rule and confirmation marks of the run that
+ * collected the evidence stay as they are (the update mask names only these keys).
+ */
+export function approvalMarks(runId: string, state: MarkState, action: string, at: Date = new Date()): Record<string, string> {
+  return {
+    [MARK_KEYS.state]: state,
+    [MARK_KEYS.action]: markValue(action),
+    [MARK_KEYS.mode]: 'approve',
+    [MARK_KEYS.run]: markValue(runId),
+    [MARK_KEYS.time]: at.toISOString(),
+  };
+}
 
 /** The status words of a containment action's outcome (shared/contain ActionOutcome.status). */
 export type ActionStatusWord = 'done' | 'would-do' | 'refused' | 'skipped' | 'failed';
@@ -84,9 +136,11 @@ export interface MarkOutcome {
   runId: string;
   /** The rule that matched; undefined when none did. */
   rule?: string;
-  mode?: 'dry-run' | 'enforce';
+  mode?: 'dry-run' | 'enforce' | 'approve';
   /** Containment outcomes in execution order; empty or absent when the rule planned none. */
   actions?: readonly { type: string; status: ActionStatusWord }[];
+  /** approve mode: actions recorded as pending (state awaiting-approval, action word `<noun>-pending`). */
+  pending?: readonly string[];
   evidenceUri?: string;
   hash?: HashVerdict;
   /** A permanent failure ended the response (the message is acked with an ERROR entry). */
@@ -109,10 +163,11 @@ export function marksFor(outcome: MarkOutcome): Record<MarkKey, string> {
   }
   let action: string;
   if (outcome.rule === undefined) action = 'no-rule';
-  else if (actions.length === 0) action = 'none';
-  else action = actions.map(actionWord).join(',');
+  else if (actions.length === 0 && (outcome.pending ?? []).length === 0) action = 'none';
+  else action = [...actions.map(actionWord), ...(outcome.pending ?? []).map((t) => `${actionEntry(t)?.words.noun ?? t}-pending`)].join(',');
   const contained = actions.some((a) => a.status === 'done' && actionEntry(a.type)?.destructive === true);
-  const state: MarkState = outcome.failed ? 'failed' : contained ? 'contained' : 'triaged';
+  const waiting = (outcome.pending ?? []).length > 0;
+  const state: MarkState = outcome.failed ? 'failed' : waiting ? 'awaiting-approval' : contained ? 'contained' : 'triaged';
   const at = outcome.at === undefined ? new Date() : new Date(outcome.at);
   return {
     [MARK_KEYS.state]: state,
@@ -133,10 +188,11 @@ export function marksFor(outcome: MarkOutcome): Record<MarkKey, string> {
  */
 export function isHandled(existing: Record<string, string> | undefined | null): boolean {
   if (!existing) return false;
-  for (const [k, v] of Object.entries(existing)) {
-    if (k.toLowerCase() === MARK_KEYS.state && (MARK_STATES as readonly string[]).includes(String(v).trim().toLowerCase())) return true;
-  }
-  return false;
+  const state = stateOf(existing);
+  if (state === undefined || !(MARK_STATES as readonly string[]).includes(state)) return false;
+  // Waiting for a person: handled (our own marks' echo) until a decision mark is on it; the
+  // decision is then read from SCC's copy, never from the message (shared/respond/confirm.ts).
+  return !carriesApprovalDecision(existing);
 }
 
 /**

@@ -2,19 +2,25 @@
 // from SCC and the response acts on SCC's copy, re-decided by the policy. The function never
 // proceeds unconfirmed; the CLI (a person triaging a file they chose) proceeds without SCC
 // access and says so. Freshness: the function refuses an eventTime in the future or older
-// than the policy's window; the CLI warns.
+// than the policy's window; the CLI warns. The approval mark (approve mode) is read here, from
+// SCC's copy: the message's marks are attacker-writable and never decide anything.
 import { classifyError } from '../common/errors.js';
 import { compareWithScc, eventTimeProblem } from '../finding/confirm.js';
 import type { Incident } from '../finding/types.js';
 import type { Decision, ResponsePlan } from '../policy/types.js';
 import type { FindingReader, SccFindingCopy, SccSource } from '../ports.js';
-import { isHandled } from '../record/marks.js';
+import { approvalMarkOf, carriesApprovalDecision, isHandled, type ApprovalMark } from '../record/marks.js';
 
 export type Confirmation =
   /** SCC confirms: act on its copy with the plan decided on it. */
   | { status: 'confirmed'; incident: Incident; plan: ResponsePlan; warnings: string[] }
   /** Not confirmed: no cluster call, acked with a WARNING entry. */
   | { status: 'refused'; reasons: string[] }
+  /**
+   * approve mode: SCC's copy is awaiting-approval and carries a person's approval mark. The
+   * mark is read from SCC's copy only (the message's marks are attacker-writable).
+   */
+  | { status: 'approval'; incident: Incident; plan: ResponsePlan; mark: ApprovalMark; warnings: string[] }
   /** SCC's copy carries our marks: handled by an earlier run (loop safety). */
   | { status: 'already-handled' }
   /** SCC could not be asked right now: transient, the function asks for redelivery. */
@@ -41,7 +47,7 @@ export interface ConfirmationNote {
 }
 
 export function confirmationNote(c: Confirmation): ConfirmationNote | undefined {
-  if (c.status === 'confirmed') return { confirmed: true, notes: c.warnings };
+  if (c.status === 'confirmed' || c.status === 'approval') return { confirmed: true, notes: c.warnings };
   if (c.status === 'unconfirmed') return { confirmed: false, notes: [`finding NOT confirmed by SCC: ${c.reason}`, ...c.warnings] };
   return undefined;
 }
@@ -85,10 +91,12 @@ export async function confirmFinding(incident: Incident, deps: ConfirmDeps, sign
   if (!compared.confirmed) return { status: 'refused', reasons: compared.reasons };
   const scc = compared.incident;
   if (isHandled(scc.securityMarks)) return { status: 'already-handled' };
+  const mark = carriesApprovalDecision(scc.securityMarks) ? approvalMarkOf(scc.securityMarks) : undefined;
   const sccStale = eventTimeProblem(scc.eventTime, now, deps.maxEventAgeMs);
   if (sccStale && fn) return { status: 'refused', reasons: [`SCC's copy: ${sccStale}`] };
   if (sccStale && !warnings.includes(sccStale)) warnings.push(`SCC's copy: ${sccStale}`);
   const decision = deps.decide(scc);
   if (!decision.matched) return { status: 'refused', reasons: [`SCC's copy matches no rule: ${decision.reason}`] };
+  if (mark !== undefined) return { status: 'approval', incident: scc, plan: decision, mark, warnings };
   return { status: 'confirmed', incident: scc, plan: decision, warnings };
 }

@@ -1,5 +1,7 @@
 // handleMessage(): one delivered message, end to end, for both the function and the CLI.
 //   decode -> toIncident -> decide -> (already handled? duplicate in flight?) -> respond
+// approve mode: when SCC's confirmed copy is awaiting-approval and carries a person's
+// approval mark, the decision goes to shared/respond/approval.ts instead of respond().
 // Returns what to do with the message: ack (return) or retry (the function throws so
 // Pub/Sub redelivers). Nothing here throws for bad input: every rejection is classified,
 // logged once with a clear reason, and acked, so a poison message never loops.
@@ -17,12 +19,14 @@ import type { PipelineAdapters, RespondContext } from './pipeline.js';
 import { classifyError } from '../common/errors.js';
 import { raceAbort, startDeadline } from '../common/time.js';
 import { confirmationNote, type Confirmation } from './confirm.js';
+import { decideApproval } from './approval.js';
 
 export type Disposition =
   | 'rejected' // malformed message: acked with an ERROR entry
   | 'ignored' // valid, but no rule covers it (or not a GKE finding): acked with an INFO entry
   | 'already-handled' // our marks are on the finding (SCC re-notified after our own update)
   | 'not-confirmed' // SCC does not confirm the message (forged, stale, muted, inactive...): acked with a WARNING entry
+  | 'approval-refused' // an approval mark that cannot apply (another run, no pending record, invalid): acked with a WARNING entry
   | 'duplicate' // the same finding is being handled right now in this instance
   | 'handled'
   | 'partial'
@@ -74,6 +78,8 @@ export interface HandlerRuntime {
   deadlineMs?: number;
   /** Run again even when the finding was completed before (CLI --rerun). */
   rerun?: boolean;
+  /** Clock of the confirmation window and of an approval's expiry (tests replaying fixed times). */
+  now?: () => Date;
 }
 
 /**
@@ -126,7 +132,7 @@ export async function handleMessage(input: unknown, runtime: HandlerRuntime, dec
  * What a confirmation means for this delivery: a result to return now (not confirmed, SCC
  * unavailable, already handled), or the incident and plan to act on (SCC's copy, re-decided).
  */
-function confirmationGate(c: Confirmation, incident: Incident, plan: ResponsePlan, envelope: Envelope, audit: FindingAudit): { result: HandleResult } | { incident: Incident; plan: ResponsePlan } {
+function confirmationGate(c: Confirmation, incident: Incident, plan: ResponsePlan, envelope: Envelope, audit: FindingAudit): { result: HandleResult } | { incident: Incident; plan: ResponsePlan } | { approval: Extract<Confirmation, { status: 'approval' }> } {
   const base = { findingName: incident.findingName, incident, decision: plan, envelope };
   switch (c.status) {
     case 'refused': {
@@ -146,6 +152,9 @@ function confirmationGate(c: Confirmation, incident: Incident, plan: ResponsePla
       audit.warning(`finding NOT confirmed by SCC (proceeding on the file's copy): ${c.reason}`);
       for (const w of c.warnings) audit.warning(w);
       return { incident, plan };
+    case 'approval':
+      audit.info("finding confirmed by SCC: its copy carries a person's approval mark");
+      return { approval: c };
     case 'confirmed':
       audit.info('finding confirmed by SCC: acting on SCC\'s copy');
       for (const w of c.warnings) audit.warning(w);
@@ -177,6 +186,7 @@ async function runMatched(incident: Incident, plan: ResponsePlan, envelope: Enve
     const confirmation = await raceAbort(runtime.confirm(incident, plan), deadline?.signal);
     const gate = confirmationGate(confirmation, incident, plan, envelope, audit);
     if ('result' in gate) return gate.result;
+    if ('approval' in gate) return await decideApproval(gate.approval, { envelope, audit, runtime, ...(deadline ? { signal: deadline.signal } : {}) });
     ({ incident, plan } = gate);
     const note = confirmationNote(confirmation);
     const [adapters, base0] = await Promise.all([runtime.adapters(), runtime.respondContext()]);

@@ -9,7 +9,9 @@ import type { Incident } from '../finding/types.js';
 import type { ResponsePlan } from '../policy/types.js';
 import { buildPlaybookArtefacts } from '../enrich/playbook.js';
 import { findingFolder } from '../ledger/layout.js';
+import { ACTION_CATALOG } from '../policy/actions.js';
 import type { RespondContext } from './context.js';
+import { recordPending } from './approval-record.js';
 import { computeOutcome } from './outcome.js';
 import { loadPriorEffects, type EffectRecord } from './prior-effects.js';
 import { REPORT_SCHEMA_VERSION, type TriageReport } from './report.js';
@@ -57,12 +59,28 @@ export async function respond(incident: Incident, plan: ResponsePlan, ctx: Respo
   const actions = contained.result.outcomes;
   for (const o of actions) for (const warning of o.warnings) ctx.audit.warning(warning, { action: o.type });
   await recordEffectsTaken(folder, actions, ctx, now());
+  // approve mode: the destructive actions wait for a person (shared/respond/approval.ts).
+  const pending = await recordPending({ incident, plan, target: facts.target, evidence: facts.evidence, now: now() }, ctx);
+  if (pending.step) record(pending.step);
 
   const report = draftReport(incident, plan, ctx, { receivedAt, enriched, snapshot, actions, prior: await prior, steps });
+  if (pending.section) {
+    report.approval = pending.section;
+    report.outcome = withPending(report.outcome, report);
+  }
   record(...(await recordResult(report, ctx)));
-  report.outcome = computeOutcome(steps, actions, plan, report.priorEffects ?? []);
+  report.outcome = withPending(computeOutcome(steps, actions, plan, report.priorEffects ?? []), report);
   report.completedAt = now().toISOString();
   return report;
+}
+
+/** approve mode: the outcome's action words and summary also say what waits (as the marks do). */
+function withPending(outcome: TriageReport['outcome'], report: TriageReport): TriageReport['outcome'] {
+  const a = report.approval;
+  if (a?.status !== 'pending' || outcome.retry) return outcome;
+  const words = a.actions.map((x) => `${ACTION_CATALOG[x.type].words.noun}-pending`);
+  const action = [...(outcome.action === 'none' ? [] : [outcome.action]), ...words].join(',');
+  return { ...outcome, action, summary: `${outcome.summary}; waiting for approval: ${a.actions.map((x) => x.type).join(', ')} until ${a.expiresAt} (run ${a.pendingRunId})` };
 }
 
 /** Effects of earlier attempts (read while the cluster is located; best effort). */

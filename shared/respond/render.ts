@@ -106,6 +106,17 @@ function actionLines(r: TriageReport): Line[] {
   }));
 }
 
+/** approve mode: what waits for a person, until when, and the commands; or the decision. */
+function approvalLines(r: TriageReport): Line[] {
+  const a = r.approval;
+  if (!a) return [];
+  const what = a.actions.map((x) => x.type).join(', ');
+  const out: Line[] = [{ label: 'Approval', value: `${a.status}: ${what} (run ${a.pendingRunId}${a.pod ? `, pod uid ${a.pod.uid}` : ''}), expires ${a.expiresAt}${a.reason ? `; ${a.reason}` : ''}` }];
+  if (a.status === 'pending' && a.commands) out.push({ label: 'Approve with', value: a.commands.approve }, { label: 'Deny with', value: a.commands.deny });
+  if (a.approvedBy) out.push({ label: 'Approved by', value: a.approvedBy.principal ?? a.approvedBy.lookup });
+  return out;
+}
+
 function enrichmentLines(r: TriageReport): Line[] {
   const e = r.enrichment;
   if (!e) return [];
@@ -136,7 +147,7 @@ function sectionText(sections: readonly PlaybookSection[]): string[] {
 
 export function renderText(r: TriageReport): string {
   const out: string[] = ['SCC container responder: triage report', ''];
-  const all = [...headerLines(r), ...enrichmentLines(r), ...evidenceLines(r), ...actionLines(r)];
+  const all = [...headerLines(r), ...enrichmentLines(r), ...evidenceLines(r), ...actionLines(r), ...approvalLines(r)];
   const width = Math.max(...all.map((l) => l.label.length));
   for (const l of all) out.push(`${visibleLine(l.label).padEnd(width)}  ${visibleLine(l.value)}`);
   out.push(...sectionText(r.playbook.sections));
@@ -176,7 +187,10 @@ export function fence(text: string): string {
 export function renderMarkdown(r: TriageReport): string {
   const out: string[] = [`# Triage: ${md(r.incident.category)}`, ''];
   out.push('| | |', '|---|---|');
-  for (const l of [...headerLines(r), ...enrichmentLines(r), ...evidenceLines(r), ...actionLines(r)]) out.push(`| ${md(l.label)} | ${md(l.value)} |`);
+  for (const l of [...headerLines(r), ...enrichmentLines(r), ...evidenceLines(r), ...actionLines(r), ...approvalLines(r)]) out.push(`| ${md(l.label)} | ${md(l.value)} |`);
+  if (r.approval?.status === 'pending' && r.approval.commands) {
+    out.push('', '## Approval', '', `Waiting for a person until ${md(r.approval.expiresAt)}. Approve:`, '', fence(r.approval.commands.approve), '', 'Deny:', '', fence(r.approval.commands.deny));
+  }
   for (const sec of r.playbook.sections) {
     out.push('', `## Step ${sec.step}: ${md(sec.title)}`, '');
     for (const it of sec.items) {

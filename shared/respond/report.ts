@@ -7,7 +7,7 @@ import type { EnrichmentData } from '../enrich/types.js';
 import type { EvidenceResult } from '../evidence/types.js';
 import type { Envelope } from '../finding/decode.js';
 import type { Incident } from '../finding/types.js';
-import type { Decision } from '../policy/types.js';
+import type { Decision, PlannedAction } from '../policy/types.js';
 import type { EffectRecord } from './prior-effects.js';
 import type { StepResult } from '../common/step.js';
 import type { ConfirmationNote } from './confirm.js';
@@ -34,6 +34,34 @@ export interface ReportOutcome {
   failedSteps: string[];
 }
 
+/**
+ * approve mode: the pending actions and their decision. On the run that recorded them
+ * (status pending) and on the run that decided (approved, denied, expired, refused).
+ */
+export interface ApprovalSection {
+  status: 'pending' | 'approved' | 'denied' | 'expired' | 'refused';
+  /** The run that recorded the pending actions: the approval mark must name it. */
+  pendingRunId: string;
+  /** The actions waiting (or, once approved, executed) in execution order, with their parameters. */
+  actions: PlannedAction[];
+  /** The pod the approval covers, as read when the actions were recorded. */
+  pod?: { uid: string; namespace: string; name: string };
+  createdAt?: string;
+  expiresAt: string;
+  /** The exact commands that approve or deny (gcloud scc findings update-marks ...). */
+  commands?: { approve: string; deny: string };
+  /** Where the pending record is stored. */
+  record?: string;
+  /** Why it was refused, denied or expired, in one line. */
+  reason?: string;
+  /**
+   * Who set the approval mark. `principal` is filled when the Cloud Audit Logs lookup
+   * (shared/gcp findMarkAuthor, wired by the composition root) finds the UpdateSecurityMarks
+   * call; until then `lookup` says where the audit log holds it.
+   */
+  approvedBy?: { principal?: string; lookup: string };
+}
+
 export interface TriageReport {
   schemaVersion: typeof REPORT_SCHEMA_VERSION;
   responder: { name: string; version: string };
@@ -55,4 +83,6 @@ export interface TriageReport {
   priorEffects?: EffectRecord[];
   steps: StepResult[];
   outcome: ReportOutcome;
+  /** approve mode: what waits for a person, or what a person decided. */
+  approval?: ApprovalSection;
 }

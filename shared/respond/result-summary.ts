@@ -52,5 +52,7 @@ export function resultSummary(report: TriageReport, options: ResultSummaryOption
     actions: report.actions.map((a) => ({ type: a.type, mode: a.mode, status: a.status, detail: a.detail })),
     steps: report.steps.map((s) => ({ name: s.name, status: s.status, ...(s.failure ? { failure: s.failure } : {}), ...(s.reason ? { reason: s.reason } : {}) })),
     outcome: report.outcome,
+    // approve mode: what waits and the exact approve/deny commands, or the decision taken.
+    ...(report.approval ? { approval: report.approval } : {}),
   };
 }

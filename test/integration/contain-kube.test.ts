@@ -103,7 +103,7 @@ async function liveContext(ns: string, pod: string, p: ResponsePlan, over: Parti
     node,
     evidence: { stored: true, uri: 'memory://evidence/x/binary' },
     workloads: w,
-    mode: p.mode,
+    mode: p.mode === 'dry-run' ? 'dry-run' : 'enforce',
     clusterEnforcesNetworkPolicy: true,
     // Long enough for a busy machine; the tests that expect no replacement set their own bound.
     observeReplacementMs: 15_000,

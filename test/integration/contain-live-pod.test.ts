@@ -80,7 +80,7 @@ async function liveContext(ns: string, name: string, p: ResponsePlan, over: Part
     owners,
     evidence: { stored: true, uri: 'memory://evidence/x/binary' },
     workloads,
-    mode: p.mode,
+    mode: p.mode === 'dry-run' ? 'dry-run' : 'enforce',
     clusterEnforcesNetworkPolicy: true,
     observeReplacementMs: 0,
     ...over,

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadPolicy } from '../../shared/policy/load.js';
 import { sccFindingFilter } from '../../shared/policy/scc-filter.js';
-import { MARK_KEYS, MARK_STATES } from '../../shared/record/marks.js';
+import { FINAL_MARK_STATES, MARK_KEYS } from '../../shared/record/marks.js';
 
 const root = join(import.meta.dirname, '..', '..');
 const LOCALS = ['policy_categories', 'finding_categories', 'category_clause', 'handled_clauses', 'notification_filter'];
@@ -24,6 +24,14 @@ function terraformLocals(mainTf: string): string {
   }).join('\n');
 }
 
+/** handled_mark_values' default as written in infra/variables.tf. */
+function handledDefault(): string {
+  const tf = readFileSync(join(root, 'infra', 'variables.tf'), 'utf8');
+  const m = /variable "handled_mark_values" \{[\s\S]*?default\s*=\s*(\[[^\]]*\])/.exec(tf);
+  assert.ok(m?.[1], 'infra/variables.tf defines handled_mark_values with a default');
+  return m[1];
+}
+
 function evaluate(mainTf: string, policyYaml: string, extra: string[]): string {
   const dir = mkdtempSync(join(tmpdir(), 'scc-filter-tf-'));
   try {
@@ -31,7 +39,8 @@ function evaluate(mainTf: string, policyYaml: string, extra: string[]): string {
     writeFileSync(join(dir, 'main.tf'), [
       `variable "extra_finding_categories" { default = ${JSON.stringify(extra)} }`,
       'variable "handled_mark_key" { default = "scc_responder_state" }',
-      'variable "handled_mark_values" { default = ["triaged", "contained", "failed", "reverted"] }',
+      // The deployed default, read from infra/variables.tf (kept equal to FINAL_MARK_STATES below).
+      `variable "handled_mark_values" { default = ${handledDefault()} }`,
       // infra/scc.tf: with no CTD source pinned (the default) the filter has no parent clause.
       'variable "ctd_source" { default = null }',
       'locals {',
@@ -76,7 +85,8 @@ test('Terraform notification filter equals sccFindingFilter() for the same polic
   assert.match(ours, /^\(category = "Execution: Modified Malicious Binary Executed" OR category = "Reverse \\"Shell\\"" OR /);
   // The variable defaults above are the marks vocabulary the TypeScript side uses.
   assert.equal(MARK_KEYS.state, 'scc_responder_state');
-  assert.deepEqual([...MARK_STATES], ['triaged', 'contained', 'failed', 'reverted']);
+  assert.deepEqual([...FINAL_MARK_STATES], ['triaged', 'contained', 'failed', 'reverted', 'denied', 'expired']);
+  assert.deepEqual(JSON.parse(handledDefault()), [...FINAL_MARK_STATES], 'infra/variables.tf handled_mark_values = FINAL_MARK_STATES (not awaiting-approval)');
 });
 
 test('negative control: a Terraform filter that drifts (another resource prefix) no longer equals it', () => {

@@ -46,7 +46,7 @@ test('the filter: ACTIVE + no handled marks by default (the notification config)
   const since = new Date('2026-11-01T00:00:00Z');
   assert.equal(
     sccFindingFilter(POLICY),
-    `(category = "${MMB}") AND state = "ACTIVE" AND resource_name : "//container.googleapis.com/" AND -security_marks.marks.scc_responder_state = "triaged" AND -security_marks.marks.scc_responder_state = "contained" AND -security_marks.marks.scc_responder_state = "failed" AND -security_marks.marks.scc_responder_state = "reverted"`,
+    `(category = "${MMB}") AND state = "ACTIVE" AND resource_name : "//container.googleapis.com/" AND -security_marks.marks.scc_responder_state = "triaged" AND -security_marks.marks.scc_responder_state = "contained" AND -security_marks.marks.scc_responder_state = "failed" AND -security_marks.marks.scc_responder_state = "reverted" AND -security_marks.marks.scc_responder_state = "denied" AND -security_marks.marks.scc_responder_state = "expired"`,
   );
   assert.equal(backtestFilter({ policy: POLICY, since, filter: 'severity = "HIGH"' }), `(category = "${MMB}") AND resource_name : "//container.googleapis.com/" AND event_time >= "2026-11-01T00:00:00.000Z" AND (severity = "HIGH")`);
   assert.equal(backfillFilter({ policy: POLICY, since }), `${sccFindingFilter(POLICY)} AND event_time >= "2026-11-01T00:00:00.000Z"`);
@@ -106,8 +106,9 @@ test('csv rows quote commas and quotes; markdown escapes pipes', () => {
 
 test('the filter drops exactly the mark states the responder recognises as handled', async () => {
   const { DEFAULT_HANDLED_MARK_VALUES } = await import('../../shared/policy/scc-filter.js');
-  const { MARK_STATES } = await import('../../shared/record/marks.js');
-  assert.deepEqual([...DEFAULT_HANDLED_MARK_VALUES].sort(), [...MARK_STATES].sort());
+  const { FINAL_MARK_STATES } = await import('../../shared/record/marks.js');
+  // awaiting-approval passes the filter: a person's approval mark must reach the function.
+  assert.deepEqual([...DEFAULT_HANDLED_MARK_VALUES].sort(), [...FINAL_MARK_STATES].sort());
 });
 
 const WORKLOAD_POLICY = policyOf(`version: 1

@@ -20,7 +20,7 @@ function errorsOf(text: string): string[] {
 
 describe('loadPolicy errors carry line:column and path', () => {
   const rows: [string, string, string[]][] = [
-    ['wrong mode', 'version: 1\nrules:\n  - match:\n      categories: [x]\n    mode: enforc\n', ['policy.yaml:5:11 rules[0].mode: expected one of dry-run|enforce']],
+    ['wrong mode', 'version: 1\nrules:\n  - match:\n      categories: [x]\n    mode: enforc\n', ['policy.yaml:5:11 rules[0].mode: expected one of dry-run|enforce|approve']],
     ['unknown key points at the key', 'version: 1\nrequireEvidnce: false\nrules: []\n', ['policy.yaml:2:1 requireEvidnce: unknown key']],
     ['unknown key inside a rule', 'version: 1\nrules:\n  - match:\n      categories: [x]\n      sevrities: [HIGH]\n', ['policy.yaml:5:7 rules[0].match.sevrities: unknown key']],
     ['missing version points at the document', 'rules: []\n', ['policy.yaml:1:1 version: required']],

@@ -2,7 +2,7 @@
 // effect, keys/values obey SCC's constraints, and our own marks are recognised as "handled".
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { actionWord, isHandled, MARK_KEYS, MARKS_TABLE, marksFor } from '../../shared/record/marks.js';
+import { actionWord, APPROVAL_MARK_KEY, isHandled, MARK_KEYS, MARKS_TABLE, marksFor } from '../../shared/record/marks.js';
 import { apiVersionOf, marksResourceName, markValue, updateMarksRequest } from '../../shared/finding/security-marks.js';
 import { classifyError } from '../../shared/common/errors.js';
 
@@ -51,7 +51,8 @@ describe('marksFor', () => {
   test('every key written every time, all in the documented table, all valid for SCC', () => {
     const m = marksFor({ runId: 'r', rule: 'x' });
     assert.deepEqual(Object.keys(m).sort(), Object.values(MARK_KEYS).sort());
-    assert.deepEqual(MARKS_TABLE.map((r) => r.key).sort(), Object.values(MARK_KEYS).sort());
+    // Plus the one mark a person writes (approve mode), never written by marksFor.
+    assert.deepEqual(MARKS_TABLE.map((r) => r.key).sort(), [...Object.values(MARK_KEYS), APPROVAL_MARK_KEY].sort());
     for (const [k, v] of Object.entries(m)) {
       assert.match(k, /^[a-z0-9_]{1,256}$/);
       assert.ok(v.length >= 1 && v.length <= 4096 && v === v.trim());

@@ -7,7 +7,8 @@ import { executeActions, type ExecuteResult } from '../../contain/executor.js';
 import type { ActionContext, EvidenceStatus } from '../../contain/types.js';
 import type { Incident } from '../../finding/types.js';
 import { ACTION_CATALOG, isMetadataOnly } from '../../policy/actions.js';
-import type { ResponsePlan } from '../../policy/types.js';
+import { immediatePlan } from '../../policy/approval.js';
+import type { ExecutionMode, ResponsePlan } from '../../policy/types.js';
 import type { ClusterInfo, NodeView, OwnerView, Workloads } from '../../ports.js';
 import { signalOf, type RespondContext } from '../context.js';
 import type { TargetPod } from './target-pod.js';
@@ -24,6 +25,8 @@ interface Facts {
   owners?: OwnerView[];
   node?: NodeView;
   cluster?: ClusterInfo;
+  /** Executing an approval: the pod UID the person approved acting on. */
+  approvedPodUid?: string;
 }
 
 const NONE: ExecuteResult = { outcomes: [], steps: [] };
@@ -32,13 +35,14 @@ function admitted(ctx: RespondContext): Promise<void> {
   return ctx.admit ? ctx.admit() : Promise.resolve();
 }
 
-function actionContext(incident: Incident, plan: ResponsePlan, w: Workloads, facts: Facts, ctx: RespondContext): ActionContext {
+function actionContext(incident: Incident, plan: ResponsePlan & { mode: ExecutionMode }, w: Workloads, facts: Facts, ctx: RespondContext): ActionContext {
   const { target, cluster } = facts;
   return {
     incident,
     plan,
     ...(target.pod ? { pod: target.pod } : {}),
     ...(target.notFound ? { podNotFound: true } : {}),
+    ...(facts.approvedPodUid === undefined ? {} : { approvedPodUid: facts.approvedPodUid }),
     owners: facts.owners ?? [],
     ...(facts.node ? { node: facts.node } : {}),
     evidence: facts.evidence,
@@ -51,8 +55,10 @@ function actionContext(incident: Incident, plan: ResponsePlan, w: Workloads, fac
 }
 
 function run(incident: Incident, plan: ResponsePlan, w: Workloads, facts: Facts, ctx: RespondContext, now: () => Date): Promise<ExecuteResult> {
-  if (plan.actions.length === 0) return Promise.resolve(NONE);
-  return executeActions(actionContext(incident, plan, w, facts, ctx), { ...(ctx.adapters.limiter ? { limiter: ctx.adapters.limiter } : {}), now });
+  // approve mode: only the immediate actions run here (enforce); the pending ones are recorded.
+  const exec = immediatePlan(plan);
+  if (exec.actions.length === 0) return Promise.resolve(NONE);
+  return executeActions(actionContext(incident, exec, w, facts, ctx), { ...(ctx.adapters.limiter ? { limiter: ctx.adapters.limiter } : {}), now });
 }
 
 export function splitActions(plan: ResponsePlan): { early: ResponsePlan; late: ResponsePlan } {

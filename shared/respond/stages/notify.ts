@@ -62,10 +62,19 @@ export function notificationFacts(report: TriageReport, ctx: RespondContext): No
     verdict: report.outcome.verdict,
     summary: report.outcome.summary,
     actions: report.actions.map((a, n) => ({ type: a.type, status: statuses[n]?.status ?? a.status, detail: a.detail })),
-    contained: statuses.some((s) => s.status === 'done' && actionEntry(s.type)?.destructive === true),
+    // Waiting for approval is not contained (PagerDuty keeps the alert open), even after a quarantine ran at once.
+    contained: report.approval?.status !== 'pending' && statuses.some((s) => s.status === 'done' && actionEntry(s.type)?.destructive === true),
     runId: ctx.audit.runId,
     links: links(report, ctx),
+    ...pendingFacts(report),
   };
+}
+
+/** approve mode, waiting: what waits and the exact commands (facts.pending, rendered by every formatter). */
+function pendingFacts(report: TriageReport): Pick<NotificationFacts, 'pending'> {
+  const a = report.approval;
+  if (a?.status !== 'pending' || !a.commands) return {};
+  return { pending: { actions: a.actions.map((x) => x.type), approve: a.commands.approve, deny: a.commands.deny, expiresAt: a.expiresAt } };
 }
 
 async function send(target: Target, facts: NotificationFacts, ctx: RespondContext, signal: AbortSignal): Promise<Record<string, unknown>> {

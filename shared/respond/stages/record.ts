@@ -6,7 +6,8 @@
 import { runStep, skipped, type StepResult } from '../../common/step.js';
 import { raceAbort } from '../../common/time.js';
 import type { ActionOutcome } from '../../contain/types.js';
-import { marksFor } from '../../record/marks.js';
+import { approvalMarks, MARK_KEYS, marksFor, type MarkState } from '../../record/marks.js';
+import { actionEntry } from '../../policy/actions.js';
 import { resultMessage } from '../../record/result-publisher.js';
 import { signalOf, type RespondContext } from '../context.js';
 import { markHash } from '../outcome.js';
@@ -24,14 +25,29 @@ export async function recordEffectsTaken(folder: string, actions: readonly Actio
   });
 }
 
+/** Marks of a decision on pending actions: only state, action, mode, run, time (the first run's evidence marks stay). */
+function decisionMarks(report: TriageReport, ctx: RespondContext): Record<string, string> {
+  const approval = report.approval;
+  const status = approval?.status ?? 'approved';
+  const statuses = mergeStatuses(report.actions, report.priorEffects ?? []);
+  const executed = marksFor({ runId: ctx.audit.runId, rule: 'x', mode: 'enforce', actions: statuses, failed: report.steps.some((s) => s.status === 'failed' && s.failure === 'permanent' && s.name.startsWith('contain.')) });
+  // Executed (approved, or refused by the guards on the live pod): what the actions did.
+  if (status !== 'denied' && status !== 'expired') return approvalMarks(ctx.audit.runId, executed[MARK_KEYS.state] as MarkState, executed[MARK_KEYS.action] ?? 'none');
+  const words = (approval?.actions ?? []).map((a) => `${actionEntry(a.type)?.words.noun ?? a.type}-${status}`).join(',') || 'none';
+  return approvalMarks(ctx.audit.runId, status, words);
+}
+
 function marksStep(report: TriageReport, ctx: RespondContext): Promise<StepResult> {
   const marks = ctx.adapters.marks;
   if (!marks) return Promise.resolve(skipped('record.marks', 'SCC marks write-back is off (SCC_RESPONDER_MARKS)'));
   if (report.outcome.retry) return Promise.resolve(skipped('record.marks', 'a retry is coming: marks are written by the final attempt'));
   const plan = report.decision.matched ? report.decision : undefined;
   const evidenceUri = report.evidence && report.evidence.outcome !== 'failed' ? report.evidence.object.uri : undefined;
-  const values = marksFor({
-    runId: ctx.audit.runId,
+  const values = report.approval && report.approval.status !== 'pending' ? decisionMarks(report, ctx) : marksFor({
+    // Pending: the run mark names the run the approval mark must name (a retry of the first
+    // delivery keeps the first attempt's pending record, hence its run id).
+    runId: report.approval?.pendingRunId ?? ctx.audit.runId,
+    ...(report.approval ? { pending: report.approval.actions.map((a) => a.type) } : {}),
     ...(plan ? { rule: plan.rule, mode: ctx.forceDryRun ? 'dry-run' : plan.mode } : {}),
     actions: mergeStatuses(report.actions, report.priorEffects ?? []),
     ...(evidenceUri ? { evidenceUri } : {}),

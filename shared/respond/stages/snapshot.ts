@@ -20,7 +20,8 @@ export async function takeSnapshot(incident: Incident, plan: ResponsePlan, w: Wo
   const store = ctx.adapters.evidence;
   if (!store) return { step: skipped('snapshot', 'no evidence store configured (SCC_RESPONDER_EVIDENCE)') };
   // The trusted collector (an irreversible write to the pod) only where this run may write.
-  const policy = snapshotPolicyFor(ctx.settings.snapshot, ctx.forceDryRun ? 'cli-dry-run' : plan.mode);
+  // approve mode collects as enforce does: the evidence stored now is what an approval acts on later.
+  const policy = snapshotPolicyFor(ctx.settings.snapshot, ctx.forceDryRun ? 'cli-dry-run' : plan.mode === 'dry-run' ? 'dry-run' : 'enforce');
   let evidence: EvidenceResult | undefined;
   const step: StepResult = await runStep<EvidenceResult>(
     'snapshot',
