@@ -98,7 +98,7 @@ export function renderSummary(s: BacktestSummary, ctx: SummaryContext, format: B
     `${s.findings} findings read, ${s.handled} already handled (our marks), ${ctx.rejected} rejected by the decoder\n`,
     h('Findings per rule'), table(['rule', 'findings'], counts(s.byRule), f),
     h('Not handled by any rule'), table(['reason', 'findings'], counts(s.noMatch), f),
-    h('Actions planned'), table(['action', 'enforce', 'dry-run'], Object.entries(s.actions).sort().map(([a, n]) => [a, n.enforce, n.dryRun]), f),
+    h('Actions planned'), table(['action', 'enforce', 'approve', 'dry-run'], Object.entries(s.actions).sort().map(([a, n]) => [a, n.enforce, n.approve, n.dryRun]), f),
     h(ctx.live ? 'Refused, judged from the finding and, marked (live), on the live pod' : 'Refused, judged from the finding alone'), table(['guard', 'actions'], counts(s.refusals), f),
     ...(ctx.live ? [h('Nothing to do on the live cluster (skipped)'), table(['guard', 'actions'], counts(s.skipped), f), h('Not judged on the live cluster'), table(['reason', 'findings'], counts(s.notJudged), f)] : []),
     h(ctx.live ? 'Not judged: need the snapshot or the shared store (or a live pod that could not be read)' : 'Not judged: need the live pod, the snapshot or the shared store'), table(['guard', 'actions'], counts(s.undecided), f),

@@ -80,7 +80,8 @@ export function liveGuardContext(incident: Incident, plan: ResponsePlan, facts: 
     owners: facts.owners,
     ...(facts.node === undefined ? {} : { node: facts.node }),
     evidence: { stored: false, reason: 'a backtest collects no evidence' },
-    mode: plan.mode,
+    // An approve rule's actions run as enforce once approved: judge them so.
+    mode: plan.mode === 'dry-run' ? 'dry-run' : 'enforce',
     ...(protectedNamespaces === undefined ? {} : { protectedNamespaces }),
   };
 }

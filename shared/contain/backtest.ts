@@ -61,8 +61,8 @@ export interface BacktestSummary {
   byRule: Record<string, number>;
   /** NoMatch code -> findings. */
   noMatch: Record<string, number>;
-  /** Action type -> planned count, split by the rule's mode. */
-  actions: Record<string, { enforce: number; dryRun: number }>;
+  /** Action type -> planned count, split by the rule's mode (approve: runs at once or after a person's approval, as the rule's `approval` says). */
+  actions: Record<string, { enforce: number; approve: number; dryRun: number }>;
   /** Guard -> actions it refuses (withheld actions count as protected-namespace; `<guard> (live)` when judged on the live pod). */
   refusals: Record<string, number>;
   /** `<guard> (live)` -> actions with nothing to do on the live cluster (the pod is gone, already terminating, the node cordoned). */
@@ -146,9 +146,9 @@ export class BacktestAccumulator {
     }
     bump(this.s.byRule, d.rule);
     for (const a of d.actions) {
-      const entry = (this.s.actions[a.type] ??= { enforce: 0, dryRun: 0 });
-      if (d.mode === 'enforce') entry.enforce += 1;
-      else entry.dryRun += 1;
+      const entry = (this.s.actions[a.type] ??= { enforce: 0, approve: 0, dryRun: 0 });
+      if (d.mode === 'dry-run') entry.dryRun += 1;
+      else entry[d.mode] += 1;
     }
     if (d.withheldActions?.length) bump(this.s.refusals, 'protected-namespace', d.withheldActions.length);
     if (row.live?.judged === false) bump(this.s.notJudged, row.live.cause ?? row.live.reason);

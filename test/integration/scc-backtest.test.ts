@@ -99,7 +99,7 @@ rules:
     match:
       categories: ["Execution: Modified Malicious Binary Executed", "Execution: Added Malicious Binary Executed"]
       projects: ["acme-shop-prod"]
-    mode: enforce
+    mode: approve
     snapshot: false
     actions:
       - type: quarantinePod
@@ -145,7 +145,7 @@ function expected(findings: SeededFinding[], version: 'v1' | 'v2') {
   const byRule: Record<string, number> = {};
   const noMatch: Record<string, number> = {};
   const refusals: Record<string, number> = {};
-  const actions: Record<string, { enforce: number; dryRun: number }> = {};
+  const actions: Record<string, { enforce: number; approve: number; dryRun: number }> = {};
   const demands: Demand[] = [];
   const sources: Record<string, number> = {};
   let handled = 0;
@@ -158,8 +158,8 @@ function expected(findings: SeededFinding[], version: 'v1' | 'v2') {
     if (!d.matched) { noMatch[d.code ?? '?'] = (noMatch[d.code ?? '?'] ?? 0) + 1; continue; }
     byRule[d.rule] = (byRule[d.rule] ?? 0) + 1;
     for (const a of d.actions) {
-      const e = (actions[a.type] ??= { enforce: 0, dryRun: 0 });
-      if (d.mode === 'enforce') e.enforce += 1; else e.dryRun += 1;
+      const e = (actions[a.type] ??= { enforce: 0, approve: 0, dryRun: 0 });
+      if (d.mode === 'enforce') e.enforce += 1; else if (d.mode === 'approve') e.approve += 1; else e.dryRun += 1;
     }
     if (d.withheldActions?.length) refusals['protected-namespace'] = (refusals['protected-namespace'] ?? 0) + d.withheldActions.length;
     const preview = previewGuards(incident, d, { protectedNamespaces: policy.protectedNamespaces });

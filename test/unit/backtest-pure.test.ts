@@ -80,7 +80,7 @@ test('limit replay: per namespace then per rule (narrowest first), per UTC hour,
   assert.equal(s.findings, 6);
   assert.equal(s.handled, 1);
   assert.deepEqual(s.byRule, { del: 5 });
-  assert.deepEqual(s.actions, { labelPod: { enforce: 5, dryRun: 0 }, deletePod: { enforce: 5, dryRun: 0 } });
+  assert.deepEqual(s.actions, { labelPod: { enforce: 5, approve: 0, dryRun: 0 }, deletePod: { enforce: 5, approve: 0, dryRun: 0 } });
   const rule = s.limits.find((l) => l.scope === 'rule');
   // Narrowest first, as the executor: what a namespace budget degraded never reaches the rule's.
   assert.deepEqual(rule, { rule: 'del', scope: 'rule', limit: 2, windows: 2, demanded: 4, degraded: 1 });
