@@ -223,7 +223,7 @@ export async function buildAdapters(config: ResponderConfig, env: NodeJS.Process
   const notify = await notifier(config, env);
   return {
     ...(typeof directory === 'string' ? { noClusterAccessReason: directory } : { directory }),
-    ...(logs ? { logs } : {}),
+    ...(logs ? { logs, markAuthors: logs } : {}),
     ...(evidence ? { evidence } : {}),
     ...(marks ? { marks } : {}),
     ...(publisher ? { publisher } : {}),

@@ -20,7 +20,6 @@ import { runStep, type StepResult } from '../common/step.js';
 import { raceAbort, withTimeout } from '../common/time.js';
 import { buildPlaybookArtefacts } from '../enrich/playbook.js';
 import type { Envelope } from '../finding/decode.js';
-import { approvalAuditLink } from '../finding/approval-commands.js';
 import type { Incident } from '../finding/types.js';
 import { findingKeys } from '../ledger/layout.js';
 import { approvedPlan } from '../policy/approval.js';
@@ -31,6 +30,7 @@ import { inProgressError, type Finish } from '../record/idempotency.js';
 import type { ApprovalMark } from '../record/marks.js';
 import { readReport } from '../record/report-object.js';
 import { approvalSection, readPendingApproval, type PendingApproval } from './approval-record.js';
+import { lookUpApprover } from './approver.js';
 import { signalOf, type RespondContext } from './context.js';
 import type { HandleResult, HandlerRuntime } from './handle.js';
 import { computeOutcome } from './outcome.js';
@@ -177,10 +177,8 @@ async function runDecision(incident: Incident, plan: ResponsePlan, record: Pendi
       ctx.audit.step(s);
     }
   };
-  // HOOK approvedBy: the composition root may fill `principal` from Cloud Audit Logs (the
-  // UpdateSecurityMarks call's principal; shared/gcp findMarkAuthor, written elsewhere).
-  // Until it is wired, the report says where the audit log holds it.
-  const decidedBy = { lookup: `see Cloud Audit Logs: ${approvalAuditLink(incident.findingName)}` };
+  // Who set the mark: looked up while the actions run, awaited after them (approver.ts).
+  const approver = lookUpApprover(incident, record, ctx);
   let actions: TriageReport['actions'] = [];
   let section: ApprovalSection;
   if (decided === 'approved') {
@@ -188,11 +186,11 @@ async function runDecision(incident: Incident, plan: ResponsePlan, record: Pendi
     record1(...executed.steps);
     actions = executed.actions;
     const s = executedStatus(actions);
-    section = approvalSection(record, s.status, { approvedBy: decidedBy, ...(s.reason ? { reason: s.reason } : {}) });
+    section = approvalSection(record, s.status, { approvedBy: await approver, ...(s.reason ? { reason: s.reason } : {}) });
   } else {
     const reason = decided === 'expired' ? `the approval came after the pending record expired (${record.expiresAt}): nothing was done` : 'a person denied the pending actions: nothing was done';
     ctx.audit.warning(reason, { pendingRun: record.runId });
-    section = approvalSection(record, decided, { reason, approvedBy: decidedBy });
+    section = approvalSection(record, decided, { reason, approvedBy: await approver });
   }
   const decision: ResponsePlan = { ...plan, actions: record.actions };
   const report: TriageReport = {

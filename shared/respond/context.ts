@@ -3,7 +3,7 @@
 import type { ActionLimiter } from '../contain/limiter.js';
 import type { CollectorInfo, SnapshotPolicy } from '../evidence/types.js';
 import type { Envelope } from '../finding/decode.js';
-import type { ClusterDirectory, EvidenceStore, FindingMarks, FindingReader, LogSearch, NotifySecrets, ResultPublisher, WebhookPoster } from '../ports.js';
+import type { ClusterDirectory, EvidenceStore, FindingMarks, FindingReader, LogSearch, MarkAuthorLookup, NotifySecrets, ResultPublisher, WebhookPoster } from '../ports.js';
 import type { ConfirmationNote } from './confirm.js';
 import type { ResultSummaryOptions } from './result-summary.js';
 import type { FindingAudit } from '../record/audit-log.js';
@@ -13,6 +13,8 @@ export interface PipelineAdapters {
   /** Why there is no directory (shown as the reason the cluster steps are skipped). */
   noClusterAccessReason?: string;
   logs?: LogSearch;
+  /** Approval mode: who set the approval mark (Cloud Audit Logs); never rejects. */
+  markAuthors?: MarkAuthorLookup;
   evidence?: EvidenceStore;
   marks?: FindingMarks;
   publisher?: ResultPublisher;

@@ -21,6 +21,7 @@ import { handleMessage } from '../../shared/respond/handle.js';
 import { captureAudit, OPERATION } from '../support/audit-capture.js';
 import { freshFinding, listenOnLoopback, postStructured, structuredEvent } from '../support/cloudevents.js';
 import { DEPLOY_POD, NS } from '../support/fake-kube-world.js';
+import type { FakeLogEntry } from '../support/fake-logging.js';
 import { BUCKET, RESULTS_TOPIC, startStack, type Stack } from '../support/stack.js';
 import { startWebhookReceiver, type WebhookReceiver } from '../support/webhook-receiver.js';
 
@@ -226,6 +227,7 @@ test('the echo of our own awaiting-approval marks is acknowledged: nothing done'
 test('approve: exactly one DELETE with the recorded UID precondition, evidence not collected again; the replay changes nothing', async () => {
   const p = await firstDelivery();
   const msg = setDecision(p, `approve:${p.runId}`);
+  stack.world.logging.entries.push(approvalAuditEntry(p.findingName, `approve:${p.runId}`, 'alice@example.com'));
   assert.ok((await deliver(msg)) < 300);
   const deletes = podDeletes(p.writesAt);
   assert.equal(deletes.length, 1, JSON.stringify(deletes));
@@ -240,9 +242,10 @@ test('approve: exactly one DELETE with the recorded UID precondition, evidence n
   assert.ok(marks['scc_responder_evidence']?.startsWith('gs://'), "the first run's evidence mark stays");
   const report = objectsOf(p.findingId).find((o) => o.endsWith('/approval/report.json'));
   assert.ok(report, 'the decision report closes the pending record');
-  const stored = JSON.parse((await stack.gcs.read(BUCKET, report)).toString('utf8')) as { approval: { status: string; approvedBy: { lookup: string } } };
+  const stored = JSON.parse((await stack.gcs.read(BUCKET, report)).toString('utf8')) as { approval: { status: string; approvedBy: { principal?: string; lookup: string } } };
   assert.equal(stored.approval.status, 'approved');
-  assert.match(stored.approval.approvedBy.lookup, /^see Cloud Audit Logs: https:\/\/console\.cloud\.google\.com\/logs\/query;query=.*UpdateSecurityMarks/);
+  assert.equal(stored.approval.approvedBy.principal, 'alice@example.com', 'the principal of the UpdateSecurityMarks call that set this approval, from the audit log');
+  assert.match(stored.approval.approvedBy.lookup, /^Cloud Audit Logs entry of .*: https:\/\/console\.cloud\.google\.com\/logs\/query;query=.*UpdateSecurityMarks/);
   assert.equal((await publishedFor(p.findingName)).length, 2, 'first run and approval each publish once');
 
   // Replayed approval (the same message again, after completion): SCC's copy says contained.
@@ -324,6 +327,12 @@ test('deny: marks denied, an audit entry, nothing touched', async () => {
   assert.equal(marks['scc_responder_state'], 'denied');
   assert.equal(marks['scc_responder_action'], 'delete-denied');
   assert.ok(entriesOf(p.findingName).some((e) => String(e['message']).includes('denied')));
+  // No audit entry for this mark (Data Access logs off): no principal, the reason and the link instead.
+  const report = objectsOf(p.findingId).find((o) => o.endsWith('/approval/report.json'));
+  assert.ok(report);
+  const stored = JSON.parse((await stack.gcs.read(BUCKET, report)).toString('utf8')) as { approval: { approvedBy: { principal?: string; lookup: string } } };
+  assert.equal(stored.approval.approvedBy.principal, undefined);
+  assert.match(stored.approval.approvedBy.lookup, /Data Access[\s\S]*see Cloud Audit Logs: https:\/\/console\.cloud\.google\.com\/logs\/query/);
 });
 
 test('expiry: an approval after expiresAfterHours closes the record as expired, nothing touched', async () => {
@@ -400,3 +409,16 @@ test('a replaced pod (same name, new UID) is refused and recorded: no DELETE', a
   assert.equal(stack.scc.marksOf(p.findingName)?.['scc_responder_action'], 'delete-refused');
 });
 
+/** The Data Access audit entry SCC writes when a person sets the approval mark (what findMarkAuthor reads). */
+function approvalAuditEntry(findingName: string, value: string, principal: string): FakeLogEntry {
+  const method = 'google.cloud.securitycenter.v1.SecurityCenter.UpdateSecurityMarks';
+  const parent = findingName.split('/').slice(0, 2).join('/');
+  return {
+    logName: `${parent}/logs/cloudaudit.googleapis.com%2Fdata_access`,
+    resource: { type: 'audited_resource', labels: { service: 'securitycenter.googleapis.com', method } },
+    timestamp: new Date().toISOString(),
+    severity: 'NOTICE',
+    audit: { serviceName: 'securitycenter.googleapis.com', methodName: method, resourceName: `${findingName}/securityMarks`, principalEmail: principal },
+    request: { '@type': 'type.googleapis.com/google.cloud.securitycenter.v1.UpdateSecurityMarksRequest', securityMarks: { name: `${findingName}/securityMarks`, marks: { scc_responder_approval: value } }, updateMask: 'marks.scc_responder_approval' },
+  };
+}
