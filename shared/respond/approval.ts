@@ -26,11 +26,11 @@ import { approvedPlan } from '../policy/approval.js';
 import type { ResponsePlan } from '../policy/types.js';
 import type { EvidenceStore, Workloads } from '../ports.js';
 import type { FindingAudit } from '../record/audit-log.js';
-import { inProgressError, type Finish } from '../record/idempotency.js';
+import { inProgressError, type ClaimRecord, type Finish, type Idempotency } from '../record/idempotency.js';
 import type { ApprovalMark } from '../record/marks.js';
 import { readReport } from '../record/report-object.js';
 import { approvalSection, readPendingApproval, type PendingApproval } from './approval-record.js';
-import { lookUpApprover } from './approver.js';
+import { lookUpApprover, type ApprovedBy } from './approver.js';
 import { signalOf, type RespondContext } from './context.js';
 import type { HandleResult, HandlerRuntime } from './handle.js';
 import { computeOutcome } from './outcome.js';
@@ -93,34 +93,73 @@ export async function decideApproval(c: ApprovalConfirmation, deps: ApprovalDeps
     return { disposition: 'already-handled', retry: false, message: gate.closed, ...common };
   }
   const ctx: RespondContext = { ...base, adapters, audit: deps.audit, envelope: deps.envelope, confirmation: { confirmed: true, notes: c.warnings }, ...(deps.signal ? { signal: deps.signal } : {}) };
-  const idem = await deps.runtime.idempotency();
-  const input = { findingName: incident.findingName, folder: findingKeys(incident).approvalFolder, runId: deps.audit.runId };
+  const run = await decideUnderClaim({ incident, plan, record: gate.record, decided: gate.decided, by: 'mark', folder: findingKeys(incident).approvalFolder, idem: await deps.runtime.idempotency(), ctx });
+  if (run.status === 'already-completed') return { disposition: 'already-handled', retry: false, message: 'approval already handled', ...common };
+  if (run.status === 'in-progress') return { disposition: 'retry', retry: true, message: run.message, ...common };
+  const report = run.report;
+  if (run.shared) return { disposition: report.outcome.retry ? 'retry' : 'duplicate', retry: report.outcome.retry, message: `duplicate approval delivery handled by a concurrent run: ${report.outcome.summary}`, ...common, report };
+  const stored = run.stored ? { stored: run.stored } : {};
+  return { disposition: report.outcome.verdict, retry: report.outcome.retry, message: report.outcome.summary, ...common, report, ...stored };
+}
+
+/** Who closes the pending record: a person's mark (a delivery of the function) or the expiry sweep (`scc-responder approvals --expire`). */
+export type DecidedBy = 'mark' | 'sweep';
+
+export interface DecisionInput {
+  incident: Incident;
+  plan: ResponsePlan;
+  record: PendingApproval;
+  decided: Decided;
+  by: DecidedBy;
+  /** `<folder>/approval`: the decision's claims and its report.json (the record's closing). */
+  folder: string;
+  idem: Idempotency;
+  ctx: RespondContext;
+}
+
+export type DecisionRun =
+  /** The decision's report.json exists: closed by an earlier decision; nothing done. */
+  | { status: 'already-completed' }
+  /** Another run holds the approval claim (a delivery deciding, or a sweep): nothing done. */
+  | { status: 'in-progress'; holder: ClaimRecord; message: string }
+  | { status: 'decided'; report: TriageReport; shared: boolean; stored?: { json: string; markdown?: string } };
+
+/**
+ * One decision on the pending record under its claim protocol (<folder>/approval/): an
+ * approval delivery and the expiry sweep both go through here, so a delivery racing the
+ * sweep either executes or expires the record, never both. Writes the summary audit entry.
+ */
+export async function decideUnderClaim(d: DecisionInput): Promise<DecisionRun> {
+  const { incident, plan, ctx } = d;
+  const input = { findingName: incident.findingName, folder: d.folder, runId: ctx.audit.runId };
   const finish = (r: TriageReport): Finish => (r.outcome.retry ? { release: r.outcome.summary } : { complete: { report: r, markdown: renderMarkdown(r) } });
   const work = (): Promise<TriageReport> => {
-    const p = runDecision(incident, plan, gate.record, gate.decided, ctx);
-    return deps.signal ? raceAbort(p, deps.signal) : p;
+    const p = runDecision(d);
+    return ctx.signal ? raceAbort(p, ctx.signal) : p;
   };
-  const result = await idem.run(input, work, finish);
+  const result = await d.idem.run(input, work, finish);
   if (result.status === 'already-completed') {
-    deps.audit.summary({ verdict: 'duplicate', action: 'none', outcome: 'completed', details: { reason: 'the approval was decided by an earlier delivery' } }, 'approval already handled (its report object exists)');
-    return { disposition: 'already-handled', retry: false, message: 'approval already handled', ...common };
+    ctx.audit.summary({ verdict: 'duplicate', action: 'none', outcome: 'completed', details: { reason: 'the approval was decided by an earlier run' } }, 'approval already handled (its report object exists)');
+    return { status: 'already-completed' };
   }
   if (result.status === 'in-progress') {
     const err = inProgressError(incident.findingName, result.holder);
-    deps.audit.summary({ verdict: 'retry', action: 'none', outcome: 'retry', details: { reason: err.message } }, err.message);
-    return { disposition: 'retry', retry: true, message: err.message, ...common };
+    // The function asks for a redelivery; the sweep leaves the record to the holder (its next run looks again).
+    const summary = d.by === 'sweep' ? { verdict: 'skipped', outcome: 'completed' as const } : { verdict: 'retry', outcome: 'retry' as const };
+    ctx.audit.summary({ ...summary, action: 'none', details: { reason: err.message } }, err.message);
+    return { status: 'in-progress', holder: result.holder, message: err.message };
   }
   const report = result.value;
-  if (result.shared) return { disposition: report.outcome.retry ? 'retry' : 'duplicate', retry: report.outcome.retry, message: `duplicate approval delivery handled by a concurrent run: ${report.outcome.summary}`, ...common, report };
+  if (result.shared) return { status: 'decided', report, shared: true };
   const approval = report.approval;
-  deps.audit.summary({
+  ctx.audit.summary({
     verdict: report.outcome.verdict, action: report.outcome.action, outcome: report.outcome.retry ? 'retry' : report.outcome.verdict === 'failed' ? 'failed' : 'completed',
     rule: plan.rule, mode: 'approve', durations: Object.fromEntries(report.steps.map((s) => [s.name, s.durationMs])),
     ...(approval?.status === 'expired' || approval?.status === 'refused' ? { severity: 'WARNING' as const } : {}),
-    details: { approval: approval?.status, pendingRun: approval?.pendingRunId, approvedBy: approval?.approvedBy, failedSteps: report.outcome.failedSteps },
+    details: { approval: approval?.status, pendingRun: approval?.pendingRunId, approvedBy: approval?.approvedBy, failedSteps: report.outcome.failedSteps, closedBy: d.by },
   }, report.outcome.summary);
   const stored = result.stored ? { stored: { json: result.stored.json.uri, ...(result.stored.markdown ? { markdown: result.stored.markdown.uri } : {}) } } : {};
-  return { disposition: report.outcome.verdict, retry: report.outcome.retry, message: report.outcome.summary, ...common, report, ...stored };
+  return { status: 'decided', report, shared: false, ...stored };
 }
 
 /** Executes exactly the pending actions on the live pod (approve), with every guard again. */
@@ -166,8 +205,23 @@ function executedStatus(actions: TriageReport['actions']): { status: ApprovalSec
   return replaced ? { status: 'refused', reason: replaced.reason } : { status: 'approved' };
 }
 
+/** Why a denied or expired record was closed, in one line (report, audit, notification). */
+function closingReason(record: PendingApproval, decided: Exclude<Decided, 'approved'>, by: DecidedBy): string {
+  if (decided === 'denied') return 'a person denied the pending actions: nothing was done';
+  if (by === 'sweep') return `no decision came before the pending record expired (${record.expiresAt}): closed by the expiry sweep (scc-responder approvals --expire), nothing was done`;
+  return `the approval came after the pending record expired (${record.expiresAt}): nothing was done`;
+}
+
+/** Closes a record without acting (deny, expiry): the one place both the function and the sweep close it. */
+async function closeUnacted(d: DecisionInput, decided: Exclude<Decided, 'approved'>, approver: Promise<ApprovedBy> | undefined): Promise<ApprovalSection> {
+  const reason = closingReason(d.record, decided, d.by);
+  d.ctx.audit.warning(reason, { pendingRun: d.record.runId });
+  return approvalSection(d.record, decided, { reason, ...(approver ? { approvedBy: await approver } : {}) });
+}
+
 /** One decision: executed (approve) or closed (deny, expiry); then marks, results topic, notifications. */
-async function runDecision(incident: Incident, plan: ResponsePlan, record: PendingApproval, decided: Decided, ctx: RespondContext): Promise<TriageReport> {
+async function runDecision(d: DecisionInput): Promise<TriageReport> {
+  const { incident, plan, record, decided, ctx } = d;
   const now = ctx.now ?? (() => new Date());
   const receivedAt = now().toISOString();
   const steps: StepResult[] = [];
@@ -177,8 +231,9 @@ async function runDecision(incident: Incident, plan: ResponsePlan, record: Pendi
       ctx.audit.step(s);
     }
   };
-  // Who set the mark: looked up while the actions run, awaited after them (approver.ts).
-  const approver = lookUpApprover(incident, record, ctx);
+  // Who set the mark: looked up while the actions run, awaited after them (approver.ts). The
+  // sweep closes a record nobody marked: there is nobody to look up.
+  const approver = d.by === 'mark' ? lookUpApprover(incident, record, ctx) : undefined;
   let actions: TriageReport['actions'] = [];
   let section: ApprovalSection;
   if (decided === 'approved') {
@@ -186,11 +241,9 @@ async function runDecision(incident: Incident, plan: ResponsePlan, record: Pendi
     record1(...executed.steps);
     actions = executed.actions;
     const s = executedStatus(actions);
-    section = approvalSection(record, s.status, { approvedBy: await approver, ...(s.reason ? { reason: s.reason } : {}) });
+    section = approvalSection(record, s.status, { ...(approver ? { approvedBy: await approver } : {}), ...(s.reason ? { reason: s.reason } : {}) });
   } else {
-    const reason = decided === 'expired' ? `the approval came after the pending record expired (${record.expiresAt}): nothing was done` : 'a person denied the pending actions: nothing was done';
-    ctx.audit.warning(reason, { pendingRun: record.runId });
-    section = approvalSection(record, decided, { reason, approvedBy: await approver });
+    section = await closeUnacted(d, decided, approver);
   }
   const decision: ResponsePlan = { ...plan, actions: record.actions };
   const report: TriageReport = {
