@@ -5,6 +5,7 @@
 //   policy check P [F] validate a policy file and show what it decides for each finding file
 //   policy schema      print the policy file's JSON Schema
 //   undo FINDING_NAME  revert what the responder did and can be reverted (functions/cli/undo.ts)
+//   approvals          list pending approvals; --expire closes those nobody decided (functions/cli/approvals.ts)
 //   policy backtest P  what the policy would have done for the organization's findings in SCC
 //   backfill           publish unhandled ACTIVE findings from before the deploy to the findings topic
 // Exit codes: 0 ok, 2 bad input (usage, malformed message, invalid policy), 1 failure.
@@ -31,6 +32,7 @@ import { readLatestReport } from '../../shared/record/idempotency.js';
 import { findingFolder } from '../../shared/ledger/layout.js';
 import { REPORT_SCHEMA_VERSION, type TriageReport } from '../../shared/respond/report.js';
 import { undo, UndoInputError, UNDO_USAGE } from './undo.js';
+import { approvals, ApprovalsInputError, APPROVALS_USAGE } from './approvals.js';
 import { loadConfig } from '../../shared/config.js';
 import { VERSION } from '../../shared/common/product.js';
 import { sccClientOptions, topicPublisher } from '../composition/adapters.js';
@@ -107,6 +109,7 @@ const USAGE = `Usage:
                                 [--format text|markdown|json|csv] [--live [--kube-context CTX]]
   scc-responder policy schema
   scc-responder undo FINDING_NAME [--evidence DIR|gs://BUCKET/PREFIX] [--kube-context CTX] [--format text|json]
+  scc-responder approvals [--evidence DIR|gs://BUCKET/PREFIX] [--expire] [--format text|json]
   scc-responder backfill --organization ORG --topic TOPIC [--since 30d] [--dry-run]
   scc-responder COMMAND --help
 
@@ -122,6 +125,8 @@ export interface CliIO {
   stdout: (s: string) => void;
   stderr: (s: string) => void;
   env: NodeJS.ProcessEnv;
+  /** The clock of `approvals` (expiry); tests move it instead of sleeping. Default: the system clock. */
+  now?: () => Date;
 }
 
 /** Bad command line: the message and a pointer to the help of `command`. */
@@ -444,7 +449,7 @@ async function policy(args: string[], io: CliIO): Promise<number> {
 }
 
 function help(topic: string | undefined, io: CliIO): number {
-  io.stdout(`${topic === 'triage' ? TRIAGE_USAGE : topic === 'policy' ? POLICY_USAGE : topic === 'undo' ? UNDO_USAGE : topic === 'backfill' ? BACKFILL_USAGE : USAGE}\n`);
+  io.stdout(`${topic === 'triage' ? TRIAGE_USAGE : topic === 'policy' ? POLICY_USAGE : topic === 'undo' ? UNDO_USAGE : topic === 'backfill' ? BACKFILL_USAGE : topic === 'approvals' ? APPROVALS_USAGE : USAGE}\n`);
   return EXIT_OK;
 }
 
@@ -453,8 +458,9 @@ function reportError(err: unknown, io: CliIO): number {
     io.stderr(`scc-responder: ${err.message}\n${err.command ? `Run 'scc-responder ${err.command} --help' (npm run ${err.command === 'triage' ? 'triage' : 'cli'} -- ${err.command === 'triage' ? '' : `${err.command} `}--help) for usage.` : `\n${USAGE}`}\n`);
     return EXIT_BAD_INPUT;
   }
-  if (err instanceof UndoInputError) {
-    io.stderr(`scc-responder: ${err.message}\nRun 'scc-responder undo --help' (npm run cli -- undo --help) for usage.\n`);
+  if (err instanceof UndoInputError || err instanceof ApprovalsInputError) {
+    const command = err instanceof UndoInputError ? 'undo' : 'approvals';
+    io.stderr(`scc-responder: ${err.message}\nRun 'scc-responder ${command} --help' (npm run cli -- ${command} --help) for usage.\n`);
     return EXIT_BAD_INPUT;
   }
   if (err instanceof InputError || err instanceof PolicyFileError || err instanceof ConfigError) {
@@ -471,6 +477,7 @@ export async function main(argv: string[], io: CliIO): Promise<number> {
     if (command === 'triage') return await triage(rest, io);
     if (command === 'policy') return await policy(rest, io);
     if (command === 'undo') return await undo(rest, io);
+    if (command === 'approvals') return await approvals(rest, io);
     if (command === 'backfill') return await backfill(rest, io);
     if (command === '--help' || command === '-h' || command === 'help') return help(rest[0], io);
     throw new UsageError(command ? `unknown command ${JSON.stringify(command)}` : 'no command given');
