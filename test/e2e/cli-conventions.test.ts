@@ -30,7 +30,7 @@ before(() => {
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('--help everywhere', () => {
-  for (const argv of [['--help'], ['-h'], ['help'], ['help', 'triage'], ['triage', '--help'], ['triage', '-h'], ['triage', FIXTURE, '--help'], ['policy', '--help'], ['policy', 'check', '--help'], ['policy', 'schema', '--help'], ['policy', 'backtest', '--help'], ['backfill', '--help'], ['help', 'backfill']]) {
+  for (const argv of [['--help'], ['-h'], ['help'], ['help', 'triage'], ['triage', '--help'], ['triage', '-h'], ['triage', FIXTURE, '--help'], ['policy', '--help'], ['policy', 'check', '--help'], ['policy', 'schema', '--help'], ['policy', 'backtest', '--help'], ['backfill', '--help'], ['help', 'backfill'], ['approvals', '--help'], ['help', 'approvals']]) {
     test(`${argv.join(' ')}: usage on stdout, exit 0`, async () => {
       const r = await run(argv);
       assert.equal(r.code, EXIT_OK, r.err);
