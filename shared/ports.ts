@@ -307,6 +307,12 @@ export interface EvidenceStore {
   readText(key: string, signal?: AbortSignal): Promise<string | null>;
   /** Keys under a prefix (used for shared counters such as the blast-radius limit). */
   list(prefix: string, signal?: AbortSignal): Promise<string[]>;
+  /**
+   * The same keys a page at a time, in no particular order, for walks of the whole store
+   * (`scc-responder approvals`): memory bounded by a page, not by the store. Optional: a
+   * backend without it is walked through list() (shared/ledger/json.ts storeKeys()).
+   */
+  listPages?(prefix: string, signal?: AbortSignal): AsyncIterable<string[]>;
 }
 
 // ---------------------------------------------------------------- record

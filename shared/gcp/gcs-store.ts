@@ -12,7 +12,7 @@
 // Loaded lazily by the composition root: importing this module loads @google-cloud/storage.
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { Storage, type Bucket, type File, type StorageOptions } from '@google-cloud/storage';
+import { Storage, type Bucket, type File, type GetFilesOptions, type StorageOptions } from '@google-cloud/storage';
 import type { CreateOptions, EvidenceStore, StoredObject } from '../ports.js';
 import { classifyError, isTransientHttp, ResponderError } from '../common/errors.js';
 import { assertSafeKey, assertSafePrefix } from '../ledger/keys.js';
@@ -31,6 +31,8 @@ export interface GcsEvidenceStoreOptions {
   simpleUploadMaxBytes?: number;
   /** Resumable chunk size, a multiple of 256 KiB (default 8 MiB): memory held per upload for retries. */
   chunkSizeBytes?: number;
+  /** Names per objects.list page in listPages() (default 1000, the API's maximum). */
+  listPageSize?: number;
 }
 
 interface ObjectResource {
@@ -105,6 +107,7 @@ export class GcsEvidenceStore implements EvidenceStore {
   private readonly prefix: string;
   private readonly simpleMax: number;
   private readonly chunkSize: number;
+  private readonly listPageSize: number;
 
   constructor(options: GcsEvidenceStoreOptions) {
     const prefix = (options.prefix ?? '').replace(/^\/+|\/+$/g, '');
@@ -116,6 +119,7 @@ export class GcsEvidenceStore implements EvidenceStore {
     this.location = `gs://${options.bucket}${prefix === '' ? '' : `/${prefix}`}`;
     this.simpleMax = options.simpleUploadMaxBytes ?? 4 * 1024 * 1024;
     this.chunkSize = options.chunkSizeBytes ?? 8 * 1024 * 1024;
+    this.listPageSize = options.listPageSize ?? 1000;
     if (this.chunkSize % (256 * 1024) !== 0) throw new RangeError('chunkSizeBytes must be a multiple of 256 KiB');
   }
 
@@ -213,5 +217,18 @@ export class GcsEvidenceStore implements EvidenceStore {
     const base = this.prefix === '' ? '' : `${this.prefix}/`;
     const [files] = await this.bucket.getFiles({ prefix: base + prefix, autoPaginate: true });
     return (files as File[]).map((f) => f.name.slice(base.length)).sort();
+  }
+
+  /** One objects.list page (LIST_PAGE_SIZE names) at a time, following nextPageToken. */
+  async *listPages(prefix: string, signal?: AbortSignal): AsyncGenerator<string[]> {
+    assertSafePrefix(prefix);
+    const base = this.prefix === '' ? '' : `${this.prefix}/`;
+    let query: GetFilesOptions | undefined = { prefix: base + prefix, autoPaginate: false, maxResults: this.listPageSize };
+    while (query) {
+      signal?.throwIfAborted();
+      const [files, next]: [File[], GetFilesOptions | null | undefined, unknown] = (await this.bucket.getFiles(query)) as [File[], GetFilesOptions | null | undefined, unknown];
+      yield files.map((f) => f.name.slice(base.length));
+      query = next?.pageToken ? { ...query, pageToken: next.pageToken } : undefined;
+    }
   }
 }

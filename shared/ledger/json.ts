@@ -59,3 +59,12 @@ export async function readRecord<T>(store: EvidenceStore, key: string, guard: (v
   const read = await readJson(store, key, signal);
   return read.state === 'ok' && guard(read.value) ? read.value : null;
 }
+
+/** Every key under a prefix, a page at a time when the backend can (EvidenceStore.listPages), else from list(). */
+export async function* storeKeys(store: EvidenceStore, prefix: string, signal?: AbortSignal): AsyncGenerator<string> {
+  if (store.listPages) {
+    for await (const page of store.listPages(prefix, signal)) yield* page;
+    return;
+  }
+  yield* await store.list(prefix, signal);
+}

@@ -242,29 +242,38 @@ export class LocalEvidenceStore implements EvidenceStore {
   }
 
   async list(prefix: string, signal?: AbortSignal): Promise<string[]> {
+    const keys: string[] = [];
+    for await (const page of this.listPages(prefix, signal)) keys.push(...page);
+    return keys.sort();
+  }
+
+  /** One directory's complete objects at a time (a page), depth first: memory bounded by a directory. */
+  async *listPages(prefix: string, signal?: AbortSignal): AsyncGenerator<string[]> {
     assertSafePrefix(prefix);
     const cut = prefix.lastIndexOf('/');
-    const baseKey = cut === -1 ? '' : prefix.slice(0, cut);
-    const keys: string[] = [];
-    const walk = async (relDir: string): Promise<void> => {
-      signal?.throwIfAborted();
-      let entries;
-      try {
-        entries = await readdir(relDir === '' ? this.root : join(this.root, ...relDir.split('/')), { withFileTypes: true });
-      } catch (err) {
-        if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) return;
-        throw err;
+    yield* this.walkPages(cut === -1 ? '' : prefix.slice(0, cut), prefix, signal);
+  }
+
+  private async *walkPages(relDir: string, prefix: string, signal?: AbortSignal): AsyncGenerator<string[]> {
+    signal?.throwIfAborted();
+    let entries;
+    try {
+      entries = await readdir(relDir === '' ? this.root : join(this.root, ...relDir.split('/')), { withFileTypes: true });
+    } catch (err) {
+      if (isErrno(err, 'ENOENT') || isErrno(err, 'ENOTDIR')) return;
+      throw err;
+    }
+    const page: string[] = [];
+    const dirs: string[] = [];
+    for (const e of entries) {
+      const key = relDir === '' ? e.name : `${relDir}/${e.name}`;
+      if (e.isDirectory()) {
+        if (key.startsWith(prefix) || prefix.startsWith(`${key}/`)) dirs.push(key);
+      } else if (e.isFile() && !e.name.endsWith(SIDECAR_SUFFIX) && !e.name.startsWith(TEMP_PREFIX) && key.startsWith(prefix)) {
+        if ((await this.readSidecar(join(this.root, ...key.split('/')))) !== null) page.push(key);
       }
-      for (const e of entries) {
-        const key = relDir === '' ? e.name : `${relDir}/${e.name}`;
-        if (e.isDirectory()) {
-          if (key.startsWith(prefix) || prefix.startsWith(`${key}/`)) await walk(key);
-        } else if (e.isFile() && !e.name.endsWith(SIDECAR_SUFFIX) && !e.name.startsWith(TEMP_PREFIX) && key.startsWith(prefix)) {
-          if ((await this.readSidecar(join(this.root, ...key.split('/')))) !== null) keys.push(key);
-        }
-      }
-    };
-    await walk(baseKey);
-    return keys.sort();
+    }
+    if (page.length > 0) yield page;
+    for (const dir of dirs) yield* this.walkPages(dir, prefix, signal);
   }
 }

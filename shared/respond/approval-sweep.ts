@@ -17,7 +17,7 @@ import type { FindingAudit } from '../record/audit-log.js';
 import { readLatestReport, type Idempotency } from '../record/idempotency.js';
 import { approvalMarkOf, MARK_KEYS } from '../record/marks.js';
 import { readReport } from '../record/report-object.js';
-import { readRecord } from '../ledger/json.js';
+import { readRecord, storeKeys } from '../ledger/json.js';
 import { classifyError } from '../common/errors.js';
 import { decideUnderClaim } from './approval.js';
 import { isPendingApproval, type PendingApproval } from './approval-record.js';
@@ -66,23 +66,27 @@ async function rowOf(store: EvidenceStore, key: string, now: Date, signal?: Abor
 }
 
 /**
- * Every pending-approval record of the store, newest first. The listing is walked key by
- * key and only the records' summaries are kept (a few records read at a time).
+ * Every pending-approval record of the store, newest first. The store is walked a page of
+ * keys at a time (storeKeys: EvidenceStore.listPages where the backend has it) and a few
+ * records are read at once; only the records' summaries are kept.
  */
 export async function listApprovals(store: EvidenceStore, now: Date, signal?: AbortSignal): Promise<ApprovalListing> {
-  const keys = (await store.list('', signal)).filter((k) => k.endsWith(PENDING_SUFFIX));
   const rows: ApprovalRow[] = [];
   const unreadable: string[] = [];
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < keys.length) {
-      const key = keys[next++] as string;
-      const row = await rowOf(store, key, now, signal);
-      if (row) rows.push(row);
-      else unreadable.push(key);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(READ_CONCURRENCY, keys.length) }, worker));
+  const reading = new Set<Promise<void>>();
+  // The first failed read ends the listing (a store that cannot be read is an error, not a row).
+  let failure: { error: unknown } | undefined;
+  for await (const key of storeKeys(store, '', signal)) {
+    if (failure) break;
+    if (!key.endsWith(PENDING_SUFFIX)) continue;
+    const p: Promise<void> = rowOf(store, key, now, signal)
+      .then((row) => void (row ? rows.push(row) : unreadable.push(key)), (error: unknown) => void (failure ??= { error }))
+      .finally(() => reading.delete(p));
+    reading.add(p);
+    if (reading.size >= READ_CONCURRENCY) await Promise.race(reading);
+  }
+  await Promise.all(reading);
+  if (failure) throw failure.error;
   rows.sort((a, b) => b.createdAt.localeCompare(a.createdAt) || a.findingName.localeCompare(b.findingName));
   return { rows, unreadable: unreadable.sort() };
 }
