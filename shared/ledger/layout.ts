@@ -319,7 +319,7 @@ export const LEDGER_TABLE: readonly LedgerTableRow[] = [
     record: 'pending-approval',
     writtenBy: 'shared/respond/approval-record.ts',
     metadata: [META.finding, META.run],
-    meaning: "approve mode: the actions waiting for a person (type, parameters), the pod's UID, name and namespace as read, the evidence gate's status and the evidence URI, created and expiry times. Never collected again: the approved actions' evidence guard is judged from it. Its status is derived, objects never change: `pending` until `<folder>/approval/report.json` exists, then that report's `approval.status` (approved, denied, expired, refused). The decision has its own folder `<folder>/approval/` with the finding's claim protocol (claim-<n>.json, report.json, report.md): concurrent approval deliveries execute once, and its report.json closes the pending record.",
+    meaning: "approve mode: the actions waiting for a person (type, parameters), the pod's UID, name and namespace as read, the evidence gate's status and the evidence URI, created and expiry times. Never collected again: the approved actions' evidence guard is judged from it. Its status is derived, objects never change: `pending` until `<folder>/approval/report.json` exists, then that report's `approval.status` (approved, denied, expired, refused). The decision has its own folder `<folder>/approval/` with the finding's claim protocol (claim-<n>.json, report.json, report.md): concurrent approval deliveries execute once, and its report.json closes the pending record. A record nobody decides is closed as expired, under the same claim, by `scc-responder approvals --expire`.",
   },
   {
     key: '[<prefix>/]_ratelimit/<rule>/<UTC hour>/slots/<n>.json',
