@@ -156,11 +156,13 @@ test('lists pending, expired-unclosed and closed records newest first; --expire 
   assert.deepEqual((await listJson(evidence, [], () => new Date())).records.map((r) => r.status), ['closed', 'pending', 'pending']);
 
   const updatesBefore = scc.updates.length;
+  const kubeWrites = world.kube.writes.length;
   const swept = await run(['approvals', '--evidence', evidence, '--expire', '--format', 'json', '--verbose'], { now: LATER });
   assert.equal(swept.code, 0, swept.err);
   const out = JSON.parse(swept.out) as { records: Row[]; expire: Swept[] };
   assert.deepEqual(out.expire.map((s) => [s.findingName, s.result]), [[expired.findingName, 'closed']]);
   assert.deepEqual(out.records.map((r) => `${r.status}:${r.closedAs ?? ''}`), ['closed:denied', 'closed:expired', 'pending:']);
+  assert.equal(world.kube.writes.length, kubeWrites, 'the sweep never touches a cluster');
   // Marks: only the expired finding's, state expired.
   assert.deepEqual(scc.updates.slice(updatesBefore).map((u) => u.finding), [expired.findingName]);
   const marks = scc.marksOf(expired.findingName) ?? {};
