@@ -14,6 +14,8 @@
 //               approved one (its UID); then exactly the pending actions, DELETE with the UID
 //               precondition as always. Marks, results topic and notifications as any run.
 // The decision's report is <folder>/approval/report.json: it closes the pending record.
+// A record nobody decides is closed as expired by `scc-responder approvals --expire`
+// (approval-sweep.ts) through the same decideUnderClaim() and closing code.
 import { RESPONDER_NAME } from '../common/product.js';
 import { classifyError } from '../common/errors.js';
 import { runStep, type StepResult } from '../common/step.js';
