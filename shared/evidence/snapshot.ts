@@ -147,6 +147,10 @@ export async function snapshotBinary(input: SnapshotInput): Promise<EvidenceResu
 async function collect(run: Run): Promise<EvidenceResult> {
   const { input, keys, deadline } = run;
   // 2. Already there? (an earlier delivery of the same finding, or a run that crashed later)
+  // The pod and the byte budget are read at the same time (reads; their answers count only
+  // when there is no copy yet, in this order: pod first, then budget).
+  const pod = readPod(run);
+  const over = applyBudget(run);
   let existing: StoredObject | null;
   try {
     existing = await deadline.race(input.store.stat(keys.binary, deadline.signal));
@@ -156,10 +160,9 @@ async function collect(run: Run): Promise<EvidenceResult> {
     return failedResult(run, { failure: 'store-failed', reason: `checking the evidence store for an existing copy failed: ${c.reason}`, blame: 'ours', ...(c.code === undefined ? {} : { code: c.code }) });
   }
   if (existing !== null) return existsResult(run, existing, "a complete copy of this finding's binary is already stored (an earlier delivery of the finding)", false);
-  const podProblem = await readPod(run);
+  const [podProblem, overBudget] = await Promise.all([pod, over]);
   if (podProblem) return podProblem;
-  const over = await applyBudget(run);
-  if (over) return over;
+  if (overBudget) return overBudget;
   return runMethods(run);
 }
 
@@ -336,12 +339,14 @@ async function copied(run: Run, r: Extract<CopyResult, { kind: 'stored' | 'exist
   if (!manifest.counts && manifest.doesNotCountBecause) run.withheld.push(`evidence withheld by the target: ${manifest.doesNotCountBecause}`);
   const warnings: string[] = [];
   const cluster = input.incident.cluster;
-  if (run.budgetCounter && cluster) {
-    await run.budgetCounter.record({ project: cluster.project, cluster: cluster.name }, input.incident.findingId, r.hash.size, run.deadline.signal).catch((err: unknown) => {
-      warnings.push(`the copy is stored but counting it against the hourly byte budget failed: ${classifyError(err).reason}`);
-    });
-  }
-  const manifestObject = await writeManifest(input.store, run.keys.manifest, manifest, run.deadline, warnings);
+  // The byte count and the manifest are two independent create-only writes: together.
+  const counted =
+    run.budgetCounter && cluster
+      ? run.budgetCounter.record({ project: cluster.project, cluster: cluster.name }, input.incident.findingId, r.hash.size, run.deadline.signal).catch((err: unknown) => {
+          warnings.push(`the copy is stored but counting it against the hourly byte budget failed: ${classifyError(err).reason}`);
+        })
+      : undefined;
+  const [manifestObject] = await Promise.all([writeManifest(input.store, run.keys.manifest, manifest, run.deadline, warnings), counted]);
   return { outcome: 'stored', object: r.object, manifestObject, manifest, method, trust: trustOf(method), hash: r.hash, warnings, counts: manifest.counts, ...base(run) };
 }
 

@@ -13,7 +13,7 @@ import type { RespondContext } from './context.js';
 import { computeOutcome } from './outcome.js';
 import { loadPriorEffects, type EffectRecord } from './prior-effects.js';
 import { REPORT_SCHEMA_VERSION, type TriageReport } from './report.js';
-import { containEarly, containLate } from './stages/contain.js';
+import { containEarly, containLate, prefetchLimits } from './stages/contain.js';
 import { clusterInfoIfReady, startEnrichment, type Enrichment } from './stages/enrich.js';
 import { locate } from './stages/locate.js';
 import { recordEffectsTaken, recordResult } from './stages/record.js';
@@ -46,6 +46,7 @@ export async function respond(incident: Incident, plan: ResponsePlan, ctx: Respo
   const target = readTargetPod(incident, plan, w, ctx);
   const chain = w ? prepareTarget(target, plan, w, ctx) : Promise.resolve({ owners: [] });
   const early = containEarly(incident, plan, w, target, ctx, now);
+  prefetchLimits(incident, plan, w, target, chain, ctx, now);
 
   const snapshot = await takeSnapshot(incident, plan, w, ctx);
   record(snapshot.step);
