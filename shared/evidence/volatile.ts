@@ -240,9 +240,9 @@ export function startVolatile(x: TextExec, incident: Incident, path: string, bou
     const suspect = pid === undefined ? undefined : { pid, fds: fds.get(pid) ?? [], mappedFiles };
     return { schema: VOLATILE_SCHEMA, findingName: incident.findingName, collectedAt: new Date().toISOString(), processes: table, suspects: findSuspects(table, incident, path), ...(suspect ? { suspect } : {}), sockets, problems, truncated: false };
   })().finally(() => bounded.dispose());
-  // The caller may stop at `search` (our exec failed): neither rejection is then left unhandled.
-  search.catch(ignore);
-  state.catch(ignore);
+  // When /proc cannot be listed every promise here rejects with that one error, which the caller
+  // reads from `search` (and may stop there): none of them is left unhandled.
+  for (const p of [pids, reads, identity, search, main, mapped, state]) p.catch(ignore);
   return { search, state };
 }
 
