@@ -26,7 +26,7 @@ import { buildManifest, readExistingManifest, trustOf, writeManifest } from './m
 import { EvidenceByteBudget } from './byte-budget.js';
 import { collectTrusted, type TrustedFailure, type TrustedOutcome } from './trusted-collector.js';
 import { tarMemberName } from './tar-member.js';
-import type { CollectorInfo, EvidenceFailed, EvidenceResult, ExecAttempt, FailureBlame, SnapshotFailure, SnapshotMethod, SnapshotPolicy } from './types.js';
+import type { CollectorInfo, EvidenceFailed, EvidenceManifest, EvidenceResult, EvidenceStored, ExecAttempt, FailureBlame, SnapshotFailure, SnapshotMethod, SnapshotPolicy } from './types.js';
 
 export { MANIFEST_SCHEMA } from './manifest.js';
 
@@ -39,6 +39,14 @@ export interface SnapshotInput {
   signal?: AbortSignal;
   /** The pod as enrichment read it; read here when absent (for UID, container id, image digest). */
   pod?: PodView;
+  /**
+   * When given, a new copy's records (manifest.json, the byte count) are written after the
+   * result is returned: the gate reads `counts` from the result, never the manifest object, and
+   * a failed manifest write was already only a warning. `records` settles (never rejects) once
+   * they are written, within the snapshot's deadline; the result's manifestObject and warnings
+   * are filled in then.
+   */
+  afterStored?: (records: Promise<void>) => void;
 }
 
 const MIB = 1024 * 1024;
@@ -71,6 +79,8 @@ interface Run {
   pod: PodView | undefined;
   trusted?: TrustedOutcome;
   budgetCounter?: EvidenceByteBudget;
+  /** Records still being written after the result was returned (afterStored). */
+  records?: Promise<void>;
 }
 
 /** Failures the target causes: recorded as significant, never a reason to hold containment. */
@@ -140,7 +150,8 @@ export async function snapshotBinary(input: SnapshotInput): Promise<EvidenceResu
   try {
     return await collect(run);
   } finally {
-    run.deadline.dispose();
+    if (run.records) void run.records.finally(() => run.deadline.dispose());
+    else run.deadline.dispose();
   }
 }
 
@@ -338,16 +349,31 @@ async function copied(run: Run, r: Extract<CopyResult, { kind: 'stored' | 'exist
   });
   if (!manifest.counts && manifest.doesNotCountBecause) run.withheld.push(`evidence withheld by the target: ${manifest.doesNotCountBecause}`);
   const warnings: string[] = [];
+  const records = writeRecords(run, manifest, r.hash.size, warnings);
+  const result: EvidenceStored = { outcome: 'stored', object: r.object, manifestObject: null, manifest, method, trust: trustOf(method), hash: r.hash, warnings, counts: manifest.counts, ...base(run) };
+  if (input.afterStored === undefined) {
+    result.manifestObject = await records;
+    return result;
+  }
+  run.records = records.then((m) => {
+    result.manifestObject = m;
+  });
+  input.afterStored(run.records);
+  return result;
+}
+
+/** The manifest and the byte count: two independent create-only writes, made together; never rejects. */
+async function writeRecords(run: Run, manifest: EvidenceManifest, size: number, warnings: string[]): Promise<StoredObject | null> {
+  const { input } = run;
   const cluster = input.incident.cluster;
-  // The byte count and the manifest are two independent create-only writes: together.
   const counted =
     run.budgetCounter && cluster
-      ? run.budgetCounter.record({ project: cluster.project, cluster: cluster.name }, input.incident.findingId, r.hash.size, run.deadline.signal).catch((err: unknown) => {
+      ? run.budgetCounter.record({ project: cluster.project, cluster: cluster.name }, input.incident.findingId, size, run.deadline.signal).catch((err: unknown) => {
           warnings.push(`the copy is stored but counting it against the hourly byte budget failed: ${classifyError(err).reason}`);
         })
       : undefined;
   const [manifestObject] = await Promise.all([writeManifest(input.store, run.keys.manifest, manifest, run.deadline, warnings), counted]);
-  return { outcome: 'stored', object: r.object, manifestObject, manifest, method, trust: trustOf(method), hash: r.hash, warnings, counts: manifest.counts, ...base(run) };
+  return manifestObject;
 }
 
 async function existsResult(run: Run, object: StoredObject, reason: string, waitForManifest: boolean): Promise<EvidenceResult> {

@@ -17,7 +17,7 @@ import { containEarly, containLate, prefetchLimits } from './stages/contain.js';
 import { clusterInfoIfReady, startEnrichment, type Enrichment } from './stages/enrich.js';
 import { locate } from './stages/locate.js';
 import { recordEffectsTaken, recordResult } from './stages/record.js';
-import { evidenceStatus, takeSnapshot } from './stages/snapshot.js';
+import { evidenceStatus, settleSnapshot, takeSnapshot } from './stages/snapshot.js';
 import { prepareTarget, readTargetPod } from './stages/target-pod.js';
 
 export type { PipelineAdapters, PipelineSettings, RespondContext } from './context.js';
@@ -53,6 +53,7 @@ export async function respond(incident: Incident, plan: ResponsePlan, ctx: Respo
   const facts = { target: await target, owners: (await chain).owners, evidence: evidenceStatus(snapshot), early };
   const cluster = await clusterInfoIfReady(enrichment);
   const contained = await containLate(incident, plan, w, { ...facts, ...(cluster ? { cluster } : {}) }, ctx, now).finally(containmentDone);
+  await settleSnapshot(snapshot, ctx); // the manifest was written while containment ran
   const enriched: Enrichment = await enrichment;
   record(...enriched.steps, ...(contained.step ? [contained.step] : []), ...contained.result.steps);
   const actions = contained.result.outcomes;

@@ -307,6 +307,25 @@ describe('trusted collector in enforce mode (requireEvidence: attempted, the def
     assert.equal(o.objectTime('binary'), undefined, 'the binary was not committed without its volatile state');
   });
 
+  test('manifest.json is written while the DELETE goes out: its failure stays a warning (logged, in the report), never a reason to hold the pod', async (t) => {
+    freshPod({ files: {} });
+    stack.gcs.faults.inject({ match: 'POST /upload/', where: (d) => decodeURIComponent((d as { query?: string } | undefined)?.query ?? '').includes('/manifest.json'), status: 403, times: Number.POSITIVE_INFINITY });
+    let o: Outcome;
+    try {
+      o = await deliver(t, 'manifest.json unwritable');
+    } finally {
+      stack.gcs.faults.clear();
+    }
+    assert.ok(stack.gcs.faults.calls.some((c) => c.fault !== undefined), 'the store fault was hit');
+    assert.equal(o.status, 204);
+    assertDeletedAfter(o, 'binary', 'volatile.json');
+    assert.equal(o.objectTime('manifest.json'), undefined);
+    assert.ok(warnings(o).some((w) => /snapshot: the binary is stored but writing manifest.json failed/.test(w)), warnings(o).join('\n'));
+    const evidence = (await o.object('report.json'))?.['evidence'] as { manifestObject: unknown; warnings: string[] } | undefined;
+    assert.equal(evidence?.manifestObject, null);
+    assert.ok(evidence?.warnings.some((w) => /writing manifest.json failed/.test(w)), 'the report has the late warning');
+  });
+
   test('the evidence store is down (our side): no DELETE, the delivery is retried', async (t) => {
     freshPod({});
     stack.gcs.faults.inject({ match: /^GET \/storage\/v1\/b\/[^/]+\/o\/.*binary$/, status: 503, times: Number.POSITIVE_INFINITY });
