@@ -234,7 +234,7 @@ async function copyBinary(input: TrustedInput, container: string, state: Process
     }
   }
   // Why nothing was copied may need the uids (status): the volatile reads are bounded, so waiting is too.
-  const all = await full().catch(() => ({ ...state, processes: state.processes }));
+  const all = await full().catch(() => state);
   return { failure: noCopyFailure(input, all, failures), fallback: true, withheld };
 }
 
