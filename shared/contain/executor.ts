@@ -213,6 +213,20 @@ async function enforce(ctx: ActionContext, type: ActionType, action: PreparedAct
   return { status: 'failed', detail: `failed: ${c.reason}`, error, writes };
 }
 
+/**
+ * Starts the blast-radius reads of the plan's destructive actions (enforce only; nothing is
+ * taken), so that when the guards pass only the slot itself stands in front of the write.
+ */
+export function prefetchBlastRadius(ctx: ActionContext, deps: ExecuteDeps): void {
+  const limiter = deps.limiter;
+  if (ctx.mode !== 'enforce' || limiter?.prefetch === undefined) return;
+  const now = (deps.now ?? (() => new Date()))();
+  for (const planned of ctx.plan.actions) {
+    if (!isActionType(planned.type) || !ACTION_CATALOG[planned.type].destructive) continue;
+    for (const { scope } of budgetsFor(ctx)) limiter.prefetch(scope, subjectOf(ctx, planned.type), now, ctx.signal);
+  }
+}
+
 /** Runs the plan's actions in order; one outcome and one `contain.<type>` step per action. */
 export async function executeActions(ctx: ActionContext, deps: ExecuteDeps = {}): Promise<ExecuteResult> {
   const outcomes: ActionOutcome[] = [];
@@ -235,6 +249,8 @@ export async function executeActions(ctx: ActionContext, deps: ExecuteDeps = {})
       data: outcome,
     });
   }
+  // The limiter's subject claims were written after the actions they count: wait for them here.
+  await deps.limiter?.settle?.();
   return { outcomes, steps };
 }
 

@@ -24,6 +24,15 @@
 // reservation for the same subject finds the claim and reuses the slot. A crash between the
 // slot and the claim costs one extra slot: over-counting, the safe direction.
 //
+// Off the path to the action (each read or write of a store is a round trip on GCS): the
+// reads a reservation starts with (its subject's claim, the window's slots) may be made
+// ahead (prefetch, while the evidence is collected), and the subject claim is written after
+// reserve() returns (settle() waits for it). Neither weakens the count: a stale "no claim"
+// or a stale slot list only makes the create-only slot decide (a lost create moves on to
+// n+1, a missed claim costs one extra slot: over-counting), and only the slot itself, the
+// decision, stays in front of the action. A prefetch takes nothing: an action the guards
+// refuse never spends a slot.
+//
 // Without a shared store there is nothing to count in: the limiter refuses every slot, so
 // enforced actions degrade to dry-run with the reason "no shared store to count actions".
 import type { EvidenceStore } from '../ports.js';
@@ -84,7 +93,19 @@ export interface ActionLimiter {
   peek(scope: LimitSubjectScope, limit: number, subject: string, now: Date, signal?: AbortSignal, pending?: number): Promise<LimitVerdict>;
   /** Takes one slot for `subject` (finding + action + target) if one is free, create-only. */
   reserve(scope: LimitSubjectScope, limit: number, subject: string, now: Date, signal?: AbortSignal): Promise<LimitVerdict>;
+  /** Starts the reads reserve() begins with (no write); a later reserve for the same subject uses them once. */
+  prefetch?(scope: LimitSubjectScope, subject: string, now: Date, signal?: AbortSignal): void;
+  /** Waits for the writes reserve() left running (subject claims); never rejects. */
+  settle?(): Promise<void>;
 }
+
+interface Prefetched {
+  claimed: number | undefined;
+  slots: number[];
+}
+
+/** Prefetched reads kept at most (a refused action never uses its own). */
+const MAX_PREFETCHED = 64;
 
 /** `2026-11-29T04`: the UTC hour of `now`. */
 export function hourWindow(now: Date): string {
@@ -99,6 +120,9 @@ export interface StoreLimiterOptions {
 export class StoreActionLimiter implements ActionLimiter {
   readonly shared = true;
   private readonly prefix: string;
+  private readonly prefetched = new Map<string, Promise<Prefetched>>();
+  /** Subject claims being written, by claim key (a reservation for the same subject waits for it). */
+  private readonly claims = new Map<string, Promise<void>>();
 
   constructor(private readonly store: EvidenceStore, options: StoreLimiterOptions = {}) {
     this.prefix = options.prefix ?? ''; // rateLimitKeys() adds the '/'
@@ -139,25 +163,61 @@ export class StoreActionLimiter implements ActionLimiter {
     return { allowed: false, used, limit, window, reason: reasonDenied(rule, limit, window) };
   }
 
+  prefetch(rule: LimitSubjectScope, subject: string, now: Date, signal?: AbortSignal): void {
+    const window = hourWindow(now);
+    const key = this.claimKey(rule, window, subject);
+    if (this.prefetched.has(key)) return;
+    if (this.prefetched.size >= MAX_PREFETCHED) this.prefetched.delete(this.prefetched.keys().next().value ?? '');
+    const reads = Promise.all([this.claimedSlot(rule, window, subject, signal), this.slots(rule, window, signal)]).then(([claimed, slots]) => ({ claimed, slots }));
+    reads.catch(() => this.prefetched.delete(key)); // reserve() then reads again
+    this.prefetched.set(key, reads);
+  }
+
+  /** The claim and the slots: prefetched (once) when available and readable, else read now. */
+  private async reads(rule: LimitSubjectScope, window: string, subject: string, signal?: AbortSignal): Promise<Prefetched> {
+    const key = this.claimKey(rule, window, subject);
+    await this.claims.get(key); // our own claim for this subject, still being written
+    const ahead = this.prefetched.get(key);
+    this.prefetched.delete(key);
+    const got = ahead === undefined ? undefined : await ahead.catch(() => undefined);
+    if (got !== undefined) return got;
+    const claimed = await this.claimedSlot(rule, window, subject, signal);
+    return { claimed, slots: claimed === undefined ? await this.slots(rule, window, signal) : [] };
+  }
+
   async reserve(rule: LimitSubjectScope, limit: number, subject: string, now: Date, signal?: AbortSignal): Promise<LimitVerdict> {
     const window = hourWindow(now);
-    const claimed = await this.claimedSlot(rule, window, subject, signal);
+    const { claimed, slots: seen } = await this.reads(rule, window, subject, signal);
     if (claimed !== undefined) {
       const used = (await this.slots(rule, window, signal)).length;
       return { allowed: true, used, limit, window, reused: true, ...(claimed >= 0 ? { slot: claimed } : {}), reason: reasonReused(rule, used, limit, window) };
     }
-    const seen = await this.slots(rule, window, signal);
     const at = now.toISOString();
     for (let n = seen.length; n < limit; n += 1) {
       const record = { ...scopeOf(rule), window, slot: n, subject: subjectHash(subject), at };
       const fields = meta(scopeOf(rule).rule, window, n, subject);
       const { created } = await putJson(this.store, this.slotKey(rule, window, n), 'ratelimit-slot', record, fields, signal ? { signal } : {});
       if (!created) continue; // another instance (or delivery) won slot n: try the next one
-      // Best effort: a failure here only means a redelivery may take one more slot.
-      await putJson(this.store, this.claimKey(rule, window, subject), 'ratelimit-subject', record, fields, signal ? { signal } : {}).catch(() => undefined);
+      // Best effort, and after the action: a failure (or a crash first) only means a redelivery may take one more slot.
+      this.claim(this.claimKey(rule, window, subject), putJson(this.store, this.claimKey(rule, window, subject), 'ratelimit-subject', record, fields, signal ? { signal } : {}));
       return { allowed: true, used: n + 1, limit, window, slot: n, reason: reasonAllowed(rule, n + 1, limit, window) };
     }
     return { allowed: false, used: limit, limit, window, reason: reasonDenied(rule, limit, window) };
+  }
+
+  private claim(key: string, write: Promise<unknown>): void {
+    const done = write.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.claims.set(key, done);
+    void done.then(() => {
+      if (this.claims.get(key) === done) this.claims.delete(key);
+    });
+  }
+
+  async settle(): Promise<void> {
+    await Promise.all(this.claims.values());
   }
 }
 

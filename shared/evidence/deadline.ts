@@ -9,9 +9,9 @@ export class Deadline {
   private readonly end: number;
   private readonly onOuter: () => void;
 
-  constructor(readonly timeoutMs: number, private readonly outer: AbortSignal | undefined) {
+  constructor(readonly timeoutMs: number, private readonly outer: AbortSignal | undefined, what = 'snapshot') {
     this.end = Date.now() + timeoutMs;
-    this.timer = setTimeout(() => this.controller.abort(new TimeoutError('snapshot', timeoutMs)), timeoutMs);
+    this.timer = setTimeout(() => this.controller.abort(new TimeoutError(what, timeoutMs)), timeoutMs);
     this.onOuter = (): void => this.controller.abort(outer?.reason ?? new Error('snapshot aborted'));
     if (outer?.aborted) this.onOuter();
     else outer?.addEventListener('abort', this.onOuter, { once: true });

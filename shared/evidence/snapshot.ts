@@ -26,7 +26,7 @@ import { buildManifest, readExistingManifest, trustOf, writeManifest } from './m
 import { EvidenceByteBudget } from './byte-budget.js';
 import { collectTrusted, type TrustedFailure, type TrustedOutcome } from './trusted-collector.js';
 import { tarMemberName } from './tar-member.js';
-import type { CollectorInfo, EvidenceFailed, EvidenceResult, ExecAttempt, FailureBlame, SnapshotFailure, SnapshotMethod, SnapshotPolicy } from './types.js';
+import type { CollectorInfo, EvidenceFailed, EvidenceManifest, EvidenceResult, EvidenceStored, ExecAttempt, FailureBlame, SnapshotFailure, SnapshotMethod, SnapshotPolicy } from './types.js';
 
 export { MANIFEST_SCHEMA } from './manifest.js';
 
@@ -39,6 +39,14 @@ export interface SnapshotInput {
   signal?: AbortSignal;
   /** The pod as enrichment read it; read here when absent (for UID, container id, image digest). */
   pod?: PodView;
+  /**
+   * When given, a new copy's records (manifest.json, the byte count) are written after the
+   * result is returned: the gate reads `counts` from the result, never the manifest object, and
+   * a failed manifest write was already only a warning. `records` settles (never rejects) once
+   * they are written, within the snapshot's deadline; the result's manifestObject and warnings
+   * are filled in then.
+   */
+  afterStored?: (records: Promise<void>) => void;
 }
 
 const MIB = 1024 * 1024;
@@ -71,6 +79,8 @@ interface Run {
   pod: PodView | undefined;
   trusted?: TrustedOutcome;
   budgetCounter?: EvidenceByteBudget;
+  /** Records still being written after the result was returned (afterStored). */
+  records?: Promise<void>;
 }
 
 /** Failures the target causes: recorded as significant, never a reason to hold containment. */
@@ -140,13 +150,18 @@ export async function snapshotBinary(input: SnapshotInput): Promise<EvidenceResu
   try {
     return await collect(run);
   } finally {
-    run.deadline.dispose();
+    if (run.records) void run.records.finally(() => run.deadline.dispose());
+    else run.deadline.dispose();
   }
 }
 
 async function collect(run: Run): Promise<EvidenceResult> {
   const { input, keys, deadline } = run;
   // 2. Already there? (an earlier delivery of the same finding, or a run that crashed later)
+  // The pod and the byte budget are read at the same time (reads; their answers count only
+  // when there is no copy yet, in this order: pod first, then budget).
+  const pod = readPod(run);
+  const over = applyBudget(run);
   let existing: StoredObject | null;
   try {
     existing = await deadline.race(input.store.stat(keys.binary, deadline.signal));
@@ -156,10 +171,9 @@ async function collect(run: Run): Promise<EvidenceResult> {
     return failedResult(run, { failure: 'store-failed', reason: `checking the evidence store for an existing copy failed: ${c.reason}`, blame: 'ours', ...(c.code === undefined ? {} : { code: c.code }) });
   }
   if (existing !== null) return existsResult(run, existing, "a complete copy of this finding's binary is already stored (an earlier delivery of the finding)", false);
-  const podProblem = await readPod(run);
+  const [podProblem, overBudget] = await Promise.all([pod, over]);
   if (podProblem) return podProblem;
-  const over = await applyBudget(run);
-  if (over) return over;
+  if (overBudget) return overBudget;
   return runMethods(run);
 }
 
@@ -335,14 +349,31 @@ async function copied(run: Run, r: Extract<CopyResult, { kind: 'stored' | 'exist
   });
   if (!manifest.counts && manifest.doesNotCountBecause) run.withheld.push(`evidence withheld by the target: ${manifest.doesNotCountBecause}`);
   const warnings: string[] = [];
-  const cluster = input.incident.cluster;
-  if (run.budgetCounter && cluster) {
-    await run.budgetCounter.record({ project: cluster.project, cluster: cluster.name }, input.incident.findingId, r.hash.size, run.deadline.signal).catch((err: unknown) => {
-      warnings.push(`the copy is stored but counting it against the hourly byte budget failed: ${classifyError(err).reason}`);
-    });
+  const records = writeRecords(run, manifest, r.hash.size, warnings);
+  const result: EvidenceStored = { outcome: 'stored', object: r.object, manifestObject: null, manifest, method, trust: trustOf(method), hash: r.hash, warnings, counts: manifest.counts, ...base(run) };
+  if (input.afterStored === undefined) {
+    result.manifestObject = await records;
+    return result;
   }
-  const manifestObject = await writeManifest(input.store, run.keys.manifest, manifest, run.deadline, warnings);
-  return { outcome: 'stored', object: r.object, manifestObject, manifest, method, trust: trustOf(method), hash: r.hash, warnings, counts: manifest.counts, ...base(run) };
+  run.records = records.then((m) => {
+    result.manifestObject = m;
+  });
+  input.afterStored(run.records);
+  return result;
+}
+
+/** The manifest and the byte count: two independent create-only writes, made together; never rejects. */
+async function writeRecords(run: Run, manifest: EvidenceManifest, size: number, warnings: string[]): Promise<StoredObject | null> {
+  const { input } = run;
+  const cluster = input.incident.cluster;
+  const counted =
+    run.budgetCounter && cluster
+      ? run.budgetCounter.record({ project: cluster.project, cluster: cluster.name }, input.incident.findingId, size, run.deadline.signal).catch((err: unknown) => {
+          warnings.push(`the copy is stored but counting it against the hourly byte budget failed: ${classifyError(err).reason}`);
+        })
+      : undefined;
+  const [manifestObject] = await Promise.all([writeManifest(input.store, run.keys.manifest, manifest, run.deadline, warnings), counted]);
+  return manifestObject;
 }
 
 async function existsResult(run: Run, object: StoredObject, reason: string, waitForManifest: boolean): Promise<EvidenceResult> {

@@ -20,7 +20,7 @@ import type { Deadline } from './deadline.js';
 import type { ExecBudget } from './exec-text.js';
 import type { CollectorReport, ExecAttempt, FailureBlame, SnapshotFailure, SnapshotPolicy, VolatileArtefact } from './types.js';
 import { classifyExecError } from './exec-outcome.js';
-import { boundedJson, collectVolatile, CollectorExecError, summariseSockets, type VolatileState } from './volatile.js';
+import { boundedJson, CollectorExecError, startVolatile, summariseSockets, type ProcessSearch, type VolatileState } from './volatile.js';
 
 /** Debug containers sleep this long: enough to exec into, gone soon after. */
 export const DEBUG_SLEEP_SECONDS = '600';
@@ -89,7 +89,6 @@ async function storeVolatile(input: TrustedInput, state: VolatileState): Promise
   return { key: input.keys.volatile, uri: r.object.uri, sha256, bytes: body.length, processes: state.processes.length, suspects: state.suspects, ...summariseSockets(state), problems: state.problems };
 }
 
-/** Runs the collector; never throws for expected failures. */
 /** Adds one collector container; a failure says whose doing it is and whether to fall back. */
 async function addCollector(input: TrustedInput, name: string, runAsUser: number | undefined): Promise<{ failure: TrustedFailure; fallback: boolean } | undefined> {
   const { deadline, policy } = input;
@@ -111,7 +110,13 @@ async function addCollector(input: TrustedInput, name: string, runAsUser: number
   }
 }
 
-/** Runs the collector; never throws for expected failures. */
+/**
+ * Runs the collector; never throws for expected failures. Two branches once /proc is listed:
+ * the volatile state (startVolatile) and, as soon as exe links and cmdlines name the process,
+ * the binary. The copy commits only after volatile.json is stored (volatileFirst), as when
+ * the two ran one after the other: a stored binary always has its volatile state beside it,
+ * and a redelivery that finds the binary never lacks it.
+ */
 export async function collectTrusted(input: TrustedInput): Promise<TrustedOutcome> {
   const { policy, deadline } = input;
   const name = debugName(input.incident);
@@ -121,23 +126,45 @@ export async function collectTrusted(input: TrustedInput): Promise<TrustedOutcom
   if (added) return { report: { ...report, reason: added.failure.reason }, failure: added.failure, fallback: added.fallback, withheld: [] };
   report.used = true;
   const text = { workloads: input.workloads, namespace: input.namespace, pod: input.pod, container: name, deadline, budget: input.budget };
-  let state: VolatileState;
+  // Volatile reads get half of what is left at most: the binary (what the gate judges) keeps the rest.
+  const run = startVolatile(text, input.incident, input.path, Math.max(1, Math.floor(deadline.remaining() / 2)));
+  let search: ProcessSearch;
   try {
-    state = await collectVolatile(text, input.incident, input.path);
+    search = await run.search;
   } catch (err) {
     return { report, failure: collectorExecFailure(err, deadline), fallback: false, withheld: [] };
   }
+  const stored = run.state.then(async (state) => ({ state, volatile: await storeVolatile(input, state) }));
+  stored.catch(() => undefined); // read below, after the copy
+  const gated: TrustedInput = { ...input, sink: (source) => volatileFirst(input.sink(source), stored) };
+  const copied = await copyBinary(gated, name, search, () => run.state);
   let volatile: VolatileArtefact;
+  let state: VolatileState;
   try {
-    volatile = await storeVolatile(input, state);
+    ({ volatile, state } = await stored);
   } catch (err) {
     const c = classifyError(err);
     const failure: TrustedFailure = { failure: deadline.signal.aborted ? deadline.failure() : 'store-failed', reason: `writing volatile.json to ${input.store.location} failed: ${c.reason}`, blame: 'ours', ...(c.code === undefined ? {} : { code: c.code }) };
     return { report, failure, fallback: false, withheld: [] };
   }
-  const copied = await copyBinary(input, name, state);
   const retry = copied.failure?.failure === 'permission-denied' ? await asProcessUid(input, state, runAsUser ?? 0, report) : undefined;
   return { report, volatile, ...(retry ?? copied) };
+}
+
+/** The copy's store, whose create-only write starts once volatile.json is stored (and fails when it was not). */
+function volatileFirst(sink: CopySink, stored: Promise<unknown>): CopySink {
+  const store = sink.store;
+  const gatedStore: EvidenceStore = {
+    location: store.location,
+    stat: (key, signal) => store.stat(key, signal),
+    readText: (key, signal) => store.readText(key, signal),
+    list: (prefix, signal) => store.list(prefix, signal),
+    create: async (key, body, metadata, signal, options) => {
+      await stored;
+      return store.create(key, body, metadata, signal, options);
+    },
+  };
+  return { ...sink, store: gatedStore };
 }
 
 /**
@@ -152,7 +179,7 @@ async function asProcessUid(input: TrustedInput, state: VolatileState, ran: numb
   if (await addCollector(input, name, uid)) return undefined;
   report.container = name;
   report.runAsUser = uid;
-  return copyBinary(input, name, state);
+  return copyBinary(input, name, state, () => Promise.resolve(state));
 }
 
 /** The collector's own exec failed: ours (RBAC on pods/exec, the API, the image), never the target's. */
@@ -171,7 +198,7 @@ interface Source {
 }
 
 /** Where the binary can be read, best first. */
-function sourcesFor(state: VolatileState, path: string): Source[] {
+function sourcesFor(state: ProcessSearch, path: string): Source[] {
   const byPid = new Map(state.processes.map((p) => [p.pid, p]));
   const out: Source[] = [];
   for (const pid of state.suspects) {
@@ -187,7 +214,7 @@ function sourcesFor(state: VolatileState, path: string): Source[] {
 
 type CopyOutcome = Pick<TrustedOutcome, 'copy' | 'failure' | 'fallback' | 'withheld'>;
 
-async function copyBinary(input: TrustedInput, container: string, state: VolatileState): Promise<CopyOutcome> {
+async function copyBinary(input: TrustedInput, container: string, state: ProcessSearch, full: () => Promise<VolatileState>): Promise<CopyOutcome> {
   const withheld: string[] = [];
   const deleted = state.processes.filter((p) => state.suspects.includes(p.pid) && p.exe?.endsWith(' (deleted)'));
   if (deleted.length > 0) withheld.push(`the target deleted ${input.path} after running it (exe link of pid ${deleted.map((p) => p.pid).join(', ')} reads "(deleted)"); the copy comes from the running process`);
@@ -206,11 +233,13 @@ async function copyBinary(input: TrustedInput, container: string, state: Volatil
       return { failure: { failure: r.failure as SnapshotFailure, reason: r.reason, blame: r.failure === 'exec-flood' ? 'target' : 'ours', ...(r.code === undefined ? {} : { code: r.code }) }, fallback: false, withheld };
     }
   }
-  return { failure: noCopyFailure(input, state, failures), fallback: true, withheld };
+  // Why nothing was copied may need the uids (status): the volatile reads are bounded, so waiting is too.
+  const all = await full().catch(() => state);
+  return { failure: noCopyFailure(input, all, failures), fallback: true, withheld };
 }
 
 /** Why the collector found nothing to copy: the file is gone, or the kernel refused the read. */
-function noCopyFailure(input: TrustedInput, state: VolatileState, failures: CopyResult[]): TrustedFailure {
+function noCopyFailure(input: TrustedInput, state: ProcessSearch, failures: CopyResult[]): TrustedFailure {
   const denied = failures.some((f) => f.kind === 'failed' && f.failure === 'permission-denied');
   if (denied) {
     const uids = [...new Set(state.processes.filter((p) => state.suspects.includes(p.pid) || state.suspects.length === 0).map((p) => p.uid).filter((u) => u !== undefined))];

@@ -2,9 +2,11 @@
 // kernel's /proc in the target's pid namespace: the process table (pid, ppid, uid, state,
 // start time, exe link, cmdline with secrets redacted), the suspect's open files and mapped
 // files, and the pod's sockets (/proc/<pid>/net/{tcp,tcp6,udp,udp6}) with their inodes mapped
-// to the pids holding them. A handful of execs of busybox `ls` and `head -c`, each bounded.
+// to the pids holding them. A handful of execs of busybox `ls` and `head -c`, each bounded,
+// the independent ones at once (startVolatile).
 import { redactString } from '../finding/redact.js';
 import type { Incident } from '../finding/types.js';
+import { Deadline } from './deadline.js';
 import { execText, type TextExec } from './exec-text.js';
 import { isRemotePeer, parseCmdline, parseExeLinks, parseNetTable, parsePidList, parseStartTime, parseStatus, socketInode, splitHeadOutput, type NetSocket } from './proc-parse.js';
 
@@ -72,7 +74,6 @@ async function headAll(x: TextExec, paths: string[], perFile: number, problems: 
   return splitHeadOutput(r.stdout, paths.length === 1 ? paths[0] : undefined);
 }
 
-/** The process table (everything but the exe links needs no ptrace access). */
 /** Our own exec into our own container failed (RBAC, API, a broken image): not the target's doing. */
 export class CollectorExecError extends Error {
   constructor(override readonly cause: unknown, readonly result?: { stderr: string; message?: string }) {
@@ -80,36 +81,53 @@ export class CollectorExecError extends Error {
   }
 }
 
-async function readProcesses(x: TextExec, problems: string[]): Promise<ProcessEntry[]> {
+/** The pids of the namespace (the one read both the volatile state and the binary copy need). */
+async function listPids(x: TextExec, problems: string[]): Promise<number[]> {
   const listed = await execText(x, ['ls', '/proc'], MAX_OUTPUT);
   if (listed.error !== undefined) throw new CollectorExecError(listed.error);
   if (listed.result && listed.result.exitCode !== 0) throw new CollectorExecError(undefined, listed.result);
-  let pids = parsePidList(listed.stdout.toString('latin1'));
-  if (pids.length > MAX_PIDS) {
-    problems.push(`${pids.length} processes: only the first ${MAX_PIDS} were read`);
-    pids = pids.slice(0, MAX_PIDS);
-  }
+  const pids = parsePidList(listed.stdout.toString('latin1'));
+  if (pids.length <= MAX_PIDS) return pids;
+  problems.push(`${pids.length} processes: only the first ${MAX_PIDS} were read`);
+  return pids.slice(0, MAX_PIDS);
+}
+
+/** Exe links (`ls -l` over every pid's exe: the only read here that needs ptrace access). */
+async function readExeLinks(x: TextExec, pids: readonly number[], problems: string[]): Promise<Map<number, string>> {
   const links = await execText(x, ['ls', '-l', ...files(pids, 'exe')], MAX_OUTPUT);
+  if (links.error !== undefined) problems.push(`ls -l /proc/<pid>/exe: ${String(links.error instanceof Error ? links.error.message : links.error)}`);
   const denied = (links.result?.stderr ?? '').split('\n').filter((l) => /Permission denied/.test(l)).length;
   if (denied > 0) problems.push(`${denied} exe link(s) unreadable (ptrace access: the collector's uid differs from the process's, or it is not dumpable)`);
-  const exe = parseExeLinks(links.stdout.toString('utf8'));
-  const cmdlines = await headAll(x, files(pids, 'cmdline'), 4096, problems);
-  const statuses = await headAll(x, files(pids, 'status'), 2048, problems);
-  const stats = await headAll(x, files(pids, 'stat'), 1024, problems);
+  return parseExeLinks(links.stdout.toString('utf8'));
+}
+
+/** What finds the finding's process: each pid's exe link and cmdline. */
+interface Identity {
+  exe: Map<number, string>;
+  cmdlines: Map<string, Buffer>;
+}
+
+function identityOf(pid: number, id: Identity): Pick<ProcessEntry, 'exe' | 'cmdline'> {
+  const link = id.exe.get(pid);
+  return { ...(link === undefined ? {} : { exe: link }), cmdline: parseCmdline(id.cmdlines.get(`/proc/${pid}/cmdline`) ?? Buffer.alloc(0)).map(redactString) };
+}
+
+/** The process table: the pids whose status could be read, with ids, state and start time. */
+function processTable(pids: readonly number[], id: Identity, statuses: Map<string, Buffer>, stats: Map<string, Buffer>): ProcessEntry[] {
   return pids
     .filter((pid) => statuses.has(`/proc/${pid}/status`))
     .map((pid) => {
       const st = parseStatus(statuses.get(`/proc/${pid}/status`)?.toString('utf8') ?? '');
       const start = parseStartTime(stats.get(`/proc/${pid}/stat`)?.toString('utf8') ?? '');
-      const link = exe.get(pid);
+      const { exe, cmdline } = identityOf(pid, id);
       return {
         pid,
         ...(st.ppid === undefined ? {} : { ppid: st.ppid }),
         ...(st.uid === undefined ? {} : { uid: st.uid }),
         ...(st.state === undefined ? {} : { state: st.state }),
         ...(start === undefined ? {} : { startTime: start }),
-        ...(link === undefined ? {} : { exe: link }),
-        cmdline: parseCmdline(cmdlines.get(`/proc/${pid}/cmdline`) ?? Buffer.alloc(0)).map(redactString),
+        ...(exe === undefined ? {} : { exe }),
+        cmdline,
       };
     });
 }
@@ -131,16 +149,21 @@ function parseFdListing(text: string): Map<number, { fd: number; target: string 
   return out;
 }
 
+const NET_PROTOS = ['tcp', 'tcp6', 'udp', 'udp6'] as const;
+
+/** Open fds of every process and the pod's sockets (the net tables of the first pid), read at once. */
 async function readSockets(x: TextExec, pids: readonly number[], problems: string[]): Promise<{ fds: Map<number, { fd: number; target: string }[]>; sockets: (NetSocket & { pids: number[] })[] }> {
   const first = pids[0];
   if (first === undefined) return { fds: new Map(), sockets: [] };
   const fdDirs = files(pids.slice(0, 64), 'fd');
-  const listing = await execText(x, ['ls', '-l', ...fdDirs], MAX_OUTPUT);
+  const [listing, tables] = await Promise.all([
+    execText(x, ['ls', '-l', ...fdDirs], MAX_OUTPUT),
+    headAll(x, NET_PROTOS.map((p) => `/proc/${first}/net/${p}`), 256 * 1024, problems),
+  ]);
+  if (listing.error !== undefined) problems.push(`ls -l /proc/<pid>/fd: ${String(listing.error instanceof Error ? listing.error.message : listing.error)}`);
   let text = listing.stdout.toString('utf8');
   if (fdDirs.length === 1) text = `${fdDirs[0] ?? ''}:\n${text}`;
   const fds = parseFdListing(text);
-  const protos = ['tcp', 'tcp6', 'udp', 'udp6'] as const;
-  const tables = await headAll(x, protos.map((p) => `/proc/${first}/net/${p}`), 256 * 1024, problems);
   const byInode = new Map<number, number[]>();
   for (const [pid, list] of fds) {
     for (const f of list) {
@@ -148,29 +171,79 @@ async function readSockets(x: TextExec, pids: readonly number[], problems: strin
       if (inode !== undefined) byInode.set(inode, [...(byInode.get(inode) ?? []), pid]);
     }
   }
-  const sockets = protos.flatMap((p) => parseNetTable(tables.get(`/proc/${first}/net/${p}`)?.toString('latin1') ?? '', p).map((s) => ({ ...s, pids: byInode.get(s.inode) ?? [] })));
+  const sockets = NET_PROTOS.flatMap((p) => parseNetTable(tables.get(`/proc/${first}/net/${p}`)?.toString('latin1') ?? '', p).map((s) => ({ ...s, pids: byInode.get(s.inode) ?? [] })));
   return { fds, sockets };
 }
 
+/** What the binary copy needs, ready before the rest of the volatile state. */
+export interface ProcessSearch {
+  /** The listed pids whose exe link or cmdline could be read (no status yet). */
+  processes: ProcessEntry[];
+  /** Pids matching the finding, best first (findSuspects). */
+  suspects: number[];
+}
+
+export interface VolatileRun {
+  /** Resolves once exe links and cmdlines are read. Rejects (CollectorExecError) when /proc cannot be listed. */
+  search: Promise<ProcessSearch>;
+  /** The whole state; rejects as `search` does. */
+  state: Promise<VolatileState>;
+}
+
+const ignore = (): void => undefined;
+
+/** The suspect's mapped files (`head -c` of its maps). */
+async function readMaps(x: TextExec, pid: number | undefined, problems: string[]): Promise<string[]> {
+  if (pid === undefined) return [];
+  const maps = await headAll(x, [`/proc/${pid}/maps`], 256 * 1024, problems);
+  const lines = (maps.get(`/proc/${pid}/maps`)?.toString('utf8') ?? '').split('\n');
+  return [...new Set(lines.map((l) => l.trim().split(/\s+/).slice(5).join(' ')).filter((f) => f.startsWith('/')))].slice(0, 500);
+}
+
 /**
- * Reads the volatile state. What cannot be read is listed in `problems`; only a failure of
- * the very first exec (our RBAC, the API, our image) throws CollectorExecError.
+ * Reads the volatile state, the reads that do not depend on each other at once (one exec and
+ * one WebSocket each, argv only, each with its own output cap):
+ *   1. `ls /proc`: the pids; its failure is ours (RBAC, API, image) and rejects both promises;
+ *   2. together: `ls -l` of the exe links, `head -c` of cmdline, status, stat, `ls -l` of the
+ *      fd directories, `head -c` of the net tables;
+ *   3. as soon as exe links and cmdlines name the suspect (`search`): `head -c` of its maps,
+ *      while the caller already reads the binary.
+ * Reads after the first have `boundMs` at most: a read the target can stall (a /proc file whose
+ * reader waits on the process's mmap lock) costs the state that read, listed in `problems`,
+ * never the binary or containment.
  */
-export async function collectVolatile(x: TextExec, incident: Incident, path: string): Promise<VolatileState> {
+export function startVolatile(x: TextExec, incident: Incident, path: string, boundMs: number): VolatileRun {
   const problems: string[] = [];
-  // The table includes the collector's own `sleep` (it shares the namespace): listed as seen,
-  // since any filter by name would also hide an attacker's process of that name.
-  const table = await readProcesses(x, problems);
-  const suspects = findSuspects(table, incident, path);
-  const { fds, sockets } = await readSockets(x, table.map((p) => p.pid), problems);
-  const main = suspects[0];
-  let suspect: VolatileState['suspect'];
-  if (main !== undefined) {
-    const maps = await headAll(x, [`/proc/${main}/maps`], 256 * 1024, problems);
-    const mapped = [...new Set((maps.get(`/proc/${main}/maps`)?.toString('utf8') ?? '').split('\n').map((l) => l.trim().split(/\s+/).slice(5).join(' ')).filter((f) => f.startsWith('/')))];
-    suspect = { pid: main, fds: fds.get(main) ?? [], mappedFiles: mapped.slice(0, 500) };
-  }
-  return { schema: VOLATILE_SCHEMA, findingName: incident.findingName, collectedAt: new Date().toISOString(), processes: table, suspects, ...(suspect ? { suspect } : {}), sockets, problems, truncated: false };
+  const pids = listPids(x, problems);
+  const bounded = new Deadline(boundMs, x.deadline.signal, 'reading volatile state');
+  const y: TextExec = { ...x, deadline: bounded };
+  const reads = pids.then((list) => ({
+    exe: readExeLinks(y, list, problems),
+    cmdlines: headAll(y, files(list, 'cmdline'), 4096, problems),
+    statuses: headAll(y, files(list, 'status'), 2048, problems),
+    stats: headAll(y, files(list, 'stat'), 1024, problems),
+    sockets: readSockets(y, list, problems),
+  }));
+  const identity = reads.then(async (r): Promise<Identity> => ({ exe: await r.exe, cmdlines: await r.cmdlines }));
+  const search = Promise.all([pids, identity]).then(([list, id]): ProcessSearch => {
+    const processes = list.filter((pid) => id.exe.has(pid) || id.cmdlines.has(`/proc/${pid}/cmdline`)).map((pid) => ({ pid, ...identityOf(pid, id) }));
+    return { processes, suspects: findSuspects(processes, incident, path) };
+  });
+  const main = search.then((s) => s.suspects[0]);
+  const mapped = main.then((pid) => readMaps(y, pid, problems));
+  const state = (async (): Promise<VolatileState> => {
+    const r = await reads;
+    const [list, id, statuses, stats, { fds, sockets }, pid, mappedFiles] = await Promise.all([pids, identity, r.statuses, r.stats, r.sockets, main, mapped]);
+    // The table includes the collector's own `sleep` (it shares the namespace): listed as seen,
+    // since any filter by name would also hide an attacker's process of that name.
+    const table = processTable(list, id, statuses, stats);
+    const suspect = pid === undefined ? undefined : { pid, fds: fds.get(pid) ?? [], mappedFiles };
+    return { schema: VOLATILE_SCHEMA, findingName: incident.findingName, collectedAt: new Date().toISOString(), processes: table, suspects: findSuspects(table, incident, path), ...(suspect ? { suspect } : {}), sockets, problems, truncated: false };
+  })().finally(() => bounded.dispose());
+  // When /proc cannot be listed every promise here rejects with that one error, which the caller
+  // reads from `search` (and may stop there): none of them is left unhandled.
+  for (const p of [pids, reads, identity, search, main, mapped, state]) p.catch(ignore);
+  return { search, state };
 }
 
 /** JSON of at most MAX_VOLATILE_BYTES: long lists are cut (and `truncated` set) until it fits. */

@@ -15,11 +15,11 @@ import { recordPending } from './approval-record.js';
 import { computeOutcome } from './outcome.js';
 import { loadPriorEffects, type EffectRecord } from './prior-effects.js';
 import { REPORT_SCHEMA_VERSION, type TriageReport } from './report.js';
-import { containEarly, containLate } from './stages/contain.js';
+import { containEarly, containLate, prefetchLimits } from './stages/contain.js';
 import { clusterInfoIfReady, startEnrichment, type Enrichment } from './stages/enrich.js';
 import { locate } from './stages/locate.js';
 import { recordEffectsTaken, recordResult } from './stages/record.js';
-import { evidenceStatus, takeSnapshot } from './stages/snapshot.js';
+import { evidenceStatus, settleSnapshot, takeSnapshot } from './stages/snapshot.js';
 import { prepareTarget, readTargetPod } from './stages/target-pod.js';
 
 export type { PipelineAdapters, PipelineSettings, RespondContext } from './context.js';
@@ -48,12 +48,14 @@ export async function respond(incident: Incident, plan: ResponsePlan, ctx: Respo
   const target = readTargetPod(incident, plan, w, ctx);
   const chain = w ? prepareTarget(target, plan, w, ctx) : Promise.resolve({ owners: [] });
   const early = containEarly(incident, plan, w, target, ctx, now);
+  prefetchLimits(incident, plan, w, target, chain, ctx, now);
 
   const snapshot = await takeSnapshot(incident, plan, w, ctx);
   record(snapshot.step);
   const facts = { target: await target, owners: (await chain).owners, evidence: evidenceStatus(snapshot), early };
   const cluster = await clusterInfoIfReady(enrichment);
   const contained = await containLate(incident, plan, w, { ...facts, ...(cluster ? { cluster } : {}) }, ctx, now).finally(containmentDone);
+  await settleSnapshot(snapshot, ctx); // the manifest was written while containment ran
   const enriched: Enrichment = await enrichment;
   record(...enriched.steps, ...(contained.step ? [contained.step] : []), ...contained.result.steps);
   const actions = contained.result.outcomes;

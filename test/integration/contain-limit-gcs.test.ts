@@ -31,7 +31,8 @@ describe('blast-radius limit on the Cloud Storage store', () => {
     assert.deepEqual(results.map((r) => r.allowed), [true, true, true, false, false]);
     const slots = fake.objects(BUCKET).map((o) => o.name).filter((n) => n.startsWith('ctd/_ratelimit/turns/') && n.includes('/slots/')).sort();
     assert.deepEqual(slots, [0, 1, 2].map((n) => `ctd/_ratelimit/turns/2026-11-27T09/slots/${n}.json`));
-    // A redelivery seen by the other instance reuses its slot.
+    // A redelivery seen by the other instance reuses its slot (once the claim, written after the action, is in).
+    await a.settle();
     const again = await b.reserve('turns', 3, 'finding-0', NOW);
     assert.equal(again.reused, true);
     assert.equal(again.slot, 0);

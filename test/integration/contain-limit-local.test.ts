@@ -41,6 +41,7 @@ describe('blast-radius limit on the local directory store', () => {
     const a = new StoreActionLimiter(new LocalEvidenceStore({ root: dir }));
     const b = new StoreActionLimiter(new LocalEvidenceStore({ root: dir }));
     assert.equal((await a.reserve('r', 1, 'finding-x\ndeletePod\npod:u1', NOW)).allowed, true);
+    await a.settle(); // the subject claim is written after the action (the executor waits for it)
     const again = await b.reserve('r', 1, 'finding-x\ndeletePod\npod:u1', NOW);
     assert.equal(again.allowed, true);
     assert.equal(again.reused, true);

@@ -259,6 +259,73 @@ describe('trusted collector in enforce mode (requireEvidence: attempted, the def
     assert.ok(warnings(o).some((w) => /did not finish within|timed out after/.test(w)), warnings(o).join('\n'));
   });
 
+  test("a /proc read of the process stalls (its maps, as while it holds its mmap lock): the copy does not wait for it, volatile.json says what was not read, the pod is deleted", async (t) => {
+    freshPod({ files: {} });
+    const kube = stack.world.kube;
+    const from = kube.faults.calls.length;
+    const argvOf = (d: unknown): string[] => (d as { argv?: string[] } | undefined)?.argv ?? [];
+    kube.faults.inject({ match: `EXEC ${NS}/${DEPLOY_POD}/scc-evidence-`, where: (d) => argvOf(d).some((a) => a.endsWith('/maps')), hang: true, times: Number.POSITIVE_INFINITY });
+    let o: Outcome;
+    try {
+      o = await deliver(t, 'maps read stalls');
+    } finally {
+      kube.faults.clear();
+    }
+    assert.equal(o.status, 204);
+    const manifest = await o.object('manifest.json');
+    assert.equal(manifest?.['verdict'], 'matches');
+    assert.equal(manifest?.['source'], '/proc/7/exe');
+    assertDeletedAfter(o, 'binary', 'volatile.json');
+    const volatile = await o.object('volatile.json');
+    assert.deepEqual(volatile?.['suspects'], [7]);
+    assert.ok((volatile?.['problems'] as string[]).some((p) => /\/proc\/7\/maps.*timed out/.test(p)), JSON.stringify(volatile?.['problems']));
+    assert.ok((volatile?.['sockets'] as { remote: string }[]).some((x) => x.remote === '203.0.113.50:80'), 'the other reads were not held up');
+    // Order, not time: the binary was read while the stalled read was still open.
+    const calls = kube.faults.calls.slice(from).filter((c) => c.key.includes('/scc-evidence-'));
+    const maps = calls.find((c) => argvOf(c.detail).some((a) => a.endsWith('/maps')));
+    const cat = calls.find((c) => argvOf(c.detail)[0] === 'cat');
+    assert.ok(maps?.fault?.hang === true && cat !== undefined, 'the maps read stalled and the binary was read');
+    assert.ok(cat.start < (maps.end ?? Number.POSITIVE_INFINITY), 'the copy started before the stalled read ended');
+    assert.ok(cat.end !== undefined && cat.end < (maps.end ?? Number.POSITIVE_INFINITY), 'and finished while it was still open');
+  });
+
+  test('negative control of the copy running beside the volatile reads: volatile.json cannot be written, so the binary is not committed either and nothing is deleted', async (t) => {
+    freshPod({ files: {} });
+    stack.gcs.faults.inject({ match: 'POST /upload/', where: (d) => decodeURIComponent((d as { query?: string } | undefined)?.query ?? '').includes('/volatile.json'), status: 503, times: Number.POSITIVE_INFINITY });
+    let o: Outcome;
+    try {
+      o = await deliver(t, 'volatile.json unwritable');
+    } finally {
+      stack.gcs.faults.clear();
+    }
+    assert.ok(stack.gcs.faults.calls.some((c) => c.fault !== undefined), 'the store fault was hit');
+    assert.equal(o.status, 500, 'ours: Pub/Sub redelivers');
+    assert.equal(o.deleteAt, undefined, 'no DELETE');
+    assert.equal(o.objectTime('volatile.json'), undefined);
+    // The copy was read at the same time, but it commits only after volatile.json: a redelivery
+    // that finds the binary can never lack its volatile state.
+    assert.equal(o.objectTime('binary'), undefined, 'the binary was not committed without its volatile state');
+  });
+
+  test('manifest.json is written while the DELETE goes out: its failure stays a warning (logged, in the report), never a reason to hold the pod', async (t) => {
+    freshPod({ files: {} });
+    stack.gcs.faults.inject({ match: 'POST /upload/', where: (d) => decodeURIComponent((d as { query?: string } | undefined)?.query ?? '').includes('/manifest.json'), status: 403, times: Number.POSITIVE_INFINITY });
+    let o: Outcome;
+    try {
+      o = await deliver(t, 'manifest.json unwritable');
+    } finally {
+      stack.gcs.faults.clear();
+    }
+    assert.ok(stack.gcs.faults.calls.some((c) => c.fault !== undefined), 'the store fault was hit');
+    assert.equal(o.status, 204);
+    assertDeletedAfter(o, 'binary', 'volatile.json');
+    assert.equal(o.objectTime('manifest.json'), undefined);
+    assert.ok(warnings(o).some((w) => /snapshot: the binary is stored but writing manifest.json failed/.test(w)), warnings(o).join('\n'));
+    const evidence = (await o.object('report.json'))?.['evidence'] as { manifestObject: unknown; warnings: string[] } | undefined;
+    assert.equal(evidence?.manifestObject, null);
+    assert.ok(evidence?.warnings.some((w) => /writing manifest.json failed/.test(w)), 'the report has the late warning');
+  });
+
   test('the evidence store is down (our side): no DELETE, the delivery is retried', async (t) => {
     freshPod({});
     stack.gcs.faults.inject({ match: /^GET \/storage\/v1\/b\/[^/]+\/o\/.*binary$/, status: 503, times: Number.POSITIVE_INFINITY });

@@ -430,7 +430,7 @@ export async function startFakeGcs(options: StartFakeGcsOptions): Promise<FakeGc
       const method = req.method ?? 'GET';
       requests.push({ method, path, query: u.search, at: Date.now() });
       const key = `${method} ${path}`;
-      const fault = faults.take(key);
+      const fault = faults.take(key, { query: u.search });
       const done = faults.record(key, fault, { query: u.search });
       try {
         const delay = (fault?.delayMs ?? 0) + faults.latencyMs;

@@ -21,6 +21,8 @@ export interface Fault {
   times?: number;
   /** Optional message for error bodies. */
   message?: string;
+  /** Narrows `match` by what the fake knows of the call (exec: `{ argv }`; GCS: `{ query }`). */
+  where?: (detail: unknown) => boolean;
 }
 
 export interface CallRecord {
@@ -48,11 +50,12 @@ export class FaultPlan {
   }
 
   /** Returns the fault for this call (consuming one use), or undefined. */
-  take(key: string): Fault | undefined {
+  take(key: string, detail?: unknown): Fault | undefined {
     for (const entry of this.queue) {
       if (entry.left <= 0) continue;
       const m = entry.fault.match;
-      const hit = m === undefined || (typeof m === 'string' ? key === m || key.startsWith(m) : m.test(key));
+      const where = entry.fault.where;
+      const hit = (m === undefined || (typeof m === 'string' ? key === m || key.startsWith(m) : m.test(key))) && (where === undefined || where(detail));
       if (hit) {
         entry.left -= 1;
         return entry.fault;

@@ -1,6 +1,6 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { executeActions, needsRetry, orderActions } from '../../shared/contain/executor.js';
+import { executeActions, needsRetry, orderActions, prefetchBlastRadius } from '../../shared/contain/executor.js';
 import type { ActionLimiter, LimitVerdict } from '../../shared/contain/limiter.js';
 import { ACTIONS } from '../../shared/contain/registry.js';
 import type { ActionOutcome } from '../../shared/contain/types.js';
@@ -193,6 +193,34 @@ describe('blast radius in the executor', () => {
     await executeActions(context({ evidence: { stored: false }, plan: plan([{ type: 'deletePod', params: {} }], { maxActionsPerHour: 1 }) }), { limiter });
     assert.equal(limiter.reserves, 0);
   });
+  test('blast-radius reads prefetched while the evidence is collected: a refused action still spends no slot (negative control: the same prefetch, evidence stored, spends one)', async () => {
+    const at = (): Date => new Date('2026-11-27T09:30:00Z');
+    const limited = plan([{ type: 'deletePod', params: {} }], { maxActionsPerHour: 1 });
+    const slotsIn = (store: MemoryStore): Promise<string[]> => store.list('_ratelimit/');
+    const refusedStore = new MemoryStore();
+    const refusedLimiter = new StoreActionLimiter(refusedStore);
+    prefetchBlastRadius(context({ plan: limited }), { limiter: refusedLimiter, now: at });
+    const refused = await executeActions(context({ evidence: { stored: false, reason: 'snapshot failed' }, plan: limited }), { limiter: refusedLimiter, now: at });
+    assert.equal(refused.outcomes[0]?.status, 'refused');
+    assert.ok(refusedStore.faults.calls.some((c) => c.key.startsWith('list ')), 'the reads were made ahead');
+    assert.deepEqual(await slotsIn(refusedStore), [], 'no slot, no claim');
+    const storedStore = new MemoryStore();
+    const storedLimiter = new StoreActionLimiter(storedStore);
+    prefetchBlastRadius(context({ plan: limited }), { limiter: storedLimiter, now: at });
+    const done = await executeActions(context({ plan: limited }), { limiter: storedLimiter, now: at });
+    assert.equal(done.outcomes[0]?.status, 'done');
+    const keys = await slotsIn(storedStore);
+    assert.equal(keys.filter((k) => k.includes('/slots/')).length, 1);
+    assert.equal(keys.filter((k) => k.includes('/subjects/')).length, 1, 'the claim, written after the action, is in when executeActions returns');
+  });
+
+  test('dry-run prefetches nothing (it only peeks)', async () => {
+    const store = new MemoryStore();
+    prefetchBlastRadius(context({ mode: 'dry-run', plan: plan([{ type: 'deletePod', params: {} }], { maxActionsPerHour: 1 }) }), { limiter: new StoreActionLimiter(store) });
+    await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(store.faults.calls, []);
+  });
+
   test('a limiter that cannot count fails the action (transient) and writes nothing', async () => {
     const w = recordingWorkloads();
     const broken: ActionLimiter = {

@@ -165,6 +165,7 @@ describe('StoreActionLimiter: a slot is won only by creating it', () => {
     const store = new MemoryStore();
     const limiter = new StoreActionLimiter(store);
     await limiter.reserve('r', 3, 's', NOW);
+    await limiter.settle(); // the subject claim is written after the action (the executor waits for it)
     const slot = store.objects.get('_ratelimit/r/2026-11-27T09/slots/0.json');
     assert.equal(slot?.metadata['scc-record'], 'ratelimit-slot');
     assert.equal(slot?.metadata['scc-slot'], '0');
@@ -233,7 +234,9 @@ describe('StoreActionLimiter: a slot is won only by creating it', () => {
       }
     }
     const ac = new AbortController();
-    await new StoreActionLimiter(new Recording()).reserve('r', 1, 's', NOW, ac.signal);
+    const limiter = new StoreActionLimiter(new Recording());
+    await limiter.reserve('r', 1, 's', NOW, ac.signal);
+    await limiter.settle();
     assert.equal(seen.length, 2);
     for (const c of seen) assert.equal(c.signal, ac.signal, c.key);
   });
@@ -284,5 +287,92 @@ describe('scoped budgets (per namespace, per workload)', () => {
     assert.match(denied.reason, /maxActionsPerHour \(1\) reached for rule r in namespace a/);
     assert.equal((await limiter.reserve({ rule: 'r', namespace: 'b' }, 1, 'f3', NOW)).allowed, true);
     assert.equal((await limiter.peek('r', 1, 'f4', NOW)).allowed, true, 'the rule-wide budget is untouched');
+  });
+});
+
+/** A store that overwrites on create (no create-only precondition): the negative control of the slot race. */
+class OverwritingStore extends MemoryStore {
+  override async create(key: string, body: NodeJS.ReadableStream, metadata: Record<string, string>, signal?: AbortSignal): Promise<{ created: boolean; object: StoredObject }> {
+    this.objects.delete(key);
+    return super.create(key, body, metadata, signal);
+  }
+}
+
+describe('StoreActionLimiter: reads ahead, claim after (off the path to the action)', () => {
+  const callsAfter = (store: MemoryStore, from: number): string[] => store.faults.calls.slice(from).map((c) => c.key.split(' ')[0] ?? '');
+
+  test('after a prefetch, reserve makes one store call before it answers: the slot create', async () => {
+    const store = new MemoryStore();
+    const limiter = new StoreActionLimiter(store);
+    limiter.prefetch('r', 's', NOW);
+    await new Promise((r) => setTimeout(r, 20)); // the reads finish while the evidence is collected
+    const from = store.faults.calls.length;
+    const v = await limiter.reserve('r', 3, 's', NOW);
+    assert.equal(v.allowed, true);
+    assert.deepEqual(callsAfter(store, from).slice(0, 1), ['create']);
+    assert.ok(store.objects.has('_ratelimit/r/2026-11-27T09/slots/0.json'));
+    await limiter.settle();
+    assert.deepEqual(callsAfter(store, from), ['create', 'create'], 'slot, then the subject claim');
+    // Negative control: without the prefetch, the same reserve reads the claim and the slots first.
+    const coldStore = new MemoryStore();
+    await new StoreActionLimiter(coldStore).reserve('r', 3, 's', NOW);
+    assert.deepEqual(callsAfter(coldStore, 0).slice(0, 2), ['stat', 'list']);
+  });
+
+  test('a prefetch takes nothing: an action the guards refuse spends no slot', async () => {
+    const store = new MemoryStore();
+    const limiter = new StoreActionLimiter(store);
+    limiter.prefetch('r', 's', NOW);
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(store.creates.length, 0);
+    assert.equal((await limiter.peek('r', 1, 'other', NOW)).allowed, true, 'the budget is whole');
+    // Negative control: a reservation does spend it.
+    await limiter.reserve('r', 1, 's', NOW);
+    assert.equal((await limiter.peek('r', 1, 'other', NOW)).allowed, false);
+  });
+
+  test('a slot taken by another instance after our prefetch: the create-only slot still decides, never over the limit', async () => {
+    const store = new MemoryStore();
+    const a = new StoreActionLimiter(store);
+    const b = new StoreActionLimiter(store);
+    a.prefetch('r', 'finding-a', NOW);
+    await new Promise((r) => setTimeout(r, 20)); // a saw no slots
+    assert.equal((await b.reserve('r', 1, 'finding-b', NOW)).allowed, true);
+    const v = await a.reserve('r', 1, 'finding-a', NOW);
+    assert.equal(v.allowed, false, 'the stale list did not let a second action through');
+    assert.equal((await store.list('_ratelimit/r/2026-11-27T09/slots/')).length, 1);
+    // Negative control: a store without create-only writes lets the stale list win twice.
+    const loose = new OverwritingStore();
+    const c = new StoreActionLimiter(loose);
+    const d = new StoreActionLimiter(loose);
+    c.prefetch('r', 'finding-c', NOW);
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal((await d.reserve('r', 1, 'finding-d', NOW)).allowed, true);
+    assert.equal((await c.reserve('r', 1, 'finding-c', NOW)).allowed, true, 'without create-only the check is broken: this test would catch it');
+  });
+
+  test('a prefetch is used once and a failed one is read again; a new hour ignores it', async () => {
+    const store = new MemoryStore();
+    store.faults.inject({ match: 'list ', status: 503 });
+    const limiter = new StoreActionLimiter(store);
+    limiter.prefetch('r', 's', NOW);
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal((await limiter.reserve('r', 2, 's', NOW)).slot, 0, 'the failed prefetch was replaced by fresh reads');
+    limiter.prefetch('r', 't', NOW);
+    await new Promise((r) => setTimeout(r, 20));
+    const next = await limiter.reserve('r', 2, 't', new Date('2026-11-27T10:00:01.000Z'));
+    assert.equal(next.window, '2026-11-27T10');
+    assert.equal(next.slot, 0, 'the new window counted from its own (fresh) reads');
+  });
+
+  test('the same instance reserving the same subject again waits for its own claim: reused, not a second slot', async () => {
+    const store = new MemoryStore();
+    store.faults.inject({ match: /^create .*\/subjects\//, delayMs: 30 });
+    const limiter = new StoreActionLimiter(store);
+    const first = await limiter.reserve('r', 5, 's', NOW);
+    const again = await limiter.reserve('r', 5, 's', NOW);
+    assert.equal(first.slot, 0);
+    assert.equal(again.reused, true);
+    assert.equal((await store.list('_ratelimit/r/2026-11-27T09/slots/')).length, 1);
   });
 });

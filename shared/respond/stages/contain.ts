@@ -3,12 +3,13 @@
 // alongside the snapshot; the rest waits for the evidence gate, the owner chain and, for
 // cordonNode, the node. Both waves wait for admit(): another delivery may own the finding.
 import { skipped, type StepResult } from '../../common/step.js';
-import { executeActions, type ExecuteResult } from '../../contain/executor.js';
+import { executeActions, prefetchBlastRadius, type ExecuteDeps, type ExecuteResult } from '../../contain/executor.js';
 import type { ActionContext, EvidenceStatus } from '../../contain/types.js';
 import type { Incident } from '../../finding/types.js';
 import { ACTION_CATALOG, isMetadataOnly } from '../../policy/actions.js';
 import { immediatePlan } from '../../policy/approval.js';
 import type { ExecutionMode, ResponsePlan } from '../../policy/types.js';
+import type { OwnerChain } from '../../contain/owners.js';
 import type { ClusterInfo, NodeView, OwnerView, Workloads } from '../../ports.js';
 import { signalOf, type RespondContext } from '../context.js';
 import type { TargetPod } from './target-pod.js';
@@ -54,14 +55,32 @@ function actionContext(incident: Incident, plan: ResponsePlan & { mode: Executio
   };
 }
 
+function deps(ctx: RespondContext, now: () => Date): ExecuteDeps {
+  return { ...(ctx.adapters.limiter ? { limiter: ctx.adapters.limiter } : {}), now };
+}
+
 function run(incident: Incident, plan: ResponsePlan, w: Workloads, facts: Facts, ctx: RespondContext, now: () => Date): Promise<ExecuteResult> {
   // approve mode: only the immediate actions run here (enforce); the pending ones are recorded.
   const exec = immediatePlan(plan);
   if (exec.actions.length === 0) return Promise.resolve(NONE);
-  return executeActions(actionContext(incident, exec, w, facts, ctx), { ...(ctx.adapters.limiter ? { limiter: ctx.adapters.limiter } : {}), now });
+  return executeActions(actionContext(incident, exec, w, facts, ctx), deps(ctx, now));
 }
 
-export function splitActions(plan: ResponsePlan): { early: ResponsePlan; late: ResponsePlan } {
+/**
+ * Once the pod and its owner chain are read (while the evidence is collected): the late
+ * wave's blast-radius reads, so that only the slot itself is left in front of the DELETE.
+ * Reads only; never rejects.
+ */
+export function prefetchLimits(incident: Incident, plan: ResponsePlan, w: Workloads | undefined, target: Promise<TargetPod>, chain: Promise<OwnerChain>, ctx: RespondContext, now: () => Date): void {
+  const { late } = splitActions(immediatePlan(plan));
+  if (!w || late.actions.length === 0) return;
+  void Promise.all([target, chain]).then(([t, c]) => {
+    const facts = { target: t, owners: c.owners, evidence: { stored: false, reason: 'not needed: reads only' } };
+    prefetchBlastRadius(actionContext(incident, late, w, facts, ctx), deps(ctx, now));
+  }, () => undefined);
+}
+
+export function splitActions<P extends ResponsePlan>(plan: P): { early: P; late: P } {
   return {
     early: { ...plan, actions: plan.actions.filter((a) => isMetadataOnly(a.type)) },
     late: { ...plan, actions: plan.actions.filter((a) => !isMetadataOnly(a.type)) },

@@ -12,6 +12,8 @@ import { signalOf, type RespondContext } from '../context.js';
 export interface Snapshot {
   step: StepResult;
   evidence?: EvidenceResult;
+  /** The copy's manifest and byte count, written while containment runs; their warnings (settleSnapshot). */
+  records?: Promise<string[]>;
 }
 
 export async function takeSnapshot(incident: Incident, plan: ResponsePlan, w: Workloads | undefined, ctx: RespondContext): Promise<Snapshot> {
@@ -23,12 +25,15 @@ export async function takeSnapshot(incident: Incident, plan: ResponsePlan, w: Wo
   // approve mode collects as enforce does: the evidence stored now is what an approval acts on later.
   const policy = snapshotPolicyFor(ctx.settings.snapshot, ctx.forceDryRun ? 'cli-dry-run' : plan.mode === 'dry-run' ? 'dry-run' : 'enforce');
   let evidence: EvidenceResult | undefined;
+  let records: Promise<void> | undefined;
+  let logged = 0;
   const step: StepResult = await runStep<EvidenceResult>(
     'snapshot',
     async (signal) => {
-      evidence = await snapshotBinary({ incident, workloads: w, store, policy, collector: ctx.collector, signal });
+      evidence = await snapshotBinary({ incident, workloads: w, store, policy, collector: ctx.collector, signal, afterStored: (r) => (records = r) });
       // Non-fatal evidence problems (e.g. the manifest with the copy's hashes not written) are never silent.
       if (evidence.outcome !== 'failed') for (const warning of evidence.warnings) ctx.audit.warning(`snapshot: ${warning}`, { step: 'snapshot' });
+      if (evidence.outcome !== 'failed') logged = evidence.warnings.length;
       // Under `attempted`, what the target withheld ends the attempt (recorded below) without
       // failing the step; under `stored` every failure keeps its retry/ack classification.
       const finished = evidence.outcome === 'failed' && evidence.blame === 'target' && plan.evidenceGate === 'attempted';
@@ -46,7 +51,13 @@ export async function takeSnapshot(incident: Incident, plan: ResponsePlan, w: Wo
   }
   if (evidence?.outcome === 'failed' && evidence.blame === 'target' && step.status === 'ok') step.reason = `evidence destroyed or withheld by the target: ${evidence.reason}`;
   for (const warning of evidence?.withheldByTarget ?? []) ctx.audit.warning(warning, { step: 'snapshot', significant: true });
-  return evidence ? { step, evidence } : { step };
+  const late = records?.then(() => (evidence?.outcome === 'stored' ? evidence.warnings.slice(logged) : []));
+  return { step, ...(evidence ? { evidence } : {}), ...(late ? { records: late } : {}) };
+}
+
+/** After containment: the copy's records are written, and what went wrong with them is logged. */
+export async function settleSnapshot(snapshot: Snapshot, ctx: RespondContext): Promise<void> {
+  for (const warning of (await snapshot.records) ?? []) ctx.audit.warning(`snapshot: ${warning}`, { step: 'snapshot' });
 }
 
 /** What the evidence gate of containment sees. */

@@ -307,7 +307,7 @@ export function createExecHandler(host: ExecHost): {
     let container = url.searchParams.get('container') ?? '';
     if (!container && pod?.containers.length === 1) container = pod.containers[0]?.name ?? '';
     const key = `EXEC ${ns}/${podName}/${container}`;
-    const fault = host.faults.take(key);
+    const fault = host.faults.take(key, { argv });
     const done = host.faults.record(key, fault, { argv });
     if (host.faults.latencyMs > 0) await sleep(host.faults.latencyMs);
     if (fault?.delayMs) await sleep(fault.delayMs);
