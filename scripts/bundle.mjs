@@ -1,11 +1,12 @@
 // Bundles the Cloud Function with esbuild: one ESM entry plus lazily loaded chunks
 // (--splitting), our code and its small pure dependencies (zod, yaml, pino, ...) inlined.
-// Client libraries stay external: they are only imported when a finding matches, from
-// node_modules, as published (their protos are read from their own directories).
+// The client libraries are bundled too, each in the lazily loaded chunk of the adapter that
+// imports it when a finding matches; only the Functions Framework stays external.
 // Why: cold start. Resolving and compiling ~100 small modules from dist/ is most of what a
 // non-matching message pays on a new instance; one bundle cuts that (see npm run bench).
 import { readFileSync, rmSync } from 'node:fs';
 import { build } from 'esbuild';
+import { KEPT_SERVICES, pruneProtos } from './prune-protos.mjs';
 
 const external = ['@google-cloud/functions-framework'];
 
@@ -22,13 +23,35 @@ const jsonAsParse = {
     b.onLoad({ filter: /\.json$/ }, (args) => {
       const text = readFileSync(args.path, 'utf8');
       if (text.length < 64 * 1024) return undefined;
-      return { contents: `module.exports = JSON.parse(${JSON.stringify(JSON.stringify(JSON.parse(text)))});`, loader: 'js' };
+      const pkg = Object.keys(KEPT_SERVICES).find((p) => args.path.endsWith(`/node_modules/${p}/build/protos/protos.json`));
+      const value = pkg ? pruneProtos(JSON.parse(text), KEPT_SERVICES[pkg]) : JSON.parse(text);
+      return { contents: `module.exports = JSON.parse(${JSON.stringify(JSON.stringify(value))});`, loader: 'js' };
     });
   },
 };
 
+// Each gax package's index.js also requires build/protos/protos.js, static protobufjs classes
+// for every message of every API version (security-center's is 10 MB of JavaScript, container's
+// 4 MB) only to re-export them as `protos`. The clients never use it (they build their messages
+// from protos.json) and neither do we (types only), but V8 would parse it on every cold
+// instance. In the bundle it is an object that says so if anything reads it.
+const staticProtosStub = {
+  name: 'static-protos-stub',
+  setup(b) {
+    const pkgs = Object.keys(KEPT_SERVICES).map((p) => p.replace('/', '\\/')).join('|');
+    b.onLoad({ filter: new RegExp(`/node_modules/(${pkgs})/build/protos/protos\\.js$`) }, (args) => ({
+      loader: 'js',
+      contents: `const what = ${JSON.stringify(args.path.replace(/.*node_modules\//, ''))};
+module.exports = new Proxy({}, { get(_t, key) {
+  if (typeof key === 'symbol' || key === '__esModule' || key === 'default' || key === 'then') return undefined;
+  throw new Error('the static protobuf classes of ' + what + ' are not in the bundle (scripts/bundle.mjs): read ' + String(key) + ' from the client or protos.json');
+} });`,
+    }));
+  },
+};
+
 await build({
-  plugins: [jsonAsParse],
+  plugins: [jsonAsParse, staticProtosStub],
   entryPoints: { index: 'functions/scc-responder/index.ts' },
   outdir: 'dist/bundle',
   bundle: true,
@@ -39,6 +62,8 @@ await build({
   outExtension: { '.js': '.mjs' },
   external,
   sourcemap: 'linked',
+  minifyWhitespace: true,
+  minifySyntax: true,
   legalComments: 'linked',
   logLevel: 'warning',
   // CommonJS dependencies inside an ESM bundle expect these.
