@@ -50,8 +50,23 @@ module.exports = new Proxy({}, { get(_t, key) {
   },
 };
 
+// @google-cloud/security-center (latest 9.3.1) still depends on google-gax 5, every other
+// client on google-gax 6: bundled as published, the SCC chunk carries a second gax, auth
+// library, gaxios and serializer that a cold instance parses and evaluates in front of the
+// confirmation call. Its generated clients use only gax API that 6 keeps (the same calls as
+// container's 6-based clients), so the bundle gives them the one google-gax 6.
+const oneGax = {
+  name: 'one-google-gax',
+  setup(b) {
+    b.onResolve({ filter: /^google-gax$/ }, async (args) => {
+      if (!args.importer.includes('/node_modules/@google-cloud/security-center/')) return undefined;
+      return b.resolve('google-gax', { kind: args.kind, resolveDir: process.cwd() });
+    });
+  },
+};
+
 await build({
-  plugins: [jsonAsParse, staticProtosStub],
+  plugins: [jsonAsParse, staticProtosStub, oneGax],
   entryPoints: { index: 'functions/scc-responder/index.ts' },
   outdir: 'dist/bundle',
   bundle: true,
