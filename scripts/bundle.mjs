@@ -5,6 +5,7 @@
 // Why: cold start. Resolving and compiling ~100 small modules from dist/ is most of what a
 // non-matching message pays on a new instance; one bundle cuts that (see npm run bench).
 import { readFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
 import { build } from 'esbuild';
 import { KEPT_SERVICES, pruneProtos } from './prune-protos.mjs';
 
@@ -13,19 +14,41 @@ const external = ['@google-cloud/functions-framework'];
 // Chunk names change with their content: stale chunks of an earlier build must not ship.
 rmSync('dist/bundle', { recursive: true, force: true });
 
-// The client libraries' protobuf descriptors are large JSON files (container's is ~7 MB).
+// The client libraries' protobuf descriptors are large JSON files (container's is ~0.8 MB).
 // Bundled as JavaScript object literals they cost V8 a full parse and compile on every cold
 // instance; as a string handed to JSON.parse they load several times faster (V8's JSON
 // parser), with the same value.
+//
+// The descriptors of the packages in KEPT_SERVICES are also pruned (scripts/prune-protos.mjs),
+// and each API version's client gets its own: the v2 SecurityCenterClient's protos.json holds
+// v2.SecurityCenter and what it reaches, not v1's too (a finding needs one version's client,
+// which builds protobuf roots of all it is given). Clients of versions we do not call get an
+// empty descriptor; other requirers (our code) the union of the kept services.
+const JSON_AS_PARSE_MIN = 64 * 1024;
+const keptPackage = (file) => Object.keys(KEPT_SERVICES).find((p) => file.endsWith(`/node_modules/${p}/build/protos/protos.json`));
+const asParse = (value) => ({ contents: `module.exports = JSON.parse(${JSON.stringify(JSON.stringify(value))});`, loader: 'js' });
 const jsonAsParse = {
   name: 'json-as-parse',
   setup(b) {
+    b.onResolve({ filter: /\/protos\/protos\.json$/ }, (args) => {
+      const client = /\/node_modules\/(@google-cloud\/[^/]+)\/build\/src\/(v[0-9a-z]+)\/[^/]+_client\.js$/.exec(args.importer);
+      if (!client || !KEPT_SERVICES[client[1]]) return undefined;
+      const file = path.resolve(args.resolveDir, args.path);
+      const services = KEPT_SERVICES[client[1]].filter((svc) => svc.includes(`.${client[2]}.`));
+      if (keptPackage(file) !== client[1]) return undefined;
+      return { path: `${file}#${client[2]}`, namespace: 'version-protos', pluginData: { file, services } };
+    });
+    // A version we never call (v1beta1, ...) gets an empty descriptor: constructing its client
+    // fails at once with "no such Service", instead of carrying types for nothing.
+    b.onLoad({ filter: /.*/, namespace: 'version-protos' }, (args) => {
+      const { file, services } = args.pluginData;
+      return { ...asParse(services.length === 0 ? { nested: {} } : pruneProtos(JSON.parse(readFileSync(file, 'utf8')), services)), resolveDir: path.dirname(file) };
+    });
     b.onLoad({ filter: /\.json$/ }, (args) => {
       const text = readFileSync(args.path, 'utf8');
-      if (text.length < 64 * 1024) return undefined;
-      const pkg = Object.keys(KEPT_SERVICES).find((p) => args.path.endsWith(`/node_modules/${p}/build/protos/protos.json`));
-      const value = pkg ? pruneProtos(JSON.parse(text), KEPT_SERVICES[pkg]) : JSON.parse(text);
-      return { contents: `module.exports = JSON.parse(${JSON.stringify(JSON.stringify(value))});`, loader: 'js' };
+      if (text.length < JSON_AS_PARSE_MIN) return undefined;
+      const pkg = keptPackage(args.path);
+      return asParse(pkg ? pruneProtos(JSON.parse(text), KEPT_SERVICES[pkg]) : JSON.parse(text));
     });
   },
 };
