@@ -13,7 +13,7 @@ import type { Policy } from '../../shared/policy/schema.js';
 import { createAuditLog, type AuditLog } from '../../shared/record/audit-log.js';
 import { createIdempotency, type Idempotency } from '../../shared/record/idempotency.js';
 import type { HandlerRuntime } from '../../shared/respond/handle.js';
-import { respond, type PipelineAdapters, type PipelineSettings, type RespondContext } from '../../shared/respond/pipeline.js';
+import type { PipelineAdapters, PipelineSettings, RespondContext, respond as Respond } from '../../shared/respond/pipeline.js';
 import { RESPONDER_NAME, VERSION } from '../../shared/common/product.js';
 import { confirmFinding } from '../../shared/respond/confirm.js';
 import { decide } from '../../shared/policy/decide.js';
@@ -111,6 +111,13 @@ function forcedDryRun(screened: ScreenedMessageDecision, force: boolean): Screen
   return { ...screened, decision: { ...screened.decision, mode: 'dry-run', notes: [...(screened.decision.notes ?? []), note] } };
 }
 
+/**
+ * The pipeline (locate, enrich, snapshot, contain, record), imported by the first matching
+ * finding alongside its adapters: a non-matching message (almost every message) never parses
+ * it, so a new instance acks those sooner.
+ */
+const loadPipeline = (): Promise<{ respond: typeof Respond }> => import('../../shared/respond/pipeline.js');
+
 export function createRuntime(options: RuntimeOptions): Runtime {
   const env = options.env ?? process.env;
   const config: ResponderConfig = { ...loadConfig(env, options.surface, VERSION), ...options.configOverrides };
@@ -127,7 +134,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
   const getAdapters = (): Promise<PipelineAdapters> =>
     (adapters ??= options.adapters
       ? Promise.resolve(options.adapters)
-      : import('./adapters.js').then((m) => m.buildAdapters(config, env)));
+      : Promise.all([import('./adapters.js').then((m) => m.buildAdapters(config, env)), loadPipeline()]).then(([a]) => a));
   let idempotency: Promise<Idempotency> | undefined;
   const settings = pipelineSettings(policy);
   const base: Omit<RespondContext, 'adapters' | 'audit' | 'envelope'> = {
@@ -145,7 +152,7 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     screen: options.surface === 'function' ? (input, ctx) => screenMessage(input, policy, ctx) : (input, ctx) => forcedDryRun(decideMessage(input, policy, ctx), options.forceDryRun === true),
     adapters: getAdapters,
     respondContext: () => Promise.resolve(base),
-    respond,
+    respond: async (incident, plan, ctx) => (await loadPipeline()).respond(incident, plan, ctx),
     confirm: async (incident) => {
       const a = await getAdapters();
       // Locating the cluster through the GKE API (describe + token, cached by the directory)
