@@ -1,5 +1,5 @@
-// Prunes a gax client library's protobuf descriptor (build/protos/protos.json) to the services
-// the responder calls and every type they reach, computed from the descriptor itself.
+// Prunes a gax client library's protobuf descriptor (build/protos/protos.json) to the RPCs the
+// responder calls and every type they reach, computed from the descriptor itself.
 //
 // Why: each gax client constructor turns the WHOLE protos.json of its package into a
 // protobufjs root and then into gRPC service definitions (encoding a FileDescriptorProto for
@@ -13,12 +13,27 @@
 // methods and fields as plain option entries (what gax reads for REST fallback routing).
 import protobuf from 'protobufjs';
 
-/** The services each bundled client library keeps (fully qualified, no leading dot). */
+/**
+ * The RPCs the responder calls, per service (fully qualified, no leading dot). A method not
+ * listed is not in the bundle's descriptor: calling it fails at once (the gRPC stub has no such
+ * method). test/unit/prune-protos.test.ts fails when code under shared/ or functions/ calls
+ * a method of these services that is not listed here.
+ */
+export const KEPT_METHODS = {
+  'google.cloud.securitycenter.v1.SecurityCenter': ['ListFindings', 'GetSource', 'UpdateSecurityMarks'],
+  'google.cloud.securitycenter.v2.SecurityCenter': ['ListFindings', 'GetSource', 'UpdateSecurityMarks'],
+  'google.container.v1.ClusterManager': ['GetCluster'],
+  'google.cloud.secretmanager.v1.SecretManagerService': ['AccessSecretVersion'],
+};
+
+/** The services each bundled client library keeps. */
 export const KEPT_SERVICES = {
   '@google-cloud/security-center': ['google.cloud.securitycenter.v1.SecurityCenter', 'google.cloud.securitycenter.v2.SecurityCenter'],
   '@google-cloud/container': ['google.container.v1.ClusterManager'],
   '@google-cloud/secret-manager': ['google.cloud.secretmanager.v1.SecretManagerService'],
 };
+
+const keptMethod = (service, method) => (KEPT_METHODS[service.fullName.replace(/^\./, '')] ?? [method.name]).includes(method.name);
 
 /** The long-running operation types a method names in its options (gax looks them up at construction). */
 function operationTypes(method) {
@@ -37,9 +52,12 @@ export function closure(root, services) {
       for (const n of obj.nestedArray) visit(n);
     } else if (obj instanceof protobuf.Service) {
       for (const m of obj.methodsArray) {
-        m.resolve();
-        visit(m.resolvedRequestType);
-        visit(m.resolvedResponseType);
+        if (keptMethod(obj, m)) {
+          m.resolve();
+          visit(m.resolvedRequestType);
+          visit(m.resolvedResponseType);
+        }
+        // Every operation type, kept method or not: the client looks them all up when built.
         for (const t of operationTypes(m)) {
           const found = obj.parent.lookup(t) ?? root.lookup(t);
           if (!found) throw new Error(`${m.fullName}: operation type ${t} is not in the descriptor`);
@@ -62,7 +80,7 @@ function pruneNested(nested, prefix, keep) {
     const full = prefix ? `${prefix}.${name}` : name;
     if (node.extend !== undefined) continue; // an extension declaration: see the header
     if (keep.has(full)) {
-      out[name] = node;
+      out[name] = node.methods === undefined ? node : { ...node, methods: Object.fromEntries(Object.entries(node.methods).filter(([m]) => (KEPT_METHODS[full] ?? [m]).includes(m))) };
       continue;
     }
     const isNamespace = node.fields === undefined && node.values === undefined && node.methods === undefined;
@@ -79,14 +97,20 @@ function pruneNested(nested, prefix, keep) {
  */
 export function pruneProtos(json, services) {
   const root = protobuf.Root.fromJSON(json);
+  for (const name of services) {
+    const have = root.lookupService(name).methodsArray.map((m) => m.name);
+    const missing = (KEPT_METHODS[name] ?? []).filter((m) => !have.includes(m));
+    if (missing.length > 0) throw new Error(`${name} has no method ${missing.join(', ')} (KEPT_METHODS in scripts/prune-protos.mjs)`);
+  }
   const keep = closure(root, services);
   const pruned = { ...json, nested: pruneNested(json.nested ?? {}, '', keep) };
   const check = protobuf.Root.fromJSON(pruned);
   check.resolveAll();
   for (const name of services) {
-    const before = root.lookupService(name).methodsArray.map((m) => m.name).join(',');
+    const service = root.lookupService(name);
+    const before = service.methodsArray.filter((m) => keptMethod(service, m)).map((m) => m.name).join(',');
     const after = check.lookupService(name).methodsArray.map((m) => m.name).join(',');
-    if (before !== after) throw new Error(`pruning ${name} lost methods: ${before} -> ${after}`);
+    if (before !== after) throw new Error(`pruning ${name}: expected methods ${before}, kept ${after} (a listed method missing from the descriptor?)`);
   }
   return pruned;
 }
