@@ -8,6 +8,7 @@ import { readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { build } from 'esbuild';
 import { KEPT_SERVICES, pruneProtos } from './prune-protos.mjs';
+import { lazyProtoLoader } from './lazy-proto-loader.mjs';
 
 const external = ['@google-cloud/functions-framework'];
 
@@ -88,55 +89,14 @@ const oneGax = {
   },
 };
 
-// @grpc/proto-loader turns every message of a client's descriptor into a definition with a
-// DescriptorProto object and the encoded FileDescriptorProtos of the whole root, eagerly, when
-// the client is constructed. Only gRPC server reflection reads them; a client never does. In
-// the bundle they are computed on first read (same values, cached): a third of each gax
-// client's construction time on a cold instance. The rewrite is exact-text: if proto-loader
-// changes, the build fails here instead of shipping something unchecked.
-const PROTO_LOADER_LAZY = [
-  [
-    `    const messageDescriptor = message.toDescriptor('proto3');
-    return {
-        format: 'Protocol Buffer 3 DescriptorProto',
-        type: messageDescriptor.$type.toObject(messageDescriptor, descriptorOptions),
-        fileDescriptorProtos: fileDescriptors,`,
-    `    let type;
-    return {
-        format: 'Protocol Buffer 3 DescriptorProto',
-        get type() { if (type === undefined) { const d = message.toDescriptor('proto3'); type = d.$type.toObject(d, descriptorOptions); } return type; },
-        get fileDescriptorProtos() { return fileDescriptors(); },`,
-  ],
-  [
-    `    const enumDescriptor = enumType.toDescriptor('proto3');
-    return {
-        format: 'Protocol Buffer 3 EnumDescriptorProto',
-        type: enumDescriptor.$type.toObject(enumDescriptor, descriptorOptions),
-        fileDescriptorProtos: fileDescriptors,`,
-    `    let type;
-    return {
-        format: 'Protocol Buffer 3 EnumDescriptorProto',
-        get type() { if (type === undefined) { const d = enumType.toDescriptor('proto3'); type = d.$type.toObject(d, descriptorOptions); } return type; },
-        get fileDescriptorProtos() { return fileDescriptors(); },`,
-  ],
-  [
-    `    const descriptorList = root.toDescriptor('proto3').file;
-    const bufferList = descriptorList.map(value => Buffer.from(descriptor.FileDescriptorProto.encode(value).finish()));`,
-    `    let buffers;
-    const bufferList = () => (buffers ??= root.toDescriptor('proto3').file.map(value => Buffer.from(descriptor.FileDescriptorProto.encode(value).finish())));`,
-  ],
-];
+// proto-loader builds descriptors nobody reads at client construction: see scripts/lazy-proto-loader.mjs.
 const lazyDescriptors = {
   name: 'proto-loader-lazy-descriptors',
   setup(b) {
-    b.onLoad({ filter: /\/node_modules\/@grpc\/proto-loader\/build\/src\/index\.js$/ }, (args) => {
-      let text = readFileSync(args.path, 'utf8');
-      for (const [from, to] of PROTO_LOADER_LAZY) {
-        if (text.split(from).length !== 2) throw new Error(`${args.path}: expected exactly one '${from.split('\n')[0].trim()}': proto-loader changed, review the lazy-descriptor rewrite in scripts/bundle.mjs`);
-        text = text.replace(from, to);
-      }
-      return { contents: text, loader: 'js' };
-    });
+    b.onLoad({ filter: /\/node_modules\/@grpc\/proto-loader\/build\/src\/index\.js$/ }, (args) => ({
+      contents: lazyProtoLoader(readFileSync(args.path, 'utf8'), args.path),
+      loader: 'js',
+    }));
   },
 };
 
