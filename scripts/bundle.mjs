@@ -89,6 +89,27 @@ const oneGax = {
   },
 };
 
+// @kubernetes/client-node imports three things from undici: fetch, Agent and ProxyAgent. The
+// package's index requires all of undici when evaluated (mock agents, caches, cookies,
+// WebSocket, EventSource, every interceptor): ~0.9 MB of the bundle's largest chunk, parsed
+// and run on the path to the first pod read. client-node's imports get a module with just
+// those three, from the same files undici's index takes them from (fetch without the index's
+// stack-trace decoration). A missing file fails the build.
+const UNDICI_FOR_CLIENT_NODE = `'use strict';
+const { fetch } = require('./lib/web/fetch/index.js');
+module.exports = { fetch: (input, init) => fetch(input, init), Agent: require('./lib/dispatcher/agent.js'), ProxyAgent: require('./lib/dispatcher/proxy-agent.js') };
+`;
+const narrowUndici = {
+  name: 'narrow-undici-for-client-node',
+  setup(b) {
+    b.onResolve({ filter: /^undici$/ }, (args) => {
+      if (!args.importer.includes('/node_modules/@kubernetes/client-node/')) return undefined;
+      return { path: 'undici-for-client-node', namespace: 'narrow-undici' };
+    });
+    b.onLoad({ filter: /.*/, namespace: 'narrow-undici' }, () => ({ contents: UNDICI_FOR_CLIENT_NODE, loader: 'js', resolveDir: path.resolve('node_modules/undici') }));
+  },
+};
+
 // proto-loader builds descriptors nobody reads at client construction: see scripts/lazy-proto-loader.mjs.
 const lazyDescriptors = {
   name: 'proto-loader-lazy-descriptors',
@@ -101,7 +122,7 @@ const lazyDescriptors = {
 };
 
 await build({
-  plugins: [jsonAsParse, staticProtosStub, oneGax, lazyDescriptors],
+  plugins: [jsonAsParse, staticProtosStub, oneGax, lazyDescriptors, narrowUndici],
   entryPoints: { index: 'functions/scc-responder/index.ts' },
   outdir: 'dist/bundle',
   bundle: true,
