@@ -6,9 +6,13 @@
 // the bundled clients: SCC ListFindings (confirmation) and UpdateSecurityMarks (v1 and v2), GKE
 // GetCluster, Cloud Storage uploads, Pub/Sub Publish, Cloud Logging ListLogEntries.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtemp, rm, symlink } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { freshFinding, structuredEvent } from '../support/cloudevents.js';
-import { startFunctionProcess, type FunctionProcess } from '../support/function-process.js';
+import { ensureBundle, ROOT, startFunctionProcess, type FunctionProcess } from '../support/function-process.js';
 import { startStack, type Stack } from '../support/stack.js';
 
 let stack: Stack;
@@ -23,16 +27,16 @@ after(async () => {
   await stack?.close();
 });
 
-async function handle(fixture: string): Promise<string> {
+async function handle(fixture: string, target: FunctionProcess = fn): Promise<string> {
   stack.restoreCheckoutPod();
   const { notification, findingName } = freshFinding('bundle', fixture);
-  const res = await fetch(fn.url, {
+  const res = await fetch(target.url, {
     method: 'POST',
     headers: { 'content-type': 'application/cloudevents+json' },
     body: JSON.stringify(structuredEvent(stack.known(notification))),
   });
   await res.arrayBuffer();
-  assert.equal(res.status, 204, `the finding was answered ${res.status}; function output: ${fn.output().slice(-4000)}`);
+  assert.equal(res.status, 204, `the finding was answered ${res.status}; function output: ${target.output().slice(-4000)}`);
   return findingName;
 }
 
@@ -65,5 +69,26 @@ describe('dist/bundle handles findings through its bundled clients', () => {
     const res = await fetch(fn.url, { method: 'POST', headers: { 'content-type': 'application/cloudevents+json' }, body: JSON.stringify(structuredEvent(notification)) });
     await res.arrayBuffer();
     assert.equal(stack.world.kube.faults.calls.filter((c) => c.key.startsWith('DELETE ')).length, deletesBefore, 'no DELETE for an unconfirmed finding');
+  });
+});
+
+describe('the staged artefact (infra/scripts/stage-function.sh) runs under a plain functions-framework --target', () => {
+  test('staged into a scratch directory (production dependencies linked, as the runtime installs them), it deletes the pod of a finding', async () => {
+    ensureBundle();
+    const dir = await mkdtemp(path.join(tmpdir(), 'scc-staged-'));
+    let staged: FunctionProcess | undefined;
+    try {
+      const out = path.join(dir, 'source');
+      const r = spawnSync('bash', [path.join(ROOT, 'infra/scripts/stage-function.sh'), out], { encoding: 'utf8', env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: dir, npm_config_cache: path.join(dir, '.npm') } });
+      assert.equal(r.status, 0, r.stderr);
+      await symlink(path.join(ROOT, 'node_modules'), path.join(out, 'node_modules'));
+      staged = await startFunctionProcess('sccResponder', stack.env({ SCC_RESPONDER_POLICY: path.join(out, 'policies/enforce-delete-for-deployments.yaml') }), 60_000, out);
+      const deletesBefore = stack.world.kube.faults.calls.filter((c) => c.key.startsWith('DELETE ')).length;
+      await handle('modified-malicious-binary.v1.json', staged);
+      assert.equal(stack.world.kube.faults.calls.filter((c) => c.key.startsWith('DELETE ')).length, deletesBefore + 1, 'the staged function deleted the pod');
+    } finally {
+      await staged?.stop();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
