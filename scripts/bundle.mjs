@@ -1,34 +1,128 @@
 // Bundles the Cloud Function with esbuild: one ESM entry plus lazily loaded chunks
 // (--splitting), our code and its small pure dependencies (zod, yaml, pino, ...) inlined.
-// Client libraries stay external: they are only imported when a finding matches, from
-// node_modules, as published (their protos are read from their own directories).
+// The client libraries are bundled too, each in the lazily loaded chunk of the adapter that
+// imports it when a finding matches; only the Functions Framework stays external.
 // Why: cold start. Resolving and compiling ~100 small modules from dist/ is most of what a
 // non-matching message pays on a new instance; one bundle cuts that (see npm run bench).
 import { readFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
 import { build } from 'esbuild';
+import { KEPT_SERVICES, pruneProtos } from './prune-protos.mjs';
+import { lazyProtoLoader } from './lazy-proto-loader.mjs';
 
 const external = ['@google-cloud/functions-framework'];
 
 // Chunk names change with their content: stale chunks of an earlier build must not ship.
 rmSync('dist/bundle', { recursive: true, force: true });
 
-// The client libraries' protobuf descriptors are large JSON files (container's is ~7 MB).
+// The client libraries' protobuf descriptors are large JSON files (container's is ~0.8 MB).
 // Bundled as JavaScript object literals they cost V8 a full parse and compile on every cold
 // instance; as a string handed to JSON.parse they load several times faster (V8's JSON
 // parser), with the same value.
+//
+// The descriptors of the packages in KEPT_SERVICES are also pruned (scripts/prune-protos.mjs),
+// and each API version's client gets its own: the v2 SecurityCenterClient's protos.json holds
+// v2.SecurityCenter and what it reaches, not v1's too (a finding needs one version's client,
+// which builds protobuf roots of all it is given). Clients of versions we do not call get an
+// empty descriptor; other requirers (our code) the union of the kept services.
+const JSON_AS_PARSE_MIN = 64 * 1024;
+const keptPackage = (file) => Object.keys(KEPT_SERVICES).find((p) => file.endsWith(`/node_modules/${p}/build/protos/protos.json`));
+const asParse = (value) => ({ contents: `module.exports = JSON.parse(${JSON.stringify(JSON.stringify(value))});`, loader: 'js' });
 const jsonAsParse = {
   name: 'json-as-parse',
   setup(b) {
+    b.onResolve({ filter: /\/protos\/protos\.json$/ }, (args) => {
+      const client = /\/node_modules\/(@google-cloud\/[^/]+)\/build\/src\/(v[0-9a-z]+)\/[^/]+_client\.js$/.exec(args.importer);
+      if (!client || !KEPT_SERVICES[client[1]]) return undefined;
+      const file = path.resolve(args.resolveDir, args.path);
+      const services = KEPT_SERVICES[client[1]].filter((svc) => svc.includes(`.${client[2]}.`));
+      if (keptPackage(file) !== client[1]) return undefined;
+      return { path: `${file}#${client[2]}`, namespace: 'version-protos', pluginData: { file, services } };
+    });
+    // A version we never call (v1beta1, ...) gets an empty descriptor: constructing its client
+    // fails at once with "no such Service", instead of carrying types for nothing.
+    b.onLoad({ filter: /.*/, namespace: 'version-protos' }, (args) => {
+      const { file, services } = args.pluginData;
+      return { ...asParse(services.length === 0 ? { nested: {} } : pruneProtos(JSON.parse(readFileSync(file, 'utf8')), services)), resolveDir: path.dirname(file) };
+    });
     b.onLoad({ filter: /\.json$/ }, (args) => {
       const text = readFileSync(args.path, 'utf8');
-      if (text.length < 64 * 1024) return undefined;
-      return { contents: `module.exports = JSON.parse(${JSON.stringify(JSON.stringify(JSON.parse(text)))});`, loader: 'js' };
+      if (text.length < JSON_AS_PARSE_MIN) return undefined;
+      const pkg = keptPackage(args.path);
+      return asParse(pkg ? pruneProtos(JSON.parse(text), KEPT_SERVICES[pkg]) : JSON.parse(text));
     });
   },
 };
 
+// Each gax package's index.js also requires build/protos/protos.js, static protobufjs classes
+// for every message of every API version (security-center's is 10 MB of JavaScript, container's
+// 4 MB) only to re-export them as `protos`. The clients never use it (they build their messages
+// from protos.json) and neither do we (types only), but V8 would parse it on every cold
+// instance. In the bundle it is an object that says so if anything reads it.
+const staticProtosStub = {
+  name: 'static-protos-stub',
+  setup(b) {
+    const pkgs = Object.keys(KEPT_SERVICES).map((p) => p.replace('/', '\\/')).join('|');
+    b.onLoad({ filter: new RegExp(`/node_modules/(${pkgs})/build/protos/protos\\.js$`) }, (args) => ({
+      loader: 'js',
+      contents: `const what = ${JSON.stringify(args.path.replace(/.*node_modules\//, ''))};
+module.exports = new Proxy({}, { get(_t, key) {
+  if (typeof key === 'symbol' || key === '__esModule' || key === 'default' || key === 'then') return undefined;
+  throw new Error('the static protobuf classes of ' + what + ' are not in the bundle (scripts/bundle.mjs): read ' + String(key) + ' from the client or protos.json');
+} });`,
+    }));
+  },
+};
+
+// @google-cloud/security-center (latest 9.3.1) still depends on google-gax 5, every other
+// client on google-gax 6: bundled as published, the SCC chunk carries a second gax, auth
+// library, gaxios and serializer that a cold instance parses and evaluates in front of the
+// confirmation call. Its generated clients use only gax API that 6 keeps (the same calls as
+// container's 6-based clients), so the bundle gives them the one google-gax 6.
+const oneGax = {
+  name: 'one-google-gax',
+  setup(b) {
+    b.onResolve({ filter: /^google-gax$/ }, async (args) => {
+      if (!args.importer.includes('/node_modules/@google-cloud/security-center/')) return undefined;
+      return b.resolve('google-gax', { kind: args.kind, resolveDir: process.cwd() });
+    });
+  },
+};
+
+// @kubernetes/client-node imports three things from undici: fetch, Agent and ProxyAgent. The
+// package's index requires all of undici when evaluated (mock agents, caches, cookies,
+// WebSocket, EventSource, every interceptor): ~0.9 MB of the bundle's largest chunk, parsed
+// and run on the path to the first pod read. client-node's imports get a module with just
+// those three, from the same files undici's index takes them from (fetch without the index's
+// stack-trace decoration). A missing file fails the build.
+const UNDICI_FOR_CLIENT_NODE = `'use strict';
+const { fetch } = require('./lib/web/fetch/index.js');
+module.exports = { fetch: (input, init) => fetch(input, init), Agent: require('./lib/dispatcher/agent.js'), ProxyAgent: require('./lib/dispatcher/proxy-agent.js') };
+`;
+const narrowUndici = {
+  name: 'narrow-undici-for-client-node',
+  setup(b) {
+    b.onResolve({ filter: /^undici$/ }, (args) => {
+      if (!args.importer.includes('/node_modules/@kubernetes/client-node/')) return undefined;
+      return { path: 'undici-for-client-node', namespace: 'narrow-undici' };
+    });
+    b.onLoad({ filter: /.*/, namespace: 'narrow-undici' }, () => ({ contents: UNDICI_FOR_CLIENT_NODE, loader: 'js', resolveDir: path.resolve('node_modules/undici') }));
+  },
+};
+
+// proto-loader builds descriptors nobody reads at client construction: see scripts/lazy-proto-loader.mjs.
+const lazyDescriptors = {
+  name: 'proto-loader-lazy-descriptors',
+  setup(b) {
+    b.onLoad({ filter: /\/node_modules\/@grpc\/proto-loader\/build\/src\/index\.js$/ }, (args) => ({
+      contents: lazyProtoLoader(readFileSync(args.path, 'utf8'), args.path),
+      loader: 'js',
+    }));
+  },
+};
+
 await build({
-  plugins: [jsonAsParse],
+  plugins: [jsonAsParse, staticProtosStub, oneGax, lazyDescriptors, narrowUndici],
   entryPoints: { index: 'functions/scc-responder/index.ts' },
   outdir: 'dist/bundle',
   bundle: true,
@@ -39,6 +133,8 @@ await build({
   outExtension: { '.js': '.mjs' },
   external,
   sourcemap: 'linked',
+  minifyWhitespace: true,
+  minifySyntax: true,
   legalComments: 'linked',
   logLevel: 'warning',
   // CommonJS dependencies inside an ESM bundle expect these.

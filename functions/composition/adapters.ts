@@ -146,7 +146,7 @@ function findingMarks(config: ResponderConfig): FindingMarks | undefined {
 }
 
 /** SCC's copy of findings: always for the function, for the CLI when it confirms (SCC_RESPONDER_CONFIRM). */
-async function findingReader(config: ResponderConfig): Promise<FindingReader | undefined> {
+export async function findingReader(config: ResponderConfig): Promise<FindingReader | undefined> {
   if (!config.confirm) return undefined;
   const { createSccFindingsReader } = await import('../../shared/gcp/scc-findings.js');
   if (config.endpoints.scc) {
@@ -213,10 +213,11 @@ async function notifier(config: ResponderConfig, env: NodeJS.ProcessEnv): Promis
  * Builds the adapters the path to containment needs (cluster access, evidence store, limiter)
  * now, and the others (log search, marks, results topic) as ports whose client library is
  * imported on first use: on a cold instance, seconds of library loading must not stand
- * between a finding and the pod's deletion.
+ * between a finding and the pod's deletion. `findingsReader`: the one the caller already
+ * built (the runtime builds it first, to start SCC's confirmation before the rest loads).
  */
-export async function buildAdapters(config: ResponderConfig, env: NodeJS.ProcessEnv = process.env): Promise<PipelineAdapters> {
-  const [directory, evidence, findings] = await Promise.all([clusterDirectory(config, env), evidenceStore(config), findingReader(config)]);
+export async function buildAdapters(config: ResponderConfig, env: NodeJS.ProcessEnv = process.env, findingsReader?: Promise<FindingReader | undefined>): Promise<PipelineAdapters> {
+  const [directory, evidence, findings] = await Promise.all([clusterDirectory(config, env), evidenceStore(config), findingsReader ?? findingReader(config)]);
   const logs = logSearch(config, env);
   const marks = findingMarks(config);
   const publisher = resultPublisher(config);

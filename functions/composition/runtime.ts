@@ -13,7 +13,8 @@ import type { Policy } from '../../shared/policy/schema.js';
 import { createAuditLog, type AuditLog } from '../../shared/record/audit-log.js';
 import { createIdempotency, type Idempotency } from '../../shared/record/idempotency.js';
 import type { HandlerRuntime } from '../../shared/respond/handle.js';
-import { respond, type PipelineAdapters, type PipelineSettings, type RespondContext } from '../../shared/respond/pipeline.js';
+import type { PipelineAdapters, PipelineSettings, RespondContext, respond as Respond } from '../../shared/respond/pipeline.js';
+import type { FindingReader } from '../../shared/ports.js';
 import { RESPONDER_NAME, VERSION } from '../../shared/common/product.js';
 import { confirmFinding } from '../../shared/respond/confirm.js';
 import { decide } from '../../shared/policy/decide.js';
@@ -111,6 +112,13 @@ function forcedDryRun(screened: ScreenedMessageDecision, force: boolean): Screen
   return { ...screened, decision: { ...screened.decision, mode: 'dry-run', notes: [...(screened.decision.notes ?? []), note] } };
 }
 
+/**
+ * The pipeline (locate, enrich, snapshot, contain, record), imported by the first matching
+ * finding alongside its adapters: a non-matching message (almost every message) never parses
+ * it, so a new instance acks those sooner.
+ */
+const loadPipeline = (): Promise<{ respond: typeof Respond }> => import('../../shared/respond/pipeline.js');
+
 export function createRuntime(options: RuntimeOptions): Runtime {
   const env = options.env ?? process.env;
   const config: ResponderConfig = { ...loadConfig(env, options.surface, VERSION), ...options.configOverrides };
@@ -123,11 +131,16 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     ...(options.auditDestination ? { destination: options.auditDestination } : {}),
   });
 
+  // SCC's reader is built on its own, first: confirmation is a network wait on the path of
+  // every finding, and cluster access, the store and the pipeline load while it is in flight.
+  let findings: Promise<FindingReader | undefined> | undefined;
+  const getFindings = (): Promise<FindingReader | undefined> =>
+    (findings ??= options.adapters ? Promise.resolve(options.adapters.findings) : import('./adapters.js').then((m) => m.findingReader(config)));
   let adapters: Promise<PipelineAdapters> | undefined;
   const getAdapters = (): Promise<PipelineAdapters> =>
     (adapters ??= options.adapters
       ? Promise.resolve(options.adapters)
-      : import('./adapters.js').then((m) => m.buildAdapters(config, env)));
+      : Promise.all([import('./adapters.js').then((m) => m.buildAdapters(config, env, getFindings())), loadPipeline()]).then(([a]) => a));
   let idempotency: Promise<Idempotency> | undefined;
   const settings = pipelineSettings(policy);
   const base: Omit<RespondContext, 'adapters' | 'audit' | 'envelope'> = {
@@ -145,20 +158,25 @@ export function createRuntime(options: RuntimeOptions): Runtime {
     screen: options.surface === 'function' ? (input, ctx) => screenMessage(input, policy, ctx) : (input, ctx) => forcedDryRun(decideMessage(input, policy, ctx), options.forceDryRun === true),
     adapters: getAdapters,
     respondContext: () => Promise.resolve(base),
-    respond,
+    respond: async (incident, plan, ctx) => (await loadPipeline()).respond(incident, plan, ctx),
     confirm: async (incident) => {
-      const a = await getAdapters();
-      // Locating the cluster through the GKE API (describe + token, cached by the directory)
-      // runs alongside the SCC read: no Kubernetes call, so it may start before confirmation.
-      if (config.clusterAccess === 'gke' && incident.cluster && a.directory) void a.directory.workloads(incident.cluster).catch(() => undefined);
-      return confirmFinding(incident, {
+      const reader = await getFindings();
+      // SCC's read starts first (its client's import is requested first); the rest loads
+      // during SCC's answer. Locating the cluster through the GKE API (describe + token,
+      // cached by the directory) runs alongside the SCC read too: no Kubernetes call, so it
+      // may start before confirmation.
+      const confirmation = confirmFinding(incident, {
         surface: options.surface,
-        ...(a.findings ? { reader: a.findings } : {}),
+        ...(reader ? { reader } : {}),
         decide: (i) => decide(i, policy),
         maxEventAgeMs: policy.confirm.maxEventAgeHours * 3_600_000,
         acceptedSources: policy.confirm.sources,
         ...(options.now ? { now: options.now } : {}),
       });
+      void getAdapters()
+        .then((a) => (config.clusterAccess === 'gke' && incident.cluster && a.directory ? a.directory.workloads(incident.cluster) : undefined))
+        .catch(() => undefined);
+      return confirmation;
     },
     claimConcurrently: options.surface === 'function',
     // The same clock decides an approval's expiry (tests move it instead of sleeping).

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Stages the Cloud Function source from a fresh build (`npm run build`):
-#   dist/bundle                    the esbuild bundle of the function (package.json main:
-#                                  dist/bundle/index.mjs); client libraries stay in node_modules
+#   dist/bundle                    the esbuild bundle of the function and its client libraries
+#                                  (package.json main: dist/bundle/index.mjs); only the
+#                                  Functions Framework is loaded from node_modules
 #   package.json, package-lock.json   the runtime installs production dependencies with npm ci
 #   policies/                      policy files, selectable with SCC_RESPONDER_POLICY
 # into dist/function-source (or $1); Terraform zips that directory (data.archive_file.source).

@@ -57,15 +57,15 @@ export interface FunctionProcess {
 }
 
 /**
- * Starts `functions-framework --target=T --source=ROOT`: the framework loads package.json's
- * `main` (dist/bundle/index.mjs), as it does from the deployed source. Resolves once the
- * server accepts connections.
+ * Starts `functions-framework --target=T --source=ROOT` (or another `source`, e.g. the staged
+ * artefact): the framework loads package.json's `main` (dist/bundle/index.mjs), as it does
+ * from the deployed source. Resolves once the server accepts connections.
  */
-export async function startFunctionProcess(target: string, env: NodeJS.ProcessEnv, deadlineMs = 60_000): Promise<FunctionProcess> {
+export async function startFunctionProcess(target: string, env: NodeJS.ProcessEnv, deadlineMs = 60_000, source = ROOT): Promise<FunctionProcess> {
   ensureBundle();
   const port = await freeLoopbackPort();
-  const child: ChildProcess = spawn(process.execPath, [FF_MAIN, `--target=${target}`, `--source=${ROOT}`, `--port=${port}`, '--signature-type=cloudevent'], {
-    cwd: ROOT,
+  const child: ChildProcess = spawn(process.execPath, [FF_MAIN, `--target=${target}`, `--source=${source}`, `--port=${port}`, '--signature-type=cloudevent'], {
+    cwd: ROOT, // the test runner's NODE_OPTIONS (network guard) name files relative to the repository
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
