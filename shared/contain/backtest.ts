@@ -12,13 +12,17 @@
 // namespace, a namespace passes min(limit, what reached it) on to the rule, and so on. These
 // counts do not depend on the order the actions came in (the budgets nest), so the replay
 // needs counts only. Counted as if the rule were in enforce mode (the question a backtest
-// answers is "what if I enforce"), whatever its mode today. The workload key is the limiter's
-// (`namespace/Kind/name`): from the live owner chain with --live, else from the finding's
-// labels (workload-hint.ts), else the pod's own name; the summary says how many of each.
+// answers is "what if I enforce"), whatever its mode today. The budgets and their scopes are
+// the executor's own (budget-scope.ts budgetsFor: namespace and workload of the finding's
+// cluster, the rule organization-wide). The workload (`namespace/Kind/name`) comes from the
+// live owner chain with --live, else from the finding's labels (workload-hint.ts), else the
+// pod's own name; the summary says how many of each.
 import type { Incident } from '../finding/types.js';
 import type { Decision, ResponsePlan } from '../policy/types.js';
 import { ACTION_CATALOG } from '../policy/actions.js';
 import { explainPlan, previewGuards, type GuardPreview, type PlanExplanation } from './explain.js';
+import { budgetCluster, budgetsFor, scopeLabel } from './budget-scope.js';
+import type { ClusterParts } from '../ledger/layout.js';
 import { hourWindow } from './limiter.js';
 import { hasLiveGuards, liveGuards, liveWorkload, type LiveJudgement } from './backtest-live.js';
 import { workloadFromFinding, type WorkloadGuess, type WorkloadSource } from './workload-hint.js';
@@ -29,6 +33,8 @@ export interface BacktestRow {
   severity: string;
   state: string;
   eventTime: string;
+  /** The cluster the namespace and workload budgets count in (budget-scope.ts budgetCluster). */
+  cluster: ClusterParts;
   namespace?: string;
   pod?: string;
   /** The finding carries our handled mark: the function would skip it (already handled). */
@@ -43,7 +49,7 @@ export interface BacktestRow {
 
 export interface LimitReplay {
   rule: string;
-  /** `rule`, `namespace <ns>` or `workload <ns/Kind/name>`. */
+  /** `rule`, `namespace <ns> in <project/location/cluster>` or `workload <ns/Kind/name> in <project/location/cluster>`. */
   scope: string;
   limit: number;
   /** UTC hours in which the scope had destructive actions. */
@@ -105,6 +111,7 @@ export function backtestRow(incident: Incident, decision: Decision, handled: boo
     severity: incident.severity,
     state: incident.state,
     eventTime: incident.eventTime,
+    cluster: budgetCluster(incident),
     ...(incident.namespace === undefined ? {} : { namespace: incident.namespace }),
     ...(incident.pod === undefined ? {} : { pod: incident.pod }),
     handled,
@@ -121,11 +128,17 @@ const bump = (m: Record<string, number>, k: string, by = 1): void => {
 
 const labelOf = (g: { name: string; live?: true }): string => (g.live ? `${g.name} (live)` : g.name);
 
-/** One rule's demand: window -> namespace -> workload -> destructive actions. */
+/** Destructive actions counted in the same budgets: their scopes' labels and limits, narrowest first. */
+interface Chain {
+  labels: string[];
+  limits: number[];
+  n: number;
+}
+
+/** One rule's demand: window -> budget chain (labels joined) -> destructive actions. */
 interface RuleDemand {
   rule: string;
-  limits: Pick<ResponsePlan, 'maxActionsPerHour' | 'maxActionsPerHourPerNamespace' | 'maxActionsPerHourPerWorkload'>;
-  windows: Map<string, Map<string, Map<string, number>>>;
+  windows: Map<string, Map<string, Chain>>;
 }
 
 /** Accumulates rows into the summary; `summary()` can be called at any time. */
@@ -183,15 +196,17 @@ export class BacktestAccumulator {
     const ns = row.namespace ?? '';
     const workload = row.workload ?? { key: `${ns}/Pod/${row.pod ?? ''}`, source: 'pod name' as const };
     if (d.maxActionsPerHourPerWorkload !== undefined) this.s.workloadSources[workload.source] = (this.s.workloadSources[workload.source] ?? 0) + 1;
-    const limits = { maxActionsPerHour: d.maxActionsPerHour, maxActionsPerHourPerNamespace: d.maxActionsPerHourPerNamespace, maxActionsPerHourPerWorkload: d.maxActionsPerHourPerWorkload };
-    const entry = this.demand.get(d.rule) ?? { rule: d.rule, limits, windows: new Map() };
+    const budgets = budgetsFor(d, { cluster: row.cluster, namespace: ns, workload: workload.key });
+    const chain = { labels: budgets.map((b) => scopeLabel(b.scope)), limits: budgets.map((b) => b.limit) };
+    const entry = this.demand.get(d.rule) ?? { rule: d.rule, windows: new Map() };
     this.demand.set(d.rule, entry);
     const window = hourWindow(new Date(row.eventTime));
-    const namespaces = entry.windows.get(window) ?? new Map<string, Map<string, number>>();
-    entry.windows.set(window, namespaces);
-    const workloads = namespaces.get(ns) ?? new Map<string, number>();
-    namespaces.set(ns, workloads);
-    workloads.set(workload.key, (workloads.get(workload.key) ?? 0) + destructive);
+    const chains = entry.windows.get(window) ?? new Map<string, Chain>();
+    entry.windows.set(window, chains);
+    const key = chain.labels.join('\n');
+    const seen = chains.get(key) ?? { ...chain, n: 0 };
+    seen.n += destructive;
+    chains.set(key, seen);
   }
 
   summary(): BacktestSummary {
@@ -201,9 +216,8 @@ export class BacktestAccumulator {
   }
 }
 
-/** Passes min(limit, n) on; the rest is degraded by this budget (no limit: everything passes). */
-function through(row: LimitReplay | undefined, n: number): number {
-  if (row === undefined) return n;
+/** Passes min(limit, n) on; the rest is degraded by this budget. */
+function through(row: LimitReplay, n: number): number {
   const passed = Math.min(row.limit, n);
   row.windows += n > 0 ? 1 : 0;
   row.demanded += n;
@@ -211,23 +225,31 @@ function through(row: LimitReplay | undefined, n: number): number {
   return passed;
 }
 
-/** The rule's budgets replayed window by window, narrowest first (see the header). */
+/**
+ * The rule's budgets replayed window by window, narrowest first (see the header): at each
+ * level, the actions that reached a budget are summed by its label and passed on. The budgets
+ * nest (a workload is in one namespace of one cluster; every chain of a rule has the same
+ * levels), so chains that share a label share every wider one too.
+ */
 function replayRule(e: RuleDemand): LimitReplay[] {
   const rows = new Map<string, LimitReplay>();
-  const rowFor = (scope: string, limit: number | undefined): LimitReplay | undefined => {
-    if (limit === undefined) return undefined;
+  const rowFor = (scope: string, limit: number): LimitReplay => {
     const r = rows.get(scope) ?? { rule: e.rule, scope, limit, windows: 0, demanded: 0, degraded: 0 };
     rows.set(scope, r);
     return r;
   };
-  for (const namespaces of e.windows.values()) {
-    let toRule = 0;
-    for (const [ns, workloads] of namespaces) {
-      let toNamespace = 0;
-      for (const [w, n] of workloads) toNamespace += through(rowFor(`workload ${w}`, e.limits.maxActionsPerHourPerWorkload), n);
-      toRule += through(rowFor(`namespace ${ns}`, e.limits.maxActionsPerHourPerNamespace), toNamespace);
+  for (const chains of e.windows.values()) {
+    let flow = [...chains.values()];
+    for (let level = 0; flow.some((c) => level < c.labels.length); level += 1) {
+      const reached = new Map<string, Chain>();
+      for (const c of flow) {
+        const label = c.labels[level] ?? '';
+        const sum = reached.get(label) ?? { ...c, n: 0 };
+        sum.n += c.n;
+        reached.set(label, sum);
+      }
+      flow = [...reached].map(([label, c]) => ({ ...c, n: through(rowFor(label, c.limits[level] ?? 0), c.n) }));
     }
-    through(rowFor('rule', e.limits.maxActionsPerHour), toRule);
   }
   return [...rows.values()];
 }

@@ -21,6 +21,7 @@ import { actionEntry, ACTION_CATALOG, isActionType, type ActionType } from '../p
 import { classifyError } from '../common/errors.js';
 import { runStep, type StepResult } from '../common/step.js';
 import { commonGuards, decisiveFailure, fail, pass } from './guards.js';
+import { budgetCluster, budgetsFor } from './budget-scope.js';
 import { NoSharedStoreLimiter, scopeText, type ActionLimiter, type LimitScope } from './limiter.js';
 import { ACTIONS } from './registry.js';
 import { describeWrite } from './writes.js';
@@ -71,20 +72,12 @@ export function workloadOf(ctx: Pick<ActionContext, 'pod' | 'owners'>): string |
   return `${pod.namespace}/${ref.kind}/${ref.name}`;
 }
 
-/**
- * The budgets a destructive action must fit in, narrowest first: a full narrow budget spends
- * no wider slot. A wider budget found full after a narrower slot was taken leaves that slot
- * spent: over-counting, the safe direction (as for a crash between slot and claim).
- */
-function budgetsFor(ctx: ActionContext): { scope: LimitScope; limit: number }[] {
-  const { plan } = ctx;
-  const out: { scope: LimitScope; limit: number }[] = [];
+/** The executor's budgets for this action (budget-scope.ts: the same derivation as the backtest's replay). */
+function budgetsOf(ctx: ActionContext): { scope: LimitScope; limit: number }[] {
   const workload = workloadOf(ctx);
   const namespace = ctx.pod?.namespace ?? ctx.incident.namespace;
-  if (plan.maxActionsPerHourPerWorkload !== undefined && workload !== undefined) out.push({ scope: { rule: plan.rule, workload }, limit: plan.maxActionsPerHourPerWorkload });
-  if (plan.maxActionsPerHourPerNamespace !== undefined && namespace !== undefined) out.push({ scope: { rule: plan.rule, namespace }, limit: plan.maxActionsPerHourPerNamespace });
-  if (plan.maxActionsPerHour !== undefined) out.push({ scope: { rule: plan.rule }, limit: plan.maxActionsPerHour });
-  return out;
+  const target = { cluster: budgetCluster(ctx.incident), ...(namespace === undefined ? {} : { namespace }), ...(workload === undefined ? {} : { workload }) };
+  return budgetsFor(ctx.plan, target);
 }
 
 function outcomeStatusToStep(outcome: ActionOutcome): StepResult['status'] {
@@ -112,7 +105,7 @@ type BlastRadius = { verdict: GuardVerdict; degrade: boolean } | { verdict: Guar
 async function blastRadius(ctx: ActionContext, type: ActionType, deps: ExecuteDeps, state: RunState): Promise<BlastRadius> {
   const name = 'blast-radius';
   if (!ACTION_CATALOG[type].destructive) return { verdict: pass(name, 'metadata only: not counted'), degrade: false };
-  const budgets = budgetsFor(ctx);
+  const budgets = budgetsOf(ctx);
   if (budgets.length === 0) return { verdict: pass(name, `no maxActionsPerHour set for rule ${ctx.plan.rule}`), degrade: false };
   const limiter = deps.limiter ?? new NoSharedStoreLimiter();
   const now = (deps.now ?? (() => new Date()))();
@@ -223,7 +216,7 @@ export function prefetchBlastRadius(ctx: ActionContext, deps: ExecuteDeps): void
   const now = (deps.now ?? (() => new Date()))();
   for (const planned of ctx.plan.actions) {
     if (!isActionType(planned.type) || !ACTION_CATALOG[planned.type].destructive) continue;
-    for (const { scope } of budgetsFor(ctx)) limiter.prefetch(scope, subjectOf(ctx, planned.type), now, ctx.signal);
+    for (const { scope } of budgetsOf(ctx)) limiter.prefetch(scope, subjectOf(ctx, planned.type), now, ctx.signal);
   }
 }
 

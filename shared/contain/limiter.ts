@@ -37,7 +37,7 @@
 // enforced actions degrade to dry-run with the reason "no shared store to count actions".
 import type { EvidenceStore } from '../ports.js';
 import { putJson } from '../ledger/json.js';
-import { claimedSlotOf, META, rateLimitKeys, slotNumber, subjectHash, type RateLimitKeys } from '../ledger/layout.js';
+import { claimedSlotOf, META, rateLimitKeys, slotNumber, subjectHash, type RateLimitKeys, type RateLimitScope } from '../ledger/layout.js';
 
 export interface LimitVerdict {
   allowed: boolean;
@@ -55,18 +55,14 @@ export interface LimitVerdict {
 
 /**
  * What one budget counts: the rule's actions everywhere (a bare rule name, as before), or only
- * those in one namespace or on one workload. Each scope has its own slots under the rule:
- *   _ratelimit/<rule>/<window>/...                       the rule
- *   _ratelimit/<rule>/namespace/<ns>/<window>/...        one namespace
- *   _ratelimit/<rule>/workload/<ns/Kind/name>/<window>/  one workload (segment hashed)
- * Windows start with a digit, so a scope segment can never be read as a window.
+ * those in one namespace, or on one workload, of one cluster. Each scope has its own slots
+ * under the rule (ledger/layout.ts rateLimitKeys):
+ *   _ratelimit/<rule>/<window>/...                                          the rule
+ *   _ratelimit/<rule>/cluster/<project>/<location>/<cluster>/namespace/<ns>/<window>/...
+ *   _ratelimit/<rule>/cluster/<project>/<location>/<cluster>/workload/<ns/Kind/name>/<window>/...
+ * Built by budget-scope.ts budgetScopes(), the one derivation (executor and backtest alike).
  */
-export interface LimitScope {
-  rule: string;
-  namespace?: string;
-  /** `namespace/Kind/name` of the top controller, or `namespace/Pod/name` for a bare pod. */
-  workload?: string;
-}
+export type LimitScope = { rule: string } | ({ rule: string } & RateLimitScope);
 
 export type LimitSubjectScope = string | LimitScope;
 
@@ -74,12 +70,13 @@ function scopeOf(s: LimitSubjectScope): LimitScope {
   return typeof s === 'string' ? { rule: s } : s;
 }
 
-/** `rule payments`, `rule payments in namespace shop`, `rule payments on workload shop/Deployment/web`. */
+/** `rule r`, `rule r in namespace shop of cluster p/l/c`, `rule r on workload shop/Deployment/web of cluster p/l/c`. */
 export function scopeText(s: LimitSubjectScope): string {
-  const { rule, namespace, workload } = scopeOf(s);
-  if (workload !== undefined) return `rule ${rule} on workload ${workload}`;
-  if (namespace !== undefined) return `rule ${rule} in namespace ${namespace}`;
-  return `rule ${rule}`;
+  const scope = scopeOf(s);
+  if (!('cluster' in scope)) return `rule ${scope.rule}`;
+  const { project, location, name } = scope.cluster;
+  const where = `of cluster ${project}/${location}/${name}`;
+  return 'workload' in scope ? `rule ${scope.rule} on workload ${scope.workload} ${where}` : `rule ${scope.rule} in namespace ${scope.namespace} ${where}`;
 }
 
 export interface ActionLimiter {
@@ -129,8 +126,8 @@ export class StoreActionLimiter implements ActionLimiter {
   }
 
   private keys(scope: LimitSubjectScope, window: string): RateLimitKeys {
-    const { rule, namespace, workload } = scopeOf(scope);
-    return rateLimitKeys(this.prefix, rule, window, { ...(namespace === undefined ? {} : { namespace }), ...(workload === undefined ? {} : { workload }) });
+    const s = scopeOf(scope);
+    return rateLimitKeys(this.prefix, s.rule, window, 'cluster' in s ? s : undefined);
   }
 
   slotKey(rule: LimitSubjectScope, window: string, n: number): string {

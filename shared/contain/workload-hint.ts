@@ -6,7 +6,8 @@
 //   statefulset.kubernetes.io/pod-name = the pod's name  -> StatefulSet (the name without `-<ordinal>`)
 //   batch.kubernetes.io/job-name (or job-name)           -> Job (a CronJob's Job counts as the Job here)
 // Anything else counts as its own workload (the pod name), which is what the limiter does for
-// a bare pod, and what the summary says it did. The labels are the finding's copy: a
+// a bare pod, and what the summary says it did. The key is within the cluster: the budget adds
+// the finding's cluster (budget-scope.ts). The labels are the finding's copy: a
 // prediction for a replay, never a basis for acting.
 import type { Incident } from '../finding/types.js';
 

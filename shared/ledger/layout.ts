@@ -163,19 +163,37 @@ export interface RateLimitKeys {
   subject(subject: string): string;
 }
 
-/**
- * A budget narrower than the whole rule: one namespace, or one workload (`ns/Kind/name`).
- * Windows start with a digit, so a scope segment can never be read as a window.
- */
-export interface RateLimitScope {
-  namespace?: string;
-  workload?: string;
+/** The GKE cluster a narrower budget counts in (a cluster's identity: its project, location and name). */
+export interface ClusterParts {
+  project: string;
+  location: string;
+  name: string;
 }
 
-export function rateLimitKeys(prefix: string, rule: string, window: string, scope: RateLimitScope = {}): RateLimitKeys {
+/**
+ * A budget narrower than the whole rule: one namespace, or one workload (`ns/Kind/name`), of
+ * one cluster. The same namespace or workload name in another cluster (or project) is another
+ * budget.
+ */
+export type RateLimitScope = { cluster: ClusterParts; namespace: string } | { cluster: ClusterParts; workload: string };
+
+/**
+ * `cluster/<project>/<location>/<cluster>/(namespace/<ns> | workload/<ns/Kind/name>)/`, each
+ * segment through keySegment(). Before the cluster was part of the key these budgets lived at
+ * `namespace/<ns>/` and `workload/<...>/` right under the rule; those slots are simply never
+ * listed again (they expire with their hour), and a key starting `cluster/` cannot be read as
+ * an old one, nor as a window (windows start with a digit).
+ */
+function scopePath(scope: RateLimitScope | undefined): string {
+  if (scope === undefined) return '';
+  const { project, location, name } = scope.cluster;
+  const cluster = ['cluster', project, location, name].map((s, i) => (i === 0 ? s : keySegment(s))).join('/');
+  return 'workload' in scope ? `${cluster}/workload/${keySegment(scope.workload)}/` : `${cluster}/namespace/${keySegment(scope.namespace)}/`;
+}
+
+export function rateLimitKeys(prefix: string, rule: string, window: string, scope?: RateLimitScope): RateLimitKeys {
   const p = prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`;
-  const narrower = scope.workload !== undefined ? `workload/${ruleSegment(scope.workload)}/` : scope.namespace !== undefined ? `namespace/${ruleSegment(scope.namespace)}/` : '';
-  const base = `${p}_ratelimit/${ruleSegment(rule)}/${narrower}${window}/`;
+  const base = `${p}_ratelimit/${ruleSegment(rule)}/${scopePath(scope)}${window}/`;
   return {
     slotsPrefix: `${base}slots/`,
     slot: (n) => `${base}slots/${n}.json`,
@@ -326,7 +344,7 @@ export const LEDGER_TABLE: readonly LedgerTableRow[] = [
     record: 'ratelimit-slot',
     writtenBy: 'shared/contain/limiter.ts',
     metadata: [META.rule, META.window, META.slot, META.subject],
-    meaning: 'One enforced destructive action of the rule in that hour; n < maxActionsPerHour, and only one creator wins each n. A budget scoped to one namespace or workload has the same slots and subjects under `_ratelimit/<rule>/namespace/<ns>/` or `_ratelimit/<rule>/workload/<ns/Kind/name>/` (segment through ruleSegment()); windows start with a digit, so a scope is never read as a window.',
+    meaning: 'One enforced destructive action of the rule in that hour; n < maxActionsPerHour, and only one creator wins each n. A budget scoped to one namespace or one workload of a cluster has the same slots and subjects under `_ratelimit/<rule>/cluster/<project>/<location>/<cluster>/namespace/<ns>/` or `.../workload/<ns/Kind/name>/` (segments through keySegment()); windows start with a digit, so a scope is never read as a window. Slots of the older, cluster-less `_ratelimit/<rule>/namespace/<ns>/` and `_ratelimit/<rule>/workload/<...>/` keys are no longer counted (an upgrade within an hour may allow that hour\'s narrower budgets once more); the budget of the rule itself is organization-wide and kept where it was.',
   },
   {
     key: '[<prefix>/]_ratelimit/<rule>/<UTC hour>/subjects/<sha256(subject)[:32]>.json',

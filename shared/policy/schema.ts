@@ -150,13 +150,13 @@ export const ruleSchema = z
     actions: z.array(actionSchema).default([]),
     notify: z.array(notifyTargetSchema).min(1).optional().meta({ description: 'Notifications sent after containment (best effort: a failure never delays or undoes an action).' }),
     maxActionsPerHour: z.int().min(1).max(10000).default(10).meta({
-      description: 'Blast-radius limit: destructive actions by this rule per hour across all instances; over it, actions degrade to dry-run.',
+      description: 'Blast-radius limit: destructive actions by this rule per hour, counted across all instances and every cluster and project the rule matches (organization-wide); over it, actions degrade to dry-run.',
     }),
     maxActionsPerHourPerNamespace: z.int().min(1).max(10000).optional().meta({
-      description: 'Also at most this many destructive actions by this rule per hour in any one namespace, so one namespace cannot use up the whole budget.',
+      description: 'Also at most this many destructive actions by this rule per hour in any one namespace of a cluster (the same namespace name in another cluster or project has its own budget), so one namespace cannot use up the whole budget.',
     }),
     maxActionsPerHourPerWorkload: z.int().min(1).max(10000).optional().meta({
-      description: 'Also at most this many destructive actions by this rule per hour on any one workload (its top controller, e.g. Deployment/checkout; a bare pod is its own workload).',
+      description: 'Also at most this many destructive actions by this rule per hour on any one workload of a cluster (its top controller, e.g. Deployment/checkout in namespace payments of cluster project/location/name; a bare pod is its own workload; the same workload name in another cluster or project has its own budget).',
     }),
   })
   .superRefine((rule, ctx) => {
