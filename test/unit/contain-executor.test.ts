@@ -8,7 +8,7 @@ import type { ActionType, PlannedAction } from '../../shared/policy/types.js';
 import { ResponderError } from '../../shared/common/errors.js';
 import { StoreActionLimiter } from '../../shared/contain/limiter.js';
 import { MemoryStore } from '../support/memory-store.js';
-import { context, nodeView, plan, podView, recordingWorkloads, WRITE_METHODS } from './contain-helpers.js';
+import { context, incident, nodeView, plan, podView, recordingWorkloads, WRITE_METHODS } from './contain-helpers.js';
 
 const ALL: PlannedAction[] = [
   { type: 'deletePod', params: { gracePeriodSeconds: 0 } },
@@ -212,6 +212,31 @@ describe('blast radius in the executor', () => {
     const keys = await slotsIn(storedStore);
     assert.equal(keys.filter((k) => k.includes('/slots/')).length, 1);
     assert.equal(keys.filter((k) => k.includes('/subjects/')).length, 1, 'the claim, written after the action, is in when executeActions returns');
+  });
+
+  test('per-namespace and per-workload budgets are per cluster: the same payments/Deployment/checkout in another cluster or project is not held back (negative control: the same cluster is)', async () => {
+    const store = new MemoryStore();
+    const limiter = new StoreActionLimiter(store);
+    const at = (): Date => new Date('2026-11-27T09:30:00Z');
+    const limited = plan([{ type: 'deletePod', params: {} }], { maxActionsPerHour: 10, maxActionsPerHourPerNamespace: 1, maxActionsPerHourPerWorkload: 1 });
+    const base = incident();
+    const inCluster = (n: number, project: string, location: string) =>
+      context({
+        plan: limited,
+        incident: { ...base, findingName: `${base.findingName}-${n}`, projectId: project, cluster: { ...(base.cluster ?? assert.fail('fixture has a cluster')), project, location } },
+        pod: podView({ uid: `uid-${n}` }),
+      });
+    const status = async (n: number, project: string, location: string): Promise<ActionOutcome | undefined> => (await executeActions(inCluster(n, project, location), { limiter, now: at })).outcomes[0];
+    assert.equal((await status(1, 'acme-payments-prod', 'us-central1'))?.status, 'done');
+    assert.equal((await status(2, 'acme-payments-prod', 'europe-west1'))?.status, 'done', 'another location: another cluster');
+    assert.equal((await status(3, 'acme-payments-dr', 'us-central1'))?.status, 'done', 'another project: another cluster');
+    const again = await status(4, 'acme-payments-prod', 'us-central1');
+    assert.equal(again?.status, 'would-do', 'the same cluster: the workload budget is spent');
+    assert.match(again?.guards.at(-1)?.reason ?? '', /reached for rule .* on workload payments\/Deployment\/checkout of cluster acme-payments-prod\/us-central1\/payments/);
+    const slots = (await store.list('_ratelimit/')).filter((k) => k.includes('/slots/'));
+    assert.equal(slots.filter((k) => k.includes('/workload/')).length, 3, slots.join('\n'));
+    assert.equal(slots.filter((k) => k.includes('/namespace/')).length, 3, 'one namespace slot per cluster');
+    assert.equal(slots.filter((k) => !k.includes('/cluster/')).length, 3, 'the rule-wide budget counts all three clusters');
   });
 
   test('dry-run prefetches nothing (it only peeks)', async () => {

@@ -2,6 +2,8 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createActionLimiter, hourWindow, NoSharedStoreLimiter, StoreActionLimiter } from '../../shared/contain/limiter.js';
 import { ruleSegment } from '../../shared/ledger/layout.js';
+import { assertSafeKey } from '../../shared/ledger/keys.js';
+import { Readable } from 'node:stream';
 import { classifyError } from '../../shared/common/errors.js';
 import type { StoredObject } from '../../shared/ports.js';
 import { MemoryStore } from '../support/memory-store.js';
@@ -268,25 +270,56 @@ describe('limiter helpers', () => {
   });
 });
 
-describe('scoped budgets (per namespace, per workload)', () => {
-  test('each scope counts in its own slots under the rule; the bare rule keeps its key', async () => {
-    const store = new MemoryStore();
-    const limiter = new StoreActionLimiter(store);
+describe('scoped budgets (per namespace of a cluster, per workload of a cluster)', () => {
+  const PROD = { project: 'acme-prod', location: 'us-central1', name: 'payments' };
+  const EU = { project: 'acme-prod', location: 'europe-west1', name: 'payments' };
+  const OTHER_PROJECT = { project: 'acme-shop', location: 'us-central1', name: 'payments' };
+
+  test('each scope counts in its own slots under the rule, under its cluster; the bare rule keeps its key', () => {
+    const limiter = new StoreActionLimiter(new MemoryStore());
     assert.equal(limiter.slotKey('r', '2026-11-27T09', 0), '_ratelimit/r/2026-11-27T09/slots/0.json');
     assert.equal(limiter.slotKey({ rule: 'r' }, '2026-11-27T09', 0), '_ratelimit/r/2026-11-27T09/slots/0.json');
-    assert.equal(limiter.slotKey({ rule: 'r', namespace: 'shop' }, '2026-11-27T09', 0), '_ratelimit/r/namespace/shop/2026-11-27T09/slots/0.json');
-    assert.match(limiter.slotKey({ rule: 'r', workload: 'shop/Deployment/web' }, '2026-11-27T09', 0), /^_ratelimit\/r\/workload\/shop_Deployment_web-[0-9a-f]{8}\/2026-11-27T09\/slots\/0\.json$/);
+    assert.equal(limiter.slotKey({ rule: 'r', cluster: PROD, namespace: 'shop' }, '2026-11-27T09', 0), '_ratelimit/r/cluster/acme-prod/us-central1/payments/namespace/shop/2026-11-27T09/slots/0.json');
+    assert.match(limiter.slotKey({ rule: 'r', cluster: PROD, workload: 'shop/Deployment/web' }, '2026-11-27T09', 0), /^_ratelimit\/r\/cluster\/acme-prod\/us-central1\/payments\/workload\/shop_Deployment_web-h[0-9a-f]{16}\/2026-11-27T09\/slots\/0\.json$/);
+    // Whatever the cluster fields hold, the key stays a safe store name (every segment through keySegment()).
+    const odd = limiter.slotKey({ rule: 'r', cluster: { project: '..', location: 'a/b', name: '' }, namespace: '../x' }, '2026-11-27T09', 0);
+    assert.doesNotThrow(() => assertSafeKey(odd), odd);
+    assert.equal(odd.split('/').length, 11, odd);
   });
 
   test('a full namespace budget does not touch another namespace or the rule', async () => {
     const limiter = new StoreActionLimiter(new MemoryStore());
-    const a = { rule: 'r', namespace: 'a' };
+    const a = { rule: 'r', cluster: PROD, namespace: 'a' };
     assert.equal((await limiter.reserve(a, 1, 'f1', NOW)).allowed, true);
     const denied = await limiter.reserve(a, 1, 'f2', NOW);
     assert.equal(denied.allowed, false);
-    assert.match(denied.reason, /maxActionsPerHour \(1\) reached for rule r in namespace a/);
-    assert.equal((await limiter.reserve({ rule: 'r', namespace: 'b' }, 1, 'f3', NOW)).allowed, true);
+    assert.match(denied.reason, /maxActionsPerHour \(1\) reached for rule r in namespace a of cluster acme-prod\/us-central1\/payments/);
+    assert.equal((await limiter.reserve({ rule: 'r', cluster: PROD, namespace: 'b' }, 1, 'f3', NOW)).allowed, true);
     assert.equal((await limiter.peek('r', 1, 'f4', NOW)).allowed, true, 'the rule-wide budget is untouched');
+  });
+
+  test('the same namespace or workload in another cluster (location, project) has its own budget; in the same cluster it shares one', async () => {
+    const limiter = new StoreActionLimiter(new MemoryStore());
+    for (const scope of [(cluster: typeof PROD) => ({ rule: 'r', cluster, namespace: 'payments' }), (cluster: typeof PROD) => ({ rule: 'r', cluster, workload: 'payments/Deployment/web' })]) {
+      assert.equal((await limiter.reserve(scope(PROD), 1, 'f1', NOW)).allowed, true);
+      assert.equal((await limiter.reserve(scope(EU), 1, 'f2', NOW)).allowed, true, 'another location: another cluster');
+      assert.equal((await limiter.reserve(scope(OTHER_PROJECT), 1, 'f3', NOW)).allowed, true, 'another project: another cluster');
+      // Negative control: the same cluster spelled again is the same budget, already full.
+      const same = await limiter.reserve(scope({ ...PROD }), 1, 'f4', NOW);
+      assert.equal(same.allowed, false, 'the same cluster shares one budget');
+    }
+  });
+
+  test('slots stored under the older cluster-less keys are not counted (and break nothing)', async () => {
+    const store = new MemoryStore();
+    const limiter = new StoreActionLimiter(store);
+    const meta = { 'scc-record': 'ratelimit-slot' };
+    for (const old of ['_ratelimit/r/namespace/payments/2026-11-27T09/slots/0.json', '_ratelimit/r/workload/payments_Deployment_web-0123abcd/2026-11-27T09/slots/0.json']) {
+      await store.create(old, Readable.from([Buffer.from('{}')]), meta);
+    }
+    assert.equal((await limiter.reserve({ rule: 'r', cluster: PROD, namespace: 'payments' }, 1, 'f1', NOW)).slot, 0);
+    assert.equal((await limiter.reserve({ rule: 'r', cluster: PROD, workload: 'payments/Deployment/web' }, 1, 'f1', NOW)).slot, 0);
+    assert.equal((await limiter.peek('r', 1, 'f1', NOW)).allowed, true, 'nor by the rule-wide budget (limit 1, nothing counted)');
   });
 });
 
