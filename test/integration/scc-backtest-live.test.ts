@@ -240,7 +240,7 @@ test('--live judges the live-pod guards read-only: present, gone, replaced, prot
     ]);
     // The workload budget: both present pods are Deployment checkout's; 2 destructive actions each, 1 slot an hour.
     const limits = summary['limits'] as { scope: string; demanded: number; degraded: number }[];
-    assert.deepEqual(limits.find((l) => l.scope === 'workload payments/Deployment/checkout'), { rule: 'contain-checkout', scope: 'workload payments/Deployment/checkout', limit: 1, windows: 1, demanded: 4, degraded: 3 });
+    assert.deepEqual(limits.find((l) => l.scope === 'workload payments/Deployment/checkout in acme-payments-prod/us-central1/payments'), { rule: 'contain-checkout', scope: 'workload payments/Deployment/checkout in acme-payments-prod/us-central1/payments', limit: 1, windows: 1, demanded: 4, degraded: 3 });
     assert.match(r.stderr, /--live: 5 judged on the live pod, 3 not judged/);
     // Read-only, and bounded: GETs only; at most 4 pod reads in flight.
     assert.deepEqual(nonReads(fake), []);

@@ -4,7 +4,8 @@
 // running decide() directly on each generated finding, with an independent replay of the
 // blast-radius limit: the real StoreActionLimiter (over an in-memory store) reserving one slot
 // per destructive action in event-time order, in every budget of the rule narrowest first
-// (workload, namespace, rule), as the executor does. Also: paging (page size below the set), throttling retried and
+// (workload of a cluster, namespace of a cluster, rule organization-wide; the cluster read
+// here from the finding's resource name), as the executor does. Also: paging (page size below the set), throttling retried and
 // reported, throttling beyond the attempts failing with a clear message, the filter SCC
 // receives, every output format.
 import { after, before, beforeEach, describe, test } from 'node:test';
@@ -44,6 +45,16 @@ function withSharedWorkloads(findings: SeededFinding[]): SeededFinding[] {
     if (i % 10 === 3) p0.labels = (p0.labels ?? []).filter((l) => l.name !== 'pod-template-hash');
     return f;
   });
+}
+
+/**
+ * The test's own reading of a finding's cluster, from its resource name (not the incident's
+ * parse): the namespace and workload budgets are per cluster (project, location, name).
+ */
+function clusterOf(resourceName: string): { project: string; location: string; name: string } {
+  const m = /^\/\/container\.googleapis\.com\/projects\/([^/]+)\/(?:locations|zones)\/([^/]+)\/clusters\/([^/]+)$/.exec(resourceName);
+  assert.ok(m?.[1] !== undefined && m[2] !== undefined && m[3] !== undefined, resourceName);
+  return { project: m[1], location: m[2], name: m[3] };
 }
 
 /** The test's own reading of a generated pod's workload (the limiter's `namespace/Kind/name`). */
@@ -168,13 +179,15 @@ function expected(findings: SeededFinding[], version: 'v1' | 'v2') {
     if (counted.length === 0) continue;
     const ns = incident.namespace ?? '';
     const workload = workloadKey(ns, incident.pod ?? '', incident.podLabels);
+    const cluster = clusterOf(String(f.finding['resourceName']));
+    const where = `${cluster.project}/${cluster.location}/${cluster.name}`;
     const budgets: Demand['budgets'] = [];
     if (d.maxActionsPerHourPerWorkload !== undefined) {
-      budgets.push({ scope: { rule: d.rule, workload }, label: `workload ${workload}`, limit: d.maxActionsPerHourPerWorkload });
+      budgets.push({ scope: { rule: d.rule, cluster, workload }, label: `workload ${workload} in ${where}`, limit: d.maxActionsPerHourPerWorkload });
       const source = workload.includes('/Pod/') ? 'pod name' : 'finding labels';
       sources[source] = (sources[source] ?? 0) + 1;
     }
-    if (d.maxActionsPerHourPerNamespace !== undefined) budgets.push({ scope: { rule: d.rule, namespace: ns }, label: `namespace ${ns}`, limit: d.maxActionsPerHourPerNamespace });
+    if (d.maxActionsPerHourPerNamespace !== undefined) budgets.push({ scope: { rule: d.rule, cluster, namespace: ns }, label: `namespace ${ns} in ${where}`, limit: d.maxActionsPerHourPerNamespace });
     if (d.maxActionsPerHour !== undefined) budgets.push({ scope: { rule: d.rule }, label: 'rule', limit: d.maxActionsPerHour });
     for (const p of counted) demands.push({ at: incident.eventTime, rule: d.rule, budgets, subject: `${incident.findingName}\n${p.action}` });
   }
@@ -230,6 +243,18 @@ describe('policy backtest against the SCC ListFindings fake', () => {
       for (const scope of version === 'v1' ? ['rule', 'namespace ', 'workload '] : ['namespace ']) {
         assert.ok(Object.entries(replayed).some(([k, v]) => k.split('|')[1]?.startsWith(scope) && v.degraded > 0), `the ${scope.trim()} budget degrades something`);
       }
+      // The data tells clusters apart: one namespace has budgets in several clusters, and
+      // counting it once for every cluster (the old, cluster-blind keys) degrades more.
+      const clustersOf = new Map<string, Set<string>>();
+      for (const k of Object.keys(replayed).filter((l) => l.includes('|namespace '))) {
+        const [nsLabel = '', where = ''] = k.split(' in ');
+        clustersOf.set(nsLabel, (clustersOf.get(nsLabel) ?? new Set()).add(where));
+      }
+      assert.ok([...clustersOf.values()].some((c) => c.size > 1), JSON.stringify([...clustersOf.keys()]));
+      const ONE = { project: 'one', location: 'one', name: 'one' };
+      const blind = await limiterReplay(want.demands.map((d) => ({ ...d, budgets: d.budgets.map((b) => ('cluster' in b.scope ? { ...b, scope: { ...b.scope, cluster: ONE } } : b)) })));
+      const degraded = (r: Record<string, { degraded: number }>): number => Object.values(r).reduce((n, v) => n + v.degraded, 0);
+      assert.ok(degraded(blind) > degraded(replayed), `cluster-blind ${degraded(blind)} vs per cluster ${degraded(replayed)}`);
       assert.deepEqual(got['workloadSources'], want.sources);
       assert.ok((want.sources['pod name'] ?? 0) > 0 && (want.sources['finding labels'] ?? 0) > 0, JSON.stringify(want.sources));
       // One JSON line per finding before the summary.

@@ -84,8 +84,34 @@ test('limit replay: per namespace then per rule (narrowest first), per UTC hour,
   const rule = s.limits.find((l) => l.scope === 'rule');
   // Narrowest first, as the executor: what a namespace budget degraded never reaches the rule's.
   assert.deepEqual(rule, { rule: 'del', scope: 'rule', limit: 2, windows: 2, demanded: 4, degraded: 1 });
-  assert.deepEqual(s.limits.find((l) => l.scope === 'namespace a'), { rule: 'del', scope: 'namespace a', limit: 1, windows: 2, demanded: 3, degraded: 1 });
-  assert.equal(s.limits.find((l) => l.scope === 'namespace b')?.degraded, 0);
+  assert.deepEqual(s.limits.find((l) => l.scope === 'namespace a in acme-payments-prod/us-central1/payments'), { rule: 'del', scope: 'namespace a in acme-payments-prod/us-central1/payments', limit: 1, windows: 2, demanded: 3, degraded: 1 });
+  assert.equal(s.limits.find((l) => l.scope === 'namespace b in acme-payments-prod/us-central1/payments')?.degraded, 0);
+});
+
+test('limit replay per cluster: namespace a of two clusters (or projects) is two budgets; the rule budget counts them all (negative control: the same cluster shares one)', () => {
+  const acc = new BacktestAccumulator();
+  const at = (t: string, project: string, location: string, pod: string) => incident((i) => {
+    i.eventTime = t;
+    i.namespace = 'a';
+    i.pod = pod;
+    i.projectId = project;
+    i.cluster = { ...(i.cluster ?? assert.fail('fixture has a cluster')), project, location };
+  });
+  const findings = [
+    at('2026-11-20T04:00:00Z', 'prod', 'us-central1', 'p1'),
+    at('2026-11-20T04:01:00Z', 'prod', 'europe-west1', 'p2'), // another location: another cluster
+    at('2026-11-20T04:02:00Z', 'dr', 'us-central1', 'p3'), // another project: another cluster
+    at('2026-11-20T04:03:00Z', 'prod', 'us-central1', 'p4'), // the first cluster again: its namespace budget is spent
+  ];
+  for (const i of findings) acc.add(backtestRow(i, decide(i, POLICY), false));
+  const s = acc.summary();
+  const ns = (c: string) => s.limits.find((l) => l.scope === `namespace a in ${c}/payments`);
+  assert.deepEqual(ns('prod/us-central1'), { rule: 'del', scope: 'namespace a in prod/us-central1/payments', limit: 1, windows: 1, demanded: 2, degraded: 1 });
+  assert.deepEqual(ns('prod/europe-west1'), { rule: 'del', scope: 'namespace a in prod/europe-west1/payments', limit: 1, windows: 1, demanded: 1, degraded: 0 });
+  assert.deepEqual(ns('dr/us-central1'), { rule: 'del', scope: 'namespace a in dr/us-central1/payments', limit: 1, windows: 1, demanded: 1, degraded: 0 });
+  // 3 reach the rule (limit 2, organization-wide): 1 degraded there.
+  assert.deepEqual(s.limits.find((l) => l.scope === 'rule'), { rule: 'del', scope: 'rule', limit: 2, windows: 1, demanded: 3, degraded: 1 });
+  assert.deepEqual(backtestRow(findings[1] as Incident, decide(findings[1] as Incident, POLICY), false).cluster, { project: 'prod', location: 'europe-west1', name: 'payments' });
 });
 
 test('a protected namespace: actions withheld count as refusals and take no slot', () => {
@@ -145,7 +171,7 @@ test('workload budget replay: one workload degraded before the rule budget; pod-
     acc.add(backtestRow(i, decide(i, WORKLOAD_POLICY), false));
   }
   const s = acc.summary();
-  assert.deepEqual(s.limits.find((l) => l.scope === 'workload shop/Deployment/web'), { rule: 'del', scope: 'workload shop/Deployment/web', limit: 1, windows: 1, demanded: 3, degraded: 2 });
+  assert.deepEqual(s.limits.find((l) => l.scope === 'workload shop/Deployment/web in acme-payments-prod/us-central1/payments'), { rule: 'del', scope: 'workload shop/Deployment/web in acme-payments-prod/us-central1/payments', limit: 1, windows: 1, demanded: 3, degraded: 2 });
   // 1 (web) + 2 bare pods reach the rule budget of 3: nothing more degraded.
   assert.deepEqual(s.limits.find((l) => l.scope === 'rule'), { rule: 'del', scope: 'rule', limit: 3, windows: 1, demanded: 3, degraded: 0 });
   assert.deepEqual(s.workloadSources, { 'finding labels': 3, 'pod name': 2 });
