@@ -72,8 +72,8 @@ export function previewGuards(incident: Incident, decision: Decision, options: P
     else if (decision.maxActionsPerHour === undefined) guards.push({ name: 'blast-radius', verdict: 'pass', reason: `no maxActionsPerHour set for rule ${decision.rule}` });
     else {
       const scoped = [
-        decision.maxActionsPerHourPerNamespace === undefined ? '' : `, ${decision.maxActionsPerHourPerNamespace} per namespace`,
-        decision.maxActionsPerHourPerWorkload === undefined ? '' : `, ${decision.maxActionsPerHourPerWorkload} per workload`,
+        decision.maxActionsPerHourPerNamespace === undefined ? '' : `, ${decision.maxActionsPerHourPerNamespace} per namespace of a cluster`,
+        decision.maxActionsPerHourPerWorkload === undefined ? '' : `, ${decision.maxActionsPerHourPerWorkload} per workload of a cluster`,
       ].join('');
       guards.push({ name: 'blast-radius', verdict: 'unknown', needs: 'shared store', reason: `maxActionsPerHour ${decision.maxActionsPerHour}${scoped}: counted in the evidence store at run time` });
     }

@@ -58,7 +58,7 @@ export interface ResponsePlan {
   /** Notification targets (channel + secret name) the rule lists; sent in the record stage. */
   notify?: { channel: 'slack' | 'googleChat' | 'pagerduty'; secret: string }[];
   maxActionsPerHour?: number;
-  /** Optional narrower budgets: per namespace and per workload (top controller, or the bare pod). */
+  /** Optional narrower budgets: per namespace of a cluster and per workload of a cluster (top controller, or the bare pod; budget-scope.ts). */
   maxActionsPerHourPerNamespace?: number;
   maxActionsPerHourPerWorkload?: number;
   /** The rule's pod matchers (namespace, labels, image), judged again on the live pod before acting. */

@@ -38,6 +38,20 @@ describe('blast-radius limit on the Cloud Storage store', () => {
     assert.equal(again.slot, 0);
   });
 
+  test('a workload budget of a cluster: its own objects per cluster under the prefix, shared within the cluster', async () => {
+    const a = instance();
+    const b = instance();
+    const inCluster = (project: string) => ({ rule: 'scoped', cluster: { project, location: 'us-central1', name: 'payments' }, workload: 'payments/Deployment/web' });
+    assert.equal((await a.reserve(inCluster('acme-prod'), 1, 'finding-1', NOW)).allowed, true);
+    assert.equal((await b.reserve(inCluster('acme-dr'), 1, 'finding-2', NOW)).allowed, true, 'another project: its own budget');
+    assert.equal((await b.reserve(inCluster('acme-prod'), 1, 'finding-3', NOW)).allowed, false, 'the same cluster, seen by the other instance: full');
+    const slots = fake.objects(BUCKET).map((o) => o.name).filter((n) => n.startsWith('ctd/_ratelimit/scoped/') && n.includes('/slots/')).sort();
+    assert.equal(slots.length, 2, slots.join('\n'));
+    for (const [i, project] of ['acme-dr', 'acme-prod'].entries()) {
+      assert.match(slots[i] ?? '', new RegExp(`^ctd/_ratelimit/scoped/cluster/${project}/us-central1/payments/workload/payments_Deployment_web-h[0-9a-f]{16}/2026-11-27T09/slots/0\\.json$`));
+    }
+  });
+
   // The race depends on the fake honouring ifGenerationMatch=0 for concurrent multipart
   // uploads; test/support/fake-gcs.ts checks it before copying the media and not again at
   // commit, so concurrent creates of one name all "succeed" there (reported). Real GCS and

@@ -36,6 +36,20 @@ describe('blast-radius limit on the local directory store', () => {
     assert.equal(late.used, 4);
   });
 
+  test('a namespace budget of a cluster: one directory per cluster, shared by the instances within it', async () => {
+    const dir = join(root, 'scoped');
+    const a = new StoreActionLimiter(new LocalEvidenceStore({ root: dir }));
+    const b = new StoreActionLimiter(new LocalEvidenceStore({ root: dir }));
+    const inCluster = (location: string) => ({ rule: 'r', cluster: { project: 'acme-prod', location, name: 'payments' }, namespace: 'payments' });
+    assert.equal((await a.reserve(inCluster('us-central1'), 1, 'finding-1', NOW)).allowed, true);
+    assert.equal((await b.reserve(inCluster('europe-west1'), 1, 'finding-2', NOW)).allowed, true, 'another location: its own budget');
+    assert.equal((await b.reserve(inCluster('us-central1'), 1, 'finding-3', NOW)).allowed, false, 'the same cluster: full');
+    const clusters = await readdir(join(dir, '_ratelimit', 'r', 'cluster', 'acme-prod'));
+    assert.deepEqual(clusters.sort(), ['europe-west1', 'us-central1']);
+    const files = await readdir(join(dir, '_ratelimit', 'r', 'cluster', 'acme-prod', 'us-central1', 'payments', 'namespace', 'payments', '2026-11-27T09', 'slots'));
+    assert.deepEqual(files.filter((f) => /^\d+\.json$/.test(f)), ['0.json']);
+  });
+
   test('a redelivery seen by the other instance reuses the slot', async () => {
     const dir = join(root, 'redelivery');
     const a = new StoreActionLimiter(new LocalEvidenceStore({ root: dir }));
