@@ -123,7 +123,8 @@ const lazyDescriptors = {
 
 await build({
   plugins: [jsonAsParse, staticProtosStub, oneGax, lazyDescriptors, narrowUndici],
-  entryPoints: { index: 'functions/scc-responder/index.ts' },
+  // main: the deployed entry, which enables the deploy-built compile cache before loading index.
+  entryPoints: { index: 'functions/scc-responder/index.ts', main: 'functions/scc-responder/main.ts' },
   outdir: 'dist/bundle',
   bundle: true,
   splitting: true,
