@@ -8,7 +8,8 @@
 // loading cost is the function process's CPU to the cold DELETE minus its CPU to the warm one.
 //
 // Run: `npm run build && npx tsx bench/cold-path.ts` (or through bench/run.ts).
-// BENCH_COLD_STAGED=1: the staged artefact, with against without its gcp-build compile cache.
+// BENCH_COLD_STAGED=1: the staged artefact, with against without a V8 compile cache built by
+// importing its chunks (bench/warm-compile-cache.mjs, read through NODE_COMPILE_CACHE).
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, rmSync, symlinkSync } from 'node:fs';
 import net from 'node:net';
@@ -77,7 +78,8 @@ async function oneFinding(stack: Stack, fn: StartedFunction): Promise<Finding> {
 interface Source {
   label: string;
   dir: string;
-  /** Runs before each round's process starts (the cached variant restores its pristine cache). */
+  env?: NodeJS.ProcessEnv;
+  /** Runs before each round's process starts (a cached variant restores its pristine cache). */
   beforeRound?: () => void;
 }
 
@@ -87,7 +89,7 @@ async function measureRounds(stack: Stack, dir: string, sources: Source[], round
   for (let round = 0; round < rounds; round++) {
     for (const source of sources) {
       source.beforeRound?.();
-      const env = stack.env({ SCC_RESPONDER_POLICY: POLICY, SCC_RESPONDER_EVIDENCE: path.join(dir, `r${round}-${source.label}`), LOG_LEVEL: 'info' });
+      const env = stack.env({ SCC_RESPONDER_POLICY: POLICY, SCC_RESPONDER_EVIDENCE: path.join(dir, `r${round}-${source.label}`), LOG_LEVEL: 'info', ...source.env });
       // BENCH_CPU_PROF=<dir>: diagnostics, a CPU profile of each function process, written on exit.
       const prof = process.env['BENCH_CPU_PROF'];
       const fn = await startFunction('sccResponder', source.dir, prof ? { ...env, NODE_OPTIONS: `--cpu-prof --cpu-prof-interval=500 --cpu-prof-dir=${prof}` } : env);
@@ -158,53 +160,57 @@ function coldPathRows(cold: Finding[], warm: Finding[]): Row[] {
   ];
 }
 
-/** Stages the artefact into `out` as infra/scripts/stage-function.sh does, production dependencies linked. */
-function stageArtefact(out: string, gcpBuild: boolean): void {
+/** Stages the artefact into `out` (infra/scripts/stage-function.sh), production dependencies linked; `warm`: builds its compile cache. */
+function stageArtefact(out: string, warm: boolean): void {
   const env = { ...process.env, PATH: `${path.dirname(process.execPath)}:${process.env['PATH'] ?? '/usr/bin:/bin'}` };
   const staged = spawnSync('bash', [path.join(ROOT, 'infra/scripts/stage-function.sh'), out], { encoding: 'utf8', env });
   if (staged.status !== 0) throw new Error(`stage-function.sh failed: ${staged.stderr}`);
   symlinkSync(path.join(ROOT, 'node_modules'), path.join(out, 'node_modules'));
-  if (!gcpBuild) return;
-  // What the Node.js buildpack runs after installing the dependencies.
-  const built = spawnSync('npm', ['run', 'gcp-build'], { cwd: out, encoding: 'utf8', env });
-  if (built.status !== 0 || !existsSync(path.join(out, '.compile-cache'))) throw new Error(`gcp-build failed: ${built.stdout}${built.stderr}`);
+  if (!warm) return;
+  const built = spawnSync(process.execPath, [path.join(ROOT, 'bench/warm-compile-cache.mjs'), out], { encoding: 'utf8', env });
+  if (built.status !== 0 || !existsSync(path.join(out, '.compile-cache'))) throw new Error(`warm-compile-cache failed: ${built.stdout}${built.stderr}`);
 }
 
-/** The diagnostic "trained" artefact: gcp-build, then one process handles a finding and exits (Node writes its cache). */
-async function trainedSource(stack: Stack, dir: string): Promise<Source> {
-  const trained = path.join(dir, 'trained');
-  const pristine = path.join(dir, 'pristine-trained');
-  stageArtefact(trained, true);
-  await measureRounds(stack, dir, [{ label: 'training', dir: trained }], 1);
-  cpSync(path.join(trained, '.compile-cache'), pristine, { recursive: true });
+/** A staged artefact with a compile cache, restored from its pristine copy before each round. */
+function cachedSource(label: string, app: string, pristine: string): Source {
+  const cache = path.join(app, '.compile-cache');
   return {
-    label: 'trained', dir: trained,
+    label, dir: app, env: { NODE_COMPILE_CACHE: cache },
     beforeRound: () => {
-      rmSync(path.join(trained, '.compile-cache'), { recursive: true, force: true });
-      cpSync(pristine, path.join(trained, '.compile-cache'), { recursive: true });
+      rmSync(cache, { recursive: true, force: true });
+      cpSync(pristine, cache, { recursive: true });
     },
   };
 }
 
+/** The diagnostic "trained" artefact: warmed, then one process handles a finding and exits (Node adds what it compiled). */
+async function trainedSource(stack: Stack, dir: string): Promise<Source> {
+  const trained = path.join(dir, 'trained');
+  stageArtefact(trained, true);
+  await measureRounds(stack, dir, [{ label: 'training', dir: trained, env: { NODE_COMPILE_CACHE: path.join(trained, '.compile-cache') } }], 1);
+  cpSync(path.join(trained, '.compile-cache'), path.join(dir, 'pristine-trained'), { recursive: true });
+  return cachedSource('trained', trained, path.join(dir, 'pristine-trained'));
+}
+
 /**
- * BENCH_COLD_STAGED=1: the staged artefact with and without its deploy-built compile cache
- * (gcp-build), rounds alternating. The cached variant gets its pristine cache back before each
+ * BENCH_COLD_STAGED=1: the staged artefact with and without the compile cache a deploy-build
+ * step (the buildpack's `gcp-build`) could build, rounds alternating. The cached variant gets its pristine cache back before each
  * round: Node adds entries at exit, which would make later rounds warmer than a new instance.
+ * Measured 2026-12-02 (issue 13, five runs, load 4-11): no clear gain, pooled medians 690 ms
+ * without and 710 ms with (per-run differences +40 to -150 ms), so no cache is shipped: the
+ * cache holds what V8 compiles eagerly at import, while the path's cost is in the library
+ * code esbuild wraps in functions, compiled lazily when first required, and in running it.
  */
 export async function runStagedCompileCacheBench(): Promise<Row[]> {
   const stack = await startStack();
   const dir = await mkdtemp(path.join(tmpdir(), 'bench-cold-staged-'));
   for (const f of [stack.world.gke.faults, stack.world.kube.faults, stack.world.logging.faults, stack.scc.faults, stack.pubsub.faults, stack.gcs.faults]) f.latencyMs = LATENCY_MS;
   try {
-    const [plain, cached, pristine] = ['plain', 'cached', 'pristine-cache'].map((n) => path.join(dir, n)) as [string, string, string];
+    const [plain, cached] = [path.join(dir, 'plain'), path.join(dir, 'cached')];
     stageArtefact(plain, false);
     stageArtefact(cached, true);
-    cpSync(path.join(cached, '.compile-cache'), pristine, { recursive: true });
-    const restore = (): void => {
-      rmSync(path.join(cached, '.compile-cache'), { recursive: true, force: true });
-      cpSync(pristine, path.join(cached, '.compile-cache'), { recursive: true });
-    };
-    const sources: Source[] = [{ label: 'plain', dir: plain }, { label: 'cached', dir: cached, beforeRound: restore }];
+    cpSync(path.join(cached, '.compile-cache'), path.join(dir, 'pristine-cache'), { recursive: true });
+    const sources: Source[] = [{ label: 'plain', dir: plain }, cachedSource('cached', cached, path.join(dir, 'pristine-cache'))];
     // BENCH_COLD_STAGED_TRAINED=1 (diagnostic, not a deployable cache): a third artefact whose
     // cache Node wrote when a process that had handled one finding exited, i.e. with the
     // functions the path compiled lazily; shows what a cache can give at best.
@@ -216,7 +222,7 @@ export async function runStagedCompileCacheBench(): Promise<Row[]> {
       const v = r.get(label) ?? { cold: [], warm: [] };
       const cpu = loadingCpuMs(v);
       rows.push({
-        section: 'cold path (staged artefact)', metric: `${{ plain: 'without the gcp-build compile cache', cached: 'with the gcp-build compile cache', trained: 'with a cache trained by a run (diagnostic)' }[label] ?? label}: loading CPU to the DELETE (median)`, value: median(cpu), unit: 'ms',
+        section: 'cold path (staged artefact)', metric: `${{ plain: 'without a compile cache', cached: 'with a compile cache built by importing the chunks', trained: 'with a cache trained by a run (diagnostic)' }[label] ?? label}: loading CPU to the DELETE (median)`, value: median(cpu), unit: 'ms',
         ...(label !== 'plain' ? { baseline: plainCpu, ratio: median(cpu) / plainCpu } : {}),
         note: `${cpu.map((m) => m.toFixed(0)).join(' / ')} ms; cold first finding -> DELETE ${v.cold.map((c) => c.toDeleteMs.toFixed(0)).join(' / ')} ms (median ${median(v.cold.map((c) => c.toDeleteMs)).toFixed(0)})`,
       });

@@ -123,8 +123,7 @@ const lazyDescriptors = {
 
 await build({
   plugins: [jsonAsParse, staticProtosStub, oneGax, lazyDescriptors, narrowUndici],
-  // main: the deployed entry, which enables the deploy-built compile cache before loading index.
-  entryPoints: { index: 'functions/scc-responder/index.ts', main: 'functions/scc-responder/main.ts' },
+  entryPoints: { index: 'functions/scc-responder/index.ts' },
   outdir: 'dist/bundle',
   bundle: true,
   splitting: true,

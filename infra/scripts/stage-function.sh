@@ -25,12 +25,6 @@ cp -R "$root/policies" "$out/policies"
 # Development scripts reference files that are not shipped (tsconfig, scripts/): drop them so
 # no buildpack or `npm ci` lifecycle can try to run them.
 (cd "$out" && npm pkg delete scripts)
-# The deployed entry is dist/bundle/main.mjs: it enables the V8 compile cache that the
-# buildpack's `gcp-build` step (warm-compile-cache.mjs) builds in the app directory, where the
-# instance runs it from (/workspace both times; Terraform sets GOOGLE_NODE_RUN_SCRIPTS=gcp-build).
-# Without that step (a plain `functions-framework --target`), main.mjs starts without a cache.
-cp "$root/infra/scripts/warm-compile-cache.mjs" "$out/warm-compile-cache.mjs"
-(cd "$out" && npm pkg set main=dist/bundle/main.mjs 'scripts.gcp-build=node warm-compile-cache.mjs')
 # Reproducible zip input: same build, same bytes, same object name, no needless redeploy.
 find "$out" -exec touch -h -d '1980-01-02T00:00:00Z' {} +
 echo "stage-function: staged $(find "$out" -type f | wc -l) files in $out"
