@@ -196,8 +196,8 @@ async function trainedSource(stack: Stack, dir: string): Promise<Source> {
  * BENCH_COLD_STAGED=1: the staged artefact with and without the compile cache a deploy-build
  * step (the buildpack's `gcp-build`) could build, rounds alternating. The cached variant gets its pristine cache back before each
  * round: Node adds entries at exit, which would make later rounds warmer than a new instance.
- * Measured 2026-12-02 (issue 13, five runs, load 4-11): no clear gain, pooled medians 690 ms
- * without and 710 ms with (per-run differences +40 to -150 ms), so no cache is shipped: the
+ * Measured 2026-12-02 (issue 13, seven runs, load 4-11): no clear gain, pooled medians 760 ms
+ * without and 730 ms with (per-run differences +100 to -150 ms), so no cache is shipped: the
  * cache holds what V8 compiles eagerly at import, while the path's cost is in the library
  * code esbuild wraps in functions, compiled lazily when first required, and in running it.
  */
