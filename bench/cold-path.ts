@@ -8,6 +8,10 @@
 // loading cost is the function process's CPU to the cold DELETE minus its CPU to the warm one.
 //
 // Run: `npm run build && npx tsx bench/cold-path.ts` (or through bench/run.ts).
+// BENCH_COLD_STAGED=1: the staged artefact, with against without a V8 compile cache built by
+// importing its chunks (bench/warm-compile-cache.mjs, read through NODE_COMPILE_CACHE).
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, rmSync, symlinkSync } from 'node:fs';
 import net from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -71,26 +75,32 @@ async function oneFinding(stack: Stack, fn: StartedFunction): Promise<Finding> {
   }
 }
 
-export async function runColdPathBench(): Promise<Row[]> {
-  const stack = await startStack();
-  const dir = await mkdtemp(path.join(tmpdir(), 'bench-cold-'));
-  for (const f of [stack.world.gke.faults, stack.world.kube.faults, stack.world.logging.faults, stack.scc.faults, stack.pubsub.faults, stack.gcs.faults]) f.latencyMs = LATENCY_MS;
-  const cold: Finding[] = [];
-  const warm: Finding[] = [];
-  try {
-    for (let round = 0; round < COLD_ROUNDS; round++) {
-      const env = stack.env({ SCC_RESPONDER_POLICY: POLICY, SCC_RESPONDER_EVIDENCE: path.join(dir, `r${round}`), LOG_LEVEL: 'info' });
+interface Source {
+  label: string;
+  dir: string;
+  env?: NodeJS.ProcessEnv;
+  /** Runs before each round's process starts (a cached variant restores its pristine cache). */
+  beforeRound?: () => void;
+}
+
+/** Rounds of fresh processes; with several sources, their rounds alternate (same machine load for each). */
+async function measureRounds(stack: Stack, dir: string, sources: Source[], rounds = COLD_ROUNDS): Promise<Map<string, { cold: Finding[]; warm: Finding[] }>> {
+  const results = new Map(sources.map((s) => [s.label, { cold: [] as Finding[], warm: [] as Finding[] }]));
+  for (let round = 0; round < rounds; round++) {
+    for (const source of sources) {
+      source.beforeRound?.();
+      const env = stack.env({ SCC_RESPONDER_POLICY: POLICY, SCC_RESPONDER_EVIDENCE: path.join(dir, `r${round}-${source.label}`), LOG_LEVEL: 'info', ...source.env });
       // BENCH_CPU_PROF=<dir>: diagnostics, a CPU profile of each function process, written on exit.
       const prof = process.env['BENCH_CPU_PROF'];
-      const fn = await startFunction('sccResponder', ROOT, prof ? { ...env, NODE_OPTIONS: `--cpu-prof --cpu-prof-interval=500 --cpu-prof-dir=${prof}` } : env);
+      const fn = await startFunction('sccResponder', source.dir, prof ? { ...env, NODE_OPTIONS: `--cpu-prof --cpu-prof-interval=500 --cpu-prof-dir=${prof}` } : env);
       let out = '';
       fn.child.stdout?.on('data', (d: Buffer) => {
         if (out.length < 20_000) out += d.toString();
       });
       try {
         await listening(fn.port);
-        cold.push(await oneFinding(stack, fn));
-        warm.push(await oneFinding(stack, fn));
+        results.get(source.label)?.cold.push(await oneFinding(stack, fn));
+        results.get(source.label)?.warm.push(await oneFinding(stack, fn));
       } catch (err) {
         await sleep(1_000); // the function's last lines are still in the pipe
         throw new Error(`${err instanceof Error ? err.message : String(err)}; function output: ${out.slice(-6000)}`, { cause: err });
@@ -98,13 +108,33 @@ export async function runColdPathBench(): Promise<Row[]> {
         await fn.stop();
       }
     }
+  }
+  return results;
+}
+
+/** CPU to the cold DELETE minus CPU to the warm one, per round (ms). */
+function loadingCpuMs(r: { cold: Finding[]; warm: Finding[] }): number[] {
+  return r.cold.map((c, i) => (c.cpuToDeleteS - (r.warm[i]?.cpuToDeleteS ?? 0)) * 1000);
+}
+
+export async function runColdPathBench(): Promise<Row[]> {
+  const stack = await startStack();
+  const dir = await mkdtemp(path.join(tmpdir(), 'bench-cold-'));
+  for (const f of [stack.world.gke.faults, stack.world.kube.faults, stack.world.logging.faults, stack.scc.faults, stack.pubsub.faults, stack.gcs.faults]) f.latencyMs = LATENCY_MS;
+  let r: { cold: Finding[]; warm: Finding[] };
+  try {
+    r = (await measureRounds(stack, dir, [{ label: 'bundle', dir: ROOT }])).get('bundle') ?? { cold: [], warm: [] };
   } finally {
     await stack.close();
     await rm(dir, { recursive: true, force: true });
   }
+  return coldPathRows(r.cold, r.warm);
+}
+
+function coldPathRows(cold: Finding[], warm: Finding[]): Row[] {
   const coldMs = cold.map((c) => c.toDeleteMs);
   const warmMs = warm.map((c) => c.toDeleteMs);
-  const loadingMs = cold.map((c, i) => (c.cpuToDeleteS - (warm[i]?.cpuToDeleteS ?? 0)) * 1000);
+  const loadingMs = loadingCpuMs({ cold, warm });
   const rt = (ms: number): string => `${(ms / LATENCY_MS).toFixed(1)} RT`;
   const coldMedian = median(coldMs);
   const warmMedian = median(warmMs);
@@ -130,7 +160,81 @@ export async function runColdPathBench(): Promise<Row[]> {
   ];
 }
 
+/** Stages the artefact into `out` (infra/scripts/stage-function.sh), production dependencies linked; `warm`: builds its compile cache. */
+function stageArtefact(out: string, warm: boolean): void {
+  const env = { ...process.env, PATH: `${path.dirname(process.execPath)}:${process.env['PATH'] ?? '/usr/bin:/bin'}` };
+  const staged = spawnSync('bash', [path.join(ROOT, 'infra/scripts/stage-function.sh'), out], { encoding: 'utf8', env });
+  if (staged.status !== 0) throw new Error(`stage-function.sh failed: ${staged.stderr}`);
+  symlinkSync(path.join(ROOT, 'node_modules'), path.join(out, 'node_modules'));
+  if (!warm) return;
+  const built = spawnSync(process.execPath, [path.join(ROOT, 'bench/warm-compile-cache.mjs'), out], { encoding: 'utf8', env });
+  if (built.status !== 0 || !existsSync(path.join(out, '.compile-cache'))) throw new Error(`warm-compile-cache failed: ${built.stdout}${built.stderr}`);
+}
+
+/** A staged artefact with a compile cache, restored from its pristine copy before each round. */
+function cachedSource(label: string, app: string, pristine: string): Source {
+  const cache = path.join(app, '.compile-cache');
+  return {
+    label, dir: app, env: { NODE_COMPILE_CACHE: cache },
+    beforeRound: () => {
+      rmSync(cache, { recursive: true, force: true });
+      cpSync(pristine, cache, { recursive: true });
+    },
+  };
+}
+
+/** The diagnostic "trained" artefact: warmed, then one process handles a finding and exits (Node adds what it compiled). */
+async function trainedSource(stack: Stack, dir: string): Promise<Source> {
+  const trained = path.join(dir, 'trained');
+  stageArtefact(trained, true);
+  await measureRounds(stack, dir, [{ label: 'training', dir: trained, env: { NODE_COMPILE_CACHE: path.join(trained, '.compile-cache') } }], 1);
+  cpSync(path.join(trained, '.compile-cache'), path.join(dir, 'pristine-trained'), { recursive: true });
+  return cachedSource('trained', trained, path.join(dir, 'pristine-trained'));
+}
+
+/**
+ * BENCH_COLD_STAGED=1: the staged artefact with and without the compile cache a deploy-build
+ * step (the buildpack's `gcp-build`) could build, rounds alternating. The cached variant gets its pristine cache back before each
+ * round: Node adds entries at exit, which would make later rounds warmer than a new instance.
+ * Measured 2026-12-02 (issue 13, seven runs, load 4-11): no clear gain, pooled medians 760 ms
+ * without and 730 ms with (per-run differences +100 to -150 ms), so no cache is shipped: the
+ * cache holds what V8 compiles eagerly at import, while the path's cost is in the library
+ * code esbuild wraps in functions, compiled lazily when first required, and in running it.
+ */
+export async function runStagedCompileCacheBench(): Promise<Row[]> {
+  const stack = await startStack();
+  const dir = await mkdtemp(path.join(tmpdir(), 'bench-cold-staged-'));
+  for (const f of [stack.world.gke.faults, stack.world.kube.faults, stack.world.logging.faults, stack.scc.faults, stack.pubsub.faults, stack.gcs.faults]) f.latencyMs = LATENCY_MS;
+  try {
+    const [plain, cached] = [path.join(dir, 'plain'), path.join(dir, 'cached')];
+    stageArtefact(plain, false);
+    stageArtefact(cached, true);
+    cpSync(path.join(cached, '.compile-cache'), path.join(dir, 'pristine-cache'), { recursive: true });
+    const sources: Source[] = [{ label: 'plain', dir: plain }, cachedSource('cached', cached, path.join(dir, 'pristine-cache'))];
+    // BENCH_COLD_STAGED_TRAINED=1 (diagnostic, not a deployable cache): a third artefact whose
+    // cache Node wrote when a process that had handled one finding exited, i.e. with the
+    // functions the path compiled lazily; shows what a cache can give at best.
+    if (process.env['BENCH_COLD_STAGED_TRAINED'] === '1') sources.push(await trainedSource(stack, dir));
+    const r = await measureRounds(stack, dir, sources);
+    const rows: Row[] = [];
+    const plainCpu = median(loadingCpuMs(r.get('plain') ?? { cold: [], warm: [] }));
+    for (const label of sources.map((s) => s.label)) {
+      const v = r.get(label) ?? { cold: [], warm: [] };
+      const cpu = loadingCpuMs(v);
+      rows.push({
+        section: 'cold path (staged artefact)', metric: `${{ plain: 'without a compile cache', cached: 'with a compile cache built by importing the chunks', trained: 'with a cache trained by a run (diagnostic)' }[label] ?? label}: loading CPU to the DELETE (median)`, value: median(cpu), unit: 'ms',
+        ...(label !== 'plain' ? { baseline: plainCpu, ratio: median(cpu) / plainCpu } : {}),
+        note: `${cpu.map((m) => m.toFixed(0)).join(' / ')} ms; cold first finding -> DELETE ${v.cold.map((c) => c.toDeleteMs.toFixed(0)).join(' / ')} ms (median ${median(v.cold.map((c) => c.toDeleteMs)).toFixed(0)})`,
+      });
+    }
+    return rows;
+  } finally {
+    await stack.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
-  console.log(formatTable(await runColdPathBench()));
+  console.log(formatTable(process.env['BENCH_COLD_STAGED'] === '1' ? await runStagedCompileCacheBench() : await runColdPathBench()));
   process.exit(0);
 }
