@@ -23,7 +23,8 @@
 // Run: `npm run build && npx tsx bench/burst.ts` (or through bench/run.ts, which builds).
 // Diagnostics: BENCH_BURST_MATCHING=<n> (matching findings among the 1,000), BENCH_BURST_BASELINE=off,
 // BENCH_BURST_STORE=local (the evidence store in a local temp directory instead of the fake bucket),
-// BENCH_CPU_PROF=<dir> (CPU profile of the function process, written when it exits).
+// BENCH_CPU_PROF=<dir> (CPU profile of the function process, written when it exits),
+// BENCH_FUNCTION_NODE_OPTIONS=<flags> (extra Node flags for the function process).
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -194,7 +195,8 @@ export async function measureBurst(matching = BURST_MATCHING, baseline = true, s
       ...stack.env(store === 'local' ? { SCC_RESPONDER_EVIDENCE: evidenceDir } : {}),
       // The default dry-run policy (no SCC_RESPONDER_POLICY). Node 22 strips the guard's types.
       // BENCH_CPU_PROF=<dir>: diagnostics, a CPU profile of the function process written on exit.
-      NODE_OPTIONS: `--no-warnings --import ${guard}${process.env['BENCH_CPU_PROF'] ? ` --cpu-prof --cpu-prof-interval=250 --cpu-prof-dir=${process.env['BENCH_CPU_PROF']}` : ''}`,
+      // BENCH_FUNCTION_NODE_OPTIONS: diagnostics, extra Node flags for the function process (e.g. GC tuning).
+      NODE_OPTIONS: `--no-warnings --import ${guard}${process.env['BENCH_CPU_PROF'] ? ` --cpu-prof --cpu-prof-interval=250 --cpu-prof-dir=${process.env['BENCH_CPU_PROF']}` : ''}${process.env['BENCH_FUNCTION_NODE_OPTIONS'] ? ` ${process.env['BENCH_FUNCTION_NODE_OPTIONS']}` : ''}`,
     });
     const refused: string[] = [];
     fn.child.stderr?.on('data', (d: Buffer) => {
