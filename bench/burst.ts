@@ -3,8 +3,11 @@
 // running the built bundle (dist/bundle, as deployed) in a child process.
 //
 // The fakes (GKE, Kubernetes, Logging, SCC, Pub/Sub) run in this process at zero latency;
-// the function's configuration points at them (stack.env()), with a LOCAL evidence directory
-// and the default dry-run policy: every matching finding is fully handled (locate, enrich,
+// the function's configuration points at them (stack.env()), with the evidence store in the
+// fake Cloud Storage (gs://, as deployed: production's store is a bucket, so the burst pays a
+// JSON API request per object, not local-disk writes, fsyncs and directory walks the deployed
+// function never does; BENCH_BURST_STORE=local measures a local directory instead) and the
+// default dry-run policy: every matching finding is fully handled (locate, enrich,
 // snapshot into the store, containment planned as "would delete", marks written, result
 // published) but no pod is deleted, so all 100 act on the same pod. The function process
 // loads the network guard (test/support/network-guard.ts): any non-loopback connection or
@@ -19,7 +22,9 @@
 //
 // Run: `npm run build && npx tsx bench/burst.ts` (or through bench/run.ts, which builds).
 // Diagnostics: BENCH_BURST_MATCHING=<n> (matching findings among the 1,000), BENCH_BURST_BASELINE=off,
-// BENCH_CPU_PROF=<dir> (CPU profile of the function process, written when it exits).
+// BENCH_BURST_STORE=local (the evidence store in a local temp directory instead of the fake bucket),
+// BENCH_CPU_PROF=<dir> (CPU profile of the function process, written when it exits),
+// BENCH_FUNCTION_NODE_OPTIONS=<flags> (extra Node flags for the function process).
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -100,7 +105,11 @@ export interface BurstRun {
   benchCpuSeconds: number;
 }
 
+/** Where the function's evidence store lives during the burst: the fake bucket (as deployed) or a local directory. */
+export type BurstStore = 'gcs' | 'local';
+
 export interface BurstResult {
+  store: BurstStore;
   ours: BurstRun;
   /** The same burst against a bare Functions Framework "hello" CloudEvent function. */
   hello?: BurstRun;
@@ -172,7 +181,7 @@ async function burst(fn: StartedFunction, all: readonly Delivery[]): Promise<Bur
  * with the same deliveries. `matching`: how many of the 1,000 are matching findings
  * (diagnostics: 0 gives the non-matching cost alone).
  */
-export async function measureBurst(matching = BURST_MATCHING, baseline = true): Promise<BurstResult> {
+export async function measureBurst(matching = BURST_MATCHING, baseline = true, store: BurstStore = 'gcs'): Promise<BurstResult> {
   if (!existsSync(path.join(ROOT, 'dist/bundle/index.mjs'))) throw new Error('burst: dist/bundle/index.mjs missing: run `npm run build` first');
   for (const k of ['METADATA_SERVER_DETECTION', 'GOOGLE_APPLICATION_CREDENTIALS', 'GOOGLE_CLOUD_PROJECT'] as const) process.env[k] ??= BENCH_ENV[k];
   const stack = await startStack();
@@ -182,10 +191,12 @@ export async function measureBurst(matching = BURST_MATCHING, baseline = true): 
   let ours: BurstRun;
   try {
     const fn = await startFunction('sccResponder', ROOT, {
-      ...stack.env({ SCC_RESPONDER_EVIDENCE: evidenceDir }),
+      // stack.env() points the evidence store at the fake bucket (gs://); 'local' overrides it.
+      ...stack.env(store === 'local' ? { SCC_RESPONDER_EVIDENCE: evidenceDir } : {}),
       // The default dry-run policy (no SCC_RESPONDER_POLICY). Node 22 strips the guard's types.
       // BENCH_CPU_PROF=<dir>: diagnostics, a CPU profile of the function process written on exit.
-      NODE_OPTIONS: `--no-warnings --import ${guard}${process.env['BENCH_CPU_PROF'] ? ` --cpu-prof --cpu-prof-interval=250 --cpu-prof-dir=${process.env['BENCH_CPU_PROF']}` : ''}`,
+      // BENCH_FUNCTION_NODE_OPTIONS: diagnostics, extra Node flags for the function process (e.g. GC tuning).
+      NODE_OPTIONS: `--no-warnings --import ${guard}${process.env['BENCH_CPU_PROF'] ? ` --cpu-prof --cpu-prof-interval=250 --cpu-prof-dir=${process.env['BENCH_CPU_PROF']}` : ''}${process.env['BENCH_FUNCTION_NODE_OPTIONS'] ? ` ${process.env['BENCH_FUNCTION_NODE_OPTIONS']}` : ''}`,
     });
     const refused: string[] = [];
     fn.child.stderr?.on('data', (d: Buffer) => {
@@ -201,21 +212,21 @@ export async function measureBurst(matching = BURST_MATCHING, baseline = true): 
     await stack.close();
     await rm(evidenceDir, { recursive: true, force: true });
   }
-  if (!baseline) return { ours };
+  if (!baseline) return { store, ours };
   const hello = await startFunction('hello', path.join(ROOT, 'bench/hello'));
   try {
-    return { ours, hello: await burst(hello, all) };
+    return { store, ours, hello: await burst(hello, all) };
   } finally {
     await hello.stop();
   }
 }
 
-export function burstRows({ ours: r, hello: h }: BurstResult): Row[] {
+export function burstRows({ store, ours: r, hello: h }: BurstResult): Row[] {
   const p50 = percentile(r.latencies, 50);
   const p99 = percentile(r.latencies, 99);
   const mp50 = percentile(r.matchingLatencies, 50);
   const mp99 = percentile(r.matchingLatencies, 99);
-  const setup = `${BURST_TOTAL} CloudEvents (${r.matchingLatencies.length} matching, default dry-run policy, local evidence dir) at concurrency ${BURST_CONCURRENCY} to one FF server (dist/bundle, child process); fakes at zero latency in the bench process; baseline: the same burst to a bare FF "hello" function`;
+  const setup = `${BURST_TOTAL} CloudEvents (${r.matchingLatencies.length} matching, default dry-run policy, evidence store: ${store === 'gcs' ? 'fake Cloud Storage bucket, as deployed' : 'local directory'}) at concurrency ${BURST_CONCURRENCY} to one FF server (dist/bundle, child process); fakes at zero latency in the bench process; baseline: the same burst to a bare FF "hello" function`;
   const vs = (value: number, base: number | undefined): Pick<Row, 'baseline' | 'ratio'> => (base === undefined ? {} : { baseline: base, ratio: value / base });
   return [
     { section: 'burst', metric: 'completed (204)', value: r.completed, unit: 'events', target: `${BURST_TOTAL}`, pass: r.completed === BURST_TOTAL, note: `${setup}; ${(r.wallMs / 1000).toFixed(1)} s wall (hello ${h ? (h.wallMs / 1000).toFixed(1) : '?'} s); CPU during the burst: function ${r.functionCpuSeconds.toFixed(1)} s (hello ${h?.functionCpuSeconds.toFixed(1) ?? '?'} s), fakes + load generator ${r.benchCpuSeconds.toFixed(1)} s` },
@@ -231,7 +242,7 @@ export async function runBurstBench(): Promise<Row[]> {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const r = await measureBurst(process.env['BENCH_BURST_MATCHING'] === undefined ? BURST_MATCHING : Number(process.env['BENCH_BURST_MATCHING']), process.env['BENCH_BURST_BASELINE'] !== 'off');
+  const r = await measureBurst(process.env['BENCH_BURST_MATCHING'] === undefined ? BURST_MATCHING : Number(process.env['BENCH_BURST_MATCHING']), process.env['BENCH_BURST_BASELINE'] !== 'off', process.env['BENCH_BURST_STORE'] === 'local' ? 'local' : 'gcs');
   console.log(formatTable(burstRows(r)));
   if (r.ours.failures.length > 0) console.log(`\nfailures (first 10):\n${r.ours.failures.slice(0, 10).join('\n')}`);
   process.exit(0);

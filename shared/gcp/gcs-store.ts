@@ -12,7 +12,7 @@
 // Loaded lazily by the composition root: importing this module loads @google-cloud/storage.
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { Storage, type Bucket, type File, type GetFilesOptions, type StorageOptions } from '@google-cloud/storage';
+import { Storage, type Bucket, type GetFilesOptions, type StorageOptions } from '@google-cloud/storage';
 import type { CreateOptions, EvidenceStore, StoredObject } from '../ports.js';
 import { classifyError, isTransientHttp, ResponderError } from '../common/errors.js';
 import { assertSafeKey, assertSafePrefix } from '../ledger/keys.js';
@@ -69,6 +69,26 @@ function storeError(err: unknown, name: string): Error {
   const errno = /\bcode: ([A-Z][A-Z0-9_]+)\b/.exec(message)?.[1];
   const code = status ?? classified.code ?? errno;
   return new ResponderError(`Cloud Storage upload of ${name} failed: ${message.split('\n')[0]?.slice(0, 300) ?? ''}`, kind, { ...(code === undefined ? {} : { code }), cause: err });
+}
+
+/**
+ * objects.list asks for the names only. With `fields` set, getFiles returns the listed items
+ * as plain objects instead of building a File (with its Acl and request helpers) for each:
+ * the budget and rate-limit windows are listed once per finding and grow with every finding
+ * in the window, so a burst built thousands of File objects only to read their names (68 ms
+ * of a 100-finding burst's CPU in the profile, growing with the square of the burst). The
+ * partial response also keeps Cloud Storage from sending every object's full metadata.
+ */
+const LIST_FIELDS = 'items(name),nextPageToken';
+
+interface ListedItem {
+  name?: string;
+}
+
+function namesOf(items: readonly ListedItem[], base: string): string[] {
+  const out: string[] = [];
+  for (const item of items) if (typeof item.name === 'string' && item.name.startsWith(base)) out.push(item.name.slice(base.length));
+  return out;
 }
 
 function stringMetadata(m: ObjectResource['metadata']): Record<string, string> {
@@ -215,19 +235,19 @@ export class GcsEvidenceStore implements EvidenceStore {
     assertSafePrefix(prefix);
     signal?.throwIfAborted();
     const base = this.prefix === '' ? '' : `${this.prefix}/`;
-    const [files] = await this.bucket.getFiles({ prefix: base + prefix, autoPaginate: true });
-    return (files as File[]).map((f) => f.name.slice(base.length)).sort();
+    const [files] = await this.bucket.getFiles({ prefix: base + prefix, autoPaginate: true, fields: LIST_FIELDS });
+    return namesOf(files as unknown as ListedItem[], base).sort();
   }
 
   /** One objects.list page (LIST_PAGE_SIZE names) at a time, following nextPageToken. */
   async *listPages(prefix: string, signal?: AbortSignal): AsyncGenerator<string[]> {
     assertSafePrefix(prefix);
     const base = this.prefix === '' ? '' : `${this.prefix}/`;
-    let query: GetFilesOptions | undefined = { prefix: base + prefix, autoPaginate: false, maxResults: this.listPageSize };
+    let query: GetFilesOptions | undefined = { prefix: base + prefix, autoPaginate: false, maxResults: this.listPageSize, fields: LIST_FIELDS };
     while (query) {
       signal?.throwIfAborted();
-      const [files, next]: [File[], GetFilesOptions | null | undefined, unknown] = (await this.bucket.getFiles(query)) as [File[], GetFilesOptions | null | undefined, unknown];
-      yield files.map((f) => f.name.slice(base.length));
+      const [files, next] = (await this.bucket.getFiles(query)) as unknown as [ListedItem[], GetFilesOptions | null | undefined, unknown];
+      yield namesOf(files, base);
       query = next?.pageToken ? { ...query, pageToken: next.pageToken } : undefined;
     }
   }

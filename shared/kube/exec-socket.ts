@@ -7,6 +7,7 @@
 import type { KubeConfig } from '@kubernetes/client-node';
 import WebSocket from 'ws';
 import type { IncomingMessage } from 'node:http';
+import { createSecureContext, type SecureContext } from 'node:tls';
 import { parseStatusBody } from './errors.js';
 
 /** Offered in this order; v5 first like client-node (we never rely on v5 close frames). */
@@ -20,6 +21,42 @@ export class ExecUpgradeError extends Error {
     super(`exec upgrade refused: HTTP ${statusCode}${statusReason ? ` ${statusReason}` : ''}: ${statusMessage}`);
     this.name = 'ExecUpgradeError';
   }
+}
+
+/** TLS options that shape a secure context; any other context-shaping option and the socket builds its own. */
+const CONTEXT_FIELDS = ['ca', 'cert', 'key'] as const;
+const OTHER_CONTEXT_FIELDS = ['pfx', 'passphrase', 'ciphers', 'crl', 'dhparam', 'ecdhCurve', 'honorCipherOrder', 'secureOptions', 'secureProtocol', 'sessionIdContext', 'minVersion', 'maxVersion', 'clientCertEngine', 'privateKeyEngine', 'privateKeyIdentifier', 'sigalgs'] as const;
+type ContextMaterial = string | Buffer | (string | Buffer)[] | undefined;
+
+function materialKey(v: ContextMaterial): string {
+  if (v === undefined) return '';
+  const parts = Array.isArray(v) ? v : [v];
+  return parts.map((p) => (typeof p === 'string' ? `s:${p}` : `b:${p.toString('base64')}`)).join('\u0000');
+}
+
+/** One secure context per KubeConfig and (ca, cert, key): see sharedSecureContext(). */
+const contexts = new WeakMap<KubeConfig, { key: string; context: SecureContext }>();
+
+/**
+ * Every exec opens its own TLS connection (a WebSocket upgrade is never pooled), and without a
+ * `secureContext` tls.connect builds a new one from `ca`/`cert`/`key` each time: parsing the
+ * CA bundle and the client key, ~2-3 ms of CPU per exec here and several execs per finding.
+ * The context only depends on those three, so it is built once per KubeConfig and reused; a
+ * changed CA or client certificate (a rotated kubeconfig) builds a new one. Server identity is
+ * still checked per connection (rejectUnauthorized, servername stay in the options). Options
+ * this does not cover (pfx, ciphers, ...) leave tls.connect to build its own, as before.
+ */
+export function sharedSecureContext(kc: KubeConfig, opts: WebSocket.ClientOptions): SecureContext | undefined {
+  const o = opts as Record<string, unknown>;
+  if (OTHER_CONTEXT_FIELDS.some((f) => o[f] !== undefined)) return undefined;
+  if (CONTEXT_FIELDS.every((f) => o[f] === undefined)) return undefined;
+  const key = CONTEXT_FIELDS.map((f) => materialKey(o[f] as ContextMaterial)).join('\u0001');
+  const cached = contexts.get(kc);
+  if (cached?.key === key) return cached.context;
+  const material = Object.fromEntries(CONTEXT_FIELDS.filter((f) => o[f] !== undefined).map((f) => [f, o[f]]));
+  const context = createSecureContext(material);
+  contexts.set(kc, { key, context });
+  return context;
 }
 
 type BinaryHandler = (stream: number, buff: Buffer) => boolean;
@@ -38,8 +75,11 @@ export class ExecSocket {
     if (!cluster) throw new Error('exec: the kubeconfig has no current cluster');
     const server = cluster.server.replace(/\/+$/, '');
     const uri = `${server.startsWith('https://') ? 'wss://' : 'ws://'}${server.replace(/^https?:\/\//, '')}${path}`;
-    const opts: WebSocket.ClientOptions = {};
+    // ws hands its options to https.request and so to tls.connect, which takes `secureContext`.
+    const opts: WebSocket.ClientOptions & { secureContext?: SecureContext } = {};
     await this.kc.applyToHTTPSOptions(opts);
+    const secureContext = uri.startsWith('wss://') ? sharedSecureContext(this.kc, opts) : undefined;
+    if (secureContext !== undefined) opts.secureContext = secureContext;
     if (this.closedByUs) throw new Error('exec: closed before the connection was opened');
     return new Promise<WebSocket>((resolve, reject) => {
       const ws = new WebSocket(uri, EXEC_PROTOCOLS, opts);

@@ -89,6 +89,26 @@ test('GCS: listPages follows nextPageToken page by page, and holds exactly list(
   assert.equal(lists() - before, 4, 'the other pages were fetched as they were consumed');
 });
 
+test('GCS: list() and listPages() ask for the names only (a partial response) and still return every key', async () => {
+  const store = gcsStore('names', 4);
+  await seed(store);
+  const lists = (): { query: string }[] => fake.requests.filter((r) => r.method === 'GET' && r.path === `/storage/v1/b/${BUCKET}/o`);
+  const before = lists().length;
+  const all = await store.list('');
+  assert.equal(all.length, 10);
+  assert.deepEqual((await pagesOf(store)).flat().sort(), all);
+  const sent = lists().slice(before);
+  assert.ok(sent.length >= 4, 'list() and three pages of listPages()');
+  for (const r of sent) assert.equal(new URLSearchParams(r.query).get('fields'), 'items(name),nextPageToken', r.query);
+  // Negative control: the fake honours `fields`, so a listing without it gets whole resources
+  // (metadata and all) and the assertion above could fail.
+  const res = await fetch(`${fake.url}/storage/v1/b/${BUCKET}/o?prefix=names/`);
+  const full = (await res.json()) as { items: Record<string, unknown>[] };
+  assert.ok(full.items.length === 10 && full.items.every((i) => 'metadata' in i && 'size' in i));
+  const partial = (await (await fetch(`${fake.url}/storage/v1/b/${BUCKET}/o?prefix=names/&fields=items(name),nextPageToken`)).json()) as { items: Record<string, unknown>[] };
+  assert.ok(partial.items.every((i) => Object.keys(i).join() === 'name'));
+});
+
 test('local store: a directory per page, exactly list(); a store without listPages is walked through list()', async () => {
   const local = new LocalEvidenceStore({ root: join(root, 'local') });
   await seed(local);

@@ -478,7 +478,13 @@ export async function startFakeGcs(options: StartFakeGcsOptions): Promise<FakeGc
           const max = Number(q.get('maxResults') ?? '1000');
           const page = all.slice(startAt, startAt + max);
           const next = startAt + max < all.length ? String(startAt + max) : undefined;
-          return send(res, 200, { kind: 'storage#objects', items: page.map(resourceOf), ...(next ? { nextPageToken: next } : {}) });
+          // A partial response, as Cloud Storage gives for `fields=items(a,b),nextPageToken`.
+          const itemFields = /(?:^|,)items\(([^)]*)\)/.exec(q.get('fields') ?? '')?.[1]?.split(',');
+          const items = page.map((o) => {
+            const r = resourceOf(o) as Record<string, unknown>;
+            return itemFields === undefined ? r : Object.fromEntries(itemFields.filter((f) => f in r).map((f) => [f, r[f]]));
+          });
+          return send(res, 200, { kind: 'storage#objects', items, ...(next ? { nextPageToken: next } : {}) });
         }
         const obj = objectPath.exec(path);
         if (obj) {
