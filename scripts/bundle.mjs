@@ -9,6 +9,7 @@ import path from 'node:path';
 import { build } from 'esbuild';
 import { KEPT_SERVICES, pruneProtos } from './prune-protos.mjs';
 import { lazyProtoLoader } from './lazy-proto-loader.mjs';
+import { lazyGaxStaticProtos } from './lazy-gax-protos.mjs';
 
 const external = ['@google-cloud/functions-framework'];
 
@@ -110,6 +111,17 @@ const narrowUndici = {
   },
 };
 
+// google-gax evaluates its static IAM/Locations/Operations classes only to re-export them: see scripts/lazy-gax-protos.mjs.
+const lazyGaxProtos = {
+  name: 'lazy-gax-static-protos',
+  setup(b) {
+    b.onLoad({ filter: /\/node_modules\/google-gax\/build\/src\/(index|fallback|longRunningCalls\/longrunning)\.js$/ }, (args) => ({
+      contents: lazyGaxStaticProtos(readFileSync(args.path, 'utf8'), args.path),
+      loader: 'js',
+    }));
+  },
+};
+
 // proto-loader builds descriptors nobody reads at client construction: see scripts/lazy-proto-loader.mjs.
 const lazyDescriptors = {
   name: 'proto-loader-lazy-descriptors',
@@ -122,7 +134,7 @@ const lazyDescriptors = {
 };
 
 await build({
-  plugins: [jsonAsParse, staticProtosStub, oneGax, lazyDescriptors, narrowUndici],
+  plugins: [jsonAsParse, staticProtosStub, oneGax, lazyDescriptors, narrowUndici, lazyGaxProtos],
   entryPoints: { index: 'functions/scc-responder/index.ts' },
   outdir: 'dist/bundle',
   bundle: true,
