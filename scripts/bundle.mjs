@@ -10,6 +10,8 @@ import { build } from 'esbuild';
 import { KEPT_SERVICES, pruneProtos } from './prune-protos.mjs';
 import { lazyProtoLoader } from './lazy-proto-loader.mjs';
 import { lazyGaxStaticProtos } from './lazy-gax-protos.mjs';
+import { pruneClientNodeApis } from './prune-client-node-apis.mjs';
+import { CLIENT_NODE_METHODS } from '../shared/kube/client-node-methods.ts';
 
 const external = ['@google-cloud/functions-framework'];
 
@@ -122,6 +124,17 @@ const lazyGaxProtos = {
   },
 };
 
+// client-node's generated API classes, reduced to the methods the adapter calls: see scripts/prune-client-node-apis.mjs.
+const clientNodeMethods = {
+  name: 'prune-client-node-apis',
+  setup(b) {
+    b.onLoad({ filter: /\/node_modules\/@kubernetes\/client-node\/dist\/gen\/(apis\/(CoreV1|AppsV1|BatchV1|NetworkingV1)Api|types\/(Observable|ObjectParam|Promise)API)\.js$/ }, (args) => ({
+      contents: pruneClientNodeApis(readFileSync(args.path, 'utf8'), CLIENT_NODE_METHODS, args.path).text,
+      loader: 'js',
+    }));
+  },
+};
+
 // proto-loader builds descriptors nobody reads at client construction: see scripts/lazy-proto-loader.mjs.
 const lazyDescriptors = {
   name: 'proto-loader-lazy-descriptors',
@@ -134,7 +147,7 @@ const lazyDescriptors = {
 };
 
 await build({
-  plugins: [jsonAsParse, staticProtosStub, oneGax, lazyDescriptors, narrowUndici, lazyGaxProtos],
+  plugins: [jsonAsParse, staticProtosStub, oneGax, lazyDescriptors, narrowUndici, lazyGaxProtos, clientNodeMethods],
   entryPoints: { index: 'functions/scc-responder/index.ts' },
   outdir: 'dist/bundle',
   bundle: true,
