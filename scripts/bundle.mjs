@@ -11,6 +11,7 @@ import { KEPT_SERVICES, pruneProtos } from './prune-protos.mjs';
 import { lazyProtoLoader } from './lazy-proto-loader.mjs';
 import { lazyGaxStaticProtos } from './lazy-gax-protos.mjs';
 import { pruneClientNodeApis } from './prune-client-node-apis.mjs';
+import { lazyProtobufCtors } from './lazy-protobuf-ctors.mjs';
 import { CLIENT_NODE_METHODS } from '../shared/kube/client-node-methods.ts';
 
 const external = ['@google-cloud/functions-framework'];
@@ -135,6 +136,17 @@ const clientNodeMethods = {
   },
 };
 
+// protobufjs generates a constructor per message type when a client's root is resolved: see scripts/lazy-protobuf-ctors.mjs.
+const lazyCtors = {
+  name: 'lazy-protobuf-ctors',
+  setup(b) {
+    b.onLoad({ filter: /\/node_modules\/protobufjs\/src\/(field|type)\.js$/ }, (args) => ({
+      contents: lazyProtobufCtors(readFileSync(args.path, 'utf8'), args.path.replace(/.*\/protobufjs\//, ''), args.path),
+      loader: 'js',
+    }));
+  },
+};
+
 // proto-loader builds descriptors nobody reads at client construction: see scripts/lazy-proto-loader.mjs.
 const lazyDescriptors = {
   name: 'proto-loader-lazy-descriptors',
@@ -147,7 +159,7 @@ const lazyDescriptors = {
 };
 
 await build({
-  plugins: [jsonAsParse, staticProtosStub, oneGax, lazyDescriptors, narrowUndici, lazyGaxProtos, clientNodeMethods],
+  plugins: [jsonAsParse, staticProtosStub, oneGax, lazyDescriptors, narrowUndici, lazyGaxProtos, clientNodeMethods, lazyCtors],
   entryPoints: { index: 'functions/scc-responder/index.ts' },
   outdir: 'dist/bundle',
   bundle: true,
