@@ -9,7 +9,7 @@
 // constructor or a listed method (or its ...WithHttpInfo twin). The generated code is
 // regular (tsc output: members at four spaces, closed by a line "    }"); if it is not, or a
 // listed method is missing, the build fails instead of shipping something unchecked.
-const MEMBER = /^    (?:async )?([A-Za-z_$][\w$]*)\(.*\) \{$/;
+const MEMBER = /^ {4}(?:async )?([A-Za-z_$][\w$]*)\(.*\) \{$/;
 const CLASS = /^export class ([A-Za-z_$][\w$]*)/;
 
 /** The API group a generated class belongs to (ObservableCoreV1Api, CoreV1ApiRequestFactory, ...), or undefined. */
@@ -35,7 +35,7 @@ export function pruneClientNodeApis(text, methods, file = 'client-node generated
     }
     else if (line === '}') group = undefined;
     const member = group ? MEMBER.exec(line) : null;
-    if (group && !member && /^    [^ ]/.test(line) && line !== '    }' && !/^    (\/\*\*|\/\/)/.test(line)) {
+    if (group && !member && /^ {4}[^ ]/.test(line) && line !== '    }' && !/^ {4}(\/\*\*|\/\/)/.test(line)) {
       throw new Error(`${file}:${i + 1}: unexpected class member line '${line.trim().slice(0, 60)}': client-node changed, review scripts/prune-client-node-apis.mjs`);
     }
     if (!member) {
