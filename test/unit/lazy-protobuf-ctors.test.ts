@@ -1,7 +1,7 @@
 // The bundle's rewrite of protobufjs (scripts/lazy-protobuf-ctors.mjs) generates a message
 // constructor when first needed instead of for every type when a root is resolved. Same
 // behaviour: on a real client descriptor, resolving generates no constructor, and every
-// type's constructor then has the prototype defaults of the published protobufjs, and
+// type's constructor (and each coder, generated on first call) then has the prototype defaults of the published protobufjs, and
 // messages encode, decode and convert to objects identically.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -66,6 +66,12 @@ test('rewritten protobufjs: resolving generates no constructor; constructors and
   assert.deepEqual(lt.encode(lt.fromObject(sample)).finish(), bytes);
   const opts = { defaults: true, enums: String, longs: String, oneofs: true };
   assert.deepEqual(lt.toObject(lt.decode(bytes), opts), pt.toObject(pt.decode(bytes), opts));
+  // Coders are generated one by one when first called: verify never was.
+  const coders = lt as unknown as Record<string, { name: string }>;
+  assert.match(coders['decode']?.name ?? '', /\$decode$/);
+  assert.equal(coders['verify']?.name, 'stub');
+  assert.equal((lt as unknown as { verify(m: unknown): string | null }).verify(sample), null);
+  assert.match(coders['verify']?.name ?? '', /\$verify$/);
 });
 
 test('the check can fail: a protobufjs without the anchors stops the build', () => {
