@@ -9,6 +9,10 @@ import path from 'node:path';
 import { build } from 'esbuild';
 import { KEPT_SERVICES, pruneProtos } from './prune-protos.mjs';
 import { lazyProtoLoader } from './lazy-proto-loader.mjs';
+import { lazyGaxStaticProtos } from './lazy-gax-protos.mjs';
+import { pruneClientNodeApis } from './prune-client-node-apis.mjs';
+import { lazyProtobufCtors } from './lazy-protobuf-ctors.mjs';
+import { CLIENT_NODE_METHODS } from '../shared/kube/client-node-methods.ts';
 
 const external = ['@google-cloud/functions-framework'];
 
@@ -110,6 +114,39 @@ const narrowUndici = {
   },
 };
 
+// google-gax evaluates its static IAM/Locations/Operations classes only to re-export them: see scripts/lazy-gax-protos.mjs.
+const lazyGaxProtos = {
+  name: 'lazy-gax-static-protos',
+  setup(b) {
+    b.onLoad({ filter: /\/node_modules\/google-gax\/build\/src\/(index|fallback|longRunningCalls\/longrunning)\.js$/ }, (args) => ({
+      contents: lazyGaxStaticProtos(readFileSync(args.path, 'utf8'), args.path),
+      loader: 'js',
+    }));
+  },
+};
+
+// client-node's generated API classes, reduced to the methods the adapter calls: see scripts/prune-client-node-apis.mjs.
+const clientNodeMethods = {
+  name: 'prune-client-node-apis',
+  setup(b) {
+    b.onLoad({ filter: /\/node_modules\/@kubernetes\/client-node\/dist\/gen\/(apis\/(CoreV1|AppsV1|BatchV1|NetworkingV1)Api|types\/(Observable|ObjectParam|Promise)API)\.js$/ }, (args) => ({
+      contents: pruneClientNodeApis(readFileSync(args.path, 'utf8'), CLIENT_NODE_METHODS, args.path).text,
+      loader: 'js',
+    }));
+  },
+};
+
+// protobufjs generates a constructor per message type when a client's root is resolved: see scripts/lazy-protobuf-ctors.mjs.
+const lazyCtors = {
+  name: 'lazy-protobuf-ctors',
+  setup(b) {
+    b.onLoad({ filter: /\/node_modules\/protobufjs\/src\/(field|type)\.js$/ }, (args) => ({
+      contents: lazyProtobufCtors(readFileSync(args.path, 'utf8'), args.path.replace(/.*\/protobufjs\//, ''), args.path),
+      loader: 'js',
+    }));
+  },
+};
+
 // proto-loader builds descriptors nobody reads at client construction: see scripts/lazy-proto-loader.mjs.
 const lazyDescriptors = {
   name: 'proto-loader-lazy-descriptors',
@@ -122,7 +159,7 @@ const lazyDescriptors = {
 };
 
 await build({
-  plugins: [jsonAsParse, staticProtosStub, oneGax, lazyDescriptors, narrowUndici],
+  plugins: [jsonAsParse, staticProtosStub, oneGax, lazyDescriptors, narrowUndici, lazyGaxProtos, clientNodeMethods, lazyCtors],
   entryPoints: { index: 'functions/scc-responder/index.ts' },
   outdir: 'dist/bundle',
   bundle: true,

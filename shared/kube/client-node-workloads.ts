@@ -33,6 +33,7 @@ import type {
 } from '../ports.js';
 import { ResponderError, TimeoutError } from '../common/errors.js';
 import { KUBE_API_CALLS, type KubeCallName } from './api-calls.js';
+import type { CLIENT_NODE_METHODS, ClientNodeApi } from './client-node-methods.js';
 import { KubeApiError, toKubeError } from './errors.js';
 import { ExecSocket, ExecUpgradeError } from './exec-socket.js';
 import { ephemeralState, eventView, nodeView, ownerView, podView, type ControllerObject } from './views.js';
@@ -167,11 +168,14 @@ export function reuseConnections(kc: KubeConfig): KubeConfig {
   return kc;
 }
 
+type Methods<A extends ClientNodeApi> = (typeof CLIENT_NODE_METHODS)[A][number];
+
 export class ClientNodeWorkloads implements Workloads {
-  private readonly core: CoreV1Api;
-  private readonly apps: AppsV1Api;
-  private readonly batch: BatchV1Api;
-  private readonly networking: NetworkingV1Api;
+  // Only the listed methods: the bundle keeps no others (shared/kube/client-node-methods.ts).
+  private readonly core: Pick<CoreV1Api, Methods<'CoreV1Api'>>;
+  private readonly apps: Pick<AppsV1Api, Methods<'AppsV1Api'>>;
+  private readonly batch: Pick<BatchV1Api, Methods<'BatchV1Api'>>;
+  private readonly networking: Pick<NetworkingV1Api, Methods<'NetworkingV1Api'>>;
 
   constructor(private readonly kc: KubeConfig, private readonly options: ClientNodeWorkloadsOptions = {}) {
     reuseConnections(kc);
