@@ -182,7 +182,8 @@ async function runFinding(stack: Stack, runtime: Runtime, session?: Session): Pr
     profileStartMs = (profile.startTime + (profile.timeDeltas?.[0] ?? 0) - profilerClockUs(t0)) / 1000;
   }
   if (!del || result.disposition !== 'handled') {
-    throw new Error(`critical-path bench: finding not handled with a delete (${result.disposition}: ${result.message}); calls: ${calls.map((c) => c.key).join(', ')}`);
+    const refused = (result.report?.actions ?? []).flatMap((a) => a.guards.filter((g) => g.verdict === 'fail').map((g) => `${a.type}: ${g.name}: ${g.reason}`));
+    throw new Error(`critical-path bench: finding not handled with a delete (${result.disposition}: ${result.message}); guards failed: ${refused.join('; ') || 'none'}; calls: ${calls.map((c) => c.key).join(', ')}`);
   }
   return {
     toDeleteReceivedMs: del.start,

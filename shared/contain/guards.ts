@@ -78,6 +78,11 @@ function createdAfterEvent(pod: PodView, eventTime: string): string | undefined 
   return undefined;
 }
 
+/** "the pod was not read", with the read's own error when there was one (a timeout, a 5xx). */
+function podNotRead(ctx: GuardContext): string {
+  return `the pod was not read${ctx.podReadError === undefined ? '' : ` (${ctx.podReadError})`}`;
+}
+
 /**
  * The pod we would act on is the one the finding is about: it was read, it has the
  * finding's name and namespace, the finding's container exists in it, and it existed when
@@ -88,7 +93,7 @@ export function podIdentityGuard(ctx: GuardContext): GuardVerdict {
   const name = 'pod-identity';
   const { pod, incident } = ctx;
   if (pod === undefined && ctx.podNotFound === true) return fail(name, 'the pod no longer exists (404): nothing left to act on', 'skip');
-  if (pod === undefined) return fail(name, 'the pod was not read (enrichment failed): no UID to act on safely');
+  if (pod === undefined) return fail(name, `${podNotRead(ctx)}: no UID to act on safely`);
   if (incident.pod !== undefined && (pod.name !== incident.pod || pod.namespace !== incident.namespace)) {
     return fail(name, `read pod ${pod.namespace}/${pod.name} is not the finding's ${incident.namespace ?? '?'}/${incident.pod}`);
   }
@@ -174,7 +179,7 @@ function controllerProblem(ref: OwnerRef, owners: readonly OwnerView[]): string 
 export function requireControllerGuard(ctx: GuardContext, requireController: boolean): GuardVerdict {
   const name = 'require-controller';
   if (ctx.pod === undefined && ctx.podNotFound === true) return fail(name, 'the pod no longer exists (404)', 'skip');
-  if (ctx.pod === undefined) return fail(name, 'the pod was not read: cannot tell whether a controller would replace it');
+  if (ctx.pod === undefined) return fail(name, `${podNotRead(ctx)}: cannot tell whether a controller would replace it`);
   const ref = controllerOf(ctx);
   const problem = ref === undefined ? 'bare pod (no controller)' : controllerProblem(ref, ctx.owners);
   if (problem === undefined && ref !== undefined) {
@@ -207,7 +212,7 @@ export function livePodScopeGuard(ctx: GuardContext): GuardVerdict {
   if (ctx.pod === undefined) {
     return ctx.podNotFound === true
       ? fail(name, 'the pod no longer exists (404): the rule\'s pod matchers cannot be judged on it', 'skip')
-      : fail(name, "the pod was not read: the rule's pod matchers cannot be judged on the live pod");
+      : fail(name, `${podNotRead(ctx)}: the rule's pod matchers cannot be judged on the live pod`);
   }
   const why = livePodOutOfScope(scope, livePod(ctx.pod, ctx.incident.container));
   if (why !== undefined) return fail(name, `the live pod is outside rule ${ctx.plan.rule}: ${why}`);
@@ -239,7 +244,7 @@ export function approvedPodGuard(ctx: GuardContext): GuardVerdict | undefined {
   const expected = ctx.approvedPodUid;
   if (expected === undefined) return undefined;
   const name = 'approved-pod';
-  if (ctx.pod === undefined) return ctx.podNotFound === true ? fail(name, 'the approved pod no longer exists (404)', 'skip') : fail(name, 'the pod was not read: cannot tell whether it is the approved one');
+  if (ctx.pod === undefined) return ctx.podNotFound === true ? fail(name, 'the approved pod no longer exists (404)', 'skip') : fail(name, `${podNotRead(ctx)}: cannot tell whether it is the approved one`);
   if (ctx.pod.uid !== expected) return fail(name, `the live pod ${ctx.pod.namespace}/${ctx.pod.name} has uid ${ctx.pod.uid}, not the approved pod's ${expected}: it is a replacement, the approval does not cover it`);
   return pass(name, `the live pod is the approved pod (uid ${expected})`);
 }

@@ -35,6 +35,8 @@ export interface ActionContext {
   pod?: PodView;
   /** True when the pod read answered 404: the pod is gone, so pod actions are skipped (not refused). */
   podNotFound?: boolean;
+  /** Why the pod read failed (not a 404), for the guards' reasons. */
+  podReadError?: string;
   /**
    * Owner chain from the pod's controller up to the top controller (e.g. [ReplicaSet, Deployment]),
    * as readOwnerChain (owners.ts) reads it; empty for a bare pod or when it could not be read.

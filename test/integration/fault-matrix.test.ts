@@ -201,6 +201,11 @@ const DEPENDENCIES: Dependency[] = [
         }
         assert.equal(r.podWrites, 0, 'no write to a pod that is gone');
       },
+      '500': (r) => {
+        // The refusal names the read's own error, not just "not read".
+        for (const a of ['contain.labelPod', 'contain.annotatePod']) assert.match(r.steps.get(a)?.reason ?? '', /the pod was not read \(.*500.*\)/, a);
+        assert.equal(r.podWrites, 0, 'no write without the pod read');
+      },
     },
   },
   {

@@ -136,7 +136,9 @@ describe('pod-identity guard: what Stryker found unguarded', () => {
   });
   test('the reasons name the pod, its uid and the container', () => {
     assert.equal(podIdentityGuard(context()).reason, 'pod payments/checkout-7d9f8b6c5d-q2x8z uid 11111111-2222-3333-4444-555555555555 has container checkout');
-    assert.equal(podIdentityGuard(context({ pod: undefined })).reason, 'the pod was not read (enrichment failed): no UID to act on safely');
+    assert.equal(podIdentityGuard(context({ pod: undefined })).reason, 'the pod was not read: no UID to act on safely');
+    // The read's own error is in the reason, so a refusal says why the pod is unknown.
+    assert.equal(podIdentityGuard(context({ pod: undefined, podReadError: 'HTTP 503: the API server is restarting' })).reason, 'the pod was not read (HTTP 503: the API server is restarting): no UID to act on safely');
     assert.equal(podIdentityGuard(context({ pod: undefined, podNotFound: true })).reason, 'the pod no longer exists (404): nothing left to act on');
   });
 });

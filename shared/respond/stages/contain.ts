@@ -43,6 +43,7 @@ function actionContext(incident: Incident, plan: ResponsePlan & { mode: Executio
     plan,
     ...(target.pod ? { pod: target.pod } : {}),
     ...(target.notFound ? { podNotFound: true } : {}),
+    ...(target.readError === undefined ? {} : { podReadError: target.readError }),
     ...(facts.approvedPodUid === undefined ? {} : { approvedPodUid: facts.approvedPodUid }),
     owners: facts.owners ?? [],
     ...(facts.node ? { node: facts.node } : {}),

@@ -14,6 +14,8 @@ export interface TargetPod {
   pod?: PodView;
   /** The read answered 404: the pod is gone. */
   notFound?: boolean;
+  /** Why the read failed otherwise (timeout, 5xx, ...): the guards say it, not just "not read". */
+  readError?: string;
 }
 
 /** Reads the finding's pod with the per-call deadline (a hung API server must not hold the response). */
@@ -23,7 +25,12 @@ export function readTargetPod(incident: Incident, plan: ResponsePlan, w: Workloa
   const read = withTimeout(`read pod ${namespace}/${pod}`, ctx.settings.enrich.callTimeoutMs, ctx.signal, (signal) => w.readPod(namespace, pod, signal));
   return read.then(
     (p) => ({ pod: p }),
-    (err: unknown) => ({ notFound: classifyError(err).code === 404 }),
+    (err: unknown) => {
+      const c = classifyError(err);
+      if (c.code === 404) return { notFound: true };
+      ctx.audit.warning(`could not read pod ${namespace}/${pod}: ${c.reason}`);
+      return { notFound: false, readError: c.reason };
+    },
   );
 }
 
