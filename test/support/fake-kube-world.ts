@@ -62,11 +62,16 @@ export async function startWorld(): Promise<World> {
   kube.addObject('StatefulSet', { namespace: NS, name: 'ledger', uid: 'sts-ledger', replicas: 1 });
   kube.addObject('CronJob', { namespace: NS, name: 'nightly', uid: 'cj-nightly' });
   kube.addObject('Job', { namespace: NS, name: 'nightly-29310', uid: 'job-nightly', ownerReferences: [{ apiVersion: 'batch/v1', kind: 'CronJob', name: 'nightly', uid: 'cj-nightly', controller: true }] });
+  // The world's pods were started an hour before the world: a finding detected "now" then
+  // always comes after them. Created at start-up, a finding in the same second would be
+  // refused by the pod-identity guard (creation times have whole-second precision), a race
+  // a busy machine lost now and then.
+  const created = new Date(Date.now() - 3_600_000).toISOString();
   const container = { name: 'checkout', image: 'us-docker.pkg.dev/acme-payments-prod/apps/checkout:2.14.1', imageID: 'us-docker.pkg.dev/acme-payments-prod/apps/checkout@sha256:4b1e', restartCount: 1 };
-  kube.addPod({ namespace: NS, name: DEPLOY_POD, uid: 'pod-checkout', nodeName: NODE, serviceAccountName: 'checkout', labels: { app: 'checkout', 'pod-template-hash': '7d9f8b6c5d' }, ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'checkout-7d9f8b6c5d', uid: 'rs-checkout', controller: true }], containers: [container] });
-  kube.addPod({ namespace: NS, name: STS_POD, uid: 'pod-ledger', nodeName: NODE, labels: { app: 'ledger' }, ownerReferences: [{ apiVersion: 'apps/v1', kind: 'StatefulSet', name: 'ledger', uid: 'sts-ledger', controller: true }], containers: [{ ...container, name: 'ledger' }] });
-  kube.addPod({ namespace: NS, name: BARE_POD, uid: 'pod-bare', nodeName: NODE, containers: [{ ...container, name: 'shell' }] });
-  kube.addPod({ namespace: NS, name: JOB_POD, uid: 'pod-job', nodeName: NODE, ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', name: 'nightly-29310', uid: 'job-nightly', controller: true }], containers: [{ ...container, name: 'job' }] });
+  kube.addPod({ namespace: NS, name: DEPLOY_POD, uid: 'pod-checkout', creationTimestamp: created, nodeName: NODE, serviceAccountName: 'checkout', labels: { app: 'checkout', 'pod-template-hash': '7d9f8b6c5d' }, ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'checkout-7d9f8b6c5d', uid: 'rs-checkout', controller: true }], containers: [container] });
+  kube.addPod({ namespace: NS, name: STS_POD, uid: 'pod-ledger', creationTimestamp: created, nodeName: NODE, labels: { app: 'ledger' }, ownerReferences: [{ apiVersion: 'apps/v1', kind: 'StatefulSet', name: 'ledger', uid: 'sts-ledger', controller: true }], containers: [{ ...container, name: 'ledger' }] });
+  kube.addPod({ namespace: NS, name: BARE_POD, uid: 'pod-bare', creationTimestamp: created, nodeName: NODE, containers: [{ ...container, name: 'shell' }] });
+  kube.addPod({ namespace: NS, name: JOB_POD, uid: 'pod-job', creationTimestamp: created, nodeName: NODE, ownerReferences: [{ apiVersion: 'batch/v1', kind: 'Job', name: 'nightly-29310', uid: 'job-nightly', controller: true }], containers: [{ ...container, name: 'job' }] });
   kube.addEvent({ namespace: NS, involvedObject: { kind: 'Pod', name: DEPLOY_POD }, reason: 'Pulled', message: 'Container image already present on machine', lastTimestamp: '2026-11-27T09:00:00Z' });
   kube.addEvent({ namespace: NS, involvedObject: { kind: 'Pod', name: DEPLOY_POD }, reason: 'Started', message: 'Started container checkout', lastTimestamp: '2026-11-27T09:00:01Z' });
 
