@@ -19,7 +19,6 @@ import type { PipelineAdapters, RespondContext } from './pipeline.js';
 import { classifyError } from '../common/errors.js';
 import { raceAbort, startDeadline } from '../common/time.js';
 import { confirmationNote, type Confirmation } from './confirm.js';
-import { decideApproval } from './approval.js';
 
 export type Disposition =
   | 'rejected' // malformed message: acked with an ERROR entry
@@ -186,7 +185,12 @@ async function runMatched(incident: Incident, plan: ResponsePlan, envelope: Enve
     const confirmation = await raceAbort(runtime.confirm(incident, plan), deadline?.signal);
     const gate = confirmationGate(confirmation, incident, plan, envelope, audit);
     if ('result' in gate) return gate.result;
-    if ('approval' in gate) return await decideApproval(gate.approval, { envelope, audit, runtime, ...(deadline ? { signal: deadline.signal } : {}) });
+    if ('approval' in gate) {
+      // Imported here: it brings the pipeline's stages, which a non-matching message (and the
+      // function's start-up) must not load.
+      const { decideApproval } = await import('./approval.js');
+      return await decideApproval(gate.approval, { envelope, audit, runtime, ...(deadline ? { signal: deadline.signal } : {}) });
+    }
     ({ incident, plan } = gate);
     const note = confirmationNote(confirmation);
     const [adapters, base0] = await Promise.all([runtime.adapters(), runtime.respondContext()]);
