@@ -19,6 +19,7 @@ import type { PipelineAdapters, RespondContext } from './pipeline.js';
 import { classifyError } from '../common/errors.js';
 import { raceAbort, startDeadline } from '../common/time.js';
 import { confirmationNote, type Confirmation } from './confirm.js';
+import type { decideApproval as DecideApproval } from './approval.js';
 
 export type Disposition =
   | 'rejected' // malformed message: acked with an ERROR entry
@@ -161,6 +162,15 @@ function confirmationGate(c: Confirmation, incident: Incident, plan: ResponsePla
   }
 }
 
+/**
+ * Approval mode's decision, imported when an approval arrives: it brings the pipeline's
+ * stages, which start-up and a non-matching message must not load.
+ */
+async function approvalDecision(...args: Parameters<typeof DecideApproval>): ReturnType<typeof DecideApproval> {
+  const { decideApproval } = await import('./approval.js');
+  return decideApproval(...args);
+}
+
 async function runMatched(incident: Incident, plan: ResponsePlan, envelope: Envelope, runtime: HandlerRuntime): Promise<HandleResult> {
   const audit = runtime.audit.forFinding(incident.findingName, {
     ...(incident.cluster ? { cluster: incident.cluster.name, project: incident.cluster.project } : {}),
@@ -185,12 +195,7 @@ async function runMatched(incident: Incident, plan: ResponsePlan, envelope: Enve
     const confirmation = await raceAbort(runtime.confirm(incident, plan), deadline?.signal);
     const gate = confirmationGate(confirmation, incident, plan, envelope, audit);
     if ('result' in gate) return gate.result;
-    if ('approval' in gate) {
-      // Imported here: it brings the pipeline's stages, which a non-matching message (and the
-      // function's start-up) must not load.
-      const { decideApproval } = await import('./approval.js');
-      return await decideApproval(gate.approval, { envelope, audit, runtime, ...(deadline ? { signal: deadline.signal } : {}) });
-    }
+    if ('approval' in gate) return await approvalDecision(gate.approval, { envelope, audit, runtime, ...(deadline ? { signal: deadline.signal } : {}) });
     ({ incident, plan } = gate);
     const note = confirmationNote(confirmation);
     const [adapters, base0] = await Promise.all([runtime.adapters(), runtime.respondContext()]);
