@@ -43,6 +43,13 @@ export function encodeUrlPart(value: string): string {
 /** Which resource's logs a Logs Explorer link opens (findings may live under any of the three). */
 export type LogsExplorerScope = { project: string } | { organization: string } | { folder: string };
 
+/** The scope of a resource parent as SCC names it (`organizations`/`folders`/`projects`, id). */
+export function scopeOfParent(kind: string, id: string): LogsExplorerScope {
+  if (kind === 'organizations') return { organization: id };
+  if (kind === 'folders') return { folder: id };
+  return { project: id };
+}
+
 /** The console's query parameter selecting the scope (`?project=`, `?organizationId=`, `?folder=`). */
 function scopeParam(scope: LogsExplorerScope): string {
   if ('project' in scope) return `project=${encodeUrlPart(scope.project)}`;
@@ -50,14 +57,19 @@ function scopeParam(scope: LogsExplorerScope): string {
   return `folder=${encodeUrlPart(scope.folder)}`;
 }
 
-/** https://console.cloud.google.com/logs/query;query=...;startTime=...;endTime=...?project=... */
-export function logsExplorerUrl(filter: string, project: string | LogsExplorerScope, start: string | Date, end: string | Date): string {
-  const from = isoOf(start, 'start');
-  const to = isoOf(end, 'end');
+/** https://console.cloud.google.com/logs/query;query=...[;startTime=...;endTime=...]?project=... */
+function consoleUrl(filter: string, project: string | LogsExplorerScope | undefined, window: string): string {
   const scope = typeof project === 'string' ? { project } : project;
-  return (
-    `https://console.cloud.google.com/logs/query;query=${encodeUrlPart(filter)}` +
-    // ISO timestamps are [0-9T:.Z-] only: written as Google's own examples write them.
-    `;startTime=${from};endTime=${to}?${scopeParam(scope)}`
-  );
+  return `https://console.cloud.google.com/logs/query;query=${encodeUrlPart(filter)}${window}${scope === undefined ? '' : `?${scopeParam(scope)}`}`;
+}
+
+/** The query over a time window (the console's own default window when a link has none is one hour). */
+export function logsExplorerUrl(filter: string, project: string | LogsExplorerScope, start: string | Date, end: string | Date): string {
+  // ISO timestamps are [0-9T:.Z-] only: written as Google's own examples write them.
+  return consoleUrl(filter, project, `;startTime=${isoOf(start, 'start')};endTime=${isoOf(end, 'end')}`);
+}
+
+/** The query with no time window, for a link whose time is not known when it is written (no scope: the console's current one). */
+export function logsExplorerQueryUrl(filter: string, project?: string | LogsExplorerScope): string {
+  return consoleUrl(filter, project, '');
 }

@@ -8,6 +8,7 @@
 // only for display (every part is from a validated finding name: no quoting needed, but it is
 // quoted anyway when a part is not plain).
 import { ResponderError } from '../common/errors.js';
+import { logsExplorerQueryUrl, scopeOfParent } from '../common/log-query.js';
 
 /** Kept equal to shared/record/marks.ts APPROVAL_MARK_KEY by a unit test (this floor cannot import it). */
 export const APPROVAL_MARK = 'scc_responder_approval';
@@ -59,6 +60,5 @@ export function approvalAuditLink(findingName: string): string {
   const m = NAME.exec(findingName);
   const id = m?.[5] ?? findingName;
   const query = `protoPayload.methodName:"UpdateSecurityMarks"\nprotoPayload.resourceName:"findings/${id}"`;
-  const scope = m ? `?${m[1] === 'organizations' ? 'organizationId' : m[1] === 'folders' ? 'folder' : 'project'}=${encodeURIComponent(m[2] ?? '')}` : '';
-  return `https://console.cloud.google.com/logs/query;query=${encodeURIComponent(query)}${scope}`;
+  return logsExplorerQueryUrl(query, m ? scopeOfParent(m[1] ?? '', m[2] ?? '') : undefined);
 }

@@ -6,7 +6,7 @@
 // field path, which cannot be quoted the way a value is), and the mark value is quoted as a
 // string literal (quotes, backslashes and line breaks escaped) after refusing control
 // characters and ill-formed UTF-16. Pure: no client library, no clock (callers pass times).
-import { logsExplorerUrl, quoteLogValue, withTimeWindow, type LogsExplorerScope } from '../common/log-query.js';
+import { logsExplorerUrl, quoteLogValue, scopeOfParent, withTimeWindow, type LogsExplorerScope } from '../common/log-query.js';
 import { FINDING_NAME_PATTERN } from './schema.js';
 
 /**
@@ -85,9 +85,7 @@ function checkMark(key: string, value: string): void {
 }
 
 function scopeOf(f: ParsedFinding): LogsExplorerScope {
-  if (f.parentKind === 'organizations') return { organization: f.parentId };
-  if (f.parentKind === 'folders') return { folder: f.parentId };
-  return { project: f.parentId };
+  return scopeOfParent(f.parentKind, f.parentId);
 }
 
 /**
