@@ -198,6 +198,11 @@ export interface DebugContainerSpec {
    */
   runAsUser?: number;
   ptrace?: boolean;
+  /**
+   * The pod's resourceVersion from a read made before the PATCH: the wait for "running"
+   * watches the pod from there, so no change in between is missed. Unset: from its current state.
+   */
+  resourceVersion?: string;
 }
 
 // ---------------------------------------------------------------- logs

@@ -98,7 +98,7 @@ async function addCollector(input: TrustedInput, name: string, runAsUser: number
   try {
     await deadline.race(
       input.workloads.addDebugContainer(
-        { namespace: input.namespace, pod: input.pod, name, image, targetContainer: input.container, command: ['sleep', DEBUG_SLEEP_SECONDS], timeoutMs: deadline.remaining(), ...(runAsUser === undefined ? {} : { runAsUser }), ptrace },
+        { namespace: input.namespace, pod: input.pod, name, image, targetContainer: input.container, command: ['sleep', DEBUG_SLEEP_SECONDS], timeoutMs: deadline.remaining(), ...(runAsUser === undefined ? {} : { runAsUser }), ptrace, ...(input.podView?.resourceVersion === undefined ? {} : { resourceVersion: input.podView.resourceVersion }) },
         deadline.signal,
       ),
     );

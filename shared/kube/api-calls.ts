@@ -42,6 +42,10 @@ export const KUBE_API_CALLS = {
   uncordonNode: [{ group: '', resource: 'nodes', verbs: ['patch'], why: 'undo: uncordon the node we cordoned' }],
   // The trusted evidence collector runs for every enforce rule by default (snapshot.debugContainer).
   addDebugContainer: [{ group: '', resource: 'pods/ephemeralcontainers', verbs: ['patch'], why: 'trusted evidence collector: volatile state and the binary through /proc/<pid>' }],
+  // Opened beside that PATCH: the collector's "running" arrives as an event instead of a read
+  // after the PATCH (one round trip less before the first exec). Without it (an RBAC from
+  // before this row) the adapter falls back to reading the pod.
+  watchPod: [{ group: '', resource: 'pods', verbs: ['watch'], why: 'trusted evidence collector: learn the moment it runs (one pod, by field selector)' }],
 } as const satisfies Record<string, readonly KubeApiCall[]>;
 
 export type KubeCallName = keyof typeof KUBE_API_CALLS;

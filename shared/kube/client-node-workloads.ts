@@ -36,6 +36,7 @@ import { KUBE_API_CALLS, type KubeCallName } from './api-calls.js';
 import type { CLIENT_NODE_METHODS, ClientNodeApi } from './client-node-methods.js';
 import { KubeApiError, toKubeError } from './errors.js';
 import { ExecSocket, ExecUpgradeError } from './exec-socket.js';
+import { openPodWatch, watchPod, type PodWatch, type PodWatchTarget } from './pod-watch.js';
 import { ephemeralState, eventView, nodeView, ownerView, podView, type ControllerObject } from './views.js';
 import { waitForDrain } from '../common/streams.js';
 import { sleep } from '../common/time.js';
@@ -50,6 +51,8 @@ export interface ClientNodeWorkloadsOptions {
   onCall?: (name: KubeCallName, target: string) => void;
   /** Poll interval bounds while waiting for a debug container (ms). */
   debugPollMs?: { first: number; max: number };
+  /** Told once why a debug container's wait fell back from the watch to polling (default: a WARNING line on stderr). */
+  onWatchFallback?: (reason: string) => void;
 }
 
 type OwnerKind = 'ReplicaSet' | 'Deployment' | 'StatefulSet' | 'DaemonSet' | 'Job' | 'CronJob';
@@ -418,8 +421,54 @@ export class ClientNodeWorkloads implements Workloads {
     });
   }
 
+  /**
+   * Adds the collector and waits (bounded) until the kubelet reports it running. A watch of
+   * the pod is opened just before the PATCH, so both requests' latency overlaps and
+   * "running" arrives as an event: no read after the PATCH, no poll interval after the
+   * kubelet reports it. A watch that cannot be opened or breaks (403 from an RBAC without
+   * `watch`, 410 for a version past the server's window, a dropped stream, an ERROR event)
+   * leaves the wait to the bounded poll of before, said once in the log. The watch is
+   * closed in every outcome, a failed PATCH (thrown as before) included.
+   */
   async addDebugContainer(spec: DebugContainerSpec, signal?: AbortSignal): Promise<void> {
     const deadline = Date.now() + spec.timeoutMs;
+    const seen: { last: string } = { last: 'no status yet' };
+    const watch = this.watchDebugContainer(spec, deadline, seen, signal);
+    try {
+      await this.patchDebugContainer(spec, signal);
+      const r = await untilDeadline(watch.result, deadline, signal);
+      if (r === 'deadline') throw debugTimeout(spec, seen.last);
+      if (r.kind === 'decided') {
+        if (r.value.state === 'running') return;
+        throw debugTerminated(spec, r.value.reason);
+      }
+      this.watchFallback(`watching pod ${spec.namespace}/${spec.pod} for the debug container ${spec.name} ended before it ran (${r.reason}): reading the pod instead`);
+    } finally {
+      await watch.close();
+    }
+    await this.pollDebugContainer(spec, deadline, signal);
+  }
+
+  private watchDebugContainer(spec: DebugContainerSpec, deadline: number, seen: { last: string }, signal?: AbortSignal): PodWatch<{ state: 'running' | 'terminated'; reason?: string }> {
+    const target: PodWatchTarget = { namespace: spec.namespace, name: spec.pod, timeoutSeconds: (deadline - Date.now()) / 1000, ...(spec.resourceVersion === undefined ? {} : { resourceVersion: spec.resourceVersion }) };
+    return watchPod(
+      (s) => this.call('watchPod', `pods ${spec.namespace}/${spec.pod} (watch)`, () => openPodWatch(this.kc, target, s)),
+      (pod) => {
+        const st = ephemeralState(pod, spec.name);
+        if (st.state === 'running' || st.state === 'terminated') return { state: st.state, ...(st.reason === undefined ? {} : { reason: st.reason }) };
+        seen.last = lastState(st);
+        return undefined;
+      },
+      signal,
+    );
+  }
+
+  private watchFallback(reason: string): void {
+    if (this.options.onWatchFallback) this.options.onWatchFallback(reason);
+    else process.stderr.write(`${JSON.stringify({ severity: 'WARNING', message: reason })}\n`);
+  }
+
+  private async patchDebugContainer(spec: DebugContainerSpec, signal?: AbortSignal): Promise<void> {
     const target = `pods/ephemeralcontainers ${spec.namespace}/${spec.pod} (${spec.name})`;
     await this.call('addDebugContainer', target, () =>
       this.core.patchNamespacedPodEphemeralcontainers(
@@ -446,10 +495,15 @@ export class ClientNodeWorkloads implements Workloads {
         callOptions(signal, PatchStrategy.StrategicMergePatch),
       ),
     );
-    // Wait (bounded) until the kubelet reports it running; readPod is the read we already may make.
-    // The first read follows the PATCH at once; then every 100 ms, 200 ms, then 250 ms: the
-    // kubelet starts the container from a cached image in about a second, and a 1 s cap could
-    // add up to a second of attacker time after it runs, for at most 4 reads of one pod a second.
+  }
+
+  /**
+   * The wait without a watch: the first read follows at once; then every 100 ms, 200 ms, then
+   * 250 ms: the kubelet starts the container from a cached image in about a second, and a 1 s
+   * cap could add up to a second of attacker time after it runs, for at most 4 reads of one
+   * pod a second.
+   */
+  private async pollDebugContainer(spec: DebugContainerSpec, deadline: number, signal?: AbortSignal): Promise<void> {
     const poll = this.options.debugPollMs ?? { first: 100, max: 250 };
     let wait = poll.first;
     for (;;) {
@@ -458,13 +512,43 @@ export class ClientNodeWorkloads implements Workloads {
       );
       const st = ephemeralState(pod, spec.name);
       if (st.state === 'running') return;
-      if (st.state === 'terminated') throw new ResponderError(`debug container ${spec.name} terminated before it could be used (${st.reason ?? 'no reason'})`, 'permanent');
-      const last = st.state === 'waiting' ? `waiting: ${st.reason ?? 'no reason'}` : 'no status yet';
-      if (Date.now() + wait > deadline) throw new TimeoutError(`debug container ${spec.name} in ${spec.namespace}/${spec.pod} did not start (last state ${last});`, spec.timeoutMs);
+      if (st.state === 'terminated') throw debugTerminated(spec, st.reason);
+      if (Date.now() + wait > deadline) throw debugTimeout(spec, lastState(st));
       await sleep(wait, signal);
       wait = Math.min(poll.max, wait * 2);
     }
   }
+}
+
+function lastState(st: { state: string; reason?: string }): string {
+  return st.state === 'waiting' ? `waiting: ${st.reason ?? 'no reason'}` : 'no status yet';
+}
+
+function debugTerminated(spec: DebugContainerSpec, reason: string | undefined): ResponderError {
+  return new ResponderError(`debug container ${spec.name} terminated before it could be used (${reason ?? 'no reason'})`, 'permanent');
+}
+
+function debugTimeout(spec: DebugContainerSpec, last: string): TimeoutError {
+  return new TimeoutError(`debug container ${spec.name} in ${spec.namespace}/${spec.pod} did not start (last state ${last});`, spec.timeoutMs);
+}
+
+/** The promise's value, or 'deadline' once the deadline passes first; rejects when the signal aborts first. */
+function untilDeadline<T>(p: Promise<T>, deadline: number, signal?: AbortSignal): Promise<T | 'deadline'> {
+  return new Promise<T | 'deadline'>((resolve, reject) => {
+    const onAbort = (): void => finish(() => reject(signal?.reason));
+    const timer = setTimeout(() => finish(() => resolve('deadline')), Math.max(0, deadline - Date.now()));
+    const finish = (fn: () => void): void => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
+      fn();
+    };
+    if (signal?.aborted) {
+      onAbort();
+      return;
+    }
+    signal?.addEventListener('abort', onAbort, { once: true });
+    p.then((v) => finish(() => resolve(v)), (err: unknown) => finish(() => reject(err)));
+  });
 }
 
 /**

@@ -527,15 +527,20 @@ describe('Kubernetes RBAC (infra/k8s)', () => {
     const base = rbac.find((r) => r.file === RBAC_FILES.base);
     assert.ok(base, 'the base role');
     assert.ok(base.triples.has('|pods/ephemeralcontainers|patch'), 'the collector is granted');
+    assert.ok(base.triples.has('|pods|watch'), "the collector's wait watches its pod");
     assert.ok(base.triples.has('|pods/exec|get') && base.triples.has('|pods/exec|create'), 'WebSocket exec needs get and create');
   });
 
   test('an extra verb, a missing verb, a wildcard, a wrong subject are reported', () => {
     const base = rbac.find((r) => r.file === RBAC_FILES.base);
     assert.ok(base);
-    const extra = base.text.replace('verbs: ["delete", "get", "list", "patch"]', 'verbs: ["delete", "get", "list", "patch", "watch"]');
+    const extra = base.text.replace('verbs: ["delete", "get", "list", "patch", "watch"]', 'verbs: ["delete", "get", "list", "patch", "update", "watch"]');
     assert.notEqual(extra, base.text, 'fixture: pods rule found');
-    assertReported(checkRbac({ ...base, text: extra }), /grants \|pods\|watch, which no KUBE_API_CALLS entry calls/);
+    assertReported(checkRbac({ ...base, text: extra }), /grants \|pods\|update, which no KUBE_API_CALLS entry calls/);
+    // The collector's watch (opened beside its PATCH) is a call like any other: dropping the verb is reported.
+    const noWatch = base.text.replace('verbs: ["delete", "get", "list", "patch", "watch"]', 'verbs: ["delete", "get", "list", "patch"]');
+    assert.notEqual(noWatch, base.text, 'fixture: pods rule found');
+    assertReported(checkRbac({ ...base, text: noWatch }), /the code calls \|pods\|watch/);
     const missing = base.text.replace('verbs: ["create", "get"]', 'verbs: ["get"]');
     assertReported(checkRbac({ ...base, text: missing }), /the code calls \|pods\/exec\|create/);
     const wildcard = base.text.replace('resources: ["events"]', 'resources: ["*"]');

@@ -4,7 +4,8 @@
 //   ephemeral container may not be removed or changed (422), only new ones added;
 // - Pod Security admission checks the new containers against the namespace's level (403);
 // - a new container starts waiting (ContainerCreating) and becomes running either on the next
-//   read of the pod ('next-read', deterministic) or after a timer ('timer').
+//   read of the pod, a watch sending it included ('next-read', deterministic), or after a
+//   timer ('timer'); either way watches of the pod get a MODIFIED event for each change.
 import type { FakeEphemeralContainer, FakePodSecurityLevel, FakePodSpec } from './types.js';
 
 type Json = Record<string, unknown>;

@@ -216,6 +216,11 @@ export async function startFakeKube(options: StartFakeKubeOptions = {}): Promise
       startEphemeral(pod, e);
     },
     pods: (ns) => [...pods.values()].filter((p) => p.namespace === ns),
+    openWatches: () => openWatches.size,
+    compactWatchHistory() {
+      watchHistoryFrom = rv;
+      podLog.length = 0;
+    },
     addNode(node) {
       node.uid ??= randomUUID();
       nodes.set(node.name, node);
@@ -273,6 +278,9 @@ export async function startFakeKube(options: StartFakeKubeOptions = {}): Promise
   /** Every change to a pod, in resourceVersion order, for watches that start from a version. */
   const podLog: WatchEvent[] = [];
   const watchers = new Set<(e: WatchEvent) => void>();
+  const openWatches = new Set<http.ServerResponse>();
+  /** The oldest version a watch may start from (etcd compaction / the watch cache's window). */
+  let watchHistoryFrom = 0;
 
   function podChanged(type: WatchEvent['type'], pod: FakePodSpec): void {
     const e: WatchEvent = { type, rv: Number(pod.resourceVersion), pod, object: podJson(pod) };
@@ -283,9 +291,13 @@ export async function startFakeKube(options: StartFakeKubeOptions = {}): Promise
   /**
    * GET .../pods?watch=true: a chunked stream of `{"type","object"}` lines, as the API server
    * sends them. From `resourceVersion` (newer changes replayed first), or from the current
-   * state as ADDED events when none is given (or "0"); ends after `timeoutSeconds`.
+   * state as ADDED events when none is given (or "0"); a version older than the kept history
+   * (compactWatchHistory) gets 200 and one ERROR event with a 410 Expired Status, as the
+   * watch cache answers; ends after `timeoutSeconds`. `cut` (a FaultPlan drop) destroys the
+   * connection after that many bytes of events (`afterBytes`, a line may be cut), or after the
+   * first whole event.
    */
-  function streamWatch(ns: string, query: URLSearchParams, res: http.ServerResponse): void {
+  function streamWatch(ns: string, query: URLSearchParams, res: http.ServerResponse, cut?: { afterBytes?: number }): void {
     const labelSel = query.get('labelSelector') ?? '';
     const fields = fieldSelector(query.get('fieldSelector') ?? '');
     const matches = (p: FakePodSpec): boolean =>
@@ -294,21 +306,54 @@ export async function startFakeKube(options: StartFakeKubeOptions = {}): Promise
     // The API server answers a watch at once: a client waiting for the headers cannot stop it
     // (client-go blocks in Watch() until they arrive), so unsent headers would hang kubectl.
     res.flushHeaders();
-    const write = (e: { type: string; object: Json }): void => void res.write(`${JSON.stringify({ type: e.type, object: e.object })}\n`);
+    let budget = cut?.afterBytes ?? Number.POSITIVE_INFINITY;
+    let cutting = false;
+    const drop = (): void => {
+      cutting = true;
+      const socket = res.socket; // the bytes written go out first, then the connection is cut
+      setImmediate(() => socket?.destroy());
+    };
+    const write = (e: { type: string; object: Json }, pod?: FakePodSpec): void => {
+      if (res.destroyed || cutting) return;
+      const line = `${JSON.stringify({ type: e.type, object: e.object })}\n`;
+      if (Buffer.byteLength(line) > budget) {
+        res.write(Buffer.from(line).subarray(0, Math.max(0, budget)));
+        drop();
+        return;
+      }
+      budget -= Buffer.byteLength(line);
+      res.write(line);
+      if (cut && cut.afterBytes === undefined) drop();
+      // 'next-read': a watch sending the pod is a read of it; its waiting containers start next.
+      if (pod && fake.ephemeralStart === 'next-read' && pod.ephemeralContainers?.some((x) => pendingStart.has(x))) {
+        later(0, () => {
+          if (pods.get(`${pod.namespace}/${pod.name}`) === pod) readPod(pod);
+        });
+      }
+    };
     const from = query.get('resourceVersion');
     if (from === null || from === '' || from === '0') {
-      for (const p of pods.values()) if (matches(p)) write({ type: 'ADDED', object: podJson(p) });
+      for (const p of pods.values()) if (matches(p)) write({ type: 'ADDED', object: podJson(p) }, p);
+    } else if (Number(from) < watchHistoryFrom) {
+      write({ type: 'ERROR', object: statusBody(410, `too old resource version: ${from} (${watchHistoryFrom})`, 'Expired') });
+      res.end();
+      return;
     } else {
-      for (const e of podLog) if (e.rv > Number(from) && matches(e.pod)) write(e);
+      for (const e of podLog) if (e.rv > Number(from) && matches(e.pod)) write(e, e.pod);
     }
     const listener = (e: WatchEvent): void => {
-      if (matches(e.pod)) write(e);
+      if (matches(e.pod)) write(e, e.pod);
     };
     watchers.add(listener);
     const untrack = track(res.socket ?? { destroy: () => undefined });
     const timeout = Number(query.get('timeoutSeconds') ?? '1800');
-    later(timeout * 1000, () => res.end());
+    const ends = setTimeout(() => res.end(), timeout * 1000);
+    timers.add(ends);
+    openWatches.add(res);
     res.on('close', () => {
+      clearTimeout(ends);
+      timers.delete(ends);
+      openWatches.delete(res);
       watchers.delete(listener);
       untrack();
     });
@@ -409,7 +454,8 @@ export async function startFakeKube(options: StartFakeKubeOptions = {}): Promise
 
   /**
    * A read of the pod: in 'next-read' mode its ephemeral containers waiting since a PATCH start
-   * now (the kubelet had the time between the two calls). Deterministic, unlike a timer.
+   * now (the kubelet had the time between the two calls). Deterministic, unlike a timer. A
+   * watch sending the pod counts as a read (streamWatch).
    */
   function readPod(pod: FakePodSpec): FakePodSpec {
     if (fake.ephemeralStart !== 'next-read') return pod;
@@ -506,9 +552,7 @@ export async function startFakeKube(options: StartFakeKubeOptions = {}): Promise
           if (fake.ephemeralStart !== 'timer') pendingStart.add(e);
           else {
             later(fake.ephemeralStartMs, () => {
-              if (fake.ephemeralStartFails) e.waitingReason = fake.ephemeralStartFails;
-              else e.running = true;
-              pod.resourceVersion = nextRv();
+              if (pods.get(`${pod.namespace}/${pod.name}`) === pod) startEphemeral(pod, e);
             });
           }
         }
@@ -608,7 +652,10 @@ export async function startFakeKube(options: StartFakeKubeOptions = {}): Promise
     const path = url.pathname;
     const query = url.search.replace(/^\?/, '');
     requests.push({ method, path, query, at: Date.now() });
-    const key = `${method} ${path}`;
+    const watchNs = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/?$/.exec(path)?.[1];
+    const watching = method === 'GET' && watchNs !== undefined && ['true', '1'].includes(url.searchParams.get('watch') ?? '');
+    // A watch has its own key (RBAC's verb), so a fault meant for the list is not taken by a watch.
+    const key = `${watching ? 'WATCH' : method} ${path}`;
     const mutating = method === 'DELETE' || method === 'PATCH' || method === 'POST' || method === 'PUT';
     const write: FakeWrite | undefined = mutating ? { method, path, query, at: Date.now() } : undefined;
     if (write) writes.push(write);
@@ -647,10 +694,9 @@ export async function startFakeKube(options: StartFakeKubeOptions = {}): Promise
       send(fault.status, statusBody(fault.status, fault.message ?? faultMessage(fault.status, method, path), undefined, details), headers);
       return;
     }
-    const watchNs = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/?$/.exec(path)?.[1];
-    if (method === 'GET' && watchNs !== undefined && ['true', '1'].includes(url.searchParams.get('watch') ?? '')) {
+    if (watching) {
       finished();
-      streamWatch(decodeURIComponent(watchNs), url.searchParams, res);
+      streamWatch(decodeURIComponent(watchNs), url.searchParams, res, fault?.drop ? (fault.dropAfterBytes === undefined ? {} : { afterBytes: fault.dropAfterBytes }) : undefined);
       return;
     }
     try {

@@ -230,10 +230,18 @@ export interface FakeKube {
   ephemeralStartMs: number;
   /**
    * Added: when a new ephemeral container starts. 'next-read' (default): the next read of its
-   * pod (GET or list) finds it running, so a test never races a timer; 'manual': only
+   * pod (GET, list, or a watch sending it: the kubelet had the time between two calls) finds
+   * it running, so a test never races a timer; 'manual': only
    * startEphemeral() starts it; 'timer': `ephemeralStartMs` after the PATCH.
    */
   ephemeralStart: 'timer' | 'next-read' | 'manual';
+  /** Added: watches of pods whose stream is still open (a client that let go closed it). */
+  openWatches(): number;
+  /**
+   * Added: forget the change history up to now (etcd compaction, the watch cache's window
+   * moving on): a watch from an older resourceVersion gets an ERROR event with a 410 Expired Status.
+   */
+  compactWatchHistory(): void;
   /** Added: start an ephemeral container now (the kubelet's part), honouring `ephemeralStartFails`. */
   startEphemeral(ns: string, pod: string, container: string): void;
   /** Added (ephemeral.ts): Pod Security level per namespace (default privileged: no check). */
