@@ -100,7 +100,11 @@ function ephemeralJson(pod: FakePodSpec): { spec: Json; status: Json } {
     status: {
       ephemeralContainerStatuses: eph.map((e) => ({
         name: e.name,
-        state: e.running ? { running: { startedAt: apiTime(e.startedAt) } } : { waiting: { reason: e.waitingReason ?? 'ContainerCreating' } },
+        state: e.terminated
+          ? { terminated: { exitCode: e.terminated.exitCode, reason: e.terminated.reason, ...(e.terminated.message ? { message: e.terminated.message } : {}), startedAt: apiTime(e.startedAt), finishedAt: apiTime(e.startedAt) } }
+          : e.running
+            ? { running: { startedAt: apiTime(e.startedAt) } }
+            : { waiting: { reason: e.waitingReason ?? 'ContainerCreating' } },
         lastState: {},
         ready: false,
         restartCount: 0,

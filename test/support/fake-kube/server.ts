@@ -298,6 +298,8 @@ export async function startFakeKube(options: StartFakeKubeOptions = {}): Promise
    * first whole event.
    */
   function streamWatch(ns: string, query: URLSearchParams, res: http.ServerResponse, cut?: { afterBytes?: number }): void {
+    // The client went away while the request waited (its injected latency): nothing to stream to.
+    if (res.destroyed || res.socket === null || res.socket.destroyed) return;
     const labelSel = query.get('labelSelector') ?? '';
     const fields = fieldSelector(query.get('fieldSelector') ?? '');
     const matches = (p: FakePodSpec): boolean =>
@@ -363,9 +365,13 @@ export async function startFakeKube(options: StartFakeKubeOptions = {}): Promise
 
   /** The kubelet starts an ephemeral container (or reports why it cannot). */
   function startEphemeral(pod: FakePodSpec, e: FakeEphemeralContainer): void {
-    if (e.running) return;
+    if (e.running || e.terminated) return;
     if (fake.ephemeralStartFails) e.waitingReason = fake.ephemeralStartFails;
-    else {
+    else if (fake.ephemeralStartExits) {
+      e.terminated = { ...fake.ephemeralStartExits };
+      e.startedAt = new Date().toISOString();
+      delete e.waitingReason;
+    } else {
       e.running = true;
       e.startedAt = new Date().toISOString();
       delete e.waitingReason;

@@ -92,6 +92,8 @@ export interface FakeEphemeralContainer {
   /** Becomes true when started: on the next read of the pod ('next-read') or by startEphemeral() ('manual'), unless `ephemeralStartFails`. */
   running: boolean;
   waitingReason?: string;
+  /** Added: set when it started and exited at once (`ephemeralStartExits`): the status shows it terminated. */
+  terminated?: { reason: string; exitCode: number; message?: string };
   /** Added (ephemeral.ts): the spec as patched, compared on later patches (a change is 422). */
   spec?: Record<string, unknown>;
   /** Added (proc.ts): uid it runs as (securityContext.runAsUser, else the image default 0). */
@@ -248,6 +250,11 @@ export interface FakeKube {
   podSecurity: Map<string, FakePodSecurityLevel>;
   /** Added: when set, ephemeral containers stay waiting with this reason (e.g. 'ImagePullBackOff'). */
   ephemeralStartFails?: string;
+  /**
+   * Added: when set, an ephemeral container that starts exits at once and reports terminated
+   * with this (e.g. the image has no `sleep`: reason StartError, exit code 128).
+   */
+  ephemeralStartExits?: { reason: string; exitCode: number; message?: string };
   /** Added: the exec subprotocol the server prefers when the client offers both (default v5). */
   execProtocol: 'v5.channel.k8s.io' | 'v4.channel.k8s.io';
   /** Added: how exec of a tool the image lacks fails: 'containerd' (default, InternalError, no exit code) or 'dockershim' (exit code 126). */

@@ -1,0 +1,250 @@
+// The trusted collector's wait for "running" (addDebugContainer): a watch of the pod opened
+// beside the PATCH, with the bounded poll as the fallback when the watch is refused or breaks.
+// Real client-node over HTTPS to the fake API server, whose watch streams what the API server
+// streams (chunked JSON lines, ERROR events with a Status). Every test has its own fake.
+// Assertions are on the fake's call records (order, keys, queries), never on elapsed time.
+import assert from 'node:assert/strict';
+import { afterEach, beforeEach, describe, test } from 'node:test';
+import { KubeConfig } from '@kubernetes/client-node';
+import { classifyError } from '../../shared/common/errors.js';
+import type { KubeCallName } from '../../shared/kube/api-calls.js';
+import { workloadsFromKubeConfig, type ClientNodeWorkloads } from '../../shared/kube/client-node-workloads.js';
+import { KubeApiError } from '../../shared/kube/errors.js';
+import type { DebugContainerSpec } from '../../shared/ports.js';
+import { startFakeKube, type FakeKube } from '../support/fake-kube.js';
+
+const NS = 'ns';
+const POD = 'web-5f-xyz12';
+const WATCH_KEY = `WATCH /api/v1/namespaces/${NS}/pods`;
+const PATCH_KEY = `PATCH /api/v1/namespaces/${NS}/pods/${POD}/ephemeralcontainers`;
+const READ_KEY = `GET /api/v1/namespaces/${NS}/pods/${POD}`;
+
+let fake: FakeKube;
+let w: ClientNodeWorkloads;
+let calls: KubeCallName[];
+let fallbacks: string[];
+
+beforeEach(async () => {
+  fake = await startFakeKube();
+  const kc = new KubeConfig();
+  kc.loadFromString(fake.kubeconfigYaml());
+  calls = [];
+  fallbacks = [];
+  w = workloadsFromKubeConfig(kc, { onCall: (name) => calls.push(name), debugPollMs: { first: 5, max: 20 }, onWatchFallback: (r) => fallbacks.push(r) });
+  fake.addPod({ namespace: NS, name: POD, uid: 'pod-1', nodeName: 'node-a', containers: [{ name: 'app', image: 'eu.gcr.io/p/web:2', pid: 77 }] });
+});
+
+afterEach(async () => {
+  await fake.close();
+});
+
+/** The spec the trusted collector passes, with the resourceVersion of a read made first. */
+async function spec(name: string, extra: Partial<DebugContainerSpec> = {}): Promise<DebugContainerSpec> {
+  const pod = await w.readPod(NS, POD);
+  calls.length = 0;
+  return { namespace: NS, pod: POD, name, image: 'busybox@sha256:0123', targetContainer: 'app', command: ['sleep', '600'], timeoutMs: 30_000, ...(pod.resourceVersion ? { resourceVersion: pod.resourceVersion } : {}), ...extra };
+}
+
+/** Keys of the fake's calls from `from` on, in the order they arrived. */
+const keysFrom = (from: number): string[] => fake.faults.calls.slice(from).map((c) => c.key);
+
+/** The happy path's promise: nothing reads the pod after the PATCH (the watch told us). */
+function assertNoReadAfterPatch(keys: string[]): void {
+  const patch = keys.indexOf(PATCH_KEY);
+  assert.ok(patch >= 0, `a PATCH in ${keys.join(', ')}`);
+  assert.deepEqual(keys.slice(patch + 1).filter((k) => k === READ_KEY), [], `no read of the pod after the PATCH: ${keys.join(', ')}`);
+}
+
+/** The fake has no watch left open (the client closed it); bounded wait on the server noticing. */
+async function watchesClosed(): Promise<void> {
+  for (let i = 0; i < 1000 && fake.openWatches() > 0; i++) await new Promise((r) => setTimeout(r, 5));
+  assert.equal(fake.openWatches(), 0, 'the watch was closed');
+  const watch = fake.faults.calls.filter((c) => c.key === WATCH_KEY);
+  assert.ok(watch.length > 0, 'the watch reached the fake');
+  for (let i = 0; i < 1000 && watch.some((c) => c.end === undefined); i++) await new Promise((r) => setTimeout(r, 5));
+  assert.ok(watch.every((c) => c.end !== undefined), 'every watch request ended');
+}
+
+const running = (name: string): boolean => fake.pod(NS, POD)?.ephemeralContainers?.find((e) => e.name === name)?.running === true;
+
+describe('addDebugContainer waits with a watch opened beside the PATCH', () => {
+  test('running event: resolves with no read of the pod after the PATCH; one watch of that pod from the read version', async () => {
+    const s = await spec('scc-evidence-w1');
+    const from = fake.faults.calls.length;
+    const reqFrom = fake.requests.length;
+    await w.addDebugContainer(s);
+    assert.ok(running('scc-evidence-w1'));
+    const keys = keysFrom(from);
+    assertNoReadAfterPatch(keys);
+    assert.deepEqual(keys.filter((k) => k !== WATCH_KEY && k !== PATCH_KEY), [], `only the watch and the PATCH: ${keys.join(', ')}`);
+    assert.deepEqual(calls, ['watchPod', 'addDebugContainer'], 'the watch is sent just before the PATCH');
+    // Both in flight together: the watch was opened before the PATCH was answered.
+    const watch = fake.faults.calls.slice(from).find((c) => c.key === WATCH_KEY);
+    const patch = fake.faults.calls.slice(from).find((c) => c.key === PATCH_KEY);
+    assert.ok(watch && patch && patch.end !== undefined && watch.start < patch.end, 'the watch overlaps the PATCH');
+    const q = new URLSearchParams(fake.requests.slice(reqFrom).find((r) => /watch=true/.test(r.query))?.query ?? '');
+    assert.equal(q.get('fieldSelector'), `metadata.name=${POD}`);
+    assert.equal(q.get('resourceVersion'), s.resourceVersion);
+    const timeout = Number(q.get('timeoutSeconds'));
+    assert.ok(timeout >= 1 && timeout <= 30, `timeoutSeconds bounded by the deadline: ${timeout}`);
+    assert.deepEqual(fallbacks, []);
+    await watchesClosed();
+  });
+
+  test('without a resourceVersion the watch starts from the current state (ADDED) and still resolves', async () => {
+    const { resourceVersion: _rv, ...s } = await spec('scc-evidence-w2');
+    const from = fake.faults.calls.length;
+    await w.addDebugContainer(s);
+    assertNoReadAfterPatch(keysFrom(from));
+    assert.equal(new URLSearchParams(fake.requests.find((r) => /watch=true/.test(r.query))?.query ?? '').get('resourceVersion'), null);
+    assert.deepEqual(fallbacks, []);
+    await watchesClosed();
+  });
+
+  test("'timer' start: the kubelet's status change arrives as a MODIFIED event", async () => {
+    fake.ephemeralStart = 'timer';
+    const s = await spec('scc-evidence-w3');
+    const from = fake.faults.calls.length;
+    await w.addDebugContainer(s);
+    assertNoReadAfterPatch(keysFrom(from));
+    assert.ok(running('scc-evidence-w3'));
+    await watchesClosed();
+  });
+
+  test('terminated: the same permanent error as the poll, no read after the PATCH', async () => {
+    fake.ephemeralStartExits = { reason: 'StartError', exitCode: 128, message: 'exec: "sleep": executable file not found in $PATH' };
+    const s = await spec('scc-evidence-w4');
+    const from = fake.faults.calls.length;
+    await assert.rejects(w.addDebugContainer(s), (err: unknown) => {
+      const c = classifyError(err);
+      assert.equal(c.kind, 'permanent');
+      assert.match(c.reason, /debug container scc-evidence-w4 terminated before it could be used \(StartError\)/);
+      return true;
+    });
+    assertNoReadAfterPatch(keysFrom(from));
+    await watchesClosed();
+  });
+
+  test('never running: TimeoutError naming the last state the watch saw', async () => {
+    fake.ephemeralStartFails = 'ImagePullBackOff';
+    const s = await spec('scc-evidence-w5', { timeoutMs: 1500 });
+    const from = fake.faults.calls.length;
+    await assert.rejects(w.addDebugContainer(s), (err: unknown) => {
+      assert.equal(classifyError(err).code, 'TIMEOUT');
+      assert.match((err as Error).message, /did not start \(last state waiting: ImagePullBackOff\)/);
+      return true;
+    });
+    assertNoReadAfterPatch(keysFrom(from));
+    await watchesClosed();
+  });
+
+  test('the caller aborts while waiting: rejects with its reason, the watch is closed', async () => {
+    fake.ephemeralStart = 'manual';
+    const s = await spec('scc-evidence-w6');
+    const ac = new AbortController();
+    const p = w.addDebugContainer(s, ac.signal);
+    for (let i = 0; i < 2000 && !fake.writes.some((x) => x.path.endsWith('/ephemeralcontainers') && x.status !== undefined); i++) await new Promise((r) => setTimeout(r, 5));
+    ac.abort(new Error('finding deadline'));
+    await assert.rejects(p, /finding deadline/);
+    await watchesClosed();
+  });
+});
+
+describe('addDebugContainer falls back to the bounded poll when the watch fails', () => {
+  test('watch refused (403: an RBAC without watch): the poll finds it running, the reason is logged once', async () => {
+    fake.faults.inject({ match: WATCH_KEY, status: 403, message: `pods is forbidden: User "responder" cannot watch resource "pods" in API group "" in the namespace "${NS}"` });
+    const s = await spec('scc-evidence-f1');
+    const from = fake.faults.calls.length;
+    await w.addDebugContainer(s);
+    assert.ok(running('scc-evidence-f1'));
+    const keys = keysFrom(from);
+    assert.ok(keys.indexOf(READ_KEY) > keys.indexOf(PATCH_KEY), `read after the PATCH: ${keys.join(', ')}`);
+    assert.equal(fallbacks.length, 1);
+    assert.match(fallbacks[0] ?? '', /HTTP 403 Forbidden: pods is forbidden: User "responder" cannot watch/);
+    await watchesClosed();
+  });
+
+  test('watch stream dropped after its first event: falls back and the poll finds it running', async () => {
+    fake.faults.inject({ match: WATCH_KEY, drop: true });
+    const s = await spec('scc-evidence-f2');
+    const from = fake.faults.calls.length;
+    await w.addDebugContainer(s);
+    assert.ok(running('scc-evidence-f2'));
+    const keys = keysFrom(from);
+    assert.ok(keys.indexOf(READ_KEY) > keys.indexOf(PATCH_KEY), `read after the PATCH: ${keys.join(', ')}`);
+    assert.ok(fake.faults.calls.slice(from).some((c) => c.key === WATCH_KEY && c.fault?.drop === true), 'the fake cut the watch');
+    assert.equal(fallbacks.length, 1);
+    await watchesClosed();
+  });
+
+  test('watch stream cut inside an event: falls back', async () => {
+    fake.faults.inject({ match: WATCH_KEY, drop: true, dropAfterBytes: 40 });
+    const s = await spec('scc-evidence-f3');
+    await w.addDebugContainer(s);
+    assert.ok(running('scc-evidence-f3'));
+    assert.equal(fallbacks.length, 1);
+    await watchesClosed();
+  });
+
+  test('410 Expired (the read version is older than the server keeps): the ERROR event leads to the poll', async () => {
+    const s = await spec('scc-evidence-f4');
+    await w.patchPodMetadata(NS, POD, { uid: 'pod-1', labels: { later: 'change' } });
+    fake.compactWatchHistory();
+    const from = fake.faults.calls.length;
+    await w.addDebugContainer(s);
+    assert.ok(running('scc-evidence-f4'));
+    const keys = keysFrom(from);
+    assert.ok(keys.indexOf(READ_KEY) > keys.indexOf(PATCH_KEY), `read after the PATCH: ${keys.join(', ')}`);
+    assert.equal(fallbacks.length, 1);
+    assert.match(fallbacks[0] ?? '', /410 Expired: too old resource version/);
+    await watchesClosed();
+  });
+
+  test('the poll fallback keeps its own bounds: terminated is still the permanent error', async () => {
+    fake.faults.inject({ match: WATCH_KEY, status: 500 });
+    fake.ephemeralStartExits = { reason: 'StartError', exitCode: 128 };
+    const s = await spec('scc-evidence-f5');
+    await assert.rejects(w.addDebugContainer(s), /terminated before it could be used \(StartError\)/);
+    assert.equal(fallbacks.length, 1);
+    await watchesClosed();
+  });
+});
+
+describe('a failed PATCH closes the watch and fails as before', () => {
+  test('PATCH refused (403) with the watch open: the PATCH error, classified as before; the watch closed', async () => {
+    fake.faults.inject({ match: PATCH_KEY, status: 403, message: `pods "${POD}" is forbidden: User "responder" cannot patch resource "pods/ephemeralcontainers"` });
+    const s = await spec('scc-evidence-p1');
+    const from = fake.faults.calls.length;
+    await assert.rejects(w.addDebugContainer(s), (err: unknown) => {
+      assert.ok(err instanceof KubeApiError);
+      assert.equal(err.call, 'addDebugContainer');
+      assert.equal(err.statusCode, 403);
+      assert.equal(classifyError(err).code, 403);
+      return true;
+    });
+    assert.deepEqual(keysFrom(from).filter((k) => k === READ_KEY), [], 'no poll after a failed PATCH');
+    assert.deepEqual(fallbacks, []);
+    await watchesClosed();
+  });
+
+  test('PATCH fails before the watch is answered: the watch request is abandoned, not left open', async () => {
+    // The watch is never answered (hang); the PATCH's refusal comes a little later, so the
+    // watch request has reached the fake by then and the client must let go of it.
+    fake.faults.inject({ match: WATCH_KEY, hang: true });
+    fake.faults.inject({ match: PATCH_KEY, status: 404, message: `pods "${POD}" not found`, delayMs: 200 });
+    const s = await spec('scc-evidence-p2');
+    await assert.rejects(w.addDebugContainer(s), (err: unknown) => err instanceof KubeApiError && err.statusCode === 404 && err.call === 'addDebugContainer');
+    assert.deepEqual(fallbacks, []);
+    await watchesClosed();
+  });
+});
+
+describe('negative control', () => {
+  test('with the watch refused by the fake, the happy-path check (no read after the PATCH) fails', async () => {
+    fake.faults.inject({ match: WATCH_KEY, status: 403, times: Infinity });
+    const s = await spec('scc-evidence-n1');
+    const from = fake.faults.calls.length;
+    await w.addDebugContainer(s);
+    assert.throws(() => assertNoReadAfterPatch(keysFrom(from)), /no read of the pod after the PATCH/);
+  });
+});
