@@ -16,6 +16,7 @@ import {
   Observable,
   PatchStrategy,
   setHeaderOptions,
+  Watch,
   type V1Status,
 } from '@kubernetes/client-node';
 import tar from 'tar-stream';
@@ -532,5 +533,91 @@ describe('exec over WebSocket with the real client-node Exec', () => {
     } finally {
       fake.ephemeralStart = 'next-read';
     }
+  });
+});
+
+describe("watch of pods, read with client-node's own Watch", () => {
+  // client-node's Watch class (not our adapter's pod-watch.ts) reads the stream: the fake's
+  // wire format must be what a second, independent client of the real API server expects.
+  interface Seen {
+    events: { type: string; object: { metadata?: { name?: string }; status?: { ephemeralContainerStatuses?: { name: string; state?: { running?: unknown; waiting?: { reason?: string } } }[] }; code?: number; reason?: string; message?: string } }[];
+    done: Promise<unknown>;
+    abort: () => void;
+  }
+  async function watchPods(f: FakeKube, query: Record<string, string>, stopWhen: (s: Seen['events']) => boolean = () => false): Promise<Seen> {
+    const events: Seen['events'] = [];
+    let finish: (e: unknown) => void = () => undefined;
+    const done = new Promise<unknown>((r) => (finish = r));
+    let controller: AbortController | undefined;
+    controller = await new Watch(kubeConfigFor(f)).watch(
+      '/api/v1/namespaces/shop/pods',
+      query,
+      (type, object: Seen['events'][number]['object']) => {
+        events.push({ type, object });
+        if (stopWhen(events)) controller?.abort();
+      },
+      (err: unknown) => finish(err ?? null),
+    );
+    return { events, done, abort: () => controller?.abort() };
+  }
+  /** The server noticed the end of every watch (it may learn of a client's close a moment later). */
+  async function noOpenWatch(fk: FakeKube): Promise<void> {
+    for (let i = 0; i < 1000 && fk.openWatches() > 0; i++) await new Promise((r) => setTimeout(r, 5));
+    assert.equal(fk.openWatches(), 0);
+  }
+  const ephemeral = (o: Seen['events'][number]['object'], name: string): string => {
+    const st = o.status?.ephemeralContainerStatuses?.find((s) => s.name === name)?.state;
+    return st?.running ? 'running' : (st?.waiting?.reason ?? 'none');
+  };
+  let f: FakeKube;
+  let fcore: CoreV1Api;
+  before(async () => {
+    f = await startFakeKube();
+    fcore = kubeConfigFor(f).makeApiClient(CoreV1Api);
+    for (const name of ['a', 'b']) f.addPod({ namespace: 'shop', name, containers: [{ name: 'app', image: 'busybox' }] });
+  });
+  after(async () => {
+    await f.close();
+  });
+
+  test('from a version: only later changes of the selected pod, as MODIFIED lines; an added ephemeral container goes waiting then running', async () => {
+    const rv = (await fcore.readNamespacedPod({ namespace: 'shop', name: 'a' })).metadata?.resourceVersion ?? '';
+    await fcore.patchNamespacedPod({ namespace: 'shop', name: 'b', body: { metadata: { labels: { other: 'pod' } } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+    const seen = await watchPods(f, { fieldSelector: 'metadata.name=a', resourceVersion: rv, timeoutSeconds: '30' }, (e) => e.some((x) => ephemeral(x.object, 'dbg-1') === 'running'));
+    await fcore.patchNamespacedPodEphemeralcontainers(
+      { namespace: 'shop', name: 'a', body: { spec: { ephemeralContainers: [{ name: 'dbg-1', image: 'busybox@sha256:abc', command: ['sleep', '600'], targetContainerName: 'app' }] } } },
+      setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
+    );
+    await seen.done;
+    assert.deepEqual(seen.events.map((e) => `${e.type} ${e.object.metadata?.name ?? ''} ${ephemeral(e.object, 'dbg-1')}`), ['MODIFIED a ContainerCreating', 'MODIFIED a running']);
+    await noOpenWatch(f);
+  });
+
+  test('without a version: the current state first, as ADDED', async () => {
+    const seen = await watchPods(f, { fieldSelector: 'metadata.name=b', timeoutSeconds: '30' }, (e) => e.length > 0);
+    await seen.done;
+    assert.deepEqual(seen.events.map((e) => `${e.type} ${e.object.metadata?.name ?? ''}`), ['ADDED b']);
+  });
+
+  test('a version older than the kept history: 200, one ERROR event with a 410 Expired Status, then the end', async () => {
+    const rv = (await fcore.readNamespacedPod({ namespace: 'shop', name: 'a' })).metadata?.resourceVersion ?? '';
+    await fcore.patchNamespacedPod({ namespace: 'shop', name: 'a', body: { metadata: { labels: { bump: '1' } } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+    f.compactWatchHistory();
+    const seen = await watchPods(f, { fieldSelector: 'metadata.name=a', resourceVersion: rv, timeoutSeconds: '30' });
+    assert.equal(await seen.done, null, 'the stream ends normally');
+    assert.equal(seen.events.length, 1);
+    assert.equal(seen.events[0]?.type, 'ERROR');
+    assert.equal(seen.events[0]?.object.code, 410);
+    assert.equal(seen.events[0]?.object.reason, 'Expired');
+    assert.match(seen.events[0]?.object.message ?? '', /^too old resource version: \d+ \(\d+\)$/);
+  });
+
+  test('timeoutSeconds ends the stream; a refused watch (fault) is an HTTP error', async () => {
+    const seen = await watchPods(f, { fieldSelector: 'metadata.name=a', timeoutSeconds: '1' });
+    assert.equal(await seen.done, null);
+    await noOpenWatch(f);
+    f.faults.inject({ match: 'WATCH /api/v1/namespaces/shop/pods', status: 403 });
+    const refused = await watchPods(f, { fieldSelector: 'metadata.name=a' });
+    assert.equal((await refused.done as { statusCode?: number }).statusCode, 403);
   });
 });
