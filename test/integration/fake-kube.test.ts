@@ -548,17 +548,22 @@ describe("watch of pods, read with client-node's own Watch", () => {
     const events: Seen['events'] = [];
     let finish: (e: unknown) => void = () => undefined;
     const done = new Promise<unknown>((r) => (finish = r));
-    let controller: AbortController | undefined;
-    controller = await new Watch(kubeConfigFor(f)).watch(
+    // Events may arrive before watch() resolves with the controller: abort as soon as it is known.
+    const held: { controller?: AbortController; stop?: boolean } = {};
+    held.controller = await new Watch(kubeConfigFor(f)).watch(
       '/api/v1/namespaces/shop/pods',
       query,
       (type, object: Seen['events'][number]['object']) => {
         events.push({ type, object });
-        if (stopWhen(events)) controller?.abort();
+        if (stopWhen(events)) {
+          held.stop = true;
+          held.controller?.abort();
+        }
       },
       (err: unknown) => finish(err ?? null),
     );
-    return { events, done, abort: () => controller?.abort() };
+    if (held.stop) held.controller.abort();
+    return { events, done, abort: () => held.controller?.abort() };
   }
   /** The server noticed the end of every watch (it may learn of a client's close a moment later). */
   async function noOpenWatch(fk: FakeKube): Promise<void> {
