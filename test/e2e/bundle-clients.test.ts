@@ -54,6 +54,10 @@ describe('dist/bundle handles findings through its bundled clients', () => {
     assert.equal(update?.version, 'v1', 'marks were written through the v1 client');
     assert.ok(Object.keys(stack.scc.marksOf(name) ?? {}).length > 0, 'SCC holds our marks');
     assert.ok(stack.pubsub.messages.length > 0, 'the result was published');
+    // The collector's wait is a watch through the bundled client-node (its HTTP layer survives
+    // the bundle's pruning): watched, and no fallback to reading the pod was logged.
+    assert.ok(stack.world.kube.faults.calls.some((c) => c.key.startsWith('WATCH /api/v1/namespaces/')), 'the collector was watched');
+    assert.doesNotMatch(fn.output(), /reading the pod instead/);
   });
 
   test('a v2 finding: confirmed and marked through the v2 client', async () => {
