@@ -436,7 +436,10 @@ export class ClientNodeWorkloads implements Workloads {
     const watch = this.watchDebugContainer(spec, deadline, seen, signal);
     try {
       await this.patchDebugContainer(spec, signal);
-      const r = await untilDeadline(watch.result, deadline, signal);
+      // Gives up as early as the poll would (its last read could come `max` before the
+      // deadline), so the TimeoutError naming the last state reaches the caller before the
+      // caller's own deadline (the same instant) replaces it with a bare "did not finish".
+      const r = await untilDeadline(watch.result, deadline - this.pollMs().max, signal);
       if (r === 'deadline') throw debugTimeout(spec, seen.last);
       if (r.kind === 'decided') {
         if (r.value.state === 'running') return;
@@ -461,6 +464,10 @@ export class ClientNodeWorkloads implements Workloads {
       },
       signal,
     );
+  }
+
+  private pollMs(): { first: number; max: number } {
+    return this.options.debugPollMs ?? { first: 100, max: 250 };
   }
 
   private watchFallback(reason: string): void {
@@ -504,7 +511,7 @@ export class ClientNodeWorkloads implements Workloads {
    * pod a second.
    */
   private async pollDebugContainer(spec: DebugContainerSpec, deadline: number, signal?: AbortSignal): Promise<void> {
-    const poll = this.options.debugPollMs ?? { first: 100, max: 250 };
+    const poll = this.pollMs();
     let wait = poll.first;
     for (;;) {
       const pod = await this.call('readPod', `pods ${spec.namespace}/${spec.pod}`, () =>
