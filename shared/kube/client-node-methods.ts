@@ -3,6 +3,9 @@
 // error), and the bundle (scripts/prune-client-node-apis.mjs) keeps only these methods of the
 // generated classes: the rest (~1.6 MB of JavaScript V8 would parse on every cold instance)
 // is dropped. Plain data only: the build script imports this file with Node's type stripping.
+// The collector's pod watch (pod-watch.ts) calls no generated method: it sends its request
+// through client-node's HTTP layer (RequestContext, IsomorphicFetchHttpLibrary), which the
+// bundle keeps whole.
 export const CLIENT_NODE_METHODS = {
   CoreV1Api: [
     'readNamespacedPod',
