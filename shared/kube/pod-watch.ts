@@ -91,14 +91,23 @@ function readEvent(line: string): { pod: V1Pod } | { end: string } | undefined {
   }
 }
 
-/** Reads event lines until `decide` answers or the stream ends. */
-async function readEvents<T>(stream: ReadableStream<Uint8Array>, decide: (pod: V1Pod) => T | undefined): Promise<PodWatchResult<T>> {
+/** Reads event lines until `decide` answers, the stream ends or the signal aborts. */
+async function readEvents<T>(stream: ReadableStream<Uint8Array>, decide: (pod: V1Pod) => T | undefined, signal: AbortSignal): Promise<PodWatchResult<T>> {
   const reader = stream.getReader();
+  if (signal.aborted) {
+    reader.cancel(signal.reason).catch(() => undefined);
+    return { kind: 'ended', reason: 'closed' };
+  }
+  // The fetch body errors when its request is aborted; cancelling the reader as well ends a
+  // pending read whatever the stream's source does, so close() never waits on the server.
+  const onAbort = (): void => void reader.cancel(signal.reason).catch(() => undefined);
+  signal.addEventListener('abort', onAbort, { once: true });
   const decoder = new TextDecoder();
   let buffered = '';
   try {
     for (;;) {
       const { done, value } = await reader.read();
+      if (signal.aborted) return { kind: 'ended', reason: 'closed' };
       if (done) return { kind: 'ended', reason: buffered.trim() ? 'the stream ended inside an event' : 'the server closed the stream' };
       buffered += decoder.decode(value, { stream: true });
       let nl: number;
@@ -115,6 +124,7 @@ async function readEvents<T>(stream: ReadableStream<Uint8Array>, decide: (pod: V
       if (buffered.length > MAX_WATCH_LINE) return { kind: 'ended', reason: `a watch event longer than ${MAX_WATCH_LINE} bytes` };
     }
   } finally {
+    signal.removeEventListener('abort', onAbort);
     // Lets go of the connection whatever ended the loop (a cancelled body is not reused).
     reader.cancel().catch(() => undefined);
   }
@@ -132,7 +142,7 @@ export function watchPod<T>(open: (signal: AbortSignal) => Promise<ReadableStrea
   else signal?.addEventListener('abort', onAbort, { once: true });
   const result = (async (): Promise<PodWatchResult<T>> => {
     try {
-      return await readEvents(await open(controller.signal), decide);
+      return await readEvents(await open(controller.signal), decide, controller.signal);
     } catch (err) {
       return { kind: 'ended', reason: err instanceof Error ? err.message : String(err) };
     } finally {
