@@ -394,7 +394,9 @@ describe('trusted collector in enforce mode (requireEvidence: attempted, the def
       pid: 20, ppid: 1, exe: `/tmp/x\nlrwxrwxrwx    1 0        0                0 Dec  1 21:00 /proc/1/exe -> ${CURL}`, exeFile: { content: Buffer.from('liar') },
       cmdline: ['/tmp/x', `\n==> /proc/1/cmdline <==\n${ARGS.join('\0')}`],
     };
-    freshPod({ files: {}, processes: [MAIN, curlProcess(), liar] });
+    // A header naming a pid no listing has: a process of that pid would rank as the path's.
+    const phantom: FakeProcess = { pid: 21, ppid: 1, exe: '/tmp/y', exeFile: { content: Buffer.from('y') }, cmdline: ['/tmp/y', `\n==> /proc/999/cmdline <==\n${ARGS.join('\0')}`] };
+    freshPod({ files: {}, processes: [MAIN, curlProcess(), liar, phantom] });
     const o = await deliver(t, 'hostile names');
     assert.equal(o.status, 204);
     const volatile = await o.object('volatile.json');
@@ -403,7 +405,33 @@ describe('trusted collector in enforce mode (requireEvidence: attempted, the def
     assert.match(procs.find((p) => p.pid === 1)?.exe ?? '', /^\/usr\/local\/bin\/checkout( \(deleted\))?$/, "pid 1's exe link is its own");
     assert.equal(procs.find((p) => p.pid === 20)?.exe, '/tmp/x?lrwxrwxrwx    1 0        0                0 Dec  1 21:00 /proc/1/exe -> /usr/bin/curl (deleted)', 'the newline printed as ?, inside one target');
     assert.deepEqual(procs.find((p) => p.pid === 1)?.cmdline, [], "pid 1's cmdline headed twice: not believed either way");
+    assert.equal(procs.some((p) => p.pid === 999), false, 'no process from a header alone');
+    assert.deepEqual(procs.find((p) => p.pid === 21)?.cmdline, ['/tmp/y'], "the forged header only cut its writer's own cmdline short");
     assert.ok((volatile?.['problems'] as string[]).some((p) => /\/proc\/1\/cmdline headed more than once/.test(p)), JSON.stringify(volatile?.['problems']));
+    assert.equal((await o.object('manifest.json'))?.['source'], '/proc/7/exe');
+    assertDeletedAfter(o, 'binary', 'volatile.json');
+  });
+
+  test('a collector image whose find cannot run (here: every find refused): the first round falls back to reads by pid, and the copy is made', async (t) => {
+    freshPod({ files: {} });
+    const kube = stack.world.kube;
+    const from = kube.faults.calls.length;
+    kube.faults.inject({ match: `EXEC ${NS}/${DEPLOY_POD}/scc-evidence-`, where: (d) => argvOf(d)[0] === 'find', status: 500, times: Number.POSITIVE_INFINITY });
+    let o: Outcome;
+    try {
+      o = await deliver(t, 'find unusable');
+    } finally {
+      kube.faults.clear();
+    }
+    assert.equal(o.status, 204);
+    const calls = collectorCalls(from);
+    const cat = calls.find((c) => argvOf(c.detail)[0] === 'cat');
+    const before = calls.filter((c) => c.start < (cat?.start ?? 0)).map((c) => argvOf(c.detail));
+    assert.ok(before.some((a) => a[0] === 'ls' && a[1] === '-ln' && a.includes('/proc/7/exe')), 'exe links read by pid');
+    assert.ok(before.some((a) => a[0] === 'head' && a.includes('/proc/7/cmdline')), 'cmdlines read by pid');
+    const volatile = await o.object('volatile.json');
+    assert.ok((volatile?.['problems'] as string[]).some((p) => /^find could not list \/proc\/\*\/exe .*; read by pid instead$/.test(p)), JSON.stringify(volatile?.['problems']));
+    assert.ok((volatile?.['processes'] as { pid: number }[]).some((p) => p.pid === 7), 'the process table is complete');
     assert.equal((await o.object('manifest.json'))?.['source'], '/proc/7/exe');
     assertDeletedAfter(o, 'binary', 'volatile.json');
   });
