@@ -210,7 +210,10 @@ function startEarly(input: TrustedInput, container: string, run: VolatileRun): {
       decide(yes);
       if (yes) return { source: e.source, result: e.result };
       const r = await e.result;
-      input.attempts.push({ ...r.attempt, outcome: 'aborted', reason: `started when the exe links named pid ${e.pid} alone; not kept: ${search.suspects.length} processes match and the finding's hash chooses between them` });
+      const why = `started when the exe links named pid ${e.pid} alone; not kept: ${search.suspects.length} processes match and the finding's hash chooses between them`;
+      // Dropped by the gate (Superseded, a store failure to runCopy), or failed on its own first.
+      const dropped = r.kind === 'failed' && r.failure === 'store-failed';
+      input.attempts.push({ ...r.attempt, ...(dropped ? { outcome: 'aborted' as const } : {}), reason: dropped ? why : `${why}; ${r.attempt.reason ?? ''}` });
       return undefined;
     },
   };
