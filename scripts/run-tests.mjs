@@ -23,6 +23,11 @@ if (files.some((f) => f.includes('terraform-validate') || f.includes('terraform-
   const prep = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/prepare-provider-schemas.ts'], { stdio: 'inherit' });
   if (prep.status !== 0) console.error('run-tests: preparing provider schemas failed; the terraform validation test will fail');
 }
+// The BusyBox contract test runs the real BusyBox (apt-get download into ~/.cache, no root).
+if (files.some((f) => f.includes('busybox-proc'))) {
+  const prep = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/prepare-busybox.ts'], { stdio: 'inherit' });
+  if (prep.status !== 0) console.error('run-tests: fetching busybox-static failed; the BusyBox contract test will fail');
+}
 const env = {
   ...process.env,
   METADATA_SERVER_DETECTION: 'none',

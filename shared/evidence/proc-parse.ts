@@ -3,27 +3,72 @@
 // the attacker's choice: parsers never interpret them beyond splitting, and every output is
 // bounded by the caller.
 
-/** `ls -l /proc/7/exe ...` lines -> pid -> link target (with " (deleted)" when the file is gone). */
-export function parseExeLinks(text: string): Map<number, string> {
-  const out = new Map<number, string>();
+/**
+ * The fields `ls -ln` prints before a name (mode, links, uid, gid, size, date): all of them ls's
+ * own, none the attacker's. Anchoring on them is what makes the name that follows ours (a path
+ * find or we built), so the first " -> " after it is ls's separator, whatever the target says.
+ */
+const LS_LONG = /^[-lbcdps]\S{9}\s+\d+\s+\d+\s+\d+\s+\d+\s+\S+\s+\S+\s+\S+\s(.*)$/;
+
+export interface ExeListing {
+  /** Every pid ls printed a line for, ascending (its link readable or not). */
+  pids: number[];
+  /** pid -> link target (" (deleted)" when the file is gone); absent when ls could not read it. */
+  links: Map<number, string>;
+  /** Pids with more than one line: one was forged (see parseExeListing), so neither is kept. */
+  forged: number[];
+}
+
+/**
+ * `ls -ln /proc/7/exe ...` -> pids and link targets. BusyBox (1.35 to 1.37) prints every name
+ * and link target through printable_string(): control characters, newline included, become
+ * '?', so a link target cannot start a line of its own. Should a build ever print them raw,
+ * a forged line names a pid twice (its own line is there too) and both are dropped: a forgery
+ * can only lose a link, never put a chosen one on another pid. A link ls cannot read (another
+ * uid, a kernel thread, a zombie) is a line without " -> " (and an error on stderr).
+ */
+export function parseExeListing(text: string): ExeListing {
+  const seen = new Map<number, number>();
+  const links = new Map<number, string>();
   for (const line of text.split('\n')) {
-    const m = /\/proc\/(\d+)\/exe -> (.*)$/.exec(line);
-    if (m) out.set(Number(m[1]), m[2] ?? '');
+    const name = LS_LONG.exec(line)?.[1];
+    const m = name === undefined ? null : /^\/proc\/(\d+)\/exe(?: -> (.*))?$/.exec(name);
+    if (!m) continue;
+    const pid = Number(m[1]);
+    seen.set(pid, (seen.get(pid) ?? 0) + 1);
+    if (m[2] !== undefined) links.set(pid, m[2]);
   }
+  const forged = [...seen].filter(([, n]) => n > 1).map(([pid]) => pid);
+  for (const pid of forged) links.delete(pid);
+  return { pids: [...seen.keys()].filter((p) => !forged.includes(p)).sort((a, b) => a - b), links, forged };
+}
+
+/**
+ * `ls -ln /proc/A/fd /proc/B/fd` -> pid -> fds. Directories are headed `/proc/A/fd:` when ls
+ * lists more than one; `single` names the one directory listed without a header. A directory
+ * headed twice (only possible if names were printed raw) is dropped.
+ */
+export function parseFdListing(text: string, single?: number): Map<number, { fd: number; target: string }[]> {
+  const out = new Map<number, { fd: number; target: string }[]>();
+  const twice = new Set<number>();
+  let current = single;
+  if (single !== undefined) out.set(single, []);
+  for (const line of text.split('\n')) {
+    const header = /^\/proc\/(\d+)\/fd:$/.exec(line);
+    if (header) {
+      current = Number(header[1]);
+      if (out.has(current)) twice.add(current);
+      out.set(current, []);
+      continue;
+    }
+    const m = /^(\d+) -> (.*)$/.exec(LS_LONG.exec(line)?.[1] ?? '');
+    if (m && current !== undefined) out.get(current)?.push({ fd: Number(m[1]), target: m[2] ?? '' });
+  }
+  for (const pid of twice) out.delete(pid);
   return out;
 }
 
-/** `ls -l /proc/P/fd` lines -> fd -> target (`socket:[123]`, `/dev/null`, ...). */
-export function parseFdLinks(text: string): { fd: number; target: string }[] {
-  const out: { fd: number; target: string }[] = [];
-  for (const line of text.split('\n')) {
-    const m = /\s(\d+) -> (.*)$/.exec(line);
-    if (m) out.push({ fd: Number(m[1]), target: m[2] ?? '' });
-  }
-  return out;
-}
-
-/** Pids from `ls /proc`. */
+/** Pids from `ls /proc` (a last name cut by the output cap is left out by the caller). */
 export function parsePidList(text: string): number[] {
   return text
     .split(/\s+/)
@@ -32,25 +77,36 @@ export function parsePidList(text: string): number[] {
     .sort((a, b) => a - b);
 }
 
+export interface HeadFiles {
+  /** File -> its bytes (at most `maxPerFile`). */
+  files: Map<string, Buffer>;
+  /** Files headed more than once: one header was written by a process, so neither is kept. */
+  forged: string[];
+}
+
 /**
- * Splits `head -c N FILE...` output (several files: `==> FILE <==` headers) into file -> bytes.
- * With one file there is no header: pass its name as `single`.
+ * Splits `head -v -c N FILE...` output (`==> FILE <==` before each file, after a newline from
+ * the second argument on) into file -> bytes. The bytes are the processes' own (a cmdline is
+ * whatever a process wrote into its argv) and may hold header lines of their own: a genuine
+ * header names its file once, so a file headed twice is dropped (whichever header was real);
+ * every header ends the bytes before it (a forged one cuts its writer's own bytes short, and
+ * may name a pid that does not exist: callers keep only pids they listed). No header is lost
+ * to a cut file: head prints at most `maxPerFile` bytes of each, which bounds every entry too.
  */
-export function splitHeadOutput(buf: Buffer, single?: string): Map<string, Buffer> {
-  const out = new Map<string, Buffer>();
-  if (single !== undefined) {
-    out.set(single, buf);
-    return out;
-  }
+export function splitHeadOutput(buf: Buffer, maxPerFile = Number.POSITIVE_INFINITY): HeadFiles {
   const text = buf.toString('latin1');
-  const re = /(?:^|\n)==> (\/proc\/[^\n]*?) <==\n/g;
+  const re = /(?:^|\n)==> ([^\n]*?) <==\n/g;
   const marks: { file: string; start: number; headerStart: number }[] = [];
   for (let m = re.exec(text); m !== null; m = re.exec(text)) marks.push({ file: m[1] ?? '', start: m.index + m[0].length, headerStart: m.index });
+  const count = new Map<string, number>();
+  for (const mark of marks) count.set(mark.file, (count.get(mark.file) ?? 0) + 1);
+  const files = new Map<string, Buffer>();
   marks.forEach((mark, i) => {
-    const end = i + 1 < marks.length ? (marks[i + 1]?.headerStart ?? text.length) : text.length;
-    out.set(mark.file, buf.subarray(mark.start, end));
+    if ((count.get(mark.file) ?? 0) > 1) return;
+    const end = Math.min(i + 1 < marks.length ? (marks[i + 1]?.headerStart ?? text.length) : text.length, mark.start + maxPerFile);
+    files.set(mark.file, buf.subarray(mark.start, end));
   });
-  return out;
+  return { files, forged: [...count].filter(([, n]) => n > 1).map(([f]) => f) };
 }
 
 export interface ProcStatus {

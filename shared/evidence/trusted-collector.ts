@@ -20,7 +20,7 @@ import type { Deadline } from './deadline.js';
 import type { ExecBudget } from './exec-text.js';
 import type { CollectorReport, ExecAttempt, FailureBlame, SnapshotFailure, SnapshotPolicy, VolatileArtefact } from './types.js';
 import { classifyExecError } from './exec-outcome.js';
-import { boundedJson, CollectorExecError, startVolatile, summariseSockets, type ProcessSearch, type VolatileState } from './volatile.js';
+import { boundedJson, CollectorExecError, startVolatile, summariseSockets, type ProcessSearch, type VolatileRun, type VolatileState } from './volatile.js';
 
 /** Debug containers sleep this long: enough to exec into, gone soon after. */
 export const DEBUG_SLEEP_SECONDS = '600';
@@ -111,11 +111,11 @@ async function addCollector(input: TrustedInput, name: string, runAsUser: number
 }
 
 /**
- * Runs the collector; never throws for expected failures. Two branches once /proc is listed:
- * the volatile state (startVolatile) and, as soon as exe links and cmdlines name the process,
- * the binary. The copy commits only after volatile.json is stored (volatileFirst), as when
- * the two ran one after the other: a stored binary always has its volatile state beside it,
- * and a redelivery that finds the binary never lacks it.
+ * Runs the collector; never throws for expected failures. Two branches once the first reads
+ * are back: the volatile state (startVolatile) and, as soon as exe links (and, when they do not
+ * settle it, cmdlines) name the process, the binary. The copy commits only after volatile.json
+ * is stored (gatedSink), as when the two ran one after the other: a stored binary always
+ * has its volatile state beside it, and a redelivery that finds the binary never lacks it.
  */
 export async function collectTrusted(input: TrustedInput): Promise<TrustedOutcome> {
   const { policy, deadline } = input;
@@ -128,16 +128,18 @@ export async function collectTrusted(input: TrustedInput): Promise<TrustedOutcom
   const text = { workloads: input.workloads, namespace: input.namespace, pod: input.pod, container: name, deadline, budget: input.budget };
   // Volatile reads get half of what is left at most: the binary (what the gate judges) keeps the rest.
   const run = startVolatile(text, input.incident, input.path, Math.max(1, Math.floor(deadline.remaining() / 2)));
+  const stored = run.state.then(async (state) => ({ state, volatile: await storeVolatile(input, state) }));
+  stored.catch(() => undefined); // read below, after the copy
+  const gated: TrustedInput = { ...input, sink: (source) => gatedSink(input.sink(source), stored) };
+  const early = startEarly(gated, name, run);
   let search: ProcessSearch;
   try {
     search = await run.search;
   } catch (err) {
+    early.drop();
     return { report, failure: collectorExecFailure(err, deadline), fallback: false, withheld: [] };
   }
-  const stored = run.state.then(async (state) => ({ state, volatile: await storeVolatile(input, state) }));
-  stored.catch(() => undefined); // read below, after the copy
-  const gated: TrustedInput = { ...input, sink: (source) => volatileFirst(input.sink(source), stored) };
-  const copied = await copyBinary(gated, name, search, () => run.state);
+  const copied = await copyBinary(gated, name, search, () => run.state, await early.settle(search));
   let volatile: VolatileArtefact;
   let state: VolatileState;
   try {
@@ -151,8 +153,8 @@ export async function collectTrusted(input: TrustedInput): Promise<TrustedOutcom
   return { report, volatile, ...(retry ?? copied) };
 }
 
-/** The copy's store, whose create-only write starts once volatile.json is stored (and fails when it was not). */
-function volatileFirst(sink: CopySink, stored: Promise<unknown>): CopySink {
+/** The copy's store, whose create-only write starts once `before` resolves (and fails when it rejects). */
+function gatedSink(sink: CopySink, before: Promise<unknown>): CopySink {
   const store = sink.store;
   const gatedStore: EvidenceStore = {
     location: store.location,
@@ -160,11 +162,65 @@ function volatileFirst(sink: CopySink, stored: Promise<unknown>): CopySink {
     readText: (key, signal) => store.readText(key, signal),
     list: (prefix, signal) => store.list(prefix, signal),
     create: async (key, body, metadata, signal, options) => {
-      await stored;
+      await before;
       return store.create(key, body, metadata, signal, options);
     },
   };
   return { ...sink, store: gatedStore };
+}
+
+/** A copy started before the search ended: the first source's result, once the search confirms it. */
+interface EarlyCopy {
+  source: string;
+  result: Promise<CopyResult>;
+}
+
+class Superseded extends Error {}
+
+/**
+ * Starts `cat /proc/<pid>/exe` as soon as the exe links name one process alone (VolatileRun.early),
+ * while the cmdlines are still being read. Its store write waits for volatile.json and for the
+ * search to confirm the copy the search would have made first anyway: that pid is the first
+ * suspect (always, see `early`), and the finding's hash is not to choose between several
+ * suspects (preferMatching hashes each first). Otherwise the early copy is dropped unstored and
+ * the search's order runs as before.
+ */
+function startEarly(input: TrustedInput, container: string, run: VolatileRun): { settle: (search: ProcessSearch) => Promise<EarlyCopy | undefined>; drop: () => void } {
+  let decide: (ok: boolean) => void = () => undefined;
+  const confirmed = new Promise<boolean>((resolve) => {
+    decide = resolve;
+  });
+  const started = run.early.then((pid) => {
+    if (pid === undefined) return undefined;
+    const source = `/proc/${pid}/exe`;
+    const ok = confirmed.then((yes) => {
+      if (!yes) throw new Superseded(`the copy of ${source} started early was not kept: the finding's hash chooses between several processes`);
+    });
+    ok.catch(() => undefined);
+    const sink = gatedSink(input.sink(source), ok);
+    return { pid, source, result: runCopy(copyDeps(input), { method: 'debug-container', container, command: ['cat', '--', source], source, sink }) };
+  });
+  started.catch(() => undefined);
+  return {
+    drop: () => decide(false),
+    settle: async (search) => {
+      const e = await started.catch(() => undefined);
+      if (e === undefined) return undefined;
+      const yes = search.suspects[0] === e.pid && (search.suspects.length < 2 || input.incident.binary?.sha256 === undefined);
+      decide(yes);
+      if (yes) return { source: e.source, result: e.result };
+      const r = await e.result;
+      const why = `started when the exe links named pid ${e.pid} alone; not kept: ${search.suspects.length} processes match and the finding's hash chooses between them`;
+      // Dropped by the gate (Superseded, a store failure to runCopy), or failed on its own first.
+      const dropped = r.kind === 'failed' && r.failure === 'store-failed';
+      input.attempts.push({ ...r.attempt, ...(dropped ? { outcome: 'aborted' as const } : {}), reason: dropped ? why : `${why}; ${r.attempt.reason ?? ''}` });
+      return undefined;
+    },
+  };
+}
+
+function copyDeps(input: TrustedInput): CopyDeps {
+  return { workloads: input.workloads, namespace: input.namespace, pod: input.pod, deadline: input.deadline, budget: input.budget, maxBytes: input.policy.maxBytes, binary: input.incident.binary, timeoutMs: input.policy.timeoutMs };
 }
 
 /**
@@ -214,15 +270,17 @@ function sourcesFor(state: ProcessSearch, path: string): Source[] {
 
 type CopyOutcome = Pick<TrustedOutcome, 'copy' | 'failure' | 'fallback' | 'withheld'>;
 
-async function copyBinary(input: TrustedInput, container: string, state: ProcessSearch, full: () => Promise<VolatileState>): Promise<CopyOutcome> {
+/** Copies the binary from the search's sources in order; `early` is the first one's copy, already running. */
+async function copyBinary(input: TrustedInput, container: string, state: ProcessSearch, full: () => Promise<VolatileState>, early?: EarlyCopy): Promise<CopyOutcome> {
   const withheld: string[] = [];
   const deleted = state.processes.filter((p) => state.suspects.includes(p.pid) && p.exe?.endsWith(' (deleted)'));
   if (deleted.length > 0) withheld.push(`the target deleted ${input.path} after running it (exe link of pid ${deleted.map((p) => p.pid).join(', ')} reads "(deleted)"); the copy comes from the running process`);
-  const deps: CopyDeps = { workloads: input.workloads, namespace: input.namespace, pod: input.pod, deadline: input.deadline, budget: input.budget, maxBytes: input.policy.maxBytes, binary: input.incident.binary, timeoutMs: input.policy.timeoutMs };
-  const sources = await preferMatching(deps, container, sourcesFor(state, input.path), input.attempts);
+  const deps = copyDeps(input);
+  // A confirmed early copy is what preferMatching would have put first (it reorders nothing there).
+  const sources = early ? sourcesFor(state, input.path) : await preferMatching(deps, container, sourcesFor(state, input.path), input.attempts);
   const failures: CopyResult[] = [];
   for (const source of sources) {
-    const r = await runCopy(deps, { method: 'debug-container', container, command: ['cat', '--', source.path], source: source.path, sink: input.sink(source.path) });
+    const r = early && source.path === early.source ? await early.result : await runCopy(deps, { method: 'debug-container', container, command: ['cat', '--', source.path], source: source.path, sink: input.sink(source.path) });
     input.attempts.push(r.attempt);
     if (r.kind === 'stored' || r.kind === 'exists') return { copy: { ...r, ...(source.process ? { process: source.process } : {}) }, fallback: false, withheld };
     if (r.kind !== 'failed') continue;

@@ -236,7 +236,7 @@ export interface SnapshotPolicy {
   debugContainer: {
     /** Off by default: adding an ephemeral container changes the pod (and cannot be undone). */
     enabled: boolean;
-    /** Image pinned by digest, e.g. `busybox@sha256:...`; needs `cat` and `sleep`. */
+    /** Image pinned by digest, e.g. `busybox@sha256:...`; needs `sleep`, `ls`, `head` and `cat`, and `find` with `-mindepth`/`-maxdepth` and `-exec {} +` (BusyBox defconfig has them; without find, /proc is read by pid, one round more). */
     image: string;
     /** Use the debug container first (trusted tool) rather than only when cat/tar are missing. */
     preferred?: boolean;

@@ -2,19 +2,21 @@
 // kernel's /proc in the target's pid namespace: the process table (pid, ppid, uid, state,
 // start time, exe link, cmdline with secrets redacted), the suspect's open files and mapped
 // files, and the pod's sockets (/proc/<pid>/net/{tcp,tcp6,udp,udp6}) with their inodes mapped
-// to the pids holding them. A handful of execs of busybox `ls` and `head -c`, each bounded,
-// the independent ones at once (startVolatile).
+// to the pids holding them. A handful of execs of busybox `find`, `ls` and `head -c`, each
+// bounded, the independent ones at once (startVolatile).
 import { redactString } from '../finding/redact.js';
 import type { Incident } from '../finding/types.js';
 import { Deadline } from './deadline.js';
 import { execText, type TextExec } from './exec-text.js';
-import { isRemotePeer, parseCmdline, parseExeLinks, parseNetTable, parsePidList, parseStartTime, parseStatus, socketInode, splitHeadOutput, type NetSocket } from './proc-parse.js';
+import { isRemotePeer, parseCmdline, parseNetTable, parsePidList, parseStartTime, parseStatus, socketInode, splitHeadOutput, type NetSocket } from './proc-parse.js';
+import { listedReads, MAX_OUTPUT, sweptReads, type Fd, type PidReads } from './proc-reads.js';
 
 export const VOLATILE_SCHEMA = 'scc-container-responder/volatile-state/v1' as const;
-/** Processes read in detail (a pod rarely has more; a fork bomb must not slow us down). */
-const MAX_PIDS = 256;
-/** Per-command output cap. */
-const MAX_OUTPUT = 512 * 1024;
+/**
+ * Processes read in detail (a pod rarely has more; a fork bomb must not slow us down): with
+ * more in the namespace, only the MAX_PIDS lowest pids are read, by name (listedReads).
+ */
+export const MAX_PIDS = 256;
 /** Size cap of the stored JSON. */
 export const MAX_VOLATILE_BYTES = 1024 * 1024;
 
@@ -62,16 +64,13 @@ export function findSuspects(processes: readonly ProcessEntry[], incident: Incid
   return scored.sort((a, b) => b.score - a.score || a.pid - b.pid).map((x) => x.pid);
 }
 
-function files(pids: readonly number[], leaf: string): string[] {
-  return pids.map((p) => `/proc/${p}/${leaf}`);
-}
-
+/** `head -v -c N` of a few files named here. */
 async function headAll(x: TextExec, paths: string[], perFile: number, problems: string[]): Promise<Map<string, Buffer>> {
   if (paths.length === 0) return new Map();
-  const r = await execText(x, ['head', '-c', String(perFile), ...paths], MAX_OUTPUT);
+  const r = await execText(x, ['head', '-v', '-c', String(perFile), ...paths], MAX_OUTPUT);
   if (r.error !== undefined) problems.push(`head ${paths[0] ?? ''}...: ${String(r.error instanceof Error ? r.error.message : r.error)}`);
   if (r.cut) problems.push(`head output cut at ${MAX_OUTPUT} bytes`);
-  return splitHeadOutput(r.stdout, paths.length === 1 ? paths[0] : undefined);
+  return splitHeadOutput(r.stdout, perFile).files;
 }
 
 /** Our own exec into our own container failed (RBAC, API, a broken image): not the target's doing. */
@@ -81,44 +80,34 @@ export class CollectorExecError extends Error {
   }
 }
 
-/** The pids of the namespace (the one read both the volatile state and the binary copy need). */
-async function listPids(x: TextExec, problems: string[]): Promise<number[]> {
+/** Every pid of the namespace (`ls /proc`: one readdir, however many there are); its failure is ours. */
+async function listPids(x: TextExec): Promise<number[]> {
   const listed = await execText(x, ['ls', '/proc'], MAX_OUTPUT);
   if (listed.error !== undefined) throw new CollectorExecError(listed.error);
   if (listed.result && listed.result.exitCode !== 0) throw new CollectorExecError(undefined, listed.result);
-  const pids = parsePidList(listed.stdout.toString('latin1'));
-  if (pids.length <= MAX_PIDS) return pids;
-  problems.push(`${pids.length} processes: only the first ${MAX_PIDS} were read`);
-  return pids.slice(0, MAX_PIDS);
-}
-
-/** Exe links (`ls -l` over every pid's exe: the only read here that needs ptrace access). */
-async function readExeLinks(x: TextExec, pids: readonly number[], problems: string[]): Promise<Map<number, string>> {
-  const links = await execText(x, ['ls', '-l', ...files(pids, 'exe')], MAX_OUTPUT);
-  if (links.error !== undefined) problems.push(`ls -l /proc/<pid>/exe: ${String(links.error instanceof Error ? links.error.message : links.error)}`);
-  const denied = (links.result?.stderr ?? '').split('\n').filter((l) => /Permission denied/.test(l)).length;
-  if (denied > 0) problems.push(`${denied} exe link(s) unreadable (ptrace access: the collector's uid differs from the process's, or it is not dumpable)`);
-  return parseExeLinks(links.stdout.toString('utf8'));
+  const text = listed.stdout.toString('latin1');
+  // Cut by the cap (a flood): the last name may be cut in half.
+  return parsePidList(listed.cut ? text.slice(0, text.lastIndexOf('\n') + 1) : text);
 }
 
 /** What finds the finding's process: each pid's exe link and cmdline. */
 interface Identity {
   exe: Map<number, string>;
-  cmdlines: Map<string, Buffer>;
+  cmdlines: Map<number, Buffer>;
 }
 
 function identityOf(pid: number, id: Identity): Pick<ProcessEntry, 'exe' | 'cmdline'> {
   const link = id.exe.get(pid);
-  return { ...(link === undefined ? {} : { exe: link }), cmdline: parseCmdline(id.cmdlines.get(`/proc/${pid}/cmdline`) ?? Buffer.alloc(0)).map(redactString) };
+  return { ...(link === undefined ? {} : { exe: link }), cmdline: parseCmdline(id.cmdlines.get(pid) ?? Buffer.alloc(0)).map(redactString) };
 }
 
 /** The process table: the pids whose status could be read, with ids, state and start time. */
-function processTable(pids: readonly number[], id: Identity, statuses: Map<string, Buffer>, stats: Map<string, Buffer>): ProcessEntry[] {
+function processTable(pids: readonly number[], id: Identity, statuses: Map<number, Buffer>, stats: Map<number, Buffer>): ProcessEntry[] {
   return pids
-    .filter((pid) => statuses.has(`/proc/${pid}/status`))
+    .filter((pid) => statuses.has(pid))
     .map((pid) => {
-      const st = parseStatus(statuses.get(`/proc/${pid}/status`)?.toString('utf8') ?? '');
-      const start = parseStartTime(stats.get(`/proc/${pid}/stat`)?.toString('utf8') ?? '');
+      const st = parseStatus(statuses.get(pid)?.toString('utf8') ?? '');
+      const start = parseStartTime(stats.get(pid)?.toString('utf8') ?? '');
       const { exe, cmdline } = identityOf(pid, id);
       return {
         pid,
@@ -132,38 +121,19 @@ function processTable(pids: readonly number[], id: Identity, statuses: Map<strin
     });
 }
 
-/** `ls -l /proc/A/fd /proc/B/fd` -> pid -> fds (headers `/proc/A/fd:` separate the listings). */
-function parseFdListing(text: string): Map<number, { fd: number; target: string }[]> {
-  const out = new Map<number, { fd: number; target: string }[]>();
-  let current: number | undefined;
-  for (const line of text.split('\n')) {
-    const header = /^\/proc\/(\d+)\/fd:?$/.exec(line.trim());
-    if (header) {
-      current = Number(header[1]);
-      out.set(current, []);
-      continue;
-    }
-    const m = /\s(\d+) -> (.*)$/.exec(line);
-    if (m && current !== undefined) out.get(current)?.push({ fd: Number(m[1]), target: m[2] ?? '' });
-  }
-  return out;
-}
-
 const NET_PROTOS = ['tcp', 'tcp6', 'udp', 'udp6'] as const;
 
-/** Open fds of every process and the pod's sockets (the net tables of the first pid), read at once. */
-async function readSockets(x: TextExec, pids: readonly number[], problems: string[]): Promise<{ fds: Map<number, { fd: number; target: string }[]>; sockets: (NetSocket & { pids: number[] })[] }> {
-  const first = pids[0];
-  if (first === undefined) return { fds: new Map(), sockets: [] };
-  const fdDirs = files(pids.slice(0, 64), 'fd');
-  const [listing, tables] = await Promise.all([
-    execText(x, ['ls', '-l', ...fdDirs], MAX_OUTPUT),
-    headAll(x, NET_PROTOS.map((p) => `/proc/${first}/net/${p}`), 256 * 1024, problems),
-  ]);
-  if (listing.error !== undefined) problems.push(`ls -l /proc/<pid>/fd: ${String(listing.error instanceof Error ? listing.error.message : listing.error)}`);
-  let text = listing.stdout.toString('utf8');
-  if (fdDirs.length === 1) text = `${fdDirs[0] ?? ''}:\n${text}`;
-  const fds = parseFdListing(text);
+/**
+ * The pod's sockets: the net tables of pid 1 (every pid namespace has one; the collector shares
+ * the target's, and the pod shares one network namespace), their inodes mapped to the pids
+ * whose open fds hold them.
+ */
+function readNetTables(x: TextExec, problems: string[]): Promise<Map<string, Buffer>> {
+  return headAll(x, NET_PROTOS.map((p) => `/proc/1/net/${p}`), 256 * 1024, problems);
+}
+
+async function readSockets(fdsRead: Promise<Map<number, Fd[]>>, tablesRead: Promise<Map<string, Buffer>>): Promise<{ fds: Map<number, Fd[]>; sockets: (NetSocket & { pids: number[] })[] }> {
+  const [fds, tables] = await Promise.all([fdsRead, tablesRead]);
   const byInode = new Map<number, number[]>();
   for (const [pid, list] of fds) {
     for (const f of list) {
@@ -171,7 +141,7 @@ async function readSockets(x: TextExec, pids: readonly number[], problems: strin
       if (inode !== undefined) byInode.set(inode, [...(byInode.get(inode) ?? []), pid]);
     }
   }
-  const sockets = NET_PROTOS.flatMap((p) => parseNetTable(tables.get(`/proc/${first}/net/${p}`)?.toString('latin1') ?? '', p).map((s) => ({ ...s, pids: byInode.get(s.inode) ?? [] })));
+  const sockets = NET_PROTOS.flatMap((p) => parseNetTable(tables.get(`/proc/1/net/${p}`)?.toString('latin1') ?? '', p).map((s) => ({ ...s, pids: byInode.get(s.inode) ?? [] })));
   return { fds, sockets };
 }
 
@@ -184,6 +154,12 @@ export interface ProcessSearch {
 }
 
 export interface VolatileRun {
+  /**
+   * Resolves with the exe links, before the cmdlines, to the one pid whose exe link is the
+   * path when exactly one is: no cmdline can outrank it (findSuspects: an exe match scores 2 or
+   * 3, a process without one at most 1), so it is `search`'s first suspect. Otherwise undefined.
+   */
+  early: Promise<number | undefined>;
   /** Resolves once exe links and cmdlines are read. Rejects (CollectorExecError) when /proc cannot be listed. */
   search: Promise<ProcessSearch>;
   /** The whole state; rejects as `search` does. */
@@ -200,50 +176,105 @@ async function readMaps(x: TextExec, pid: number | undefined, problems: string[]
   return [...new Set(lines.map((l) => l.trim().split(/\s+/).slice(5).join(' ')).filter((f) => f.startsWith('/')))].slice(0, 500);
 }
 
+/** The reads in use and the pids they cover (at most MAX_PIDS). */
+interface Chosen {
+  pids: number[];
+  reads: PidReads;
+  /** Named by find (its problems belong to the state), or read by pid. */
+  swept: boolean;
+}
+
+/**
+ * Swept reads (find) unless `ls /proc` lists more than MAX_PIDS processes or find could not
+ * list anything: then the swept ones are stopped and the first MAX_PIDS pids are read by name,
+ * one round later. Pids come from both listings (a process may start or end between them), so
+ * a header or line naming a pid neither listed is not believed.
+ */
+async function chooseReads(listing: Promise<number[]>, swept: PidReads, sweep: { stop: () => void; problems: string[] }, y: TextExec, problems: string[]): Promise<Chosen> {
+  let all: number[];
+  try {
+    all = await listing;
+  } catch (err) {
+    sweep.stop();
+    throw err;
+  }
+  if (all.length > MAX_PIDS) {
+    sweep.stop();
+    problems.push(`${all.length} processes: only the first ${MAX_PIDS} were read`);
+    const pids = all.slice(0, MAX_PIDS);
+    return { pids, reads: listedReads(y, pids, problems), swept: false };
+  }
+  const exe = await swept.exe;
+  if (exe === undefined) {
+    sweep.stop();
+    problems.push(...sweep.problems);
+    return { pids: all, reads: listedReads(y, all, problems), swept: false };
+  }
+  const pids = [...new Set([...all, ...exe.pids])].sort((a, b) => a - b).slice(0, MAX_PIDS);
+  return { pids, reads: { ...swept, exe: Promise.resolve(exe) }, swept: true };
+}
+
+async function searchOf(chosen: Chosen, incident: Incident, path: string): Promise<{ search: ProcessSearch; id: Identity }> {
+  const [exe, cmdlines] = await Promise.all([chosen.reads.exe, chosen.reads.cmdlines]);
+  const id: Identity = { exe: exe?.links ?? new Map<number, string>(), cmdlines };
+  const processes = chosen.pids.filter((pid) => id.exe.has(pid) || id.cmdlines.has(pid)).map((pid) => ({ pid, ...identityOf(pid, id) }));
+  return { search: { processes, suspects: findSuspects(processes, incident, path) }, id };
+}
+
+async function earlyOf(chosen: Chosen, path: string): Promise<number | undefined> {
+  const exe = await chosen.reads.exe;
+  const listed = new Set(chosen.pids);
+  const hits = [...(exe?.links ?? [])].filter(([pid, link]) => listed.has(pid) && stripDeleted(link) === path);
+  return hits.length === 1 ? hits[0]?.[0] : undefined;
+}
+
 /**
  * Reads the volatile state, the reads that do not depend on each other at once (one exec and
  * one WebSocket each, argv only, each with its own output cap):
- *   1. `ls /proc`: the pids; its failure is ours (RBAC, API, image) and rejects both promises;
- *   2. together: `ls -l` of the exe links, `head -c` of cmdline, status, stat, `ls -l` of the
- *      fd directories, `head -c` of the net tables;
- *   3. as soon as exe links and cmdlines name the suspect (`search`): `head -c` of its maps,
- *      while the caller already reads the binary.
- * Reads after the first have `boundMs` at most: a read the target can stall (a /proc file whose
- * reader waits on the process's mmap lock) costs the state that read, listed in `problems`,
- * never the binary or containment.
+ *   1. together: `ls /proc` (the pids: its failure is ours (RBAC, API, image) and rejects every
+ *      promise here; more than MAX_PIDS of them switch to reads by name), and find's sweeps
+ *      (proc-reads.ts): `ls -ln` of the exe links and of the fd directories, `head -c` of
+ *      cmdline, status and stat; `head -c` of the net tables;
+ *   2. as soon as exe links and cmdlines name the suspect (`search`): `head -c` of its maps,
+ *      while the caller already reads the binary (from `early` on when the exe links alone
+ *      name it).
+ * Reads after `ls /proc` have `boundMs` at most: a read the target can stall (a /proc file
+ * whose reader waits on the process's mmap lock) costs the state that read, listed in
+ * `problems`, never the binary or containment.
  */
 export function startVolatile(x: TextExec, incident: Incident, path: string, boundMs: number): VolatileRun {
   const problems: string[] = [];
-  const pids = listPids(x, problems);
   const bounded = new Deadline(boundMs, x.deadline.signal, 'reading volatile state');
   const y: TextExec = { ...x, deadline: bounded };
-  const reads = pids.then((list) => ({
-    exe: readExeLinks(y, list, problems),
-    cmdlines: headAll(y, files(list, 'cmdline'), 4096, problems),
-    statuses: headAll(y, files(list, 'status'), 2048, problems),
-    stats: headAll(y, files(list, 'stat'), 1024, problems),
-    sockets: readSockets(y, list, problems),
-  }));
-  const identity = reads.then(async (r): Promise<Identity> => ({ exe: await r.exe, cmdlines: await r.cmdlines }));
-  const search = Promise.all([pids, identity]).then(([list, id]): ProcessSearch => {
-    const processes = list.filter((pid) => id.exe.has(pid) || id.cmdlines.has(`/proc/${pid}/cmdline`)).map((pid) => ({ pid, ...identityOf(pid, id) }));
-    return { processes, suspects: findSuspects(processes, incident, path) };
-  });
+  const sweepDeadline = new Deadline(boundMs, bounded.signal, 'reading /proc');
+  const sweep = { problems: [] as string[], stop: (): void => sweepDeadline.controller.abort(new Error('not needed: /proc read by pid')) };
+  const listing = listPids(x);
+  const swept = sweptReads({ ...x, deadline: sweepDeadline }, sweep.problems);
+  const tables = readNetTables(y, problems);
+  const chosen = chooseReads(listing, swept, sweep, y, problems);
+  const sockets = chosen.then((c) => readSockets(c.reads.fds, tables));
+  const found = chosen.then((c) => searchOf(c, incident, path));
+  const search = found.then((f) => f.search);
+  const early = chosen.then((c) => earlyOf(c, path));
   const main = search.then((s) => s.suspects[0]);
   const mapped = main.then((pid) => readMaps(y, pid, problems));
   const state = (async (): Promise<VolatileState> => {
-    const r = await reads;
-    const [list, id, statuses, stats, { fds, sockets }, pid, mappedFiles] = await Promise.all([pids, identity, r.statuses, r.stats, r.sockets, main, mapped]);
-    // The table includes the collector's own `sleep` (it shares the namespace): listed as seen,
-    // since any filter by name would also hide an attacker's process of that name.
-    const table = processTable(list, id, statuses, stats);
+    const c = await chosen;
+    const [{ id }, statuses, stats, { fds, sockets: socks }, pid, mappedFiles] = await Promise.all([found, c.reads.statuses, c.reads.stats, sockets, main, mapped]);
+    // The table includes the collector's own processes (it shares the namespace): listed as
+    // seen, since any filter by name would also hide an attacker's process of that name.
+    const table = processTable(c.pids, id, statuses, stats);
     const suspect = pid === undefined ? undefined : { pid, fds: fds.get(pid) ?? [], mappedFiles };
-    return { schema: VOLATILE_SCHEMA, findingName: incident.findingName, collectedAt: new Date().toISOString(), processes: table, suspects: findSuspects(table, incident, path), ...(suspect ? { suspect } : {}), sockets, problems, truncated: false };
-  })().finally(() => bounded.dispose());
+    const all = c.swept ? [...problems, ...sweep.problems] : problems;
+    return { schema: VOLATILE_SCHEMA, findingName: incident.findingName, collectedAt: new Date().toISOString(), processes: table, suspects: findSuspects(table, incident, path), ...(suspect ? { suspect } : {}), sockets: socks, problems: all, truncated: false };
+  })().finally(() => {
+    sweepDeadline.dispose();
+    bounded.dispose();
+  });
   // When /proc cannot be listed every promise here rejects with that one error, which the caller
   // reads from `search` (and may stop there): none of them is left unhandled.
-  for (const p of [pids, reads, identity, search, main, mapped, state]) p.catch(ignore);
-  return { search, state };
+  for (const p of [listing, tables, chosen, sockets, found, search, early, main, mapped, state, ...Object.values(swept)]) (p as Promise<unknown>).catch(ignore);
+  return { early, search, state };
 }
 
 /** JSON of at most MAX_VOLATILE_BYTES: long lists are cut (and `truncated` set) until it fits. */

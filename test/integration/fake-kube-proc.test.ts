@@ -160,3 +160,39 @@ describe('the ptrace rule for /proc/<pid>/exe', () => {
     assert.match((await exec(ns, name, 'dbg', ['cat', '--', '/proc/1/root/usr/bin/evil'])).stderr, /No such file/);
   });
 });
+
+describe('find over the exec WebSocket (the collector\'s first round)', () => {
+  const sweep = (leaf: string, ...cmd: string[]): string[] => ['find', '/proc', '-mindepth', '2', '-maxdepth', '2', '-name', leaf, '-exec', ...cmd, '{}', '+'];
+
+  test('exe links of every pid, the collector\'s own sleep included; a link the kernel refuses is a line without a target, find still exits 0', async () => {
+    const { ns, name } = freshPod({ uid: 1000 });
+    await addRunning(ns, name, debug('as-root'));
+    const r = await exec(ns, name, 'as-root', sweep('exe', 'ls', '-ln'));
+    assert.match(r.stdout, /^lrwxrwxrwx +1 1000 +0 +0 \w{3} +\d+ [\d:]+ \/proc\/1\/exe$/m, 'uid 1000: readlink refused, the line is still there');
+    assert.match(r.stdout, /\/proc\/4194\/exe -> \/bin\/sleep$/m, 'the collector sees itself');
+    assert.equal(r.stderr, 'ls: /proc/1/exe: cannot read link: Permission denied\n');
+    assert.equal(r.status?.status, 'Success');
+  });
+
+  test('a command find runs that fails makes find exit 1 (here ls on an fd directory the kernel refuses); an unsupported find fails loudly', async () => {
+    const { ns, name } = freshPod({ uid: 1000 });
+    await addRunning(ns, name, debug('as-root'));
+    const r = await exec(ns, name, 'as-root', sweep('fd', 'ls', '-ln'));
+    assert.match(r.stderr, /^ls: can't open '\/proc\/1\/fd': Permission denied$/m);
+    assert.match(r.stdout, /^\/proc\/1\/fd:\ntotal 0\n\n\/proc\/4194\/fd:\ntotal 0\n$/);
+    assert.equal(r.status?.status, 'Failure');
+    assert.equal(r.status?.details?.causes?.[0]?.message, '1');
+    const bad = await exec(ns, name, 'as-root', ['find', '/proc', '-name', 'exe']);
+    assert.match(bad.stderr, /the fake supports only find/);
+    assert.equal(bad.status?.status, 'Failure');
+  });
+
+  test('head -v over every cmdline: a header for each file, the first without a newline before it', async () => {
+    const { ns, name } = freshPod();
+    await addRunning(ns, name, debug('dbg'));
+    const r = await exec(ns, name, 'dbg', sweep('cmdline', 'head', '-v', '-c', '4096'));
+    assert.equal(r.stdout, '==> /proc/1/cmdline <==\n/usr/bin/evil\0--x\0\n==> /proc/4194/cmdline <==\nsleep\x00600\x00');
+    assert.equal(r.status?.status, 'Success');
+  });
+});
+

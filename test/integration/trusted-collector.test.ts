@@ -16,6 +16,7 @@ import { configureResponder, FUNCTION_NAME } from '../../functions/scc-responder
 import { captureAudit, OPERATION } from '../support/audit-capture.js';
 import { freshFinding, listenOnLoopback, postStructured, structuredEvent } from '../support/cloudevents.js';
 import type { FakeContainerSpec, FakeProcess, FakeWrite } from '../support/fake-kube.js';
+import type { CallRecord } from '../support/faults.js';
 import { DEPLOY_POD, NODE, NS } from '../support/fake-kube-world.js';
 import { BUCKET, FIXTURE_BINARY, startStack, type Stack } from '../support/stack.js';
 
@@ -126,6 +127,12 @@ async function deliver(t: TestContext, label: string): Promise<Outcome> {
     },
   };
 }
+
+const argvOf = (d: unknown): string[] => (d as { argv?: string[] } | undefined)?.argv ?? [];
+/** The execs into the collector since call `from` (FaultPlan.calls: start and end in order). */
+const collectorCalls = (from: number): CallRecord[] => stack.world.kube.faults.calls.slice(from).filter((c) => c.key.includes('/scc-evidence-'));
+/** An exec that reads a file of one pid (its command needed a pid first); /proc/1/net/* is fixed. */
+const namesPid = (argv: string[]): boolean => argv.some((a) => /^\/proc\/\d+\//.test(a) && !a.startsWith('/proc/1/net/'));
 
 const ephemeralPatches = (o: Outcome): FakeWrite[] => o.writes.filter((w) => w.method === 'PATCH' && w.path.endsWith('/ephemeralcontainers'));
 const containerExecs = (o: Outcome): { container: string; argv: string[] }[] => o.execs.filter((e) => e.container === 'checkout');
@@ -263,7 +270,6 @@ describe('trusted collector in enforce mode (requireEvidence: attempted, the def
     freshPod({ files: {} });
     const kube = stack.world.kube;
     const from = kube.faults.calls.length;
-    const argvOf = (d: unknown): string[] => (d as { argv?: string[] } | undefined)?.argv ?? [];
     kube.faults.inject({ match: `EXEC ${NS}/${DEPLOY_POD}/scc-evidence-`, where: (d) => argvOf(d).some((a) => a.endsWith('/maps')), hang: true, times: Number.POSITIVE_INFINITY });
     let o: Outcome;
     try {
@@ -287,6 +293,163 @@ describe('trusted collector in enforce mode (requireEvidence: attempted, the def
     assert.ok(maps?.fault?.hang === true && cat !== undefined, 'the maps read stalled and the binary was read');
     assert.ok(cat.start < (maps.end ?? Number.POSITIVE_INFINITY), 'the copy started before the stalled read ended');
     assert.ok(cat.end !== undefined && cat.end < (maps.end ?? Number.POSITIVE_INFINITY), 'and finished while it was still open');
+  });
+
+  test('one exec round before the copy: every exec in front of `cat /proc/7/exe` names no pid (find names the files itself)', async (t) => {
+    freshPod({ files: {} });
+    const from = stack.world.kube.faults.calls.length;
+    const o = await deliver(t, 'one round before the copy');
+    assert.equal(o.status, 204);
+    const calls = collectorCalls(from);
+    const cat = calls.find((c) => argvOf(c.detail)[0] === 'cat');
+    assert.deepEqual(argvOf(cat?.detail), ['cat', '--', '/proc/7/exe']);
+    const before = calls.filter((c) => c.start < (cat?.start ?? 0)).map((c) => argvOf(c.detail));
+    assert.deepEqual(before.filter(namesPid), [], 'nothing read by pid before the copy');
+    assert.deepEqual(before.filter((a) => a[0] === 'find').map((a) => a[7]).sort(), ['cmdline', 'exe', 'fd', 'stat', 'status']);
+    assert.ok(before.some((a) => a.join(' ') === 'ls /proc'), 'ls /proc still runs (the flood guard), beside the finds');
+    assert.equal((await o.object('manifest.json'))?.['verdict'], 'matches');
+    assert.deepEqual((await o.object('volatile.json'))?.['suspects'], [7]);
+    assertDeletedAfter(o, 'binary', 'volatile.json');
+  });
+
+  test('negative control: a namespace with more than 256 processes (a fork bomb) is read by pid for the first 256, one round more, and the copy still comes from the suspect', async (t) => {
+    const bomb: FakeProcess[] = Array.from({ length: 300 }, (_, i) => ({ pid: 100 + i, ppid: 1, exe: '/bin/sh', cmdline: ['sh', '-c', ':'], exeFile: { content: Buffer.from('sh') } }));
+    freshPod({ files: {}, processes: [MAIN, curlProcess(), ...bomb] });
+    const from = stack.world.kube.faults.calls.length;
+    const o = await deliver(t, 'fork bomb');
+    assert.equal(o.status, 204);
+    const calls = collectorCalls(from);
+    const cat = calls.find((c) => argvOf(c.detail)[0] === 'cat');
+    const before = calls.filter((c) => c.start < (cat?.start ?? 0)).map((c) => argvOf(c.detail));
+    const byPid = before.filter(namesPid);
+    assert.ok(byPid.some((a) => a[0] === 'ls' && a.includes('/proc/7/exe')), 'the exe links were read by pid: the check above fails here');
+    const listed = byPid.find((a) => a[0] === 'ls' && a.includes('/proc/7/exe')) ?? [];
+    assert.equal(listed.filter((a) => a.endsWith('/exe')).length, 256, 'the first 256 pids');
+    const volatile = await o.object('volatile.json');
+    assert.ok((volatile?.['problems'] as string[]).some((p) => /^30\d processes: only the first 256 were read$/.test(p)), JSON.stringify(volatile?.['problems']));
+    assert.deepEqual(volatile?.['suspects'], [7]);
+    assert.equal((await o.object('manifest.json'))?.['source'], '/proc/7/exe');
+    assertDeletedAfter(o, 'binary', 'volatile.json');
+  });
+
+  test('the exe links alone name the process: its copy starts while the cmdlines are still being read (a stalled cmdline read does not hold it)', async (t) => {
+    freshPod({ files: {} });
+    const kube = stack.world.kube;
+    const from = kube.faults.calls.length;
+    kube.faults.inject({ match: `EXEC ${NS}/${DEPLOY_POD}/scc-evidence-`, where: (d) => argvOf(d)[0] === 'find' && argvOf(d)[7] === 'cmdline', hang: true });
+    let o: Outcome;
+    try {
+      o = await deliver(t, 'cmdline read stalls');
+    } finally {
+      kube.faults.clear();
+    }
+    assert.equal(o.status, 204);
+    const calls = collectorCalls(from);
+    const cmdlines = calls.find((c) => argvOf(c.detail)[0] === 'find' && argvOf(c.detail)[7] === 'cmdline');
+    const cat = calls.find((c) => argvOf(c.detail)[0] === 'cat');
+    assert.ok(cmdlines?.fault?.hang === true && cat !== undefined, 'the cmdline read stalled and the binary was read');
+    assert.ok(cat.start < (cmdlines.end ?? Number.POSITIVE_INFINITY), 'the copy started before the cmdline read ended');
+    const manifest = await o.object('manifest.json');
+    assert.equal(manifest?.['source'], '/proc/7/exe');
+    assert.equal(manifest?.['verdict'], 'matches');
+    assertDeletedAfter(o, 'binary', 'volatile.json');
+  });
+
+  test('negative control: two processes run the path, so the exe links do not settle it: the copy waits for the cmdlines', async (t) => {
+    freshPod({ files: {}, processes: [MAIN, curlProcess(), curlProcess({ pid: 9, cmdline: [CURL, '-V'], fds: {}, sockets: [] })] });
+    const kube = stack.world.kube;
+    const from = kube.faults.calls.length;
+    kube.faults.inject({ match: `EXEC ${NS}/${DEPLOY_POD}/scc-evidence-`, where: (d) => argvOf(d)[0] === 'find' && argvOf(d)[7] === 'cmdline', hang: true });
+    let o: Outcome;
+    try {
+      o = await deliver(t, 'two processes, cmdline read stalls');
+    } finally {
+      kube.faults.clear();
+    }
+    const calls = collectorCalls(from);
+    const cmdlines = calls.find((c) => argvOf(c.detail)[0] === 'find' && argvOf(c.detail)[7] === 'cmdline');
+    const cat = calls.find((c) => argvOf(c.detail)[0] === 'cat');
+    assert.ok(cmdlines?.end !== undefined && cat !== undefined && cat.start >= cmdlines.end, 'the first cat waited for the cmdline read');
+    assert.equal(o.status, 204);
+  });
+
+  test('an early copy the hash check would not have chosen is dropped unstored: the finding\'s hash picks the process, as before', async (t) => {
+    // pid 7's exe link is the path but runs other bytes; pid 9 was started as the path (argv[0])
+    // through a symlink elsewhere and runs the finding's binary.
+    const other = curlProcess({ exeFile: { content: Buffer.from('not the finding\'s binary') } });
+    const viaLink = curlProcess({ pid: 9, exe: '/opt/curl/bin/curl', exeFile: { content: FIXTURE_BINARY }, fds: {}, sockets: [] });
+    freshPod({ files: {}, processes: [MAIN, other, viaLink] });
+    const o = await deliver(t, 'early copy superseded');
+    assert.equal(o.status, 204);
+    const manifest = await o.object('manifest.json');
+    assert.equal(manifest?.['source'], '/proc/9/exe');
+    assert.equal(manifest?.['verdict'], 'matches');
+    const attempts = ((await o.object('report.json'))?.['evidence'] as { attempts: { source?: string; outcome: string; reason?: string }[] }).attempts;
+    assert.ok(attempts.some((a) => a.source === '/proc/7/exe' && a.outcome === 'aborted' && /not kept: 2 processes match/.test(a.reason ?? '')), JSON.stringify(attempts));
+    assertDeletedAfter(o, 'binary', 'volatile.json');
+  });
+
+  test('attacker-chosen names cannot point the collector elsewhere: an exe path with a newline and a fake ls line, a cmdline with a fake head header', async (t) => {
+    const liar: FakeProcess = {
+      pid: 20, ppid: 1, exe: `/tmp/x\nlrwxrwxrwx    1 0        0                0 Dec  1 21:00 /proc/1/exe -> ${CURL}`, exeFile: { content: Buffer.from('liar') },
+      cmdline: ['/tmp/x', `\n==> /proc/1/cmdline <==\n${ARGS.join('\0')}`],
+    };
+    // A header naming a pid no listing has: a process of that pid would rank as the path's.
+    const phantom: FakeProcess = { pid: 21, ppid: 1, exe: '/tmp/y', exeFile: { content: Buffer.from('y') }, cmdline: ['/tmp/y', `\n==> /proc/999/cmdline <==\n${ARGS.join('\0')}`] };
+    freshPod({ files: {}, processes: [MAIN, curlProcess(), liar, phantom] });
+    const o = await deliver(t, 'hostile names');
+    assert.equal(o.status, 204);
+    const volatile = await o.object('volatile.json');
+    assert.deepEqual(volatile?.['suspects'], [7], 'pid 1 was not made a suspect');
+    const procs = volatile?.['processes'] as { pid: number; exe?: string; cmdline: string[] }[];
+    assert.match(procs.find((p) => p.pid === 1)?.exe ?? '', /^\/usr\/local\/bin\/checkout( \(deleted\))?$/, "pid 1's exe link is its own");
+    assert.equal(procs.find((p) => p.pid === 20)?.exe, '/tmp/x?lrwxrwxrwx    1 0        0                0 Dec  1 21:00 /proc/1/exe -> /usr/bin/curl (deleted)', 'the newline printed as ?, inside one target');
+    assert.deepEqual(procs.find((p) => p.pid === 1)?.cmdline, [], "pid 1's cmdline headed twice: not believed either way");
+    assert.equal(procs.some((p) => p.pid === 999), false, 'no process from a header alone');
+    assert.deepEqual(procs.find((p) => p.pid === 21)?.cmdline, ['/tmp/y'], "the forged header only cut its writer's own cmdline short");
+    assert.ok((volatile?.['problems'] as string[]).some((p) => /\/proc\/1\/cmdline headed more than once/.test(p)), JSON.stringify(volatile?.['problems']));
+    assert.equal((await o.object('manifest.json'))?.['source'], '/proc/7/exe');
+    assertDeletedAfter(o, 'binary', 'volatile.json');
+  });
+
+  test('a collector image whose find cannot run (here: every find refused): the first round falls back to reads by pid, and the copy is made', async (t) => {
+    freshPod({ files: {} });
+    const kube = stack.world.kube;
+    const from = kube.faults.calls.length;
+    kube.faults.inject({ match: `EXEC ${NS}/${DEPLOY_POD}/scc-evidence-`, where: (d) => argvOf(d)[0] === 'find', status: 500, times: Number.POSITIVE_INFINITY });
+    let o: Outcome;
+    try {
+      o = await deliver(t, 'find unusable');
+    } finally {
+      kube.faults.clear();
+    }
+    assert.equal(o.status, 204);
+    const calls = collectorCalls(from);
+    const cat = calls.find((c) => argvOf(c.detail)[0] === 'cat');
+    const before = calls.filter((c) => c.start < (cat?.start ?? 0)).map((c) => argvOf(c.detail));
+    assert.ok(before.some((a) => a[0] === 'ls' && a[1] === '-ln' && a.includes('/proc/7/exe')), 'exe links read by pid');
+    assert.ok(before.some((a) => a[0] === 'head' && a.includes('/proc/7/cmdline')), 'cmdlines read by pid');
+    const volatile = await o.object('volatile.json');
+    assert.ok((volatile?.['problems'] as string[]).some((p) => /^find could not list \/proc\/\*\/exe .*; read by pid instead$/.test(p)), JSON.stringify(volatile?.['problems']));
+    assert.ok((volatile?.['processes'] as { pid: number }[]).some((p) => p.pid === 7), 'the process table is complete');
+    assert.equal((await o.object('manifest.json'))?.['source'], '/proc/7/exe');
+    assertDeletedAfter(o, 'binary', 'volatile.json');
+  });
+
+  test("our own first exec into the collector is refused (RBAC lacks pods/exec): ours, no DELETE, the container's tools do not stand in", async (t) => {
+    freshPod({});
+    stack.world.kube.faults.inject({ match: `EXEC ${NS}/${DEPLOY_POD}/scc-evidence-`, status: 403, message: 'pods "x" is forbidden: cannot create resource "pods/exec"', times: Number.POSITIVE_INFINITY });
+    let o: Outcome;
+    try {
+      o = await deliver(t, 'collector exec refused');
+    } finally {
+      stack.world.kube.faults.clear();
+    }
+    assert.equal(o.deleteAt, undefined, 'no DELETE');
+    assert.deepEqual(containerExecs(o), []);
+    const evidence = (await o.object('report.json'))?.['evidence'] as { failure?: string; blame?: string } | undefined;
+    assert.equal(evidence?.failure, 'exec-forbidden');
+    assert.equal(evidence?.blame, 'ours');
   });
 
   test('negative control of the copy running beside the volatile reads: volatile.json cannot be written, so the binary is not committed either and nothing is deleted', async (t) => {

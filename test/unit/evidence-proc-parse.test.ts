@@ -5,7 +5,8 @@ import { describe, test } from 'node:test';
 import {
   decodeAddress,
   parseCmdline,
-  parseExeLinks,
+  parseExeListing,
+  parseFdListing,
   parseNetTable,
   parsePidList,
   parseStartTime,
@@ -17,13 +18,57 @@ import { findSuspects, type ProcessEntry } from '../../shared/evidence/volatile.
 import type { Incident } from '../../shared/finding/types.js';
 
 describe('proc parsers', () => {
-  test('exe links keep " (deleted)" and skip error lines', () => {
+  test('exe links keep " (deleted)"; unreadable links (a line without " -> ") list the pid only', () => {
+    // As BusyBox 1.35 printed them here (ls -ln over /proc/*/exe, find -exec ... +).
     const text = [
-      'lrwxrwxrwx    1 0        0                0 Dec  1 21:00 /proc/1/exe -> /usr/local/bin/app',
-      'lrwxrwxrwx    1 1000     0                0 Dec  1 21:00 /proc/7/exe -> /usr/bin/curl (deleted)',
+      'lrwxrwxrwx    1 0        0                0 Dec  2 02:52 /proc/1/exe',
+      'lrwxrwxrwx    1 0        0                0 Dec  2 02:52 /proc/11071/exe -> /memfd:sealed-91173221a7ea (deleted)',
+      'lrwxrwxrwx    1 1000     1000             0 Dec  2 02:52 /proc/7/exe -> /usr/bin/curl (deleted)',
       'ls: /proc/9/exe: cannot read link: Permission denied',
+      'ls: /proc/10/exe: No such file or directory',
     ].join('\n');
-    assert.deepEqual([...parseExeLinks(text)], [[1, '/usr/local/bin/app'], [7, '/usr/bin/curl (deleted)']]);
+    const l = parseExeListing(text);
+    assert.deepEqual(l.pids, [1, 7, 11071]);
+    assert.deepEqual([...l.links].sort(([a], [b]) => a - b), [[7, '/usr/bin/curl (deleted)'], [11071, '/memfd:sealed-91173221a7ea (deleted)']]);
+    assert.deepEqual(l.forged, []);
+  });
+
+  test('attacker-chosen exe paths: spaces, " -> ", fake /proc/NN/exe text and escaped newlines stay one target', () => {
+    const text = [
+      // BusyBox prints a newline in a target as '?': the fake line stays inside the target.
+      'lrwxrwxrwx    1 0        0                0 Dec  2 02:52 /proc/50/exe -> /tmp/a?lrwxrwxrwx    1 0 0 0 Dec  2 02:52 /proc/7/exe -> /usr/bin/curl',
+      'lrwxrwxrwx    1 0        0                0 Dec  2 02:52 /proc/51/exe -> /tmp/x -> /proc/7/exe -> /usr/bin/curl',
+      'lrwxrwxrwx    1 0        0                0 Dec  2 02:52 /proc/52/exe -> /usr/bin/my app (deleted) (deleted)',
+      // Not an ls line at all (no mode/links/ids/size/date in front): ignored.
+      '/proc/7/exe -> /usr/bin/curl',
+      'garbage lrwxrwxrwx    1 0        0                0 Dec  2 02:52 /proc/7/exe -> /usr/bin/curl',
+    ].join('\n');
+    const l = parseExeListing(text);
+    assert.deepEqual(l.pids, [50, 51, 52]);
+    assert.equal(l.links.get(50), '/tmp/a?lrwxrwxrwx    1 0 0 0 Dec  2 02:52 /proc/7/exe -> /usr/bin/curl');
+    assert.equal(l.links.get(51), '/tmp/x -> /proc/7/exe -> /usr/bin/curl');
+    assert.equal(l.links.get(52), '/usr/bin/my app (deleted) (deleted)');
+    assert.equal(l.links.has(7), false, 'no pid is named by text inside a target');
+  });
+
+  test('a pid listed twice (a raw newline in a target, were a build to print one): neither line is kept', () => {
+    const text = [
+      'lrwxrwxrwx    1 0        0                0 Dec  2 02:52 /proc/7/exe -> /usr/local/bin/app',
+      'lrwxrwxrwx    1 0        0                0 Dec  2 02:52 /proc/50/exe -> /tmp/a',
+      'lrwxrwxrwx    1 0        0                0 Dec  2 02:52 /proc/7/exe -> /usr/bin/curl',
+    ].join('\n');
+    const l = parseExeListing(text);
+    assert.deepEqual(l.forged, [7]);
+    assert.equal(l.links.has(7), false);
+    assert.deepEqual(l.pids, [50]);
+  });
+
+  test('fd listings: headed per directory, or one directory without a header; names after the fields only', () => {
+    const text = ['/proc/1/fd:', 'total 0', 'lrwx------    1 0        0               64 Dec  2 02:56 0 -> /dev/null', '', '/proc/7/fd:', 'total 0', 'lrwx------    1 0        0               64 Dec  2 02:56 3 -> /tmp/x 5 -> socket:[1]', 'lrwx------    1 0        0               64 Dec  2 02:56 4 -> socket:[4711]'].join('\n');
+    assert.deepEqual([...parseFdListing(text)], [[1, [{ fd: 0, target: '/dev/null' }]], [7, [{ fd: 3, target: '/tmp/x 5 -> socket:[1]' }, { fd: 4, target: 'socket:[4711]' }]]]);
+    assert.deepEqual([...parseFdListing('total 0\nlrwx------    1 0        0               64 Dec  2 02:56 3 -> socket:[9]\n', 7)], [[7, [{ fd: 3, target: 'socket:[9]' }]]]);
+    const twice = `${text}\n\n/proc/1/fd:\ntotal 0\n`;
+    assert.equal(parseFdListing(twice).has(1), false, 'a directory headed twice is dropped');
   });
 
   test('pid list, status, stat start time, cmdline', () => {
@@ -35,13 +80,28 @@ describe('proc parsers', () => {
     assert.deepEqual(parseCmdline(Buffer.from('/usr/bin/curl\0-s\0http://x\0')), ['/usr/bin/curl', '-s', 'http://x']);
   });
 
-  test('head output with headers splits per file, binary content kept', () => {
+  test('head -v output splits per file (the first header without a newline before it), binary content kept', () => {
+    // As BusyBox printed it: the second header onwards starts with "\n", also after a failed first file.
     const out = Buffer.from('==> /proc/1/cmdline <==\na\0b\0\n==> /proc/7/cmdline <==\nc\0');
-    const m = splitHeadOutput(out);
+    const m = splitHeadOutput(out).files;
     assert.deepEqual([...m.keys()], ['/proc/1/cmdline', '/proc/7/cmdline']);
     assert.deepEqual(parseCmdline(m.get('/proc/1/cmdline') ?? Buffer.alloc(0)), ['a', 'b']);
     assert.deepEqual(parseCmdline(m.get('/proc/7/cmdline') ?? Buffer.alloc(0)), ['c']);
-    assert.deepEqual([...splitHeadOutput(Buffer.from('x'), '/proc/1/maps')], [['/proc/1/maps', Buffer.from('x')]]);
+    assert.deepEqual([...splitHeadOutput(Buffer.from('\n==> /proc/1/stat <==\n1 (init) S')).files], [['/proc/1/stat', Buffer.from('1 (init) S')]]);
+    assert.deepEqual([...splitHeadOutput(Buffer.from('==> /proc/1/maps <==\nx')).files], [['/proc/1/maps', Buffer.from('x')]]);
+  });
+
+  test('a cmdline carrying header lines of its own: a file headed twice is dropped, a forged header only cuts its writer short', () => {
+    const forged = Buffer.from(['==> /proc/1/cmdline <==', 'app\0', '==> /proc/7/cmdline <==', 'evil\0\n==> /proc/1/cmdline <==\n/usr/bin/curl\0-s\0', '==> /proc/9/cmdline <==', 'x\0'].join('\n'));
+    const s = splitHeadOutput(forged, 4096);
+    assert.deepEqual(s.forged, ['/proc/1/cmdline']);
+    assert.equal(s.files.has('/proc/1/cmdline'), false, 'neither copy of pid 1 is believed');
+    assert.deepEqual(parseCmdline(s.files.get('/proc/7/cmdline') ?? Buffer.alloc(0)), ['evil']);
+    assert.deepEqual(parseCmdline(s.files.get('/proc/9/cmdline') ?? Buffer.alloc(0)), ['x'], 'the next process is unaffected');
+    // A header for a pid that does not exist is kept here; callers keep only pids they listed.
+    const phantom = splitHeadOutput(Buffer.from('==> /proc/7/cmdline <==\nevil\0\n==> /proc/8/cmdline <==\n/usr/bin/curl\0'), 4096);
+    assert.deepEqual([...phantom.files.keys()], ['/proc/7/cmdline', '/proc/8/cmdline']);
+    assert.equal(splitHeadOutput(Buffer.from(`==> /proc/7/cmdline <==\n${'a'.repeat(100)}`), 10).files.get('/proc/7/cmdline')?.length, 10, 'bounded by head -c');
   });
 
   test('kernel socket addresses: IPv4, IPv6, v4-mapped', () => {

@@ -1,6 +1,11 @@
 // The fake's process model: what an ephemeral debug container that targets a container sees
 // through /proc (the target's pid namespace is shared with it), and the busybox commands the
-// trusted collector runs there (`ls`, `ls -l`, `head -c N FILE...`, `cat`).
+// trusted collector runs there (`ls`, `ls -ln`, `head -v -c N FILE...`, `cat`, and
+// `find /proc -mindepth 2 -maxdepth 2 -name LEAF -exec CMD... {} +`), with BusyBox's output
+// formats, messages and exit codes as verified on a real BusyBox (test/contract/
+// busybox-proc.test.ts runs both over the same tree). Not modelled: the short-lived processes
+// of the commands themselves (a real `find` sees itself in /proc) and races between a listing
+// and the read of what it listed.
 //
 // The kernel's ptrace access rule is modelled, because it is where a real collector fails:
 // /proc/<pid>/exe, /proc/<pid>/root, /proc/<pid>/fd and /proc/<pid>/maps need
@@ -8,6 +13,9 @@
 // cmdline, status, stat and net/* are world-readable.
 import { generatedStream } from './generated.js';
 import type { FakeContainerSpec, FakeEphemeralContainer, FakeFile, FakePodSpec, FakeProcess, FakeSocket } from './types.js';
+
+/** The /proc/<pid> entries `find` is used on. */
+const PROC_LEAVES = new Set(['exe', 'cmdline', 'status', 'stat', 'fd']);
 
 export interface ProcChannel {
   stdout(buf: Buffer): Promise<void>;
@@ -18,6 +26,22 @@ const FRAME = 64 * 1024;
 const DEFAULT_EXE = '/usr/local/bin/app';
 /** pid of the debug container's own `sleep` in the shared namespace. */
 const DEBUG_PID = 4194;
+/** Date column of `ls -l` (a /proc link's mtime is when it was first looked at). */
+const LS_DATE = 'Dec  1 21:00';
+
+/** BusyBox prints names and link targets through printable_string(): control characters become '?'. */
+export function printable(name: string): string {
+  // eslint-disable-next-line no-control-regex
+  return name.replace(/[\x00-\x1f\x7f]/g, '?');
+}
+
+/** One `ls -ln` line: mode, links, uid, gid, size, date, name (widths as BusyBox prints them). */
+export function lsLine(mode: string, uid: number, size: number, name: string): string {
+  return `${mode.padEnd(10)} ${String(1).padStart(4)} ${String(uid).padEnd(8)} ${String(0).padEnd(8)} ${String(size).padStart(9)} ${LS_DATE} ${printable(name)}`;
+}
+
+/** strcmp order (BusyBox ls sorts its arguments by name). */
+const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 
 /** Gives every process its executable inode, taken from the container's files now. */
 export function initProcesses(pod: FakePodSpec): void {
@@ -82,15 +106,29 @@ export class DebugProc {
   constructor(private readonly target: FakeContainerSpec, debug: FakeEphemeralContainer) {
     this.uid = debug.uid ?? 0;
     this.ptraceCap = (debug.capabilities ?? []).includes('SYS_PTRACE');
+    const sleep = debug.command ?? ['sleep', '600'];
+    this.self = { pid: DEBUG_PID, ppid: 0, exe: `/bin/${sleep[0] ?? 'sleep'}`, cmdline: sleep, exeFile: { content: Buffer.from('busybox') } };
   }
 
+  /** The collector's own `sleep` (it is in the namespace it reads). */
+  private readonly self: FakeProcess;
+
   private proc(pid: number): FakeProcess | undefined {
+    if (pid === DEBUG_PID) return this.self;
     return this.target.processes?.find((p) => p.pid === pid && p.state !== 'Z');
+  }
+
+  private uidOf(p: FakeProcess): number {
+    return p === this.self ? this.uid : uidOf(this.target, p);
+  }
+
+  private link(p: FakeProcess): string {
+    return p === this.self ? p.exe : linkOf(this.target, p);
   }
 
   /** PTRACE_MODE_READ: same uid and dumpable, or CAP_SYS_PTRACE. */
   private mayTrace(p: FakeProcess): boolean {
-    return this.ptraceCap || (uidOf(this.target, p) === this.uid && p.dumpable !== false);
+    return this.ptraceCap || (this.uidOf(p) === this.uid && p.dumpable !== false);
   }
 
   private sockets(): FakeSocket[] {
@@ -104,7 +142,7 @@ export class DebugProc {
     const pid = Number(m[1]);
     const p = this.proc(pid);
     if (!p) return { error: 'No such file or directory' };
-    const uid = uidOf(this.target, p);
+    const uid = this.uidOf(p);
     const comm = (p.exe.split('/').pop() ?? 'app').slice(0, 15);
     switch (m[2]) {
       case 'cmdline':
@@ -123,6 +161,7 @@ export class DebugProc {
     }
   }
 
+  /** Pid directories, in /proc's readdir order (ascending). */
   private pids(): number[] {
     return [...(this.target.processes ?? []).filter((p) => p.state !== 'Z').map((p) => p.pid), DEBUG_PID].sort((a, b) => a - b);
   }
@@ -137,19 +176,47 @@ export class DebugProc {
         return this.head(args, ch);
       case 'cat':
         return this.cat(args, ch);
+      case 'find':
+        return this.find(args, ch);
       default:
         await ch.stderr(`exec: "${argv[0] ?? ''}": executable file not found in $PATH\n`);
         return 127;
     }
   }
 
+  /**
+   * `find /proc -mindepth 2 -maxdepth 2 -name LEAF -exec CMD... {} +`, the one shape the
+   * collector uses (anything else fails loudly, as an unknown primary does in BusyBox): every
+   * /proc/<pid>/LEAF in readdir order (pids ascending; symlinks such as /proc/self are not
+   * entered, depth 3 such as task/ never reached), all given to one CMD (they fit in ARG_MAX).
+   * find exits 1 when that CMD exits non-zero.
+   */
+  private async find(args: readonly string[], ch: ProcChannel): Promise<number> {
+    const head = ['/proc', '-mindepth', '2', '-maxdepth', '2', '-name'];
+    const leaf = args[6] ?? '';
+    const plus = args.length - 2;
+    const ok = head.every((a, i) => args[i] === a) && args[7] === '-exec' && args[plus] === '{}' && args[plus + 1] === '+' && plus > 8 && PROC_LEAVES.has(leaf);
+    if (!ok) {
+      await ch.stderr(`find: the fake supports only find ${head.join(' ')} <${[...PROC_LEAVES].join('|')}> -exec CMD... {} + (got: ${args.join(' ')})\n`);
+      return 1;
+    }
+    const files = this.pids().map((pid) => `/proc/${pid}/${leaf}`);
+    if (files.length === 0) return 0;
+    const exit = await this.run([...args.slice(8, plus), ...files], ch);
+    return exit === 0 ? 0 : 1;
+  }
+
+  /** `ls /proc`, `ls -ln /proc/<pid>/exe...`, `ls -ln /proc/<pid>/fd...`: non-directories first, then directories, each sorted by name. */
   private async ls(args: readonly string[], ch: ProcChannel): Promise<number> {
-    const long = args.includes('-l');
+    const flags = args.filter((a) => a.startsWith('-')).join('');
+    const long = flags.includes('l');
     const paths = args.filter((a) => !a.startsWith('-'));
     let exit = 0;
-    for (const path of paths) {
+    const dirs: { path: string; p: FakeProcess }[] = [];
+    const lines: string[] = [];
+    for (const path of [...paths].sort(byName)) {
       if (path === '/proc') {
-        await ch.stdout(Buffer.from(`${[...this.pids().map(String), 'net', 'self', 'sys'].join('\n')}\n`));
+        dirs.push({ path, p: this.self });
         continue;
       }
       const exe = /^\/proc\/(\d+)\/exe$/.exec(path);
@@ -158,39 +225,59 @@ export class DebugProc {
       if (!p) {
         await ch.stderr(`ls: ${path}: No such file or directory\n`);
         exit = 1;
-        continue;
+      } else if (fd) {
+        dirs.push({ path, p });
+      } else if (!long) {
+        lines.push(printable(path));
+      } else if (this.mayTrace(p)) {
+        lines.push(`${lsLine('lrwxrwxrwx', this.uidOf(p), 0, path)} -> ${printable(this.link(p))}`);
+      } else {
+        // readlink refused: BusyBox warns and still prints the line, without a target (exit 0).
+        await ch.stderr(`ls: ${path}: cannot read link: Permission denied\n`);
+        lines.push(lsLine('lrwxrwxrwx', this.uidOf(p), 0, path));
       }
-      if (!this.mayTrace(p)) {
-        await ch.stderr(exe ? `ls: ${path}: cannot read link: Permission denied\n` : `ls: can't open '${path}': Permission denied\n`);
+    }
+    // As BusyBox's scan_and_display_dirs_recur: with several arguments each directory gets a
+    // header (a blank line before it unless it is the first thing printed), and `-l` prints
+    // "total" even when the directory could not be opened.
+    if (lines.length > 0) await ch.stdout(Buffer.from(lines.map((l) => `${l}\n`).join('')));
+    let first = lines.length === 0;
+    for (const d of dirs) {
+      if (paths.length > 1) await ch.stdout(Buffer.from(`${first ? '' : '\n'}${printable(d.path)}:\n`));
+      first = false;
+      if (d.path !== '/proc' && !this.mayTrace(d.p)) {
+        await ch.stderr(`ls: can't open '${d.path}': Permission denied\n`);
+        if (long) await ch.stdout(Buffer.from('total 0\n'));
         exit = 1;
         continue;
       }
-      if (exe) {
-        await ch.stdout(Buffer.from(long ? `lrwxrwxrwx    1 ${uidOf(this.target, p)}        0                0 Dec  1 21:00 ${path} -> ${linkOf(this.target, p)}\n` : `${path}\n`));
-      } else {
-        if (paths.length > 1) await ch.stdout(Buffer.from(`${path}:\n`));
-        const lines = Object.entries(p.fds ?? {}).map(([n, t]) => (long ? `lrwx------    1 ${uidOf(this.target, p)}        0               64 Dec  1 21:00 ${n} -> ${t}` : n));
-        await ch.stdout(Buffer.from(lines.map((l) => `${l}\n`).join('')));
-      }
+      await ch.stdout(Buffer.from(this.dirListing(d.path, d.p, long)));
     }
     return exit;
   }
 
+  private dirListing(path: string, p: FakeProcess, long: boolean): string {
+    if (path === '/proc') return `${[...this.pids().map(String), 'net', 'self', 'sys', 'thread-self'].sort(byName).join('\n')}\n`;
+    const fds = Object.entries(p.fds ?? {}).sort(([a], [b]) => byName(a, b));
+    if (!long) return fds.map(([n]) => `${n}\n`).join('');
+    return `total 0\n${fds.map(([n, t]) => `${lsLine('lrwx------', this.uidOf(p), 64, n)} -> ${printable(t)}\n`).join('')}`;
+  }
+
+  /** `head [-v] -c N FILE...`: a header before each file (with -v or several files), after a newline from the second argument on. */
   private async head(args: readonly string[], ch: ProcChannel): Promise<number> {
     const c = args.indexOf('-c');
     const limit = c >= 0 ? Number(args[c + 1]) : 10 * 80;
     const files = args.filter((a, i) => !a.startsWith('-') && i !== c + 1);
+    const headers = args.includes('-v') || files.length > 1;
     let exit = 0;
-    let first = true;
-    for (const f of files) {
+    for (const [i, f] of files.entries()) {
       const r = this.readSmall(f);
       if ('error' in r) {
         await ch.stderr(`head: ${f}: ${r.error}\n`);
         exit = 1;
         continue;
       }
-      if (files.length > 1) await ch.stdout(Buffer.from(`${first ? '' : '\n'}==> ${f} <==\n`));
-      first = false;
+      if (headers) await ch.stdout(Buffer.from(`${i === 0 ? '' : '\n'}==> ${f} <==\n`));
       await ch.stdout(Buffer.from(r.text).subarray(0, limit));
     }
     return exit;
