@@ -111,6 +111,20 @@ module.exports = new Proxy({}, { get(_t, key) {
   },
 };
 
+// An ES module's `import ... from 'node:http'` makes Node build an ES module facade of the
+// builtin, which reads every export, getters included: node:http's WebSocket, CloseEvent and
+// MessageEvent getters load Node's own copy of undici (~30 ms of CPU) that nothing here uses.
+// client-node and node-fetch are ES modules importing http/https; in the bundle those imports
+// are require()s (the same module objects, no facade). The build fails if one remains.
+const REQUIRED_BUILTINS = /^(?:node:)?(http|https)$/;
+const builtinsAsRequire = {
+  name: 'http-builtins-as-require',
+  setup(b) {
+    b.onResolve({ filter: REQUIRED_BUILTINS }, (args) => (args.kind === 'import-statement' ? { path: REQUIRED_BUILTINS.exec(args.path)?.[1], namespace: 'builtin-as-require' } : undefined));
+    b.onLoad({ filter: /.*/, namespace: 'builtin-as-require' }, (args) => ({ contents: `module.exports = require('node:${args.path}');`, loader: 'js' }));
+  },
+};
+
 // @google-cloud/security-center (latest 9.3.1) still depends on google-gax 5, every other
 // client on google-gax 6: bundled as published, the SCC chunk carries a second gax, auth
 // library, gaxios and serializer that a cold instance parses and evaluates in front of the
@@ -207,7 +221,7 @@ const leanZod = {
 };
 
 const result = await build({ metafile: true,
-  plugins: [leanZod, jsonAsParse, staticProtosStub, unusedApiVersionsStub, oneGax, lazyDescriptors, narrowUndici, lazyGaxProtos, clientNodeMethods, lazyCtors],
+  plugins: [leanZod, builtinsAsRequire, jsonAsParse, staticProtosStub, unusedApiVersionsStub, oneGax, lazyDescriptors, narrowUndici, lazyGaxProtos, clientNodeMethods, lazyCtors],
   entryPoints: { index: 'functions/scc-responder/index.ts' },
   outdir: 'dist/bundle',
   bundle: true,
@@ -234,3 +248,7 @@ const notStubbed = bundled.flatMap(unusedVersions).filter((v) => !stubbedVersion
 if (bundled.length === 0 || notStubbed.length > 0) {
   throw new Error(`scripts/bundle.mjs: unused API versions not replaced: ${notStubbed.join(', ') || '(no client package bundled)'}: the package's layout changed, review unusedApiVersionsStub`);
 }
+
+// No chunk imports http or https as an ES module (see builtinsAsRequire).
+const httpImports = Object.keys(result.metafile.outputs).filter((f) => f.endsWith('.mjs') && /\bfrom\s*["'](?:node:)?https?["']|\bimport\s*["'](?:node:)?https?["']/.test(readFileSync(f, 'utf8')));
+if (httpImports.length > 0) throw new Error(`scripts/bundle.mjs: ${httpImports.join(', ')} still import node:http/https as an ES module: review builtinsAsRequire`);
