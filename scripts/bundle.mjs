@@ -4,7 +4,7 @@
 // imports it when a finding matches; only the Functions Framework stays external.
 // Why: cold start. Resolving and compiling ~100 small modules from dist/ is most of what a
 // non-matching message pays on a new instance; one bundle cuts that (see npm run bench).
-import { readFileSync, rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { build } from 'esbuild';
 import { KEPT_SERVICES, pruneProtos } from './prune-protos.mjs';
@@ -12,6 +12,7 @@ import { lazyProtoLoader } from './lazy-proto-loader.mjs';
 import { lazyGaxStaticProtos } from './lazy-gax-protos.mjs';
 import { pruneClientNodeApis } from './prune-client-node-apis.mjs';
 import { lazyProtobufCtors } from './lazy-protobuf-ctors.mjs';
+import { checkZodIndex, leanZodExternal } from './lean-zod.mjs';
 import { CLIENT_NODE_METHODS } from '../shared/kube/client-node-methods.ts';
 
 const external = ['@google-cloud/functions-framework'];
@@ -75,6 +76,52 @@ module.exports = new Proxy({}, { get(_t, key) {
   throw new Error('the static protobuf classes of ' + what + ' are not in the bundle (scripts/bundle.mjs): read ' + String(key) + ' from the client or protos.json');
 } });`,
     }));
+  },
+};
+
+// Each client package's index requires the client module of every API version it ships
+// (security-center: v1, v1beta1, v1p1beta1, v2; container: v1, v1beta1), ~0.1 MB of generated
+// JavaScript a cold instance compiles and runs in front of the first call. A version with no
+// service in KEPT_SERVICES already gets an empty descriptor (above); its client module is an
+// object that says so if anything reads it. After the build, every such version of a bundled
+// package must have been replaced: a package whose layout changed fails the build.
+const stubbedVersions = new Set();
+const versionDir = (pkg) => path.resolve('node_modules', pkg, 'build/src');
+const unusedVersions = (pkg) => readdirSync(versionDir(pkg), { withFileTypes: true })
+  .filter((d) => d.isDirectory() && /^v[0-9a-z]+$/.test(d.name) && !KEPT_SERVICES[pkg].some((svc) => svc.includes(`.${d.name}.`)))
+  .map((d) => `${pkg}/${d.name}`);
+const unusedApiVersionsStub = {
+  name: 'unused-api-versions-stub',
+  setup(b) {
+    const pkgs = Object.keys(KEPT_SERVICES).map((p) => p.replace('/', '\\/')).join('|');
+    const re = new RegExp(`/node_modules/(${pkgs})/build/src/(v[0-9a-z]+)/index\\.js$`);
+    b.onLoad({ filter: re }, (args) => {
+      const [, pkg, version] = re.exec(args.path) ?? [];
+      if (!pkg || !version || KEPT_SERVICES[pkg].some((svc) => svc.includes(`.${version}.`))) return undefined;
+      stubbedVersions.add(`${pkg}/${version}`);
+      return {
+        loader: 'js',
+        contents: `const what = ${JSON.stringify(`the ${version} clients of ${pkg}`)};
+module.exports = new Proxy({}, { get(_t, key) {
+  if (typeof key === 'symbol' || key === '__esModule' || key === 'default' || key === 'then') return undefined;
+  throw new Error(what + ' are not in the bundle (scripts/bundle.mjs keeps the API versions of KEPT_SERVICES): read ' + String(key));
+} });`,
+      };
+    });
+  },
+};
+
+// An ES module's `import ... from 'node:http'` makes Node build an ES module facade of the
+// builtin, which reads every export, getters included: node:http's WebSocket, CloseEvent and
+// MessageEvent getters load Node's own copy of undici (~30 ms of CPU) that nothing here uses.
+// client-node and node-fetch are ES modules importing http/https; in the bundle those imports
+// are require()s (the same module objects, no facade). The build fails if one remains.
+const REQUIRED_BUILTINS = /^(?:node:)?(http|https)$/;
+const builtinsAsRequire = {
+  name: 'http-builtins-as-require',
+  setup(b) {
+    b.onResolve({ filter: REQUIRED_BUILTINS }, (args) => (args.kind === 'import-statement' ? { path: REQUIRED_BUILTINS.exec(args.path)?.[1], namespace: 'builtin-as-require' } : undefined));
+    b.onLoad({ filter: /.*/, namespace: 'builtin-as-require' }, (args) => ({ contents: `module.exports = require('node:${args.path}');`, loader: 'js' }));
   },
 };
 
@@ -158,8 +205,23 @@ const lazyDescriptors = {
   },
 };
 
-await build({
-  plugins: [jsonAsParse, staticProtosStub, oneGax, lazyDescriptors, narrowUndici, lazyGaxProtos, clientNodeMethods, lazyCtors],
+// zod as our code imports it, without its locales and JSON Schema conversion: see scripts/lean-zod.mjs.
+// Only our code imports zod (no bundled library does); it loads at start-up (config, policy).
+const leanZod = {
+  name: 'lean-zod',
+  setup(b) {
+    b.onResolve({ filter: /^zod$/ }, (args) => {
+      if (args.importer.includes('/node_modules/')) return undefined;
+      return { path: path.resolve('node_modules/zod/index.js'), namespace: 'lean-zod' };
+    });
+    b.onResolve({ filter: /^\.\/v4\/classic\/external\.js$/, namespace: 'lean-zod' }, () => ({ path: path.resolve('node_modules/zod/v4/classic/external.js'), namespace: 'lean-zod' }));
+    b.onLoad({ filter: /\/zod\/index\.js$/, namespace: 'lean-zod' }, (args) => ({ contents: checkZodIndex(readFileSync(args.path, 'utf8'), args.path), loader: 'js', resolveDir: path.dirname(args.path) }));
+    b.onLoad({ filter: /\/zod\/v4\/classic\/external\.js$/, namespace: 'lean-zod' }, (args) => ({ contents: leanZodExternal(readFileSync(args.path, 'utf8'), args.path), loader: 'js', resolveDir: path.dirname(args.path) }));
+  },
+};
+
+const result = await build({ metafile: true,
+  plugins: [leanZod, builtinsAsRequire, jsonAsParse, staticProtosStub, unusedApiVersionsStub, oneGax, lazyDescriptors, narrowUndici, lazyGaxProtos, clientNodeMethods, lazyCtors],
   entryPoints: { index: 'functions/scc-responder/index.ts' },
   outdir: 'dist/bundle',
   bundle: true,
@@ -179,3 +241,14 @@ await build({
     js: "import { createRequire as __cr } from 'node:module'; import { fileURLToPath as __fu } from 'node:url'; import { dirname as __dn } from 'node:path'; const require = __cr(import.meta.url); const __filename = __fu(import.meta.url); const __dirname = __dn(__filename);",
   },
 });
+
+// The unused API versions of every bundled client package were replaced (see unusedApiVersionsStub).
+const bundled = Object.keys(KEPT_SERVICES).filter((pkg) => Object.keys(result.metafile.inputs).some((f) => f.includes(`node_modules/${pkg}/`)));
+const notStubbed = bundled.flatMap(unusedVersions).filter((v) => !stubbedVersions.has(v));
+if (bundled.length === 0 || notStubbed.length > 0) {
+  throw new Error(`scripts/bundle.mjs: unused API versions not replaced: ${notStubbed.join(', ') || '(no client package bundled)'}: the package's layout changed, review unusedApiVersionsStub`);
+}
+
+// No chunk imports http or https as an ES module (see builtinsAsRequire).
+const httpImports = Object.keys(result.metafile.outputs).filter((f) => f.endsWith('.mjs') && /\bfrom\s*["'](?:node:)?https?["']|\bimport\s*["'](?:node:)?https?["']/.test(readFileSync(f, 'utf8')));
+if (httpImports.length > 0) throw new Error(`scripts/bundle.mjs: ${httpImports.join(', ')} still import node:http/https as an ES module: review builtinsAsRequire`);

@@ -2,7 +2,7 @@
 // CLI run). Every knob has a safe default: dry-run policy, local evidence directory for the
 // CLI, no marks/publishing unless configured.
 import { fileURLToPath } from 'node:url';
-import { z } from 'zod';
+import { z } from './common/zod.js';
 
 const LOOPBACK_ENDPOINT = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|localhost|\[::1\]):\d{1,5}$/;
 

@@ -7,6 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { setFlagsFromString } from 'node:v8';
 import type { ResponderConfig } from '../../shared/config.js';
 import { createActionLimiter } from '../../shared/contain/limiter.js';
 import type { ClusterDirectory, EvidenceStore, FindingMarks, FindingReader, LogSearch, MarkAuthorLookup, NotifySecrets, ResultPublisher, Workloads } from '../../shared/ports.js';
@@ -15,6 +16,15 @@ import type { PipelineAdapters } from '../../shared/respond/pipeline.js';
 import type { SecurityCenterClientOptions } from '../../shared/gcp/scc-marks.js';
 import type { SecretManagerClientOptions } from '../../shared/gcp/secret-manager-secrets.js';
 import { cjsExports } from '../../shared/common/cjs.js';
+
+// WebAssembly stays on V8's baseline compiler (Liftoff) from here on. The HTTP parser of
+// client-node's undici (and of Node's own fetch) is llhttp compiled to WebAssembly; left to
+// itself V8 also recompiles it with its optimizing compiler on background threads, ~100-130 ms
+// of CPU on the first finding of a new instance for a parser that reads a few dozen responses
+// (cold path loading CPU, 8 alternating rounds each: median 746 -> 647 ms; --no-wasm-tier-up
+// alone did not help). Set here, when a matching finding first loads the clients, not at
+// start-up. Node keeps V8's flags writable after start for exactly this (v8.setFlagsFromString).
+setFlagsFromString('--liftoff-only');
 
 /** A loader that runs once; a failed load is retried by the next caller (e.g. after a transient error). */
 function once<T>(load: () => Promise<T>): () => Promise<T> {

@@ -2,7 +2,7 @@
 // camelCase). Only the fields the responder reads are described; every object is "loose"
 // so fields SCC adds later pass through instead of failing the decode. Validation happens
 // here, at the edge: everything inside works with the inferred, typed value.
-import { z } from 'zod';
+import { z } from '../common/zod.js';
 
 /** proto3 JSON renders int64 as a decimal string; some producers send numbers. */
 const INTEGER = 'expected a non-negative integer';

@@ -6,7 +6,7 @@
 //
 // Adding an action: one entry here + one behaviour file registered in contain/registry.ts
 // (the compiler insists on the registration: registry.ts is typed by ActionType).
-import { z } from 'zod';
+import { z } from '../common/zod.js';
 
 /** The words one action's outcome is told in (marks, report summary). */
 export interface ActionWords {

@@ -2,7 +2,7 @@
 // (`requireEvidnce`) is an error with its line, never a silently ignored safety setting.
 // The schema grows by adding optional keys with defaults, so older files keep loading;
 // a change that would alter the meaning of an existing file needs `version: 2`.
-import { z } from 'zod';
+import { z } from '../common/zod.js';
 import { ACTION_TYPES, policyActionSchemas, type ActionType } from './actions.js';
 
 const ACTION_TYPES_TUPLE = ACTION_TYPES as unknown as [ActionType, ...ActionType[]];
