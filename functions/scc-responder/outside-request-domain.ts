@@ -21,8 +21,9 @@
 // exception would reach the framework's process-level handler, which answers 500 to the latest
 // request and ends the instance, dropping every delivery in flight. `isolateUncaughtExceptions`
 // replaces that for our work: the delivery whose work threw (known from an AsyncLocalStorage
-// set around it) fails alone with 500 (redelivered) and a CRITICAL log line; an exception that
-// belongs to no delivery still goes to the framework's handlers (500, exit 16), as before.
+// set around it; Node still runs the 'uncaughtException' listeners in the throwing callback's
+// async context) fails alone with 500 (redelivered) and a CRITICAL log line; an exception that
+// belongs to no delivery still goes to the framework's handler (500, exit 16), as before.
 // Unhandled promise rejections are unchanged (the framework's handler; domains never caught them).
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { MessageChannel } from 'node:worker_threads';
@@ -89,21 +90,29 @@ export function currentDeliveryLabel(): string | undefined {
   return current.getStore()?.label;
 }
 
-let delegated: ((err: Error, origin: NodeJS.UncaughtExceptionOrigin) => void)[] | undefined;
+type UncaughtListener = (err: Error, origin: NodeJS.UncaughtExceptionOrigin) => void;
+
+/** The framework's crash handler(s), taken off the process and called for exceptions of no delivery. */
+let frameworkHandlers: UncaughtListener[] | undefined;
 
 function critical(message: string): void {
   process.stderr.write(`${JSON.stringify({ severity: 'CRITICAL', message })}\n`);
 }
 
+/** Listeners other than ours and the domain module's stack clearing (e.g. a test runner's). */
+function otherListeners(): number {
+  return process.listeners('uncaughtException').filter((l) => l !== onUncaught && l.name !== 'domainUncaughtExceptionClear').length;
+}
+
 function onUncaught(err: Error, origin: NodeJS.UncaughtExceptionOrigin): void {
   const job = origin === 'uncaughtException' ? current.getStore() : undefined;
   if (job === undefined) {
-    if (delegated === undefined || delegated.length === 0) {
-      // Nobody else listens (not under the framework): what Node does by default, print and exit 1.
+    for (const l of frameworkHandlers ?? []) l.call(process, err, origin);
+    if ((frameworkHandlers?.length ?? 0) === 0 && otherListeners() === 0) {
+      // Nobody else handles it (not under the framework): what Node does by default, print and exit 1.
       process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
       process.exit(1);
     }
-    for (const l of delegated) l.call(process, err, origin);
     return;
   }
   const stack = err instanceof Error ? (err.stack ?? err.message) : String(err);
@@ -117,18 +126,29 @@ function onUncaught(err: Error, origin: NodeJS.UncaughtExceptionOrigin): void {
 }
 
 /**
- * Takes over the process's 'uncaughtException' listeners (installed once, on the first
- * delivery: the framework registers its own when its server starts listening, before any
- * request): an exception from a delivery's work fails that delivery; any other exception is
- * passed to the listeners that were there (the framework's: 500 to the latest request, exit 16).
- * The domain module's own first listener (it clears the domain stack) stays where it is.
+ * The Functions Framework's own listener (invoker.js ErrorHandler.register): it answers the
+ * latest request 500 and exits the process (killInstance). Recognised by what it calls, since
+ * the framework exports no reference to it; if a framework release changes it, it is no longer
+ * taken over and an uncaught exception ends the instance again (the FF-process test fails).
+ */
+function isFrameworkCrashHandler(l: (...args: never[]) => unknown): boolean {
+  const source = Function.prototype.toString.call(l);
+  return source.includes('sendCrashResponse') && source.includes('killInstance');
+}
+
+/**
+ * Installed once, on the first delivery (the framework registers its handler when its server
+ * starts listening, before any request): the framework's 'uncaughtException' handler is taken
+ * off the process and called by ours for an exception that belongs to no delivery (500 to the
+ * latest request, exit 16, as before); an exception from a delivery's work fails that delivery
+ * alone. Other listeners (the domain module's, a test runner's) stay as they are.
  */
 export function isolateUncaughtExceptions(): void {
-  if (delegated !== undefined) return;
-  delegated = [];
+  if (frameworkHandlers !== undefined) return;
+  frameworkHandlers = [];
   for (const l of process.listeners('uncaughtException')) {
-    if (l.name === 'domainUncaughtExceptionClear') continue;
-    delegated.push(l);
+    if (!isFrameworkCrashHandler(l)) continue;
+    frameworkHandlers.push(l);
     process.removeListener('uncaughtException', l);
   }
   process.on('uncaughtException', onUncaught);
