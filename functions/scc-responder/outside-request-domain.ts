@@ -16,15 +16,16 @@
 // framework's handler awaits the work's promise, so what the work returns or throws reaches
 // the framework exactly as before (returned: 204; thrown: 500 and a redelivery).
 //
-// What the domain also did: an exception thrown in a callback of the request (not a rejected
-// promise) answered that request 500 and left the others running. Without a domain such an
-// exception would reach the framework's process-level handler, which answers 500 to the latest
-// request and ends the instance, dropping every delivery in flight. `isolateUncaughtExceptions`
-// replaces that for our work: the delivery whose work threw (known from an AsyncLocalStorage
-// set around it; Node still runs the 'uncaughtException' listeners in the throwing callback's
-// async context) fails alone with 500 (redelivered) and a CRITICAL log line; an exception that
-// belongs to no delivery still goes to the framework's handler (500, exit 16), as before.
-// Unhandled promise rejections are unchanged (the framework's handler; domains never caught them).
+// What the domain also did: an exception thrown in a callback of the request, or a promise
+// rejected there that nobody handled (Node hands those to the domain the promise was rejected
+// in), answered that request 500 and left the others running. Without a domain either would
+// reach the framework's process-level handlers, which answer 500 to the latest request and end
+// the instance, dropping every delivery in flight. `isolateDeliveryFailures` replaces that for
+// our work: the delivery whose work failed (known from an AsyncLocalStorage set around it: Node
+// runs 'uncaughtException' listeners in the throwing callback's async context and
+// 'unhandledRejection' listeners in the rejected promise's) fails alone with 500 (redelivered)
+// and a CRITICAL log line; one that belongs to no delivery still goes to the framework's
+// handlers (500, exit 16), as before.
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { MessageChannel } from 'node:worker_threads';
 
@@ -36,10 +37,10 @@ interface Job {
   settled: boolean;
 }
 
-/** The error a delivery fails with when its work threw outside any promise chain. */
+/** The error a delivery fails with when its work threw outside any promise chain or left a rejection unhandled. */
 export class UncaughtInDelivery extends Error {
-  constructor(label: string, cause: unknown) {
-    super(`uncaught exception while handling ${label}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+  constructor(label: string, what: string, cause: unknown) {
+    super(`${what} while handling ${label}: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
     this.name = 'UncaughtInDelivery';
   }
 }
@@ -75,81 +76,107 @@ function drainOne(): void {
 
 /**
  * Runs `work` in an async context that belongs to no domain and resolves or rejects with what
- * it gives. `label` names the delivery in the log line of an uncaught exception.
+ * it gives. `label` names the delivery in the log line of a failure no promise chain caught.
  */
 export function runOutsideRequestDomain<T>(label: string, work: () => Promise<T>): Promise<T> {
-  isolateUncaughtExceptions();
+  isolateDeliveryFailures();
   return new Promise<T>((resolve, reject) => {
     queue.push({ label, run: work, resolve: resolve as (v: unknown) => void, reject, settled: false });
     channel.port1.postMessage(null);
   });
 }
 
-/** The delivery whose work is running now (for tests and diagnostics), if any. */
-export function currentDeliveryLabel(): string | undefined {
-  return current.getStore()?.label;
-}
+type Failure = 'uncaughtException' | 'unhandledRejection';
+type ProcessListener = (...args: never[]) => unknown;
 
-type UncaughtListener = (err: Error, origin: NodeJS.UncaughtExceptionOrigin) => void;
-
-/** The framework's crash handler(s), taken off the process and called for exceptions of no delivery. */
-let frameworkHandlers: UncaughtListener[] | undefined;
+/** The framework's crash handlers, taken off the process and called for failures of no delivery. */
+let frameworkHandlers: Record<Failure, ProcessListener[]> | undefined;
 
 function critical(message: string): void {
   process.stderr.write(`${JSON.stringify({ severity: 'CRITICAL', message })}\n`);
 }
 
+function listenersOf(event: Failure): ProcessListener[] {
+  return event === 'uncaughtException' ? process.listeners('uncaughtException') : process.listeners('unhandledRejection');
+}
+
 /** Listeners other than ours and the domain module's stack clearing (e.g. a test runner's). */
-function otherListeners(): number {
-  return process.listeners('uncaughtException').filter((l) => l !== onUncaught && l.name !== 'domainUncaughtExceptionClear').length;
+function otherListeners(event: Failure, ours: ProcessListener): number {
+  return listenersOf(event).filter((l) => l !== ours && l.name !== 'domainUncaughtExceptionClear').length;
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? (err.stack ?? err.message) : String(err);
+}
+
+/** Fails the delivery the failure belongs to; false when it belongs to none. */
+function failDelivery(event: Failure, err: unknown): boolean {
+  const job = current.getStore();
+  if (job === undefined) return false;
+  const what = event === 'uncaughtException' ? 'uncaught exception' : 'unhandled promise rejection';
+  if (job.settled) {
+    // As the framework's domain did ("Exception from a finished function"): logged, the others go on.
+    critical(`${what} after ${job.label} was answered (the other deliveries go on): ${describe(err)}`);
+  } else {
+    critical(`${what} while handling ${job.label}: this delivery fails and is redelivered, the others go on: ${describe(err)}`);
+    settle(job, new UncaughtInDelivery(job.label, what, err));
+  }
+  return true;
+}
+
+/** A failure of no delivery: the framework's handlers, or (none at all) what Node does by default. */
+function notOurs(event: Failure, ours: ProcessListener, args: readonly unknown[]): void {
+  const handlers = frameworkHandlers?.[event] ?? [];
+  for (const l of handlers) (l as (...a: unknown[]) => unknown).call(process, ...args);
+  if (handlers.length === 0 && otherListeners(event, ours) === 0) {
+    process.stderr.write(`${describe(args[0])}\n`);
+    process.exit(1);
+  }
 }
 
 function onUncaught(err: Error, origin: NodeJS.UncaughtExceptionOrigin): void {
-  const job = origin === 'uncaughtException' ? current.getStore() : undefined;
-  if (job === undefined) {
-    for (const l of frameworkHandlers ?? []) l.call(process, err, origin);
-    if ((frameworkHandlers?.length ?? 0) === 0 && otherListeners() === 0) {
-      // Nobody else handles it (not under the framework): what Node does by default, print and exit 1.
-      process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-      process.exit(1);
-    }
-    return;
-  }
-  const stack = err instanceof Error ? (err.stack ?? err.message) : String(err);
-  if (job.settled) {
-    // As the framework's domain did ("Exception from a finished function"): logged, the others go on.
-    critical(`uncaught exception after ${job.label} was answered (the other deliveries go on): ${stack}`);
-    return;
-  }
-  critical(`uncaught exception while handling ${job.label}: this delivery fails and is redelivered, the others go on: ${stack}`);
-  settle(job, new UncaughtInDelivery(job.label, err));
+  if (origin === 'uncaughtException' && failDelivery('uncaughtException', err)) return;
+  notOurs('uncaughtException', onUncaught, [err, origin]);
+}
+
+function onUnhandledRejection(reason: unknown, promise: Promise<unknown>): void {
+  if (failDelivery('unhandledRejection', reason)) return;
+  notOurs('unhandledRejection', onUnhandledRejection, [reason, promise]);
 }
 
 /**
- * The Functions Framework's own listener (invoker.js ErrorHandler.register): it answers the
- * latest request 500 and exits the process (killInstance). Recognised by what it calls, since
- * the framework exports no reference to it; if a framework release changes it, it is no longer
- * taken over and an uncaught exception ends the instance again (the FF-process test fails).
+ * The Functions Framework's own listeners (invoker.js ErrorHandler.register): they answer the
+ * latest request 500 and exit the process (killInstance). Recognised by what they call, since
+ * the framework exports no reference to them; if a framework release changes them, they are no
+ * longer taken over and such a failure ends the instance again (the FF-process test fails).
  */
-function isFrameworkCrashHandler(l: (...args: never[]) => unknown): boolean {
+function isFrameworkCrashHandler(l: ProcessListener): boolean {
   const source = Function.prototype.toString.call(l);
   return source.includes('sendCrashResponse') && source.includes('killInstance');
 }
 
-/**
- * Installed once, on the first delivery (the framework registers its handler when its server
- * starts listening, before any request): the framework's 'uncaughtException' handler is taken
- * off the process and called by ours for an exception that belongs to no delivery (500 to the
- * latest request, exit 16, as before); an exception from a delivery's work fails that delivery
- * alone. Other listeners (the domain module's, a test runner's) stay as they are.
- */
-export function isolateUncaughtExceptions(): void {
-  if (frameworkHandlers !== undefined) return;
-  frameworkHandlers = [];
-  for (const l of process.listeners('uncaughtException')) {
+function takeOver(event: Failure): ProcessListener[] {
+  const taken: ProcessListener[] = [];
+  for (const l of listenersOf(event)) {
     if (!isFrameworkCrashHandler(l)) continue;
-    frameworkHandlers.push(l);
-    process.removeListener('uncaughtException', l);
+    taken.push(l);
+    if (event === 'uncaughtException') process.removeListener(event, l as NodeJS.UncaughtExceptionListener);
+    else process.removeListener(event, l as NodeJS.UnhandledRejectionListener);
   }
+  return taken;
+}
+
+/**
+ * Installed once, on the first delivery (the framework registers its handlers when its server
+ * starts listening, before any request): the framework's 'uncaughtException' and
+ * 'unhandledRejection' handlers are taken off the process and called by ours for a failure that
+ * belongs to no delivery (500 to the latest request, exit 16, as before); a failure of a
+ * delivery's work fails that delivery alone. Other listeners (the domain module's, a test
+ * runner's) stay as they are.
+ */
+export function isolateDeliveryFailures(): void {
+  if (frameworkHandlers !== undefined) return;
+  frameworkHandlers = { uncaughtException: takeOver('uncaughtException'), unhandledRejection: takeOver('unhandledRejection') };
   process.on('uncaughtException', onUncaught);
+  process.on('unhandledRejection', onUnhandledRejection);
 }

@@ -3,9 +3,10 @@
 // process (test/support/outside-domain-fn, started like the deployed function): the work and
 // what it creates see no domain (negative control: the same work in the framework's handler
 // does), what it returns or throws is answered as before (204 / 500), an exception thrown in
-// a callback of one delivery's work fails that delivery alone (the others are answered, the
-// instance lives on), and one that belongs to no delivery still ends the instance through the
-// framework's own handler (exit 16), as before.
+// a callback of one delivery's work or a rejection it leaves unhandled fails that delivery alone
+// (the others are answered, the instance lives on; negative controls: without our listeners the
+// instance dies), and one that belongs to no delivery still ends the instance through the
+// framework's own handlers (exit 16), as before.
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -84,42 +85,52 @@ describe('work outside the request domain, through a real Functions Framework pr
     for (const l of lines) assert.equal(l.domain, true, `${l.where}: the probe does not see the framework's domain`);
   });
 
-  test('an uncaught exception in one delivery fails that delivery alone (500), the others go on', async () => {
-    const fn = await start('probe');
-    const waiting = post(fn, 'waitForCrash');
-    // The waiting delivery is in flight before the other one throws.
-    await until('the waiting delivery to start', fn, () => fn.output().includes('"probe":"probe-waitForCrash-'));
-    const crashed = await post(fn, 'crash');
-    assert.equal(crashed.status, 500, crashed.body);
-    assert.match(crashed.body, new RegExp(`uncaught exception while handling delivery ${crashed.id}: planted uncaught exception`));
-    const survivor = await waiting;
-    assert.equal(survivor.status, 204, survivor.body);
-    assert.ok(probeLines(fn, survivor.id).some((l) => l.where === 'survived'));
-    assert.equal(fn.exitCode(), null, 'the instance is still running');
-    assert.equal((await post(fn, 'ok')).status, 204);
-    const critical = fn.output().split('\n').find((l) => l.includes('"severity":"CRITICAL"') && l.includes(crashed.id));
-    assert.ok(critical, `a CRITICAL line names the delivery: ${fn.output().slice(-2000)}`);
-    assert.match(critical, /this delivery fails and is redelivered, the others go on/);
-  });
+  for (const [action, what, planted] of [
+    ['crash', 'uncaught exception', 'planted uncaught exception'],
+    ['unhandled', 'unhandled promise rejection', 'planted unhandled rejection'],
+  ] as const) {
+    test(`an ${what} in one delivery fails that delivery alone (500), the others go on`, async () => {
+      const fn = await start('probe');
+      const waiting = post(fn, 'waitForCrash');
+      // The waiting delivery is in flight before the other one fails.
+      await until('the waiting delivery to start', fn, () => fn.output().includes('"probe":"probe-waitForCrash-'));
+      const failed = await post(fn, action);
+      assert.equal(failed.status, 500, failed.body);
+      assert.match(failed.body, new RegExp(`${what} while handling delivery ${failed.id}: ${planted} ${failed.id}`));
+      const survivor = await waiting;
+      assert.equal(survivor.status, 204, survivor.body);
+      assert.ok(probeLines(fn, survivor.id).some((l) => l.where === 'survived'));
+      assert.equal(fn.exitCode(), null, 'the instance is still running');
+      assert.equal((await post(fn, 'ok')).status, 204);
+      const critical = fn.output().split('\n').find((l) => l.includes('"severity":"CRITICAL"') && l.includes(failed.id));
+      assert.ok(critical, `a CRITICAL line names the delivery: ${fn.output().slice(-2000)}`);
+      assert.match(critical, /this delivery fails and is redelivered, the others go on/);
+    });
 
-  test('negative control: without the isolating listener the same exception ends the instance', async () => {
-    const fn = await start('isolationRemoved');
-    const crashed = await post(fn, 'crash').catch((err: unknown) => ({ id: '', status: -1, body: String(err) }));
-    assert.notEqual(crashed.status, 204);
-    await until('the process to exit', fn, () => fn.exitCode() !== null);
-    assert.notEqual(fn.exitCode(), 0, fn.output().slice(-2000));
-    assert.match(fn.output(), /planted uncaught exception/);
-  });
+    test(`negative control: without the isolating listeners the same ${what} ends the instance`, async () => {
+      const fn = await start('isolationRemoved');
+      const failed = await post(fn, action).catch((err: unknown) => ({ id: '', status: -1, body: String(err) }));
+      assert.notEqual(failed.status, 204);
+      await until('the process to exit', fn, () => fn.exitCode() !== null);
+      assert.notEqual(fn.exitCode(), 0, fn.output().slice(-2000));
+      assert.match(fn.output(), new RegExp(planted));
+    });
+  }
 
-  test('an uncaught exception that belongs to no delivery still ends the instance (the framework, exit 16)', async () => {
-    const fn = await start('probe');
-    assert.equal((await post(fn, 'ok')).status, 204, 'our listener is installed by the first delivery');
-    const pending = post(fn, 'crashOutside').catch((err: unknown) => ({ id: '', status: -1, body: String(err) }));
-    await until('the process to exit', fn, () => fn.exitCode() !== null);
-    assert.equal(fn.exitCode(), 16, fn.output().slice(-2000));
-    assert.match(fn.output(), /Uncaught exception/);
-    assert.match(fn.output(), /planted exception outside any delivery/);
-    // The framework answered the latest request 500 before exiting, or its connection dropped.
-    assert.notEqual((await pending).status, 204);
-  });
+  for (const [action, what, frameworkSays, planted] of [
+    ['crashOutside', 'uncaught exception', 'Uncaught exception', 'planted exception outside any delivery'],
+    ['unhandledOutside', 'unhandled promise rejection', 'Unhandled rejection', 'planted rejection outside any delivery'],
+  ] as const) {
+    test(`an ${what} that belongs to no delivery still ends the instance (the framework, exit 16)`, async () => {
+      const fn = await start('probe');
+      assert.equal((await post(fn, 'ok')).status, 204, 'our listeners are installed by the first delivery');
+      const pending = post(fn, action).catch((err: unknown) => ({ id: '', status: -1, body: String(err) }));
+      await until('the process to exit', fn, () => fn.exitCode() !== null);
+      assert.equal(fn.exitCode(), 16, fn.output().slice(-2000));
+      assert.match(fn.output(), new RegExp(frameworkSays));
+      assert.match(fn.output(), new RegExp(planted));
+      // The framework answered the latest request 500 before exiting, or its connection dropped.
+      assert.notEqual((await pending).status, 204);
+    });
+  }
 });

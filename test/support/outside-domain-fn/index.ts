@@ -7,7 +7,7 @@ import { runOutsideRequestDomain } from '../../../functions/scc-responder/outsid
 import { inDomain } from '../request-domain.js';
 
 interface Probe {
-  action: 'ok' | 'reject' | 'crash' | 'waitForCrash' | 'crashOutside';
+  action: 'ok' | 'reject' | 'crash' | 'unhandled' | 'waitForCrash' | 'crashOutside' | 'unhandledOutside';
 }
 
 const report = (id: string, where: string): void => {
@@ -15,12 +15,13 @@ const report = (id: string, where: string): void => {
 };
 
 let crashes = 0;
-let armedOutside = false;
-// Created at load, outside any request and any domain: an exception from it belongs to no delivery.
+let armedOutside: 'throw' | 'reject' | undefined;
+// Created at load, outside any request and any domain: a failure from it belongs to no delivery.
 setInterval(() => {
-  if (!armedOutside) return;
-  armedOutside = false;
-  throw new Error('planted exception outside any delivery');
+  const armed = armedOutside;
+  armedOutside = undefined;
+  if (armed === 'throw') throw new Error('planted exception outside any delivery');
+  if (armed === 'reject') void Promise.reject(new Error('planted rejection outside any delivery'));
 }, 20).unref();
 
 async function work(event: CloudEvent<Probe>): Promise<void> {
@@ -42,13 +43,23 @@ async function work(event: CloudEvent<Probe>): Promise<void> {
         throw new Error(`planted uncaught exception ${id}`);
       }, 5);
       return new Promise<void>(() => undefined); // never settles by itself
+    case 'unhandled':
+      // A promise the work rejects and nobody handles (a floating promise).
+      setTimeout(() => {
+        crashes += 1;
+        void Promise.reject(new Error(`planted unhandled rejection ${id}`));
+      }, 5);
+      return new Promise<void>(() => undefined);
     case 'waitForCrash':
       // Still in flight when another delivery's work throws; answers once it has.
       while (crashes === 0) await new Promise((r) => setTimeout(r, 10));
       report(id, 'survived');
       return;
     case 'crashOutside':
-      armedOutside = true;
+      armedOutside = 'throw';
+      return new Promise<void>(() => undefined);
+    case 'unhandledOutside':
+      armedOutside = 'reject';
       return new Promise<void>(() => undefined);
     default:
       throw new Error(`unknown action ${String(event.data?.action)}`);
@@ -58,9 +69,11 @@ async function work(event: CloudEvent<Probe>): Promise<void> {
 cloudEvent<Probe>('probe', (event: CloudEvent<Probe>) => runOutsideRequestDomain(`delivery ${event.id}`, () => work(event)));
 cloudEvent<Probe>('inRequestDomain', (event: CloudEvent<Probe>) => work(event));
 // Negative control for the isolation: the same runner with its 'uncaughtException' listener
-// taken away again (the framework's stays removed), as if the takeover were missing.
+// and 'unhandledRejection' listeners taken away again (the framework's stay removed), as if
+// the takeover were missing.
 cloudEvent<Probe>('isolationRemoved', (event: CloudEvent<Probe>) => {
   const run = runOutsideRequestDomain(`delivery ${event.id}`, () => work(event));
   for (const l of process.listeners('uncaughtException')) if (l.name === 'onUncaught') process.removeListener('uncaughtException', l);
+  for (const l of process.listeners('unhandledRejection')) if (l.name === 'onUnhandledRejection') process.removeListener('unhandledRejection', l);
   return run;
 });
