@@ -3,18 +3,20 @@
 // The framework (5.x, function_wrappers.js) runs every request inside `domain.create().run()`.
 // Every async resource created while a domain is active (each promise, socket, timer, stream,
 // emitter) is then paired with it, and every callback on it enters and leaves the domain,
-// re-installing the uncaught-exception capture callback each time: in a burst of 100 matching
-// findings that was ~12% of the function's CPU (async hook init, registerDestroyHook for every
-// promise, setUncaughtExceptionCaptureCallback, Domain.enter/exit), for work whose promises and
-// sockets are all ours or the client libraries'. Worse, the shared clients (gRPC channels,
+// re-installing the uncaught-exception capture callback each time (async hook init,
+// registerDestroyHook for every promise, setUncaughtExceptionCaptureCallback, Domain.enter/exit),
+// for work whose promises and sockets are all ours or the client libraries'. Measured warm,
+// alternating trees (bench/cpu-per-finding.ts): 76-79 -> 61-65 ms of CPU per matching finding. Worse, the shared clients (gRPC channels,
 // connection pools) built during the first request stayed paired with that request's domain
 // for the life of the instance.
 //
-// So the handler hands its work to a queue drained by a MessagePort created here, at module
-// load, which the framework does before it serves any request (outside every domain): the
-// port's callbacks run with no domain, and so does everything the work creates. The
-// framework's handler awaits the work's promise, so what the work returns or throws reaches
-// the framework exactly as before (returned: 204; thrown: 500 and a redelivery).
+// So the handler starts its work with the request's domain exited (`domain.exit()`, public API
+// of the deprecated module, re-entered right after the synchronous start): everything the work
+// creates belongs to no domain, its callbacks run with none, and nothing waits for another turn
+// of the event loop (handing the work to a MessagePort created at load did the same but cost
+// non-matching deliveries an event-loop turn each, +100-200 ms at the burst's median). The
+// framework's handler awaits the work's promise, so what the work returns or throws reaches the
+// framework exactly as before (returned: 204; thrown: 500 and a redelivery).
 //
 // What the domain also did: an exception thrown in a callback of the request, or a promise
 // rejected there that nobody handled (Node hands those to the domain the promise was rejected
@@ -27,7 +29,6 @@
 // and a CRITICAL log line; one that belongs to no delivery still goes to the framework's
 // handlers (500, exit 16), as before.
 import { AsyncLocalStorage } from 'node:async_hooks';
-import { MessageChannel } from 'node:worker_threads';
 
 interface Job {
   readonly label: string;
@@ -46,12 +47,12 @@ export class UncaughtInDelivery extends Error {
 }
 
 const current = new AsyncLocalStorage<Job>();
-const queue: Job[] = [];
-const channel = new MessageChannel();
-channel.port2.on('message', drainOne);
-// Neither end keeps the process alive: the HTTP server does that.
-channel.port1.unref();
-channel.port2.unref();
+
+/** The parts of node:domain's Domain used here (the module is only typed where it is imported). */
+interface ActiveDomain {
+  enter(): void;
+  exit(): void;
+}
 
 function settle(job: Job, err: unknown, value?: unknown): void {
   if (job.settled) return;
@@ -60,9 +61,7 @@ function settle(job: Job, err: unknown, value?: unknown): void {
   else job.reject(err);
 }
 
-function drainOne(): void {
-  const job = queue.shift();
-  if (job === undefined) return;
+function start(job: Job): void {
   current.run(job, () => {
     let p: Promise<unknown>;
     try {
@@ -81,8 +80,14 @@ function drainOne(): void {
 export function runOutsideRequestDomain<T>(label: string, work: () => Promise<T>): Promise<T> {
   isolateDeliveryFailures();
   return new Promise<T>((resolve, reject) => {
-    queue.push({ label, run: work, resolve: resolve as (v: unknown) => void, reject, settled: false });
-    channel.port1.postMessage(null);
+    const job: Job = { label, run: work, resolve: resolve as (v: unknown) => void, reject, settled: false };
+    const domain = (process as { domain?: ActiveDomain | null }).domain;
+    domain?.exit();
+    try {
+      start(job);
+    } finally {
+      domain?.enter();
+    }
   });
 }
 
