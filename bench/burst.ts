@@ -24,7 +24,8 @@
 // Diagnostics: BENCH_BURST_MATCHING=<n> (matching findings among the 1,000), BENCH_BURST_BASELINE=off,
 // BENCH_BURST_STORE=local (the evidence store in a local temp directory instead of the fake bucket),
 // BENCH_CPU_PROF=<dir> (CPU profile of the function process, written when it exits),
-// BENCH_FUNCTION_NODE_OPTIONS=<flags> (extra Node flags for the function process).
+// BENCH_FUNCTION_NODE_OPTIONS=<flags> (extra Node flags for the function process),
+// BENCH_BURST_GCS=1 (prints the fake bucket's requests during the run, by method, object-name shape and status).
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -176,6 +177,19 @@ async function burst(fn: StartedFunction, all: readonly Delivery[]): Promise<Bur
   };
 }
 
+/** Diagnostics: the fake bucket's requests by method, object-name shape (ids and numbers as *) and status. */
+function gcsRequestSummary(requests: readonly { method: string; path: string; query: string; status?: number }[]): string {
+  const counts = new Map<string, number>();
+  for (const r of requests) {
+    const object = /[?&](?:name|prefix)=([^&]+)/.exec(r.query)?.[1];
+    const name = decodeURIComponent(`${r.path}${object === undefined ? '' : ` ${object}`}`).replace(/burst\d{4}[0-9a-f]+/g, '<finding>').replace(/[0-9a-f]{16,}/g, '<hex>').replace(/\d+/g, '*');
+    const kind = /uploadType=(\w+)/.exec(r.query)?.[1] ?? (/[?&]prefix=/.test(r.query) ? 'list' : '');
+    const k = `${r.method} ${name}${kind ? ` (${kind})` : ''} -> ${r.status ?? '?'}`;
+    counts.set(k, (counts.get(k) ?? 0) + 1);
+  }
+  return [`fake bucket: ${requests.length} requests`, ...[...counts].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${String(n).padStart(6)} ${k}`)].join('\n');
+}
+
 /**
  * Our function from the bundle, then (unless `baseline` is false) the bare "hello" function
  * with the same deliveries. `matching`: how many of the 1,000 are matching findings
@@ -208,6 +222,7 @@ export async function measureBurst(matching = BURST_MATCHING, baseline = true, s
       await fn.stop();
     }
     if (refused.length > 0) throw new Error(`burst: the function tried to leave loopback: ${refused.slice(0, 3).join('; ')}`);
+    if (process.env['BENCH_BURST_GCS'] === '1') console.log(gcsRequestSummary(stack.gcs.requests));
   } finally {
     await stack.close();
     await rm(evidenceDir, { recursive: true, force: true });

@@ -5,6 +5,7 @@
 import { cloudEvent, type CloudEvent } from '@google-cloud/functions-framework';
 import { handleMessage, type HandleResult } from '../../shared/respond/handle.js';
 import { createRuntime, type Runtime, type RuntimeOptions } from '../composition/runtime.js';
+import { runOutsideRequestDomain } from './outside-request-domain.js';
 
 export const FUNCTION_NAME = 'sccResponder';
 
@@ -30,7 +31,15 @@ export class RedeliveryRequested extends Error {
   }
 }
 
+/**
+ * The Functions Framework's handler: the work runs outside the framework's per-request domain
+ * (./outside-request-domain.ts says why); what it returns or throws is answered as before.
+ */
 export async function sccResponder(event: CloudEvent<unknown>): Promise<void> {
+  await runOutsideRequestDomain(`delivery ${JSON.stringify(String(event.id).slice(0, 100))}`, () => respond(event));
+}
+
+async function respond(event: CloudEvent<unknown>): Promise<void> {
   let rt: Runtime;
   try {
     rt = getRuntime();

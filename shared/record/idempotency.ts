@@ -159,8 +159,11 @@ export async function claimFinding(store: EvidenceStore, options: ClaimOptions, 
     const result = await putJson(store, key, 'claim', record, metadata, signal ? { signal } : {});
     const forced = options.force ? { forced: true } : {};
     if (result.created) {
-      // A holder that outlived its expiry may have completed while we were taking over.
-      const late = options.force ? null : await readReport(store, options.folder, signal);
+      // A holder that outlived its expiry may have completed while we were taking over. Not
+      // at generation 0: creating claim-0 proves no run ever claimed this folder, and only a
+      // claim holder writes report.json, which was absent when read above (one store read
+      // less per finding, on the path to containment).
+      const late = options.force || generation === 0 ? null : await readReport(store, options.folder, signal);
       if (late !== null) return { status: 'completed', report: late };
       return { status: 'acquired', claim: { folder: options.folder, key, generation, record, ...forced, ...(tookOver ? { tookOver } : {}) } };
     }

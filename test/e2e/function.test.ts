@@ -4,15 +4,19 @@
 import assert from 'node:assert/strict';
 import type { Server } from 'node:http';
 import { after, before, beforeEach, describe, test } from 'node:test';
+import { cloudEvent } from '@google-cloud/functions-framework';
 import { getTestServer } from '@google-cloud/functions-framework/testing';
 import { configureResponder, FUNCTION_NAME } from '../../functions/scc-responder/index.js';
 import type { ClusterDirectory } from '../../shared/ports.js';
 import { ResponderError } from '../../shared/common/errors.js';
+import { inDomain } from '../support/request-domain.js';
 import { captureAudit, OPERATION, PLANTED_SECRET } from '../support/audit-capture.js';
 import { memoryFindings } from '../support/memory-findings.js';
 import { fixture, postBinary, postStructured, structuredEvent, listenOnLoopback } from '../support/cloudevents.js';
 
 const audit = captureAudit();
+let domainProbe: () => void = () => undefined;
+cloudEvent('domainProbe', () => domainProbe());
 let server: Server;
 let url: string;
 const v1 = fixture('modified-malicious-binary.v1.json');
@@ -90,6 +94,38 @@ describe('the function acks handled findings and writes a complete audit trail',
     assert.equal(res.status, 204);
     assert.ok(audit.entries().some((e) => String(e['message']).startsWith('finding already handled')));
     assert.ok(!audit.entries().some((e) => String(e['message']).startsWith('finding received')));
+  });
+});
+
+describe('the work runs outside the framework request domain', () => {
+  test('SCC is read with no process.domain while the framework handler has one (control)', async () => {
+    const seen: boolean[] = [];
+    const original = findings.getFinding;
+    findings.getFinding = (name: string) => {
+      seen.push(inDomain());
+      return original.call(findings, name);
+    };
+    try {
+      const res = await postStructured(url, structuredEvent(v1));
+      assert.equal(res.status, 204);
+    } finally {
+      findings.getFinding = original;
+    }
+    assert.ok(seen.length > 0, 'the finding was confirmed with SCC');
+    assert.deepEqual(seen, seen.map(() => false));
+    // Control: the framework does run its handlers in a domain (getTestServer wraps them as deployed).
+    const control = getTestServer('domainProbe');
+    let inHandler: boolean | undefined;
+    const controlUrl = await listenOnLoopback(control);
+    try {
+      inHandler = await new Promise<boolean>((resolve) => {
+        domainProbe = (): void => resolve(inDomain());
+        void postStructured(controlUrl, structuredEvent(v1));
+      });
+    } finally {
+      control.close();
+    }
+    assert.equal(inHandler, true);
   });
 });
 

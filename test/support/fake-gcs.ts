@@ -96,6 +96,8 @@ export interface FakeGcsRequest {
   path: string;
   query: string;
   at: number;
+  /** The answer's HTTP status, once sent. */
+  status?: number;
 }
 
 export interface FakeGcs {
@@ -428,7 +430,11 @@ export async function startFakeGcs(options: StartFakeGcsOptions): Promise<FakeGc
       const path = u.pathname;
       const q = u.searchParams;
       const method = req.method ?? 'GET';
-      requests.push({ method, path, query: u.search, at: Date.now() });
+      const logged: FakeGcsRequest = { method, path, query: u.search, at: Date.now() };
+      requests.push(logged);
+      res.once('finish', () => {
+        logged.status = res.statusCode;
+      });
       const key = `${method} ${path}`;
       const fault = faults.take(key, { query: u.search });
       const done = faults.record(key, fault, { query: u.search });

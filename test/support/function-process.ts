@@ -53,6 +53,8 @@ export interface FunctionProcess {
   pid: number;
   /** Everything the function printed (its JSON log lines), for assertions and failure messages. */
   output(): string;
+  /** The process's exit code once it has exited (null while it runs or when a signal ended it). */
+  exitCode(): number | null;
   stop(): Promise<void>;
 }
 
@@ -102,5 +104,5 @@ export async function startFunctionProcess(target: string, env: NodeJS.ProcessEn
       await new Promise((r) => setTimeout(r, 50));
     }
   }
-  return { url, port, pid: child.pid as number, output: () => out, stop };
+  return { url, port, pid: child.pid as number, output: () => out, exitCode: () => child.exitCode, stop };
 }

@@ -130,6 +130,25 @@ describe('claims', () => {
     assert.deepEqual(r.report, { by: 'slow-holder' });
   });
 
+  test('a first claim (generation 0) reads report.json once; a takeover re-reads it after claiming', async () => {
+    class CountingStore extends MemoryStore {
+      reportReads = 0;
+      override readText(key: string, signal?: AbortSignal): Promise<string | null> {
+        if (key === keysIn(FOLDER).reportJson) this.reportReads += 1;
+        return super.readText(key, signal);
+      }
+    }
+    const store = new CountingStore();
+    let t = 0;
+    const first = await claimFinding(store, { ...input('first'), ttlMs: 10, now: () => t });
+    assert.ok(first.status === 'acquired' && first.claim.generation === 0);
+    assert.equal(store.reportReads, 1, 'no one can have completed a folder nobody had claimed');
+    t = 100;
+    const taker = await claimFinding(store, { ...input('taker'), ttlMs: 10, now: () => t });
+    assert.ok(taker.status === 'acquired' && taker.claim.generation === 1);
+    assert.equal(store.reportReads, 3, 'the taker reads it before and after claiming generation 1');
+  });
+
   test('a finding that crashes every time stops being taken over: permanent error', async () => {
     const store = new MemoryStore();
     let t = 0;
