@@ -33,15 +33,17 @@ import { BENCH_ENV, formatTable, median, ROOT, type Row } from './lib.js';
 export const INJECTED_LATENCY_MS = 25;
 // The floor (warm), each call needing the one before it: the finding confirmed with SCC (before
 // any cluster call), the pod read (UID precondition, container state, the uid the collector
-// runs as), the collector added (PATCH ephemeralcontainers), one read that finds it running,
-// `ls /proc` (every other read names pids; argv only, no glob), the exe links and cmdlines
-// (with status, stat, fds and net tables beside them), then `cat /proc/<pid>/exe` into the
-// store: 7 calls. Left in front of the DELETE besides calls: the binary's commit and the
-// budget slot (create-only, the budget decision itself), two local-store writes here. One
-// round trip of slack for those and our CPU; cold adds client construction and connections.
+// runs as), the collector added (PATCH ephemeralcontainers, with a watch of the pod opened
+// beside it, so its "running" event costs no call of its own), one round of reads in the
+// collector (`find /proc ... -exec ls -ln {} +` names the exe links, cmdlines, status, stat and
+// fds itself, beside `ls /proc` and the net tables; argv only, no glob), then
+// `cat /proc/<pid>/exe` into the store: 5 calls (7 before the watch and the find). Left in
+// front of the DELETE besides calls: the binary's commit and the budget slot (create-only, the
+// budget decision itself), two local-store writes here. One round trip of slack for those and
+// our CPU, as before; cold adds client construction and connections.
 // (Before the SCC confirmation and the trusted collector the targets were 3 and 4 RT.)
-export const WARM_TARGET_RT = 8;
-export const COLD_TARGET_RT = 9;
+export const WARM_TARGET_RT = 6;
+export const COLD_TARGET_RT = 7;
 export const OWN_CPU_TARGET_MS = 15;
 const POLICY = path.join(ROOT, 'policies/enforce-delete-for-deployments.yaml');
 const SAMPLING_INTERVAL_US = 100;
