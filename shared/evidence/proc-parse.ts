@@ -23,9 +23,11 @@ export interface ExeListing {
  * `ls -ln /proc/7/exe ...` -> pids and link targets. BusyBox (1.35 to 1.37) prints every name
  * and link target through printable_string(): control characters, newline included, become
  * '?', so a link target cannot start a line of its own. Should a build ever print them raw,
- * a forged line names a pid twice (its own line is there too) and both are dropped: a forgery
- * can only lose a link, never put a chosen one on another pid. A link ls cannot read (another
- * uid, a kernel thread, a zombie) is a line without " -> " (and an error on stderr).
+ * a forged line naming a pid whose own line is there too names it twice, and both are dropped;
+ * one naming a pid without a line of its own (not listed, exited before ls read it, or after
+ * an output cut) would be believed, so callers keep only pids they listed and drop a cut last
+ * line. A link ls cannot read (another uid, a kernel thread, a zombie) is a line without
+ * " -> " (and an error on stderr).
  */
 export function parseExeListing(text: string): ExeListing {
   const seen = new Map<number, number>();
@@ -87,15 +89,26 @@ export interface HeadFiles {
 /**
  * Splits `head -v -c N FILE...` output (`==> FILE <==` before each file, after a newline from
  * the second argument on) into file -> bytes. The bytes are the processes' own (a cmdline is
- * whatever a process wrote into its argv) and may hold header lines of their own: a genuine
- * header names its file once, so a file headed twice is dropped (whichever header was real);
- * every header ends the bytes before it (a forged one cuts its writer's own bytes short, and
- * may name a pid that does not exist: callers keep only pids they listed). No header is lost
- * to a cut file: head prints at most `maxPerFile` bytes of each, which bounds every entry too.
+ * whatever a process wrote into its argv) and may hold header lines of their own.
+ *
+ * A header is matched after a newline without consuming it: a forged header that head -c cut
+ * right before its own newline then ends at head's separator, and the real header after that
+ * separator is still matched. So every header head printed is seen, whatever the bytes before
+ * it, and what holds is:
+ *   - a file headed twice is kept in neither place (whichever header was real);
+ *   - every header ends the bytes before it, less the separator newline (a forged one cuts its
+ *     writer's own bytes short);
+ *   - a forged header for a file head did not print (a pid that does not exist, or one listed
+ *     but whose file head never printed: it exited first, its read failed, or the output cap
+ *     cut the listing before it) is believed: callers keep only pids they listed, and record
+ *     failures and cuts. A forgery can therefore put chosen bytes on another listed pid only
+ *     when that pid's own file is missing from the output.
+ * No header is lost to a cut file: head prints at most `maxPerFile` bytes of each, which bounds
+ * every entry too.
  */
 export function splitHeadOutput(buf: Buffer, maxPerFile = Number.POSITIVE_INFINITY): HeadFiles {
   const text = buf.toString('latin1');
-  const re = /(?:^|\n)==> ([^\n]*?) <==\n/g;
+  const re = /(?<=^|\n)==> ([^\n]*?) <==\n/g;
   const marks: { file: string; start: number; headerStart: number }[] = [];
   for (let m = re.exec(text); m !== null; m = re.exec(text)) marks.push({ file: m[1] ?? '', start: m.index + m[0].length, headerStart: m.index });
   const count = new Map<string, number>();
@@ -103,8 +116,10 @@ export function splitHeadOutput(buf: Buffer, maxPerFile = Number.POSITIVE_INFINI
   const files = new Map<string, Buffer>();
   marks.forEach((mark, i) => {
     if ((count.get(mark.file) ?? 0) > 1) return;
-    const end = Math.min(i + 1 < marks.length ? (marks[i + 1]?.headerStart ?? text.length) : text.length, mark.start + maxPerFile);
-    files.set(mark.file, buf.subarray(mark.start, end));
+    // The next header's own newline (head's separator, or the writer's) is not the file's.
+    const next = marks[i + 1];
+    const end = Math.min(next === undefined ? text.length : next.headerStart - 1, mark.start + maxPerFile);
+    files.set(mark.file, buf.subarray(mark.start, Math.max(mark.start, end)));
   });
   return { files, forged: [...count].filter(([, n]) => n > 1).map(([f]) => f) };
 }

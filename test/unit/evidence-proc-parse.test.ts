@@ -104,6 +104,23 @@ describe('proc parsers', () => {
     assert.equal(splitHeadOutput(Buffer.from(`==> /proc/7/cmdline <==\n${'a'.repeat(100)}`), 10).files.get('/proc/7/cmdline')?.length, 10, 'bounded by head -c');
   });
 
+  test('a cmdline cut by head -c right after a forged header (no newline of its own) does not swallow the next real header', () => {
+    // pid 10 forges pid 11's cmdline, then ends (at exactly N bytes) in a header for a pid that
+    // does not exist: the real header of pid 11 follows it on the next line, after only the
+    // separator newline head prints between files.
+    const own = '/bin/sh\0\n==> /proc/11/cmdline <==\nFAKE\0\n==> /proc/99/cmdline <==';
+    const out = Buffer.from(`==> /proc/10/cmdline <==\n${own}\n==> /proc/11/cmdline <==\n/usr/bin/curl\0\n==> /proc/12/cmdline <==\nok\0`);
+    const s = splitHeadOutput(out, Buffer.byteLength(own));
+    assert.deepEqual(s.forged, ['/proc/11/cmdline'], 'the real header of pid 11 is seen beside the forged one');
+    assert.equal(s.files.has('/proc/11/cmdline'), false, 'pid 11 is believed in neither place');
+    assert.deepEqual(parseCmdline(s.files.get('/proc/10/cmdline') ?? Buffer.alloc(0)), ['/bin/sh'], 'the forger only cuts itself short');
+    assert.equal(s.files.get('/proc/99/cmdline')?.length, 0, 'the phantom pid gets no bytes (callers drop it anyway)');
+    assert.deepEqual(parseCmdline(s.files.get('/proc/12/cmdline') ?? Buffer.alloc(0)), ['ok'], 'the next process is unaffected');
+    // A forged header right after its writer's real one: the writer's bytes are empty, not negative.
+    const first = splitHeadOutput(Buffer.from('==> /proc/10/cmdline <==\n==> /proc/11/cmdline <==\nx\0\n==> /proc/11/cmdline <==\ny\0'), 4096);
+    assert.deepEqual([first.forged, first.files.get('/proc/10/cmdline')?.length], [['/proc/11/cmdline'], 0]);
+  });
+
   test('kernel socket addresses: IPv4, IPv6, v4-mapped', () => {
     assert.equal(decodeAddress('3200710C:0050', false), '12.113.0.50:80');
     assert.equal(decodeAddress('0C00080A:A8F2', false), '10.8.0.12:43250');
