@@ -43,6 +43,16 @@ function noteRead(what: string, r: TextResult, problems: string[]): void {
   if (r.cut) problems.push(`${what}: output cut at ${MAX_OUTPUT} bytes`);
 }
 
+/**
+ * The listing's text, without its last line when the cap cut it: a cut exe link or fd target
+ * is a prefix of the real one (a link cut right at the finding's path would be a false match).
+ * noteRead records the cut.
+ */
+function wholeLines(r: TextResult): string {
+  const text = r.stdout.toString('utf8');
+  return r.cut ? text.slice(0, text.lastIndexOf('\n') + 1) : text;
+}
+
 /** `head -v -c N` output -> pid -> bytes, for files /proc/<pid>/<leaf> only. */
 function headByPid(what: string, r: TextResult, leaf: keyof typeof HEAD_BYTES, problems: string[]): Map<number, Buffer> {
   noteRead(what, r, problems);
@@ -56,13 +66,20 @@ function headByPid(what: string, r: TextResult, leaf: keyof typeof HEAD_BYTES, p
   return out;
 }
 
-function exeListing(what: string, r: TextResult, problems: string[]): ExeListing {
+/** `ls -ln` of exe links -> the listing; unreadable links and forged lines noted in `problems`. */
+export function exeListing(what: string, r: TextResult, problems: string[]): ExeListing {
   noteRead(what, r, problems);
   const denied = (r.result?.stderr ?? '').split('\n').filter((l) => /Permission denied/.test(l)).length;
   if (denied > 0) problems.push(`${denied} exe link(s) unreadable (ptrace access: the collector's uid differs from the process's, or it is not dumpable)`);
-  const listing = parseExeListing(r.stdout.toString('utf8'));
+  const listing = parseExeListing(wholeLines(r));
   if (listing.forged.length > 0) problems.push(`exe links of pid ${listing.forged.join(', ')} listed more than once; not kept`);
   return listing;
+}
+
+/** `ls -ln` of fd directories -> pid -> fds (`single`: see parseFdListing). */
+export function fdListing(what: string, r: TextResult, problems: string[], single?: number): Map<number, Fd[]> {
+  noteRead(what, r, problems);
+  return parseFdListing(wholeLines(r), single);
 }
 
 /** The reads named by find: nothing needs to be known first. */
@@ -82,10 +99,7 @@ export function sweptReads(x: TextExec, problems: string[]): PidReads {
     cmdlines: head('cmdline'),
     statuses: head('status'),
     stats: head('stat'),
-    fds: execText(x, sweepCommand('fd', ['ls', '-ln']), MAX_OUTPUT).then((r) => {
-      noteRead('ls -ln /proc/*/fd', r, problems);
-      return parseFdListing(r.stdout.toString('utf8'));
-    }),
+    fds: execText(x, sweepCommand('fd', ['ls', '-ln']), MAX_OUTPUT).then((r) => fdListing('ls -ln /proc/*/fd', r, problems)),
   };
 }
 
@@ -107,9 +121,6 @@ export function listedReads(x: TextExec, pids: readonly number[], problems: stri
     fds:
       fdPids.length === 0
         ? Promise.resolve(new Map())
-        : execText(x, ['ls', '-ln', ...files(fdPids, 'fd')], MAX_OUTPUT).then((r) => {
-            noteRead('ls -ln /proc/<pid>/fd', r, problems);
-            return parseFdListing(r.stdout.toString('utf8'), fdPids.length === 1 ? fdPids[0] : undefined);
-          }),
+        : execText(x, ['ls', '-ln', ...files(fdPids, 'fd')], MAX_OUTPUT).then((r) => fdListing('ls -ln /proc/<pid>/fd', r, problems, fdPids.length === 1 ? fdPids[0] : undefined)),
   };
 }

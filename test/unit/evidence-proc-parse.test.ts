@@ -14,6 +14,7 @@ import {
   socketInode,
   splitHeadOutput,
 } from '../../shared/evidence/proc-parse.js';
+import { exeListing, fdListing, MAX_OUTPUT } from '../../shared/evidence/proc-reads.js';
 import { findSuspects, type ProcessEntry } from '../../shared/evidence/volatile.js';
 import type { Incident } from '../../shared/finding/types.js';
 
@@ -157,5 +158,30 @@ describe('findSuspects', () => {
   });
   test('a path no process runs: none', () => {
     assert.deepEqual(findSuspects(procs, inc, '/usr/bin/wget'), []);
+  });
+});
+
+describe('listings cut by the output cap', () => {
+  const LS = 'lrwxrwxrwx    1 0 0 0 Dec  1 21:00';
+  const cut = (text: string): { stdout: Buffer; cut: boolean } => ({ stdout: Buffer.from(text), cut: true });
+
+  test('a cut exe line is not parsed: a link cut right at the finding\'s path is no match', () => {
+    // pid 30's link is /usr/bin/curl.orig; the cap cut it right after "/usr/bin/curl".
+    const problems: string[] = [];
+    const listing = exeListing('find /proc/*/exe', cut(`${LS} /proc/7/exe -> /bin/sh\n${LS} /proc/30/exe -> /usr/bin/curl`), problems);
+    assert.deepEqual([...listing.links], [[7, '/bin/sh']]);
+    assert.deepEqual(listing.pids, [7]);
+    assert.deepEqual(problems, [`find /proc/*/exe: output cut at ${MAX_OUTPUT} bytes`]);
+    // Negative control: the same text, not cut, is all believed.
+    assert.equal(exeListing('x', { stdout: Buffer.from(`${LS} /proc/30/exe -> /usr/bin/curl`), cut: false }, []).links.get(30), '/usr/bin/curl');
+  });
+
+  test('a cut fd line is not parsed: a socket inode cut short names no other socket', () => {
+    const problems: string[] = [];
+    const text = `/proc/7/fd:\n${LS} 3 -> /dev/null\n${LS} 5 -> socket:[47`;
+    assert.deepEqual([...fdListing('ls -ln /proc/*/fd', cut(text), problems)], [[7, [{ fd: 3, target: '/dev/null' }]]]);
+    assert.deepEqual(problems, [`ls -ln /proc/*/fd: output cut at ${MAX_OUTPUT} bytes`]);
+    assert.deepEqual([...fdListing('ls -ln /proc/7/fd', cut(`${LS} 5 -> socket:[47`), [], 7)], [[7, []]], 'one directory, no header');
+    assert.equal(fdListing('x', { stdout: Buffer.from(text), cut: false }, []).get(7)?.length, 2, 'not cut: every line kept');
   });
 });
