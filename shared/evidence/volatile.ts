@@ -210,8 +210,15 @@ async function chooseReads(listing: Promise<number[]>, swept: PidReads, sweep: {
     problems.push(...sweep.problems);
     return { pids: all, reads: listedReads(y, all, problems), swept: false };
   }
-  const pids = [...new Set([...all, ...exe.pids])].sort((a, b) => a - b).slice(0, MAX_PIDS);
-  return { pids, reads: { ...swept, exe: Promise.resolve(exe) }, swept: true };
+  return { pids: pidUnion(all, exe.pids, problems), reads: { ...swept, exe: Promise.resolve(exe) }, swept: true };
+}
+
+/** Pids of `ls /proc` and of find's exe listing, ascending, the first MAX_PIDS kept. */
+export function pidUnion(listed: readonly number[], found: readonly number[], problems: string[]): number[] {
+  const all = [...new Set([...listed, ...found])].sort((a, b) => a - b);
+  // ls /proc listed at most MAX_PIDS, but processes started before find listed its own.
+  if (all.length > MAX_PIDS) problems.push(`${all.length} processes (ls /proc and find together): only the first ${MAX_PIDS} were read`);
+  return all.slice(0, MAX_PIDS);
 }
 
 async function searchOf(chosen: Chosen, incident: Incident, path: string): Promise<{ search: ProcessSearch; id: Identity }> {

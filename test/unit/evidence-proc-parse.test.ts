@@ -15,7 +15,7 @@ import {
   splitHeadOutput,
 } from '../../shared/evidence/proc-parse.js';
 import { exeListing, fdListing, MAX_OUTPUT } from '../../shared/evidence/proc-reads.js';
-import { findSuspects, type ProcessEntry } from '../../shared/evidence/volatile.js';
+import { findSuspects, MAX_PIDS, pidUnion, type ProcessEntry } from '../../shared/evidence/volatile.js';
 import type { Incident } from '../../shared/finding/types.js';
 
 describe('proc parsers', () => {
@@ -183,5 +183,20 @@ describe('listings cut by the output cap', () => {
     assert.deepEqual(problems, [`ls -ln /proc/*/fd: output cut at ${MAX_OUTPUT} bytes`]);
     assert.deepEqual([...fdListing('ls -ln /proc/7/fd', cut(`${LS} 5 -> socket:[47`), [], 7)], [[7, []]], 'one directory, no header');
     assert.equal(fdListing('x', { stdout: Buffer.from(text), cut: false }, []).get(7)?.length, 2, 'not cut: every line kept');
+  });
+});
+
+describe('the pids read', () => {
+  test('ls /proc and find listed together more than MAX_PIDS: the first MAX_PIDS are read and the cut is a problem', () => {
+    const range = (from: number, n: number): number[] => Array.from({ length: n }, (_, i) => from + i);
+    const problems: string[] = [];
+    // ls /proc saw 200, find 100 more (processes started between the two): 300 in all.
+    const pids = pidUnion(range(100, 200), range(300, 100), problems);
+    assert.deepEqual(pids, range(100, MAX_PIDS));
+    assert.deepEqual(problems, [`300 processes (ls /proc and find together): only the first ${MAX_PIDS} were read`]);
+    // Negative control: within MAX_PIDS, every pid once, nothing to say.
+    const few: string[] = [];
+    assert.deepEqual(pidUnion([7, 1, 9], [9, 3], few), [1, 3, 7, 9]);
+    assert.deepEqual(few, []);
   });
 });
