@@ -38,6 +38,7 @@ import { KubeApiError, toKubeError } from './errors.js';
 import { ExecSocket, ExecUpgradeError } from './exec-socket.js';
 import { openPodWatch, watchPod, type PodWatch, type PodWatchResult, type PodWatchTarget } from './pod-watch.js';
 import { ephemeralState, eventView, nodeView, ownerView, podView, type ControllerObject } from './views.js';
+import { redactString } from '../finding/redact.js';
 import { waitForDrain } from '../common/streams.js';
 import { sleep } from '../common/time.js';
 
@@ -54,8 +55,34 @@ export interface ClientNodeWorkloadsOptions {
    * without a watch, `besideWatch` for the slow read kept beside an open watch (default 1000).
    */
   debugPollMs?: { first: number; max: number; besideWatch?: number };
-  /** Told once why a debug container's wait fell back from the watch to polling (default: a WARNING line on stderr). */
-  onWatchFallback?: (reason: string) => void;
+  /**
+   * Told once why a debug container's wait fell back from the watch to polling. Default: one
+   * structured WARNING line on stderr (watchFallbackLine): no audit logger reaches this layer
+   * (the adapters are built once per instance, before any finding, so there is no run id).
+   */
+  onWatchFallback?: (reason: string, context: WatchFallbackContext) => void;
+}
+
+/** What the watch was for, beside the reason (the fields of the default WARNING line). */
+export interface WatchFallbackContext {
+  /** The adapter operation that waited (its KUBE_API_CALLS row). */
+  operation: 'addDebugContainer';
+  namespace: string;
+  pod: string;
+  container: string;
+}
+
+/** Longest reason written by the default fallback line (a Status message is short; a proxy's page is not). */
+export const WATCH_FALLBACK_REASON_LIMIT = 2048;
+
+/**
+ * The default fallback log line: Cloud Logging's structured JSON (severity WARNING, message)
+ * with the operation and its target as fields, the reason bounded and passed through the
+ * token redactor the audit log uses (a proxy's error page may echo a request header).
+ */
+export function watchFallbackLine(reason: string, context: WatchFallbackContext): string {
+  const bounded = reason.length > WATCH_FALLBACK_REASON_LIMIT ? `${reason.slice(0, WATCH_FALLBACK_REASON_LIMIT)}... (${reason.length} chars)` : reason;
+  return `${JSON.stringify({ severity: 'WARNING', message: redactString(bounded), ...context, call: 'watchPod' })}\n`;
 }
 
 type OwnerKind = 'ReplicaSet' | 'Deployment' | 'StatefulSet' | 'DaemonSet' | 'Job' | 'CronJob';
@@ -454,7 +481,12 @@ export class ClientNodeWorkloads implements Workloads {
         if (r.value.state === 'running') return;
         throw debugTerminated(spec, r.value.reason);
       }
-      this.watchFallback(`watching pod ${spec.namespace}/${spec.pod} for the debug container ${spec.name} ended before it ran (${r.reason}): reading the pod instead`);
+      this.watchFallback(`watching pod ${spec.namespace}/${spec.pod} for the debug container ${spec.name} ended before it ran (${r.reason}): reading the pod instead`, {
+        operation: 'addDebugContainer',
+        namespace: spec.namespace,
+        pod: spec.pod,
+        container: spec.name,
+      });
     } finally {
       beside.abort();
       await watch.close();
@@ -505,9 +537,9 @@ export class ClientNodeWorkloads implements Workloads {
     return this.options.debugPollMs ?? { first: 100, max: 250 };
   }
 
-  private watchFallback(reason: string): void {
-    if (this.options.onWatchFallback) this.options.onWatchFallback(reason);
-    else process.stderr.write(`${JSON.stringify({ severity: 'WARNING', message: reason })}\n`);
+  private watchFallback(reason: string, context: WatchFallbackContext): void {
+    if (this.options.onWatchFallback) this.options.onWatchFallback(reason, context);
+    else process.stderr.write(watchFallbackLine(reason, context));
   }
 
   private async patchDebugContainer(spec: DebugContainerSpec, signal?: AbortSignal): Promise<void> {

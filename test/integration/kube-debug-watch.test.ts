@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, test } from 'node:test';
 import { KubeConfig } from '@kubernetes/client-node';
 import { classifyError } from '../../shared/common/errors.js';
 import type { KubeCallName } from '../../shared/kube/api-calls.js';
-import { workloadsFromKubeConfig, type ClientNodeWorkloads } from '../../shared/kube/client-node-workloads.js';
+import { WATCH_FALLBACK_REASON_LIMIT, watchFallbackLine, workloadsFromKubeConfig, type ClientNodeWorkloads } from '../../shared/kube/client-node-workloads.js';
 import { KubeApiError } from '../../shared/kube/errors.js';
 import type { DebugContainerSpec } from '../../shared/ports.js';
 import { startFakeKube, type FakeKube } from '../support/fake-kube.js';
@@ -282,6 +282,50 @@ describe('a watch accepted but silent (200, no event) costs one slow read interv
     assert.deepEqual(keysFrom(from).filter((k) => k === READ_KEY), [], 'nothing read the pod');
     assert.equal(running('scc-evidence-s4'), false, 'the kubelet never got the read that starts it');
     await watchesClosed();
+  });
+});
+
+describe("the fallback's default log line (no onWatchFallback given)", () => {
+  test('one structured WARNING line on stderr naming the operation and its target', async () => {
+    fake.faults.inject({ match: WATCH_KEY, status: 403, message: 'pods is forbidden: User "responder" cannot watch resource "pods"' });
+    const kc = new KubeConfig();
+    kc.loadFromString(fake.kubeconfigYaml());
+    const plain = workloadsFromKubeConfig(kc, { debugPollMs: { first: 5, max: 20, besideWatch: BESIDE_OFF } });
+    const s = await spec('scc-evidence-l1');
+    const lines: string[] = [];
+    const write = process.stderr.write.bind(process.stderr);
+    process.stderr.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
+      if (typeof chunk === 'string' && chunk.includes('scc-evidence-l1')) {
+        lines.push(chunk);
+        return true;
+      }
+      return write(chunk, ...rest);
+    }) as typeof process.stderr.write;
+    try {
+      await plain.addDebugContainer(s);
+    } finally {
+      process.stderr.write = write;
+    }
+    assert.ok(running('scc-evidence-l1'));
+    assert.equal(lines.length, 1, `one line: ${lines.join('')}`);
+    const entry = JSON.parse(lines[0] ?? '') as Record<string, unknown>;
+    assert.equal(entry['severity'], 'WARNING');
+    assert.equal(entry['operation'], 'addDebugContainer');
+    assert.equal(entry['call'], 'watchPod');
+    assert.deepEqual([entry['namespace'], entry['pod'], entry['container']], [NS, POD, 'scc-evidence-l1']);
+    assert.match(String(entry['message']), /ended before it ran \(.*HTTP 403 Forbidden: pods is forbidden.*\): reading the pod instead/);
+    await watchesClosed();
+  });
+
+  test('the reason is redacted and bounded: a credential echoed by a proxy never reaches the line', () => {
+    const token = 'ya29.A0ARrdaM-k9Xq2vLm3Tn8pWz7Yb6Uc5Vd4Ef3Gh2Ij1Kl0MnOpQrStUvWxYz';
+    const ctx = { operation: 'addDebugContainer' as const, namespace: NS, pod: POD, container: 'c' };
+    const entry = JSON.parse(watchFallbackLine(`proxy said: Authorization: Bearer ${token} ${'x'.repeat(3 * WATCH_FALLBACK_REASON_LIMIT)}`, ctx)) as { message: string };
+    assert.ok(!entry.message.includes(token), entry.message.slice(0, 200));
+    assert.ok(!entry.message.includes(token.slice(0, 20)), 'no part of it either');
+    assert.ok(entry.message.length < WATCH_FALLBACK_REASON_LIMIT + 100, `bounded: ${entry.message.length}`);
+    // Negative control: the same line builder keeps an ordinary reason whole.
+    assert.match((JSON.parse(watchFallbackLine('the server closed the stream', ctx)) as { message: string }).message, /^the server closed the stream$/);
   });
 });
 
