@@ -36,8 +36,9 @@ import { KUBE_API_CALLS, type KubeCallName } from './api-calls.js';
 import type { CLIENT_NODE_METHODS, ClientNodeApi } from './client-node-methods.js';
 import { KubeApiError, toKubeError } from './errors.js';
 import { ExecSocket, ExecUpgradeError } from './exec-socket.js';
-import { openPodWatch, watchPod, type PodWatch, type PodWatchTarget } from './pod-watch.js';
+import { openPodWatch, watchPod, type PodWatch, type PodWatchResult, type PodWatchTarget } from './pod-watch.js';
 import { ephemeralState, eventView, nodeView, ownerView, podView, type ControllerObject } from './views.js';
+import { redactString } from '../finding/redact.js';
 import { waitForDrain } from '../common/streams.js';
 import { sleep } from '../common/time.js';
 
@@ -49,10 +50,39 @@ export const MAX_POD_EVENTS = 50;
 export interface ClientNodeWorkloadsOptions {
   /** Called before every Kubernetes call (tests and metrics). */
   onCall?: (name: KubeCallName, target: string) => void;
-  /** Poll interval bounds while waiting for a debug container (ms). */
-  debugPollMs?: { first: number; max: number };
-  /** Told once why a debug container's wait fell back from the watch to polling (default: a WARNING line on stderr). */
-  onWatchFallback?: (reason: string) => void;
+  /**
+   * Poll intervals while waiting for a debug container (ms): `first`/`max` for the poll
+   * without a watch, `besideWatch` for the slow read kept beside an open watch (default 1000).
+   */
+  debugPollMs?: { first: number; max: number; besideWatch?: number };
+  /**
+   * Told once why a debug container's wait fell back from the watch to polling. Default: one
+   * structured WARNING line on stderr (watchFallbackLine): no audit logger reaches this layer
+   * (the adapters are built once per instance, before any finding, so there is no run id).
+   */
+  onWatchFallback?: (reason: string, context: WatchFallbackContext) => void;
+}
+
+/** What the watch was for, beside the reason (the fields of the default WARNING line). */
+export interface WatchFallbackContext {
+  /** The adapter operation that waited (its KUBE_API_CALLS row). */
+  operation: 'addDebugContainer';
+  namespace: string;
+  pod: string;
+  container: string;
+}
+
+/** Longest reason written by the default fallback line (a Status message is short; a proxy's page is not). */
+export const WATCH_FALLBACK_REASON_LIMIT = 2048;
+
+/**
+ * The default fallback log line: Cloud Logging's structured JSON (severity WARNING, message)
+ * with the operation and its target as fields, the reason bounded and passed through the
+ * token redactor the audit log uses (a proxy's error page may echo a request header).
+ */
+export function watchFallbackLine(reason: string, context: WatchFallbackContext): string {
+  const bounded = reason.length > WATCH_FALLBACK_REASON_LIMIT ? `${reason.slice(0, WATCH_FALLBACK_REASON_LIMIT)}... (${reason.length} chars)` : reason;
+  return `${JSON.stringify({ severity: 'WARNING', message: redactString(bounded), ...context, call: 'watchPod' })}\n`;
 }
 
 type OwnerKind = 'ReplicaSet' | 'Deployment' | 'StatefulSet' | 'DaemonSet' | 'Job' | 'CronJob';
@@ -425,34 +455,46 @@ export class ClientNodeWorkloads implements Workloads {
    * Adds the collector and waits (bounded) until the kubelet reports it running. A watch of
    * the pod is opened just before the PATCH, so both requests' latency overlaps and
    * "running" arrives as an event: no read after the PATCH, no poll interval after the
-   * kubelet reports it. A watch that cannot be opened or breaks (403 from an RBAC without
-   * `watch`, 410 for a version past the server's window, a dropped stream, an ERROR event)
-   * leaves the wait to the bounded poll of before, said once in the log. The watch is
-   * closed in every outcome, a failed PATCH (thrown as before) included.
+   * kubelet reports it. A watch accepted but silent (a proxy buffering the chunked answer, a
+   * stalled watch cache) would otherwise hold the wait to its deadline: a slow read of the
+   * pod beside it (the first `besideWatch` after the PATCH, then every `besideWatch`) bounds
+   * that to about one interval, and whichever of the two sees running/terminated first wins.
+   * A watch that cannot be opened or breaks (403 from an RBAC without `watch`, 410 for a
+   * version past the server's window, a dropped stream, an ERROR event) leaves the wait to
+   * the bounded poll of before, said once in the log. The watch and the slow read are
+   * stopped in every outcome, a failed PATCH (thrown as before) included.
    */
   async addDebugContainer(spec: DebugContainerSpec, signal?: AbortSignal): Promise<void> {
     const deadline = Date.now() + spec.timeoutMs;
     const seen: { last: string } = { last: 'no status yet' };
     const watch = this.watchDebugContainer(spec, deadline, seen, signal);
+    const beside = new AbortController();
     try {
       await this.patchDebugContainer(spec, signal);
+      const read = this.readBesideWatch(spec, deadline, seen, signal ? AbortSignal.any([beside.signal, signal]) : beside.signal);
       // Gives up as early as the poll would (its last read could come `max` before the
       // deadline), so the TimeoutError naming the last state reaches the caller before the
       // caller's own deadline (the same instant) replaces it with a bare "did not finish".
-      const r = await untilDeadline(watch.result, deadline - this.pollMs().max, signal);
+      const r = await untilDeadline(firstDecision(watch.result, read), deadline - this.pollMs().max, signal);
       if (r === 'deadline') throw debugTimeout(spec, seen.last);
       if (r.kind === 'decided') {
         if (r.value.state === 'running') return;
         throw debugTerminated(spec, r.value.reason);
       }
-      this.watchFallback(`watching pod ${spec.namespace}/${spec.pod} for the debug container ${spec.name} ended before it ran (${r.reason}): reading the pod instead`);
+      this.watchFallback(`watching pod ${spec.namespace}/${spec.pod} for the debug container ${spec.name} ended before it ran (${r.reason}): reading the pod instead`, {
+        operation: 'addDebugContainer',
+        namespace: spec.namespace,
+        pod: spec.pod,
+        container: spec.name,
+      });
     } finally {
+      beside.abort();
       await watch.close();
     }
     await this.pollDebugContainer(spec, deadline, signal);
   }
 
-  private watchDebugContainer(spec: DebugContainerSpec, deadline: number, seen: { last: string }, signal?: AbortSignal): PodWatch<{ state: 'running' | 'terminated'; reason?: string }> {
+  private watchDebugContainer(spec: DebugContainerSpec, deadline: number, seen: { last: string }, signal?: AbortSignal): PodWatch<DebugDecision> {
     const target: PodWatchTarget = { namespace: spec.namespace, name: spec.pod, timeoutSeconds: (deadline - Date.now()) / 1000, ...(spec.resourceVersion === undefined ? {} : { resourceVersion: spec.resourceVersion }) };
     return watchPod(
       (s) => this.call('watchPod', `pods ${spec.namespace}/${spec.pod} (watch)`, () => openPodWatch(this.kc, target, s)),
@@ -466,13 +508,38 @@ export class ClientNodeWorkloads implements Workloads {
     );
   }
 
-  private pollMs(): { first: number; max: number } {
+  /**
+   * The slow read beside an open watch: the collector's state once the watch has said
+   * nothing for `besideWatch` ms, then every `besideWatch` ms. Undefined when stopped (the
+   * signal, or no room left before the deadline). A failed read is not the wait's failure:
+   * the watch, the next read or the deadline decides (a gone pod ends the watch, whose
+   * fallback poll reports it).
+   */
+  private async readBesideWatch(spec: DebugContainerSpec, deadline: number, seen: { last: string }, signal: AbortSignal): Promise<DebugDecision | undefined> {
+    const every = this.pollMs().besideWatch ?? 1000;
+    while (Date.now() + every <= deadline) {
+      try {
+        await sleep(every, signal);
+        const pod = await this.call('readPod', `pods ${spec.namespace}/${spec.pod}`, () =>
+          this.core.readNamespacedPod({ namespace: spec.namespace, name: spec.pod }, callOptions(signal)),
+        );
+        const st = ephemeralState(pod, spec.name);
+        if (st.state === 'running' || st.state === 'terminated') return { state: st.state, ...(st.reason === undefined ? {} : { reason: st.reason }) };
+        seen.last = lastState(st);
+      } catch {
+        if (signal.aborted) return undefined;
+      }
+    }
+    return undefined;
+  }
+
+  private pollMs(): { first: number; max: number; besideWatch?: number } {
     return this.options.debugPollMs ?? { first: 100, max: 250 };
   }
 
-  private watchFallback(reason: string): void {
-    if (this.options.onWatchFallback) this.options.onWatchFallback(reason);
-    else process.stderr.write(`${JSON.stringify({ severity: 'WARNING', message: reason })}\n`);
+  private watchFallback(reason: string, context: WatchFallbackContext): void {
+    if (this.options.onWatchFallback) this.options.onWatchFallback(reason, context);
+    else process.stderr.write(watchFallbackLine(reason, context));
   }
 
   private async patchDebugContainer(spec: DebugContainerSpec, signal?: AbortSignal): Promise<void> {
@@ -525,6 +592,25 @@ export class ClientNodeWorkloads implements Workloads {
       wait = Math.min(poll.max, wait * 2);
     }
   }
+}
+
+/** What ends the wait for a debug container: it runs, or it stopped before it could be used. */
+interface DebugDecision {
+  state: 'running' | 'terminated';
+  reason?: string;
+}
+
+/**
+ * The watch's result, or the slow read's decision when it comes first. The read ending
+ * without one (stopped, out of time) leaves it to the watch (or the caller's deadline).
+ */
+function firstDecision(watch: Promise<PodWatchResult<DebugDecision>>, read: Promise<DebugDecision | undefined>): Promise<PodWatchResult<DebugDecision>> {
+  return new Promise((resolve) => {
+    void watch.then(resolve);
+    void read.then((value) => {
+      if (value !== undefined) resolve({ kind: 'decided', value });
+    });
+  });
 }
 
 function lastState(st: { state: string; reason?: string }): string {

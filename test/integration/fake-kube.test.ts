@@ -625,4 +625,22 @@ describe("watch of pods, read with client-node's own Watch", () => {
     const refused = await watchPods(f, { fieldSelector: 'metadata.name=a' });
     assert.equal((await refused.done as { statusCode?: number }).statusCode, 403);
   });
+
+  test('a stalled watch (fault): answered 200, then silent while an ordinary watch beside it gets the change; open until the client closes it', async () => {
+    f.faults.inject({ match: 'WATCH /api/v1/namespaces/shop/pods', stall: true });
+    const stalled = await watchPods(f, { fieldSelector: 'metadata.name=a', timeoutSeconds: '30' });
+    assert.ok(f.faults.calls.some((c) => c.key === 'WATCH /api/v1/namespaces/shop/pods' && c.fault?.stall === true), 'the fault was taken');
+    const rv = (await fcore.readNamespacedPod({ namespace: 'shop', name: 'a' })).metadata?.resourceVersion ?? '';
+    const ordinary = await watchPods(f, { fieldSelector: 'metadata.name=a', resourceVersion: rv, timeoutSeconds: '30' }, (e) => e.length > 0);
+    await fcore.patchNamespacedPod({ namespace: 'shop', name: 'a', body: { metadata: { labels: { stall: 'check' } } } }, setHeaderOptions('Content-Type', PatchStrategy.MergePatch));
+    await ordinary.done;
+    assert.deepEqual(ordinary.events.map((e) => e.type), ['MODIFIED'], 'the change was streamed to the ordinary watch');
+    assert.deepEqual(stalled.events, [], 'nothing on the stalled one');
+    // The ordinary one was aborted: the server may learn of it a moment later.
+    for (let i = 0; i < 1000 && f.openWatches() > 1; i++) await new Promise((r) => setTimeout(r, 5));
+    assert.equal(f.openWatches(), 1, 'the stalled watch is held open');
+    stalled.abort();
+    await stalled.done;
+    await noOpenWatch(f);
+  });
 });

@@ -8,7 +8,7 @@ import { afterEach, beforeEach, describe, test } from 'node:test';
 import { KubeConfig } from '@kubernetes/client-node';
 import { classifyError } from '../../shared/common/errors.js';
 import type { KubeCallName } from '../../shared/kube/api-calls.js';
-import { workloadsFromKubeConfig, type ClientNodeWorkloads } from '../../shared/kube/client-node-workloads.js';
+import { WATCH_FALLBACK_REASON_LIMIT, watchFallbackLine, workloadsFromKubeConfig, type ClientNodeWorkloads } from '../../shared/kube/client-node-workloads.js';
 import { KubeApiError } from '../../shared/kube/errors.js';
 import type { DebugContainerSpec } from '../../shared/ports.js';
 import { startFakeKube, type FakeKube } from '../support/fake-kube.js';
@@ -18,6 +18,12 @@ const POD = 'web-5f-xyz12';
 const WATCH_KEY = `WATCH /api/v1/namespaces/${NS}/pods`;
 const PATCH_KEY = `PATCH /api/v1/namespaces/${NS}/pods/${POD}/ephemeralcontainers`;
 const READ_KEY = `GET /api/v1/namespaces/${NS}/pods/${POD}`;
+
+/**
+ * The slow read beside the watch, off: no interval fits before any deadline here, so the
+ * happy path's "no read after the PATCH" does not depend on how fast a busy machine is.
+ */
+const BESIDE_OFF = 3_600_000;
 
 let fake: FakeKube;
 let w: ClientNodeWorkloads;
@@ -30,9 +36,20 @@ beforeEach(async () => {
   kc.loadFromString(fake.kubeconfigYaml());
   calls = [];
   fallbacks = [];
-  w = workloadsFromKubeConfig(kc, { onCall: (name) => calls.push(name), debugPollMs: { first: 5, max: 20 }, onWatchFallback: (r) => fallbacks.push(r) });
+  w = workloads(kc, BESIDE_OFF);
   fake.addPod({ namespace: NS, name: POD, uid: 'pod-1', nodeName: 'node-a', containers: [{ name: 'app', image: 'eu.gcr.io/p/web:2', pid: 77 }] });
 });
+
+function workloads(kc: KubeConfig, besideWatch: number): ClientNodeWorkloads {
+  return workloadsFromKubeConfig(kc, { onCall: (name) => calls.push(name), debugPollMs: { first: 5, max: 20, besideWatch }, onWatchFallback: (r) => fallbacks.push(r) });
+}
+
+/** Workloads whose slow read beside the watch comes every `besideWatch` ms. */
+function withBeside(besideWatch: number): ClientNodeWorkloads {
+  const kc = new KubeConfig();
+  kc.loadFromString(fake.kubeconfigYaml());
+  return workloads(kc, besideWatch);
+}
 
 afterEach(async () => {
   await fake.close();
@@ -207,6 +224,108 @@ describe('addDebugContainer falls back to the bounded poll when the watch fails'
     await assert.rejects(w.addDebugContainer(s), /terminated before it could be used \(StartError\)/);
     assert.equal(fallbacks.length, 1);
     await watchesClosed();
+  });
+});
+
+describe('a watch accepted but silent (200, no event) costs one slow read interval, not the deadline', () => {
+  test('the slow read beside the watch finds it running: no TimeoutError, no fallback, the watch closed', async () => {
+    fake.faults.inject({ match: WATCH_KEY, stall: true });
+    w = withBeside(20);
+    const s = await spec('scc-evidence-s1');
+    const from = fake.faults.calls.length;
+    await w.addDebugContainer(s);
+    assert.ok(running('scc-evidence-s1'));
+    const keys = keysFrom(from);
+    assert.ok(fake.faults.calls.slice(from).some((c) => c.key === WATCH_KEY && c.fault?.stall === true), 'the fake stalled the watch');
+    assert.ok(keys.indexOf(READ_KEY) > keys.indexOf(PATCH_KEY), `read after the PATCH: ${keys.join(', ')}`);
+    assert.deepEqual(calls.slice(0, 2), ['watchPod', 'addDebugContainer']);
+    assert.ok(calls.slice(2).length > 0 && calls.slice(2).every((c) => c === 'readPod'), `only slow reads after the PATCH: ${calls.join(', ')}`);
+    assert.deepEqual(fallbacks, [], 'the watch did not fail: it was closed once the read decided');
+    await watchesClosed();
+  });
+
+  test('terminated seen by the slow read: the same permanent error', async () => {
+    fake.faults.inject({ match: WATCH_KEY, stall: true });
+    fake.ephemeralStartExits = { reason: 'StartError', exitCode: 128 };
+    w = withBeside(20);
+    const s = await spec('scc-evidence-s2');
+    await assert.rejects(w.addDebugContainer(s), (err: unknown) => {
+      assert.equal(classifyError(err).kind, 'permanent');
+      assert.match((err as Error).message, /debug container scc-evidence-s2 terminated before it could be used \(StartError\)/);
+      return true;
+    });
+    await watchesClosed();
+  });
+
+  test('never running behind a silent watch: the TimeoutError names the state the slow read saw', async () => {
+    fake.faults.inject({ match: WATCH_KEY, stall: true });
+    fake.ephemeralStartFails = 'ImagePullBackOff';
+    w = withBeside(50);
+    const s = await spec('scc-evidence-s3', { timeoutMs: 1500 });
+    await assert.rejects(w.addDebugContainer(s), (err: unknown) => {
+      assert.equal(classifyError(err).code, 'TIMEOUT');
+      assert.match((err as Error).message, /did not start \(last state waiting: ImagePullBackOff\)/);
+      return true;
+    });
+    await watchesClosed();
+  });
+
+  test('negative control: without the slow read (interval past the deadline) the silent watch holds the wait to a TimeoutError', async () => {
+    fake.faults.inject({ match: WATCH_KEY, stall: true });
+    const s = await spec('scc-evidence-s4', { timeoutMs: 1500 });
+    const from = fake.faults.calls.length;
+    await assert.rejects(w.addDebugContainer(s), (err: unknown) => {
+      assert.equal(classifyError(err).code, 'TIMEOUT');
+      assert.match((err as Error).message, /did not start \(last state no status yet\)/);
+      return true;
+    });
+    assert.deepEqual(keysFrom(from).filter((k) => k === READ_KEY), [], 'nothing read the pod');
+    assert.equal(running('scc-evidence-s4'), false, 'the kubelet never got the read that starts it');
+    await watchesClosed();
+  });
+});
+
+describe("the fallback's default log line (no onWatchFallback given)", () => {
+  test('one structured WARNING line on stderr naming the operation and its target', async () => {
+    fake.faults.inject({ match: WATCH_KEY, status: 403, message: 'pods is forbidden: User "responder" cannot watch resource "pods"' });
+    const kc = new KubeConfig();
+    kc.loadFromString(fake.kubeconfigYaml());
+    const plain = workloadsFromKubeConfig(kc, { debugPollMs: { first: 5, max: 20, besideWatch: BESIDE_OFF } });
+    const s = await spec('scc-evidence-l1');
+    const lines: string[] = [];
+    const write = process.stderr.write.bind(process.stderr);
+    process.stderr.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
+      if (typeof chunk === 'string' && chunk.includes('scc-evidence-l1')) {
+        lines.push(chunk);
+        return true;
+      }
+      return write(chunk, ...rest);
+    }) as typeof process.stderr.write;
+    try {
+      await plain.addDebugContainer(s);
+    } finally {
+      process.stderr.write = write;
+    }
+    assert.ok(running('scc-evidence-l1'));
+    assert.equal(lines.length, 1, `one line: ${lines.join('')}`);
+    const entry = JSON.parse(lines[0] ?? '') as Record<string, unknown>;
+    assert.equal(entry['severity'], 'WARNING');
+    assert.equal(entry['operation'], 'addDebugContainer');
+    assert.equal(entry['call'], 'watchPod');
+    assert.deepEqual([entry['namespace'], entry['pod'], entry['container']], [NS, POD, 'scc-evidence-l1']);
+    assert.match(String(entry['message']), /ended before it ran \(.*HTTP 403 Forbidden: pods is forbidden.*\): reading the pod instead/);
+    await watchesClosed();
+  });
+
+  test('the reason is redacted and bounded: a credential echoed by a proxy never reaches the line', () => {
+    const token = 'ya29.A0ARrdaM-k9Xq2vLm3Tn8pWz7Yb6Uc5Vd4Ef3Gh2Ij1Kl0MnOpQrStUvWxYz';
+    const ctx = { operation: 'addDebugContainer' as const, namespace: NS, pod: POD, container: 'c' };
+    const entry = JSON.parse(watchFallbackLine(`proxy said: Authorization: Bearer ${token} ${'x'.repeat(3 * WATCH_FALLBACK_REASON_LIMIT)}`, ctx)) as { message: string };
+    assert.ok(!entry.message.includes(token), entry.message.slice(0, 200));
+    assert.ok(!entry.message.includes(token.slice(0, 20)), 'no part of it either');
+    assert.ok(entry.message.length < WATCH_FALLBACK_REASON_LIMIT + 100, `bounded: ${entry.message.length}`);
+    // Negative control: the same line builder keeps an ordinary reason whole.
+    assert.match((JSON.parse(watchFallbackLine('the server closed the stream', ctx)) as { message: string }).message, /^the server closed the stream$/);
   });
 });
 

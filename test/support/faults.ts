@@ -13,6 +13,12 @@ export interface Fault {
   delayMs?: number;
   /** Never answer (until the fake is closed). */
   hang?: boolean;
+  /**
+   * Streams (the fake API server's watch): answer 200 with its headers, then send nothing and
+   * hold the stream open until the client lets go (a proxy buffering the chunked answer, a
+   * stalled watch cache).
+   */
+  stall?: boolean;
   /** Answer part of the body / stream, then destroy the connection. */
   drop?: boolean;
   /** For `drop` on streams: bytes to send before dropping. */

@@ -361,6 +361,23 @@ export async function startFakeKube(options: StartFakeKubeOptions = {}): Promise
     });
   }
 
+  /**
+   * A watch answered 200 that never sends an event (a FaultPlan `stall`): what a client sees
+   * behind a proxy that buffers chunked answers, or from a stalled watch cache. Open (and
+   * counted by openWatches) until the client closes it or the fake closes.
+   */
+  function stallWatch(res: http.ServerResponse): void {
+    if (res.destroyed || res.socket === null || res.socket.destroyed) return;
+    res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' });
+    res.flushHeaders();
+    const untrack = track(res.socket);
+    openWatches.add(res);
+    res.on('close', () => {
+      openWatches.delete(res);
+      untrack();
+    });
+  }
+
   // ------------------------------------------------------------------ kubelet
 
   /** The kubelet starts an ephemeral container (or reports why it cannot). */
@@ -698,6 +715,11 @@ export async function startFakeKube(options: StartFakeKubeOptions = {}): Promise
       const headers: Record<string, string> = fault.retryAfter !== undefined ? { 'Retry-After': String(fault.retryAfter) } : {};
       const details = fault.retryAfter !== undefined ? { retryAfterSeconds: fault.retryAfter } : undefined;
       send(fault.status, statusBody(fault.status, fault.message ?? faultMessage(fault.status, method, path), undefined, details), headers);
+      return;
+    }
+    if (watching && fault?.stall) {
+      finished();
+      stallWatch(res);
       return;
     }
     if (watching) {
