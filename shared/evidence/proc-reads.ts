@@ -16,6 +16,13 @@ import { parseExeListing, parseFdListing, splitHeadOutput, type ExeListing } fro
 
 /** Per-command output cap. */
 export const MAX_OUTPUT = 512 * 1024;
+/**
+ * Processes read in detail (a pod rarely has more; a fork bomb must not slow us down): with
+ * more in the namespace, only the MAX_PIDS lowest pids are read, by name (listedReads).
+ */
+export const MAX_PIDS = 256;
+/** Longest `==> /proc/<pid>/<leaf> <==` header and its separators, with room to spare. */
+const HEAD_HEADER_BYTES = 64;
 
 export type Fd = { fd: number; target: string };
 
@@ -38,9 +45,9 @@ export function sweepCommand(leaf: string, cmd: readonly string[]): string[] {
   return ['find', '/proc', '-mindepth', '2', '-maxdepth', '2', '-name', leaf, '-exec', ...cmd, '{}', '+'];
 }
 
-function noteRead(what: string, r: TextResult, problems: string[]): void {
+function noteRead(what: string, r: TextResult, problems: string[], cap = MAX_OUTPUT): void {
   if (r.error !== undefined) problems.push(`${what}: ${errorText(r.error)}`);
-  if (r.cut) problems.push(`${what}: output cut at ${MAX_OUTPUT} bytes`);
+  if (r.cut) problems.push(`${what}: output cut at ${cap} bytes`);
 }
 
 /**
@@ -53,9 +60,27 @@ function wholeLines(r: TextResult): string {
   return r.cut ? text.slice(0, text.lastIndexOf('\n') + 1) : text;
 }
 
-/** `head -v -c N` output -> pid -> bytes, for files /proc/<pid>/<leaf> only. */
-function headByPid(what: string, r: TextResult, leaf: keyof typeof HEAD_BYTES, problems: string[]): Map<number, Buffer> {
-  noteRead(what, r, problems);
+/**
+ * The cap of a `head` read: MAX_PIDS files at HEAD_BYTES each always fit, so an attacker's
+ * long cmdlines alone cannot make the cap cut the listing (256 x 4 KiB is twice MAX_OUTPUT).
+ */
+export function headCap(leaf: keyof typeof HEAD_BYTES): number {
+  return Math.max(MAX_OUTPUT, MAX_PIDS * (HEAD_BYTES[leaf] + HEAD_HEADER_BYTES));
+}
+
+/**
+ * `head -v -c N` output -> pid -> bytes, for files /proc/<pid>/<leaf> only. A cut listing
+ * (more than MAX_PIDS files: processes started between `ls /proc` and find) keeps nothing: a
+ * header a process printed inside its own cmdline is caught when the real one follows (headed
+ * twice, see splitHeadOutput), but the cut may fall between the two, and which header is real
+ * cannot be told from the bytes.
+ */
+export function headByPid(what: string, r: TextResult, leaf: keyof typeof HEAD_BYTES, problems: string[]): Map<number, Buffer> {
+  noteRead(what, r, problems, headCap(leaf));
+  if (r.cut) {
+    problems.push(`${what}: not kept, the output was cut (a forged header could not be told from the real one)`);
+    return new Map();
+  }
   const split = splitHeadOutput(r.stdout, HEAD_BYTES[leaf]);
   if (split.forged.length > 0) problems.push(`${what}: ${split.forged.slice(0, 10).join(', ')} headed more than once (a process printed a header of its own); not kept`);
   const out = new Map<number, Buffer>();
@@ -85,7 +110,7 @@ export function fdListing(what: string, r: TextResult, problems: string[], singl
 /** The reads named by find: nothing needs to be known first. */
 export function sweptReads(x: TextExec, problems: string[]): PidReads {
   const head = (leaf: keyof typeof HEAD_BYTES): Promise<Map<number, Buffer>> =>
-    execText(x, sweepCommand(leaf, ['head', '-v', '-c', String(HEAD_BYTES[leaf])]), MAX_OUTPUT).then((r) => headByPid(`head /proc/*/${leaf}`, r, leaf, problems));
+    execText(x, sweepCommand(leaf, ['head', '-v', '-c', String(HEAD_BYTES[leaf])]), headCap(leaf)).then((r) => headByPid(`head /proc/*/${leaf}`, r, leaf, problems));
   return {
     exe: execText(x, sweepCommand('exe', ['ls', '-ln']), MAX_OUTPUT).then((r) => {
       const listing = exeListing('find /proc/*/exe', r, problems);
@@ -109,7 +134,7 @@ const files = (pids: readonly number[], leaf: string): string[] => pids.map((p) 
 export function listedReads(x: TextExec, pids: readonly number[], problems: string[]): PidReads {
   const head = async (leaf: keyof typeof HEAD_BYTES): Promise<Map<number, Buffer>> => {
     if (pids.length === 0) return new Map();
-    const r = await execText(x, ['head', '-v', '-c', String(HEAD_BYTES[leaf]), ...files(pids, leaf)], MAX_OUTPUT);
+    const r = await execText(x, ['head', '-v', '-c', String(HEAD_BYTES[leaf]), ...files(pids, leaf)], headCap(leaf));
     return headByPid(`head /proc/<pid>/${leaf}`, r, leaf, problems);
   };
   const fdPids = pids.slice(0, 64);

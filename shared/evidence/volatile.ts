@@ -9,14 +9,10 @@ import type { Incident } from '../finding/types.js';
 import { Deadline } from './deadline.js';
 import { execText, type TextExec } from './exec-text.js';
 import { isRemotePeer, parseCmdline, parseNetTable, parsePidList, parseStartTime, parseStatus, socketInode, splitHeadOutput, type NetSocket } from './proc-parse.js';
-import { listedReads, MAX_OUTPUT, sweptReads, type Fd, type PidReads } from './proc-reads.js';
+import { listedReads, MAX_OUTPUT, MAX_PIDS, sweptReads, type Fd, type PidReads } from './proc-reads.js';
 
 export const VOLATILE_SCHEMA = 'scc-container-responder/volatile-state/v1' as const;
-/**
- * Processes read in detail (a pod rarely has more; a fork bomb must not slow us down): with
- * more in the namespace, only the MAX_PIDS lowest pids are read, by name (listedReads).
- */
-export const MAX_PIDS = 256;
+export { MAX_PIDS } from './proc-reads.js';
 /** Size cap of the stored JSON. */
 export const MAX_VOLATILE_BYTES = 1024 * 1024;
 

@@ -14,7 +14,7 @@ import {
   socketInode,
   splitHeadOutput,
 } from '../../shared/evidence/proc-parse.js';
-import { exeListing, fdListing, MAX_OUTPUT } from '../../shared/evidence/proc-reads.js';
+import { exeListing, fdListing, HEAD_BYTES, headByPid, headCap, MAX_OUTPUT } from '../../shared/evidence/proc-reads.js';
 import { findSuspects, MAX_PIDS, pidUnion, type ProcessEntry } from '../../shared/evidence/volatile.js';
 import type { Incident } from '../../shared/finding/types.js';
 
@@ -183,6 +183,31 @@ describe('listings cut by the output cap', () => {
     assert.deepEqual(problems, [`ls -ln /proc/*/fd: output cut at ${MAX_OUTPUT} bytes`]);
     assert.deepEqual([...fdListing('ls -ln /proc/7/fd', cut(`${LS} 5 -> socket:[47`), [], 7)], [[7, []]], 'one directory, no header');
     assert.equal(fdListing('x', { stdout: Buffer.from(text), cut: false }, []).get(7)?.length, 2, 'not cut: every line kept');
+  });
+});
+
+describe('head listings and their cap', () => {
+  const header = (pid: number, leaf: string): string => `==> /proc/${pid}/${leaf} <==\n`;
+  test('MAX_PIDS files at HEAD_BYTES each always fit under the head cap: long cmdlines alone cannot cut it', () => {
+    for (const leaf of ['cmdline', 'status', 'stat'] as const) {
+      // The largest listing head can print for MAX_PIDS files (7-digit pids, the separators).
+      const worst = MAX_PIDS * (HEAD_BYTES[leaf] + header(4194304, leaf).length + 1);
+      assert.ok(headCap(leaf) >= worst, `${leaf}: cap ${headCap(leaf)} < ${worst}`);
+    }
+    // Negative control: MAX_OUTPUT alone would not hold MAX_PIDS cmdlines.
+    assert.ok(MAX_PIDS * HEAD_BYTES.cmdline > MAX_OUTPUT);
+  });
+
+  test('a cut head listing keeps nothing (a forged header before the cut cannot be told from the real one)', () => {
+    // pid 10 printed pid 11's header inside its own cmdline; the cap cut before the real one.
+    const text = `${header(10, 'cmdline')}/bin/sh\0\n${header(11, 'cmdline')}/usr/bin/curl\0-s\0`;
+    const problems: string[] = [];
+    const cutRead = headByPid('head /proc/*/cmdline', { stdout: Buffer.from(text), cut: true }, 'cmdline', problems);
+    assert.equal(cutRead.size, 0);
+    assert.deepEqual(problems, [`head /proc/*/cmdline: output cut at ${headCap('cmdline')} bytes`, 'head /proc/*/cmdline: not kept, the output was cut (a forged header could not be told from the real one)']);
+    // Negative control: the same listing, not cut, is read (and would believe the forgery: why a cut keeps nothing).
+    const whole = headByPid('head /proc/*/cmdline', { stdout: Buffer.from(text), cut: false }, 'cmdline', []);
+    assert.deepEqual([...whole.keys()], [10, 11]);
   });
 });
 
