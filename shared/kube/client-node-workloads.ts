@@ -35,7 +35,8 @@ import { ResponderError, TimeoutError } from '../common/errors.js';
 import { KUBE_API_CALLS, type KubeCallName } from './api-calls.js';
 import type { CLIENT_NODE_METHODS, ClientNodeApi } from './client-node-methods.js';
 import { KubeApiError, toKubeError } from './errors.js';
-import { ExecSocket, ExecUpgradeError } from './exec-socket.js';
+import { ExecSocket, ExecUpgradeError, execConnectOptions } from './exec-socket.js';
+import { EXEC_SPARES, execSpares } from './exec-spares.js';
 import { openPodWatch, watchPod, type PodWatch, type PodWatchTarget } from './pod-watch.js';
 import { ephemeralState, eventView, nodeView, ownerView, podView, type ControllerObject } from './views.js';
 import { waitForDrain } from '../common/streams.js';
@@ -53,6 +54,10 @@ export interface ClientNodeWorkloadsOptions {
   debugPollMs?: { first: number; max: number };
   /** Told once why a debug container's wait fell back from the watch to polling (default: a WARNING line on stderr). */
   onWatchFallback?: (reason: string) => void;
+  /** Pre-connected exec sockets opened with the debug container's PATCH (default EXEC_SPARES; 0: none). */
+  execSpares?: number;
+  /** Their idle limit (default SPARE_IDLE_MS). */
+  execSpareIdleMs?: number;
 }
 
 type OwnerKind = 'ReplicaSet' | 'Deployment' | 'StatefulSet' | 'DaemonSet' | 'Job' | 'CronJob';
@@ -179,6 +184,8 @@ export class ClientNodeWorkloads implements Workloads {
   private readonly apps: Pick<AppsV1Api, Methods<'AppsV1Api'>>;
   private readonly batch: Pick<BatchV1Api, Methods<'BatchV1Api'>>;
   private readonly networking: Pick<NetworkingV1Api, Methods<'NetworkingV1Api'>>;
+  /** Bumped by closeExecSpares, so spares still being set up for a closed wait are not opened. */
+  private spareGeneration = 0;
 
   constructor(private readonly kc: KubeConfig, private readonly options: ClientNodeWorkloadsOptions = {}) {
     reuseConnections(kc);
@@ -434,6 +441,7 @@ export class ClientNodeWorkloads implements Workloads {
     const deadline = Date.now() + spec.timeoutMs;
     const seen: { last: string } = { last: 'no status yet' };
     const watch = this.watchDebugContainer(spec, deadline, seen, signal);
+    this.openExecSpares();
     try {
       await this.patchDebugContainer(spec, signal);
       // Gives up as early as the poll would (its last read could come `max` before the
@@ -446,10 +454,44 @@ export class ClientNodeWorkloads implements Workloads {
         throw debugTerminated(spec, r.value.reason);
       }
       this.watchFallback(`watching pod ${spec.namespace}/${spec.pod} for the debug container ${spec.name} ended before it ran (${r.reason}): reading the pod instead`);
+    } catch (err) {
+      this.closeExecSpares(); // no exec follows a collector that did not start
+      throw err;
     } finally {
       await watch.close();
     }
-    await this.pollDebugContainer(spec, deadline, signal);
+    try {
+      await this.pollDebugContainer(spec, deadline, signal);
+    } catch (err) {
+      this.closeExecSpares();
+      throw err;
+    }
+  }
+
+  /**
+   * Opens the exec spares (exec-spares.ts) while the PATCH and the wait for the debug container
+   * run: the collector's first exec round follows its "running" event at once. Only this
+   * method opens them, and only the trusted collector calls it, after SCC confirmed the
+   * finding. Best effort: a failure here leaves the execs to connect as before.
+   */
+  private openExecSpares(): void {
+    const count = this.options.execSpares ?? EXEC_SPARES;
+    if (count <= 0) return;
+    const idle = this.options.execSpareIdleMs;
+    const generation = this.spareGeneration;
+    execConnectOptions(this.kc, '/').then(
+      ({ target }) => {
+        // Closed meanwhile (the PATCH failed at once): open nothing.
+        if (target !== undefined && generation === this.spareGeneration) execSpares(this.kc, idle === undefined ? {} : { idleMs: idle })?.fill(target, count);
+      },
+      () => undefined,
+    );
+  }
+
+  /** Closes the unused exec spares (they also close themselves after their idle limit). */
+  closeExecSpares(): void {
+    this.spareGeneration++;
+    execSpares(this.kc)?.close();
   }
 
   private watchDebugContainer(spec: DebugContainerSpec, deadline: number, seen: { last: string }, signal?: AbortSignal): PodWatch<{ state: 'running' | 'terminated'; reason?: string }> {
