@@ -488,6 +488,11 @@ export class ClientNodeWorkloads implements Workloads {
     );
   }
 
+  /** Workloads.collectorDone: the collector's execs are over, its unused spares go. */
+  collectorDone(): void {
+    this.closeExecSpares();
+  }
+
   /** Closes the unused exec spares (they also close themselves after their idle limit). */
   closeExecSpares(): void {
     this.spareGeneration++;

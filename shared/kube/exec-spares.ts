@@ -120,6 +120,7 @@ export class ExecSpares {
         socket.destroy();
         continue;
       }
+      socket.ref(); // in use now: it holds the process like any exec socket
       return socket;
     }
     return undefined;
@@ -144,6 +145,7 @@ export class ExecSpares {
 
   private open(target: SpareTarget): void {
     const socket = connect({ ...target.options });
+    socket.unref(); // an idle spare never keeps the process (or a test run) alive
     const onSecure = (): void => {
       spare.ready = true;
     };
