@@ -81,6 +81,12 @@ export async function execConnectOptions(kc: KubeConfig, path: string): Promise<
   return { uri, opts, target: spareTarget(uri, opts, cluster.proxyUrl) };
 }
 
+/** A connection that ended before any HTTP answer ("socket hang up", reset, broken pipe). */
+function isConnectionLost(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return !(err instanceof ExecUpgradeError) && (code === 'ECONNRESET' || code === 'EPIPE' || code === 'ERR_STREAM_DESTROYED');
+}
+
 type BinaryHandler = (stream: number, buff: Buffer) => boolean;
 type TextHandler = (text: string) => boolean;
 
@@ -99,9 +105,19 @@ export class ExecSocket {
     if (spare !== undefined) {
       // Without an agent, https.request asks `createConnection` for the socket: the spare,
       // already connected and verified with these very options (exec-spares.ts).
-      opts.agent = undefined;
-      opts.createConnection = (() => spare) as unknown as WebSocket.ClientOptions['createConnection'];
+      const onSpare = { ...opts, agent: undefined, createConnection: (() => spare) as unknown as WebSocket.ClientOptions['createConnection'] };
+      try {
+        return await this.open(uri, onSpare, textHandler, binaryHandler);
+      } catch (err) {
+        // The server closed the spare as the request went out (its idle timeout): no answer
+        // came, so the exec never ran; it connects afresh, as without spares.
+        if (this.closedByUs || !isConnectionLost(err)) throw err;
+      }
     }
+    return this.open(uri, opts, textHandler, binaryHandler);
+  }
+
+  private open(uri: string, opts: WebSocket.ClientOptions, textHandler: TextHandler | null, binaryHandler: BinaryHandler | null): Promise<WebSocket> {
     return new Promise<WebSocket>((resolve, reject) => {
       const ws = new WebSocket(uri, EXEC_PROTOCOLS, opts);
       this.ws = ws;

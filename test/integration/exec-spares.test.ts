@@ -130,6 +130,24 @@ describe('exec spares', () => {
     }
   });
 
+  test('a spare the server closes as the upgrade goes out: the exec connects afresh and succeeds', async () => {
+    const { fake, kc, w } = await setup({ execSpares: 3 });
+    try {
+      const mark = await startCollector(fake, kc, w, 3);
+      const idle = fake.openConnections().filter((c) => c.requests === 0 && !c.upgraded);
+      assert.equal(idle.length, 3, 'the three spares');
+      for (const c of idle) fake.dropUpgradeOn.add(c.conn);
+      await execRound(w, 3);
+      const upgrades = fake.connectionLog.filter((e) => e.kind === 'upgrade');
+      assert.equal(upgrades.length, 6, 'three on the spares (dropped), three on fresh connections');
+      const opened = new Map(fake.connectionLog.filter((e) => e.kind === 'connection').map((e) => [e.conn, e.seq]));
+      assert.equal(upgrades.filter((u) => (opened.get(u.conn) ?? 0) > mark).length, 3);
+      await assertNoLeakedSockets(fake);
+    } finally {
+      await fake.close();
+    }
+  });
+
   test('spares past their idle limit are closed by themselves and not used', async () => {
     const { fake, kc, w } = await setup({ execSpares: 3, execSpareIdleMs: 50 });
     try {

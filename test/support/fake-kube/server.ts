@@ -200,6 +200,7 @@ export async function startFakeKube(options: StartFakeKubeOptions = {}): Promise
     execNotFound: 'containerd',
     execProtocols: [],
     connectionLog: [],
+    dropUpgradeOn: new Set<number>(),
     mark: () => ++seq,
     openConnections: () => [],
     dropIdleConnections: () => 0,
@@ -783,6 +784,10 @@ export async function startFakeKube(options: StartFakeKubeOptions = {}): Promise
     const container = new URL(req.url ?? '/', 'https://x').searchParams.get('container') ?? '';
     fake.connectionLog.push({ kind: 'upgrade', seq: ++seq, conn: info?.conn ?? 0, key: `EXEC ${m?.[1] ?? ''}/${m?.[2] ?? ''}/${container}`, requestsBefore: info?.requests ?? 0 });
     socket.on('error', () => undefined);
+    if (info && fake.dropUpgradeOn.has(info.conn)) {
+      socket.destroy();
+      return;
+    }
     void exec.handleUpgrade(req, socket, head);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

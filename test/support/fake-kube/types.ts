@@ -270,6 +270,8 @@ export interface FakeKube {
   mark(): number;
   /** Added: TLS connections currently open on the server side: how many requests each carried, whether one was upgraded. */
   openConnections(): { conn: number; requests: number; upgraded: boolean }[];
+  /** Added: connections (connectionLog's `conn`) whose exec upgrade is answered by closing the connection (an idle timeout racing the request). */
+  dropUpgradeOn: Set<number>;
   /** Added: destroys the open connections that carried no request and no upgrade (idle ones: an API server's idle timeout). */
   dropIdleConnections(): number;
 }
