@@ -441,9 +441,13 @@ export class ClientNodeWorkloads implements Workloads {
     const deadline = Date.now() + spec.timeoutMs;
     const seen: { last: string } = { last: 'no status yet' };
     const watch = this.watchDebugContainer(spec, deadline, seen, signal);
-    this.openExecSpares();
     try {
-      await this.patchDebugContainer(spec, signal);
+      const patched = this.patchDebugContainer(spec, signal);
+      // The spares' handshakes start once the PATCH is on its way (setImmediate: after the
+      // request's promise chain), so they overlap its round trip rather than delay it.
+      const generation = this.spareGeneration;
+      setImmediate(() => this.openExecSpares(generation));
+      await patched;
       // Gives up as early as the poll would (its last read could come `max` before the
       // deadline), so the TimeoutError naming the last state reaches the caller before the
       // caller's own deadline (the same instant) replaces it with a bare "did not finish".
@@ -474,11 +478,10 @@ export class ClientNodeWorkloads implements Workloads {
    * method opens them, and only the trusted collector calls it, after SCC confirmed the
    * finding. Best effort: a failure here leaves the execs to connect as before.
    */
-  private openExecSpares(): void {
+  private openExecSpares(generation: number): void {
     const count = this.options.execSpares ?? EXEC_SPARES;
-    if (count <= 0) return;
+    if (count <= 0 || generation !== this.spareGeneration) return;
     const idle = this.options.execSpareIdleMs;
-    const generation = this.spareGeneration;
     execConnectOptions(this.kc, '/').then(
       ({ target }) => {
         // Closed meanwhile (the PATCH failed at once): open nothing.

@@ -24,9 +24,10 @@ import type { KubeConfig } from '@kubernetes/client-node';
 export const EXEC_SPARES = 9;
 
 /**
- * A spare older than this is closed, used or not: the debug container runs within a second or
- * two from a cached image, and the first round and the cat follow at once. A short limit keeps
- * us clear of idle timeouts in front of the API server and closes what was not needed.
+ * A spare not taken this long after it was opened is closed (and never handed out): the debug
+ * container runs within a second or two from a cached image, and the first round and the cat
+ * follow at once. A short limit keeps us clear of idle timeouts in front of the API server and
+ * closes what was not needed even if nobody calls close().
  */
 export const SPARE_IDLE_MS = 10_000;
 
@@ -88,8 +89,6 @@ interface Spare {
 
 export interface ExecSparesOptions {
   idleMs?: number;
-  /** Told when a spare is opened (tests count them). */
-  onOpen?: () => void;
 }
 
 /** The spares of one KubeConfig. */
@@ -97,7 +96,7 @@ export class ExecSpares {
   private readonly spares = new Set<Spare>();
   private readonly idleMs: number;
 
-  constructor(private readonly options: ExecSparesOptions = {}) {
+  constructor(options: ExecSparesOptions = {}) {
     this.idleMs = options.idleMs ?? SPARE_IDLE_MS;
   }
 
@@ -175,7 +174,6 @@ export class ExecSpares {
     socket.on('close', onBad);
     socket.on('error', onBad);
     this.spares.add(spare);
-    this.options.onOpen?.();
   }
 
   private discard(s: Spare): void {
