@@ -172,6 +172,11 @@ export interface Workloads {
    * evidence path that reads `/proc/<pid>/root/<path>`.
    */
   addDebugContainer(spec: DebugContainerSpec, signal?: AbortSignal): Promise<void>;
+  /**
+   * The trusted collector's execs are over: closes what was held for them (the Kubernetes
+   * adapter's pre-connected exec sockets). Optional: adapters that hold nothing omit it.
+   */
+  collectorDone?(): void;
 }
 
 /**

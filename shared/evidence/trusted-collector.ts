@@ -118,6 +118,15 @@ async function addCollector(input: TrustedInput, name: string, runAsUser: number
  * has its volatile state beside it, and a redelivery that finds the binary never lacks it.
  */
 export async function collectTrusted(input: TrustedInput): Promise<TrustedOutcome> {
+  try {
+    return await collect(input);
+  } finally {
+    // Connections held for the collector's execs (exec spares) are not needed any more.
+    input.workloads.collectorDone?.();
+  }
+}
+
+async function collect(input: TrustedInput): Promise<TrustedOutcome> {
   const { policy, deadline } = input;
   const name = debugName(input.incident);
   const runAsUser = input.podView?.containers.find((c) => c.name === input.container)?.runAsUser;

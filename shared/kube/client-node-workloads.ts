@@ -35,7 +35,8 @@ import { ResponderError, TimeoutError } from '../common/errors.js';
 import { KUBE_API_CALLS, type KubeCallName } from './api-calls.js';
 import type { CLIENT_NODE_METHODS, ClientNodeApi } from './client-node-methods.js';
 import { KubeApiError, toKubeError } from './errors.js';
-import { ExecSocket, ExecUpgradeError } from './exec-socket.js';
+import { ExecSocket, ExecUpgradeError, execConnectOptions } from './exec-socket.js';
+import { EXEC_SPARES, execSpares } from './exec-spares.js';
 import { openPodWatch, watchPod, type PodWatch, type PodWatchResult, type PodWatchTarget } from './pod-watch.js';
 import { ephemeralState, eventView, nodeView, ownerView, podView, type ControllerObject } from './views.js';
 import { redactString } from '../finding/redact.js';
@@ -61,6 +62,10 @@ export interface ClientNodeWorkloadsOptions {
    * (the adapters are built once per instance, before any finding, so there is no run id).
    */
   onWatchFallback?: (reason: string, context: WatchFallbackContext) => void;
+  /** Pre-connected exec sockets opened with the debug container's PATCH (default EXEC_SPARES; 0: none). */
+  execSpares?: number;
+  /** Their idle limit (default SPARE_IDLE_MS). */
+  execSpareIdleMs?: number;
 }
 
 /** What the watch was for, beside the reason (the fields of the default WARNING line). */
@@ -209,6 +214,8 @@ export class ClientNodeWorkloads implements Workloads {
   private readonly apps: Pick<AppsV1Api, Methods<'AppsV1Api'>>;
   private readonly batch: Pick<BatchV1Api, Methods<'BatchV1Api'>>;
   private readonly networking: Pick<NetworkingV1Api, Methods<'NetworkingV1Api'>>;
+  /** Bumped by closeExecSpares, so spares still being set up for a closed wait are not opened. */
+  private spareGeneration = 0;
 
   constructor(private readonly kc: KubeConfig, private readonly options: ClientNodeWorkloadsOptions = {}) {
     reuseConnections(kc);
@@ -470,7 +477,12 @@ export class ClientNodeWorkloads implements Workloads {
     const watch = this.watchDebugContainer(spec, deadline, seen, signal);
     const beside = new AbortController();
     try {
-      await this.patchDebugContainer(spec, signal);
+      const patched = this.patchDebugContainer(spec, signal);
+      // The spares' handshakes start once the PATCH is on its way (setImmediate: after the
+      // request's promise chain), so they overlap its round trip rather than delay it.
+      const generation = this.spareGeneration;
+      setImmediate(() => this.openExecSpares(generation));
+      await patched;
       const read = this.readBesideWatch(spec, deadline, seen, signal ? AbortSignal.any([beside.signal, signal]) : beside.signal);
       // Gives up as early as the poll would (its last read could come `max` before the
       // deadline), so the TimeoutError naming the last state reaches the caller before the
@@ -487,11 +499,49 @@ export class ClientNodeWorkloads implements Workloads {
         pod: spec.pod,
         container: spec.name,
       });
+    } catch (err) {
+      this.closeExecSpares(); // no exec follows a collector that did not start
+      throw err;
     } finally {
       beside.abort();
       await watch.close();
     }
-    await this.pollDebugContainer(spec, deadline, signal);
+    try {
+      await this.pollDebugContainer(spec, deadline, signal);
+    } catch (err) {
+      this.closeExecSpares();
+      throw err;
+    }
+  }
+
+  /**
+   * Opens the exec spares (exec-spares.ts) while the PATCH and the wait for the debug container
+   * run: the collector's first exec round follows its "running" event at once. Only this
+   * method opens them, and only the trusted collector calls it, after SCC confirmed the
+   * finding. Best effort: a failure here leaves the execs to connect as before.
+   */
+  private openExecSpares(generation: number): void {
+    const count = this.options.execSpares ?? EXEC_SPARES;
+    if (count <= 0 || generation !== this.spareGeneration) return;
+    const idle = this.options.execSpareIdleMs;
+    execConnectOptions(this.kc, '/').then(
+      ({ target }) => {
+        // Closed meanwhile (the PATCH failed at once): open nothing.
+        if (target !== undefined && generation === this.spareGeneration) execSpares(this.kc, idle === undefined ? {} : { idleMs: idle })?.fill(target, count);
+      },
+      () => undefined,
+    );
+  }
+
+  /** Workloads.collectorDone: the collector's execs are over, its unused spares go. */
+  collectorDone(): void {
+    this.closeExecSpares();
+  }
+
+  /** Closes the unused exec spares (they also close themselves after their idle limit). */
+  closeExecSpares(): void {
+    this.spareGeneration++;
+    execSpares(this.kc)?.close();
   }
 
   private watchDebugContainer(spec: DebugContainerSpec, deadline: number, seen: { last: string }, signal?: AbortSignal): PodWatch<DebugDecision> {

@@ -9,6 +9,7 @@ import WebSocket from 'ws';
 import type { IncomingMessage } from 'node:http';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import { parseStatusBody } from './errors.js';
+import { execSpares, spareTarget, type SpareTarget } from './exec-spares.js';
 
 /** Offered in this order; v5 first like client-node (we never rely on v5 close frames). */
 export const EXEC_PROTOCOLS = ['v5.channel.k8s.io', 'v4.channel.k8s.io'];
@@ -59,6 +60,33 @@ export function sharedSecureContext(kc: KubeConfig, opts: WebSocket.ClientOption
   return context;
 }
 
+export interface ExecConnection {
+  uri: string;
+  opts: WebSocket.ClientOptions & { secureContext?: SecureContext };
+  /** Where a spare for this exec connects; undefined when spares must not be used. */
+  target: SpareTarget | undefined;
+}
+
+/** The exec WebSocket's URI and options, as every exec (and every spare) gets them. */
+export async function execConnectOptions(kc: KubeConfig, path: string): Promise<ExecConnection> {
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw new Error('exec: the kubeconfig has no current cluster');
+  const server = cluster.server.replace(/\/+$/, '');
+  const uri = `${server.startsWith('https://') ? 'wss://' : 'ws://'}${server.replace(/^https?:\/\//, '')}${path}`;
+  // ws hands its options to https.request and so to tls.connect, which takes `secureContext`.
+  const opts: WebSocket.ClientOptions & { secureContext?: SecureContext } = {};
+  await kc.applyToHTTPSOptions(opts);
+  const secureContext = uri.startsWith('wss://') ? sharedSecureContext(kc, opts) : undefined;
+  if (secureContext !== undefined) opts.secureContext = secureContext;
+  return { uri, opts, target: spareTarget(uri, opts, cluster.proxyUrl) };
+}
+
+/** A connection that ended before any HTTP answer ("socket hang up", reset, broken pipe). */
+function isConnectionLost(err: unknown): boolean {
+  const code = (err as NodeJS.ErrnoException | undefined)?.code;
+  return !(err instanceof ExecUpgradeError) && (code === 'ECONNRESET' || code === 'EPIPE' || code === 'ERR_STREAM_DESTROYED');
+}
+
 type BinaryHandler = (stream: number, buff: Buffer) => boolean;
 type TextHandler = (text: string) => boolean;
 
@@ -71,16 +99,25 @@ export class ExecSocket {
 
   /** client-node's WebSocketInterface. */
   async connect(path: string, textHandler: TextHandler | null, binaryHandler: BinaryHandler | null): Promise<WebSocket> {
-    const cluster = this.kc.getCurrentCluster();
-    if (!cluster) throw new Error('exec: the kubeconfig has no current cluster');
-    const server = cluster.server.replace(/\/+$/, '');
-    const uri = `${server.startsWith('https://') ? 'wss://' : 'ws://'}${server.replace(/^https?:\/\//, '')}${path}`;
-    // ws hands its options to https.request and so to tls.connect, which takes `secureContext`.
-    const opts: WebSocket.ClientOptions & { secureContext?: SecureContext } = {};
-    await this.kc.applyToHTTPSOptions(opts);
-    const secureContext = uri.startsWith('wss://') ? sharedSecureContext(this.kc, opts) : undefined;
-    if (secureContext !== undefined) opts.secureContext = secureContext;
+    const { uri, opts, target } = await execConnectOptions(this.kc, path);
     if (this.closedByUs) throw new Error('exec: closed before the connection was opened');
+    const spare = target === undefined ? undefined : execSpares(this.kc)?.take(target.key);
+    if (spare !== undefined) {
+      // Without an agent, https.request asks `createConnection` for the socket: the spare,
+      // already connected and verified with these very options (exec-spares.ts).
+      const onSpare = { ...opts, agent: undefined, createConnection: (() => spare) as unknown as WebSocket.ClientOptions['createConnection'] };
+      try {
+        return await this.open(uri, onSpare, textHandler, binaryHandler);
+      } catch (err) {
+        // The server closed the spare as the request went out (its idle timeout): no answer
+        // came, so the exec never ran; it connects afresh, as without spares.
+        if (this.closedByUs || !isConnectionLost(err)) throw err;
+      }
+    }
+    return this.open(uri, opts, textHandler, binaryHandler);
+  }
+
+  private open(uri: string, opts: WebSocket.ClientOptions, textHandler: TextHandler | null, binaryHandler: BinaryHandler | null): Promise<WebSocket> {
     return new Promise<WebSocket>((resolve, reject) => {
       const ws = new WebSocket(uri, EXEC_PROTOCOLS, opts);
       this.ws = ws;

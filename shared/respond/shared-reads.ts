@@ -70,5 +70,6 @@ export function sharedReads(inner: Workloads): Workloads {
       pods.delete(`${spec.namespace}/${spec.pod}`);
       return inner.addDebugContainer(spec, signal);
     },
+    collectorDone: () => inner.collectorDone?.(),
   };
 }

@@ -2,6 +2,7 @@
 // against the fake API server's WebSocket exec, into the REAL @google-cloud/storage against
 // the fake GCS server, and into the local directory store.
 import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
@@ -19,6 +20,7 @@ import { LocalEvidenceStore } from '../../shared/ledger/local-store.js';
 import { snapshotBinary, type SnapshotInput } from '../../shared/evidence/snapshot.js';
 import type { EvidenceResult, SnapshotPolicy } from '../../shared/evidence/types.js';
 import { workloadsFromKubeConfig } from '../../shared/kube/client-node-workloads.js';
+import { execSpares } from '../../shared/kube/exec-spares.js';
 import { startFakeGcs, type FakeGcs } from '../support/fake-gcs.js';
 import { evidenceBucketRoles } from '../../shared/gcp-permissions.js';
 import { sha256OfGenerated, startFakeKube, type FakeKube } from '../support/fake-kube.js';
@@ -139,9 +141,11 @@ function assertStored(r: EvidenceResult): asserts r is Extract<EvidenceResult, {
   assert.equal(r.outcome, 'stored', `expected stored, got ${JSON.stringify(r).slice(0, 600)}`);
 }
 
+let kc: KubeConfig;
+
 before(async () => {
   kube = await startFakeKube();
-  const kc = new KubeConfig();
+  kc = new KubeConfig();
   kc.loadFromString(kube.kubeconfigYaml());
   workloads = workloadsFromKubeConfig(kc, { debugPollMs: { first: 5, max: 20 } });
   kube.addPod({
@@ -413,6 +417,11 @@ describe('snapshot outcomes (local store unless stated)', () => {
       const body = JSON.stringify(patch.body);
       assert.ok(body.includes(DEBUG_IMAGE));
       assert.ok(body.includes('"targetContainerName":"distroless"'));
+      // The exec spares opened with the PATCH are closed once the collector is done (no leak).
+      assert.ok(execSpares(kc) !== undefined, 'spares were opened for the collector');
+      assert.equal(execSpares(kc)?.size, 0, 'the collector closed its unused spares');
+      for (let i = 0; i < 3000 && kube.openConnections().some((c) => c.requests === 0 && !c.upgraded); i++) await sleep(10);
+      assert.deepEqual(kube.openConnections().filter((c) => c.requests === 0 && !c.upgraded), [], 'no idle spare left open on the server');
     }
   });
 

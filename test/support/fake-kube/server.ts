@@ -169,6 +169,7 @@ export async function startFakeKube(options: StartFakeKubeOptions = {}): Promise
   const events: FakeEventSpec[] = [];
   const networkPolicies = new Map<string, unknown>();
   const timers = new Set<NodeJS.Timeout>();
+  let seq = 0;
   const openSockets = new Set<{ destroy(): void }>();
   const pendingStart = new Set<FakeEphemeralContainer>();
   let rv = 1000;
@@ -198,6 +199,11 @@ export async function startFakeKube(options: StartFakeKubeOptions = {}): Promise
     execProtocol: 'v5.channel.k8s.io',
     execNotFound: 'containerd',
     execProtocols: [],
+    connectionLog: [],
+    dropUpgradeOn: new Set<number>(),
+    mark: () => ++seq,
+    openConnections: () => [],
+    dropIdleConnections: () => 0,
     networkPolicies,
     addPod(spec) {
       spec.uid ??= randomUUID();
@@ -766,8 +772,44 @@ export async function startFakeKube(options: StartFakeKubeOptions = {}): Promise
     const untrack = track(socket);
     socket.on('close', untrack);
   });
+  // Which connection each request and upgrade came on (connectionLog).
+  const connInfo = new WeakMap<object, { conn: number; requests: number; upgraded: boolean }>();
+  const liveConnections = new Set<Socket>();
+  let connCount = 0;
+  server.on(tls ? 'secureConnection' : 'connection', (socket: Socket) => {
+    const conn = ++connCount;
+    connInfo.set(socket, { conn, requests: 0, upgraded: false });
+    liveConnections.add(socket);
+    socket.on('close', () => liveConnections.delete(socket));
+    fake.connectionLog.push({ kind: 'connection', seq: ++seq, conn });
+  });
+  server.on('request', (req: http.IncomingMessage) => {
+    const info = connInfo.get(req.socket);
+    if (info) info.requests += 1;
+  });
+  fake.openConnections = () => [...liveConnections].map((s) => connInfo.get(s) ?? { conn: 0, requests: 0, upgraded: false }).map((i) => ({ ...i }));
+  fake.dropIdleConnections = () => {
+    let n = 0;
+    for (const s of liveConnections) {
+      const i = connInfo.get(s);
+      if (i && i.requests === 0 && !i.upgraded) {
+        s.destroy();
+        n++;
+      }
+    }
+    return n;
+  };
   server.on('upgrade', (req: http.IncomingMessage, socket, head: Buffer) => {
+    const info = connInfo.get(socket);
+    if (info) info.upgraded = true;
+    const m = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/exec/.exec(req.url ?? '');
+    const container = new URL(req.url ?? '/', 'https://x').searchParams.get('container') ?? '';
+    fake.connectionLog.push({ kind: 'upgrade', seq: ++seq, conn: info?.conn ?? 0, key: `EXEC ${m?.[1] ?? ''}/${m?.[2] ?? ''}/${container}`, requestsBefore: info?.requests ?? 0 });
     socket.on('error', () => undefined);
+    if (info && fake.dropUpgradeOn.has(info.conn)) {
+      socket.destroy();
+      return;
+    }
     void exec.handleUpgrade(req, socket, head);
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

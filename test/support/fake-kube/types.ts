@@ -261,4 +261,22 @@ export interface FakeKube {
   execNotFound: 'containerd' | 'dockershim';
   /** Added: subprotocol negotiated by each exec, in order. */
   execProtocols: string[];
+  /**
+   * Added: the TLS connections and exec upgrades, in the order the server saw them. `seq` is
+   * one counter for connections, upgrades and mark(), so a test can tell which came first.
+   */
+  connectionLog: FakeConnectionEvent[];
+  /** Added: a point in connectionLog's order (returns its seq). */
+  mark(): number;
+  /** Added: TLS connections currently open on the server side: how many requests each carried, whether one was upgraded. */
+  openConnections(): { conn: number; requests: number; upgraded: boolean }[];
+  /** Added: connections (connectionLog's `conn`) whose exec upgrade is answered by closing the connection (an idle timeout racing the request). */
+  dropUpgradeOn: Set<number>;
+  /** Added: destroys the open connections that carried no request and no upgrade (idle ones: an API server's idle timeout). */
+  dropIdleConnections(): number;
 }
+
+export type FakeConnectionEvent =
+  | { kind: 'connection'; seq: number; conn: number }
+  /** `requestsBefore`: HTTP requests that arrived on this connection before the upgrade. */
+  | { kind: 'upgrade'; seq: number; conn: number; key: string; requestsBefore: number };
