@@ -5,14 +5,14 @@
 // cordon (it is in the decision's report, <folder>/approval/report.json) and the label.
 // Negative control: the finding's own report does not list the cordon (undo must read the decision's).
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { main } from '../../functions/cli/main.js';
 import { MARK_KEYS } from '../../shared/record/marks.js';
-import { CLUSTER, DEPLOY_POD, LOCATION, NODE, NS, PROJECT, startWorld, type World } from '../support/fake-kube-world.js';
-import { startFakeScc, type FakeScc } from '../support/fake-scc.js';
+import { CLUSTER, DEPLOY_POD, NODE, NS, PROJECT, type World } from '../support/fake-kube-world.js';
+import { type FakeScc } from '../support/fake-scc.js';
+import { startCliWorld, type CliWorld } from '../support/cli-world.js';
 
 const FIXTURE = 'test/fixtures/modified-malicious-binary.v1.json';
 const FINDING = (JSON.parse(readFileSync(FIXTURE, 'utf8')) as { finding: { name: string } }).finding.name;
@@ -32,6 +32,7 @@ let world: World;
 let scc: FakeScc;
 let dir: string;
 let kubeconfig: string;
+let cli: CliWorld;
 
 async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
   let out = '';
@@ -42,21 +43,13 @@ async function run(args: string[]): Promise<{ code: number; out: string; err: st
 }
 
 before(async () => {
-  world = await startWorld();
-  const pod = world.kube.pod(NS, DEPLOY_POD);
-  if (pod) pod.creationTimestamp = '2026-11-27T09:00:00Z';
-  scc = await startFakeScc();
+  cli = await startCliWorld('scc-approval-undo-');
+  ({ world, scc, dir, kubeconfig } = cli);
+  // SCC holds the finding: the CLI confirms it (it has SCC access here) before acting.
   scc.addFinding(JSON.parse(readFileSync(FIXTURE, 'utf8')));
-  dir = mkdtempSync(path.join(os.tmpdir(), 'scc-approval-undo-'));
-  kubeconfig = path.join(dir, 'kubeconfig');
-  writeFileSync(kubeconfig, world.kube.kubeconfigYaml().replaceAll(': fake', `: gke_${PROJECT}_${LOCATION}_${CLUSTER}`));
 });
 
-after(async () => {
-  await scc.close();
-  await world.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+after(() => cli.close());
 
 test('approve in the CLI from SCC\'s mark, then undo reverts the approved cordon', { timeout: 120_000 }, async () => {
   const evidence = path.join(dir, 'evidence');

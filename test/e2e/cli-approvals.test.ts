@@ -10,8 +10,7 @@
 // negative control: only the claim kept it from double-closing); SCC's copy already decided
 // (a decision mark, another state) is left to the function, and closed once it is restored.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { main } from '../../functions/cli/main.js';
@@ -19,9 +18,11 @@ import { keysIn } from '../../shared/ledger/layout.js';
 import { LocalEvidenceStore } from '../../shared/ledger/local-store.js';
 import { createIdempotency } from '../../shared/record/idempotency.js';
 import { MARK_KEYS } from '../../shared/record/marks.js';
+import type { ApprovalRow, SweepOutcome } from '../../shared/respond/approval-sweep.js';
 import { freshFinding } from '../support/cloudevents.js';
-import { CLUSTER, DEPLOY_POD, LOCATION, NODE, NS, PROJECT, startWorld, type World } from '../support/fake-kube-world.js';
-import { startFakeScc, type FakeScc } from '../support/fake-scc.js';
+import { DEPLOY_POD, NODE, NS, type World } from '../support/fake-kube-world.js';
+import { type FakeScc } from '../support/fake-scc.js';
+import { startCliWorld, type CliWorld } from '../support/cli-world.js';
 
 const policy = (hours: number): string => `version: 1
 requireEvidence: false
@@ -43,27 +44,13 @@ let world: World;
 let scc: FakeScc;
 let dir: string;
 let kubeconfig: string;
+let cli: CliWorld;
 let shortPolicy: string;
 let longPolicy: string;
 
-interface Row {
-  findingName: string;
-  runId: string;
-  rule: string;
-  pod: { namespace: string; name: string; uid: string };
-  actions: string[];
-  createdAt: string;
-  expiresAt: string;
-  status: string;
-  closedAs?: string;
-  folder: string;
-}
-interface Swept {
-  findingName: string;
-  result: string;
-  detail: string;
-  report?: string;
-}
+// The CLI prints the sweep's own rows and outcomes (functions/cli/approvals.ts).
+type Row = ApprovalRow;
+type Swept = SweepOutcome;
 
 async function run(args: string[], options: { now?: () => Date; scc?: boolean } = {}): Promise<{ code: number; out: string; err: string }> {
   let out = '';
@@ -99,24 +86,15 @@ function decisionReport(evidence: string, folder: string): { runId: string; appr
 }
 
 before(async () => {
-  world = await startWorld();
-  const pod = world.kube.pod(NS, DEPLOY_POD);
-  if (pod) pod.creationTimestamp = '2026-11-27T09:00:00Z';
-  scc = await startFakeScc();
-  dir = mkdtempSync(path.join(os.tmpdir(), 'scc-approvals-'));
-  kubeconfig = path.join(dir, 'kubeconfig');
-  writeFileSync(kubeconfig, world.kube.kubeconfigYaml().replaceAll(': fake', `: gke_${PROJECT}_${LOCATION}_${CLUSTER}`));
+  cli = await startCliWorld('scc-approvals-');
+  ({ world, scc, dir, kubeconfig } = cli);
   shortPolicy = path.join(dir, 'short.yaml');
   writeFileSync(shortPolicy, policy(1));
   longPolicy = path.join(dir, 'long.yaml');
   writeFileSync(longPolicy, policy(24));
 });
 
-after(async () => {
-  await scc.close();
-  await world.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+after(() => cli.close());
 
 test('lists pending, expired-unclosed and closed records newest first; --expire closes exactly the expired one', { timeout: 180_000 }, async () => {
   const evidence = path.join(dir, 'store-main');

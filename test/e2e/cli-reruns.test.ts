@@ -9,7 +9,8 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, test } from 'node:test';
 import { EXIT_FAILURE, EXIT_OK, main } from '../../functions/cli/main.js';
 import type { TriageReport } from '../../shared/respond/report.js';
-import { CLUSTER, DEPLOY_POD, LOCATION, NS, PROJECT, startWorld, type World } from '../support/fake-kube-world.js';
+import { DEPLOY_POD, NS, startWorld, type World } from '../support/fake-kube-world.js';
+import { gcloudNamedKubeconfig } from '../support/cli-world.js';
 
 const FIXTURE = 'test/fixtures/modified-malicious-binary.v1.json';
 const ENFORCE = 'policies/enforce-delete-for-deployments.yaml';
@@ -34,7 +35,7 @@ function addKubeconfig(): void {
   mkdirSync(path.join(home, '.kube'), { recursive: true });
   // Named as `gcloud container clusters get-credentials` names it, so the CLI can tell that it
   // is the finding's cluster (a context that does not say which cluster it is is not used).
-  writeFileSync(path.join(home, '.kube', 'config'), world.kube.kubeconfigYaml().replaceAll(': fake', `: gke_${PROJECT}_${LOCATION}_${CLUSTER}`));
+  writeFileSync(path.join(home, '.kube', 'config'), gcloudNamedKubeconfig(world));
 }
 
 beforeEach(async () => {

@@ -5,14 +5,14 @@
 // entries; refusal when the objects are no longer what we made; a deleted pod reported as
 // impossible to undo; no record -> exit 1; a bad name -> exit 2.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { main } from '../../functions/cli/main.js';
 import { MARK_KEYS, isHandled } from '../../shared/record/marks.js';
-import { CLUSTER, DEPLOY_POD, LOCATION, NODE, NS, PROJECT, startWorld, type World } from '../support/fake-kube-world.js';
-import { startFakeScc, type FakeScc } from '../support/fake-scc.js';
+import { DEPLOY_POD, NODE, NS, type World } from '../support/fake-kube-world.js';
+import { type FakeScc } from '../support/fake-scc.js';
+import { startCliWorld, type CliWorld } from '../support/cli-world.js';
 
 const FIXTURE = 'test/fixtures/modified-malicious-binary.v1.json';
 const FINDING = (JSON.parse(readFileSync(FIXTURE, 'utf8')) as { finding: { name: string } }).finding.name;
@@ -20,6 +20,7 @@ let world: World;
 let scc: FakeScc;
 let dir: string;
 let kubeconfig: string;
+let cli: CliWorld;
 
 const policy = (actions: string[]): string => `version: 1
 requireEvidence: false
@@ -70,23 +71,12 @@ const quarantinePolicies = (): [string, { metadata: { labels?: Record<string, st
 const ownKeys = (m: Record<string, string> | undefined): string[] => Object.keys(m ?? {}).filter((k) => k.startsWith('scc-responder/')).sort();
 
 before(async () => {
-  world = await startWorld();
-  // Created before the fixture's event, so the pod-identity guard takes it for the finding's pod.
-  const pod = world.kube.pod(NS, DEPLOY_POD);
-  if (pod) pod.creationTimestamp = '2026-11-27T09:00:00Z';
-  scc = await startFakeScc();
+  cli = await startCliWorld('scc-undo-');
+  ({ world, scc, dir, kubeconfig } = cli);
   // SCC holds the finding: the CLI confirms it (it has SCC access here) before acting.
   scc.addFinding(JSON.parse(readFileSync(FIXTURE, 'utf8')));
-  dir = mkdtempSync(path.join(os.tmpdir(), 'scc-undo-'));
-  kubeconfig = path.join(dir, 'kubeconfig');
-  // Named as gcloud names it, so the CLI can tell it is the finding's cluster.
-  writeFileSync(kubeconfig, world.kube.kubeconfigYaml().replaceAll(': fake', `: gke_${PROJECT}_${LOCATION}_${CLUSTER}`));
 });
-after(async () => {
-  await scc.close();
-  await world.close();
-  rmSync(dir, { recursive: true, force: true });
-});
+after(() => cli.close());
 
 test('undo reverts label, annotation, quarantine and cordon; marks say reverted; audit entries written', { timeout: 120_000 }, async () => {
   const evidence = await contain(['labelPod', 'annotatePod', 'quarantinePod', 'cordonNode']);

@@ -272,16 +272,20 @@ test('a v2 finding (locations/): the commands carry --location, and the approval
   assert.equal(stack.scc.marksOf(p.findingName)?.['scc_responder_state'], 'contained');
 });
 
-test('a transient DELETE failure on approval asks for a redelivery; the redelivery deletes once and closes the record', async () => {
-  const p = await firstDelivery();
-  const msg = setDecision(p, `approve:${p.runId}`);
-  stack.world.kube.faults.inject({ match: `DELETE /api/v1/namespaces/${NS}/pods/${DEPLOY_POD}`, status: 503, times: Infinity });
-  let status: number;
+/** Delivers `msg` while every call matching `match` answers 503; the fault is cleared after. */
+async function deliverWhileFailing(msg: Parameters<typeof deliver>[0], match: string): Promise<number> {
+  stack.world.kube.faults.inject({ match, status: 503, times: Infinity });
   try {
-    status = await deliver(msg);
+    return await deliver(msg);
   } finally {
     stack.world.kube.faults.clear();
   }
+}
+
+test('a transient DELETE failure on approval asks for a redelivery; the redelivery deletes once and closes the record', async () => {
+  const p = await firstDelivery();
+  const msg = setDecision(p, `approve:${p.runId}`);
+  const status = await deliverWhileFailing(msg, `DELETE /api/v1/namespaces/${NS}/pods/${DEPLOY_POD}`);
   assert.ok(status >= 500, `redelivery requested (${status})`);
   assert.equal(stack.scc.marksOf(p.findingName)?.['scc_responder_state'], 'awaiting-approval', 'marks wait for the final attempt');
   assert.equal(objectsOf(p.findingId).some((o) => o.endsWith('/approval/report.json')), false, 'the record stays open');
@@ -293,13 +297,7 @@ test('a transient DELETE failure on approval asks for a redelivery; the redelive
 test('a pod read failing with 503 on approval does not consume the approval: redelivery, then one DELETE', async () => {
   const p = await firstDelivery();
   const msg = setDecision(p, `approve:${p.runId}`);
-  stack.world.kube.faults.inject({ match: `GET /api/v1/namespaces/${NS}/pods/${DEPLOY_POD}`, status: 503, times: Infinity });
-  let status: number;
-  try {
-    status = await deliver(msg);
-  } finally {
-    stack.world.kube.faults.clear();
-  }
+  const status = await deliverWhileFailing(msg, `GET /api/v1/namespaces/${NS}/pods/${DEPLOY_POD}`);
   assert.ok(status >= 500, `redelivery requested (${status})`);
   assert.equal(podDeletes(p.writesAt).length, 0);
   assert.equal(objectsOf(p.findingId).some((o) => o.endsWith('/approval/report.json')), false, 'the record stays open');
