@@ -25,7 +25,7 @@ import { budgetCluster, budgetsFor } from './budget-scope.js';
 import { NoSharedStoreLimiter, scopeText, type ActionLimiter, type LimitScope } from './limiter.js';
 import { ACTIONS } from './registry.js';
 import { describeWrite } from './writes.js';
-import { ParamError, WriteLog, type ActionContext, type ActionOutcome, type GuardVerdict, type PlannedWrite, type PreparedAction } from './types.js';
+import { ParamError, WriteLog, type ActionContext, type ActionOutcome, type EvidenceStatus, type GuardVerdict, type PlannedWrite, type PreparedAction } from './types.js';
 
 export interface ExecuteDeps {
   /** Shared counter for maxActionsPerHour; absent = no shared store (limited rules degrade to dry-run). */
@@ -95,7 +95,8 @@ interface RunState {
   pendingSlots: Map<string, number>;
 }
 
-type BlastRadius = { verdict: GuardVerdict; degrade: boolean } | { verdict: GuardVerdict; error: NonNullable<ActionOutcome['error']> };
+/** `taken`: the slots this call newly reserved (their reasons), so a hold after them can say they stay counted. */
+type BlastRadius = { verdict: GuardVerdict; degrade: boolean; taken: string[] } | { verdict: GuardVerdict; error: NonNullable<ActionOutcome['error']> };
 
 /**
  * Blast radius, only for destructive actions that passed every other guard (a refused action
@@ -104,13 +105,14 @@ type BlastRadius = { verdict: GuardVerdict; degrade: boolean } | { verdict: Guar
  */
 async function blastRadius(ctx: ActionContext, type: ActionType, deps: ExecuteDeps, state: RunState): Promise<BlastRadius> {
   const name = 'blast-radius';
-  if (!ACTION_CATALOG[type].destructive) return { verdict: pass(name, 'metadata only: not counted'), degrade: false };
+  if (!ACTION_CATALOG[type].destructive) return { verdict: pass(name, 'metadata only: not counted'), degrade: false, taken: [] };
   const budgets = budgetsOf(ctx);
-  if (budgets.length === 0) return { verdict: pass(name, `no maxActionsPerHour set for rule ${ctx.plan.rule}`), degrade: false };
+  if (budgets.length === 0) return { verdict: pass(name, `no maxActionsPerHour set for rule ${ctx.plan.rule}`), degrade: false, taken: [] };
   const limiter = deps.limiter ?? new NoSharedStoreLimiter();
   const now = (deps.now ?? (() => new Date()))();
   const subject = subjectOf(ctx, type);
   const reasons: string[] = [];
+  const taken: string[] = [];
   try {
     for (const { scope, limit } of budgets) {
       const key = scopeText(scope);
@@ -118,8 +120,9 @@ async function blastRadius(ctx: ActionContext, type: ActionType, deps: ExecuteDe
         ctx.mode === 'enforce'
           ? await limiter.reserve(scope, limit, subject, now, ctx.signal)
           : await limiter.peek(scope, limit, subject, now, ctx.signal, state.pendingSlots.get(key) ?? 0);
-      if (!verdict.allowed) return { verdict: fail(name, verdict.reason, 'degrade'), degrade: true };
+      if (!verdict.allowed) return { verdict: fail(name, verdict.reason, 'degrade'), degrade: true, taken };
       if (ctx.mode === 'dry-run' && verdict.reused !== true) state.pendingSlots.set(key, (state.pendingSlots.get(key) ?? 0) + 1);
+      if (ctx.mode === 'enforce' && verdict.reused !== true && verdict.slot !== undefined) taken.push(`slot ${verdict.slot} of ${key} in ${verdict.window}Z`);
       reasons.push(verdict.reason);
     }
   } catch (err) {
@@ -127,7 +130,7 @@ async function blastRadius(ctx: ActionContext, type: ActionType, deps: ExecuteDe
     const reason = `could not count actions in the shared store: ${c.reason}`;
     return { verdict: fail(name, reason), error: { kind: c.kind, ...(c.code === undefined ? {} : { code: c.code }), reason: c.reason } };
   }
-  return { verdict: pass(name, reasons.join('; ')), degrade: false };
+  return { verdict: pass(name, reasons.join('; ')), degrade: false, taken };
 }
 
 /** Parameters and guards; the outcome when they stop the action, else the prepared action. */
@@ -153,14 +156,59 @@ function check(ctx: ActionContext, type: string, rawParams: Record<string, unkno
   return { action, type, guards };
 }
 
+type Checked = Exclude<ReturnType<typeof check>, { outcome: ActionOutcome }>;
+
 async function runOne(ctx: ActionContext, rawType: string, rawParams: Record<string, unknown>, deps: ExecuteDeps, state: RunState): Promise<ActionOutcome> {
+  if (ctx.evidenceFinal !== undefined) return runAhead(ctx, ctx.evidenceFinal, rawType, rawParams, deps, state);
   const checked = check(ctx, rawType, rawParams);
   if ('outcome' in checked) return checked.outcome;
+  return proceed(ctx, checked, await blastRadius(ctx, checked.type, deps, state));
+}
+
+/** The context with the evidence as its commit left it (nothing in flight any more). */
+function settled(ctx: ActionContext, evidence: EvidenceStatus): ActionContext {
+  const { evidenceFinal: _inFlight, ...rest } = ctx;
+  return { ...rest, evidence };
+}
+
+/**
+ * The verified copy is still being committed (ctx.evidence is its verdict, `final` the
+ * evidence once committed). Enforce judges the guards on the verdict and, when they pass,
+ * takes the budget slots while the commit runs; the writes wait for both, after every guard
+ * is judged again on the committed evidence. Every hold the target can cause (a copy that
+ * does not count under `requireEvidence: stored`) and every other guard refusal is decided
+ * before any slot is taken, as in the sequential order. Only our own store failing to commit
+ * a verified copy holds the action after its slot was taken: that slot stays counted
+ * (over-counting, the safe direction), said in the outcome and its warnings (heldAfterSlot).
+ * Dry-run takes no slot: it simply waits for the commit.
+ */
+async function runAhead(ctx: ActionContext, final: Promise<EvidenceStatus>, rawType: string, rawParams: Record<string, unknown>, deps: ExecuteDeps, state: RunState): Promise<ActionOutcome> {
+  const ahead = ctx.mode === 'enforce' ? check(ctx, rawType, rawParams) : undefined;
+  if (ahead === undefined || 'outcome' in ahead) return runOne(settled(ctx, await final), rawType, rawParams, deps, state);
+  const [evidence, radius] = await Promise.all([final, blastRadius(ctx, ahead.type, deps, state)]);
+  const now = settled(ctx, evidence);
+  const checked = check(now, rawType, rawParams);
+  if ('outcome' in checked) return heldAfterSlot(checked.outcome, radius);
+  return proceed(now, checked, radius);
+}
+
+/** Held by the guards judged on the committed evidence, after the blast-radius slots were taken. */
+function heldAfterSlot(outcome: ActionOutcome, radius: BlastRadius): ActionOutcome {
+  const taken = 'taken' in radius ? radius.taken : [];
+  if (taken.length === 0) return { ...outcome, guards: [...outcome.guards, radius.verdict] };
+  const evidence = outcome.guards.find((g) => g.name === 'evidence' && g.verdict === 'fail')?.reason ?? outcome.detail;
+  const note =
+    `${outcome.type}: held after its budget slot was taken (${taken.join('; ')}): the copy was verified and the slot reserved while the evidence was committed, ` +
+    `then the commit failed (${evidence}); the slot stays counted though nothing was done (over-counting, the safe direction; a redelivery of this finding reuses it)`;
+  return { ...outcome, guards: [...outcome.guards, radius.verdict], detail: `${outcome.detail}; ${taken.length === 1 ? 'its budget slot stays' : 'its budget slots stay'} counted (${taken.join('; ')})`, warnings: [...outcome.warnings, note] };
+}
+
+/** After the guards and the blast radius: the writes, sent (enforce) or described (dry-run). */
+async function proceed(ctx: ActionContext, checked: Checked, radius: BlastRadius): Promise<ActionOutcome> {
   const { action, type, guards } = checked;
   const requestedMode: Mode = ctx.mode;
   const base = { type, requestedMode };
   const warnings: string[] = [];
-  const radius = await blastRadius(ctx, type, deps, state);
   guards.push(radius.verdict);
   if ('error' in radius) {
     return { ...base, mode: requestedMode, status: 'failed', guards, detail: `not done: the blast-radius limit could not be checked (${radius.error.reason})`, error: radius.error, writes: [], warnings };

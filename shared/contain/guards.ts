@@ -47,6 +47,7 @@ export function protectedNamespaceVerdict(candidates: readonly (string | undefin
 export function evidenceGuard(ctx: GuardContext, destructive: boolean): GuardVerdict {
   const name = 'evidence';
   if (!destructive) return pass(name, 'metadata only: evidence not required');
+  if (ctx.evidence.committing === true) return pass(name, 'evidence verified, its commit in flight (the action waits for it)');
   if (ctx.evidence.stored) return pass(name, `evidence stored${ctx.evidence.uri === undefined ? '' : ` at ${ctx.evidence.uri}`}`);
   const why = ctx.evidence.reason ?? 'no reason given';
   if (!ctx.plan.requireEvidence) return pass(name, `evidence not stored (${why}), and the rule waives it (requireEvidence: false)`);

@@ -26,6 +26,11 @@ export interface EvidenceStatus {
   attemptFinished?: boolean;
   /** Evidence destroyed or withheld by the target, one sentence each (significant). */
   withheldByTarget?: string[];
+  /**
+   * The copy is verified (complete, hashed, counts) and its commit is still in flight: good
+   * for judging the guards and taking the budget slot, never for acting (ActionContext.evidenceFinal).
+   */
+  committing?: true;
 }
 
 export interface ActionContext {
@@ -45,6 +50,12 @@ export interface ActionContext {
   /** The node the pod runs on; absent when not read. */
   node?: NodeView;
   evidence: EvidenceStatus;
+  /**
+   * Present while the evidence's commit is in flight (`evidence` is then the verified copy's
+   * verdict): the evidence once committed. The executor judges the guards and takes the budget
+   * slot on `evidence`, and acts only after judging them again on this (executor.ts runAhead).
+   */
+  evidenceFinal?: Promise<EvidenceStatus>;
   workloads: Workloads;
   /** The mode to run in: the plan's mode (approve mode's immediate and approved actions run as enforce), or dry-run when the caller forces it (CLI, `--dry-run`). */
   mode: Mode;

@@ -36,6 +36,20 @@ export interface CopySink {
   key: string;
   /** Fixed at creation: what is known only at the end (hashes) goes into the manifest. */
   metadata: Record<string, string>;
+  /**
+   * Called once the copy is complete and hashed and its commit has been asked for (the store
+   * finalises it now: an fsync, or the upload's last request). Lets containment judge the
+   * evidence gate and take its budget slot while the commit runs (respond/stages/snapshot.ts).
+   */
+  onVerified?: (copy: VerifiedCopy) => void;
+}
+
+/** A complete copy whose commit is in flight. */
+export interface VerifiedCopy {
+  hash: HashReport;
+  tarDuplicates: number;
+  /** The object once committed; undefined when the commit failed or another writer's object was there first. Never rejects. */
+  committed: Promise<StoredObject | undefined>;
 }
 
 export interface CopySpec {
@@ -268,9 +282,11 @@ class CopyAttempt {
     if (sink === null) return { kind: 'hashed', attempt: this.attemptOf(outcome, note), hash, tarDuplicates };
     this.startCreate(); // an empty file never produced a first chunk
     this.gate.commit();
+    const committing = deadline.race(this.createPromise as Promise<Created>);
+    sink.onVerified?.({ hash, tarDuplicates, committed: committing.then((c) => (c.created ? c.object : undefined), () => undefined) });
     let stored: Created;
     try {
-      stored = await deadline.race(this.createPromise as Promise<Created>);
+      stored = await committing;
     } catch (err) {
       const f: SnapshotFailure = deadline.signal.aborted ? deadline.failure() : 'store-failed';
       this.storeBound = true;

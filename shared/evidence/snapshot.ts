@@ -19,10 +19,10 @@ import { findingKeys, META, type FindingKeys } from '../ledger/layout.js';
 import { isComplete, recordMetadata } from '../ledger/json.js';
 import { manualDebugCopyCommands } from './manual-command.js';
 import { validateBinaryPath } from './path.js';
-import { runCopy, type CopyDeps, type CopyResult, type CopySink } from './copy-attempt.js';
+import { runCopy, type CopyDeps, type CopyResult, type CopySink, type VerifiedCopy } from './copy-attempt.js';
 import { Deadline } from './deadline.js';
 import { ExecBudget } from './exec-text.js';
-import { buildManifest, readExistingManifest, trustOf, writeManifest } from './manifest.js';
+import { buildManifest, countsAsEvidence, readExistingManifest, trustOf, writeManifest } from './manifest.js';
 import { EvidenceByteBudget } from './byte-budget.js';
 import { collectTrusted, type TrustedFailure, type TrustedOutcome } from './trusted-collector.js';
 import { tarMemberName } from './tar-member.js';
@@ -47,6 +47,22 @@ export interface SnapshotInput {
    * are filled in then.
    */
   afterStored?: (records: Promise<void>) => void;
+  /**
+   * When given: called as soon as a copy is complete, hashed and being committed (the first
+   * such copy; a later one only after that copy's commit failed), with what the gate needs to
+   * know before the commit ends: whether the copy counts as the evidence (manifest.ts
+   * countsAsEvidence, the same rule the manifest applies) and the commit's outcome.
+   */
+  onVerified?: (copy: VerifiedEvidence) => void;
+}
+
+/** A verified copy whose commit is in flight: its verdict is known, its durability not yet. */
+export interface VerifiedEvidence {
+  counts: boolean;
+  /** Why it does not count (a cut copy, a decoy, a container tool whose copy differs). */
+  because?: string;
+  /** The committed object; undefined when the commit failed or another writer's copy won. Never rejects. */
+  committed: Promise<StoredObject | undefined>;
 }
 
 const MIB = 1024 * 1024;
@@ -220,8 +236,9 @@ async function readPod(run: Run): Promise<EvidenceFailed | undefined> {
 }
 
 function sinkFor(run: Run, method: SnapshotMethod, source?: string): CopySink {
-  const { incident, collector } = run.input;
+  const { incident, collector, onVerified } = run.input;
   return {
+    ...(onVerified ? { onVerified: (copy: VerifiedCopy) => onVerified(verifiedEvidence(method, copy)) } : {}),
     store: run.input.store,
     key: run.keys.binary,
     // Known when the upload starts; the hashes go into the manifest (shared/ledger/layout.ts):
@@ -241,6 +258,11 @@ function sinkFor(run: Run, method: SnapshotMethod, source?: string): CopySink {
       [META.startedAt]: run.startedAt,
     }),
   };
+}
+
+function verifiedEvidence(method: SnapshotMethod, copy: VerifiedCopy): VerifiedEvidence {
+  const verdict = countsAsEvidence(method, copy.hash, copy.tarDuplicates);
+  return { counts: verdict.counts, ...(verdict.because === undefined ? {} : { because: verdict.because }), committed: copy.committed };
 }
 
 /** 3. The trusted collector first (when enabled), then the container's own tools. */

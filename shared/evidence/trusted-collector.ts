@@ -15,7 +15,7 @@ import type { Incident } from '../finding/types.js';
 import { putBytes } from '../ledger/json.js';
 import { META, type FindingKeys } from '../ledger/layout.js';
 import type { EvidenceStore, PodView, Workloads } from '../ports.js';
-import { runCopy, type CopyDeps, type CopyResult, type CopySink } from './copy-attempt.js';
+import { runCopy, type CopyDeps, type CopyResult, type CopySink, type VerifiedCopy } from './copy-attempt.js';
 import type { Deadline } from './deadline.js';
 import type { ExecBudget } from './exec-text.js';
 import type { CollectorReport, ExecAttempt, FailureBlame, SnapshotFailure, SnapshotPolicy, VolatileArtefact } from './types.js';
@@ -162,7 +162,10 @@ async function collect(input: TrustedInput): Promise<TrustedOutcome> {
   return { report, volatile, ...(retry ?? copied) };
 }
 
-/** The copy's store, whose create-only write starts once `before` resolves (and fails when it rejects). */
+/**
+ * The copy's store, whose create-only write starts once `before` resolves (and fails when it
+ * rejects). A copy counts as verified only then: before that it may still be dropped unstored.
+ */
 function gatedSink(sink: CopySink, before: Promise<unknown>): CopySink {
   const store = sink.store;
   const gatedStore: EvidenceStore = {
@@ -175,7 +178,9 @@ function gatedSink(sink: CopySink, before: Promise<unknown>): CopySink {
       return store.create(key, body, metadata, signal, options);
     },
   };
-  return { ...sink, store: gatedStore };
+  const verified = sink.onVerified;
+  const onVerified = verified && ((copy: VerifiedCopy): void => void before.then(() => verified(copy), () => undefined));
+  return { ...sink, store: gatedStore, ...(onVerified ? { onVerified } : {}) };
 }
 
 /** A copy started before the search ended: the first source's result, once the search confirms it. */

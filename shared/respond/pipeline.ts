@@ -19,7 +19,8 @@ import { containEarly, containLate, prefetchLimits } from './stages/contain.js';
 import { clusterInfoIfReady, startEnrichment, type Enrichment } from './stages/enrich.js';
 import { locate } from './stages/locate.js';
 import { recordEffectsTaken, recordResult } from './stages/record.js';
-import { evidenceStatus, settleSnapshot, takeSnapshot } from './stages/snapshot.js';
+import { evidenceGate, evidenceStatus, settleSnapshot, takeSnapshot, type VerifiedEvidence } from './stages/snapshot.js';
+
 import { prepareTarget, readTargetPod } from './stages/target-pod.js';
 
 export type { PipelineAdapters, PipelineSettings, RespondContext } from './context.js';
@@ -50,11 +51,19 @@ export async function respond(incident: Incident, plan: ResponsePlan, ctx: Respo
   const early = containEarly(incident, plan, w, target, ctx, now);
   prefetchLimits(incident, plan, w, target, chain, ctx, now);
 
-  const snapshot = await takeSnapshot(incident, plan, w, ctx);
-  record(snapshot.step);
-  const facts = { target: await target, owners: (await chain).owners, evidence: evidenceStatus(snapshot), early };
+  // The late wave starts as soon as the gate can be judged: at the latest when the snapshot ends,
+  // earlier when a verified copy is being committed (its guards and budget slots beside the commit).
+  let verified: (copy: VerifiedEvidence) => void = () => undefined;
+  const copy = new Promise<VerifiedEvidence>((resolve) => (verified = resolve));
+  const snapshotting = takeSnapshot(incident, plan, w, ctx, (c) => verified(c));
+  const gate = await evidenceGate(snapshotting, copy);
+  const facts = { target: await target, owners: (await chain).owners, ...gate, early };
   const cluster = await clusterInfoIfReady(enrichment);
-  const contained = await containLate(incident, plan, w, { ...facts, ...(cluster ? { cluster } : {}) }, ctx, now).finally(containmentDone);
+  const containing = containLate(incident, plan, w, { ...facts, ...(cluster ? { cluster } : {}) }, ctx, now).finally(containmentDone);
+  containing.catch(() => undefined); // awaited below, after the snapshot's step is recorded
+  const snapshot = await snapshotting;
+  record(snapshot.step);
+  const contained = await containing;
   await settleSnapshot(snapshot, ctx); // the manifest was written while containment ran
   const enriched: Enrichment = await enrichment;
   record(...enriched.steps, ...(contained.step ? [contained.step] : []), ...contained.result.steps);
@@ -62,7 +71,7 @@ export async function respond(incident: Incident, plan: ResponsePlan, ctx: Respo
   for (const o of actions) for (const warning of o.warnings) ctx.audit.warning(warning, { action: o.type });
   await recordEffectsTaken(folder, actions, ctx, now());
   // approve mode: the destructive actions wait for a person (shared/respond/approval.ts).
-  const pending = await recordPending({ incident, plan, target: facts.target, evidence: facts.evidence, now: now() }, ctx);
+  const pending = await recordPending({ incident, plan, target: facts.target, evidence: evidenceStatus(snapshot), now: now() }, ctx);
   if (pending.step) record(pending.step);
 
   const report = draftReport(incident, plan, ctx, { receivedAt, enriched, snapshot, actions, prior: await prior, steps });

@@ -23,6 +23,8 @@ export interface Containment {
 interface Facts {
   target: TargetPod;
   evidence: EvidenceStatus;
+  /** The evidence once its commit ended, when `evidence` was judged while it ran (stages/snapshot.ts evidenceGate). */
+  evidenceFinal?: Promise<EvidenceStatus>;
   owners?: OwnerView[];
   node?: NodeView;
   cluster?: ClusterInfo;
@@ -48,6 +50,7 @@ function actionContext(incident: Incident, plan: ResponsePlan & { mode: Executio
     owners: facts.owners ?? [],
     ...(facts.node ? { node: facts.node } : {}),
     evidence: facts.evidence,
+    ...(facts.evidenceFinal ? { evidenceFinal: facts.evidenceFinal } : {}),
     workloads: w,
     mode: ctx.forceDryRun ? 'dry-run' : plan.mode,
     ...(cluster?.networkPolicyEnforced === undefined ? {} : { clusterEnforcesNetworkPolicy: cluster.networkPolicyEnforced }),
@@ -101,7 +104,11 @@ export function containEarly(incident: Incident, plan: ResponsePlan, w: Workload
   return p;
 }
 
-/** The late wave, after the evidence gate; returns both waves' outcomes in plan order of waves. */
+/**
+ * The late wave, after the evidence gate; returns both waves' outcomes in plan order of waves.
+ * With `facts.evidenceFinal` it starts while the verified copy commits: guards and budget slots
+ * are judged then, the writes wait for the commit (executor.ts runAhead).
+ */
 export async function containLate(incident: Incident, plan: ResponsePlan, w: Workloads | undefined, facts: Omit<Facts, 'node'> & { early: Promise<ExecuteResult> }, ctx: RespondContext, now: () => Date): Promise<Containment> {
   if (plan.actions.length === 0) return { result: NONE };
   if (!w) return { step: skipped('contain', 'no Kubernetes access: no action can be taken'), result: NONE };

@@ -2,7 +2,9 @@
 // store, hashed on the way. Its result is the evidence gate of the destructive actions.
 import { runStep, skipped, type StepResult } from '../../common/step.js';
 import type { EvidenceStatus } from '../../contain/types.js';
-import { snapshotBinary, snapshotPolicyFor } from '../../evidence/snapshot.js';
+import { snapshotBinary, snapshotPolicyFor, type VerifiedEvidence } from '../../evidence/snapshot.js';
+
+export type { VerifiedEvidence };
 import type { EvidenceResult } from '../../evidence/types.js';
 import type { Incident } from '../../finding/types.js';
 import type { ResponsePlan } from '../../policy/types.js';
@@ -16,7 +18,8 @@ export interface Snapshot {
   records?: Promise<string[]>;
 }
 
-export async function takeSnapshot(incident: Incident, plan: ResponsePlan, w: Workloads | undefined, ctx: RespondContext): Promise<Snapshot> {
+/** `onVerified`: see SnapshotInput.onVerified (the gate judged while the copy commits: evidenceGate). */
+export async function takeSnapshot(incident: Incident, plan: ResponsePlan, w: Workloads | undefined, ctx: RespondContext, onVerified?: (copy: VerifiedEvidence) => void): Promise<Snapshot> {
   if (!plan.snapshot) return { step: skipped('snapshot', `rule ${plan.rule} does not snapshot`) };
   if (!w) return { step: skipped('snapshot', 'no Kubernetes access to the cluster') };
   const store = ctx.adapters.evidence;
@@ -30,7 +33,7 @@ export async function takeSnapshot(incident: Incident, plan: ResponsePlan, w: Wo
   const step: StepResult = await runStep<EvidenceResult>(
     'snapshot',
     async (signal) => {
-      evidence = await snapshotBinary({ incident, workloads: w, store, policy, collector: ctx.collector, signal, afterStored: (r) => (records = r) });
+      evidence = await snapshotBinary({ incident, workloads: w, store, policy, collector: ctx.collector, signal, afterStored: (r) => (records = r), ...(onVerified ? { onVerified } : {}) });
       // Non-fatal evidence problems (e.g. the manifest with the copy's hashes not written) are never silent.
       if (evidence.outcome !== 'failed') for (const warning of evidence.warnings) ctx.audit.warning(`snapshot: ${warning}`, { step: 'snapshot' });
       if (evidence.outcome !== 'failed') logged = evidence.warnings.length;
@@ -72,4 +75,31 @@ export function evidenceStatus(snapshot: Snapshot): EvidenceStatus {
   }
   if (result && result.outcome === 'failed') return { stored: false, reason: `snapshot failed: ${result.reason}`, attemptFinished: result.blame === 'target', ...withheld };
   return { stored: false, reason: step.reason ? `snapshot ${step.status}: ${step.reason}` : 'no snapshot was taken' };
+}
+
+/** What containment starts with: the gate's evidence, and, while a verified copy commits, the commit's outcome. */
+export interface EvidenceGate {
+  evidence: EvidenceStatus;
+  /** Present when `evidence` was judged before the commit ended (see evidenceGate). */
+  evidenceFinal?: Promise<EvidenceStatus>;
+}
+
+/**
+ * The evidence gate, as early as it can be judged: when the snapshot ends, or when a copy is
+ * verified and its commit is in flight, whichever comes first. Then `evidence` is the copy's
+ * verdict (a copy that counts is `committing`; one that does not is what the target withheld,
+ * as evidenceStatus says once stored) and `evidenceFinal` the evidence once the commit ended:
+ * the committed copy, or, when the commit failed or another writer's copy won, whatever the
+ * snapshot finally reports (its failure is ours: the gate holds). Containment judges its guards
+ * and takes its budget slots on `evidence` while the commit runs, and acts only on
+ * `evidenceFinal` (contain/executor.ts): the DELETE still waits for durable evidence.
+ */
+export async function evidenceGate(run: Promise<Snapshot>, verified: Promise<VerifiedEvidence>): Promise<EvidenceGate> {
+  const first = await Promise.race([run.then((snapshot) => ({ snapshot })), verified.then((copy) => ({ copy }))]);
+  if ('snapshot' in first) return { evidence: evidenceStatus(first.snapshot) };
+  const { copy } = first;
+  const evidence: EvidenceStatus = copy.counts ? { stored: true, committing: true, attemptFinished: true } : { stored: false, reason: `the stored copy is not the evidence: ${copy.because ?? 'it does not count'}`, attemptFinished: true };
+  // Only the copy's own commit settles a copy that counts; anything else is the snapshot's final word.
+  const evidenceFinal = copy.committed.then(async (object): Promise<EvidenceStatus> => (object !== undefined && copy.counts ? { stored: true, uri: object.uri, attemptFinished: true } : evidenceStatus(await run)));
+  return { evidence, evidenceFinal };
 }
