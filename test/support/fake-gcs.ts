@@ -15,7 +15,7 @@
 // predefined roles) and answered 403 `forbidden` like Cloud Storage when one is missing; a
 // resumable session's chunks are covered by the create checked at its start.
 // Faults (FaultPlan) are keyed `${METHOD} ${path}`, e.g. `PUT /upload/storage/v1/b/B/o` or
-// `POST /upload/storage/v1/b/B/o`: status (500/503/429/...), delayMs, hang, drop (+dropAfterBytes
+// `POST /upload/storage/v1/b/B/o`: status (500/503/429/...), delayMs, release, hang, drop (+dropAfterBytes
 // of the request body read before the socket is destroyed).
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
@@ -441,6 +441,7 @@ export async function startFakeGcs(options: StartFakeGcsOptions): Promise<FakeGc
       try {
         const delay = (fault?.delayMs ?? 0) + faults.latencyMs;
         if (delay > 0) await sleep(delay);
+        if (fault?.release) await fault.release.catch(() => undefined);
         if (fault?.hang) {
           req.resume();
           return; // never answered

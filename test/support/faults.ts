@@ -13,6 +13,8 @@ export interface Fault {
   delayMs?: number;
   /** Never answer (until the fake is closed). */
   hang?: boolean;
+  /** Answer only once this settles (after delayMs): the test decides when the call completes (fake-gcs). */
+  release?: Promise<unknown>;
   /**
    * Streams (the fake API server's watch): answer 200 with its headers, then send nothing and
    * hold the stream open until the client lets go (a proxy buffering the chunked answer, a
