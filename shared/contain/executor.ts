@@ -5,6 +5,9 @@
 //   3. blast radius (destructive actions: every budget of the rule, narrowest first;
 //                    dry-run peeks, enforce reserves; only when every other guard passed)
 //   4. writes       (enforce: sent through applyWrite) or the same writes described (dry-run)
+// While the verified binary is still being committed (ActionContext.evidenceFinal), enforce
+// runs 2 and 3 on the copy's verdict beside the commit, then judges 2 again on the committed
+// evidence before 4 (runAhead): the writes never go out before the evidence is durable.
 //
 // Order: the catalog's `order` per action, not the order in the policy file:
 //   labelPod, annotatePod  record the finding on the pod first: harmless, and it leaves a

@@ -33,6 +33,19 @@
 // decision, stays in front of the action. A prefetch takes nothing: an action the guards
 // refuse never spends a slot.
 //
+// When the slot is taken (contain/executor.ts runAhead): after every guard has passed,
+// the evidence gate included, and no later, but not after the binary's commit. The gate is
+// judged on the copy's verdict as soon as the copy is complete and hashed and its commit is
+// asked for (evidence/copy-attempt.ts onVerified; respond/stages/snapshot.ts evidenceGate), so
+// the slot's create runs beside the commit (on GCS: two round trips at once instead of one
+// after the other) and the action waits for both. A held action still uses up no budget for
+// every hold the target can cause (a copy that does not count, withheld or destroyed evidence:
+// all known from the verdict, before the commit) and every guard refusal. One case only costs
+// a slot without an action: our own store failing to commit a copy already verified (or
+// another writer's copy winning the create-only race); the action is then held as before, its
+// outcome and a WARNING say the slot stays counted, and a redelivery of the finding reuses it
+// (its subject claim). Over-counting, the safe direction: fewer actions allowed, never more.
+//
 // Without a shared store there is nothing to count in: the limiter refuses every slot, so
 // enforced actions degrade to dry-run with the reason "no shared store to count actions".
 import type { EvidenceStore } from '../ports.js';

@@ -336,3 +336,70 @@ describe('quarantine and NetworkPolicy enforcement', () => {
     assert.match(np.name, /^scc-quarantine-q-[0-9a-f]{12}$/);
   });
 });
+
+describe('the slot beside the evidence commit (ActionContext.evidenceFinal)', () => {
+  const DELETE: PlannedAction[] = [{ type: 'deletePod', params: { gracePeriodSeconds: 0 } }];
+  const VERIFIED = { stored: true, committing: true, attemptFinished: true } as const;
+  const COMMITTED = { stored: true, uri: 'gs://evidence/f/binary', attemptFinished: true };
+  const FAILED = { stored: false, reason: 'snapshot failed: writing to gs://evidence failed: 403' };
+  const ticks = async (n = 20): Promise<void> => {
+    for (let i = 0; i < n; i += 1) await new Promise((r) => setImmediate(r));
+  };
+  const deferred = <T>(): { promise: Promise<T>; resolve: (v: T) => void } => {
+    let resolve: (v: T) => void = () => undefined;
+    const promise = new Promise<T>((r) => (resolve = r));
+    return { promise, resolve };
+  };
+
+  test('enforce reserves while the commit runs, writes only once it is committed, and reports the committed evidence', async () => {
+    const limiter = new CountingLimiter(true);
+    const w = recordingWorkloads();
+    const final = deferred<typeof COMMITTED>();
+    const run = executeActions(context({ plan: plan(DELETE, { maxActionsPerHour: 5 }), workloads: w, evidence: VERIFIED, evidenceFinal: final.promise }), { limiter });
+    await ticks();
+    assert.equal(limiter.reserves, 1, 'the slot is taken before the commit ended');
+    assert.equal(w.calls.filter((c) => WRITE_METHODS.has(c.method)).length, 0, 'no write before the commit ended');
+    final.resolve(COMMITTED);
+    const o = (await run).outcomes[0];
+    assert.equal(o?.status, 'done');
+    assert.equal(o?.guards.find((g) => g.name === 'evidence')?.reason, 'evidence stored at gs://evidence/f/binary');
+    assert.equal(limiter.reserves, 1, 'not reserved twice');
+  });
+
+  test('the commit fails after the slot was taken: held, no write, the slot said to stay counted', async () => {
+    const store = new MemoryStore();
+    const w = recordingWorkloads();
+    const r = await executeActions(context({ plan: plan(DELETE, { maxActionsPerHour: 5 }), workloads: w, evidence: VERIFIED, evidenceFinal: Promise.resolve(FAILED) }), { limiter: new StoreActionLimiter(store), now: () => new Date('2026-11-27T09:30:00Z') });
+    const o = r.outcomes[0];
+    assert.equal(o?.status, 'refused');
+    assert.equal(w.calls.filter((c) => WRITE_METHODS.has(c.method)).length, 0);
+    assert.match(o?.detail ?? '', /its budget slot stays counted \(slot 0 of rule delete-critical in 2026-11-27T09Z\)/);
+    assert.ok(o?.warnings.some((x) => /held after its budget slot was taken .*then the commit failed \(evidence not stored \(snapshot failed: writing to gs:\/\/evidence failed: 403\)/.test(x)), o?.warnings.join('\n'));
+    assert.equal((await store.list('_ratelimit/')).filter((k) => /\/slots\/\d+\.json$/.test(k)).length, 1, 'the slot object exists');
+  });
+
+  test('a verdict that holds (a copy that does not count, requireEvidence: stored) takes no slot; negative control: the same copy under attempted takes one', async () => {
+    const notEvidence = { stored: false, reason: 'the stored copy is not the evidence: cut', attemptFinished: true };
+    for (const [gate, reserves] of [['stored', 0], ['attempted', 1]] as const) {
+      const limiter = new CountingLimiter(true);
+      const final = deferred<typeof notEvidence>();
+      const run = executeActions(context({ plan: plan(DELETE, { maxActionsPerHour: 5, evidenceGate: gate }), evidence: notEvidence, evidenceFinal: final.promise }), { limiter });
+      await ticks();
+      assert.equal(limiter.reserves, reserves, gate);
+      final.resolve(notEvidence);
+      assert.equal((await run).outcomes[0]?.status, gate === 'stored' ? 'refused' : 'done', gate);
+      assert.equal(limiter.reserves, reserves, gate);
+    }
+  });
+
+  test('dry-run peeks only once the commit ended', async () => {
+    const limiter = new CountingLimiter(true);
+    const final = deferred<typeof COMMITTED>();
+    const run = executeActions(context({ mode: 'dry-run', plan: plan(DELETE, { maxActionsPerHour: 5 }), evidence: VERIFIED, evidenceFinal: final.promise }), { limiter });
+    await ticks();
+    assert.equal(limiter.peeks, 0);
+    final.resolve(COMMITTED);
+    assert.equal((await run).outcomes[0]?.status, 'would-do');
+    assert.equal(limiter.peeks, 1);
+  });
+});

@@ -101,5 +101,6 @@ export async function evidenceGate(run: Promise<Snapshot>, verified: Promise<Ver
   const evidence: EvidenceStatus = copy.counts ? { stored: true, committing: true, attemptFinished: true } : { stored: false, reason: `the stored copy is not the evidence: ${copy.because ?? 'it does not count'}`, attemptFinished: true };
   // Only the copy's own commit settles a copy that counts; anything else is the snapshot's final word.
   const evidenceFinal = copy.committed.then(async (object): Promise<EvidenceStatus> => (object !== undefined && copy.counts ? { stored: true, uri: object.uri, attemptFinished: true } : evidenceStatus(await run)));
+  evidenceFinal.catch(() => undefined); // awaited by the late wave; a plan without one must not leave it unhandled
   return { evidence, evidenceFinal };
 }
