@@ -159,7 +159,6 @@ describe('the budget slot beside the binary commit', () => {
     const slot = d.gcs.find(isSlot);
     assert.ok(binary?.end !== undefined && slot?.end !== undefined, 'the binary and a slot were both written');
     assert.ok(slot.start < binary.end, `the slot's create (at ${slot.start.toFixed(1)}) reached the store before the binary's commit was answered (at ${binary.end.toFixed(1)})`);
-    assert.ok(binary.start < slot.start, "the slot comes after the copy's verdict, i.e. after its commit was asked for");
     assert.equal(d.slotsTaken, 1);
     assert.ok(d.deleted, 'the pod was deleted');
     assert.ok(d.deleted.start > binary.end, 'the DELETE came after the binary was committed (evidence durable before destruction)');
