@@ -117,7 +117,10 @@ function forcedDryRun(screened: ScreenedMessageDecision, force: boolean): Screen
  * finding alongside its adapters: a non-matching message (almost every message) never parses
  * it, so a new instance acks those sooner.
  */
-const loadPipeline = (): Promise<{ respond: typeof Respond }> => import('../../shared/respond/pipeline.js');
+let pipelineModule: Promise<{ respond: typeof Respond }> | undefined;
+// Kept once loaded: a repeated import() of a loaded module still costs a module-job lookup and
+// several promises per finding (each with a destroy hook under the Functions Framework's domain).
+const loadPipeline = (): Promise<{ respond: typeof Respond }> => (pipelineModule ??= import('../../shared/respond/pipeline.js'));
 
 export function createRuntime(options: RuntimeOptions): Runtime {
   const env = options.env ?? process.env;

@@ -54,6 +54,11 @@ export interface SnapshotInput {
    * countsAsEvidence, the same rule the manifest applies) and the commit's outcome.
    */
   onVerified?: (copy: VerifiedEvidence) => void;
+  /**
+   * True when this delivery is known to be the finding's first (it created claim-0, see
+   * shared/record/idempotency.ts): the store is not asked for an earlier copy before making one.
+   */
+  firstDelivery?: () => boolean;
 }
 
 /** A verified copy whose commit is in flight: its verdict is known, its durability not yet. */
@@ -172,12 +177,29 @@ export async function snapshotBinary(input: SnapshotInput): Promise<EvidenceResu
 }
 
 async function collect(run: Run): Promise<EvidenceResult> {
-  const { input, keys, deadline } = run;
   // 2. Already there? (an earlier delivery of the same finding, or a run that crashed later)
   // The pod and the byte budget are read at the same time (reads; their answers count only
   // when there is no copy yet, in this order: pod first, then budget).
   const pod = readPod(run);
   const over = applyBudget(run);
+  // A first delivery has no earlier copy to look for on the way to a new one (one store read
+  // less; a copy stored meanwhile by a concurrent delivery still wins, create-only). When no
+  // copy can be made now (pod, budget), it looks after all: a delivery whose claim failed may
+  // have stored one before it gave up.
+  const looked = run.input.firstDelivery?.() !== true;
+  if (looked) {
+    const earlier = await earlierCopy(run);
+    if (earlier !== null) return earlier;
+  }
+  const [podProblem, overBudget] = await Promise.all([pod, over]);
+  const problem = podProblem ?? overBudget;
+  if (!problem) return runMethods(run);
+  return (looked ? null : await earlierCopy(run)) ?? problem;
+}
+
+/** The result for a complete copy already in the store (or for failing to look); null when there is none. */
+async function earlierCopy(run: Run): Promise<EvidenceResult | null> {
+  const { input, keys, deadline } = run;
   let existing: StoredObject | null;
   try {
     existing = await deadline.race(input.store.stat(keys.binary, deadline.signal));
@@ -186,11 +208,7 @@ async function collect(run: Run): Promise<EvidenceResult> {
     if (deadline.signal.aborted) return failedResult(run, { failure: deadline.failure(), reason: `checking the evidence store for an existing copy: ${c.reason}`, blame: 'ours' });
     return failedResult(run, { failure: 'store-failed', reason: `checking the evidence store for an existing copy failed: ${c.reason}`, blame: 'ours', ...(c.code === undefined ? {} : { code: c.code }) });
   }
-  if (existing !== null) return existsResult(run, existing, "a complete copy of this finding's binary is already stored (an earlier delivery of the finding)", false);
-  const [podProblem, overBudget] = await Promise.all([pod, over]);
-  if (podProblem) return podProblem;
-  if (overBudget) return overBudget;
-  return runMethods(run);
+  return existing === null ? null : existsResult(run, existing, "a complete copy of this finding's binary is already stored (an earlier delivery of the finding)", false);
 }
 
 /** The cluster's hourly byte budget: copies are capped at what is left; none when it is used up. */

@@ -41,7 +41,7 @@
 import type { EvidenceStore, StoredObject } from '../ports.js';
 import { ResponderError } from '../common/errors.js';
 import { keysIn, META as LEDGER_META } from '../ledger/layout.js';
-import { putJson, readJson, readRecord } from '../ledger/json.js';
+import { putJson, readJson, readRecord, type PutResult } from '../ledger/json.js';
 import { isHandled, MARK_KEYS } from './marks.js';
 import { readReport, storeReport, type StoredReport, type StoreReportInput } from './report-object.js';
 
@@ -64,6 +64,12 @@ export interface Claim {
   record: ClaimRecord;
   /** A forced re-run: report.json may exist already; this run's report goes beside it. */
   forced?: boolean;
+  /**
+   * This run created claim-0: no run ever claimed the folder before, so no earlier attempt
+   * can have stored evidence, effect records or report.json under it (all are written by, or
+   * after, a claim). Readers use it to skip looking for them.
+   */
+  first?: true;
   /** The claim of the generation we took over (expired, released or unreadable), if any. */
   tookOver?: { generation: number; why: 'expired' | 'released' | 'unreadable'; holder: ClaimRecord | null };
 }
@@ -122,14 +128,41 @@ async function readClaim(store: EvidenceStore, object: StoredObject, signal?: Ab
   return claimFromMetadata(object) ?? readRecord(store, object.key, isClaimRecord, signal);
 }
 
+/** Creates claim-<generation>.json for this run (create-only: exactly one creator wins). */
+function createClaim(store: EvidenceStore, options: ClaimOptions, generation: number, signal?: AbortSignal): Promise<PutResult & { record: ClaimRecord; key: string }> {
+  const t = (options.now ?? Date.now)();
+  const record: ClaimRecord = {
+    status: 'in-progress',
+    findingName: options.findingName,
+    runId: options.runId,
+    generation,
+    claimedAt: new Date(t).toISOString(),
+    expiresAt: new Date(t + (options.ttlMs ?? DEFAULT_CLAIM_TTL_MS)).toISOString(),
+  };
+  const key = keysIn(options.folder).claim(generation);
+  const metadata: Record<string, string> = {
+    [META.status]: record.status,
+    [META.finding]: record.findingName,
+    [META.run]: record.runId,
+    [META.generation]: String(generation),
+    [META.claimedAt]: record.claimedAt,
+    [META.expiresAt]: record.expiresAt,
+  };
+  return putJson(store, key, 'claim', record, metadata, signal ? { signal } : {}).then((r) => ({ ...r, record, key }));
+}
+
 /**
- * Claims a finding for this run, or says why not. Reads report.json first (completed:
- * nothing to do), then walks claim generations as described at the top of this file.
+ * Claims a finding for this run, or says why not. Tries claim-0 first: creating it proves no
+ * run ever claimed this folder, and only a claim holder writes report.json, so a first
+ * delivery (the common case) needs no report read at all and is marked `first`. Otherwise
+ * (or when forced) reads report.json (completed: nothing to do), then walks the claim
+ * generations as described at the top of this file.
  */
 export async function claimFinding(store: EvidenceStore, options: ClaimOptions, signal?: AbortSignal): Promise<ClaimResult> {
   const now = options.now ?? Date.now;
-  const ttl = options.ttlMs ?? DEFAULT_CLAIM_TTL_MS;
   const max = options.maxGenerations ?? DEFAULT_MAX_GENERATIONS;
+  const zero = options.force ? undefined : await createClaim(store, options, 0, signal);
+  if (zero?.created) return { status: 'acquired', claim: { folder: options.folder, key: zero.key, generation: 0, record: zero.record, first: true } };
   const done = await readReport(store, options.folder, signal);
   if (done !== null && !options.force) return { status: 'completed', report: done };
   // Forced: the run that wrote report.json (its object metadata) never released its claim.
@@ -138,34 +171,17 @@ export async function claimFinding(store: EvidenceStore, options: ClaimOptions, 
   let tookOver: Claim['tookOver'];
   let takeovers = 0;
   for (let generation = 0; takeovers < max; generation += 1) {
-    const t = now();
-    const record: ClaimRecord = {
-      status: 'in-progress',
-      findingName: options.findingName,
-      runId: options.runId,
-      generation,
-      claimedAt: new Date(t).toISOString(),
-      expiresAt: new Date(t + ttl).toISOString(),
-    };
-    const key = keysIn(options.folder).claim(generation);
-    const metadata: Record<string, string> = {
-      [META.status]: record.status,
-      [META.finding]: record.findingName,
-      [META.run]: record.runId,
-      [META.generation]: String(generation),
-      [META.claimedAt]: record.claimedAt,
-      [META.expiresAt]: record.expiresAt,
-    };
-    const result = await putJson(store, key, 'claim', record, metadata, signal ? { signal } : {});
+    const result = generation === 0 && zero ? zero : await createClaim(store, options, generation, signal);
+    const { key, record } = result;
     const forced = options.force ? { forced: true } : {};
     if (result.created) {
       // A holder that outlived its expiry may have completed while we were taking over. Not
       // at generation 0: creating claim-0 proves no run ever claimed this folder, and only a
-      // claim holder writes report.json, which was absent when read above (one store read
-      // less per finding, on the path to containment).
+      // claim holder writes report.json, which was absent when read above.
       const late = options.force || generation === 0 ? null : await readReport(store, options.folder, signal);
       if (late !== null) return { status: 'completed', report: late };
-      return { status: 'acquired', claim: { folder: options.folder, key, generation, record, ...forced, ...(tookOver ? { tookOver } : {}) } };
+      const first = generation === 0 ? { first: true as const } : {};
+      return { status: 'acquired', claim: { folder: options.folder, key, generation, record, ...forced, ...first, ...(tookOver ? { tookOver } : {}) } };
     }
     const holder = await readClaim(store, result.object, signal);
     if (holder === null) {
@@ -299,7 +315,7 @@ export interface Idempotency {
    * holds the finding, which ends the run as `already-completed` / `in-progress`. This keeps
    * the claim's store round trips off the response's critical path.
    */
-  runConcurrently<T>(input: RunInput, work: (admit: () => Promise<void>) => Promise<T>, finish: (value: T) => Finish, signal?: AbortSignal): Promise<IdempotentResult<T>>;
+  runConcurrently<T>(input: RunInput, work: (admit: () => Promise<void>, claim: ClaimView) => Promise<T>, finish: (value: T) => Finish, signal?: AbortSignal): Promise<IdempotentResult<T>>;
   /** Findings currently executing in this instance. */
   inFlight(): string[];
 }
@@ -309,6 +325,34 @@ export interface IdempotencyOptions {
   ttlMs?: number;
   now?: () => number;
   maxGenerations?: number;
+}
+
+/**
+ * What the work may learn about its claim without waiting for admit(): whether this delivery
+ * is the finding's first (it created claim-0, Claim.first), so that reads looking for an
+ * earlier attempt's records can be skipped. Never throws, never rejects: any claim failure
+ * reads as "not first" (look as before).
+ */
+export interface ClaimView {
+  /** true when the claim is decided and first; false when decided otherwise; undefined while pending. */
+  firstNow(): boolean | undefined;
+  /** Resolves once the claim is decided: true iff first. */
+  first: Promise<boolean>;
+}
+
+/** The view of a claim already decided (run(), which claims before the work). */
+export function decidedClaimView(claim: Claim | null): ClaimView {
+  const first = claim?.first === true;
+  return { firstNow: () => first, first: Promise.resolve(first) };
+}
+
+function pendingClaimView(claimed: Promise<ClaimResult>): ClaimView {
+  let known: boolean | undefined;
+  const first = claimed.then(
+    (c) => (known = c.status === 'acquired' && c.claim.first === true),
+    () => (known = false),
+  );
+  return { firstNow: () => known, first };
 }
 
 /** Thrown by runConcurrently's admit() when this run may not take effects. */
@@ -374,9 +418,9 @@ export function createIdempotency(options: IdempotencyOptions = {}): Idempotency
     return settle(store, claim, value, f, signal);
   };
 
-  const executeConcurrently = async <T>(input: RunInput, work: (admit: () => Promise<void>) => Promise<T>, finish: (value: T) => Finish, signal?: AbortSignal): Promise<IdempotentResult<T>> => {
+  const executeConcurrently = async <T>(input: RunInput, work: (admit: () => Promise<void>, claim: ClaimView) => Promise<T>, finish: (value: T) => Finish, signal?: AbortSignal): Promise<IdempotentResult<T>> => {
     const store = options.store;
-    if (!store) return { status: 'executed', value: await work(() => Promise.resolve()), shared: false, claim: null, stored: null, released: false };
+    if (!store) return { status: 'executed', value: await work(() => Promise.resolve(), decidedClaimView(null)), shared: false, claim: null, stored: null, released: false };
     const claimed = claimFinding(store, claimOptions(input), signal);
     // Observed by admit() or below; never an unhandled rejection while the work runs.
     claimed.catch(() => undefined);
@@ -388,7 +432,7 @@ export function createIdempotency(options: IdempotencyOptions = {}): Idempotency
       c.status === 'completed' ? { status: 'already-completed', report: c.report, shared: false } : { status: 'in-progress', holder: c.holder, shared: false };
     let value: T;
     try {
-      value = await work(admit);
+      value = await work(admit, pendingClaimView(claimed));
     } catch (err) {
       if (err instanceof NotAdmitted) return notAcquired(err.result);
       const c = await claimed.catch(() => undefined);

@@ -49,14 +49,41 @@ function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
+/** What walkObject needs to know about one object key (a pure function of the key and the known secrets). */
+interface KeyRule {
+  /** The key as written (scrubbed like any text). */
+  text: string;
+  env: boolean;
+  secret: boolean;
+}
+
+// Records repeat the same few hundred key names (`name`, `status`, `startedAt`, ...) in every
+// report and log entry; classifying each one again cost three regular expression tests per
+// key (a third of the report's scrub). Bounded: keys are finding data, so the cache only holds
+// short ones and starts over when full.
+const KEY_CACHE_MAX = 2048;
+const KEY_CACHE_MAX_LENGTH = 128;
+
 /** One redaction pass's rules: the known secrets (longest first) and the depth bound. */
 class Redactor {
   private readonly knownRe: RegExp | undefined;
+  private readonly keyRules = new Map<string, KeyRule>();
   constructor(
     readonly known: readonly string[],
     private readonly maxDepth: number,
   ) {
     this.knownRe = known.length > 0 ? new RegExp(known.map(escapeRegExp).join('|'), 'g') : undefined;
+  }
+
+  private keyRule(k: string): KeyRule {
+    const cached = this.keyRules.get(k);
+    if (cached !== undefined) return cached;
+    const rule = { text: this.text(k), env: ENV_KEY.test(k), secret: isSecretKey(k) };
+    if (k.length <= KEY_CACHE_MAX_LENGTH) {
+      if (this.keyRules.size >= KEY_CACHE_MAX) this.keyRules.clear();
+      this.keyRules.set(k, rule);
+    }
+    return rule;
   }
 
   text(input: string): string {
@@ -140,9 +167,10 @@ class Redactor {
     const envPair = typeof obj['name'] === 'string' && ('val' in obj || ('value' in obj && isSecretKey(obj['name'])));
     for (const [k, v] of Object.entries(obj)) {
       if (v === undefined) continue;
-      const key = this.text(k);
-      if (ENV_KEY.test(k)) out[key] = this.envList(v, seen, depth);
-      else if (isSecretKey(k)) out[key] = redactLeaves(v);
+      const rule = this.keyRule(k);
+      const key = rule.text;
+      if (rule.env) out[key] = this.envList(v, seen, depth);
+      else if (rule.secret) out[key] = redactLeaves(v);
       else if (envPair && (k === 'val' || k === 'value')) out[key] = v === null ? v : REDACTED;
       else out[key] = this.walk(v, seen, depth + 1);
     }

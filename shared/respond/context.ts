@@ -7,6 +7,7 @@ import type { ClusterDirectory, EvidenceStore, FindingMarks, FindingReader, LogS
 import type { ConfirmationNote } from './confirm.js';
 import type { ResultSummaryOptions } from './result-summary.js';
 import type { FindingAudit } from '../record/audit-log.js';
+import type { ClaimView } from '../record/idempotency.js';
 
 export interface PipelineAdapters {
   directory?: ClusterDirectory;
@@ -54,6 +55,11 @@ export interface RespondContext {
    * duplicate check costs no time on the critical path (shared/record/idempotency.ts).
    */
   admit?: () => Promise<void>;
+  /**
+   * Whether this delivery is the finding's first (it created claim-0): then no earlier attempt
+   * recorded effects, and the pipeline does not list them. Absent: look as before.
+   */
+  claim?: ClaimView;
   /** What SCC said about the finding (handle.ts confirms before respond() runs); shown in the report and the marks. */
   confirmation?: ConfirmationNote;
 }

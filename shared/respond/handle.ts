@@ -10,7 +10,7 @@ import type { ScreenedMessageDecision } from '../policy/decide-message.js';
 import type { Incident } from '../finding/types.js';
 import type { Decision, ResponsePlan } from '../policy/types.js';
 import type { AuditLog, FindingAudit } from '../record/audit-log.js';
-import { inProgressError, type Finish, type Idempotency } from '../record/idempotency.js';
+import { decidedClaimView, inProgressError, type Finish, type Idempotency } from '../record/idempotency.js';
 import { isHandled } from '../record/marks.js';
 import { findingFolder } from '../ledger/layout.js';
 import { renderMarkdown } from './render.js';
@@ -214,8 +214,8 @@ async function runMatched(incident: Incident, plan: ResponsePlan, envelope: Enve
     // Within the deadline: a step that ignores its signal is abandoned, and the claim released.
     const within = (ctx: RespondContext): Promise<TriageReport> => (deadline ? raceAbort(runtime.respond(incident, plan, { ...ctx, signal: deadline.signal }), deadline.signal) : runtime.respond(incident, plan, ctx));
     const result = runtime.claimConcurrently
-      ? await idem.runConcurrently(runInput, (admit) => within({ ...base, adapters, audit, envelope, admit }), finish)
-      : await idem.run(runInput, () => within({ ...base, adapters, audit, envelope }), finish);
+      ? await idem.runConcurrently(runInput, (admit, claim) => within({ ...base, adapters, audit, envelope, admit, claim }), finish)
+      : await idem.run(runInput, (claim) => within({ ...base, adapters, audit, envelope, claim: decidedClaimView(claim) }), finish);
     if (result.status === 'already-completed') {
       audit.summary({ verdict: 'duplicate', action: 'none', outcome: 'completed', details: { reason: 'report.json exists: the finding was handled by an earlier delivery' } }, 'finding already handled (report object exists): acknowledged without acting again');
       const stored = result.report as Partial<TriageReport> | null;

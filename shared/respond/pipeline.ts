@@ -94,11 +94,16 @@ function withPending(outcome: TriageReport['outcome'], report: TriageReport): Tr
   return { ...outcome, action, summary: `${outcome.summary}; waiting for approval: ${a.actions.map((x) => x.type).join(', ')} until ${a.expiresAt} (run ${a.pendingRunId})` };
 }
 
-/** Effects of earlier attempts (read while the cluster is located; best effort). */
+/**
+ * Effects of earlier attempts (best effort), needed only for the report: listed once the claim
+ * is decided, off the critical path, and not at all on the finding's first delivery (this run
+ * created claim-0, and only a claim holder records effects).
+ */
 function priorEffects(folder: string, ctx: RespondContext): Promise<EffectRecord[]> {
   const store = ctx.adapters.evidence;
   if (!store) return Promise.resolve([]);
-  return loadPriorEffects(store, folder, ctx.signal).catch((err: unknown) => {
+  const first = ctx.claim?.first ?? Promise.resolve(false);
+  return first.then((isFirst) => (isFirst ? [] : loadPriorEffects(store, folder, ctx.signal))).catch((err: unknown) => {
     ctx.audit.warning(`could not read earlier attempts' effect records: ${err instanceof Error ? err.message : String(err)}`);
     return [];
   });

@@ -34,6 +34,9 @@ function freshKnownFinding(name?: string): FreshFinding {
 
 const deletes = (): number => stack.world.kube.writes.filter((w) => w.method === 'DELETE' && w.path.endsWith(`/pods/${DEPLOY_POD}`)).length;
 const objects = (suffix: string): string[] => stack.gcs.objects(BUCKET).map((o) => o.name).filter((n) => n.endsWith(suffix));
+/** Store requests since request number `from` that name this finding's folder: "METHOD path?query", decoded. */
+const storeCalls = (from: number, id: string): string[] =>
+  stack.gcs.requests.slice(from).map((r) => `${r.method} ${decodeURIComponent(`${r.path}?${r.query}`)}`).filter((c) => c.includes(`${id}/`));
 const entriesFor = (findingName: string): Record<string, unknown>[] =>
   audit.entries().filter((e) => (e[OPERATION] as { id?: string } | undefined)?.id === findingName);
 
@@ -140,14 +143,26 @@ describe('a matching finding, enforce policy', () => {
     const { notification, findingName } = freshKnownFinding();
     stack.scc.faults.inject({ match: 'UpdateSecurityMarks', status: 503 });
     const before = deletes();
+    const id = findingName.split('/').at(-1) as string;
+    const seen = stack.gcs.requests.length;
     const first = await postStructured(url, structuredEvent(notification));
     assert.equal(first.status, 500);
     assert.equal(deletes(), before + 1, 'the delete happened in the first attempt');
+    // The first delivery created claim-0: it neither read report.json nor listed effect records.
+    const firstCalls = storeCalls(seen, id);
+    assert.ok(firstCalls.some((c) => c.includes(`${id}/effects-`) && c.startsWith('POST')), `the first attempt recorded its delete: ${firstCalls.join('\n')}`);
+    assert.deepEqual(firstCalls.filter((c) => c.startsWith('GET') && (c.includes(`${id}/report.json`) || c.includes(`prefix=`) && c.includes(`${id}/effects-`))), [], firstCalls.join('\n'));
+    const mid = stack.gcs.requests.length;
     const second = await postStructured(url, structuredEvent(notification));
     assert.equal(second.status, 204, audit.lines.slice(-3).join('\n'));
-    const id = findingName.split('/').at(-1) as string;
     assert.equal(objects(`${id}/binary`).length, 1, 'evidence not copied twice');
     assert.equal(deletes(), before + 1, 'no second delete');
+    // The redelivery (claim-1) looks for the earlier attempt's records, finds them, and reports them.
+    const secondCalls = storeCalls(mid, id);
+    assert.ok(secondCalls.some((c) => c.startsWith('GET') && c.includes('prefix=') && c.includes(`${id}/effects-`)), `effect records listed: ${secondCalls.join('\n')}`);
+    const report = JSON.parse((await stack.gcs.read(BUCKET, objects(`${id}/report.json`)[0] ?? '')).toString()) as { priorEffects?: { actions: { type: string }[] }[]; evidence?: { outcome: string } };
+    assert.ok(report.priorEffects?.some((e) => e.actions.some((a) => a.type === 'deletePod')), 'the first attempt\'s delete is in the report');
+    assert.equal(report.evidence?.outcome, 'exists', 'the earlier copy was found, not made again');
     assert.equal(stack.scc.marksOf(findingName)?.['scc_responder_state'], 'contained');
     // A third delivery (SCC re-notifies after our mark write) is acknowledged without acting.
     const third = await postStructured(url, structuredEvent(notification));

@@ -8,6 +8,7 @@ import { createReadStream } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { KubeConfig } from '@kubernetes/client-node';
 import shellQuote from 'shell-quote';
@@ -16,6 +17,7 @@ import type { Incident } from '../../shared/finding/types.js';
 import type { EvidenceStore, Workloads } from '../../shared/ports.js';
 import { GcsEvidenceStore } from '../../shared/gcp/gcs-store.js';
 import { assertSafeKey } from '../../shared/ledger/keys.js';
+import { findingKeys, META } from '../../shared/ledger/layout.js';
 import { LocalEvidenceStore } from '../../shared/ledger/local-store.js';
 import { snapshotBinary, type SnapshotInput } from '../../shared/evidence/snapshot.js';
 import type { EvidenceResult, SnapshotPolicy } from '../../shared/evidence/types.js';
@@ -268,6 +270,46 @@ for (const name of ['local', 'gcs'] as const) {
       assert.deepEqual(second.manifest, first.manifest);
       assert.equal(kube.requests.filter((q) => q.path.endsWith('/exec')).length, execsBefore, 'no second exec');
       assert.deepEqual((await everythingUnder(store(), inc)).filter((k) => !k.endsWith('.meta.json')).length, 2, 'binary + manifest only');
+    });
+
+    test('a first delivery (it created claim-0) does not ask the store for an earlier copy; a copy made meanwhile still wins', async () => {
+      const statsOf = (inc: Incident, firstDelivery?: () => boolean) => {
+        const binary = findingKeys(inc).binary;
+        let stats = 0;
+        const counted: EvidenceStore = Object.assign(Object.create(store()) as EvidenceStore, {
+          stat: (key: string, signal?: AbortSignal) => {
+            if (key === binary) stats += 1;
+            return store().stat(key, signal);
+          },
+        });
+        return { result: run(counted, inc, policy(), firstDelivery ? { firstDelivery } : {}), stats: () => stats };
+      };
+      const small = { path: '/usr/bin/small', sha256: createHash('sha256').update('small binary\n').digest('hex') };
+      const first = statsOf(incident(small), () => true);
+      assertStored(await first.result);
+      assert.equal(first.stats(), 0, 'no read for an earlier copy');
+      // Negative control: not known to be first, the store is asked as before.
+      const unknown = statsOf(incident(small));
+      assertStored(await unknown.result);
+      assert.equal(unknown.stats(), 1);
+      // A delivery whose claim failed stored a copy; the first claimer copies again and keeps that one.
+      const inc = incident(small);
+      assertStored(await run(store(), inc));
+      const again = await run(store(), inc, policy(), { firstDelivery: () => true });
+      assert.equal(again.outcome, 'exists', again.outcome === 'failed' ? again.reason : '');
+      assert.equal((await everythingUnder(store(), inc)).filter((k) => !k.endsWith('.meta.json')).length, 2, 'binary + manifest only');
+    });
+
+    test('a first delivery that cannot copy now (pod gone) still reports an earlier copy', async () => {
+      const inc = incident({ pod: 'checkout-gone' });
+      const keys = findingKeys(inc);
+      await store().create(keys.binary, Readable.from([Buffer.from('earlier copy')]), { [META.finding]: inc.findingName });
+      const r = await run(store(), inc, policy(), { firstDelivery: () => true });
+      assert.equal(r.outcome, 'exists', r.outcome === 'failed' ? `${r.failure}: ${r.reason}` : '');
+      // Negative control: with no earlier copy the pod's problem is the answer.
+      const none = await run(store(), incident({ pod: 'checkout-gone' }), policy(), { firstDelivery: () => true });
+      assertFailed(none);
+      assert.equal(none.failure, 'pod-gone');
     });
 
     test('two concurrent runs of the same finding write one object', async () => {

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
-  claimFinding, createIdempotency, inProgressError, readLatestReport, releaseClaim, shouldSkip, type ClaimResult,
+  claimFinding, createIdempotency, decidedClaimView, inProgressError, readLatestReport, releaseClaim, shouldSkip, type ClaimResult, type ClaimView,
 } from '../../shared/record/idempotency.js';
 import { marksFor } from '../../shared/record/marks.js';
 import { readReport, storeReport, storeReportObjects } from '../../shared/record/report-object.js';
@@ -106,11 +106,14 @@ describe('claims', () => {
 
   test('a completed record means "already handled": no claim is written', async () => {
     const store = new MemoryStore();
+    // Only a claim holder writes report.json: the completing run holds claim-0.
+    assert.equal((await claimFinding(store, input('done-run'))).status, 'acquired');
     await storeReport(store, { folder: FOLDER, findingName: FINDING, runId: 'done-run', report: { outcome: { verdict: 'handled' } } });
+    const before = [...store.objects.keys()].sort();
     const r = await claimFinding(store, input('late'));
     assert.ok(r.status === 'completed');
     assert.deepEqual(r.report, { outcome: { verdict: 'handled' } });
-    assert.equal(store.objects.has(keysIn(FOLDER).claim(0)), false);
+    assert.deepEqual([...store.objects.keys()].sort(), before);
   });
 
   test('a holder that outlived its expiry and completed wins over the taker (re-check after claiming)', async () => {
@@ -130,7 +133,7 @@ describe('claims', () => {
     assert.deepEqual(r.report, { by: 'slow-holder' });
   });
 
-  test('a first claim (generation 0) reads report.json once; a takeover re-reads it after claiming', async () => {
+  test('a first claim (generation 0) never reads report.json and says it is first; a takeover reads it before and after claiming', async () => {
     class CountingStore extends MemoryStore {
       reportReads = 0;
       override readText(key: string, signal?: AbortSignal): Promise<string | null> {
@@ -141,12 +144,45 @@ describe('claims', () => {
     const store = new CountingStore();
     let t = 0;
     const first = await claimFinding(store, { ...input('first'), ttlMs: 10, now: () => t });
-    assert.ok(first.status === 'acquired' && first.claim.generation === 0);
-    assert.equal(store.reportReads, 1, 'no one can have completed a folder nobody had claimed');
+    assert.ok(first.status === 'acquired' && first.claim.generation === 0 && first.claim.first === true);
+    assert.equal(store.reportReads, 0, 'no one can have completed a folder nobody had claimed');
     t = 100;
     const taker = await claimFinding(store, { ...input('taker'), ttlMs: 10, now: () => t });
     assert.ok(taker.status === 'acquired' && taker.claim.generation === 1);
-    assert.equal(store.reportReads, 3, 'the taker reads it before and after claiming generation 1');
+    assert.equal(taker.claim.first, undefined, 'a takeover is not a first delivery');
+    assert.equal(store.reportReads, 2, 'the taker reads it before and after claiming generation 1');
+  });
+
+  test('a completed finding: claim-0 is tried first (refused, nothing written), then report.json says completed', async () => {
+    const store = new MemoryStore();
+    const idem = createIdempotency({ store });
+    const done = (v: { verdict: string }) => ({ complete: { report: { finding: FINDING, ...v }, markdown: `# ${v.verdict}\n` } });
+    assert.equal((await idem.run(input('r1'), async () => ({ verdict: 'handled' }), done)).status, 'executed');
+    const keys = [...store.objects.keys()].sort();
+    const creates = store.creates.length;
+    const again = await claimFinding(store, input('r2'));
+    assert.ok(again.status === 'completed');
+    assert.deepEqual([...store.objects.keys()].sort(), keys, 'no object added');
+    assert.deepEqual(store.creates.slice(creates), [{ key: keysIn(FOLDER).claim(0), created: false }]);
+    // Negative control: a folder with a claim-0 but no report.json is not completed.
+    const other = new MemoryStore();
+    await claimFinding(other, input('holder'));
+    assert.equal((await claimFinding(other, input('r3'))).status, 'in-progress');
+  });
+
+  test('a forced re-run reads report.json before claiming (it needs who completed the finding)', async () => {
+    class CountingStore extends MemoryStore {
+      reportReads = 0;
+      override readText(key: string, signal?: AbortSignal): Promise<string | null> {
+        if (key === keysIn(FOLDER).reportJson) this.reportReads += 1;
+        return super.readText(key, signal);
+      }
+    }
+    const store = new CountingStore();
+    const forced = await claimFinding(store, { ...input('forced'), force: true });
+    assert.ok(forced.status === 'acquired' && forced.claim.generation === 0);
+    assert.equal(forced.claim.first, true, 'it did create claim-0: nobody claimed before');
+    assert.equal(store.reportReads, 1, 'forced: report.json is read before claiming');
   });
 
   test('a finding that crashes every time stops being taken over: permanent error', async () => {
@@ -167,9 +203,11 @@ describe('claims', () => {
     const store = new MemoryStore();
     store.faults.inject({ match: `create ${keysIn(FOLDER).claim(0)}`, status: 503 });
     await assert.rejects(claimFinding(store, input('a')), (err: unknown) => classifyError(err).kind === 'transient');
-    store.faults.inject({ match: `readText ${keysIn(FOLDER).reportJson}`, status: 403 });
-    await assert.rejects(claimFinding(store, input('a')), (err: unknown) => classifyError(err).kind === 'permanent');
     assert.equal((await claimFinding(store, input('a'))).status, 'acquired');
+    // report.json is read once claim-0 exists (a redelivery): its faults surface too.
+    store.faults.inject({ match: `readText ${keysIn(FOLDER).reportJson}`, status: 403 });
+    await assert.rejects(claimFinding(store, input('b')), (err: unknown) => classifyError(err).kind === 'permanent');
+    assert.equal((await claimFinding(store, input('a'))).status, 'acquired', 're-entrant');
   });
 
   test('the in-progress error is transient (Pub/Sub redelivers after the holder finished)', () => {
@@ -241,6 +279,31 @@ describe('idempotent run', () => {
     assert.ok(results.every((r) => r.status === 'executed' || r.status === 'in-progress'));
     assert.equal((await b.runConcurrently(input('redelivery'), work, complete)).status, 'already-completed');
     assert.equal(effects, 1);
+  });
+
+  test('runConcurrently: the work learns whether it is the first delivery once the claim answers (pending until then)', async () => {
+    const store = new MemoryStore();
+    store.faults.inject({ match: `create ${keysIn(FOLDER).claim(0)}`, delayMs: 30 });
+    const idem = createIdempotency({ store });
+    const seen: (boolean | undefined)[] = [];
+    const work = async (admit: () => Promise<void>, claim: ClaimView) => {
+      seen.push(claim.firstNow());
+      seen.push(await claim.first, claim.firstNow());
+      await admit();
+      throw new Error('transient: try again');
+    };
+    await assert.rejects(idem.runConcurrently(input('r1'), work, complete), /transient/);
+    assert.deepEqual(seen, [undefined, true, true], 'pending, then first');
+    // Negative control: the redelivery takes claim-1 over, so it is not first.
+    seen.length = 0;
+    await assert.rejects(idem.runConcurrently(input('r2'), work, complete), /transient/);
+    assert.deepEqual(seen.slice(1), [false, false]);
+    // A claim that fails reads as "not first" (look for earlier records), never as a rejection.
+    seen.length = 0;
+    store.faults.inject({ match: `create ${keysIn(FOLDER).claim(2)}`, status: 503 });
+    await assert.rejects(idem.runConcurrently(input('r3'), work, complete), (err: unknown) => classifyError(err).kind === 'transient');
+    assert.deepEqual(seen.slice(1), [false, false]);
+    assert.deepEqual(decidedClaimView(null).firstNow(), false);
   });
 
   test('runConcurrently: a work that throws after admit releases the claim; one refused by admit does not', async () => {
@@ -347,6 +410,7 @@ describe('report object', () => {
 
   test('a report that is not JSON still counts as completed', async () => {
     const store = new MemoryStore();
+    assert.equal((await claimFinding(store, input('writer'))).status, 'acquired');
     store.put(keysIn(FOLDER).reportJson, 'garbage');
     assert.deepEqual(await readReport(store, FOLDER), { unreadable: true });
     assert.equal((await claimFinding(store, input('x'))).status, 'completed');

@@ -82,6 +82,26 @@ describe('scrubber', () => {
     assert.equal('f' in out && out['f'] !== undefined, false);
   });
 
+  test('key rules are remembered per scrubber: the same answers every time, each scrubber its own known secrets, past the cache bound too', () => {
+    const known = 'corp-internal-value-77';
+    const record = { password: 'x1', env: ['A=b'], [known]: 'v', plain: 'kept', nested: { password: 'x2', plain: 'kept' } };
+    const fresh = createScrubber({ knownSecrets: [known] });
+    const first = fresh.value(record);
+    assert.deepEqual(first, { password: REDACTED, env: [`A=${REDACTED}`], [REDACTED]: 'v', plain: 'kept', nested: { password: REDACTED, plain: 'kept' } });
+    assert.deepEqual(fresh.value(record), first, 'a second pass answers from the cache identically');
+    // Negative control: a scrubber that does not know the secret keeps the key (caches are not shared).
+    assert.ok(known in (s.value(record) as Record<string, unknown>));
+    // More distinct keys than the cache holds (it starts over): every secret key still loses its value.
+    const many: Record<string, string> = {};
+    for (let i = 0; i < 5000; i++) many[`k${i}`] = 'v';
+    for (let round = 0; round < 2; round++) {
+      const out = fresh.value({ ...many, apiKey: 'x', [`${'x'.repeat(200)}_token`]: 'y' }) as Record<string, unknown>;
+      assert.equal(out['apiKey'], REDACTED);
+      assert.equal(out[`${'x'.repeat(200)}_token`], REDACTED, 'a long key is classified, not cached');
+      assert.equal(out['k4999'], 'v');
+    }
+  });
+
   test('plain record data is left intact', () => {
     const data = { pod: 'checkout-7d9f8b6c5d-q2x8z', path: '/usr/bin/curl', sha256: '9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08', uri: 'gs://b/k', reason: 'step record.marks: ok' };
     assert.deepEqual(s.value(data), data);
