@@ -203,7 +203,8 @@ type ReusingKubeConfig = {
  * Beside each shared Agent, one for watches (watchDispatcher): a watch ends by being aborted,
  * and an aborted HTTP/1.1 response takes its connection with it. undici's pool keeps that
  * client and hands it to whichever request next finds it first in line, which then pays a
- * new TCP + TLS connection: measured, the next finding's PATCH, watch or DELETE. On their own
+ * new TCP + TLS connection (measured: the next finding's watch, sent just before its PATCH;
+ * with the watch sent first, the next finding's DELETE). On their own
  * Agent, watches lose only their own connections.
  */
 export function reuseConnections(kc: KubeConfig): KubeConfig {
@@ -490,8 +491,8 @@ export class ClientNodeWorkloads implements Workloads {
    * Adds the collector and waits (bounded) until the kubelet reports it running. A watch of
    * the pod, opened by prepareDebugContainer beside the pod read (spec.prepared) or else just
    * before the PATCH, makes "running" arrive as an event: no read after the PATCH, no poll
-   * interval after the kubelet reports it. A watch accepted but silent (a proxy buffering the chunked answer, a
-   * stalled watch cache) would otherwise hold the wait to its deadline: a slow read of the
+   * interval after the kubelet reports it. A watch accepted but silent (a proxy buffering the
+   * chunked answer, a stalled watch cache) would otherwise hold the wait to its deadline: a slow read of the
    * pod beside it (the first `besideWatch` after the PATCH, then every `besideWatch`) bounds
    * that to about one interval, and whichever of the two sees running/terminated first wins.
    * A watch that cannot be opened or breaks (403 from an RBAC without `watch`, 410 for a
@@ -576,9 +577,9 @@ export class ClientNodeWorkloads implements Workloads {
    * Workloads.prepareDebugContainer: addDebugContainer's watch, opened now, from the pod's
    * current state (no resourceVersion: the server sends that state as ADDED first, then every
    * change after it, so nothing the PATCH causes can be missed whenever the PATCH lands). Sent
-   * beside the pod read, the watch finds a pooled connection idle or opens one while that
-   * read's round trip runs; just before the PATCH it would find the connections busy with the
-   * PATCH and its neighbours and pay a new connection's round trips on the critical path.
+   * beside the pod read, the watch's request, and the connection it needs (watches have an
+   * Agent of their own, see reuseConnections), travel while that read's round trip runs
+   * rather than after the PATCH's request, on the critical path.
    */
   prepareDebugContainer(target: { namespace: string; pod: string; timeoutMs: number }, signal?: AbortSignal): PreparedDebugContainer {
     const watch = this.openDebugWatch({ namespace: target.namespace, name: target.pod, timeoutSeconds: target.timeoutMs / 1000 }, signal);
