@@ -173,6 +173,13 @@ export interface Workloads {
    */
   addDebugContainer(spec: DebugContainerSpec, signal?: AbortSignal): Promise<void>;
   /**
+   * The collector is about to be added to this pod: starts the wait's watch now (beside the
+   * pod read), so neither its request nor a new connection for it is left for the PATCH's
+   * moment. Hand the result to addDebugContainer (spec.prepared); close it when no collector is
+   * added after all. Optional: adapters without a watch omit it (addDebugContainer opens its own).
+   */
+  prepareDebugContainer?(target: { namespace: string; pod: string; timeoutMs: number }, signal?: AbortSignal): PreparedDebugContainer;
+  /**
    * The trusted collector's execs are over: closes what was held for them (the Kubernetes
    * adapter's pre-connected exec sockets). Optional: adapters that hold nothing omit it.
    */
@@ -208,6 +215,14 @@ export interface DebugContainerSpec {
    * watches the pod from there, so no change in between is missed. Unset: from its current state.
    */
   resourceVersion?: string;
+  /** From prepareDebugContainer for this pod: its watch (already open) is the wait's; resourceVersion is then not needed. */
+  prepared?: PreparedDebugContainer;
+}
+
+/** A watch opened ahead of addDebugContainer (prepareDebugContainer); opaque to the caller. */
+export interface PreparedDebugContainer {
+  /** Lets go of the watch (idempotent; a no-op once addDebugContainer has taken it over and ended). */
+  close(): void;
 }
 
 // ---------------------------------------------------------------- logs

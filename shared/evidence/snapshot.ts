@@ -12,7 +12,7 @@
 // or lying, a tool that hangs) or ours (store, RBAC, API). The gate in front of destructive
 // actions reads that (shared/contain/guards.ts).
 import type { Incident } from '../finding/types.js';
-import type { EvidenceStore, PodView, StoredObject, Workloads } from '../ports.js';
+import type { EvidenceStore, PodView, PreparedDebugContainer, StoredObject, Workloads } from '../ports.js';
 import { classifyError } from '../common/errors.js';
 import { failureKind } from './exec-outcome.js';
 import { findingKeys, META, type FindingKeys } from '../ledger/layout.js';
@@ -102,6 +102,8 @@ interface Run {
   budgetCounter?: EvidenceByteBudget;
   /** Records still being written after the result was returned (afterStored). */
   records?: Promise<void>;
+  /** The collector's watch, opened beside the pod read (prepareCollector); closed when the snapshot ends. */
+  prepared?: PreparedDebugContainer;
 }
 
 /** Failures the target causes: recorded as significant, never a reason to hold containment. */
@@ -171,6 +173,7 @@ export async function snapshotBinary(input: SnapshotInput): Promise<EvidenceResu
   try {
     return await collect(run);
   } finally {
+    run.prepared?.close(); // done with, or never used: no collector was added
     if (run.records) void run.records.finally(() => run.deadline.dispose());
     else run.deadline.dispose();
   }
@@ -181,6 +184,7 @@ async function collect(run: Run): Promise<EvidenceResult> {
   // The pod and the byte budget are read at the same time (reads; their answers count only
   // when there is no copy yet, in this order: pod first, then budget).
   const pod = readPod(run);
+  prepareCollector(run);
   const over = applyBudget(run);
   // A first delivery has no earlier copy to look for on the way to a new one (one store read
   // less; a copy stored meanwhile by a concurrent delivery still wins, create-only). When no
@@ -209,6 +213,18 @@ async function earlierCopy(run: Run): Promise<EvidenceResult | null> {
     return failedResult(run, { failure: 'store-failed', reason: `checking the evidence store for an existing copy failed: ${c.reason}`, blame: 'ours', ...(c.code === undefined ? {} : { code: c.code }) });
   }
   return existing === null ? null : existsResult(run, existing, "a complete copy of this finding's binary is already stored (an earlier delivery of the finding)", false);
+}
+
+/**
+ * The trusted collector comes first: its wait for "running" starts watching the pod now,
+ * beside the pod read, so the watch's request and connection are not left for the PATCH's
+ * moment (Workloads.prepareDebugContainer). When the snapshot ends without adding the collector
+ * (a stored copy, a gone pod, the budget), snapshotBinary closes it unused.
+ */
+function prepareCollector(run: Run): void {
+  const { workloads, policy, incident } = run.input;
+  if (!policy.debugContainer.enabled || policy.debugContainer.preferred === false || !workloads.prepareDebugContainer) return;
+  run.prepared = workloads.prepareDebugContainer({ namespace: incident.namespace ?? '', pod: incident.pod ?? '', timeoutMs: run.deadline.remaining() }, run.deadline.signal);
 }
 
 /** The cluster's hourly byte budget: copies are capped at what is left; none when it is used up. */
@@ -309,7 +325,7 @@ async function runTrusted(run: Run): Promise<{ result?: EvidenceResult; failure?
   const t = await collectTrusted({
     incident: input.incident, workloads: input.workloads, store: input.store, keys: run.keys, deadline: run.deadline, budget: run.budget,
     namespace, pod, container, path: run.path.read, podView: run.pod, policy: input.policy,
-    sink: (source) => sinkFor(run, 'debug-container', source), attempts: run.attempts,
+    sink: (source) => sinkFor(run, 'debug-container', source), attempts: run.attempts, ...(run.prepared ? { prepared: run.prepared } : {}),
   });
   run.trusted = t;
   run.withheld.push(...t.withheld);

@@ -14,7 +14,7 @@ import { classifyError } from '../common/errors.js';
 import type { Incident } from '../finding/types.js';
 import { putBytes } from '../ledger/json.js';
 import { META, type FindingKeys } from '../ledger/layout.js';
-import type { EvidenceStore, PodView, Workloads } from '../ports.js';
+import type { EvidenceStore, PodView, PreparedDebugContainer, Workloads } from '../ports.js';
 import { runCopy, type CopyDeps, type CopyResult, type CopySink, type VerifiedCopy } from './copy-attempt.js';
 import type { Deadline } from './deadline.js';
 import type { ExecBudget } from './exec-text.js';
@@ -41,6 +41,8 @@ export interface TrustedInput {
   /** Where a copy of the binary goes (metadata set by the snapshot). */
   sink: (source: string) => CopySink;
   attempts: ExecAttempt[];
+  /** The wait's watch, opened beside the pod read (snapshot.ts prepareCollector). */
+  prepared?: PreparedDebugContainer;
 }
 
 export interface TrustedFailure {
@@ -98,7 +100,7 @@ async function addCollector(input: TrustedInput, name: string, runAsUser: number
   try {
     await deadline.race(
       input.workloads.addDebugContainer(
-        { namespace: input.namespace, pod: input.pod, name, image, targetContainer: input.container, command: ['sleep', DEBUG_SLEEP_SECONDS], timeoutMs: deadline.remaining(), ...(runAsUser === undefined ? {} : { runAsUser }), ptrace, ...(input.podView?.resourceVersion === undefined ? {} : { resourceVersion: input.podView.resourceVersion }) },
+        { namespace: input.namespace, pod: input.pod, name, image, targetContainer: input.container, command: ['sleep', DEBUG_SLEEP_SECONDS], timeoutMs: deadline.remaining(), ...(runAsUser === undefined ? {} : { runAsUser }), ptrace, ...(input.podView?.resourceVersion === undefined ? {} : { resourceVersion: input.podView.resourceVersion }), ...(input.prepared ? { prepared: input.prepared } : {}) },
         deadline.signal,
       ),
     );

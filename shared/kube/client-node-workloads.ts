@@ -29,6 +29,7 @@ import type {
   OwnerRef,
   OwnerView,
   PodView,
+  PreparedDebugContainer,
   Workloads,
 } from '../ports.js';
 import { ResponderError, TimeoutError } from '../common/errors.js';
@@ -37,7 +38,7 @@ import type { CLIENT_NODE_METHODS, ClientNodeApi } from './client-node-methods.j
 import { KubeApiError, toKubeError } from './errors.js';
 import { ExecSocket, ExecUpgradeError, execConnectOptions } from './exec-socket.js';
 import { EXEC_SPARES, execSpares } from './exec-spares.js';
-import { openPodWatch, watchPod, type PodWatch, type PodWatchResult, type PodWatchTarget } from './pod-watch.js';
+import { earlyPodWatch, openPodWatch, type EarlyPodWatch, type PodWatch, type PodWatchResult, type PodWatchTarget } from './pod-watch.js';
 import { ephemeralState, eventView, nodeView, ownerView, podView, type ControllerObject } from './views.js';
 import { redactString } from '../finding/redact.js';
 import { waitForDrain } from '../common/streams.js';
@@ -182,6 +183,13 @@ function waitFinished(w: Writable): Promise<void> {
 }
 
 const REUSING = Symbol('scc-responder.reusesConnections');
+const WATCH_DISPATCHER = Symbol('scc-responder.watchDispatcher');
+
+type ReusingKubeConfig = {
+  createDispatcher?: (cluster: { name?: string; server?: string } | null, agentOptions: unknown) => unknown;
+  [REUSING]?: true;
+  [WATCH_DISPATCHER]?: (shared: unknown) => unknown;
+};
 
 /**
  * client-node 2.0.1 builds a new undici Agent for every REST call (KubeConfig's private
@@ -191,19 +199,38 @@ const REUSING = Symbol('scc-responder.reusesConnections');
  * (the key client-node's own WebSocket agent cache uses) keeps connections alive between
  * calls. The bearer token is a header, not part of the Agent, so a refreshed token still
  * applies. When a client-node version no longer has createDispatcher, nothing is changed.
+ *
+ * Beside each shared Agent, one for watches (watchDispatcher): a watch ends by being aborted,
+ * and an aborted HTTP/1.1 response takes its connection with it. undici's pool keeps that
+ * client and hands it to whichever request next finds it first in line, which then pays a
+ * new TCP + TLS connection (measured: the next finding's watch, sent just before its PATCH;
+ * with the watch sent first, the next finding's DELETE). On their own
+ * Agent, watches lose only their own connections.
  */
 export function reuseConnections(kc: KubeConfig): KubeConfig {
-  const k = kc as unknown as { createDispatcher?: (cluster: { name?: string; server?: string } | null, agentOptions: unknown) => unknown; [REUSING]?: true };
+  const k = kc as unknown as ReusingKubeConfig;
   const create = k.createDispatcher;
   if (typeof create !== 'function' || k[REUSING]) return kc;
   const agents = new Map<string, unknown>();
+  const forWatches = new WeakMap<object, () => unknown>();
   k.createDispatcher = (cluster, agentOptions) => {
     const key = JSON.stringify([cluster?.name, cluster?.server, kc.getCurrentUser()?.name]);
-    if (!agents.has(key)) agents.set(key, create.call(kc, cluster, agentOptions));
+    if (!agents.has(key)) {
+      const agent = create.call(kc, cluster, agentOptions);
+      agents.set(key, agent);
+      let own: unknown;
+      if (typeof agent === 'object' && agent !== null) forWatches.set(agent, () => (own ??= create.call(kc, cluster, agentOptions)));
+    }
     return agents.get(key);
   };
+  k[WATCH_DISPATCHER] = (shared) => (typeof shared === 'object' && shared !== null ? forWatches.get(shared)?.() : undefined);
   k[REUSING] = true;
   return kc;
+}
+
+/** The Agent for watches beside `shared` (an Agent reuseConnections made); undefined otherwise. */
+export function watchDispatcher<D>(kc: KubeConfig, shared: D | undefined): D | undefined {
+  return (kc as unknown as ReusingKubeConfig)[WATCH_DISPATCHER]?.(shared) as D | undefined;
 }
 
 type Methods<A extends ClientNodeApi> = (typeof CLIENT_NODE_METHODS)[A][number];
@@ -216,6 +243,8 @@ export class ClientNodeWorkloads implements Workloads {
   private readonly networking: Pick<NetworkingV1Api, Methods<'NetworkingV1Api'>>;
   /** Bumped by closeExecSpares, so spares still being set up for a closed wait are not opened. */
   private spareGeneration = 0;
+  /** The watches prepareDebugContainer opened, by the handle it gave out (taken: adopted by addDebugContainer). */
+  private readonly preparedWatches = new WeakMap<PreparedDebugContainer, { namespace: string; pod: string; watch: EarlyPodWatch; taken: boolean }>();
 
   constructor(private readonly kc: KubeConfig, private readonly options: ClientNodeWorkloadsOptions = {}) {
     reuseConnections(kc);
@@ -460,10 +489,10 @@ export class ClientNodeWorkloads implements Workloads {
 
   /**
    * Adds the collector and waits (bounded) until the kubelet reports it running. A watch of
-   * the pod is opened just before the PATCH, so both requests' latency overlaps and
-   * "running" arrives as an event: no read after the PATCH, no poll interval after the
-   * kubelet reports it. A watch accepted but silent (a proxy buffering the chunked answer, a
-   * stalled watch cache) would otherwise hold the wait to its deadline: a slow read of the
+   * the pod, opened by prepareDebugContainer beside the pod read (spec.prepared) or else just
+   * before the PATCH, makes "running" arrive as an event: no read after the PATCH, no poll
+   * interval after the kubelet reports it. A watch accepted but silent (a proxy buffering the
+   * chunked answer, a stalled watch cache) would otherwise hold the wait to its deadline: a slow read of the
    * pod beside it (the first `besideWatch` after the PATCH, then every `besideWatch`) bounds
    * that to about one interval, and whichever of the two sees running/terminated first wins.
    * A watch that cannot be opened or breaks (403 from an RBAC without `watch`, 410 for a
@@ -544,18 +573,38 @@ export class ClientNodeWorkloads implements Workloads {
     execSpares(this.kc)?.close();
   }
 
+  /**
+   * Workloads.prepareDebugContainer: addDebugContainer's watch, opened now, from the pod's
+   * current state (no resourceVersion: the server sends that state as ADDED first, then every
+   * change after it, so nothing the PATCH causes can be missed whenever the PATCH lands). Sent
+   * beside the pod read, the watch's request, and the connection it needs (watches have an
+   * Agent of their own, see reuseConnections), travel while that read's round trip runs
+   * rather than after the PATCH's request, on the critical path.
+   */
+  prepareDebugContainer(target: { namespace: string; pod: string; timeoutMs: number }, signal?: AbortSignal): PreparedDebugContainer {
+    const watch = this.openDebugWatch({ namespace: target.namespace, name: target.pod, timeoutSeconds: target.timeoutMs / 1000 }, signal);
+    const handle: PreparedDebugContainer = { close: () => void watch.close() };
+    this.preparedWatches.set(handle, { namespace: target.namespace, pod: target.pod, watch, taken: false });
+    return handle;
+  }
+
+  private openDebugWatch(target: PodWatchTarget, signal?: AbortSignal): EarlyPodWatch {
+    return earlyPodWatch((s) => this.call('watchPod', `pods ${target.namespace}/${target.name} (watch)`, () => openPodWatch(this.kc, target, s, (shared) => watchDispatcher(this.kc, shared))), signal);
+  }
+
+  /** The prepared watch of this pod (once), else a new one from the read version. */
   private watchDebugContainer(spec: DebugContainerSpec, deadline: number, seen: { last: string }, signal?: AbortSignal): PodWatch<DebugDecision> {
+    const prepared = spec.prepared && this.preparedWatches.get(spec.prepared);
+    const ours = prepared && !prepared.taken && prepared.namespace === spec.namespace && prepared.pod === spec.pod ? prepared : undefined;
+    if (ours) ours.taken = true;
     const target: PodWatchTarget = { namespace: spec.namespace, name: spec.pod, timeoutSeconds: (deadline - Date.now()) / 1000, ...(spec.resourceVersion === undefined ? {} : { resourceVersion: spec.resourceVersion }) };
-    return watchPod(
-      (s) => this.call('watchPod', `pods ${spec.namespace}/${spec.pod} (watch)`, () => openPodWatch(this.kc, target, s)),
-      (pod) => {
-        const st = ephemeralState(pod, spec.name);
-        if (st.state === 'running' || st.state === 'terminated') return { state: st.state, ...(st.reason === undefined ? {} : { reason: st.reason }) };
-        seen.last = lastState(st);
-        return undefined;
-      },
-      signal,
-    );
+    const watch = ours?.watch ?? this.openDebugWatch(target, signal);
+    return watch.decideWith((pod) => {
+      const st = ephemeralState(pod, spec.name);
+      if (st.state === 'running' || st.state === 'terminated') return { state: st.state, ...(st.reason === undefined ? {} : { reason: st.reason }) };
+      seen.last = lastState(st);
+      return undefined;
+    });
   }
 
   /**

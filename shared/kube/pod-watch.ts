@@ -12,6 +12,9 @@ import { ApiException, HttpMethod, IsomorphicFetchHttpLibrary, RequestContext, t
 /** A watch event line longer than this is not a pod (the API server's objects are < 1.5 MB). */
 export const MAX_WATCH_LINE = 4 * 1024 * 1024;
 
+/** undici's Dispatcher, as client-node's RequestContext takes it. */
+type Dispatcher = Parameters<RequestContext['setDispatcher']>[0];
+
 export interface PodWatchTarget {
   namespace: string;
   name: string;
@@ -42,15 +45,19 @@ export function podWatchUrl(server: string, t: PodWatchTarget): string {
 }
 
 /**
- * Sends the watch request; resolves with the event stream once the server answered 200.
+ * Sends the watch request (on `dispatcherFor`'s dispatcher when it gives one, else the
+ * KubeConfig's); resolves with the event stream once the server answered 200.
  * Anything else throws client-node's ApiException (status code and Status body), which
  * toKubeError turns into a KubeApiError like any other call's refusal.
  */
-export async function openPodWatch(kc: KubeConfig, t: PodWatchTarget, signal: AbortSignal): Promise<ReadableStream<Uint8Array>> {
+export async function openPodWatch(kc: KubeConfig, t: PodWatchTarget, signal: AbortSignal, dispatcherFor?: (shared: Dispatcher | undefined) => Dispatcher | undefined): Promise<ReadableStream<Uint8Array>> {
   const server = kc.getCurrentCluster()?.server;
   if (!server) throw new Error('the kubeconfig has no current cluster');
   const ctx = new RequestContext(podWatchUrl(server, t), HttpMethod.GET);
   await kc.applySecurityAuthentication(ctx);
+  // The aborted watch's connection dies with it: kept off the pool other calls share.
+  const own = dispatcherFor?.(ctx.getDispatcher());
+  if (own) ctx.setDispatcher(own);
   ctx.setHeaderParam('Accept', 'application/json');
   ctx.setSignal(signal);
   const res = await new IsomorphicFetchHttpLibrary().send(ctx).toPromise();
@@ -136,24 +143,57 @@ async function readEvents<T>(stream: ReadableStream<Uint8Array>, decide: (pod: V
  * adapter passes it through its call door, for the call table and error mapping).
  */
 export function watchPod<T>(open: (signal: AbortSignal) => Promise<ReadableStream<Uint8Array>>, decide: (pod: V1Pod) => T | undefined, signal?: AbortSignal): PodWatch<T> {
+  return earlyPodWatch(open, signal).decideWith(decide);
+}
+
+/** A watch opened before the question is known: decideWith asks it (once). */
+export interface EarlyPodWatch {
+  /**
+   * From now on `decide` answers: first about the latest state the watch has already
+   * received (every event carries the whole pod, so the latest one is all that counts), then
+   * about every later one. Only once per watch.
+   */
+  decideWith<T>(decide: (pod: V1Pod) => T | undefined): PodWatch<T>;
+  /** Aborts the request or the stream (idempotent); resolves once the watch has let go of it. */
+  close(): Promise<void>;
+}
+
+/**
+ * Starts watching now, before anyone asks anything of the pod's states: the request (and the
+ * connection under it) is on its way while the caller still works out what to wait for.
+ * Until decideWith, only the latest state is kept. A watch that ends (refused, dropped, an
+ * ERROR event) before decideWith says so in the result decideWith returns.
+ */
+export function earlyPodWatch(open: (signal: AbortSignal) => Promise<ReadableStream<Uint8Array>>, signal?: AbortSignal): EarlyPodWatch {
   const controller = new AbortController();
   const onAbort = (): void => controller.abort(signal?.reason);
   if (signal?.aborted) onAbort();
   else signal?.addEventListener('abort', onAbort, { once: true });
-  const result = (async (): Promise<PodWatchResult<T>> => {
+  let latest: V1Pod | undefined;
+  let decider: ((pod: V1Pod) => unknown) | undefined;
+  const read = (async (): Promise<PodWatchResult<unknown>> => {
     try {
-      return await readEvents(await open(controller.signal), decide, controller.signal);
+      return await readEvents(await open(controller.signal), (pod) => (decider ? decider(pod) : void (latest = pod)), controller.signal);
     } catch (err) {
       return { kind: 'ended', reason: err instanceof Error ? err.message : String(err) };
     } finally {
       signal?.removeEventListener('abort', onAbort);
     }
   })();
+  const close = async (): Promise<void> => {
+    controller.abort();
+    await read;
+  };
   return {
-    result,
-    close: async () => {
-      controller.abort();
-      await result;
+    decideWith<T>(decide: (pod: V1Pod) => T | undefined): PodWatch<T> {
+      if (decider) throw new Error('decideWith was already called on this watch');
+      decider = decide;
+      // The state received before the question was asked may answer it already.
+      const now = latest === undefined ? undefined : decide(latest);
+      latest = undefined;
+      const result = (now === undefined ? read : Promise.resolve({ kind: 'decided', value: now })) as Promise<PodWatchResult<T>>;
+      return { result, close };
     },
+    close,
   };
 }

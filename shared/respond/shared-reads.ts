@@ -71,5 +71,6 @@ export function sharedReads(inner: Workloads): Workloads {
       return inner.addDebugContainer(spec, signal);
     },
     collectorDone: () => inner.collectorDone?.(),
+    ...(inner.prepareDebugContainer ? { prepareDebugContainer: inner.prepareDebugContainer.bind(inner) } : {}),
   };
 }

@@ -474,6 +474,47 @@ describe('snapshot outcomes (local store unless stated)', () => {
     assert.deepEqual(r.attempts.map((a) => a.method), ['debug-container']);
   });
 
+  test("the collector's watch: opened beside the pod read and used by the wait; closed unused when no collector is added; none with the collector off", async () => {
+    const WATCH = 'GET /api/v1/namespaces/shop/pods (watch)';
+    const PATCH = 'PATCH /api/v1/namespaces/shop/pods/checkout-7d9f8b6c5d-q2x8z/ephemeralcontainers';
+    const on = policy({ debugContainer: { enabled: true, image: DEBUG_IMAGE } });
+    const requestsAfter = (mark: number): string[] => kube.connectionLog.flatMap((e) => (e.seq > mark && e.kind === 'request' ? [e.key] : []));
+    const watchesClosed = async (): Promise<void> => {
+      for (let i = 0; i < 3000 && kube.openWatches() > 0; i++) await sleep(10);
+      assert.equal(kube.openWatches(), 0, 'no watch left open');
+    };
+    // Used: one watch, the prepared one (from the current state: no resourceVersion). With no
+    // injected latency it may reach the fake after the PATCH (its own connection against a warm
+    // pool's): its first event is then the pod with the collector, which is all the wait needs.
+    const inc = incident({ path: '/usr/bin/small', sha256: undefined });
+    let mark = kube.mark();
+    const reqFrom = kube.requests.length;
+    assertStored(await run(local, inc, on));
+    let keys = requestsAfter(mark);
+    assert.equal(keys.filter((k) => k === WATCH).length, 1, `one watch: ${keys.join(', ')}`);
+    assert.ok(keys.includes(PATCH), 'the collector was added');
+    const q = new URLSearchParams(kube.requests.slice(reqFrom).find((r) => /watch=true/.test(r.query))?.query ?? '');
+    assert.equal(q.get('resourceVersion'), null, 'the prepared watch (from the current state)');
+    await watchesClosed();
+    // The same finding again: its copy is stored, no collector; the watch opened beside the read is closed.
+    mark = kube.mark();
+    assert.equal((await run(local, inc, on)).outcome, 'exists');
+    assert.ok(!requestsAfter(mark).includes(PATCH), 'no collector added');
+    await watchesClosed();
+    // A container that is not running: no collector, nothing left open.
+    mark = kube.mark();
+    assertFailed(await run(local, incident({ container: 'stopped' }), on));
+    assert.ok(!requestsAfter(mark).includes(PATCH));
+    await watchesClosed();
+    // The collector off (dry-run turns it off: snapshotPolicyFor) or not first: no early watch.
+    for (const p of [policy(), policy({ debugContainer: { enabled: true, image: DEBUG_IMAGE, preferred: false } })]) {
+      mark = kube.mark();
+      assertStored(await run(local, incident({ path: '/usr/bin/small', sha256: undefined }), p));
+      keys = requestsAfter(mark);
+      assert.deepEqual(keys.filter((k) => k === WATCH || k === PATCH), [], `cat did it, no watch: ${keys.join(', ')}`);
+    }
+  });
+
   test('debug container that never starts: debug-container-failed, nothing stored', async () => {
     kube.ephemeralStartFails = 'ImagePullBackOff';
     try {

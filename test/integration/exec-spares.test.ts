@@ -38,6 +38,9 @@ async function startCollector(fake: FakeKube, kc: KubeConfig, w: ClientNodeWorkl
   const added = w.addDebugContainer({ namespace: NS, pod: POD, name: DEBUG, image: 'busybox@sha256:0123', targetContainer: 'app', command: ['sleep', '600'], timeoutMs: 30_000 });
   await until('the PATCH', () => fake.writes.some((x) => x.path.endsWith('/ephemeralcontainers')));
   if (spares > 0) await until(`${spares} spares connected`, () => execSpares(kc)?.ready === spares);
+  // The server sees a TLS connection a moment after the client does (it reads the client's
+  // last handshake message then): wait for its log too, or `mark` can fall in between.
+  if (spares > 0) await until(`the server saw ${spares} spares`, () => fake.openConnections().filter((c) => c.requests === 0 && !c.upgraded).length === spares);
   const mark = fake.mark();
   fake.startEphemeral(NS, POD, DEBUG);
   await added;

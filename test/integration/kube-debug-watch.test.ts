@@ -1,5 +1,5 @@
 // The trusted collector's wait for "running" (addDebugContainer): a watch of the pod opened
-// beside the PATCH, with the bounded poll as the fallback when the watch is refused or breaks.
+// beside the pod read (prepareDebugContainer) or else beside the PATCH, with the bounded poll as the fallback when the watch is refused or breaks.
 // Real client-node over HTTPS to the fake API server, whose watch streams what the API server
 // streams (chunked JSON lines, ERROR events with a Status). Every test has its own fake.
 // Assertions are on the fake's call records (order, keys, queries), never on elapsed time.
@@ -10,6 +10,7 @@ import { classifyError } from '../../shared/common/errors.js';
 import type { KubeCallName } from '../../shared/kube/api-calls.js';
 import { WATCH_FALLBACK_REASON_LIMIT, watchFallbackLine, workloadsFromKubeConfig, type ClientNodeWorkloads } from '../../shared/kube/client-node-workloads.js';
 import { KubeApiError } from '../../shared/kube/errors.js';
+import { openPodWatch } from '../../shared/kube/pod-watch.js';
 import type { DebugContainerSpec } from '../../shared/ports.js';
 import { startFakeKube, type FakeKube } from '../support/fake-kube.js';
 
@@ -365,5 +366,157 @@ describe('negative control', () => {
     const from = fake.faults.calls.length;
     await w.addDebugContainer(s);
     assert.throws(() => assertNoReadAfterPatch(keysFrom(from)), /no read of the pod after the PATCH/);
+  });
+});
+
+// ---------------------------------------------------------------- the watch opened early
+
+const WATCH_REQUEST = `GET /api/v1/namespaces/${NS}/pods (watch)`;
+
+/** Polls a condition (the bound only ends a broken build; nothing here is timed). */
+async function until(what: string, cond: () => boolean): Promise<void> {
+  for (let i = 0; i < 3000 && !cond(); i++) await new Promise((r) => setTimeout(r, 5));
+  assert.ok(cond(), `gave up waiting: ${what}`);
+}
+
+/** Workloads with no exec spares: their connections would be logged beside the PATCH's. */
+function noSpares(): ClientNodeWorkloads {
+  const kc = new KubeConfig();
+  kc.loadFromString(fake.kubeconfigYaml());
+  return workloadsFromKubeConfig(kc, { onCall: (name) => calls.push(name), debugPollMs: { first: 5, max: 20, besideWatch: BESIDE_OFF }, onWatchFallback: (r) => fallbacks.push(r), execSpares: 0 });
+}
+
+/**
+ * One collector the way the snapshot adds it: prepareDebugContainer beside the pod read, then
+ * addDebugContainer with it (or, `adopt` false, without it: the wait opens its own watch).
+ * Returns the fake's mark taken just before addDebugContainer.
+ */
+async function preparedCollector(ww: ClientNodeWorkloads, name: string, adopt = true): Promise<number> {
+  const prepared = ww.prepareDebugContainer({ namespace: NS, pod: POD, timeoutMs: 30_000 });
+  await ww.readPod(NS, POD);
+  await until('the prepared watch is open on the server', () => fake.openWatches() === 1);
+  const mark = fake.mark();
+  await ww.addDebugContainer({ namespace: NS, pod: POD, name, image: 'busybox@sha256:0123', targetContainer: 'app', command: ['sleep', '600'], timeoutMs: 30_000, ...(adopt ? { prepared } : {}) });
+  prepared.close();
+  await watchesClosed();
+  return mark;
+}
+
+/**
+ * The PATCH's moment costs the watch nothing: after `mark` (just before addDebugContainer) no
+ * watch request was sent, and the one the wait used reached the fake before `mark`, on a
+ * connection opened before it.
+ */
+function assertWatchReadyAtPatch(mark: number): void {
+  const log = JSON.stringify(fake.connectionLog.filter((e) => e.seq > mark));
+  assert.ok(fake.connectionLog.some((e) => e.seq > mark && e.kind === 'request' && e.key === PATCH_KEY), 'the PATCH reached the fake');
+  assert.deepEqual(fake.connectionLog.filter((e) => e.seq > mark && e.kind === 'request' && e.key === WATCH_REQUEST), [], `no watch request sent at the PATCH's moment: ${log}`);
+  const watch = fake.connectionLog.filter((e) => e.seq < mark && e.kind === 'request' && e.key === WATCH_REQUEST).at(-1);
+  assert.ok(watch, 'a watch reached the fake before addDebugContainer');
+  const opened = fake.connectionLog.find((e) => e.kind === 'connection' && e.conn === watch.conn);
+  assert.ok(opened && opened.seq < mark, `the watch's connection was opened before addDebugContainer: ${log}`);
+}
+
+describe('prepareDebugContainer: the watch opened beside the pod read is the one the wait uses', () => {
+  test('two collectors in a row on one Workloads (a warm instance): each time the watch is at the server, on its connection, before addDebugContainer', async () => {
+    const ww = noSpares();
+    for (const name of ['scc-evidence-e1', 'scc-evidence-e2']) {
+      const from = fake.faults.calls.length;
+      const mark = await preparedCollector(ww, name);
+      assert.ok(running(name));
+      assertWatchReadyAtPatch(mark);
+      assertNoReadAfterPatch(keysFrom(from));
+      assert.equal(fake.faults.calls.slice(from).filter((c) => c.key === WATCH_KEY).length, 1, 'one watch per collector');
+    }
+    // Opened from the current state (no resourceVersion): the server's ADDED comes first.
+    const watches = fake.requests.filter((r) => /watch=true/.test(r.query)).map((r) => new URLSearchParams(r.query));
+    assert.equal(watches.length, 2);
+    for (const q of watches) assert.equal(q.get('resourceVersion'), null);
+    assert.deepEqual(fallbacks, []);
+  });
+
+  test("negative control: without the prepared watch (addDebugContainer opens its own) the PATCH's-moment check fails", async () => {
+    const ww = noSpares();
+    const mark = await preparedCollector(ww, 'scc-evidence-e3', false);
+    assert.ok(running('scc-evidence-e3'));
+    assert.throws(() => assertWatchReadyAtPatch(mark), /no watch request sent at the PATCH's moment/);
+  });
+
+  test('an aborted watch takes only its own connection: the REST calls after it reuse theirs', async () => {
+    const ww = noSpares();
+    await preparedCollector(ww, 'scc-evidence-e4');
+    await until('the aborted watch connection closed on the server', () => fake.openConnections().length === fake.openConnections().filter((c) => c.requests > 0).length);
+    // Calls a moment apart (undici reuses a connection one event-loop turn after its answer).
+    const mark = fake.mark();
+    for (const call of [() => ww.readPod(NS, POD), () => ww.patchPodMetadata(NS, POD, { uid: 'pod-1', labels: { seen: 'yes' } }), () => ww.readPod(NS, POD)]) {
+      await call();
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const opened = fake.connectionLog.filter((e) => e.seq > mark && e.kind === 'connection');
+    assert.deepEqual(opened, [], `no new connection for REST calls after the watch ended: ${JSON.stringify(fake.connectionLog.filter((e) => e.seq > mark))}`);
+  });
+
+  test('negative control: a watch on the shared pool, aborted, leaves a dead connection the next REST call pays for', async () => {
+    const kc = new KubeConfig();
+    kc.loadFromString(fake.kubeconfigYaml());
+    const ww = workloadsFromKubeConfig(kc, { execSpares: 0 });
+    const ac = new AbortController();
+    // The shared pool's first connection carries the watch (no dispatcherFor: the KubeConfig's Agent).
+    const stream = openPodWatch(kc, { namespace: NS, name: POD, timeoutSeconds: 30 }, ac.signal);
+    await until('the watch is open on the server', () => fake.openWatches() === 1);
+    await ww.readPod(NS, POD);
+    await new Promise((r) => setTimeout(r, 5));
+    ac.abort();
+    await stream.then((s) => s.cancel()).catch(() => undefined);
+    await watchesClosed();
+    await new Promise((r) => setTimeout(r, 5));
+    const mark = fake.mark();
+    await ww.readPod(NS, POD);
+    assert.ok(fake.connectionLog.some((e) => e.seq > mark && e.kind === 'connection'), 'the read after the aborted watch opened a connection');
+  });
+
+  test('a prepared watch refused (403) leads to the bounded poll with one logged reason, as before', async () => {
+    fake.faults.inject({ match: WATCH_KEY, status: 403, message: `pods is forbidden: User "responder" cannot watch resource "pods" in API group "" in the namespace "${NS}"` });
+    const prepared = w.prepareDebugContainer({ namespace: NS, pod: POD, timeoutMs: 30_000 });
+    const s = await spec('scc-evidence-e5', { prepared });
+    const from = fake.faults.calls.length;
+    await w.addDebugContainer(s);
+    prepared.close();
+    assert.ok(running('scc-evidence-e5'));
+    const keys = keysFrom(from);
+    assert.ok(keys.indexOf(READ_KEY) > keys.indexOf(PATCH_KEY), `read after the PATCH: ${keys.join(', ')}`);
+    assert.deepEqual(keys.filter((k) => k === WATCH_KEY), [], 'no second watch: the refused one was the wait’s');
+    assert.equal(fallbacks.length, 1);
+    assert.match(fallbacks[0] ?? '', /HTTP 403 Forbidden/);
+  });
+
+  test('a prepared watch cut after its first event (before the PATCH): the poll finds it running, one logged reason', async () => {
+    fake.faults.inject({ match: WATCH_KEY, drop: true });
+    const prepared = w.prepareDebugContainer({ namespace: NS, pod: POD, timeoutMs: 30_000 });
+    const s = await spec('scc-evidence-e6', { prepared });
+    await until('the fake cut the watch', () => fake.faults.calls.some((c) => c.key === WATCH_KEY && c.fault?.drop === true) && fake.openWatches() === 0);
+    await w.addDebugContainer(s);
+    prepared.close();
+    assert.ok(running('scc-evidence-e6'));
+    assert.equal(fallbacks.length, 1);
+    await watchesClosed();
+  });
+
+  test('a prepared watch never used is closed by close(); one prepared for another pod is not used', async () => {
+    fake.addPod({ namespace: NS, name: 'other-0', uid: 'pod-2', nodeName: 'node-a', containers: [{ name: 'app', image: 'eu.gcr.io/p/web:2', pid: 78 }] });
+    const unused = w.prepareDebugContainer({ namespace: NS, pod: POD, timeoutMs: 30_000 });
+    await until('the watch is open on the server', () => fake.openWatches() === 1);
+    unused.close();
+    await watchesClosed();
+    const other = w.prepareDebugContainer({ namespace: NS, pod: 'other-0', timeoutMs: 30_000 });
+    const s = await spec('scc-evidence-e7', { prepared: other });
+    const reqFrom = fake.requests.length;
+    await w.addDebugContainer(s);
+    assert.ok(running('scc-evidence-e7'));
+    const own = fake.requests.slice(reqFrom).filter((r) => /watch=true/.test(r.query)).map((r) => new URLSearchParams(r.query));
+    assert.ok(own.some((q) => q.get('fieldSelector') === `metadata.name=${POD}` && q.get('resourceVersion') === s.resourceVersion), 'its own watch of the pod, from the read version');
+    other.close();
+    await watchesClosed();
+    assert.deepEqual(fallbacks, []);
   });
 });

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { V1Pod } from '@kubernetes/client-node';
-import { podWatchUrl, watchPod } from '../../shared/kube/pod-watch.js';
+import { earlyPodWatch, podWatchUrl, watchPod } from '../../shared/kube/pod-watch.js';
 
 const pod = (name: string, phase: string): V1Pod => ({ metadata: { name }, status: { phase } });
 const line = (type: string, object: unknown): string => `${JSON.stringify({ type, object })}\n`;
@@ -80,5 +80,53 @@ describe('pod watch: reading the event stream', () => {
     assert.deepEqual(Object.fromEntries(u.searchParams), { watch: 'true', fieldSelector: 'metadata.name=web-1', resourceVersion: '42', timeoutSeconds: '1' });
     assert.equal(new URL(podWatchUrl('https://h', { namespace: 'n', name: 'p', timeoutSeconds: 29.1 })).searchParams.get('timeoutSeconds'), '30');
     assert.equal(new URL(podWatchUrl('https://h', { namespace: 'n', name: 'p', timeoutSeconds: 5 })).searchParams.has('resourceVersion'), false);
+  });
+});
+
+describe('pod watch opened before the question (earlyPodWatch)', () => {
+  /** A stream the test writes lines into as it goes. */
+  function liveStream(): { stream: ReadableStream<Uint8Array>; push: (text: string) => void } {
+    let ctl!: ReadableStreamDefaultController<Uint8Array>;
+    const stream = new ReadableStream<Uint8Array>({ start: (c) => void (ctl = c) });
+    return { stream, push: (text) => ctl.enqueue(new TextEncoder().encode(text)) };
+  }
+  const tick = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+  test('the latest state received before decideWith answers at once; an earlier one alone does not', async () => {
+    const live = liveStream();
+    const w = earlyPodWatch(async () => live.stream);
+    live.push(line('ADDED', pod('a', 'Pending')) + line('MODIFIED', pod('a', 'Running')));
+    await tick();
+    const decided = w.decideWith(runningPhase);
+    assert.deepEqual(await decided.result, { kind: 'decided', value: 'a' });
+    await decided.close();
+    // Negative control: only a Pending state seen so far, the answer waits for the next event.
+    const live2 = liveStream();
+    const w2 = earlyPodWatch(async () => live2.stream);
+    live2.push(line('ADDED', pod('b', 'Pending')));
+    await tick();
+    const later = w2.decideWith(runningPhase);
+    let settled = false;
+    void later.result.then(() => (settled = true));
+    await tick();
+    assert.equal(settled, false, 'Pending decides nothing');
+    live2.push(line('MODIFIED', pod('b', 'Running')));
+    assert.deepEqual(await later.result, { kind: 'decided', value: 'b' });
+    await later.close();
+  });
+
+  test('a watch that ended before decideWith reports why; decideWith is once only; close() aborts the request', async () => {
+    const refused = earlyPodWatch(() => Promise.reject(new Error('HTTP 403 Forbidden')));
+    await tick();
+    assert.deepEqual(await refused.decideWith(runningPhase).result, { kind: 'ended', reason: 'HTTP 403 Forbidden' });
+    assert.throws(() => refused.decideWith(runningPhase), /already/);
+    let seen: AbortSignal | undefined;
+    const unused = earlyPodWatch(async (signal) => {
+      seen = signal;
+      return liveStream().stream;
+    });
+    await tick();
+    await unused.close();
+    assert.equal(seen?.aborted, true, 'the request signal was aborted');
   });
 });

@@ -780,12 +780,18 @@ export async function startFakeKube(options: StartFakeKubeOptions = {}): Promise
     const conn = ++connCount;
     connInfo.set(socket, { conn, requests: 0, upgraded: false });
     liveConnections.add(socket);
-    socket.on('close', () => liveConnections.delete(socket));
+    socket.on('close', () => {
+      liveConnections.delete(socket);
+      fake.connectionLog.push({ kind: 'closed', seq: ++seq, conn });
+    });
     fake.connectionLog.push({ kind: 'connection', seq: ++seq, conn });
   });
   server.on('request', (req: http.IncomingMessage) => {
     const info = connInfo.get(req.socket);
     if (info) info.requests += 1;
+    const url = new URL(req.url ?? '/', 'https://x');
+    const watch = url.searchParams.get('watch') === 'true' ? ' (watch)' : '';
+    fake.connectionLog.push({ kind: 'request', seq: ++seq, conn: info?.conn ?? 0, key: `${req.method ?? '?'} ${url.pathname}${watch}` });
   });
   fake.openConnections = () => [...liveConnections].map((s) => connInfo.get(s) ?? { conn: 0, requests: 0, upgraded: false }).map((i) => ({ ...i }));
   fake.dropIdleConnections = () => {

@@ -262,8 +262,9 @@ export interface FakeKube {
   /** Added: subprotocol negotiated by each exec, in order. */
   execProtocols: string[];
   /**
-   * Added: the TLS connections and exec upgrades, in the order the server saw them. `seq` is
-   * one counter for connections, upgrades and mark(), so a test can tell which came first.
+   * Added: the TLS connections (opened, closed), the requests on them and the exec upgrades, in
+   * the order the server saw them. `seq` is one counter for all of them and mark(), so a test can
+   * tell which came first and which request reused which connection.
    */
   connectionLog: FakeConnectionEvent[];
   /** Added: a point in connectionLog's order (returns its seq). */
@@ -279,4 +280,7 @@ export interface FakeKube {
 export type FakeConnectionEvent =
   | { kind: 'connection'; seq: number; conn: number }
   /** `requestsBefore`: HTTP requests that arrived on this connection before the upgrade. */
-  | { kind: 'upgrade'; seq: number; conn: number; key: string; requestsBefore: number };
+  | { kind: 'upgrade'; seq: number; conn: number; key: string; requestsBefore: number }
+  /** An HTTP request (not an upgrade): `key` is `METHOD /path`, with ` (watch)` for a watch. */
+  | { kind: 'request'; seq: number; conn: number; key: string }
+  | { kind: 'closed'; seq: number; conn: number };
