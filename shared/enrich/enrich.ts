@@ -115,17 +115,20 @@ function logStep(run: Run, name: LogQueryName, instanceId?: string): Promise<Ste
   const logs = deps.logs;
   if (!logs) return Promise.resolve(skipped(stepName, 'no log search configured (local triage): use the Logs Explorer links in the report'));
   const window = { windowBeforeMinutes: options.logWindowMinutes, windowAfterMinutes: options.logWindowMinutes, ...(instanceId ? { instanceId } : {}) };
-  const f = buildPlaybookArtefacts(incident, window).filters[name];
-  if (!f.runnable) return Promise.resolve(skipped(stepName, `the query needs values the finding lacks: ${f.missing.join(', ')}`));
   const project = incident.projectId || run.ref.project;
   const after = options.logsAfter ?? Promise.resolve();
-  // Paging makes several calls: allow two call timeouts for the whole query.
-  return after.then(() => run.step(stepName, 2 * options.callTimeoutMs, async (signal) => {
-    const result = await logs.search({ name, filter: f.filterWithWindow, resourceNames: [`projects/${project}`], maxEntries: options.maxLogEntries, maxBytes: options.maxLogBytes }, signal);
-    const summary = summariseLogs(name, f.filterWithWindow, result, { ...(ns ? { namespace: ns } : {}), ...(podName ? { name: podName } : {}) });
-    run.data.logs[name] = summary;
-    return { count: summary.count, truncated: summary.truncated };
-  }));
+  // The filter is built once the query may start: its CPU is not in front of containment.
+  return after.then(() => {
+    const f = buildPlaybookArtefacts(incident, window).filters[name];
+    if (!f.runnable) return skipped(stepName, `the query needs values the finding lacks: ${f.missing.join(', ')}`);
+    // Paging makes several calls: allow two call timeouts for the whole query.
+    return run.step(stepName, 2 * options.callTimeoutMs, async (signal) => {
+      const result = await logs.search({ name, filter: f.filterWithWindow, resourceNames: [`projects/${project}`], maxEntries: options.maxLogEntries, maxBytes: options.maxLogBytes }, signal);
+      const summary = summariseLogs(name, f.filterWithWindow, result, { ...(ns ? { namespace: ns } : {}), ...(podName ? { name: podName } : {}) });
+      run.data.logs[name] = summary;
+      return { count: summary.count, truncated: summary.truncated };
+    });
+  });
 }
 
 function clusterStep(run: Run): Promise<StepResult> {

@@ -14,6 +14,7 @@
 import type { Incident } from '../finding/types.js';
 import type { EvidenceStore, PodView, PreparedDebugContainer, StoredObject, Workloads } from '../ports.js';
 import { classifyError } from '../common/errors.js';
+import { afterPoll } from '../common/turn.js';
 import { failureKind } from './exec-outcome.js';
 import { findingKeys, META, type FindingKeys } from '../ledger/layout.js';
 import { isComplete, recordMetadata } from '../ledger/json.js';
@@ -405,7 +406,9 @@ async function copied(run: Run, r: Extract<CopyResult, { kind: 'stored' | 'exist
   });
   if (!manifest.counts && manifest.doesNotCountBecause) run.withheld.push(`evidence withheld by the target: ${manifest.doesNotCountBecause}`);
   const warnings: string[] = [];
-  const records = writeRecords(run, manifest, r.hash.size, warnings);
+  // Returned before they are written (afterStored): their writes start once the loop has polled
+  // (shared/common/turn.ts), so the caller's gate and the destructive action go first.
+  const records = input.afterStored === undefined ? writeRecords(run, manifest, r.hash.size, warnings) : afterPoll().then(() => writeRecords(run, manifest, r.hash.size, warnings));
   const result: EvidenceStored = { outcome: 'stored', object: r.object, manifestObject: null, manifest, method, trust: trustOf(method), hash: r.hash, warnings, counts: manifest.counts, ...base(run) };
   if (input.afterStored === undefined) {
     result.manifestObject = await records;

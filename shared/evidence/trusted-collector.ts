@@ -194,27 +194,28 @@ interface EarlyCopy {
 class Superseded extends Error {}
 
 /**
- * Starts `cat /proc/<pid>/exe` as soon as the exe links name one process alone (VolatileRun.early),
- * while the cmdlines are still being read. Its store write waits for volatile.json and for the
- * search to confirm the copy the search would have made first anyway: that pid is the first
- * suspect (always, see `early`), and the finding's hash is not to choose between several
- * suspects (preferMatching hashes each first). Otherwise the early copy is dropped unstored and
- * the search's order runs as before.
+ * Starts the search's most likely first copy from the exe links alone (VolatileRun.early), while
+ * the cmdlines are still being read: `cat /proc/<pid>/exe` when they name one process alone, or
+ * the file under the first process's root when none runs it. Its store write waits for
+ * volatile.json and for the search to confirm the copy it would have made first anyway: the
+ * same first source (sourcesFor), and no finding's hash to choose between several suspects
+ * (preferMatching hashes each first). Otherwise the early copy is dropped unstored and the
+ * search's order runs as before.
  */
 function startEarly(input: TrustedInput, container: string, run: VolatileRun): { settle: (search: ProcessSearch) => Promise<EarlyCopy | undefined>; drop: () => void } {
   let decide: (ok: boolean) => void = () => undefined;
   const confirmed = new Promise<boolean>((resolve) => {
     decide = resolve;
   });
-  const started = run.early.then((pid) => {
-    if (pid === undefined) return undefined;
-    const source = `/proc/${pid}/exe`;
+  const started = run.early.then((early) => {
+    if (early === undefined) return undefined;
+    const { source } = early;
     const ok = confirmed.then((yes) => {
-      if (!yes) throw new Superseded(`the copy of ${source} started early was not kept: the finding's hash chooses between several processes`);
+      if (!yes) throw new Superseded(`the copy of ${source} started early was not kept: the search reads another source first`);
     });
     ok.catch(() => undefined);
     const sink = gatedSink(input.sink(source), ok);
-    return { pid, source, result: runCopy(copyDeps(input), { method: 'debug-container', container, command: ['cat', '--', source], source, sink }) };
+    return { ...early, result: runCopy(copyDeps(input), { method: 'debug-container', container, command: ['cat', '--', source], source, sink }) };
   });
   started.catch(() => undefined);
   return {
@@ -222,11 +223,15 @@ function startEarly(input: TrustedInput, container: string, run: VolatileRun): {
     settle: async (search) => {
       const e = await started.catch(() => undefined);
       if (e === undefined) return undefined;
-      const yes = search.suspects[0] === e.pid && (search.suspects.length < 2 || input.incident.binary?.sha256 === undefined);
+      const first = sourcesFor(search, input.path)[0]?.path;
+      const yes = first === e.source && (search.suspects.length < 2 || input.incident.binary?.sha256 === undefined);
       decide(yes);
       if (yes) return { source: e.source, result: e.result };
       const r = await e.result;
-      const why = `started when the exe links named pid ${e.pid} alone; not kept: ${search.suspects.length} processes match and the finding's hash chooses between them`;
+      const why =
+        e.pid === undefined
+          ? `started when no exe link named ${input.path}; not kept: the search reads ${first ?? 'no source'} first`
+          : `started when the exe links named pid ${e.pid} alone; not kept: ${search.suspects.length} processes match and the finding's hash chooses between them`;
       // Dropped by the gate (Superseded, a store failure to runCopy), or failed on its own first.
       const dropped = r.kind === 'failed' && r.failure === 'store-failed';
       input.attempts.push({ ...r.attempt, ...(dropped ? { outcome: 'aborted' as const } : {}), reason: dropped ? why : `${why}; ${r.attempt.reason ?? ''}` });

@@ -149,13 +149,23 @@ export interface ProcessSearch {
   suspects: number[];
 }
 
+/** Where the binary will most likely be read first, known from the exe links alone. */
+export interface EarlySource {
+  /** `/proc/<pid>/exe`, or `/proc/<pid>/root<path>` when no process runs the file. */
+  source: string;
+  /** The process running it (exe sources only). */
+  pid?: number;
+}
+
 export interface VolatileRun {
   /**
-   * Resolves with the exe links, before the cmdlines, to the one pid whose exe link is the
-   * path when exactly one is: no cmdline can outrank it (findSuspects: an exe match scores 2 or
-   * 3, a process without one at most 1), so it is `search`'s first suspect. Otherwise undefined.
+   * Resolves with the exe links, before the cmdlines: the one pid whose exe link is the path
+   * when exactly one is (no cmdline can outrank it: findSuspects scores an exe match 2 or 3, a
+   * process without one at most 1, so it is `search`'s first suspect); when none is, the file
+   * under the first listed process's root, which the search reads first unless a cmdline names
+   * a suspect (the caller keeps the copy only once the search confirms it). Otherwise undefined.
    */
-  early: Promise<number | undefined>;
+  early: Promise<EarlySource | undefined>;
   /** Resolves once exe links and cmdlines are read. Rejects (CollectorExecError) when /proc cannot be listed. */
   search: Promise<ProcessSearch>;
   /** The whole state; rejects as `search` does. */
@@ -224,11 +234,17 @@ async function searchOf(chosen: Chosen, incident: Incident, path: string): Promi
   return { search: { processes, suspects: findSuspects(processes, incident, path) }, id };
 }
 
-async function earlyOf(chosen: Chosen, path: string): Promise<number | undefined> {
+async function earlyOf(chosen: Chosen, path: string): Promise<EarlySource | undefined> {
   const exe = await chosen.reads.exe;
+  if (exe === undefined) return undefined;
   const listed = new Set(chosen.pids);
-  const hits = [...(exe?.links ?? [])].filter(([pid, link]) => listed.has(pid) && stripDeleted(link) === path);
-  return hits.length === 1 ? hits[0]?.[0] : undefined;
+  const hits = [...exe.links].filter(([pid, link]) => listed.has(pid) && stripDeleted(link) === path);
+  const pid = hits[0]?.[0];
+  if (hits.length === 1 && pid !== undefined) return { pid, source: `/proc/${pid}/exe` };
+  if (hits.length > 0) return undefined;
+  // No process runs it (it exited): sourcesFor's file under the first process's root.
+  const first = chosen.pids.find((p) => exe.links.has(p));
+  return first === undefined ? undefined : { source: `/proc/${first}/root${path}` };
 }
 
 /**

@@ -7,6 +7,7 @@ import { RESPONDER_NAME } from '../common/product.js';
 import type { StepResult } from '../common/step.js';
 import type { Incident } from '../finding/types.js';
 import type { ResponsePlan } from '../policy/types.js';
+import { afterCritical, afterPoll, nextTurn } from '../common/turn.js';
 import { buildPlaybookArtefacts } from '../enrich/playbook.js';
 import { findingFolder } from '../ledger/layout.js';
 import { ACTION_CATALOG } from '../policy/actions.js';
@@ -16,7 +17,7 @@ import { computeOutcome } from './outcome.js';
 import { loadPriorEffects, type EffectRecord } from './prior-effects.js';
 import { REPORT_SCHEMA_VERSION, type TriageReport } from './report.js';
 import { containEarly, containLate, prefetchLimits } from './stages/contain.js';
-import { clusterInfoIfReady, startEnrichment, type Enrichment } from './stages/enrich.js';
+import { startEnrichment, type Enrichment } from './stages/enrich.js';
 import { locate } from './stages/locate.js';
 import { recordEffectsTaken, recordResult } from './stages/record.js';
 import { evidenceGate, evidenceStatus, settleSnapshot, takeSnapshot, type VerifiedEvidence } from './stages/snapshot.js';
@@ -37,35 +38,46 @@ export async function respond(incident: Incident, plan: ResponsePlan, ctx: Respo
     }
   };
   const folder = findingFolder(incident);
-  const prior = priorEffects(folder, ctx);
 
   const located = await locate(incident, ctx);
-  record(located.step);
   const w = located.workloads;
-  // The log queries (report only) wait for containment: nothing they load may slow it.
-  let containmentDone = (): void => undefined;
-  const afterContainment = new Promise<void>((resolve) => (containmentDone = resolve));
-  const enrichment = startEnrichment(incident, plan, w, ctx, now, afterContainment);
-  const target = readTargetPod(incident, plan, w, ctx);
-  const chain = w ? prepareTarget(target, plan, w, ctx) : Promise.resolve({ owners: [] });
-  const early = containEarly(incident, plan, w, target, ctx, now);
-  prefetchLimits(incident, plan, w, target, chain, ctx, now);
-
+  // Critical call first (shared/common/turn.ts): the pod read, then the snapshot, whose
+  // collector PATCH is the next call on the way to the DELETE (its store check runs beside
+  // the read). Enrichment's reads follow once the pod read is written (their connections are
+  // free again when the pod's answer comes, for the PATCH and its watch); the set-up runs once
+  // they are all out. Everything but the snapshot sees the pod after the loop has polled
+  // (afterCritical), so the PATCH leaves before the owner chain, prefetches and early wave.
+  const read = readTargetPod(incident, plan, w, ctx);
   // The late wave starts as soon as the gate can be judged: at the latest when the snapshot ends,
   // earlier when a verified copy is being committed (its guards and budget slots beside the commit).
   let verified: (copy: VerifiedEvidence) => void = () => undefined;
   const copy = new Promise<VerifiedEvidence>((resolve) => (verified = resolve));
-  const snapshotting = takeSnapshot(incident, plan, w, ctx, (c) => verified(c));
-  const gate = await evidenceGate(snapshotting, copy);
+  const snapshotRun = takeSnapshot(incident, plan, w, ctx, (c) => verified(c));
+  await nextTurn();
+  // The log queries (report only) wait for containment: nothing they load may slow it.
+  let containmentDone = (): void => undefined;
+  const afterContainment = new Promise<void>((resolve) => (containmentDone = resolve));
+  const enrichment = startEnrichment(incident, plan, w, ctx, now, afterContainment);
+  await afterPoll();
+  record(located.step);
+  const prior = priorEffects(folder, ctx);
+  const target = afterCritical(read);
+  const chain = w ? prepareTarget(target, plan, w, ctx) : Promise.resolve({ owners: [] });
+  const early = containEarly(incident, plan, w, target, ctx, now);
+  prefetchLimits(incident, plan, w, target, chain, ctx, now);
+
+  const gate = await evidenceGate(snapshotRun, copy);
   const facts = { target: await target, owners: (await chain).owners, ...gate, early };
-  const cluster = await clusterInfoIfReady(enrichment);
+  const cluster = enrichment.cluster();
   const containing = containLate(incident, plan, w, { ...facts, ...(cluster ? { cluster } : {}) }, ctx, now).finally(containmentDone);
   containing.catch(() => undefined); // awaited below, after the snapshot's step is recorded
-  const snapshot = await snapshotting;
+  const snapshot = await snapshotRun;
+  // The snapshot's audit line once the late wave's calls are under way (not in front of the DELETE).
+  await afterPoll();
   record(snapshot.step);
   const contained = await containing;
   await settleSnapshot(snapshot, ctx); // the manifest was written while containment ran
-  const enriched: Enrichment = await enrichment;
+  const enriched: Enrichment = await enrichment.result;
   record(...enriched.steps, ...(contained.step ? [contained.step] : []), ...contained.result.steps);
   const actions = contained.result.outcomes;
   for (const o of actions) for (const warning of o.warnings) ctx.audit.warning(warning, { action: o.type });

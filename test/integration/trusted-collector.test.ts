@@ -355,6 +355,45 @@ describe('trusted collector in enforce mode (requireEvidence: attempted, the def
     assertDeletedAfter(o, 'binary', 'volatile.json');
   });
 
+  test("no process runs the file (it exited): the copy under the first process's root starts while the cmdlines are still being read", async (t) => {
+    freshPod({ processes: [MAIN] }); // curl ran and exited; the file is still in the container
+    const kube = stack.world.kube;
+    const from = kube.faults.calls.length;
+    kube.faults.inject({ match: `EXEC ${NS}/${DEPLOY_POD}/scc-evidence-`, where: (d) => argvOf(d)[0] === 'find' && argvOf(d)[7] === 'cmdline', hang: true });
+    let o: Outcome;
+    try {
+      o = await deliver(t, 'process exited, cmdline read stalls');
+    } finally {
+      kube.faults.clear();
+    }
+    assert.equal(o.status, 204);
+    const calls = collectorCalls(from);
+    const cmdlines = calls.find((c) => argvOf(c.detail)[0] === 'find' && argvOf(c.detail)[7] === 'cmdline');
+    const cat = calls.find((c) => argvOf(c.detail)[0] === 'cat');
+    assert.ok(cmdlines?.fault?.hang === true && cat !== undefined, 'the cmdline read stalled and the binary was read');
+    assert.deepEqual(argvOf(cat.detail), ['cat', '--', `/proc/1/root${CURL}`]);
+    // Judged against the stall (the client gives it up at its timeout, then the server notices
+    // the close): a copy that waited for the cmdlines would start near the stall's end.
+    assert.ok(cmdlines.end !== undefined && cat.start - cmdlines.start < (cmdlines.end - cmdlines.start) / 2, `the copy started early in the stalled cmdline read (stall ${cmdlines.start}-${String(cmdlines.end)}, cat ${cat.start})`);
+    const manifest = await o.object('manifest.json');
+    assert.equal(manifest?.['source'], `/proc/1/root${CURL}`);
+    assert.equal(manifest?.['verdict'], 'matches');
+    assertDeletedAfter(o, 'binary', 'volatile.json');
+  });
+
+  test("negative control: a cmdline names the process (argv[0] is the path, its exe link is not): the early copy under the root is dropped unstored, the search's /proc/<pid>/exe is kept", async (t) => {
+    const viaLink = curlProcess({ pid: 9, exe: '/opt/curl/bin/curl', exeFile: { content: FIXTURE_BINARY }, fds: {}, sockets: [] });
+    freshPod({ processes: [MAIN, viaLink] });
+    const o = await deliver(t, 'early root copy superseded');
+    assert.equal(o.status, 204);
+    const manifest = await o.object('manifest.json');
+    assert.equal(manifest?.['source'], '/proc/9/exe');
+    assert.equal(manifest?.['verdict'], 'matches');
+    const attempts = ((await o.object('report.json'))?.['evidence'] as { attempts: { source?: string; outcome: string; reason?: string }[] }).attempts;
+    assert.ok(attempts.some((a) => a.source === `/proc/1/root${CURL}` && a.outcome === 'aborted' && /no exe link named .*not kept: the search reads \/proc\/9\/exe first/.test(a.reason ?? '')), JSON.stringify(attempts));
+    assertDeletedAfter(o, 'binary', 'volatile.json');
+  });
+
   test('negative control: two processes run the path, so the exe links do not settle it: the copy waits for the cmdlines', async (t) => {
     freshPod({ files: {}, processes: [MAIN, curlProcess(), curlProcess({ pid: 9, cmdline: [CURL, '-V'], fds: {}, sockets: [] })] });
     const kube = stack.world.kube;

@@ -7,6 +7,7 @@ import type { EnrichmentData } from '../../enrich/types.js';
 import type { Incident } from '../../finding/types.js';
 import type { ResponsePlan } from '../../policy/types.js';
 import type { ClusterDirectory, ClusterInfo, Workloads } from '../../ports.js';
+import { afterCritical } from '../../common/turn.js';
 import { signalOf, type RespondContext } from '../context.js';
 
 export interface Enrichment {
@@ -14,27 +15,44 @@ export interface Enrichment {
   data?: EnrichmentData;
 }
 
-/** The directory as enrichment sees it: the same (shared-read) Workloads the other steps use. */
-function withWorkloads(directory: ClusterDirectory, workloads: Workloads): ClusterDirectory {
-  return { describe: (ref, signal) => directory.describe(ref, signal), workloads: () => Promise.resolve(workloads) };
+/**
+ * The workloads as enrichment sees them: the response's shared reads (an object of closures),
+ * whose answers reach enrichment once the loop has polled after them (afterCritical). Enrichment only feeds the report: when the pod
+ * (or node) answer arrives, the callbacks on the critical path (the collector PATCH) send
+ * their request before enrichment's bookkeeping (playbook filters, owner chain) runs.
+ */
+function lateReads(w: Workloads): Workloads {
+  return {
+    ...w,
+    readPod: (ns, name, signal) => afterCritical(w.readPod(ns, name, signal)),
+    readNode: (name, signal) => afterCritical(w.readNode(name, signal)),
+    readOwner: (ns, ref, signal) => afterCritical(w.readOwner(ns, ref, signal)),
+    listPodEvents: (ns, pod, signal) => afterCritical(w.listPodEvents(ns, pod, signal)),
+  };
 }
 
-export function startEnrichment(incident: Incident, plan: ResponsePlan, workloads: Workloads | undefined, ctx: RespondContext, now: () => Date, logsAfter: Promise<unknown>): Promise<Enrichment> {
+export interface StartedEnrichment {
+  /** Every step, once the log queries (which start after containment) are done. */
+  result: Promise<Enrichment>;
+  /**
+   * The cluster description if the GKE API has answered (describe is enrichment's first call),
+   * else undefined: quarantine can say whether NetworkPolicy is enforced without waiting for
+   * the rest of enrichment (logs, owner chain), and containment never waits for it.
+   */
+  cluster(): ClusterInfo | undefined;
+}
+
+export function startEnrichment(incident: Incident, plan: ResponsePlan, workloads: Workloads | undefined, ctx: RespondContext, now: () => Date, logsAfter: Promise<unknown>): StartedEnrichment {
   const { directory, logs } = ctx.adapters;
   if (!plan.enrich || !directory || !incident.cluster || !workloads) {
-    return Promise.resolve({ steps: [skipped('enrich', plan.enrich ? 'no Kubernetes access' : `rule ${plan.rule} does not enrich`)] });
+    return { result: Promise.resolve({ steps: [skipped('enrich', plan.enrich ? 'no Kubernetes access' : `rule ${plan.rule} does not enrich`)] }), cluster: () => undefined };
   }
+  let described: ClusterInfo | undefined;
+  const seen: ClusterDirectory = {
+    describe: (ref, signal) => directory.describe(ref, signal).then((c) => (described = c)),
+    workloads: () => Promise.resolve(lateReads(workloads)),
+  };
   const { enrich } = ctx.settings;
-  return enrichIncident(incident, { directory: withWorkloads(directory, workloads), ...(logs ? { logs } : {}), now }, { ...enrich, ...signalOf(ctx), logsAfter });
-}
-
-/**
- * The cluster description when enrichment already has it (it usually does: describe is the
- * first call), so quarantine can say whether NetworkPolicy is enforced without waiting for
- * the slower enrichment calls (logs, owner chain).
- */
-export async function clusterInfoIfReady(enrichment: Promise<Enrichment>): Promise<ClusterInfo | undefined> {
-  const pending = Symbol('pending');
-  const r = await Promise.race([enrichment, new Promise<typeof pending>((resolve) => setImmediate(() => resolve(pending)))]);
-  return r === pending ? undefined : r.data?.cluster;
+  const result = enrichIncident(incident, { directory: seen, ...(logs ? { logs } : {}), now }, { ...enrich, ...signalOf(ctx), logsAfter });
+  return { result, cluster: () => described };
 }
