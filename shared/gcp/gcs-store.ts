@@ -212,12 +212,27 @@ export class GcsEvidenceStore implements EvidenceStore {
         if (existing !== null) return { created: false, object: existing };
       }
       if (signal?.aborted) throw err;
-      throw storeError(err, name);
+      throw storeError(await this.unmasked(err), name);
     } finally {
       signal?.removeEventListener('abort', onAbort);
     }
     const resource = file.metadata as ObjectResource;
     return { created: true, object: this.toStored(key, name, resource) };
+  }
+
+  /**
+   * The client's save() can fail with only "Cannot call write after a stream was destroyed" when
+   * its upload died before the body was written (no credentials, for one): the reason is lost.
+   * Then the auth client is asked for a token, and its error, if any, is the one reported.
+   */
+  private async unmasked(err: unknown): Promise<unknown> {
+    if ((err as { code?: unknown } | null)?.code !== 'ERR_STREAM_DESTROYED') return err;
+    try {
+      await this.bucket.storage.authClient.getAccessToken();
+      return err;
+    } catch (authErr) {
+      return authErr;
+    }
   }
 
   async readText(key: string, signal?: AbortSignal): Promise<string | null> {
