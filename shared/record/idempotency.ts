@@ -180,7 +180,9 @@ export async function claimFinding(store: EvidenceStore, options: ClaimOptions, 
       // claim holder writes report.json, which was absent when read above.
       const late = options.force || generation === 0 ? null : await readReport(store, options.folder, signal);
       if (late !== null) return { status: 'completed', report: late };
-      const first = generation === 0 ? { first: true as const } : {};
+      // Forced past a report.json that is there without claim-0 (the lifecycle deleted the
+      // claims first, seconds earlier by age): an earlier run did act, so this one is not first.
+      const first = generation === 0 && done === null ? { first: true as const } : {};
       return { status: 'acquired', claim: { folder: options.folder, key, generation, record, ...forced, ...first, ...(tookOver ? { tookOver } : {}) } };
     }
     const holder = await readClaim(store, result.object, signal);

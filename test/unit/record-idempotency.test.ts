@@ -183,6 +183,13 @@ describe('claims', () => {
     assert.ok(forced.status === 'acquired' && forced.claim.generation === 0);
     assert.equal(forced.claim.first, true, 'it did create claim-0: nobody claimed before');
     assert.equal(store.reportReads, 1, 'forced: report.json is read before claiming');
+    // A report.json without claim-0 (the lifecycle deletes claim-0 seconds before it, by age):
+    // the forced run creates claim-0 but an earlier run did complete, so it is not first.
+    const orphan = new MemoryStore();
+    await storeReport(orphan, { folder: FOLDER, findingName: FINDING, runId: 'old', report: { verdict: 'deleted' } });
+    const again = await claimFinding(orphan, { ...input('forced-again'), force: true });
+    assert.ok(again.status === 'acquired' && again.claim.generation === 0);
+    assert.equal(again.claim.first, undefined, 'report.json was there: not the first run');
   });
 
   test('a finding that crashes every time stops being taken over: permanent error', async () => {
