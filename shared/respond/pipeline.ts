@@ -53,6 +53,9 @@ export async function respond(incident: Incident, plan: ResponsePlan, ctx: Respo
   let verified: (copy: VerifiedEvidence) => void = () => undefined;
   const copy = new Promise<VerifiedEvidence>((resolve) => (verified = resolve));
   const snapshotRun = takeSnapshot(incident, plan, w, ctx, (c) => verified(c));
+  // Observed by evidenceGate and awaited below, after the set-up turns: a rejection meanwhile
+  // must not surface as an unhandled one (the function fails the delivery on those).
+  snapshotRun.catch(() => undefined);
   await nextTurn();
   // The log queries (report only) wait for containment: nothing they load may slow it.
   let containmentDone = (): void => undefined;
