@@ -131,6 +131,20 @@ async function deliver(t: TestContext, label: string): Promise<Outcome> {
 const argvOf = (d: unknown): string[] => (d as { argv?: string[] } | undefined)?.argv ?? [];
 /** The execs into the collector since call `from` (FaultPlan.calls: start and end in order). */
 const collectorCalls = (from: number): CallRecord[] => stack.world.kube.faults.calls.slice(from).filter((c) => c.key.includes('/scc-evidence-'));
+/** Delivers a finding while the collector's cmdline read hangs; its call and the first cat's. */
+async function deliverStallingCmdlines(t: TestContext, label: string): Promise<{ o: Outcome; cmdlines: CallRecord | undefined; cat: CallRecord | undefined }> {
+  const kube = stack.world.kube;
+  const from = kube.faults.calls.length;
+  kube.faults.inject({ match: `EXEC ${NS}/${DEPLOY_POD}/scc-evidence-`, where: (d) => argvOf(d)[0] === 'find' && argvOf(d)[7] === 'cmdline', hang: true });
+  let o: Outcome;
+  try {
+    o = await deliver(t, label);
+  } finally {
+    kube.faults.clear();
+  }
+  const calls = collectorCalls(from);
+  return { o, cmdlines: calls.find((c) => argvOf(c.detail)[0] === 'find' && argvOf(c.detail)[7] === 'cmdline'), cat: calls.find((c) => argvOf(c.detail)[0] === 'cat') };
+}
 /** An exec that reads a file of one pid (its command needed a pid first); /proc/1/net/* is fixed. */
 const namesPid = (argv: string[]): boolean => argv.some((a) => /^\/proc\/\d+\//.test(a) && !a.startsWith('/proc/1/net/'));
 
@@ -334,19 +348,8 @@ describe('trusted collector in enforce mode (requireEvidence: attempted, the def
 
   test('the exe links alone name the process: its copy starts while the cmdlines are still being read (a stalled cmdline read does not hold it)', async (t) => {
     freshPod({ files: {} });
-    const kube = stack.world.kube;
-    const from = kube.faults.calls.length;
-    kube.faults.inject({ match: `EXEC ${NS}/${DEPLOY_POD}/scc-evidence-`, where: (d) => argvOf(d)[0] === 'find' && argvOf(d)[7] === 'cmdline', hang: true });
-    let o: Outcome;
-    try {
-      o = await deliver(t, 'cmdline read stalls');
-    } finally {
-      kube.faults.clear();
-    }
+    const { o, cmdlines, cat } = await deliverStallingCmdlines(t, 'cmdline read stalls');
     assert.equal(o.status, 204);
-    const calls = collectorCalls(from);
-    const cmdlines = calls.find((c) => argvOf(c.detail)[0] === 'find' && argvOf(c.detail)[7] === 'cmdline');
-    const cat = calls.find((c) => argvOf(c.detail)[0] === 'cat');
     assert.ok(cmdlines?.fault?.hang === true && cat !== undefined, 'the cmdline read stalled and the binary was read');
     assert.ok(cat.start < (cmdlines.end ?? Number.POSITIVE_INFINITY), 'the copy started before the cmdline read ended');
     const manifest = await o.object('manifest.json');
@@ -357,19 +360,8 @@ describe('trusted collector in enforce mode (requireEvidence: attempted, the def
 
   test("no process runs the file (it exited): the copy under the first process's root starts while the cmdlines are still being read", async (t) => {
     freshPod({ processes: [MAIN] }); // curl ran and exited; the file is still in the container
-    const kube = stack.world.kube;
-    const from = kube.faults.calls.length;
-    kube.faults.inject({ match: `EXEC ${NS}/${DEPLOY_POD}/scc-evidence-`, where: (d) => argvOf(d)[0] === 'find' && argvOf(d)[7] === 'cmdline', hang: true });
-    let o: Outcome;
-    try {
-      o = await deliver(t, 'process exited, cmdline read stalls');
-    } finally {
-      kube.faults.clear();
-    }
+    const { o, cmdlines, cat } = await deliverStallingCmdlines(t, 'process exited, cmdline read stalls');
     assert.equal(o.status, 204);
-    const calls = collectorCalls(from);
-    const cmdlines = calls.find((c) => argvOf(c.detail)[0] === 'find' && argvOf(c.detail)[7] === 'cmdline');
-    const cat = calls.find((c) => argvOf(c.detail)[0] === 'cat');
     assert.ok(cmdlines?.fault?.hang === true && cat !== undefined, 'the cmdline read stalled and the binary was read');
     assert.deepEqual(argvOf(cat.detail), ['cat', '--', `/proc/1/root${CURL}`]);
     // Judged against the stall (the client gives it up at its timeout, then the server notices
@@ -396,18 +388,7 @@ describe('trusted collector in enforce mode (requireEvidence: attempted, the def
 
   test('negative control: two processes run the path, so the exe links do not settle it: the copy waits for the cmdlines', async (t) => {
     freshPod({ files: {}, processes: [MAIN, curlProcess(), curlProcess({ pid: 9, cmdline: [CURL, '-V'], fds: {}, sockets: [] })] });
-    const kube = stack.world.kube;
-    const from = kube.faults.calls.length;
-    kube.faults.inject({ match: `EXEC ${NS}/${DEPLOY_POD}/scc-evidence-`, where: (d) => argvOf(d)[0] === 'find' && argvOf(d)[7] === 'cmdline', hang: true });
-    let o: Outcome;
-    try {
-      o = await deliver(t, 'two processes, cmdline read stalls');
-    } finally {
-      kube.faults.clear();
-    }
-    const calls = collectorCalls(from);
-    const cmdlines = calls.find((c) => argvOf(c.detail)[0] === 'find' && argvOf(c.detail)[7] === 'cmdline');
-    const cat = calls.find((c) => argvOf(c.detail)[0] === 'cat');
+    const { o, cmdlines, cat } = await deliverStallingCmdlines(t, 'two processes, cmdline read stalls');
     // The client gives the stalled read up at its timeout and then starts the cat. The server
     // may see the cat's upgrade (on a pre-opened exec spare) a moment before it notices the
     // stalled socket's close, so "after the end" is judged against the stall, not to the ms:

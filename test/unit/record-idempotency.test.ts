@@ -18,6 +18,15 @@ const FOLDER = 'acme/payments/payments/checkout-1/abc';
 const SECRET = 'sk_live_DO_NOT_LOG_51Hxyz';
 const input = (runId: string) => ({ findingName: FINDING, folder: FOLDER, runId });
 
+/** Counts the reads of the folder's report.json. */
+class CountingStore extends MemoryStore {
+  reportReads = 0;
+  override readText(key: string, signal?: AbortSignal): Promise<string | null> {
+    if (key === keysIn(FOLDER).reportJson) this.reportReads += 1;
+    return super.readText(key, signal);
+  }
+}
+
 function winners(results: ClaimResult[]): number {
   return results.filter((r) => r.status === 'acquired').length;
 }
@@ -134,13 +143,6 @@ describe('claims', () => {
   });
 
   test('a first claim (generation 0) never reads report.json and says it is first; a takeover reads it before and after claiming', async () => {
-    class CountingStore extends MemoryStore {
-      reportReads = 0;
-      override readText(key: string, signal?: AbortSignal): Promise<string | null> {
-        if (key === keysIn(FOLDER).reportJson) this.reportReads += 1;
-        return super.readText(key, signal);
-      }
-    }
     const store = new CountingStore();
     let t = 0;
     const first = await claimFinding(store, { ...input('first'), ttlMs: 10, now: () => t });
@@ -171,13 +173,6 @@ describe('claims', () => {
   });
 
   test('a forced re-run reads report.json before claiming (it needs who completed the finding)', async () => {
-    class CountingStore extends MemoryStore {
-      reportReads = 0;
-      override readText(key: string, signal?: AbortSignal): Promise<string | null> {
-        if (key === keysIn(FOLDER).reportJson) this.reportReads += 1;
-        return super.readText(key, signal);
-      }
-    }
     const store = new CountingStore();
     const forced = await claimFinding(store, { ...input('forced'), force: true });
     assert.ok(forced.status === 'acquired' && forced.claim.generation === 0);
