@@ -3,8 +3,8 @@
 // `{"type":"ADDED|MODIFIED|DELETED|BOOKMARK|ERROR","object":{...}}`.
 //
 // The request goes through client-node's own HTTP layer (RequestContext, the KubeConfig's
-// token and TLS, its pooled dispatcher, IsomorphicFetchHttpLibrary), like every generated
-// call. Not client-node's Watch class: it hands out its AbortController only once the response
+// token and TLS, IsomorphicFetchHttpLibrary), like every generated call, on the dispatcher
+// the caller picks (the watches' own Agent: client-node-workloads.ts reuseConnections). Not client-node's Watch class: it hands out its AbortController only once the response
 // headers have arrived, so a watch could not be closed while the PATCH beside it fails first;
 // here the AbortSignal is on the request from the start.
 import { ApiException, HttpMethod, IsomorphicFetchHttpLibrary, RequestContext, type KubeConfig, type V1Pod } from '@kubernetes/client-node';
@@ -135,15 +135,6 @@ async function readEvents<T>(stream: ReadableStream<Uint8Array>, decide: (pod: V
     // Lets go of the connection whatever ended the loop (a cancelled body is not reused).
     reader.cancel().catch(() => undefined);
   }
-}
-
-/**
- * Starts watching now (the request is sent before this returns to the event loop) and calls
- * `decide` with every state of the pod until it answers. `open` sends the request (the
- * adapter passes it through its call door, for the call table and error mapping).
- */
-export function watchPod<T>(open: (signal: AbortSignal) => Promise<ReadableStream<Uint8Array>>, decide: (pod: V1Pod) => T | undefined, signal?: AbortSignal): PodWatch<T> {
-  return earlyPodWatch(open, signal).decideWith(decide);
 }
 
 /** A watch opened before the question is known: decideWith asks it (once). */

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { V1Pod } from '@kubernetes/client-node';
-import { earlyPodWatch, podWatchUrl, watchPod } from '../../shared/kube/pod-watch.js';
+import { earlyPodWatch, podWatchUrl } from '../../shared/kube/pod-watch.js';
 
 const pod = (name: string, phase: string): V1Pod => ({ metadata: { name }, status: { phase } });
 const line = (type: string, object: unknown): string => `${JSON.stringify({ type, object })}\n`;
@@ -20,13 +20,15 @@ function streamOf(chunks: (string | Uint8Array)[], open = false): ReadableStream
 }
 
 const runningPhase = (p: V1Pod): string | undefined => (p.status?.phase === 'Running' ? p.metadata?.name : undefined);
+/** A watch asked at once (as addDebugContainer does when it opens its own): the pod's name once it runs. */
+const watchRunning = (open: Parameters<typeof earlyPodWatch>[0], signal?: AbortSignal) => earlyPodWatch(open, signal).decideWith(runningPhase);
 
 describe('pod watch: reading the event stream', () => {
   test('skips BOOKMARKs and states not yet wanted; a line split across chunks (inside a multi-byte character) is whole', async () => {
     const text = line('BOOKMARK', { metadata: { resourceVersion: '9' } }) + line('MODIFIED', pod('a', 'Pending')) + line('MODIFIED', pod('ä-pod', 'Running'));
     const bytes = new TextEncoder().encode(text);
     const cut = bytes.indexOf(0xa4); // the second byte of "ä"
-    const w = watchPod(async () => streamOf([bytes.subarray(0, cut), bytes.subarray(cut)], true), runningPhase);
+    const w = watchRunning(async () => streamOf([bytes.subarray(0, cut), bytes.subarray(cut)], true));
     assert.deepEqual(await w.result, { kind: 'decided', value: 'ä-pod' });
     await w.close();
   });
@@ -41,7 +43,7 @@ describe('pod watch: reading the event stream', () => {
       [['{"type":"MODIFIED","obj'], /the stream ended inside an event/],
     ];
     for (const [chunks, reason] of cases) {
-      const w = watchPod(async () => streamOf(chunks), runningPhase);
+      const w = watchRunning(async () => streamOf(chunks));
       const r = await w.result;
       assert.equal(r.kind, 'ended');
       assert.match(r.kind === 'ended' ? r.reason : '', reason);
@@ -50,13 +52,13 @@ describe('pod watch: reading the event stream', () => {
   });
 
   test('a refused open ends it with the error; close() aborts a stream that is still open', async () => {
-    const refused = watchPod(() => Promise.reject(new Error('HTTP 403 Forbidden')), runningPhase);
+    const refused = watchRunning(() => Promise.reject(new Error('HTTP 403 Forbidden')));
     assert.deepEqual(await refused.result, { kind: 'ended', reason: 'HTTP 403 Forbidden' });
     let seen: AbortSignal | undefined;
-    const open = watchPod(async (signal) => {
+    const open = watchRunning(async (signal) => {
       seen = signal;
       return streamOf([line('MODIFIED', pod('a', 'Pending'))], true);
-    }, runningPhase);
+    });
     await open.close();
     assert.equal(seen?.aborted, true, 'the request signal was aborted');
     assert.equal((await open.result).kind, 'ended');
@@ -65,10 +67,10 @@ describe('pod watch: reading the event stream', () => {
   test("the caller's abort reaches the request", async () => {
     const ac = new AbortController();
     let seen: AbortSignal | undefined;
-    const w = watchPod(async (signal) => {
+    const w = watchRunning(async (signal) => {
       seen = signal;
       return streamOf([], true);
-    }, runningPhase, ac.signal);
+    }, ac.signal);
     ac.abort(new Error('deadline'));
     assert.equal(seen?.aborted, true);
     await w.close();
