@@ -120,7 +120,12 @@ function forcedDryRun(screened: ScreenedMessageDecision, force: boolean): Screen
 let pipelineModule: Promise<{ respond: typeof Respond }> | undefined;
 // Kept once loaded: a repeated import() of a loaded module still costs a module-job lookup and
 // several promises per finding (each with a destroy hook under the Functions Framework's domain).
-const loadPipeline = (): Promise<{ respond: typeof Respond }> => (pipelineModule ??= import('../../shared/respond/pipeline.js'));
+// A failed load is not kept: the next finding tries again, as it did before the cache.
+const loadPipeline = (): Promise<{ respond: typeof Respond }> =>
+  (pipelineModule ??= import('../../shared/respond/pipeline.js').catch((err: unknown) => {
+    pipelineModule = undefined;
+    throw err;
+  }));
 
 export function createRuntime(options: RuntimeOptions): Runtime {
   const env = options.env ?? process.env;
