@@ -21,7 +21,6 @@ import { startEnrichment, type Enrichment } from './stages/enrich.js';
 import { locate } from './stages/locate.js';
 import { recordEffectsTaken, recordResult } from './stages/record.js';
 import { evidenceGate, evidenceStatus, settleSnapshot, takeSnapshot, type VerifiedEvidence } from './stages/snapshot.js';
-
 import { prepareTarget, readTargetPod } from './stages/target-pod.js';
 
 export type { PipelineAdapters, PipelineSettings, RespondContext } from './context.js';

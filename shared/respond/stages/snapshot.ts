@@ -3,13 +3,13 @@
 import { runStep, skipped, type StepResult } from '../../common/step.js';
 import type { EvidenceStatus } from '../../contain/types.js';
 import { snapshotBinary, snapshotPolicyFor, type VerifiedEvidence } from '../../evidence/snapshot.js';
-
-export type { VerifiedEvidence };
 import type { EvidenceResult } from '../../evidence/types.js';
 import type { Incident } from '../../finding/types.js';
 import type { ResponsePlan } from '../../policy/types.js';
 import type { Workloads } from '../../ports.js';
 import { signalOf, type RespondContext } from '../context.js';
+
+export type { VerifiedEvidence };
 
 export interface Snapshot {
   step: StepResult;
