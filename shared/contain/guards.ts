@@ -47,7 +47,12 @@ export function protectedNamespaceVerdict(candidates: readonly (string | undefin
 export function evidenceGuard(ctx: GuardContext, destructive: boolean): GuardVerdict {
   const name = 'evidence';
   if (!destructive) return pass(name, 'metadata only: evidence not required');
-  if (ctx.evidence.committing === true) return pass(name, 'evidence verified, its commit in flight (the action waits for it)');
+  if (ctx.evidence.committing === true) {
+    // Judged ahead only (executor.ts runAhead), which acts on evidenceFinal; a verdict with
+    // nothing to wait for the commit is not durable evidence, whatever the rule waives.
+    if (ctx.evidenceFinal !== undefined) return pass(name, 'evidence verified, its commit in flight (the action waits for it)');
+    return fail(name, 'evidence verified but its commit is still in flight and nothing waits for it: not stored yet');
+  }
   if (ctx.evidence.stored) return pass(name, `evidence stored${ctx.evidence.uri === undefined ? '' : ` at ${ctx.evidence.uri}`}`);
   const why = ctx.evidence.reason ?? 'no reason given';
   if (!ctx.plan.requireEvidence) return pass(name, `evidence not stored (${why}), and the rule waives it (requireEvidence: false)`);

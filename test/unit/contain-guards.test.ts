@@ -66,6 +66,16 @@ describe('evidence guard', () => {
     assert.equal(g.verdict, 'pass');
     assert.match(g.reason, /withheld by the target \(binary deleted\)/);
   });
+  test('a verified copy whose commit is in flight passes only while something waits for the commit (evidenceFinal)', () => {
+    const committing = { stored: true, committing: true, attemptFinished: true } as const;
+    const ahead = evidenceGuard(context({ evidence: committing, evidenceFinal: new Promise(() => undefined) }), true);
+    assert.equal(ahead.verdict, 'pass');
+    assert.match(ahead.reason, /commit in flight/);
+    // Negative control: the same verdict with nothing awaiting the commit is not stored evidence.
+    const alone = evidenceGuard(context({ evidence: committing, plan: plan([], { requireEvidence: false }) }), true);
+    assert.equal(alone.verdict, 'fail');
+    assert.match(alone.reason, /nothing waits for it/);
+  });
   test('attempted: a failure on our side (attempt not finished) still holds it', () => {
     const g = evidenceGuard(context({ evidence: { stored: false, reason: 'store 503', attemptFinished: false } }), true);
     assert.equal(g.verdict, 'fail');
