@@ -5,8 +5,8 @@
 // when the exec reported success: a dropped stream, a non-zero exit, a missing tar member, a
 // timeout or a store error destroy the gate instead, so the store never finalises a partial copy.
 import { Writable } from 'node:stream';
-import { setImmediate as yieldTurn } from 'node:timers/promises';
 import { classifyError } from '../common/errors.js';
+import { nextTurn } from '../common/turn.js';
 import type { BinaryInfo } from '../finding/types.js';
 import type { EvidenceStore, ExecResult, StoredObject, Workloads } from '../ports.js';
 import type { Deadline } from './deadline.js';
@@ -297,7 +297,7 @@ class CopyAttempt {
     // Whoever waited for this commit (the late wave's writes, onVerified) goes first: the
     // snapshot's bookkeeping after it (exec spares closed, manifest built, records started, the
     // step logged) is CPU the DELETE need not wait for. One turn of the event loop.
-    if (sink.onVerified) await yieldTurn();
+    if (sink.onVerified) await nextTurn();
     return { kind: 'stored', attempt: this.attemptOf(outcome, note), object: stored.object, hash, endedAt, tarDuplicates };
   }
 }
