@@ -67,7 +67,8 @@ export interface Claim {
   /**
    * This run created claim-0: no run ever claimed the folder before, so no earlier attempt
    * can have stored evidence, effect records or report.json under it (all are written by, or
-   * after, a claim). Readers use it to skip looking for them.
+   * after, a claim). Readers use it to skip looking for them. Never set on a forced re-run
+   * that found report.json (its claim-0 was deleted by the lifecycle, not never written).
    */
   first?: true;
   /** The claim of the generation we took over (expired, released or unreadable), if any. */
