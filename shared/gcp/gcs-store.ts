@@ -14,11 +14,14 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Storage, type Bucket, type GetFilesOptions, type StorageOptions } from '@google-cloud/storage';
 import type { CreateOptions, EvidenceStore, StoredObject } from '../ports.js';
-import { classifyError, isTransientHttp, ResponderError } from '../common/errors.js';
+import { classifyError, isTransientHttp, ResponderError, TimeoutError } from '../common/errors.js';
+import { withTimeout } from '../common/time.js';
 import { assertSafeKey, assertSafePrefix } from '../ledger/keys.js';
 import { META } from '../ledger/layout.js';
 
 const COMPLETE_KEY = META.complete;
+/** How long a failed upload waits for the auth client to say why (unmasked). */
+const TOKEN_CHECK_MS = 10_000;
 
 export interface GcsEvidenceStoreOptions {
   bucket: string;
@@ -212,7 +215,7 @@ export class GcsEvidenceStore implements EvidenceStore {
         if (existing !== null) return { created: false, object: existing };
       }
       if (signal?.aborted) throw err;
-      throw storeError(await this.unmasked(err), name);
+      throw storeError(await this.unmasked(err, signal), name);
     } finally {
       signal?.removeEventListener('abort', onAbort);
     }
@@ -223,15 +226,16 @@ export class GcsEvidenceStore implements EvidenceStore {
   /**
    * The client's save() can fail with only "Cannot call write after a stream was destroyed" when
    * its upload died before the body was written (no credentials, for one): the reason is lost.
-   * Then the auth client is asked for a token, and its error, if any, is the one reported.
+   * Then the auth client is asked for a token (10 s at most), and its error, if any, is the one
+   * reported; a token request that fails to answer in time says nothing, so the client's error stays.
    */
-  private async unmasked(err: unknown): Promise<unknown> {
+  private async unmasked(err: unknown, signal?: AbortSignal): Promise<unknown> {
     if ((err as { code?: unknown } | null)?.code !== 'ERR_STREAM_DESTROYED') return err;
     try {
-      await this.bucket.storage.authClient.getAccessToken();
+      await withTimeout('asking the auth client for a token', TOKEN_CHECK_MS, signal, () => this.bucket.storage.authClient.getAccessToken());
       return err;
     } catch (authErr) {
-      return authErr;
+      return authErr instanceof TimeoutError || signal?.aborted ? err : authErr;
     }
   }
 
