@@ -12,19 +12,17 @@
 //   3. our store failing to commit an already verified copy: the action is held (no DELETE),
 //      its slot stays taken, and the report and the audit log say so.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import type { Server } from 'node:http';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
-import { getTestServer } from '@google-cloud/functions-framework/testing';
-import { configureResponder, FUNCTION_NAME } from '../../functions/scc-responder/index.js';
+import { configureResponder } from '../../functions/scc-responder/index.js';
 import { captureAudit, OPERATION } from '../support/audit-capture.js';
-import { freshFinding, listenOnLoopback, postStructured, structuredEvent } from '../support/cloudevents.js';
+import { freshFinding, postStructured, structuredEvent } from '../support/cloudevents.js';
+import { startFunctionWorld, type FunctionWorld } from '../support/function-world.js';
 import type { FakeContainerSpec, FakeProcess } from '../support/fake-kube.js';
 import { sleep, type CallRecord } from '../support/faults.js';
 import { DEPLOY_POD, NODE, NS } from '../support/fake-kube-world.js';
-import { BUCKET, FIXTURE_BINARY, startStack, type Stack } from '../support/stack.js';
+import { BUCKET, FIXTURE_BINARY, type Stack } from '../support/stack.js';
 
 const POD_PATH = `/api/v1/namespaces/${NS}/pods/${DEPLOY_POD}`;
 const CURL = '/usr/bin/curl';
@@ -50,7 +48,7 @@ rules:
 }
 
 let stack: Stack;
-let server: Server;
+let world: FunctionWorld;
 let url: string;
 let dir: string;
 const audit = captureAudit();
@@ -128,17 +126,12 @@ async function deliver(t: TestContext, label: string, prepare?: (findingId: stri
 const deletePod = (d: Delivery): ReportAction | undefined => d.report?.actions.find((a) => a.type === 'deletePod');
 
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'slot-beside-commit-'));
-  stack = await startStack();
-  server = getTestServer(FUNCTION_NAME);
-  url = await listenOnLoopback(server);
+  world = await startFunctionWorld('slot-beside-commit-');
+  ({ stack, url, dir } = world);
 });
 
 after(async () => {
-  server.close();
-  configureResponder(undefined);
-  await stack.close();
-  rmSync(dir, { recursive: true, force: true });
+  await world.close();
 });
 
 describe('the budget slot beside the binary commit', () => {

@@ -6,17 +6,12 @@
 // handled first so the client has its connections and modules: the order of sends, not of TLS
 // handshakes, is what is measured.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import type { Server } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import { getTestServer } from '@google-cloud/functions-framework/testing';
-import { configureResponder, FUNCTION_NAME } from '../../functions/scc-responder/index.js';
 import { captureAudit } from '../support/audit-capture.js';
-import { freshFinding, listenOnLoopback, postStructured, structuredEvent } from '../support/cloudevents.js';
+import { freshFinding, postStructured, structuredEvent } from '../support/cloudevents.js';
+import { startFunctionWorld, type FunctionWorld } from '../support/function-world.js';
 import { DEPLOY_POD, NODE, NS } from '../support/fake-kube-world.js';
-import { startStack, type Stack } from '../support/stack.js';
+import type { Stack } from '../support/stack.js';
 
 const POD_PATH = `/api/v1/namespaces/${NS}/pods/${DEPLOY_POD}`;
 const CALLS = {
@@ -47,9 +42,8 @@ rules:
 `;
 
 let stack: Stack;
-let server: Server;
+let world: FunctionWorld;
 let url: string;
-let dir: string;
 const audit = captureAudit();
 
 interface Delivered {
@@ -95,13 +89,8 @@ function assertReceivedBefore(calls: readonly string[], first: string, later: re
 }
 
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'critical-order-'));
-  const policyFile = join(dir, 'policy.yaml');
-  writeFileSync(policyFile, POLICY_YAML);
-  stack = await startStack();
-  configureResponder({ env: stack.env({ SCC_RESPONDER_POLICY: policyFile }), auditDestination: audit.destination });
-  server = getTestServer(FUNCTION_NAME);
-  url = await listenOnLoopback(server);
+  world = await startFunctionWorld('critical-order-', { policyYaml: POLICY_YAML, audit });
+  ({ stack, url } = world);
   const warm = await deliver();
   assert.ok(warm.calls.includes(CALLS.delete), 'the warm-up finding was contained');
 });
@@ -113,10 +102,7 @@ beforeEach(() => {
 });
 
 after(async () => {
-  server.close();
-  configureResponder(undefined);
-  await stack.close();
-  rmSync(dir, { recursive: true, force: true });
+  await world.close();
 });
 
 describe('critical call first on the path finding -> DELETE', () => {

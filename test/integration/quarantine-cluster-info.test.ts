@@ -4,17 +4,12 @@
 // never come first: the description must be taken as soon as it is answered. The whole
 // function against the fakes (the fixture's cluster runs Dataplane V2, which enforces it).
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import type { Server } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { getTestServer } from '@google-cloud/functions-framework/testing';
-import { configureResponder, FUNCTION_NAME } from '../../functions/scc-responder/index.js';
 import { captureAudit } from '../support/audit-capture.js';
-import { freshFinding, listenOnLoopback, postStructured, structuredEvent } from '../support/cloudevents.js';
+import { freshFinding, postStructured, structuredEvent } from '../support/cloudevents.js';
+import { startFunctionWorld, type FunctionWorld } from '../support/function-world.js';
 import { NS } from '../support/fake-kube-world.js';
-import { BUCKET, startStack, type Stack } from '../support/stack.js';
+import { BUCKET, type Stack } from '../support/stack.js';
 
 const POLICY_YAML = `version: 1
 rules:
@@ -29,26 +24,17 @@ rules:
 `;
 
 let stack: Stack;
-let server: Server;
+let world: FunctionWorld;
 let url: string;
-let dir: string;
 const audit = captureAudit();
 
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'quarantine-cluster-'));
-  const policyFile = join(dir, 'policy.yaml');
-  writeFileSync(policyFile, POLICY_YAML);
-  stack = await startStack();
-  configureResponder({ env: stack.env({ SCC_RESPONDER_POLICY: policyFile }), auditDestination: audit.destination });
-  server = getTestServer(FUNCTION_NAME);
-  url = await listenOnLoopback(server);
+  world = await startFunctionWorld('quarantine-cluster-', { policyYaml: POLICY_YAML, audit });
+  ({ stack, url } = world);
 });
 
 after(async () => {
-  server.close();
-  configureResponder(undefined);
-  await stack.close();
-  rmSync(dir, { recursive: true, force: true });
+  await world.close();
 });
 
 test('with log queries configured, quarantine knows the cluster enforces NetworkPolicy (no "unknown" note)', async () => {

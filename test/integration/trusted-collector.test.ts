@@ -6,19 +6,17 @@
 // finding's delivery to the DELETE.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import type { Server } from 'node:http';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
-import { getTestServer } from '@google-cloud/functions-framework/testing';
-import { configureResponder, FUNCTION_NAME } from '../../functions/scc-responder/index.js';
+import { configureResponder } from '../../functions/scc-responder/index.js';
 import { captureAudit, OPERATION } from '../support/audit-capture.js';
-import { freshFinding, listenOnLoopback, postStructured, structuredEvent } from '../support/cloudevents.js';
+import { freshFinding, postStructured, structuredEvent } from '../support/cloudevents.js';
+import { startFunctionWorld, type FunctionWorld } from '../support/function-world.js';
 import type { FakeContainerSpec, FakeProcess, FakeWrite } from '../support/fake-kube.js';
 import type { CallRecord } from '../support/faults.js';
 import { DEPLOY_POD, NODE, NS } from '../support/fake-kube-world.js';
-import { BUCKET, FIXTURE_BINARY, startStack, type Stack } from '../support/stack.js';
+import { BUCKET, FIXTURE_BINARY, type Stack } from '../support/stack.js';
 
 const TIMEOUT_SECONDS = 4;
 const POD_PATH = `/api/v1/namespaces/${NS}/pods/${DEPLOY_POD}`;
@@ -45,7 +43,7 @@ rules:
 `;
 
 let stack: Stack;
-let server: Server;
+let world: FunctionWorld;
 let url: string;
 let dir: string;
 const audit = captureAudit();
@@ -163,20 +161,12 @@ function assertDeletedAfter(o: Outcome, ...artefacts: string[]): void {
 }
 
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'trusted-collector-'));
-  const policyFile = join(dir, 'policy.yaml');
-  writeFileSync(policyFile, POLICY_YAML);
-  stack = await startStack();
-  configureResponder({ env: stack.env({ SCC_RESPONDER_POLICY: policyFile }), auditDestination: audit.destination });
-  server = getTestServer(FUNCTION_NAME);
-  url = await listenOnLoopback(server);
+  world = await startFunctionWorld('trusted-collector-', { policyYaml: POLICY_YAML, audit });
+  ({ stack, url, dir } = world);
 });
 
 after(async () => {
-  server.close();
-  configureResponder(undefined);
-  await stack.close();
-  rmSync(dir, { recursive: true, force: true });
+  await world.close();
   process.stdout.write(`# trusted-collector timings (finding -> DELETE):\n${timings.map((l) => `#   ${l}`).join('\n')}\n`);
 });
 
