@@ -30,14 +30,5 @@ export function afterPoll(): Promise<void> {
  * have run and their request has gone out.
  */
 export function afterCritical<T>(p: Promise<T>): Promise<T> {
-  return p.then(
-    async (v) => {
-      await afterPoll();
-      return v;
-    },
-    async (err: unknown) => {
-      await afterPoll();
-      throw err;
-    },
-  );
+  return p.finally(afterPoll);
 }
