@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { describe, test } from 'node:test';
+import { describe, test, type TestContext } from 'node:test';
 import { KubeConfig } from '@kubernetes/client-node';
 import { workloadsFromEndpoint, workloadsFromKubeConfig, type ClientNodeWorkloads, type ClientNodeWorkloadsOptions } from '../../shared/kube/client-node-workloads.js';
 import { execSpares } from '../../shared/kube/exec-spares.js';
@@ -15,8 +15,10 @@ const NS = 'ns';
 const POD = 'web-0';
 const DEBUG = 'scc-evidence-1';
 
-async function setup(options: ClientNodeWorkloadsOptions): Promise<{ fake: FakeKube; kc: KubeConfig; w: ClientNodeWorkloads }> {
+/** A fake API server with one pod, and workloads built on it; the server closes when test `t` ends. */
+async function setup(t: TestContext, options: ClientNodeWorkloadsOptions): Promise<{ fake: FakeKube; kc: KubeConfig; w: ClientNodeWorkloads }> {
   const fake = await startFakeKube();
+  t.after(() => fake.close());
   fake.ephemeralStart = 'manual';
   fake.addPod({ namespace: NS, name: POD, uid: 'pod-1', containers: [{ name: 'app', image: 'nginx', pid: 77, files: { '/etc/hostname': { content: Buffer.from('web-0\n') } } }] });
   const kc = new KubeConfig();
@@ -75,130 +77,98 @@ async function assertNoLeakedSockets(fake: FakeKube): Promise<void> {
 }
 
 describe('exec spares', () => {
-  test("the first round's execs run on connections opened before the container ran, and extra spares are closed at the end", async () => {
-    const { fake, kc, w } = await setup({ execSpares: 5 });
-    try {
-      const mark = await startCollector(fake, kc, w, 5);
-      await execRound(w, 3);
-      assertRoundOnPreopened(fake, mark, 3);
-      assert.equal(execSpares(kc)?.size, 2, 'two spares left unused');
-      w.closeExecSpares();
-      assert.equal(execSpares(kc)?.size, 0);
-      await assertNoLeakedSockets(fake);
-    } finally {
-      await fake.close();
-    }
+  test("the first round's execs run on connections opened before the container ran, and extra spares are closed at the end", async (t) => {
+    const { fake, kc, w } = await setup(t, { execSpares: 5 });
+    const mark = await startCollector(fake, kc, w, 5);
+    await execRound(w, 3);
+    assertRoundOnPreopened(fake, mark, 3);
+    assert.equal(execSpares(kc)?.size, 2, 'two spares left unused');
+    w.closeExecSpares();
+    assert.equal(execSpares(kc)?.size, 0);
+    await assertNoLeakedSockets(fake);
   });
 
-  test('more execs than spares: the rest connect as before', async () => {
-    const { fake, kc, w } = await setup({ execSpares: 2 });
-    try {
-      const mark = await startCollector(fake, kc, w, 2);
-      await execRound(w, 4);
-      const upgrades = fake.connectionLog.filter((e) => e.kind === 'upgrade');
-      const opened = new Map(fake.connectionLog.filter((e) => e.kind === 'connection').map((e) => [e.conn, e.seq]));
-      const early = upgrades.filter((u) => (opened.get(u.conn) ?? Infinity) < mark);
-      assert.equal(early.length, 2, 'two on spares, two on fresh connections');
-      assert.equal(new Set(upgrades.map((u) => u.conn)).size, 4);
-      await assertNoLeakedSockets(fake);
-    } finally {
-      await fake.close();
-    }
+  test('more execs than spares: the rest connect as before', async (t) => {
+    const { fake, kc, w } = await setup(t, { execSpares: 2 });
+    const mark = await startCollector(fake, kc, w, 2);
+    await execRound(w, 4);
+    const upgrades = fake.connectionLog.filter((e) => e.kind === 'upgrade');
+    const opened = new Map(fake.connectionLog.filter((e) => e.kind === 'connection').map((e) => [e.conn, e.seq]));
+    const early = upgrades.filter((u) => (opened.get(u.conn) ?? Infinity) < mark);
+    assert.equal(early.length, 2, 'two on spares, two on fresh connections');
+    assert.equal(new Set(upgrades.map((u) => u.conn)).size, 4);
+    await assertNoLeakedSockets(fake);
   });
 
-  test('negative control: with spares disabled the round runs on fresh connections and the check fails', async () => {
-    const { fake, kc, w } = await setup({ execSpares: 0 });
-    try {
-      const mark = await startCollector(fake, kc, w, 0);
-      await execRound(w, 3);
-      assert.equal(execSpares(kc), undefined, 'no pool was made');
-      assert.throws(() => assertRoundOnPreopened(fake, mark, 3), /no pre-opened connection was used/);
-      await assertNoLeakedSockets(fake);
-    } finally {
-      await fake.close();
-    }
+  test('negative control: with spares disabled the round runs on fresh connections and the check fails', async (t) => {
+    const { fake, kc, w } = await setup(t, { execSpares: 0 });
+    const mark = await startCollector(fake, kc, w, 0);
+    await execRound(w, 3);
+    assert.equal(execSpares(kc), undefined, 'no pool was made');
+    assert.throws(() => assertRoundOnPreopened(fake, mark, 3), /no pre-opened connection was used/);
+    await assertNoLeakedSockets(fake);
   });
 
-  test('spares the server closed are dropped; the execs connect afresh and succeed', async () => {
-    const { fake, kc, w } = await setup({ execSpares: 3 });
-    try {
-      const mark = await startCollector(fake, kc, w, 3);
-      assert.equal(fake.dropIdleConnections(), 3, 'the three spares were the idle connections');
-      await until('the pool noticed', () => execSpares(kc)?.size === 0);
-      await execRound(w, 3);
-      assert.throws(() => assertRoundOnPreopened(fake, mark, 3), /no pre-opened connection was used/);
-      await assertNoLeakedSockets(fake);
-    } finally {
-      await fake.close();
-    }
+  test('spares the server closed are dropped; the execs connect afresh and succeed', async (t) => {
+    const { fake, kc, w } = await setup(t, { execSpares: 3 });
+    const mark = await startCollector(fake, kc, w, 3);
+    assert.equal(fake.dropIdleConnections(), 3, 'the three spares were the idle connections');
+    await until('the pool noticed', () => execSpares(kc)?.size === 0);
+    await execRound(w, 3);
+    assert.throws(() => assertRoundOnPreopened(fake, mark, 3), /no pre-opened connection was used/);
+    await assertNoLeakedSockets(fake);
   });
 
-  test('a spare the server closes as the upgrade goes out: the exec connects afresh and succeeds', async () => {
-    const { fake, kc, w } = await setup({ execSpares: 3 });
-    try {
-      const mark = await startCollector(fake, kc, w, 3);
-      const idle = fake.openConnections().filter((c) => c.requests === 0 && !c.upgraded);
-      assert.equal(idle.length, 3, 'the three spares');
-      for (const c of idle) fake.dropUpgradeOn.add(c.conn);
-      await execRound(w, 3);
-      const upgrades = fake.connectionLog.filter((e) => e.kind === 'upgrade');
-      assert.equal(upgrades.length, 6, 'three on the spares (dropped), three on fresh connections');
-      const opened = new Map(fake.connectionLog.filter((e) => e.kind === 'connection').map((e) => [e.conn, e.seq]));
-      assert.equal(upgrades.filter((u) => (opened.get(u.conn) ?? 0) > mark).length, 3);
-      await assertNoLeakedSockets(fake);
-    } finally {
-      await fake.close();
-    }
+  test('a spare the server closes as the upgrade goes out: the exec connects afresh and succeeds', async (t) => {
+    const { fake, kc, w } = await setup(t, { execSpares: 3 });
+    const mark = await startCollector(fake, kc, w, 3);
+    const idle = fake.openConnections().filter((c) => c.requests === 0 && !c.upgraded);
+    assert.equal(idle.length, 3, 'the three spares');
+    for (const c of idle) fake.dropUpgradeOn.add(c.conn);
+    await execRound(w, 3);
+    const upgrades = fake.connectionLog.filter((e) => e.kind === 'upgrade');
+    assert.equal(upgrades.length, 6, 'three on the spares (dropped), three on fresh connections');
+    const opened = new Map(fake.connectionLog.filter((e) => e.kind === 'connection').map((e) => [e.conn, e.seq]));
+    assert.equal(upgrades.filter((u) => (opened.get(u.conn) ?? 0) > mark).length, 3);
+    await assertNoLeakedSockets(fake);
   });
 
-  test('spares past their idle limit are closed by themselves and not used', async () => {
-    const { fake, kc, w } = await setup({ execSpares: 3, execSpareIdleMs: 50 });
-    try {
-      const added = w.addDebugContainer({ namespace: NS, pod: POD, name: DEBUG, image: 'busybox@sha256:0123', targetContainer: 'app', command: ['sleep', '600'], timeoutMs: 30_000 });
-      await until('the PATCH', () => fake.writes.some((x) => x.path.endsWith('/ephemeralcontainers')));
-      // The pool exists once spares were opened; with a 50 ms limit they may be gone before a poll sees them.
-      await until('spares opened, then expired', () => execSpares(kc) !== undefined && execSpares(kc)?.size === 0);
-      await assertNoLeakedSockets(fake);
-      const mark = fake.mark();
-      fake.startEphemeral(NS, POD, DEBUG);
-      await added;
-      await execRound(w, 2);
-      assert.ok(fake.connectionLog.every((e) => e.kind !== 'upgrade' || e.seq > mark));
-      assert.throws(() => assertRoundOnPreopened(fake, mark, 2), /no pre-opened connection was used/);
-      await assertNoLeakedSockets(fake);
-    } finally {
-      await fake.close();
-    }
+  test('spares past their idle limit are closed by themselves and not used', async (t) => {
+    const { fake, kc, w } = await setup(t, { execSpares: 3, execSpareIdleMs: 50 });
+    const added = w.addDebugContainer({ namespace: NS, pod: POD, name: DEBUG, image: 'busybox@sha256:0123', targetContainer: 'app', command: ['sleep', '600'], timeoutMs: 30_000 });
+    await until('the PATCH', () => fake.writes.some((x) => x.path.endsWith('/ephemeralcontainers')));
+    // The pool exists once spares were opened; with a 50 ms limit they may be gone before a poll sees them.
+    await until('spares opened, then expired', () => execSpares(kc) !== undefined && execSpares(kc)?.size === 0);
+    await assertNoLeakedSockets(fake);
+    const mark = fake.mark();
+    fake.startEphemeral(NS, POD, DEBUG);
+    await added;
+    await execRound(w, 2);
+    assert.ok(fake.connectionLog.every((e) => e.kind !== 'upgrade' || e.seq > mark));
+    assert.throws(() => assertRoundOnPreopened(fake, mark, 2), /no pre-opened connection was used/);
+    await assertNoLeakedSockets(fake);
   });
 
-  test('a debug container that fails to start closes its spares', async () => {
-    const { fake, kc, w } = await setup({ execSpares: 3 });
-    try {
-      fake.ephemeralStartExits = { reason: 'StartError', exitCode: 128 };
-      const added = w.addDebugContainer({ namespace: NS, pod: POD, name: DEBUG, image: 'busybox@sha256:0123', targetContainer: 'app', command: ['sleep', '600'], timeoutMs: 30_000 });
-      await until('the PATCH', () => fake.writes.some((x) => x.path.endsWith('/ephemeralcontainers')));
-      await until('3 spares connected', () => execSpares(kc)?.ready === 3);
-      fake.startEphemeral(NS, POD, DEBUG);
-      await assert.rejects(added, /StartError|terminated/);
-      assert.equal(execSpares(kc)?.size, 0);
-      await assertNoLeakedSockets(fake);
-    } finally {
-      await fake.close();
-    }
+  test('a debug container that fails to start closes its spares', async (t) => {
+    const { fake, kc, w } = await setup(t, { execSpares: 3 });
+    fake.ephemeralStartExits = { reason: 'StartError', exitCode: 128 };
+    const added = w.addDebugContainer({ namespace: NS, pod: POD, name: DEBUG, image: 'busybox@sha256:0123', targetContainer: 'app', command: ['sleep', '600'], timeoutMs: 30_000 });
+    await until('the PATCH', () => fake.writes.some((x) => x.path.endsWith('/ephemeralcontainers')));
+    await until('3 spares connected', () => execSpares(kc)?.ready === 3);
+    fake.startEphemeral(NS, POD, DEBUG);
+    await assert.rejects(added, /StartError|terminated/);
+    assert.equal(execSpares(kc)?.size, 0);
+    await assertNoLeakedSockets(fake);
   });
 
-  test("another KubeConfig for the same server never takes this one's spares", async () => {
-    const { fake, kc, w } = await setup({ execSpares: 3 });
-    try {
-      const mark = await startCollector(fake, kc, w, 3);
-      const other = workloadsFromEndpoint({ server: fake.url, caData: fake.caData, token: fake.token }, { execSpares: 0 });
-      await execRound(other, 2);
-      assert.throws(() => assertRoundOnPreopened(fake, mark, 2), /no pre-opened connection was used/);
-      assert.equal(execSpares(kc)?.ready, 3, "this KubeConfig's spares are untouched");
-      w.closeExecSpares();
-      await assertNoLeakedSockets(fake);
-    } finally {
-      await fake.close();
-    }
+  test("another KubeConfig for the same server never takes this one's spares", async (t) => {
+    const { fake, kc, w } = await setup(t, { execSpares: 3 });
+    const mark = await startCollector(fake, kc, w, 3);
+    const other = workloadsFromEndpoint({ server: fake.url, caData: fake.caData, token: fake.token }, { execSpares: 0 });
+    await execRound(other, 2);
+    assert.throws(() => assertRoundOnPreopened(fake, mark, 2), /no pre-opened connection was used/);
+    assert.equal(execSpares(kc)?.ready, 3, "this KubeConfig's spares are untouched");
+    w.closeExecSpares();
+    await assertNoLeakedSockets(fake);
   });
 });

@@ -14,7 +14,7 @@ import { captureAudit, OPERATION } from '../support/audit-capture.js';
 import { freshFinding, postStructured, structuredEvent } from '../support/cloudevents.js';
 import { startFunctionWorld, type FunctionWorld } from '../support/function-world.js';
 import type { FakeContainerSpec, FakeProcess, FakeWrite } from '../support/fake-kube.js';
-import type { CallRecord } from '../support/faults.js';
+import type { CallRecord, Fault } from '../support/faults.js';
 import { DEPLOY_POD, NODE, NS } from '../support/fake-kube-world.js';
 import { BUCKET, FIXTURE_BINARY, type Stack } from '../support/stack.js';
 
@@ -126,6 +126,16 @@ async function deliver(t: TestContext, label: string): Promise<Outcome> {
   };
 }
 
+/** One delivery with `fault` injected into the fake API server, cleared afterwards whatever happens. */
+async function deliverWith(t: TestContext, label: string, fault: Fault): Promise<Outcome> {
+  stack.world.kube.faults.inject(fault);
+  try {
+    return await deliver(t, label);
+  } finally {
+    stack.world.kube.faults.clear();
+  }
+}
+
 const argvOf = (d: unknown): string[] => (d as { argv?: string[] } | undefined)?.argv ?? [];
 /** The execs into the collector since call `from` (FaultPlan.calls: start and end in order). */
 const collectorCalls = (from: number): CallRecord[] => stack.world.kube.faults.calls.slice(from).filter((c) => c.key.includes('/scc-evidence-'));
@@ -133,13 +143,7 @@ const collectorCalls = (from: number): CallRecord[] => stack.world.kube.faults.c
 async function deliverStallingCmdlines(t: TestContext, label: string): Promise<{ o: Outcome; cmdlines: CallRecord | undefined; cat: CallRecord | undefined }> {
   const kube = stack.world.kube;
   const from = kube.faults.calls.length;
-  kube.faults.inject({ match: `EXEC ${NS}/${DEPLOY_POD}/scc-evidence-`, where: (d) => argvOf(d)[0] === 'find' && argvOf(d)[7] === 'cmdline', hang: true });
-  let o: Outcome;
-  try {
-    o = await deliver(t, label);
-  } finally {
-    kube.faults.clear();
-  }
+  const o = await deliverWith(t, label, { match: `EXEC ${NS}/${DEPLOY_POD}/scc-evidence-`, where: (d) => argvOf(d)[0] === 'find' && argvOf(d)[7] === 'cmdline', hang: true });
   const calls = collectorCalls(from);
   return { o, cmdlines: calls.find((c) => argvOf(c.detail)[0] === 'find' && argvOf(c.detail)[7] === 'cmdline'), cat: calls.find((c) => argvOf(c.detail)[0] === 'cat') };
 }
@@ -251,13 +255,7 @@ describe('trusted collector in enforce mode (requireEvidence: attempted, the def
 
   test("the container's cat never ends: the deadline passes and the pod is deleted within deadline + 1 s", async (t) => {
     freshPod({ processes: [MAIN, curlProcess({ dumpable: false })] });
-    stack.world.kube.faults.inject({ match: `EXEC ${NS}/${DEPLOY_POD}/checkout`, hang: true, times: Number.POSITIVE_INFINITY });
-    let o: Outcome;
-    try {
-      o = await deliver(t, 'cat hangs');
-    } finally {
-      stack.world.kube.faults.clear();
-    }
+    const o = await deliverWith(t, 'cat hangs', { match: `EXEC ${NS}/${DEPLOY_POD}/checkout`, hang: true, times: Number.POSITIVE_INFINITY });
     assert.equal(o.status, 204);
     const started = ephemeralPatches(o)[0]?.at;
     assert.ok(started !== undefined && o.deleteAt !== undefined, 'collector started, pod deleted');
@@ -274,13 +272,7 @@ describe('trusted collector in enforce mode (requireEvidence: attempted, the def
     freshPod({ files: {} });
     const kube = stack.world.kube;
     const from = kube.faults.calls.length;
-    kube.faults.inject({ match: `EXEC ${NS}/${DEPLOY_POD}/scc-evidence-`, where: (d) => argvOf(d).some((a) => a.endsWith('/maps')), hang: true, times: Number.POSITIVE_INFINITY });
-    let o: Outcome;
-    try {
-      o = await deliver(t, 'maps read stalls');
-    } finally {
-      kube.faults.clear();
-    }
+    const o = await deliverWith(t, 'maps read stalls', { match: `EXEC ${NS}/${DEPLOY_POD}/scc-evidence-`, where: (d) => argvOf(d).some((a) => a.endsWith('/maps')), hang: true, times: Number.POSITIVE_INFINITY });
     assert.equal(o.status, 204);
     const manifest = await o.object('manifest.json');
     assert.equal(manifest?.['verdict'], 'matches');
@@ -431,13 +423,7 @@ describe('trusted collector in enforce mode (requireEvidence: attempted, the def
     freshPod({ files: {} });
     const kube = stack.world.kube;
     const from = kube.faults.calls.length;
-    kube.faults.inject({ match: `EXEC ${NS}/${DEPLOY_POD}/scc-evidence-`, where: (d) => argvOf(d)[0] === 'find', status: 500, times: Number.POSITIVE_INFINITY });
-    let o: Outcome;
-    try {
-      o = await deliver(t, 'find unusable');
-    } finally {
-      kube.faults.clear();
-    }
+    const o = await deliverWith(t, 'find unusable', { match: `EXEC ${NS}/${DEPLOY_POD}/scc-evidence-`, where: (d) => argvOf(d)[0] === 'find', status: 500, times: Number.POSITIVE_INFINITY });
     assert.equal(o.status, 204);
     const calls = collectorCalls(from);
     const cat = calls.find((c) => argvOf(c.detail)[0] === 'cat');
@@ -453,13 +439,7 @@ describe('trusted collector in enforce mode (requireEvidence: attempted, the def
 
   test("our own first exec into the collector is refused (RBAC lacks pods/exec): ours, no DELETE, the container's tools do not stand in", async (t) => {
     freshPod({});
-    stack.world.kube.faults.inject({ match: `EXEC ${NS}/${DEPLOY_POD}/scc-evidence-`, status: 403, message: 'pods "x" is forbidden: cannot create resource "pods/exec"', times: Number.POSITIVE_INFINITY });
-    let o: Outcome;
-    try {
-      o = await deliver(t, 'collector exec refused');
-    } finally {
-      stack.world.kube.faults.clear();
-    }
+    const o = await deliverWith(t, 'collector exec refused', { match: `EXEC ${NS}/${DEPLOY_POD}/scc-evidence-`, status: 403, message: 'pods "x" is forbidden: cannot create resource "pods/exec"', times: Number.POSITIVE_INFINITY });
     assert.equal(o.deleteAt, undefined, 'no DELETE');
     assert.deepEqual(containerExecs(o), []);
     const evidence = (await o.object('report.json'))?.['evidence'] as { failure?: string; blame?: string } | undefined;
@@ -520,18 +500,12 @@ describe('trusted collector in enforce mode (requireEvidence: attempted, the def
 
   test('ephemeral containers forbidden by RBAC (our side): no DELETE, an ERROR entry naming the missing permission', async (t) => {
     freshPod({});
-    stack.world.kube.faults.inject({
+    const o = await deliverWith(t, 'RBAC forbids ephemeral containers', {
       match: `PATCH ${POD_PATH}/ephemeralcontainers`,
       status: 403,
       message: `pods "${DEPLOY_POD}" is forbidden: User "scc-responder@acme-security.iam.gserviceaccount.com" cannot patch resource "pods/ephemeralcontainers" in API group "" in the namespace "${NS}"`,
       times: Number.POSITIVE_INFINITY,
     });
-    let o: Outcome;
-    try {
-      o = await deliver(t, 'RBAC forbids ephemeral containers');
-    } finally {
-      stack.world.kube.faults.clear();
-    }
     assert.equal(o.status, 204, 'permanent: acked');
     assert.equal(o.deleteAt, undefined, 'no DELETE');
     const errors = o.entries.filter((e) => e['severity'] === 'ERROR').map((e) => String(e['message']));
