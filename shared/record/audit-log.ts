@@ -4,9 +4,11 @@
 // structured fields; every entry passes one function (`emit`) that scrubs the message and
 // every field (scrub.ts). The logger is built on the first entry actually written.
 import { randomUUID } from 'node:crypto';
+import { writeSync } from 'node:fs';
 import { pino } from 'pino';
 import type { DestinationStream, Logger, LoggerOptions } from 'pino';
 import type { StepResult } from '../common/step.js';
+import { fdLineSink } from './fd-line-sink.js';
 import { createScrubber, type Scrubber } from './scrub.js';
 
 import { RESPONDER_NAME } from '../common/product.js';
@@ -256,6 +258,20 @@ interface Operation {
   last?: boolean;
 }
 
+/** Says once on stderr that stdout no longer takes lines (its reader is gone), with the reason. */
+function reportLostOnce(): (err: NodeJS.ErrnoException) => void {
+  let said = false;
+  return (err) => {
+    if (said) return;
+    said = true;
+    try {
+      writeSync(2, `${RESPONDER_NAME}: audit lines cannot be written to stdout (${err.code ?? err.message}); later ones are lost too\n`);
+    } catch {
+      // stderr is gone as well: nothing is left to tell.
+    }
+  };
+}
+
 /** Writes scrubbed, bounded entries through one pino logger, built on the first entry written. */
 class AuditWriter {
   private logger: Logger<'notice'> | undefined;
@@ -285,7 +301,7 @@ class AuditWriter {
         level: (label: string, value: number) => ({ severity: SEVERITY_OF[label] ?? 'DEFAULT', level: value }),
       },
     };
-    return this.options.destination ? pino<'notice'>(config, this.options.destination) : pino<'notice'>(config);
+    return pino<'notice'>(config, this.options.destination ?? fdLineSink(1, { onLost: reportLostOnce() }));
   }
 
   enabled(severity: AuditSeverity): boolean {
