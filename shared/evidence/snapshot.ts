@@ -56,10 +56,11 @@ export interface SnapshotInput {
    */
   onVerified?: (copy: VerifiedEvidence) => void;
   /**
-   * True when this delivery is known to be the finding's first (it created claim-0, see
-   * shared/record/idempotency.ts): the store is not asked for an earlier copy before making one.
+   * Whether this delivery is the finding's first (it created claim-0, see
+   * shared/record/idempotency.ts); a promise while the claim is in flight. A first delivery does
+   * not ask the store for an earlier copy before making one.
    */
-  firstDelivery?: () => boolean;
+  firstDelivery?: () => boolean | Promise<boolean>;
 }
 
 /** A verified copy whose commit is in flight: its verdict is known, its durability not yet. */
@@ -188,10 +189,12 @@ async function collect(run: Run): Promise<EvidenceResult> {
   prepareCollector(run);
   const over = applyBudget(run);
   // A first delivery has no earlier copy to look for on the way to a new one (one store read
-  // less; a copy stored meanwhile by a concurrent delivery still wins, create-only). When no
-  // copy can be made now (pod, budget), it looks after all: a delivery whose claim failed may
-  // have stored one before it gave up.
-  const looked = run.input.firstDelivery?.() !== true;
+  // less; a copy stored meanwhile by a concurrent delivery still wins, create-only). The claim
+  // is usually still in flight here; its answer is awaited instead of reading the store, as it
+  // comes in about when the pod's does (both one round trip, the claim sent first), which the
+  // copy waits for anyway. When no copy can be made now (pod, budget), it looks after all: a
+  // delivery whose claim failed may have stored one before it gave up.
+  const looked = (await isFirstDelivery(run)) !== true;
   if (looked) {
     const earlier = await earlierCopy(run);
     if (earlier !== null) return earlier;
@@ -200,6 +203,13 @@ async function collect(run: Run): Promise<EvidenceResult> {
   const problem = podProblem ?? overBudget;
   if (!problem) return runMethods(run);
   return (looked ? null : await earlierCopy(run)) ?? problem;
+}
+
+/** The claim's answer (false when it fails or the snapshot's deadline ends first). */
+async function isFirstDelivery(run: Run): Promise<boolean> {
+  const first = run.input.firstDelivery?.();
+  if (typeof first !== 'object') return first === true;
+  return run.deadline.race(first).catch(() => false);
 }
 
 /** The result for a complete copy already in the store (or for failing to look); null when there is none. */

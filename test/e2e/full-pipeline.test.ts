@@ -148,10 +148,11 @@ describe('a matching finding, enforce policy', () => {
     const first = await postStructured(url, structuredEvent(notification));
     assert.equal(first.status, 500);
     assert.equal(deletes(), before + 1, 'the delete happened in the first attempt');
-    // The first delivery created claim-0: it neither read report.json nor listed effect records.
+    // The first delivery created claim-0: it neither read report.json, nor listed effect records,
+    // nor asked for an earlier copy of the binary (it waited for the claim's answer instead).
     const firstCalls = storeCalls(seen, id);
     assert.ok(firstCalls.some((c) => c.includes(`${id}/effects-`) && c.startsWith('POST')), `the first attempt recorded its delete: ${firstCalls.join('\n')}`);
-    assert.deepEqual(firstCalls.filter((c) => c.startsWith('GET') && (c.includes(`${id}/report.json`) || c.includes(`prefix=`) && c.includes(`${id}/effects-`))), [], firstCalls.join('\n'));
+    assert.deepEqual(firstCalls.filter((c) => c.startsWith('GET') && (c.includes(`${id}/report.json`) || c.includes(`${id}/binary`) || c.includes(`prefix=`) && c.includes(`${id}/effects-`))), [], firstCalls.join('\n'));
     const mid = stack.gcs.requests.length;
     const second = await postStructured(url, structuredEvent(notification));
     assert.equal(second.status, 204, audit.lines.slice(-3).join('\n'));

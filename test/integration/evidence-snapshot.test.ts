@@ -273,7 +273,7 @@ for (const name of ['local', 'gcs'] as const) {
     });
 
     test('a first delivery (it created claim-0) does not ask the store for an earlier copy; a copy made meanwhile still wins', async () => {
-      const statsOf = (inc: Incident, firstDelivery?: () => boolean) => {
+      const statsOf = (inc: Incident, firstDelivery?: () => boolean | Promise<boolean>) => {
         const binary = findingKeys(inc).binary;
         let stats = 0;
         const counted: EvidenceStore = Object.assign(Object.create(store()) as EvidenceStore, {
@@ -292,6 +292,13 @@ for (const name of ['local', 'gcs'] as const) {
       const unknown = statsOf(incident(small));
       assertStored(await unknown.result);
       assert.equal(unknown.stats(), 1);
+      // The claim still in flight when the snapshot starts: its answer is awaited, not the store read.
+      const pendingFirst = statsOf(incident(small), () => new Promise<boolean>((r) => setImmediate(r, true)));
+      assertStored(await pendingFirst.result);
+      assert.equal(pendingFirst.stats(), 0, 'a claim answered later as first: no read for an earlier copy');
+      const pendingNot = statsOf(incident(small), () => new Promise<boolean>((r) => setImmediate(r, false)));
+      assertStored(await pendingNot.result);
+      assert.equal(pendingNot.stats(), 1, 'a claim answered later as not first: the store is asked');
       // A delivery whose claim failed stored a copy; the first claimer copies again and keeps that one.
       const inc = incident(small);
       assertStored(await run(store(), inc));

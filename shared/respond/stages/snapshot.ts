@@ -33,7 +33,7 @@ export async function takeSnapshot(incident: Incident, plan: ResponsePlan, w: Wo
   const step: StepResult = await runStep<EvidenceResult>(
     'snapshot',
     async (signal) => {
-      evidence = await snapshotBinary({ incident, workloads: w, store, policy, collector: ctx.collector, signal, afterStored: (r) => (records = r), ...(onVerified ? { onVerified } : {}), firstDelivery: () => ctx.claim?.firstNow() === true });
+      evidence = await snapshotBinary({ incident, workloads: w, store, policy, collector: ctx.collector, signal, afterStored: (r) => (records = r), ...(onVerified ? { onVerified } : {}), firstDelivery: () => ctx.claim?.firstNow() ?? ctx.claim?.first ?? false });
       // Non-fatal evidence problems (e.g. the manifest with the copy's hashes not written) are never silent.
       if (evidence.outcome !== 'failed') for (const warning of evidence.warnings) ctx.audit.warning(`snapshot: ${warning}`, { step: 'snapshot' });
       if (evidence.outcome !== 'failed') logged = evidence.warnings.length;
