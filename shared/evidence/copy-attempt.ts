@@ -43,6 +43,11 @@ export interface CopySink {
    * evidence gate and take its budget slot while the commit runs (respond/stages/snapshot.ts).
    */
   onVerified?: (copy: VerifiedCopy) => void;
+  /**
+   * Judged once the copy is complete and hashed, before its commit is asked for: a reason
+   * drops the copy unstored (the store never finalises it), undefined keeps it.
+   */
+  keep?: (hash: HashReport) => string | undefined;
 }
 
 /** A complete copy whose commit is in flight. */
@@ -281,6 +286,8 @@ class CopyAttempt {
     const tarDuplicates = this.tarOutcome?.duplicates ?? 0;
     const sink = this.spec.sink;
     if (sink === null) return { kind: 'hashed', attempt: this.attemptOf(outcome, note), hash, tarDuplicates };
+    const refused = sink.keep?.(hash);
+    if (refused !== undefined) return this.fail({ outcome: 'aborted', reason: refused });
     this.startCreate(); // an empty file never produced a first chunk
     this.gate.commit();
     const committing = deadline.race(this.createPromise as Promise<Created>);

@@ -20,6 +20,7 @@ import type { Deadline } from './deadline.js';
 import type { ExecBudget } from './exec-text.js';
 import type { CollectorReport, ExecAttempt, FailureBlame, SnapshotFailure, SnapshotPolicy, VolatileArtefact } from './types.js';
 import { classifyExecError } from './exec-outcome.js';
+import { keptHashProvenCopy, startHashProvenCopy } from './hash-proven-copy.js';
 import { boundedJson, CollectorExecError, startVolatile, summariseSockets, type ProcessSearch, type VolatileRun, type VolatileState } from './volatile.js';
 
 /** Debug containers sleep this long: enough to exec into, gone soon after. */
@@ -142,15 +143,18 @@ async function collect(input: TrustedInput): Promise<TrustedOutcome> {
   const stored = run.state.then(async (state) => ({ state, volatile: await storeVolatile(input, state) }));
   stored.catch(() => undefined); // read below, after the copy
   const gated: TrustedInput = { ...input, sink: (source) => gatedSink(input.sink(source), stored) };
-  const early = startEarly(gated, name, run);
+  const guess = startHashProvenCopy(copyDeps(gated), name, input.path, gated.sink);
+  const early = startEarly(gated, name, run, guess?.kept);
   let search: ProcessSearch;
   try {
     search = await run.search;
   } catch (err) {
     early.drop();
+    await guess?.result; // its commit waited for volatile.json, which cannot be written now
     return { report, failure: collectorExecFailure(err, deadline), fallback: false, withheld: [] };
   }
-  const copied = await copyBinary(gated, name, search, () => run.state, await early.settle(search));
+  const proven = guess && (await keptHashProvenCopy(guess, input.attempts));
+  const copied = proven ? provenOutcome(proven, search, input.path) : await copyBinary(gated, name, search, () => run.state, await early.settle(search));
   let volatile: VolatileArtefact;
   let state: VolatileState;
   try {
@@ -202,13 +206,15 @@ class Superseded extends Error {}
  * (preferMatching hashes each first). Otherwise the early copy is dropped unstored and the
  * search's order runs as before.
  */
-function startEarly(input: TrustedInput, container: string, run: VolatileRun): { settle: (search: ProcessSearch) => Promise<EarlyCopy | undefined>; drop: () => void } {
+function startEarly(input: TrustedInput, container: string, run: VolatileRun, guessKept?: Promise<boolean>): { settle: (search: ProcessSearch) => Promise<EarlyCopy | undefined>; drop: () => void } {
   let decide: (ok: boolean) => void = () => undefined;
   const confirmed = new Promise<boolean>((resolve) => {
     decide = resolve;
   });
-  const started = run.early.then((early) => {
-    if (early === undefined) return undefined;
+  // A hash-proven guess in flight goes first (both would write the same object): the early copy
+  // starts only once the guess is known not to be kept.
+  const started = Promise.all([run.early, guessKept]).then(([early, kept]) => {
+    if (early === undefined || kept === true) return undefined;
     const { source } = early;
     const ok = confirmed.then((yes) => {
       if (!yes) throw new Superseded(`the copy of ${source} started early was not kept: the search reads another source first`);
@@ -293,9 +299,7 @@ type CopyOutcome = Pick<TrustedOutcome, 'copy' | 'failure' | 'fallback' | 'withh
 
 /** Copies the binary from the search's sources in order; `early` is the first one's copy, already running. */
 async function copyBinary(input: TrustedInput, container: string, state: ProcessSearch, full: () => Promise<VolatileState>, early?: EarlyCopy): Promise<CopyOutcome> {
-  const withheld: string[] = [];
-  const deleted = state.processes.filter((p) => state.suspects.includes(p.pid) && p.exe?.endsWith(' (deleted)'));
-  if (deleted.length > 0) withheld.push(`the target deleted ${input.path} after running it (exe link of pid ${deleted.map((p) => p.pid).join(', ')} reads "(deleted)"); the copy comes from the running process`);
+  const withheld = deletedNotes(state, input.path, 'the copy comes from the running process');
   const deps = copyDeps(input);
   // A confirmed early copy is what preferMatching would have put first (it reorders nothing there).
   const sources = early ? sourcesFor(state, input.path) : await preferMatching(deps, container, sourcesFor(state, input.path), input.attempts);
@@ -315,6 +319,19 @@ async function copyBinary(input: TrustedInput, container: string, state: Process
   // Why nothing was copied may need the uids (status): the volatile reads are bounded, so waiting is too.
   const all = await full().catch(() => state);
   return { failure: noCopyFailure(input, all, failures), fallback: true, withheld };
+}
+
+/** What the exe links say the target did to the file after running it. */
+function deletedNotes(state: ProcessSearch, path: string, copiedFrom: string): string[] {
+  const deleted = state.processes.filter((p) => state.suspects.includes(p.pid) && p.exe?.endsWith(' (deleted)'));
+  return deleted.length === 0 ? [] : [`the target deleted ${path} after running it (exe link of pid ${deleted.map((p) => p.pid).join(', ')} reads "(deleted)"); ${copiedFrom}`];
+}
+
+/** The kept guess as the collector's copy: pid 1's process when the search counts it a suspect. */
+function provenOutcome(copy: Extract<CopyResult, { kind: 'stored' | 'exists' }>, state: ProcessSearch, path: string): CopyOutcome {
+  const p = state.suspects.includes(1) ? state.processes.find((x) => x.pid === 1) : undefined;
+  const process = p ? { pid: 1, exe: p.exe ?? path, cmdline: p.cmdline ?? [] } : undefined;
+  return { copy: { ...copy, ...(process ? { process } : {}) }, fallback: false, withheld: deletedNotes(state, path, "the copy read from the first process's root has the finding's SHA-256") };
 }
 
 /** Why the collector found nothing to copy: the file is gone, or the kernel refused the read. */

@@ -163,8 +163,8 @@ describe('the budget slot beside the binary commit', () => {
 
   test("a hold the target causes takes no slot (requireEvidence: stored): the container's lying cat, and a copy cut at the size cap", async (t) => {
     usePolicy('stored', policy({ gate: 'stored' }));
-    // The collector cannot read the process (not dumpable): the container's own cat answers, with other bytes.
-    freshPod({ processes: [MAIN, curl({ dumpable: false })], lyingCat: Buffer.from('totally innocent\n') });
+    // The collector cannot read the processes (not dumpable): the container's own cat answers, with other bytes.
+    freshPod({ processes: [{ ...MAIN, dumpable: false }, curl({ dumpable: false })], lyingCat: Buffer.from('totally innocent\n') });
     const lying = await deliver(t, 'lying cat, stored');
     usePolicy('stored-cut', policy({ gate: 'stored', maxBytes: 2 }));
     freshPod();
@@ -185,7 +185,7 @@ describe('the budget slot beside the binary commit', () => {
 
   test('negative control: the same two copies under requireEvidence: attempted are no hold, so each takes a slot and the pod is deleted', async (t) => {
     usePolicy('attempted', policy());
-    freshPod({ processes: [MAIN, curl({ dumpable: false })], lyingCat: Buffer.from('totally innocent\n') });
+    freshPod({ processes: [{ ...MAIN, dumpable: false }, curl({ dumpable: false })], lyingCat: Buffer.from('totally innocent\n') });
     const lying = await deliver(t, 'lying cat, attempted');
     usePolicy('attempted-cut', policy({ maxBytes: 2 }));
     freshPod();

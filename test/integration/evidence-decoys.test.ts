@@ -131,12 +131,13 @@ describe("the container's own tools: decoys and floods are not the evidence", ()
 });
 
 describe('the trusted collector against the ptrace rule and Pod Security', () => {
-  test('the target runs as uid 1000 (set in the spec): the collector runs as 1000 and reads /proc/<pid>/exe', async () => {
+  test('the target runs as uid 1000 (set in the spec): the collector runs as 1000 and reads the binary under /proc/1', async () => {
     const inc = podWith({ uid: 1000, processes: [{ pid: 1, exe: PATH, cmdline: [PATH] }] });
     const r = await run(inc, policy({}, true));
     assert.equal(r.outcome, 'stored');
     if (r.outcome !== 'stored') return;
-    assert.equal(r.manifest.source, '/proc/1/exe');
+    // The hash-proven guess (the file under pid 1's root, read with the first round) is kept.
+    assert.equal(r.manifest.source, `/proc/1/root${PATH}`);
     assert.equal(r.collector?.runAsUser, 1000);
     const patch = kube.writes.filter((w) => w.path.endsWith(`/${inc.pod ?? ''}/ephemeralcontainers`)).at(-1);
     const sc = (patch?.body as { spec: { ephemeralContainers: { securityContext: Record<string, unknown> }[] } }).spec.ephemeralContainers[0]?.securityContext;

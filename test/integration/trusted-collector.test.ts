@@ -140,12 +140,25 @@ const argvOf = (d: unknown): string[] => (d as { argv?: string[] } | undefined)?
 /** The execs into the collector since call `from` (FaultPlan.calls: start and end in order). */
 const collectorCalls = (from: number): CallRecord[] => stack.world.kube.faults.calls.slice(from).filter((c) => c.key.includes('/scc-evidence-'));
 /** Delivers a finding while the collector's cmdline read hangs; its call and the first cat's. */
-async function deliverStallingCmdlines(t: TestContext, label: string): Promise<{ o: Outcome; cmdlines: CallRecord | undefined; cat: CallRecord | undefined }> {
+async function deliverStallingCmdlines(t: TestContext, label: string): Promise<{ o: Outcome; cmdlines: CallRecord | undefined; guess: CallRecord | undefined; cat: CallRecord | undefined }> {
   const kube = stack.world.kube;
   const from = kube.faults.calls.length;
   const o = await deliverWith(t, label, { match: `EXEC ${NS}/${DEPLOY_POD}/scc-evidence-`, where: (d) => argvOf(d)[0] === 'find' && argvOf(d)[7] === 'cmdline', hang: true });
   const calls = collectorCalls(from);
-  return { o, cmdlines: calls.find((c) => argvOf(c.detail)[0] === 'find' && argvOf(c.detail)[7] === 'cmdline'), cat: calls.find((c) => argvOf(c.detail)[0] === 'cat') };
+  const { guess, cats } = splitCats(calls);
+  return { o, cmdlines: calls.find((c) => argvOf(c.detail)[0] === 'find' && argvOf(c.detail)[7] === 'cmdline'), guess, cat: cats[0] };
+}
+
+/**
+ * The collector's copies: the hash-proven guess (`cat -- /proc/1/root<path>`, sent with the first
+ * round because the finding carries the binary's SHA-256: hash-proven-copy.ts) comes first, and
+ * any copy of the search's only starts once the guess is known not to be kept.
+ */
+function splitCats(calls: CallRecord[]): { guess: CallRecord | undefined; cats: CallRecord[] } {
+  const all = calls.filter((c) => argvOf(c.detail)[0] === 'cat');
+  const first = all[0];
+  assert.deepEqual(argvOf(first?.detail), ['cat', '--', `/proc/1/root${CURL}`], 'the guess is the first copy');
+  return { guess: first, cats: all.slice(1) };
 }
 /** An exec that reads a file of one pid (its command needed a pid first); /proc/1/net/* is fixed. */
 const namesPid = (argv: string[]): boolean => argv.some((a) => /^\/proc\/\d+\//.test(a) && !a.startsWith('/proc/1/net/'));
@@ -234,13 +247,13 @@ describe('trusted collector in enforce mode (requireEvidence: attempted, the def
     assert.deepEqual(containerExecs(o), []);
     const manifest = await o.object('manifest.json');
     assert.equal(manifest?.['verdict'], 'matches');
-    assert.equal(manifest?.['source'], '/proc/7/exe');
+    assert.equal(manifest?.['source'], `/proc/1/root${CURL}`, 'the hash-proven guess');
     assertDeletedAfter(o, 'binary');
   });
 
   test("the container's cat returns other bytes: the copy is kept, marked differs, not the evidence, the pod is deleted", async (t) => {
-    // The collector cannot read the process (not dumpable, as after a setuid exec; no CAP_SYS_PTRACE): the container's lying cat is all that is left.
-    freshPod({ processes: [MAIN, curlProcess({ dumpable: false })], lyingCat: Buffer.from('totally innocent\n') });
+    // The collector cannot read the processes (not dumpable, as after a setuid exec; no CAP_SYS_PTRACE): the container's lying cat is all that is left.
+    freshPod({ processes: [{ ...MAIN, dumpable: false }, curlProcess({ dumpable: false })], lyingCat: Buffer.from('totally innocent\n') });
     const o = await deliver(t, 'lying cat');
     assert.equal(o.status, 204);
     assert.deepEqual(containerExecs(o).map((e) => e.argv), [['cat', '--', CURL]]);
@@ -254,7 +267,7 @@ describe('trusted collector in enforce mode (requireEvidence: attempted, the def
   });
 
   test("the container's cat never ends: the deadline passes and the pod is deleted within deadline + 1 s", async (t) => {
-    freshPod({ processes: [MAIN, curlProcess({ dumpable: false })] });
+    freshPod({ processes: [{ ...MAIN, dumpable: false }, curlProcess({ dumpable: false })] });
     const o = await deliverWith(t, 'cat hangs', { match: `EXEC ${NS}/${DEPLOY_POD}/checkout`, hang: true, times: Number.POSITIVE_INFINITY });
     assert.equal(o.status, 204);
     const started = ephemeralPatches(o)[0]?.at;
@@ -297,9 +310,10 @@ describe('trusted collector in enforce mode (requireEvidence: attempted, the def
     const o = await deliver(t, 'one round before the copy');
     assert.equal(o.status, 204);
     const calls = collectorCalls(from);
-    const cat = calls.find((c) => argvOf(c.detail)[0] === 'cat');
+    const { guess, cats } = splitCats(calls); // no file at the path: the guess finds nothing
+    const cat = cats[0];
     assert.deepEqual(argvOf(cat?.detail), ['cat', '--', '/proc/7/exe']);
-    const before = calls.filter((c) => c.start < (cat?.start ?? 0)).map((c) => argvOf(c.detail));
+    const before = calls.filter((c) => c !== guess && c.start < (cat?.start ?? 0)).map((c) => argvOf(c.detail));
     assert.deepEqual(before.filter(namesPid), [], 'nothing read by pid before the copy');
     assert.deepEqual(before.filter((a) => a[0] === 'find').map((a) => a[7]).sort(), ['cmdline', 'exe', 'fd', 'stat', 'status']);
     assert.ok(before.some((a) => a.join(' ') === 'ls /proc'), 'ls /proc still runs (the flood guard), beside the finds');
@@ -340,24 +354,75 @@ describe('trusted collector in enforce mode (requireEvidence: attempted, the def
     assertDeletedAfter(o, 'binary', 'volatile.json');
   });
 
-  test("no process runs the file (it exited): the copy under the first process's root starts while the cmdlines are still being read", async (t) => {
+  test("no process runs the file (it exited): the file under the first process's root, read with the first round, is the copy (its hash is the finding's)", async (t) => {
     freshPod({ processes: [MAIN] }); // curl ran and exited; the file is still in the container
-    const { o, cmdlines, cat } = await deliverStallingCmdlines(t, 'process exited, cmdline read stalls');
+    const { o, cmdlines, guess, cat } = await deliverStallingCmdlines(t, 'process exited, cmdline read stalls');
     assert.equal(o.status, 204);
-    assert.ok(cmdlines?.fault?.hang === true && cat !== undefined, 'the cmdline read stalled and the binary was read');
-    assert.deepEqual(argvOf(cat.detail), ['cat', '--', `/proc/1/root${CURL}`]);
+    assert.ok(cmdlines?.fault?.hang === true && guess !== undefined, 'the cmdline read stalled and the binary was read');
+    assert.equal(cat, undefined, 'kept: no other copy was started');
     // Judged against the stall (the client gives it up at its timeout, then the server notices
     // the close): a copy that waited for the cmdlines would start near the stall's end.
-    assert.ok(cmdlines.end !== undefined && cat.start - cmdlines.start < (cmdlines.end - cmdlines.start) / 2, `the copy started early in the stalled cmdline read (stall ${cmdlines.start}-${String(cmdlines.end)}, cat ${cat.start})`);
+    assert.ok(cmdlines.end !== undefined && guess.start - cmdlines.start < (cmdlines.end - cmdlines.start) / 2, `the copy started early in the stalled cmdline read (stall ${cmdlines.start}-${String(cmdlines.end)}, cat ${guess.start})`);
     const manifest = await o.object('manifest.json');
     assert.equal(manifest?.['source'], `/proc/1/root${CURL}`);
     assert.equal(manifest?.['verdict'], 'matches');
     assertDeletedAfter(o, 'binary', 'volatile.json');
   });
 
+  test('the suspect is not dumpable, the file under the first process\'s root is: read with the first round and kept, as its SHA-256 is the finding\'s', async (t) => {
+    freshPod({ processes: [MAIN, curlProcess({ dumpable: false })] });
+    const from = stack.world.kube.faults.calls.length;
+    const o = await deliver(t, 'guess kept');
+    assert.equal(o.status, 204);
+    const { guess, cats } = splitCats(collectorCalls(from));
+    assert.ok(guess !== undefined);
+    assert.deepEqual(cats, [], 'no other copy');
+    assert.deepEqual(containerExecs(o), [], 'the container\'s own tools are not needed');
+    const manifest = await o.object('manifest.json');
+    assert.equal(manifest?.['source'], `/proc/1/root${CURL}`);
+    assert.equal(manifest?.['verdict'], 'matches');
+    assert.equal(manifest?.['counts'], true);
+    assertDeletedAfter(o, 'binary', 'volatile.json');
+  });
+
+  test('the file at the path was replaced after it ran: the guess has other bytes and is dropped unstored, the copy comes from /proc/7/exe', async (t) => {
+    freshPod({ processes: [MAIN, curlProcess()], files: { [CURL]: { content: Buffer.from('a decoy put where the binary was') } } });
+    const from = stack.world.kube.faults.calls.length;
+    const o = await deliver(t, 'guess dropped');
+    assert.equal(o.status, 204);
+    const { cats } = splitCats(collectorCalls(from));
+    assert.deepEqual(argvOf(cats[0]?.detail), ['cat', '--', '/proc/7/exe']);
+    const manifest = await o.object('manifest.json');
+    assert.equal(manifest?.['source'], '/proc/7/exe');
+    assert.equal(manifest?.['verdict'], 'matches');
+    const attempts = ((await o.object('report.json'))?.['evidence'] as { attempts: { source?: string; outcome: string; reason?: string }[] }).attempts;
+    const dropped = attempts.find((a) => a.source === `/proc/1/root${CURL}`);
+    assert.equal(dropped?.outcome, 'aborted', JSON.stringify(attempts));
+    assert.match(dropped?.reason ?? '', /not kept, its bytes are not the finding's binary/);
+    // Negative control for "unstored": the decoy's bytes are in no object of the bucket.
+    const decoy = Buffer.from('a decoy put where the binary was');
+    for (const { name } of stack.gcs.objects(BUCKET)) assert.ok(!(await stack.gcs.read(BUCKET, name)).equals(decoy), `${name} holds the decoy`);
+    assertDeletedAfter(o, 'binary', 'volatile.json');
+  });
+
+  test('the guess is sent with the first round: it is read while the exe links are still being found', async (t) => {
+    freshPod({ processes: [MAIN, curlProcess()] });
+    const kube = stack.world.kube;
+    const from = kube.faults.calls.length;
+    const o = await deliverWith(t, 'exe find stalls', { match: `EXEC ${NS}/${DEPLOY_POD}/scc-evidence-`, where: (d) => argvOf(d)[0] === 'find' && argvOf(d)[7] === 'exe', hang: true });
+    assert.equal(o.status, 204);
+    const calls = collectorCalls(from);
+    const exe = calls.find((c) => argvOf(c.detail)[0] === 'find' && argvOf(c.detail)[7] === 'exe');
+    const { guess } = splitCats(calls);
+    assert.ok(exe?.fault?.hang === true && exe.end !== undefined && guess?.end !== undefined);
+    assert.ok(guess.end < exe.end, `the guess was read while the exe find stalled (find ${exe.start}-${exe.end}, cat ${guess.start}-${guess.end})`);
+    assert.equal((await o.object('manifest.json'))?.['source'], `/proc/1/root${CURL}`);
+  });
+
   test("negative control: a cmdline names the process (argv[0] is the path, its exe link is not): the early copy under the root is dropped unstored, the search's /proc/<pid>/exe is kept", async (t) => {
     const viaLink = curlProcess({ pid: 9, exe: '/opt/curl/bin/curl', exeFile: { content: FIXTURE_BINARY }, fds: {}, sockets: [] });
-    freshPod({ processes: [MAIN, viaLink] });
+    // The file at the path is not the finding's binary, so the hash-proven guess is not kept either.
+    freshPod({ processes: [MAIN, viaLink], files: { [CURL]: { content: Buffer.from('another curl') } } });
     const o = await deliver(t, 'early root copy superseded');
     assert.equal(o.status, 204);
     const manifest = await o.object('manifest.json');
@@ -486,7 +551,9 @@ describe('trusted collector in enforce mode (requireEvidence: attempted, the def
 
   test('the evidence store is down (our side): no DELETE, the delivery is retried', async (t) => {
     freshPod({});
+    // Every read and every upload of the binary's object fails (a first delivery may make no read).
     stack.gcs.faults.inject({ match: /^GET \/storage\/v1\/b\/[^/]+\/o\/.*binary$/, status: 503, times: Number.POSITIVE_INFINITY });
+    stack.gcs.faults.inject({ match: /^POST \/upload\/storage\/v1\/b\/[^/]+\/o$/, where: (d) => /name=[^&]*%2Fbinary(&|$)/.test((d as { query: string }).query), status: 503, times: Number.POSITIVE_INFINITY });
     let o: Outcome;
     try {
       o = await deliver(t, 'store down');
