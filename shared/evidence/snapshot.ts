@@ -99,6 +99,8 @@ interface Run {
   attempts: ExecAttempt[];
   startedAt: string;
   withheld: string[];
+  /** Said in the result's warnings (a stored copy found incomplete, collected again). */
+  notes: string[];
   pod: PodView | undefined;
   trusted?: TrustedOutcome;
   budgetCounter?: EvidenceByteBudget;
@@ -171,6 +173,7 @@ export async function snapshotBinary(input: SnapshotInput): Promise<EvidenceResu
     deadline: new Deadline(p.timeoutMs, input.signal),
     budget: new ExecBudget(p.execByteCap ?? 2 * p.maxBytes + 16 * MIB),
     pod: input.pod,
+    notes: [],
   };
   try {
     return await collect(run);
@@ -212,18 +215,29 @@ async function isFirstDelivery(run: Run): Promise<boolean> {
   return run.deadline.race(first).catch(() => false);
 }
 
-/** The result for a complete copy already in the store (or for failing to look); null when there is none. */
+/**
+ * The result for a complete copy already in the store (or for failing to look); null when there
+ * is none. A copy the trusted collector made is complete only with its volatile.json beside it
+ * (the two are written side by side: trusted-collector.ts besideVolatile); without it, the
+ * evidence is collected again (its binary then meets the stored one, create-only).
+ */
 async function earlierCopy(run: Run): Promise<EvidenceResult | null> {
   const { input, keys, deadline } = run;
   let existing: StoredObject | null;
+  let volatile: StoredObject | null;
   try {
-    existing = await deadline.race(input.store.stat(keys.binary, deadline.signal));
+    [existing, volatile] = await deadline.race(Promise.all([input.store.stat(keys.binary, deadline.signal), input.store.stat(keys.volatile, deadline.signal)]));
   } catch (err) {
     const c = classifyError(err);
     if (deadline.signal.aborted) return failedResult(run, { failure: deadline.failure(), reason: `checking the evidence store for an existing copy: ${c.reason}`, blame: 'ours' });
     return failedResult(run, { failure: 'store-failed', reason: `checking the evidence store for an existing copy failed: ${c.reason}`, blame: 'ours', ...(c.code === undefined ? {} : { code: c.code }) });
   }
-  return existing === null ? null : existsResult(run, existing, "a complete copy of this finding's binary is already stored (an earlier delivery of the finding)", false);
+  if (existing === null) return null;
+  if (existing.metadata[META.method] === 'debug-container' && volatile === null) {
+    run.notes.push('the binary stored by an earlier delivery has no volatile.json beside it (that write failed, or the instance stopped between the two): the evidence was collected again');
+    return null;
+  }
+  return existsResult(run, existing, "a complete copy of this finding's binary is already stored (an earlier delivery of the finding)", false);
 }
 
 /**
@@ -415,7 +429,7 @@ async function copied(run: Run, r: Extract<CopyResult, { kind: 'stored' | 'exist
     ...(r.process ? { process: r.process } : {}), ...(run.trusted?.volatile ? { volatile: run.trusted.volatile } : {}),
   });
   if (!manifest.counts && manifest.doesNotCountBecause) run.withheld.push(`evidence withheld by the target: ${manifest.doesNotCountBecause}`);
-  const warnings: string[] = [];
+  const warnings: string[] = [...run.notes];
   // Returned before they are written (afterStored): their writes start once the loop has polled
   // (shared/common/turn.ts), so the caller's gate and the destructive action go first.
   const records = input.afterStored === undefined ? writeRecords(run, manifest, r.hash.size, warnings) : afterPoll().then(() => writeRecords(run, manifest, r.hash.size, warnings));
@@ -455,5 +469,5 @@ async function existsResult(run: Run, object: StoredObject, reason: string, wait
   if (manifest !== null && manifest.findingName !== incident.findingName) {
     return failedResult(run, { failure: 'existing-object-conflict', reason: `the manifest at ${run.keys.manifest} belongs to another finding (${manifest.findingName})`, blame: 'ours' });
   }
-  return { outcome: 'exists', object, manifest, reason, warnings, ...base(run) };
+  return { outcome: 'exists', object, manifest, reason, warnings: [...run.notes, ...warnings], ...base(run) };
 }

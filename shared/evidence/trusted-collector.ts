@@ -116,9 +116,10 @@ async function addCollector(input: TrustedInput, name: string, runAsUser: number
 /**
  * Runs the collector; never throws for expected failures. Two branches once the first reads
  * are back: the volatile state (startVolatile) and, as soon as exe links (and, when they do not
- * settle it, cmdlines) name the process, the binary. The copy commits only after volatile.json
- * is stored (gatedSink), as when the two ran one after the other: a stored binary always
- * has its volatile state beside it, and a redelivery that finds the binary never lacks it.
+ * settle it, cmdlines) name the process, the binary (or at once, hash-proven-copy.ts). The
+ * copy and volatile.json are written side by side and the copy counts as committed only once
+ * both are stored (besideVolatile); a redelivery that finds the binary without its
+ * volatile.json collects again.
  */
 export async function collectTrusted(input: TrustedInput): Promise<TrustedOutcome> {
   try {
@@ -142,7 +143,7 @@ async function collect(input: TrustedInput): Promise<TrustedOutcome> {
   const run = startVolatile(text, input.incident, input.path, Math.max(1, Math.floor(deadline.remaining() / 2)));
   const stored = run.state.then(async (state) => ({ state, volatile: await storeVolatile(input, state) }));
   stored.catch(() => undefined); // read below, after the copy
-  const gated: TrustedInput = { ...input, sink: (source) => gatedSink(input.sink(source), stored) };
+  const gated: TrustedInput = { ...input, sink: (source) => besideVolatile(input.sink(source), stored) };
   const guess = startHashProvenCopy(copyDeps(gated), name, input.path, gated.sink);
   const early = startEarly(gated, name, run, guess?.kept);
   let search: ProcessSearch;
@@ -166,6 +167,23 @@ async function collect(input: TrustedInput): Promise<TrustedOutcome> {
   }
   const retry = copied.failure?.failure === 'permission-denied' ? await asProcessUid(input, state, runAsUser ?? 0, report) : undefined;
   return { report, volatile, ...(retry ?? copied) };
+}
+
+/**
+ * The copy's store with volatile.json beside it: the binary's create-only write starts at once
+ * and runs beside volatile.json's (on a bucket one round trip instead of two, one after the
+ * other, in front of the DELETE), and the copy counts as committed (onVerified's `committed`,
+ * what containment waits for) only once both are stored; a copy whose volatile.json failed is
+ * not committed evidence, and the snapshot fails on our side as before. A stored binary can
+ * now lack its volatile.json (that write failed, or the instance died between the two): a
+ * redelivery that finds a collector's binary without it collects again (snapshot.ts
+ * earlierCopy), so the volatile state is never silently missing.
+ */
+function besideVolatile(sink: CopySink, stored: Promise<unknown>): CopySink {
+  const verified = sink.onVerified;
+  if (!verified) return sink;
+  const both = (committed: VerifiedCopy['committed']): VerifiedCopy['committed'] => Promise.all([committed, stored]).then(([object]) => object, () => undefined);
+  return { ...sink, onVerified: (copy) => verified({ ...copy, committed: both(copy.committed) }) };
 }
 
 /**

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import { configureResponder } from '../../functions/scc-responder/index.js';
 import { captureAudit, OPERATION } from '../support/audit-capture.js';
-import { freshFinding, postStructured, structuredEvent } from '../support/cloudevents.js';
+import { freshFinding, postStructured, structuredEvent, type FreshFinding } from '../support/cloudevents.js';
 import { startFunctionWorld, type FunctionWorld } from '../support/function-world.js';
 import type { FakeContainerSpec, FakeProcess, FakeWrite } from '../support/fake-kube.js';
 import type { CallRecord, Fault } from '../support/faults.js';
@@ -90,12 +90,13 @@ interface Outcome {
   objectTime(name: string): number | undefined;
 }
 
-async function deliver(t: TestContext, label: string): Promise<Outcome> {
+/** Delivers a fresh finding (or `again`, a finding delivered before: a redelivery). */
+async function deliver(t: TestContext, label: string, again?: FreshFinding): Promise<Outcome> {
   audit.clear();
   const kube = stack.world.kube;
   const writesBefore = kube.writes.length;
   const callsBefore = kube.faults.calls.length;
-  const { notification, findingName, findingId } = freshFinding('tc');
+  const { notification, findingName, findingId } = again ?? freshFinding('tc');
   const t0 = Date.now();
   stack.known(notification); // SCC holds the finding: the function confirms before acting
   const status = (await postStructured(url, structuredEvent(notification))).status;
@@ -512,24 +513,6 @@ describe('trusted collector in enforce mode (requireEvidence: attempted, the def
     assert.equal(evidence?.blame, 'ours');
   });
 
-  test('negative control of the copy running beside the volatile reads: volatile.json cannot be written, so the binary is not committed either and nothing is deleted', async (t) => {
-    freshPod({ files: {} });
-    stack.gcs.faults.inject({ match: 'POST /upload/', where: (d) => decodeURIComponent((d as { query?: string } | undefined)?.query ?? '').includes('/volatile.json'), status: 503, times: Number.POSITIVE_INFINITY });
-    let o: Outcome;
-    try {
-      o = await deliver(t, 'volatile.json unwritable');
-    } finally {
-      stack.gcs.faults.clear();
-    }
-    assert.ok(stack.gcs.faults.calls.some((c) => c.fault !== undefined), 'the store fault was hit');
-    assert.equal(o.status, 500, 'ours: Pub/Sub redelivers');
-    assert.equal(o.deleteAt, undefined, 'no DELETE');
-    assert.equal(o.objectTime('volatile.json'), undefined);
-    // The copy was read at the same time, but it commits only after volatile.json: a redelivery
-    // that finds the binary can never lack its volatile state.
-    assert.equal(o.objectTime('binary'), undefined, 'the binary was not committed without its volatile state');
-  });
-
   test('manifest.json is written while the DELETE goes out: its failure stays a warning (logged, in the report), never a reason to hold the pod', async (t) => {
     freshPod({ files: {} });
     stack.gcs.faults.inject({ match: 'POST /upload/', where: (d) => decodeURIComponent((d as { query?: string } | undefined)?.query ?? '').includes('/manifest.json'), status: 403, times: Number.POSITIVE_INFINITY });
@@ -547,6 +530,61 @@ describe('trusted collector in enforce mode (requireEvidence: attempted, the def
     const evidence = (await o.object('report.json'))?.['evidence'] as { manifestObject: unknown; warnings: string[] } | undefined;
     assert.equal(evidence?.manifestObject, null);
     assert.ok(evidence?.warnings.some((w) => /writing manifest.json failed/.test(w)), 'the report has the late warning');
+  });
+
+  test('volatile.json and the binary are written side by side; the DELETE waits for both', async (t) => {
+    freshPod({ processes: [MAIN, curlProcess()] });
+    const gcs = stack.gcs.faults;
+    const from = gcs.calls.length;
+    const named = (suffix: string) => (c: CallRecord): boolean => c.key.startsWith('POST /upload/') && (new URLSearchParams((c.detail as { query?: string } | undefined)?.query ?? '').get('name')?.endsWith(suffix) ?? false);
+    // volatile.json's upload is answered only once the binary's has reached the store (at most
+    // 10 s: after one after the other, the binary's would only come after volatile.json's answer).
+    const release = new Promise<void>((resolve) => {
+      const started = Date.now();
+      const poll = setInterval(() => {
+        if (gcs.calls.slice(from).some(named('/binary')) || Date.now() - started > 10_000) {
+          clearInterval(poll);
+          resolve();
+        }
+      }, 5);
+    });
+    gcs.inject({ match: 'POST /upload/', where: (q) => new URLSearchParams((q as { query?: string }).query ?? '').get('name')?.endsWith('/volatile.json') === true, release });
+    let o: Outcome;
+    try {
+      o = await deliver(t, 'side by side');
+    } finally {
+      gcs.clear();
+    }
+    assert.equal(o.status, 204);
+    const calls = gcs.calls.slice(from);
+    const volatile = calls.find(named('/volatile.json'));
+    const binary = calls.find(named('/binary'));
+    assert.ok(volatile?.end !== undefined && binary?.end !== undefined, 'both written');
+    assert.ok(binary.start < volatile.end, `the binary's upload (at ${binary.start.toFixed(1)}) reached the store before volatile.json's was answered (at ${volatile.end.toFixed(1)})`);
+    assertDeletedAfter(o, 'binary', 'volatile.json');
+  });
+
+  test('volatile.json cannot be written but the binary was: no DELETE; the redelivery finds the binary alone, collects again and deletes', async (t) => {
+    freshPod({ processes: [MAIN, curlProcess()] });
+    const finding = freshFinding('tc');
+    stack.gcs.faults.inject({ match: 'POST /upload/', where: (q) => new URLSearchParams((q as { query?: string }).query ?? '').get('name')?.endsWith('/volatile.json') === true, status: 503, times: Number.POSITIVE_INFINITY });
+    let first: Outcome;
+    try {
+      first = await deliver(t, 'volatile.json unwritable', finding);
+    } finally {
+      stack.gcs.faults.clear();
+    }
+    assert.ok(stack.gcs.faults.calls.some((c) => c.fault !== undefined), 'the store fault was hit');
+    assert.equal(first.status, 500, 'ours: Pub/Sub redelivers');
+    assert.equal(first.deleteAt, undefined, 'no DELETE without the volatile state stored');
+    assert.equal(first.objectTime('volatile.json'), undefined);
+    assert.ok(first.objectTime('binary') !== undefined, 'the binary was stored beside the failed write');
+    const again = await deliver(t, 'redelivery', finding);
+    assert.equal(again.status, 204);
+    assert.equal(ephemeralPatches(again).length, 1, 'a collector again, for the volatile state');
+    assert.ok(again.objectTime('volatile.json') !== undefined, 'volatile.json stored this time');
+    assertDeletedAfter(again, 'binary', 'volatile.json');
+    assert.ok(warnings(again).some((w) => /no volatile\.json beside it/.test(w)), warnings(again).join('\n'));
   });
 
   test('the evidence store is down (our side): no DELETE, the delivery is retried', async (t) => {
