@@ -21,7 +21,11 @@
 // CloudEvent function (bench/hello), started the same way, for the framework's own floor.
 //
 // Run: `npm run build && npx tsx bench/burst.ts` (or through bench/run.ts, which builds).
+// Also measured: one deployed instance's share of that burst (DEPLOYED_SHARE: 100 events, 10
+// matching, at concurrency 4 as infra/ deploys it), in a fresh function process, no baseline.
+//
 // Diagnostics: BENCH_BURST_MATCHING=<n> (matching findings among the 1,000), BENCH_BURST_BASELINE=off,
+// BENCH_BURST_SHARE=1 (the deployed share instead of the whole burst),
 // BENCH_BURST_STORE=local (the evidence store in a local temp directory instead of the fake bucket),
 // BENCH_CPU_PROF=<dir> (CPU profile of the function process, written when it exits),
 // BENCH_FUNCTION_NODE_OPTIONS=<flags> (extra Node flags for the function process),
@@ -37,6 +41,20 @@ import { BENCH_ENV, firstAck, formatTable, percentile, procCpuSeconds, ROOT, sta
 export const BURST_TOTAL = 1_000;
 export const BURST_MATCHING = 100;
 export const BURST_CONCURRENCY = 80;
+
+/** How many events, how many of them matching, how many posted at once. */
+export interface BurstShape {
+  total: number;
+  matching: number;
+  concurrency: number;
+}
+export const BURST: BurstShape = { total: BURST_TOTAL, matching: BURST_MATCHING, concurrency: BURST_CONCURRENCY };
+/**
+ * One deployed instance's share of the same burst: infra/ deploys at most `max_instances` (10)
+ * instances, each given at most `concurrency` (4) requests at once by Cloud Run's load
+ * balancer; the burst above puts 80 at once on one process, which the deployment never does.
+ */
+export const DEPLOYED_SHARE: BurstShape = { total: BURST_TOTAL / 10, matching: BURST_MATCHING / 10, concurrency: 4 };
 export const BURST_P99_TARGET_MS = 2_000;
 /** Per-request cap: a delivery not answered by then counts as failed (Pub/Sub would retry). */
 const REQUEST_TIMEOUT_MS = 30_000;
@@ -47,12 +65,12 @@ interface Delivery {
   body: string;
 }
 
-function deliveries(matchingCount: number, known: (n: unknown) => void): Delivery[] {
+function deliveries(total: number, matchingCount: number, known: (n: unknown) => void): Delivery[] {
   const nonMatching = fixture('added-binary-executed.v1.json');
   const matching = fixture('modified-malicious-binary.v1.json') as { finding: { name: string; canonicalName?: string; eventTime: string } };
   const out: Delivery[] = [];
-  const every = matchingCount > 0 ? Math.round(BURST_TOTAL / matchingCount) : Number.POSITIVE_INFINITY;
-  for (let i = 0; i < BURST_TOTAL; i++) {
+  const every = matchingCount > 0 ? Math.round(total / matchingCount) : Number.POSITIVE_INFINITY;
+  for (let i = 0; i < total; i++) {
     if (i % every === every - 1) {
       // A fresh finding each time (no dedupe between them), detected after the pod was created.
       const n = structuredClone(matching);
@@ -111,13 +129,14 @@ export type BurstStore = 'gcs' | 'local';
 
 export interface BurstResult {
   store: BurstStore;
+  shape: BurstShape;
   ours: BurstRun;
   /** The same burst against a bare Functions Framework "hello" CloudEvent function. */
   hello?: BurstRun;
 }
 
-/** Waits for the first ack, then posts every delivery at BURST_CONCURRENCY and measures. */
-async function burst(fn: StartedFunction, all: readonly Delivery[]): Promise<BurstRun> {
+/** Waits for the first ack, then posts every delivery, `concurrency` at once, and measures. */
+async function burst(fn: StartedFunction, all: readonly Delivery[], concurrency: number): Promise<BurstRun> {
   const ready = await firstAck(fn, all.find((d) => !d.matching)?.body ?? '');
   if (ready.status !== 204) throw new Error(`burst: the function answered ${ready.status} to its first (non-matching) event`);
   const pid = fn.child.pid as number;
@@ -160,7 +179,7 @@ async function burst(fn: StartedFunction, all: readonly Delivery[]): Promise<Bur
     }
   };
   try {
-    await Promise.all(Array.from({ length: BURST_CONCURRENCY }, worker));
+    await Promise.all(Array.from({ length: concurrency }, worker));
   } finally {
     clearInterval(sampler);
   }
@@ -195,11 +214,11 @@ function gcsRequestSummary(requests: readonly { method: string; path: string; qu
  * with the same deliveries. `matching`: how many of the 1,000 are matching findings
  * (diagnostics: 0 gives the non-matching cost alone).
  */
-export async function measureBurst(matching = BURST_MATCHING, baseline = true, store: BurstStore = 'gcs'): Promise<BurstResult> {
+export async function measureBurst(shape: BurstShape = BURST, baseline = true, store: BurstStore = 'gcs'): Promise<BurstResult> {
   if (!existsSync(path.join(ROOT, 'dist/bundle/index.mjs'))) throw new Error('burst: dist/bundle/index.mjs missing: run `npm run build` first');
   for (const k of ['METADATA_SERVER_DETECTION', 'GOOGLE_APPLICATION_CREDENTIALS', 'GOOGLE_CLOUD_PROJECT'] as const) process.env[k] ??= BENCH_ENV[k];
   const stack = await startStack();
-  const all = deliveries(matching, (n) => stack.known(n));
+  const all = deliveries(shape.total, shape.matching, (n) => stack.known(n));
   const evidenceDir = await mkdtemp(path.join(tmpdir(), 'scc-bench-burst-'));
   const guard = path.join(ROOT, 'test/support/network-guard.ts');
   let ours: BurstRun;
@@ -217,7 +236,7 @@ export async function measureBurst(matching = BURST_MATCHING, baseline = true, s
       for (const line of d.toString().split('\n')) if (line.includes('network-guard: refused')) refused.push(line);
     });
     try {
-      ours = await burst(fn, all);
+      ours = await burst(fn, all, shape.concurrency);
     } finally {
       await fn.stop();
     }
@@ -227,37 +246,42 @@ export async function measureBurst(matching = BURST_MATCHING, baseline = true, s
     await stack.close();
     await rm(evidenceDir, { recursive: true, force: true });
   }
-  if (!baseline) return { store, ours };
+  if (!baseline) return { store, shape, ours };
   const hello = await startFunction('hello', path.join(ROOT, 'bench/hello'));
   try {
-    return { store, ours, hello: await burst(hello, all) };
+    return { store, shape, ours, hello: await burst(hello, all, shape.concurrency) };
   } finally {
     await hello.stop();
   }
 }
 
-export function burstRows({ store, ours: r, hello: h }: BurstResult): Row[] {
+export function burstRows({ store, shape, ours: r, hello: h }: BurstResult, section = 'burst'): Row[] {
   const p50 = percentile(r.latencies, 50);
   const p99 = percentile(r.latencies, 99);
   const mp50 = percentile(r.matchingLatencies, 50);
   const mp99 = percentile(r.matchingLatencies, 99);
-  const setup = `${BURST_TOTAL} CloudEvents (${r.matchingLatencies.length} matching, default dry-run policy, evidence store: ${store === 'gcs' ? 'fake Cloud Storage bucket, as deployed' : 'local directory'}) at concurrency ${BURST_CONCURRENCY} to one FF server (dist/bundle, child process); fakes at zero latency in the bench process; baseline: the same burst to a bare FF "hello" function`;
+  const setup = `${shape.total} CloudEvents (${r.matchingLatencies.length} matching, default dry-run policy, evidence store: ${store === 'gcs' ? 'fake Cloud Storage bucket, as deployed' : 'local directory'}) at concurrency ${shape.concurrency} to one FF server (dist/bundle, child process); fakes at zero latency in the bench process${h ? '; baseline: the same burst to a bare FF "hello" function' : ''}`;
   const vs = (value: number, base: number | undefined): Pick<Row, 'baseline' | 'ratio'> => (base === undefined ? {} : { baseline: base, ratio: value / base });
   return [
-    { section: 'burst', metric: 'completed (204)', value: r.completed, unit: 'events', target: `${BURST_TOTAL}`, pass: r.completed === BURST_TOTAL, note: `${setup}; ${(r.wallMs / 1000).toFixed(1)} s wall (hello ${h ? (h.wallMs / 1000).toFixed(1) : '?'} s); CPU during the burst: function ${r.functionCpuSeconds.toFixed(1)} s (hello ${h?.functionCpuSeconds.toFixed(1) ?? '?'} s), fakes + load generator ${r.benchCpuSeconds.toFixed(1)} s` },
-    { section: 'burst', metric: 'failed (non-204 or no answer)', value: r.failed, unit: 'events', target: '0', pass: r.failed === 0, ...(r.failed > 0 ? { note: r.failures.slice(0, 3).join(' | ') } : {}) },
-    { section: 'burst', metric: 'latency p50', value: p50, unit: 'ms', ...vs(p50, h ? percentile(h.latencies, 50) : undefined), note: `matching findings alone: p50 ${mp50.toFixed(0)} ms, p99 ${mp99.toFixed(0)} ms` },
-    { section: 'burst', metric: 'latency p99', value: p99, unit: 'ms', ...vs(p99, h ? percentile(h.latencies, 99) : undefined), target: `< ${BURST_P99_TARGET_MS} ms`, pass: p99 < BURST_P99_TARGET_MS },
-    { section: 'burst', metric: 'function peak RSS (VmHWM)', value: r.peakRss / MiB, unit: 'MiB', ...vs(r.peakRss / MiB, h ? h.peakRss / MiB : undefined), note: `RSS ${(r.rssBefore / MiB).toFixed(0)} MiB after start-up (first ack), sampled peak ${(r.peakSampledRss / MiB).toFixed(0)} MiB` },
+    { section, metric: 'completed (204)', value: r.completed, unit: 'events', target: `${shape.total}`, pass: r.completed === shape.total, note: `${setup}; ${(r.wallMs / 1000).toFixed(1)} s wall (hello ${h ? (h.wallMs / 1000).toFixed(1) : '?'} s); CPU during the burst: function ${r.functionCpuSeconds.toFixed(1)} s (hello ${h?.functionCpuSeconds.toFixed(1) ?? '?'} s), fakes + load generator ${r.benchCpuSeconds.toFixed(1)} s` },
+    { section, metric: 'failed (non-204 or no answer)', value: r.failed, unit: 'events', target: '0', pass: r.failed === 0, ...(r.failed > 0 ? { note: r.failures.slice(0, 3).join(' | ') } : {}) },
+    { section, metric: 'latency p50', value: p50, unit: 'ms', ...vs(p50, h ? percentile(h.latencies, 50) : undefined), note: `matching findings alone: p50 ${mp50.toFixed(0)} ms, p99 ${mp99.toFixed(0)} ms` },
+    { section, metric: 'latency p99', value: p99, unit: 'ms', ...vs(p99, h ? percentile(h.latencies, 99) : undefined), target: `< ${BURST_P99_TARGET_MS} ms`, pass: p99 < BURST_P99_TARGET_MS },
+    { section, metric: 'function peak RSS (VmHWM)', value: r.peakRss / MiB, unit: 'MiB', ...vs(r.peakRss / MiB, h ? h.peakRss / MiB : undefined), note: `RSS ${(r.rssBefore / MiB).toFixed(0)} MiB after start-up (first ack), sampled peak ${(r.peakSampledRss / MiB).toFixed(0)} MiB` },
   ];
 }
 
 export async function runBurstBench(): Promise<Row[]> {
-  return burstRows(await measureBurst());
+  const rows = burstRows(await measureBurst());
+  // The same target for one deployed instance's share (a fresh process, no baseline).
+  const share = burstRows(await measureBurst(DEPLOYED_SHARE, false), 'burst, one deployed instance\'s share');
+  return [...rows, ...share.filter((x) => !x.metric.startsWith('function peak RSS'))];
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const r = await measureBurst(process.env['BENCH_BURST_MATCHING'] === undefined ? BURST_MATCHING : Number(process.env['BENCH_BURST_MATCHING']), process.env['BENCH_BURST_BASELINE'] !== 'off', process.env['BENCH_BURST_STORE'] === 'local' ? 'local' : 'gcs');
+  const base = process.env['BENCH_BURST_SHARE'] === '1' ? DEPLOYED_SHARE : BURST;
+  const shape = process.env['BENCH_BURST_MATCHING'] === undefined ? base : { ...base, matching: Number(process.env['BENCH_BURST_MATCHING']) };
+  const r = await measureBurst(shape, process.env['BENCH_BURST_BASELINE'] !== 'off', process.env['BENCH_BURST_STORE'] === 'local' ? 'local' : 'gcs');
   console.log(formatTable(burstRows(r)));
   if (r.ours.failures.length > 0) console.log(`\nfailures (first 10):\n${r.ours.failures.slice(0, 10).join('\n')}`);
   process.exit(0);

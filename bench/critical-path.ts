@@ -155,6 +155,8 @@ export function ownCpu(profile: Profiler.Profile, untilUs = Number.POSITIVE_INFI
   return { totalMs: totalUs / 1000, untilMs: untilTotalUs / 1000, top };
 }
 
+let profilesWritten = 0;
+
 async function runFinding(stack: Stack, runtime: Runtime, session?: Session): Promise<FindingRun> {
   stack.restoreCheckoutPod();
   // SCC knows it: the function confirms every finding with SCC before any cluster call.
@@ -176,8 +178,10 @@ async function runFinding(stack: Stack, runtime: Runtime, session?: Session): Pr
     if (out) {
       // For analysis: the profile (open in Chrome DevTools) and the calls on the profiler clock.
       const { writeFile } = await import('node:fs/promises');
-      await writeFile(`${out}.cpuprofile`, JSON.stringify(profile));
-      await writeFile(`${out}.calls.json`, JSON.stringify({ t0Us: profilerClockUs(t0), calls }));
+      // One pair per profiled finding, numbered in order (cold, when profiled, before warm).
+      const base = `${out}-${profilesWritten++}`;
+      await writeFile(`${base}.cpuprofile`, JSON.stringify(profile));
+      await writeFile(`${base}.calls.json`, JSON.stringify({ t0Us: profilerClockUs(t0), calls }));
     }
     cpu = ownCpu(profile, del ? profilerClockUs(t0 + del.start) : undefined);
     // profile.startTime comes before a long first delta; the first sample is the real start.
@@ -230,7 +234,8 @@ export async function measureCriticalPath(rounds = 5, trace = false): Promise<Cr
         auditDestination: sink,
       });
       runtimes.push(runtime);
-      const cold = await runFinding(stack, runtime);
+      // BENCH_PROFILE_COLD=1 (diagnostics, with BENCH_PROFILE_OUT): the cold finding is profiled too.
+      const cold = await runFinding(stack, runtime, process.env['BENCH_PROFILE_COLD'] === '1' ? session : undefined);
       if (trace) await traceStore(runtime);
       const warm = await runFinding(stack, runtime);
       const profiled = await runFinding(stack, runtime, session);
