@@ -6,7 +6,9 @@
 // handled first so the client has its connections and modules: the order of sends, not of TLS
 // handshakes, is what is measured.
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
+import { configureResponder } from '../../functions/scc-responder/index.js';
 import { captureAudit } from '../support/audit-capture.js';
 import { freshFinding, postStructured, structuredEvent } from '../support/cloudevents.js';
 import { startFunctionWorld, type FunctionWorld } from '../support/function-world.js';
@@ -88,9 +90,12 @@ function assertReceivedBefore(calls: readonly string[], first: string, later: re
   }
 }
 
+let policyFile: string;
+
 before(async () => {
   world = await startFunctionWorld('critical-order-', { policyYaml: POLICY_YAML, audit });
   ({ stack, url } = world);
+  policyFile = join(world.dir, 'policy.yaml');
   const warm = await deliver();
   assert.ok(warm.calls.includes(CALLS.delete), 'the warm-up finding was contained');
 });
@@ -103,6 +108,30 @@ beforeEach(() => {
 
 after(async () => {
   await world.close();
+});
+
+describe('a cold instance: the collector PATCH reuses the pod read\'s connection', () => {
+  test('the first finding of a fresh runtime sends the PATCH on a connection an earlier call used, not a new TCP + TLS one', async () => {
+    // A fresh runtime: new clients, an empty connection pool. Every API call answers after
+    // 25 ms, so enrichment's reads (sent just after the pod read) are still in flight when the
+    // PATCH is sent, and only the pod read's connection can be idle then.
+    configureResponder({ env: stack.env({ SCC_RESPONDER_POLICY: policyFile }), auditDestination: audit.destination });
+    const kube = stack.world.kube;
+    kube.faults.latencyMs = 25;
+    const from = kube.connectionLog.length;
+    try {
+      const { calls } = await deliver();
+      assert.ok(calls.includes(CALLS.collector) && calls.includes(CALLS.delete), calls.join(', '));
+    } finally {
+      kube.faults.latencyMs = 0;
+    }
+    const log = kube.connectionLog.slice(from);
+    const patch = log.findIndex((e) => e.kind === 'request' && e.key === CALLS.collector);
+    assert.ok(patch >= 0, 'the PATCH was received');
+    const conn = log[patch]?.conn;
+    const earlier = log.slice(0, patch).filter((e) => e.kind === 'request' && e.conn === conn);
+    assert.ok(earlier.length > 0, `the PATCH came on connection ${String(conn)}, which served no earlier call: ${log.map((e) => `${e.kind} ${e.conn}${'key' in e ? ` ${e.key}` : ''}`).join('; ')}`);
+  });
 });
 
 describe('critical call first on the path finding -> DELETE', () => {
@@ -123,11 +152,13 @@ describe('critical call first on the path finding -> DELETE', () => {
     assertReceivedBefore(calls, CALLS.collector, [CALLS.ownerChain, CALLS.podList, CALLS.label]);
   });
 
-  test('negative control: a collector PATCH held back (the evidence store answers its existence check late) fails the check', async () => {
-    // The snapshot adds the collector only once the store says no copy exists yet: with that
-    // answer late, the owner chain, the pod list and the label PATCH legitimately go first.
-    stack.gcs.faults.inject({ match: /^GET \/storage\/v1\/b\/[^/]+\/o\/.*binary$/, delayMs: 400 });
+  test('negative control: a collector PATCH held back (the claim that says whether a copy may exist answers late) fails the check', async () => {
+    // The snapshot adds the collector only once it knows no earlier delivery stored a copy: for
+    // a first delivery, from its claim's answer (claim-0 created). With that answer late, the
+    // owner chain, the pod list and the label PATCH legitimately go first.
+    stack.gcs.faults.inject({ match: 'POST /upload/', where: (q) => new URLSearchParams((q as { query?: string }).query ?? '').get('name')?.endsWith('/claim-0.json') === true, delayMs: 400 });
     const { calls } = await deliver();
+    assert.ok(stack.gcs.faults.calls.some((c) => c.fault !== undefined), 'the claim was held back');
     assert.ok(calls.includes(CALLS.collector) && calls.includes(CALLS.delete), `the collector was added and the pod deleted: ${calls.join(', ')}`);
     assert.throws(() => assertReceivedBefore(calls, CALLS.collector, [CALLS.ownerChain, CALLS.podList, CALLS.label]), /was received before/);
   });

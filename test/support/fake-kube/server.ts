@@ -712,6 +712,7 @@ export async function startFakeKube(options: StartFakeKubeOptions = {}): Promise
     res.on('close', finished);
     if (faults.latencyMs > 0) await sleep(faults.latencyMs);
     if (fault?.delayMs) await sleep(fault.delayMs);
+    if (fault?.release) await fault.release.catch(() => undefined);
     if (fault?.hang) {
       const untrack = track(res.socket ?? { destroy: () => undefined });
       res.on('close', untrack);
