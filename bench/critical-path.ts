@@ -37,10 +37,13 @@ export const INJECTED_LATENCY_MS = 25;
 // beside it, so its "running" event costs no call of its own), one round of reads in the
 // collector (`find /proc ... -exec ls -ln {} +` names the exe links, cmdlines, status, stat and
 // fds itself, beside `ls /proc` and the net tables; argv only, no glob), then
-// `cat /proc/<pid>/exe` into the store: 5 calls (7 before the watch and the find). Left in
-// front of the DELETE besides calls: the binary's commit and the budget slot (create-only, the
-// budget decision itself), two local-store writes here. One round trip of slack for those and
-// our CPU, as before; cold adds client construction and connections.
+// `cat /proc/<pid>/exe` into the store: 5 calls (7 before the watch and the find). With the
+// finding's whole-file SHA-256 (the fixture's, as Container Threat Detection's) the copy goes
+// with that round (`cat /proc/1/root<path>`, kept only if its hash matches): 4 calls. Left in
+// front of the DELETE besides calls: the commits of the binary and volatile.json (side by side:
+// one round trip on a bucket) and the budget slot (create-only, the budget decision itself),
+// local-store writes here. The targets: those 4 calls, one round trip for the commits (a bucket's)
+// and one of slack for our CPU; cold adds client construction and connections.
 // (Before the SCC confirmation and the trusted collector the targets were 3 and 4 RT.)
 export const WARM_TARGET_RT = 6;
 export const COLD_TARGET_RT = 7;
