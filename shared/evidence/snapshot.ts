@@ -101,6 +101,8 @@ interface Run {
   withheld: string[];
   /** Said in the result's warnings (a stored copy found incomplete, collected again). */
   notes: string[];
+  /** A collector's binary an earlier delivery stored without its volatile.json (earlierCopy). */
+  binaryAlone?: StoredObject;
   pod: PodView | undefined;
   trusted?: TrustedOutcome;
   budgetCounter?: EvidenceByteBudget;
@@ -204,9 +206,19 @@ async function collect(run: Run): Promise<EvidenceResult> {
   }
   const [podProblem, overBudget] = await Promise.all([pod, over]);
   const problem = podProblem ?? overBudget;
-  if (!problem) return runMethods(run);
-  return (looked ? null : await earlierCopy(run)) ?? problem;
+  const alone = run.binaryAlone;
+  if (!problem) {
+    if (alone) run.notes.push(`${ALONE}: the evidence was collected again`);
+    return runMethods(run);
+  }
+  if (alone) {
+    run.notes.push(`${ALONE}, and no new collection can be made now (${problem.reason})`);
+    return existsResult(run, alone, "a copy of this finding's binary is already stored (an earlier delivery of the finding)", false);
+  }
+  return (looked ? null : await earlierCopy(run, true)) ?? problem;
 }
+
+const ALONE = 'the binary stored by an earlier delivery has no volatile.json beside it (that write failed, or the instance stopped between the two)';
 
 /** The claim's answer (false when it fails or the snapshot's deadline ends first). */
 async function isFirstDelivery(run: Run): Promise<boolean> {
@@ -218,10 +230,11 @@ async function isFirstDelivery(run: Run): Promise<boolean> {
 /**
  * The result for a complete copy already in the store (or for failing to look); null when there
  * is none. A copy the trusted collector made is complete only with its volatile.json beside it
- * (the two are written side by side: trusted-collector.ts besideVolatile); without it, the
- * evidence is collected again (its binary then meets the stored one, create-only).
+ * (the two are written side by side: trusted-collector.ts besideVolatile); without it, null
+ * (run.binaryAlone: the evidence is collected again, its binary then meeting the stored one,
+ * create-only), unless `evenAlone` (nothing can be collected now: the stored binary it is).
  */
-async function earlierCopy(run: Run): Promise<EvidenceResult | null> {
+async function earlierCopy(run: Run, evenAlone = false): Promise<EvidenceResult | null> {
   const { input, keys, deadline } = run;
   let existing: StoredObject | null;
   let volatile: StoredObject | null;
@@ -234,8 +247,11 @@ async function earlierCopy(run: Run): Promise<EvidenceResult | null> {
   }
   if (existing === null) return null;
   if (existing.metadata[META.method] === 'debug-container' && volatile === null) {
-    run.notes.push('the binary stored by an earlier delivery has no volatile.json beside it (that write failed, or the instance stopped between the two): the evidence was collected again');
-    return null;
+    if (!evenAlone) {
+      run.binaryAlone = existing;
+      return null;
+    }
+    run.notes.push(`${ALONE}; no new collection can be made now`);
   }
   return existsResult(run, existing, "a complete copy of this finding's binary is already stored (an earlier delivery of the finding)", false);
 }

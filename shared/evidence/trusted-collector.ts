@@ -151,7 +151,9 @@ async function collect(input: TrustedInput): Promise<TrustedOutcome> {
     search = await run.search;
   } catch (err) {
     early.drop();
-    await guess?.result; // its commit waited for volatile.json, which cannot be written now
+    // Let the guess settle. Kept or not: a binary stored without volatile.json is collected
+    // again by the redelivery this failure asks for (snapshot.ts earlierCopy).
+    await guess?.result;
     return { report, failure: collectorExecFailure(err, deadline), fallback: false, withheld: [] };
   }
   const proven = guess && (await keptHashProvenCopy(guess, input.attempts));

@@ -319,6 +319,22 @@ for (const name of ['local', 'gcs'] as const) {
       assert.equal(none.failure, 'pod-gone');
     });
 
+    test("a collector's binary stored without its volatile.json, and the pod gone: the stored binary is reported, with why nothing was collected again", async () => {
+      const inc = incident({ pod: 'checkout-gone' });
+      const keys = findingKeys(inc);
+      await store().create(keys.binary, Readable.from([Buffer.from('earlier copy')]), { [META.finding]: inc.findingName, [META.method]: 'debug-container' });
+      const r = await run(store(), inc, policy(), { firstDelivery: () => false });
+      assert.equal(r.outcome, 'exists', r.outcome === 'failed' ? `${r.failure}: ${r.reason}` : '');
+      if (r.outcome !== 'exists') return;
+      assert.ok(r.warnings.some((w) => /no volatile\.json beside it.*no new collection can be made now/.test(w)), r.warnings.join('\n'));
+      // Negative control: a container tool's copy needs no volatile.json; no such warning.
+      const other = incident({ pod: 'checkout-gone' });
+      await store().create(findingKeys(other).binary, Readable.from([Buffer.from('earlier copy')]), { [META.finding]: other.findingName, [META.method]: 'cat' });
+      const plain = await run(store(), other, policy(), { firstDelivery: () => false });
+      assert.equal(plain.outcome, 'exists');
+      if (plain.outcome === 'exists') assert.ok(!plain.warnings.some((w) => /volatile\.json/.test(w)), plain.warnings.join('\n'));
+    });
+
     test('two concurrent runs of the same finding write one object', async () => {
       const inc = incident({ path: '/usr/bin/changed', sha256: sha256OfGenerated(MiB, 3) });
       const results = await Promise.all([run(store(), inc), run(store(), inc)]);
