@@ -184,25 +184,12 @@ function waitFinished(w: Writable): Promise<void> {
 
 const REUSING = Symbol('scc-responder.reusesConnections');
 const WATCH_DISPATCHER = Symbol('scc-responder.watchDispatcher');
-const IDLE_CONNECTIONS = Symbol('scc-responder.idleConnections');
 
 type ReusingKubeConfig = {
   createDispatcher?: (cluster: { name?: string; server?: string } | null, agentOptions: unknown) => unknown;
   [REUSING]?: true;
   [WATCH_DISPATCHER]?: (shared: unknown) => unknown;
-  [IDLE_CONNECTIONS]?: () => number | undefined;
 };
-
-/** Connections undici would hand the next request at once, over the shared Agents (undici's `stats`). */
-function idleOf(agents: Iterable<unknown>): number | undefined {
-  let idle = 0;
-  for (const agent of agents) {
-    const stats = (agent as { stats?: Record<string, { free?: unknown }> } | null)?.stats;
-    if (stats === undefined) return undefined;
-    for (const pool of Object.values(stats)) if (typeof pool.free === 'number') idle += pool.free;
-  }
-  return idle;
-}
 
 /**
  * client-node 2.0.1 builds a new undici Agent for every REST call (KubeConfig's private
@@ -237,14 +224,8 @@ export function reuseConnections(kc: KubeConfig): KubeConfig {
     return agents.get(key);
   };
   k[WATCH_DISPATCHER] = (shared) => (typeof shared === 'object' && shared !== null ? forWatches.get(shared)?.() : undefined);
-  k[IDLE_CONNECTIONS] = () => idleOf(agents.values());
   k[REUSING] = true;
   return kc;
-}
-
-/** Idle connections in the shared Agents (0 before any call); undefined when unknown. */
-export function idleConnections(kc: KubeConfig): number | undefined {
-  return (kc as unknown as ReusingKubeConfig)[IDLE_CONNECTIONS]?.();
 }
 
 /** The Agent for watches beside `shared` (an Agent reuseConnections made); undefined otherwise. */
@@ -661,17 +642,6 @@ export class ClientNodeWorkloads implements Workloads {
   }
 
   private async patchDebugContainer(spec: DebugContainerSpec, signal?: AbortSignal): Promise<void> {
-    // The PATCH follows the pod read's answer at once, but undici gives that read's connection
-    // back only a full event-loop cycle after its response ended (HTTP/1.1, pipelining 1: it
-    // waits for a server that closes despite keep-alive). With no other idle connection (a
-    // cold instance) the PATCH opened a new TCP + TLS connection on the critical path (3 of 3
-    // cold runs, measured); then it waits for the next check phase and reuses the read's.
-    const idle = idleConnections(this.kc);
-    if (idle === undefined || idle === 0) await new Promise<void>((resolve) => setImmediate(resolve));
-    return this.sendDebugPatch(spec, signal);
-  }
-
-  private async sendDebugPatch(spec: DebugContainerSpec, signal?: AbortSignal): Promise<void> {
     const target = `pods/ephemeralcontainers ${spec.namespace}/${spec.pod} (${spec.name})`;
     await this.call('addDebugContainer', target, () =>
       this.core.patchNamespacedPodEphemeralcontainers(

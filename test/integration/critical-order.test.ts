@@ -6,9 +6,7 @@
 // handled first so the client has its connections and modules: the order of sends, not of TLS
 // handshakes, is what is measured.
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import { configureResponder } from '../../functions/scc-responder/index.js';
 import { captureAudit } from '../support/audit-capture.js';
 import { freshFinding, postStructured, structuredEvent } from '../support/cloudevents.js';
 import { startFunctionWorld, type FunctionWorld } from '../support/function-world.js';
@@ -90,12 +88,9 @@ function assertReceivedBefore(calls: readonly string[], first: string, later: re
   }
 }
 
-let policyFile: string;
-
 before(async () => {
   world = await startFunctionWorld('critical-order-', { policyYaml: POLICY_YAML, audit });
   ({ stack, url } = world);
-  policyFile = join(world.dir, 'policy.yaml');
   const warm = await deliver();
   assert.ok(warm.calls.includes(CALLS.delete), 'the warm-up finding was contained');
 });
@@ -108,30 +103,6 @@ beforeEach(() => {
 
 after(async () => {
   await world.close();
-});
-
-describe('a cold instance: the collector PATCH reuses the pod read\'s connection', () => {
-  test('the first finding of a fresh runtime sends the PATCH on a connection an earlier call used, not a new TCP + TLS one', async () => {
-    // A fresh runtime: new clients, an empty connection pool. Every API call answers after
-    // 25 ms, so enrichment's reads (sent just after the pod read) are still in flight when the
-    // PATCH is sent, and only the pod read's connection can be idle then.
-    configureResponder({ env: stack.env({ SCC_RESPONDER_POLICY: policyFile }), auditDestination: audit.destination });
-    const kube = stack.world.kube;
-    kube.faults.latencyMs = 25;
-    const from = kube.connectionLog.length;
-    try {
-      const { calls } = await deliver();
-      assert.ok(calls.includes(CALLS.collector) && calls.includes(CALLS.delete), calls.join(', '));
-    } finally {
-      kube.faults.latencyMs = 0;
-    }
-    const log = kube.connectionLog.slice(from);
-    const patch = log.findIndex((e) => e.kind === 'request' && e.key === CALLS.collector);
-    assert.ok(patch >= 0, 'the PATCH was received');
-    const conn = log[patch]?.conn;
-    const earlier = log.slice(0, patch).filter((e) => e.kind === 'request' && e.conn === conn);
-    assert.ok(earlier.length > 0, `the PATCH came on connection ${String(conn)}, which served no earlier call: ${log.map((e) => `${e.kind} ${e.conn}${'key' in e ? ` ${e.key}` : ''}`).join('; ')}`);
-  });
 });
 
 describe('critical call first on the path finding -> DELETE', () => {

@@ -83,20 +83,6 @@ async function watchesClosed(): Promise<void> {
   assert.ok(watch.every((c) => c.end !== undefined), 'every watch request ended');
 }
 
-/** Resolves once the fake has received a call with this key (10 s at most: then the test's own assertion says what is missing). */
-function whenReceived(key: string): Promise<void> {
-  const from = fake.faults.calls.length;
-  return new Promise((resolve) => {
-    let left = 2000;
-    const poll = setInterval(() => {
-      if (fake.faults.calls.slice(from).some((c) => c.key === key) || --left <= 0) {
-        clearInterval(poll);
-        resolve();
-      }
-    }, 5);
-  });
-}
-
 const running = (name: string): boolean => fake.pod(NS, POD)?.ephemeralContainers?.find((e) => e.name === name)?.running === true;
 
 describe('addDebugContainer waits with a watch opened beside the PATCH', () => {
@@ -109,9 +95,11 @@ describe('addDebugContainer waits with a watch opened beside the PATCH', () => {
     const keys = keysFrom(from);
     assertNoReadAfterPatch(keys);
     assert.deepEqual(keys.filter((k) => k !== WATCH_KEY && k !== PATCH_KEY), [], `only the watch and the PATCH: ${keys.join(', ')}`);
-    // Sent first; it may reach the server after the PATCH's answer (its own connection's
-    // handshake): from the read version, it still brings the change the PATCH made.
     assert.deepEqual(calls, ['watchPod', 'addDebugContainer'], 'the watch is sent just before the PATCH');
+    // Both in flight together: the watch was opened before the PATCH was answered.
+    const watch = fake.faults.calls.slice(from).find((c) => c.key === WATCH_KEY);
+    const patch = fake.faults.calls.slice(from).find((c) => c.key === PATCH_KEY);
+    assert.ok(watch && patch && patch.end !== undefined && watch.start < patch.end, 'the watch overlaps the PATCH');
     const q = new URLSearchParams(fake.requests.slice(reqFrom).find((r) => /watch=true/.test(r.query))?.query ?? '');
     assert.equal(q.get('fieldSelector'), `metadata.name=${POD}`);
     assert.equal(q.get('resourceVersion'), s.resourceVersion);
@@ -173,7 +161,7 @@ describe('addDebugContainer waits with a watch opened beside the PATCH', () => {
     const s = await spec('scc-evidence-w6');
     const ac = new AbortController();
     const p = w.addDebugContainer(s, ac.signal);
-    for (let i = 0; i < 2000 && !(fake.writes.some((x) => x.path.endsWith('/ephemeralcontainers') && x.status !== undefined) && fake.faults.calls.some((c) => c.key === WATCH_KEY)); i++) await new Promise((r) => setTimeout(r, 5));
+    for (let i = 0; i < 2000 && !fake.writes.some((x) => x.path.endsWith('/ephemeralcontainers') && x.status !== undefined); i++) await new Promise((r) => setTimeout(r, 5));
     ac.abort(new Error('finding deadline'));
     await assert.rejects(p, /finding deadline/);
     await watchesClosed();
@@ -344,8 +332,7 @@ describe("the fallback's default log line (no onWatchFallback given)", () => {
 
 describe('a failed PATCH closes the watch and fails as before', () => {
   test('PATCH refused (403) with the watch open: the PATCH error, classified as before; the watch closed', async () => {
-    // Refused once the watch has reached the server (it has a connection of its own to open).
-    fake.faults.inject({ match: PATCH_KEY, status: 403, message: `pods "${POD}" is forbidden: User "responder" cannot patch resource "pods/ephemeralcontainers"`, release: whenReceived(WATCH_KEY) });
+    fake.faults.inject({ match: PATCH_KEY, status: 403, message: `pods "${POD}" is forbidden: User "responder" cannot patch resource "pods/ephemeralcontainers"` });
     const s = await spec('scc-evidence-p1');
     const from = fake.faults.calls.length;
     await assert.rejects(w.addDebugContainer(s), (err: unknown) => {
