@@ -564,10 +564,12 @@ describe('trusted collector in enforce mode (requireEvidence: attempted, the def
     assertDeletedAfter(o, 'binary', 'volatile.json');
   });
 
-  test('volatile.json cannot be written but the binary was: no DELETE; the redelivery finds the binary alone, collects again and deletes', async (t) => {
+  test('volatile.json is not written (its upload never answers) but the binary was: no DELETE; the redelivery finds the binary alone, collects again and deletes', async (t) => {
     freshPod({ processes: [MAIN, curlProcess()] });
     const finding = freshFinding('tc');
-    stack.gcs.faults.inject({ match: 'POST /upload/', where: (q) => new URLSearchParams((q as { query?: string }).query ?? '').get('name')?.endsWith('/volatile.json') === true, status: 503, times: Number.POSITIVE_INFINITY });
+    // Never answered (not a 503: the client library would retry it in the background and,
+    // once the fault is gone, store volatile.json after all, before the redelivery looks).
+    stack.gcs.faults.inject({ match: 'POST /upload/', where: (q) => new URLSearchParams((q as { query?: string }).query ?? '').get('name')?.endsWith('/volatile.json') === true, hang: true, times: Number.POSITIVE_INFINITY });
     let first: Outcome;
     try {
       first = await deliver(t, 'volatile.json unwritable', finding);
@@ -575,7 +577,7 @@ describe('trusted collector in enforce mode (requireEvidence: attempted, the def
       stack.gcs.faults.clear();
     }
     assert.ok(stack.gcs.faults.calls.some((c) => c.fault !== undefined), 'the store fault was hit');
-    assert.equal(first.status, 500, 'ours: Pub/Sub redelivers');
+    assert.equal(first.status, 500, 'ours (the snapshot timed out): Pub/Sub redelivers');
     assert.equal(first.deleteAt, undefined, 'no DELETE without the volatile state stored');
     assert.equal(first.objectTime('volatile.json'), undefined);
     assert.ok(first.objectTime('binary') !== undefined, 'the binary was stored beside the failed write');
