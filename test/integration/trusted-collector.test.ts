@@ -167,6 +167,9 @@ const namesPid = (argv: string[]): boolean => argv.some((a) => /^\/proc\/\d+\//.
 const ephemeralPatches = (o: Outcome): FakeWrite[] => o.writes.filter((w) => w.method === 'PATCH' && w.path.endsWith('/ephemeralcontainers'));
 const containerExecs = (o: Outcome): { container: string; argv: string[] }[] => o.execs.filter((e) => e.container === 'checkout');
 const warnings = (o: Outcome): string[] => o.entries.filter((e) => e['severity'] === 'WARNING').map((e) => String(e['message']));
+/** The snapshot's attempts as report.json records them. */
+const attemptsOf = async (o: Outcome): Promise<{ source?: string; outcome: string; reason?: string }[]> =>
+  ((await o.object('report.json'))?.['evidence'] as { attempts: { source?: string; outcome: string; reason?: string }[] }).attempts;
 
 function assertDeletedAfter(o: Outcome, ...artefacts: string[]): void {
   assert.ok(o.deleteAt !== undefined, 'the pod was deleted');
@@ -396,7 +399,7 @@ describe('trusted collector in enforce mode (requireEvidence: attempted, the def
     const manifest = await o.object('manifest.json');
     assert.equal(manifest?.['source'], '/proc/7/exe');
     assert.equal(manifest?.['verdict'], 'matches');
-    const attempts = ((await o.object('report.json'))?.['evidence'] as { attempts: { source?: string; outcome: string; reason?: string }[] }).attempts;
+    const attempts = await attemptsOf(o);
     const dropped = attempts.find((a) => a.source === `/proc/1/root${CURL}`);
     assert.equal(dropped?.outcome, 'aborted', JSON.stringify(attempts));
     assert.match(dropped?.reason ?? '', /not kept, its bytes are not the finding's binary/);
@@ -429,7 +432,7 @@ describe('trusted collector in enforce mode (requireEvidence: attempted, the def
     const manifest = await o.object('manifest.json');
     assert.equal(manifest?.['source'], '/proc/9/exe');
     assert.equal(manifest?.['verdict'], 'matches');
-    const attempts = ((await o.object('report.json'))?.['evidence'] as { attempts: { source?: string; outcome: string; reason?: string }[] }).attempts;
+    const attempts = await attemptsOf(o);
     assert.ok(attempts.some((a) => a.source === `/proc/1/root${CURL}` && a.outcome === 'aborted' && /no exe link named .*not kept: the search reads \/proc\/9\/exe first/.test(a.reason ?? '')), JSON.stringify(attempts));
     assertDeletedAfter(o, 'binary', 'volatile.json');
   });
@@ -457,7 +460,7 @@ describe('trusted collector in enforce mode (requireEvidence: attempted, the def
     const manifest = await o.object('manifest.json');
     assert.equal(manifest?.['source'], '/proc/9/exe');
     assert.equal(manifest?.['verdict'], 'matches');
-    const attempts = ((await o.object('report.json'))?.['evidence'] as { attempts: { source?: string; outcome: string; reason?: string }[] }).attempts;
+    const attempts = await attemptsOf(o);
     assert.ok(attempts.some((a) => a.source === '/proc/7/exe' && a.outcome === 'aborted' && /not kept: 2 processes match/.test(a.reason ?? '')), JSON.stringify(attempts));
     assertDeletedAfter(o, 'binary', 'volatile.json');
   });
