@@ -216,7 +216,7 @@ export function reuseConnections(kc: KubeConfig): KubeConfig {
   k.createDispatcher = (cluster, agentOptions) => {
     const key = JSON.stringify([cluster?.name, cluster?.server, kc.getCurrentUser()?.name]);
     if (!agents.has(key)) {
-      const agent = create.call(kc, cluster, agentOptions);
+      const agent = keepAliveAfterDelete(create.call(kc, cluster, agentOptions));
       agents.set(key, agent);
       let own: unknown;
       if (typeof agent === 'object' && agent !== null) forWatches.set(agent, () => (own ??= create.call(kc, cluster, agentOptions)));
@@ -226,6 +226,24 @@ export function reuseConnections(kc: KubeConfig): KubeConfig {
   k[WATCH_DISPATCHER] = (shared) => (typeof shared === 'object' && shared !== null ? forWatches.get(shared)?.() : undefined);
   k[REUSING] = true;
   return kc;
+}
+
+type DispatchOptions = { method?: string; reset?: boolean };
+type Dispatch = (opts: DispatchOptions, handler: unknown) => boolean;
+type Composable = { compose?: (interceptor: (dispatch: Dispatch) => Dispatch) => unknown };
+
+/**
+ * undici closes a connection after a request whose method expects no payload but that sent
+ * one (its `reset`, for servers that mishandle such a body), and a pod DELETE carries its UID
+ * precondition in the body: every DELETE cost its connection, so the next finding's first call
+ * paid a new TCP + TLS connection (measured with the fake API server's connection log). The
+ * Kubernetes API server reads DELETE bodies by design (DeleteOptions), so a DELETE keeps its
+ * connection. Other requests are passed on unchanged; an Agent without compose is kept as is.
+ */
+function keepAliveAfterDelete(agent: unknown): unknown {
+  const compose = (agent as Composable | null)?.compose;
+  if (typeof compose !== 'function') return agent;
+  return compose.call(agent, (dispatch) => (opts, handler) => dispatch(opts.method === 'DELETE' && opts.reset === undefined ? { ...opts, reset: false } : opts, handler));
 }
 
 /** The Agent for watches beside `shared` (an Agent reuseConnections made); undefined otherwise. */

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import tls from 'node:tls';
 import { after, before, describe, test } from 'node:test';
 import { KubeConfig } from '@kubernetes/client-node';
+import { Agent } from 'undici';
 import { reuseConnections, workloadsFromEndpoint } from '../../shared/kube/client-node-workloads.js';
 import { startFakeKube, type FakeKube } from '../support/fake-kube.js';
 
@@ -49,6 +50,37 @@ describe('Kubernetes connections', () => {
     await w.readPod(NS, 'web-0');
     await w.listPods(NS, '');
     assert.equal(connects, 0);
+  });
+
+  test('a pod DELETE (its UID precondition is a body) keeps its connection: the next call opens none', async () => {
+    kube.addPod({ namespace: NS, name: 'web-del', uid: 'pod-del', containers: [{ name: 'web', image: 'nginx' }] });
+    const w = workloadsFromEndpoint({ server: kube.url, caData: kube.caData, token: kube.token });
+    await w.readPod(NS, 'web-0');
+    await new Promise((r) => setTimeout(r, 5)); // undici reuses a connection one loop cycle after its answer
+    connects = 0;
+    assert.equal(await w.deletePod(NS, 'web-del', { uid: 'pod-del' }), 'deleted');
+    await new Promise((r) => setTimeout(r, 5));
+    assert.equal((await w.readPod(NS, 'web-0')).uid, 'pod-web');
+    assert.equal(connects, 0, 'the read after the DELETE reused the connection');
+  });
+
+  test('negative control: plain undici closes the connection after a DELETE with a body, so the next request connects again', async () => {
+    kube.addPod({ namespace: NS, name: 'web-del2', uid: 'pod-del2', containers: [{ name: 'web', image: 'nginx' }] });
+    const agent = new Agent({ connect: { ca: Buffer.from(kube.caData, 'base64').toString('utf8') } });
+    const headers = { authorization: `Bearer ${kube.token}`, 'content-type': 'application/json' };
+    try {
+      await (await agent.request({ origin: kube.url, path: `/api/v1/namespaces/${NS}/pods/web-0`, method: 'GET', headers })).body.text();
+      await new Promise((r) => setTimeout(r, 5));
+      connects = 0;
+      const del = await agent.request({ origin: kube.url, path: `/api/v1/namespaces/${NS}/pods/web-del2`, method: 'DELETE', headers, body: JSON.stringify({ preconditions: { uid: 'pod-del2' } }) });
+      await del.body.text();
+      assert.equal(del.statusCode, 200);
+      await new Promise((r) => setTimeout(r, 5));
+      await (await agent.request({ origin: kube.url, path: `/api/v1/namespaces/${NS}/pods/web-0`, method: 'GET', headers })).body.text();
+      assert.equal(connects, 1, 'the GET after the DELETE opened a new connection');
+    } finally {
+      await agent.close();
+    }
   });
 
   test('reuseConnections is idempotent on one KubeConfig', () => {
