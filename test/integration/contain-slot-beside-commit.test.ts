@@ -20,7 +20,8 @@ import { captureAudit, OPERATION } from '../support/audit-capture.js';
 import { freshFinding, postStructured, structuredEvent } from '../support/cloudevents.js';
 import { startFunctionWorld, type FunctionWorld } from '../support/function-world.js';
 import type { FakeContainerSpec, FakeProcess } from '../support/fake-kube.js';
-import { sleep, type CallRecord } from '../support/faults.js';
+import { waitUntil, type CallRecord } from '../support/faults.js';
+import { isUploadNamed, uploadNamed, uploadNameOf } from '../support/fake-gcs.js';
 import { DEPLOY_POD, NODE, NS } from '../support/fake-kube-world.js';
 import { BUCKET, FIXTURE_BINARY, type Stack } from '../support/stack.js';
 
@@ -74,17 +75,9 @@ function usePolicy(name: string, yaml: string): void {
   configureResponder({ env: stack.env({ SCC_RESPONDER_POLICY: file }), auditDestination: audit.destination });
 }
 
-const uploadName = (c: CallRecord): string => new URLSearchParams((c.detail as { query?: string } | undefined)?.query ?? '').get('name') ?? '';
-const isUpload = (c: CallRecord): boolean => c.key.startsWith('POST /upload/');
-const isSlot = (c: CallRecord): boolean => isUpload(c) && /\/slots\/\d+\.json$/.test(uploadName(c));
-const isBinary = (findingId: string) => (c: CallRecord): boolean => isUpload(c) && uploadName(c).endsWith(`/${findingId}/binary`);
+const isSlot = (c: CallRecord): boolean => c.key.startsWith('POST /upload/') && /\/slots\/\d+\.json$/.test(uploadNameOf(c.detail));
+const isBinary = (findingId: string): ((c: CallRecord) => boolean) => isUploadNamed(`/${findingId}/binary`);
 const slotObjects = (): number => stack.gcs.objects(BUCKET).filter((o) => /_ratelimit\/slot-beside-commit\/.*\/slots\/\d+\.json$/.test(o.name)).length;
-
-/** Resolves once `ready()` holds, or after `limitMs` (the assertions then say what went wrong). */
-async function until(ready: () => boolean, limitMs: number): Promise<void> {
-  const end = Date.now() + limitMs;
-  while (!ready() && Date.now() < end) await sleep(5);
-}
 
 interface ReportAction {
   type: string;
@@ -142,8 +135,8 @@ describe('the budget slot beside the binary commit', () => {
     try {
       d = await deliver(t, 'overlap', (findingId) => {
         // The binary's upload is answered only once a slot's create has reached the store.
-        const release = until(() => stack.gcs.faults.calls.some(isSlot), HOLD_LIMIT_MS);
-        stack.gcs.faults.inject({ match: 'POST /upload/', where: (q) => new URLSearchParams((q as { query?: string }).query ?? '').get('name')?.endsWith(`/${findingId}/binary`) === true, release });
+        const release = waitUntil(() => stack.gcs.faults.calls.some(isSlot), HOLD_LIMIT_MS);
+        stack.gcs.faults.inject({ match: 'POST /upload/', where: uploadNamed(`/${findingId}/binary`), release });
       });
     } finally {
       stack.gcs.faults.clear();
@@ -211,7 +204,7 @@ describe('the budget slot beside the binary commit', () => {
     let d: Delivery;
     try {
       d = await deliver(t, 'commit fails', (findingId) => {
-        stack.gcs.faults.inject({ match: 'POST /upload/', where: (q) => new URLSearchParams((q as { query?: string }).query ?? '').get('name')?.endsWith(`/${findingId}/binary`) === true, status: 403, times: Number.POSITIVE_INFINITY });
+        stack.gcs.faults.inject({ match: 'POST /upload/', where: uploadNamed(`/${findingId}/binary`), status: 403, times: Number.POSITIVE_INFINITY });
       });
     } finally {
       stack.gcs.faults.clear();

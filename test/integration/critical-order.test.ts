@@ -11,6 +11,7 @@ import { captureAudit } from '../support/audit-capture.js';
 import { freshFinding, postStructured, structuredEvent } from '../support/cloudevents.js';
 import { startFunctionWorld, type FunctionWorld } from '../support/function-world.js';
 import { DEPLOY_POD, NODE, NS } from '../support/fake-kube-world.js';
+import { uploadNamed } from '../support/fake-gcs.js';
 import type { Stack } from '../support/stack.js';
 
 const POD_PATH = `/api/v1/namespaces/${NS}/pods/${DEPLOY_POD}`;
@@ -127,7 +128,7 @@ describe('critical call first on the path finding -> DELETE', () => {
     // The snapshot adds the collector only once it knows no earlier delivery stored a copy: for
     // a first delivery, from its claim's answer (claim-0 created). With that answer late, the
     // owner chain, the pod list and the label PATCH legitimately go first.
-    stack.gcs.faults.inject({ match: 'POST /upload/', where: (q) => new URLSearchParams((q as { query?: string }).query ?? '').get('name')?.endsWith('/claim-0.json') === true, delayMs: 400 });
+    stack.gcs.faults.inject({ match: 'POST /upload/', where: uploadNamed('/claim-0.json'), delayMs: 400 });
     const { calls } = await deliver();
     assert.ok(stack.gcs.faults.calls.some((c) => c.fault !== undefined), 'the claim was held back');
     assert.ok(calls.includes(CALLS.collector) && calls.includes(CALLS.delete), `the collector was added and the pod deleted: ${calls.join(', ')}`);

@@ -14,7 +14,8 @@ import { captureAudit, OPERATION } from '../support/audit-capture.js';
 import { freshFinding, postStructured, structuredEvent, type FreshFinding } from '../support/cloudevents.js';
 import { startFunctionWorld, type FunctionWorld } from '../support/function-world.js';
 import type { FakeContainerSpec, FakeProcess, FakeWrite } from '../support/fake-kube.js';
-import type { CallRecord, Fault } from '../support/faults.js';
+import { waitUntil, type CallRecord, type Fault } from '../support/faults.js';
+import { isUploadNamed, uploadNamed } from '../support/fake-gcs.js';
 import { DEPLOY_POD, NODE, NS } from '../support/fake-kube-world.js';
 import { BUCKET, FIXTURE_BINARY, type Stack } from '../support/stack.js';
 
@@ -539,19 +540,10 @@ describe('trusted collector in enforce mode (requireEvidence: attempted, the def
     freshPod({ processes: [MAIN, curlProcess()] });
     const gcs = stack.gcs.faults;
     const from = gcs.calls.length;
-    const named = (suffix: string) => (c: CallRecord): boolean => c.key.startsWith('POST /upload/') && (new URLSearchParams((c.detail as { query?: string } | undefined)?.query ?? '').get('name')?.endsWith(suffix) ?? false);
     // volatile.json's upload is answered only once the binary's has reached the store (at most
     // 10 s: after one after the other, the binary's would only come after volatile.json's answer).
-    const release = new Promise<void>((resolve) => {
-      const started = Date.now();
-      const poll = setInterval(() => {
-        if (gcs.calls.slice(from).some(named('/binary')) || Date.now() - started > 10_000) {
-          clearInterval(poll);
-          resolve();
-        }
-      }, 5);
-    });
-    gcs.inject({ match: 'POST /upload/', where: (q) => new URLSearchParams((q as { query?: string }).query ?? '').get('name')?.endsWith('/volatile.json') === true, release });
+    const release = waitUntil(() => gcs.calls.slice(from).some(isUploadNamed('/binary')), 10_000);
+    gcs.inject({ match: 'POST /upload/', where: uploadNamed('/volatile.json'), release });
     let o: Outcome;
     try {
       o = await deliver(t, 'side by side');
@@ -560,8 +552,8 @@ describe('trusted collector in enforce mode (requireEvidence: attempted, the def
     }
     assert.equal(o.status, 204);
     const calls = gcs.calls.slice(from);
-    const volatile = calls.find(named('/volatile.json'));
-    const binary = calls.find(named('/binary'));
+    const volatile = calls.find(isUploadNamed('/volatile.json'));
+    const binary = calls.find(isUploadNamed('/binary'));
     assert.ok(volatile?.end !== undefined && binary?.end !== undefined, 'both written');
     assert.ok(binary.start < volatile.end, `the binary's upload (at ${binary.start.toFixed(1)}) reached the store before volatile.json's was answered (at ${volatile.end.toFixed(1)})`);
     assertDeletedAfter(o, 'binary', 'volatile.json');
@@ -572,7 +564,7 @@ describe('trusted collector in enforce mode (requireEvidence: attempted, the def
     const finding = freshFinding('tc');
     // Never answered (not a 503: the client library would retry it in the background and,
     // once the fault is gone, store volatile.json after all, before the redelivery looks).
-    stack.gcs.faults.inject({ match: 'POST /upload/', where: (q) => new URLSearchParams((q as { query?: string }).query ?? '').get('name')?.endsWith('/volatile.json') === true, hang: true, times: Number.POSITIVE_INFINITY });
+    stack.gcs.faults.inject({ match: 'POST /upload/', where: uploadNamed('/volatile.json'), hang: true, times: Number.POSITIVE_INFINITY });
     let first: Outcome;
     try {
       first = await deliver(t, 'volatile.json unwritable', finding);
@@ -596,7 +588,7 @@ describe('trusted collector in enforce mode (requireEvidence: attempted, the def
     freshPod({});
     // Every read and every upload of the binary's object fails (a first delivery may make no read).
     stack.gcs.faults.inject({ match: /^GET \/storage\/v1\/b\/[^/]+\/o\/.*binary$/, status: 503, times: Number.POSITIVE_INFINITY });
-    stack.gcs.faults.inject({ match: /^POST \/upload\/storage\/v1\/b\/[^/]+\/o$/, where: (d) => /name=[^&]*%2Fbinary(&|$)/.test((d as { query: string }).query), status: 503, times: Number.POSITIVE_INFINITY });
+    stack.gcs.faults.inject({ match: /^POST \/upload\/storage\/v1\/b\/[^/]+\/o$/, where: uploadNamed('/binary'), status: 503, times: Number.POSITIVE_INFINITY });
     let o: Outcome;
     try {
       o = await deliver(t, 'store down');

@@ -91,6 +91,17 @@ export function permissionFor(method: string, path: string): string | undefined 
   return undefined;
 }
 
+/** The object name of an upload (`POST /upload/...?name=`), from the query a fault or call record carries. */
+export function uploadNameOf(detail: unknown): string {
+  return new URLSearchParams((detail as { query?: string } | undefined)?.query ?? '').get('name') ?? '';
+}
+
+/** A fault's `where`: an upload whose object name ends with `suffix` (e.g. `/volatile.json`). */
+export const uploadNamed = (suffix: string) => (detail: unknown): boolean => uploadNameOf(detail).endsWith(suffix);
+
+/** A call record (FaultPlan.calls) of an upload whose object name ends with `suffix`. */
+export const isUploadNamed = (suffix: string) => (c: { key: string; detail?: unknown }): boolean => c.key.startsWith('POST /upload/') && uploadNameOf(c.detail).endsWith(suffix);
+
 export interface FakeGcsRequest {
   method: string;
   path: string;

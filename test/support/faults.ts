@@ -100,3 +100,9 @@ export class FaultPlan {
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Resolves once `ready()` holds, or after `limitMs` (the test's assertions then say what went wrong). */
+export async function waitUntil(ready: () => boolean, limitMs: number): Promise<void> {
+  const end = Date.now() + limitMs;
+  while (!ready() && Date.now() < end) await sleep(5);
+}
