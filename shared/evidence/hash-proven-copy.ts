@@ -23,7 +23,7 @@ export interface HashProvenCopy {
   kept: Promise<boolean>;
 }
 
-/** Whether the finding's hash can prove a copy: the whole file's SHA-256, and its size. */
+/** Whether the finding's hash can prove a copy: a SHA-256 of the whole file (not partially hashed). */
 function provable(binary: BinaryInfo | undefined): binary is BinaryInfo & { sha256: string } {
   return binary?.sha256 !== undefined && binary.partiallyHashed !== true;
 }
