@@ -101,15 +101,31 @@ const OWNER_RESOURCE: Record<OwnerKind, { group: string; resource: string }> = {
   CronJob: { group: 'batch', resource: 'cronjobs' },
 };
 
-/** Per-call options: the AbortSignal and, for patches, the content type. */
-function callOptions(signal: AbortSignal | undefined, contentType?: string): ConfigurationOptions | undefined {
-  if (!signal && !contentType) return undefined;
+/** The critical calls' own Agent (see reuseConnections). */
+interface CriticalLane {
+  /**
+   * Where a critical call to `origin` goes now: undefined keeps the shared Agent (it has an idle
+   * connection); otherwise this Agent, after the next check phase when `wait` (its connection has
+   * answered and undici hands it back then).
+   */
+  pick(origin: string): { dispatcher: unknown; wait: boolean } | undefined;
+}
+
+/** Per-call options: the AbortSignal, for patches the content type, for critical calls their lane. */
+function callOptions(signal: AbortSignal | undefined, contentType?: string, lane?: (shared: unknown) => CriticalLane | undefined): ConfigurationOptions | undefined {
+  if (!signal && !contentType && !lane) return undefined;
   return {
     middleware: [
       {
+        // Runs after client-node's applySecurityAuthentication has set the shared Agent.
         pre: (ctx: RequestContext) => {
           if (signal) ctx.setSignal(signal);
           if (contentType) ctx.setHeaderParam('Content-Type', contentType);
+          const pick = lane?.(ctx.getDispatcher())?.pick(new URL(ctx.getUrl()).origin);
+          if (pick === undefined) return new Observable(Promise.resolve(ctx));
+          ctx.setDispatcher(pick.dispatcher as Parameters<RequestContext['setDispatcher']>[0]);
+          // undici's setImmediate that frees it was queued when the answer ended, before this one.
+          if (pick.wait) return new Observable(new Promise<RequestContext>((resolve) => setImmediate(() => resolve(ctx))));
           return new Observable(Promise.resolve(ctx));
         },
         post: (res: ResponseContext) => new Observable(Promise.resolve(res)),
@@ -184,11 +200,13 @@ function waitFinished(w: Writable): Promise<void> {
 
 const REUSING = Symbol('scc-responder.reusesConnections');
 const WATCH_DISPATCHER = Symbol('scc-responder.watchDispatcher');
+const CRITICAL_DISPATCHER = Symbol('scc-responder.criticalDispatcher');
 
 type ReusingKubeConfig = {
   createDispatcher?: (cluster: { name?: string; server?: string } | null, agentOptions: unknown) => unknown;
   [REUSING]?: true;
   [WATCH_DISPATCHER]?: (shared: unknown) => unknown;
+  [CRITICAL_DISPATCHER]?: (shared: unknown) => CriticalLane | undefined;
 };
 
 /**
@@ -206,24 +224,42 @@ type ReusingKubeConfig = {
  * new TCP + TLS connection (measured: the next finding's watch, sent just before its PATCH;
  * with the watch sent first, the next finding's DELETE). On their own
  * Agent, watches lose only their own connections.
+ *
+ * And one for the critical calls (criticalDispatcher: the pod read, the collector PATCH, the
+ * DELETE), each needing the one before. undici hands a connection back to its pool a full
+ * event-loop cycle after the answer (HTTP/1.1, setImmediate), and the PATCH follows the pod
+ * read's answer at once: on a new instance the pool had no other connection, so the PATCH paid
+ * a new TCP + TLS connection on the critical path (measured with the fake API server's
+ * connection log), or, on the shared pool, enrichment's reads started beside it took the one
+ * freed. A critical call takes an idle connection of either Agent; with none, it waits for
+ * that cycle when its own Agent's connection is being handed back (CriticalLane).
  */
 export function reuseConnections(kc: KubeConfig): KubeConfig {
   const k = kc as unknown as ReusingKubeConfig;
   const create = k.createDispatcher;
   if (typeof create !== 'function' || k[REUSING]) return kc;
   const agents = new Map<string, unknown>();
-  const forWatches = new WeakMap<object, () => unknown>();
+  const siblings = new WeakMap<object, { watches: () => unknown; critical: () => CriticalLane }>();
   k.createDispatcher = (cluster, agentOptions) => {
     const key = JSON.stringify([cluster?.name, cluster?.server, kc.getCurrentUser()?.name]);
     if (!agents.has(key)) {
-      const agent = keepAliveAfterDelete(create.call(kc, cluster, agentOptions));
+      const raw = create.call(kc, cluster, agentOptions);
+      const agent = keepAliveAfterDelete(raw);
       agents.set(key, agent);
-      let own: unknown;
-      if (typeof agent === 'object' && agent !== null) forWatches.set(agent, () => (own ??= create.call(kc, cluster, agentOptions)));
+      let watches: unknown;
+      let critical: CriticalLane | undefined;
+      if (typeof agent === 'object' && agent !== null) {
+        siblings.set(agent, {
+          watches: () => (watches ??= create.call(kc, cluster, agentOptions)),
+          critical: () => (critical ??= criticalLane(create.call(kc, cluster, agentOptions), raw)),
+        });
+      }
     }
     return agents.get(key);
   };
-  k[WATCH_DISPATCHER] = (shared) => (typeof shared === 'object' && shared !== null ? forWatches.get(shared)?.() : undefined);
+  const sibling = (shared: unknown): { watches: () => unknown; critical: () => CriticalLane } | undefined => (typeof shared === 'object' && shared !== null ? siblings.get(shared) : undefined);
+  k[WATCH_DISPATCHER] = (shared) => sibling(shared)?.watches();
+  k[CRITICAL_DISPATCHER] = (shared) => sibling(shared)?.critical();
   k[REUSING] = true;
   return kc;
 }
@@ -251,6 +287,36 @@ export function watchDispatcher<D>(kc: KubeConfig, shared: D | undefined): D | u
   return (kc as unknown as ReusingKubeConfig)[WATCH_DISPATCHER]?.(shared) as D | undefined;
 }
 
+/** The critical calls' lane beside `shared` (an Agent reuseConnections made); undefined otherwise. */
+export function criticalLaneOf(kc: KubeConfig, shared: unknown): CriticalLane | undefined {
+  return (kc as unknown as ReusingKubeConfig)[CRITICAL_DISPATCHER]?.(shared);
+}
+
+type PoolStatsView = { connected?: number; free?: number; running?: number };
+
+/** undici's per-origin pool stats of an Agent (`stats`); undefined for other dispatchers. */
+function poolStats(agent: unknown, origin: string): PoolStatsView | undefined {
+  return (agent as { stats?: Record<string, PoolStatsView> } | null)?.stats?.[origin];
+}
+
+/**
+ * `own`'s lane beside the shared Agent `shared` (both raw undici Agents). A connection that is
+ * connected, not free and running nothing has answered and waits for undici's next check phase
+ * to be handed back (HTTP/1.1, pipelining 1). Dispatchers without pool stats never wait.
+ */
+function criticalLane(own: unknown, shared: unknown): CriticalLane {
+  const dispatcher = keepAliveAfterDelete(own);
+  return {
+    pick: (origin) => {
+      const mine = poolStats(own, origin);
+      if ((mine?.free ?? 0) > 0) return { dispatcher, wait: false };
+      if ((poolStats(shared, origin)?.free ?? 0) > 0) return undefined;
+      const handingBack = mine !== undefined && (mine.connected ?? 0) > (mine.running ?? 0);
+      return { dispatcher, wait: handingBack };
+    },
+  };
+}
+
 type Methods<A extends ClientNodeApi> = (typeof CLIENT_NODE_METHODS)[A][number];
 
 export class ClientNodeWorkloads implements Workloads {
@@ -261,6 +327,8 @@ export class ClientNodeWorkloads implements Workloads {
   private readonly networking: Pick<NetworkingV1Api, Methods<'NetworkingV1Api'>>;
   /** Bumped by closeExecSpares, so spares still being set up for a closed wait are not opened. */
   private spareGeneration = 0;
+  /** The critical calls' lane (reuseConnections): the pod read, the collector PATCH, the pod DELETE. */
+  private readonly critical = (shared: unknown): CriticalLane | undefined => criticalLaneOf(this.kc, shared);
   /** The watches prepareDebugContainer opened, by the handle it gave out (taken: adopted by addDebugContainer). */
   private readonly preparedWatches = new WeakMap<PreparedDebugContainer, { namespace: string; pod: string; watch: EarlyPodWatch; taken: boolean }>();
 
@@ -284,7 +352,7 @@ export class ClientNodeWorkloads implements Workloads {
   }
 
   readPod(namespace: string, name: string, signal?: AbortSignal): Promise<PodView> {
-    return this.call('readPod', `pods ${namespace}/${name}`, async () => podView(await this.core.readNamespacedPod({ namespace, name }, callOptions(signal))));
+    return this.call('readPod', `pods ${namespace}/${name}`, async () => podView(await this.core.readNamespacedPod({ namespace, name }, callOptions(signal, undefined, this.critical))));
   }
 
   readNode(name: string, signal?: AbortSignal): Promise<NodeView> {
@@ -341,7 +409,7 @@ export class ClientNodeWorkloads implements Workloads {
             ...(options.gracePeriodSeconds === undefined ? {} : { gracePeriodSeconds: options.gracePeriodSeconds }),
             body: { preconditions: { uid: options.uid }, ...(options.gracePeriodSeconds === undefined ? {} : { gracePeriodSeconds: options.gracePeriodSeconds }) },
           },
-          callOptions(signal),
+          callOptions(signal, undefined, this.critical),
         );
         return 'deleted' as const;
       });
@@ -683,7 +751,7 @@ export class ClientNodeWorkloads implements Workloads {
             },
           },
         },
-        callOptions(signal, PatchStrategy.StrategicMergePatch),
+        callOptions(signal, PatchStrategy.StrategicMergePatch, this.critical),
       ),
     );
   }

@@ -6,7 +6,9 @@
 // handled first so the client has its connections and modules: the order of sends, not of TLS
 // handshakes, is what is measured.
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
+import { configureResponder } from '../../functions/scc-responder/index.js';
 import { captureAudit } from '../support/audit-capture.js';
 import { freshFinding, postStructured, structuredEvent } from '../support/cloudevents.js';
 import { startFunctionWorld, type FunctionWorld } from '../support/function-world.js';
@@ -133,5 +135,35 @@ describe('critical call first on the path finding -> DELETE', () => {
     assert.ok(stack.gcs.faults.calls.some((c) => c.fault !== undefined), 'the claim was held back');
     assert.ok(calls.includes(CALLS.collector) && calls.includes(CALLS.delete), `the collector was added and the pod deleted: ${calls.join(', ')}`);
     assert.throws(() => assertReceivedBefore(calls, CALLS.collector, [CALLS.ownerChain, CALLS.podList, CALLS.label]), /was received before/);
+  });
+});
+
+describe('a new instance: the critical calls open no connection of their own', () => {
+  // A new runtime builds new clients: its first finding's pod read opens the first connection to
+  // the API server, and the collector PATCH and the DELETE follow its answer at once, when undici
+  // has not handed that connection back yet. 25 ms per call, so enrichment's reads are in flight
+  // beside them as in production.
+  test('the collector PATCH and the DELETE go on a connection an earlier call of the finding opened', async () => {
+    configureResponder({ env: stack.env({ SCC_RESPONDER_POLICY: join(world.dir, 'policy.yaml') }), auditDestination: audit.destination });
+    const kube = stack.world.kube;
+    kube.faults.latencyMs = 25;
+    try {
+      const mark = kube.mark();
+      const { calls } = await deliver();
+      assert.ok(calls.includes(CALLS.delete), 'the pod was deleted');
+      const log = kube.connectionLog.filter((e) => e.seq > mark);
+      const reused = (key: string): boolean => {
+        const at = log.findIndex((e) => e.kind === 'request' && e.key === key);
+        assert.ok(at >= 0, `${key} reached the fake`);
+        const conn = log[at]?.conn;
+        return log.slice(0, at).some((e) => e.kind === 'request' && e.conn === conn);
+      };
+      const order = JSON.stringify(log.map((e) => `${e.kind} ${e.conn}${'key' in e ? ` ${e.key}` : ''}`));
+      assert.ok(reused(CALLS.podRead) === false, `the pod read opened the first connection: ${order}`);
+      assert.ok(reused(CALLS.collector), `the PATCH went on a connection already used: ${order}`);
+      assert.ok(reused(CALLS.delete), `the DELETE went on a connection already used: ${order}`);
+    } finally {
+      kube.faults.latencyMs = 0;
+    }
   });
 });

@@ -28,14 +28,17 @@ after(async () => {
 });
 
 describe('Kubernetes connections', () => {
-  // undici's pool may open a second connection early on; after that, calls reuse them.
+  // undici's pool may open a second connection early on; after that, calls reuse them. The pod
+  // read is a critical call (an Agent of its own), the list goes on the shared one.
   test('after the first calls, further REST calls open no TLS connection', async () => {
     const w = workloadsFromEndpoint({ server: kube.url, caData: kube.caData, token: kube.token });
     connects = 0;
     await w.readPod(NS, 'web-0');
     await w.readPod(NS, 'web-0');
+    await w.listPods(NS, '');
+    await w.listPods(NS, '');
     const early = connects;
-    assert.ok(early >= 1 && early <= 2, `${early} connections for the first two calls`);
+    assert.ok(early >= 2 && early <= 4, `${early} connections for the first four calls`);
     for (let i = 0; i < 5; i++) assert.equal((await w.readPod(NS, 'web-0')).uid, 'pod-web');
     await w.listPods(NS, '');
     assert.equal(connects, early, 'six more calls, no new connection');
@@ -44,10 +47,13 @@ describe('Kubernetes connections', () => {
   test('a failed call (404) does not stop reuse, and errors keep their status', async () => {
     const w = workloadsFromEndpoint({ server: kube.url, caData: kube.caData, token: kube.token });
     await w.readPod(NS, 'web-0');
-    await w.readPod(NS, 'web-0');
+    await w.listPods(NS, '');
+    await new Promise((r) => setTimeout(r, 5));
     connects = 0;
     await assert.rejects(w.readPod(NS, 'missing'), (err: unknown) => (err as { code?: number }).code === 404);
+    await new Promise((r) => setTimeout(r, 5));
     await w.readPod(NS, 'web-0');
+    await new Promise((r) => setTimeout(r, 5));
     await w.listPods(NS, '');
     assert.equal(connects, 0);
   });
@@ -78,6 +84,53 @@ describe('Kubernetes connections', () => {
       await new Promise((r) => setTimeout(r, 5));
       await (await agent.request({ origin: kube.url, path: `/api/v1/namespaces/${NS}/pods/web-0`, method: 'GET', headers })).body.text();
       assert.equal(connects, 1, 'the GET after the DELETE opened a new connection');
+    } finally {
+      await agent.close();
+    }
+  });
+
+  /** Which connection (the fake's connectionLog `conn`) carried each request since `from`, by `METHOD /path`. */
+  const carriedBy = (from: number): Map<string, number> =>
+    new Map(kube.connectionLog.filter((e) => e.seq > from && e.kind === 'request').map((e) => [(e as { key: string }).key, e.conn]));
+  const readKey = (name: string): string => `GET /api/v1/namespaces/${NS}/pods/${name}`;
+
+  // A new instance: the pod read opens the only connection and the PATCH follows its answer
+  // at once, before undici hands that connection back (a full event-loop cycle later).
+  test('critical calls on a new Workloads: the collector PATCH and the DELETE take the pod read\'s connection', async () => {
+    kube.addPod({ namespace: NS, name: 'web-crit', uid: 'pod-crit', containers: [{ name: 'web', image: 'nginx' }] });
+    const w = workloadsFromEndpoint({ server: kube.url, caData: kube.caData, token: kube.token });
+    const from = kube.mark();
+    connects = 0;
+    const pod = await w.readPod(NS, 'web-crit');
+    await w.addDebugContainer({ namespace: NS, pod: 'web-crit', name: 'scc-evidence-c1', image: 'busybox@sha256:0', targetContainer: 'web', command: ['sleep', '60'], timeoutMs: 10_000, ...(pod.resourceVersion === undefined ? {} : { resourceVersion: pod.resourceVersion }) });
+    assert.equal(await w.deletePod(NS, 'web-crit', { uid: 'pod-crit' }), 'deleted');
+    const conn = carriedBy(from);
+    const read = conn.get(readKey('web-crit'));
+    assert.ok(read !== undefined, 'the read reached the fake');
+    assert.equal(conn.get(`PATCH /api/v1/namespaces/${NS}/pods/web-crit/ephemeralcontainers`), read, 'the PATCH went on the read\'s connection');
+    assert.equal(conn.get(`DELETE /api/v1/namespaces/${NS}/pods/web-crit`), read, 'the DELETE went on the read\'s connection');
+  });
+
+  test('critical calls keep their connection while other reads run beside them on the shared pool', async () => {
+    kube.addPod({ namespace: NS, name: 'web-crit2', uid: 'pod-crit2', containers: [{ name: 'web', image: 'nginx' }] });
+    const w = workloadsFromEndpoint({ server: kube.url, caData: kube.caData, token: kube.token });
+    const from = kube.mark();
+    await w.readPod(NS, 'web-crit2');
+    // Enrichment's reads start from the same answer as the DELETE: they must not take its connection.
+    const [, , deleted] = await Promise.all([w.listPods(NS, ''), w.listPods(NS, 'app=web'), w.deletePod(NS, 'web-crit2', { uid: 'pod-crit2' })]);
+    assert.equal(deleted, 'deleted');
+    const conn = carriedBy(from);
+    assert.equal(conn.get(`DELETE /api/v1/namespaces/${NS}/pods/web-crit2`), conn.get(readKey('web-crit2')));
+  });
+
+  test('negative control: on one pool, a request sent as the previous answer arrives opens a new connection', async () => {
+    const agent = new Agent({ connect: { ca: Buffer.from(kube.caData, 'base64').toString('utf8') } });
+    const headers = { authorization: `Bearer ${kube.token}` };
+    try {
+      connects = 0;
+      await (await agent.request({ origin: kube.url, path: `/api/v1/namespaces/${NS}/pods/web-0`, method: 'GET', headers })).body.text();
+      await (await agent.request({ origin: kube.url, path: `/api/v1/namespaces/${NS}/pods/web-0`, method: 'GET', headers })).body.text();
+      assert.equal(connects, 2, 'undici had not handed the first connection back yet');
     } finally {
       await agent.close();
     }
