@@ -29,7 +29,8 @@
 // BENCH_BURST_STORE=local (the evidence store in a local temp directory instead of the fake bucket),
 // BENCH_CPU_PROF=<dir> (CPU profile of the function process, written when it exits),
 // BENCH_FUNCTION_NODE_OPTIONS=<flags> (extra Node flags for the function process),
-// BENCH_BURST_GCS=1 (prints the fake bucket's requests during the run, by method, object-name shape and status).
+// BENCH_BURST_GCS=1 (prints the fake bucket's requests during the run, by method, object-name shape and status),
+// BENCH_BURST_TIMELINE=1 (prints each matching delivery as it is answered: when it was posted, how long it took).
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -176,6 +177,7 @@ async function burst(fn: StartedFunction, all: readonly Delivery[], concurrency:
       const ms = performance.now() - t;
       latencies.push(ms);
       if (d.matching) matchingLatencies.push(ms);
+      if (d.matching && process.env['BENCH_BURST_TIMELINE'] === '1') console.log(`matching #${i}: posted at ${(t - started).toFixed(0)} ms, answered after ${ms.toFixed(0)} ms`);
     }
   };
   try {

@@ -18,7 +18,10 @@ function event(fixture: string): string {
   });
 }
 
-export async function runColdStartBench(iterations = 7): Promise<Row[]> {
+/** Issue 13's target: loading for matching findings must not move into start-up. */
+export const COLD_START_RATIO_TARGET = 1.2;
+
+export async function runColdStartBench(iterations = 11): Promise<Row[]> {
   const ours: number[] = [];
   const hello: number[] = [];
   const nonMatching = event('added-binary-executed.v1.json');
@@ -41,7 +44,7 @@ export async function runColdStartBench(iterations = 7): Promise<Row[]> {
   const o = median(ours);
   const h = median(hello);
   return [
-    { section: 'cold start', metric: 'start -> first non-matching ack (median)', value: o, unit: 'ms', baseline: h, ratio: o / h, target: '<= 1.3x hello', pass: o / h <= 1.3, note: `${iterations} alternating runs each; ours ${ours.map((x) => x.toFixed(0)).join('/')}, hello ${hello.map((x) => x.toFixed(0)).join('/')}` },
+    { section: 'cold start', metric: 'start -> first non-matching ack (median)', value: o, unit: 'ms', baseline: h, ratio: o / h, target: `<= ${COLD_START_RATIO_TARGET}x hello`, pass: o / h <= COLD_START_RATIO_TARGET, note: `${iterations} alternating runs each; ours ${ours.map((x) => x.toFixed(0)).join('/')}, hello ${hello.map((x) => x.toFixed(0)).join('/')}` },
   ];
 }
 
