@@ -9,6 +9,7 @@ import { loadConfig, type ResponderConfig, type Surface } from '../../shared/con
 import { decideMessage, screenMessage, type ScreenedMessageDecision } from '../../shared/policy/decide-message.js';
 import { defaultPolicy, DEFAULT_POLICY_SOURCE } from '../../shared/policy/default-policy.js';
 import { formatPolicyErrors, loadPolicy } from '../../shared/policy/load.js';
+import { COMPILED_POLICY_SUFFIX, policyFromCompiled } from '../../shared/policy/compiled.js';
 import type { Policy } from '../../shared/policy/schema.js';
 import { createAuditLog, type AuditLog } from '../../shared/record/audit-log.js';
 import { createIdempotency, type Idempotency } from '../../shared/record/idempotency.js';
@@ -59,9 +60,19 @@ export function loadPolicyFile(file: string | undefined): { policy: Policy; sour
   } catch (err) {
     throw new PolicyFileError(`cannot read policy file ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
   }
-  const result = loadPolicy(text, file);
+  const compiled = readCompiledPolicy(file);
+  const result = (compiled === undefined ? undefined : policyFromCompiled(text, compiled, file)) ?? loadPolicy(text, file);
   if (!result.ok) throw new PolicyFileError(`invalid policy file:\n${formatPolicyErrors(result.errors)}`);
   return { policy: result.policy, source: file };
+}
+
+/** The file's compiled sidecar (shared/policy/compiled.ts), if it has one: none is the usual case outside a deploy. */
+function readCompiledPolicy(file: string): string | undefined {
+  try {
+    return readFileSync(`${file}${COMPILED_POLICY_SUFFIX}`, 'utf8');
+  } catch {
+    return undefined;
+  }
 }
 
 export function pipelineSettings(policy: Policy): PipelineSettings {

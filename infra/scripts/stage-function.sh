@@ -4,7 +4,9 @@
 #                                  (package.json main: dist/bundle/index.mjs); only the
 #                                  Functions Framework is loaded from node_modules
 #   package.json, package-lock.json   the runtime installs production dependencies with npm ci
-#   policies/                      policy files, selectable with SCC_RESPONDER_POLICY
+#   policies/                      policy files, selectable with SCC_RESPONDER_POLICY, each with
+#                                  its data compiled beside it (<file>.compiled.json, see
+#                                  shared/policy/compiled.ts: a new instance skips the YAML parse)
 # into dist/function-source (or $1); Terraform zips that directory (data.archive_file.source).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -22,6 +24,7 @@ mkdir -p "$out/dist"
 cp -R "$root/dist/bundle" "$out/dist/"
 cp "$root/package.json" "$root/package-lock.json" "$out/"
 cp -R "$root/policies" "$out/policies"
+(cd "$root" && node --import tsx scripts/compile-policies.ts "$out/policies")
 # Development scripts reference files that are not shipped (tsconfig, scripts/): drop them so
 # no buildpack or `npm ci` lifecycle can try to run them.
 (cd "$out" && npm pkg delete scripts)

@@ -75,7 +75,7 @@ function positionOf(doc: Document, path: readonly PropertyKey[], lc: LineCounter
 }
 
 /** Advice that does not make the file invalid. */
-function warningsOf(policy: Policy, source: string): string[] {
+export function warningsOf(policy: Policy, source: string): string[] {
   const out: string[] = [];
   policy.rules.forEach((rule, i) => {
     const name = rule.name ?? `rules[${i}]`;
@@ -117,7 +117,7 @@ export function loadPolicy(text: string, sourceName = 'policy.yaml'): PolicyResu
         }),
       };
     }
-    const value: unknown = doc.toJS({ maxAliasCount: 100 });
+    const value = valueOf(doc);
     if (value === null || value === undefined) {
       return { ok: false, errors: [makeError(sourceName, undefined, '', 'policy is empty: expected a mapping with version and rules')] };
     }
@@ -149,6 +149,20 @@ export function loadPolicy(text: string, sourceName = 'policy.yaml'): PolicyResu
     const message = err instanceof Error ? err.message.split('\n')[0] ?? err.name : 'unexpected error';
     return { ok: false, errors: [makeError(sourceName, undefined, '', `cannot load policy: ${message}`)] };
   }
+}
+
+/** A parsed document's data (aliases bounded: toJS throws on alias bombs). */
+function valueOf(doc: Document): unknown {
+  return doc.toJS({ maxAliasCount: 100 });
+}
+
+/**
+ * A valid policy text's data before validation (what shared/policy/compiled.ts keeps), or
+ * undefined when the text is not a valid policy. Never throws.
+ */
+export function policyData(text: string): unknown {
+  if (!loadPolicy(text).ok) return undefined;
+  return valueOf(parseDocument(text, { uniqueKeys: true }));
 }
 
 /** All errors as printable lines. */

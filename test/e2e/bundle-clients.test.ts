@@ -7,10 +7,11 @@
 // GetCluster, Cloud Storage uploads, Pub/Sub Publish, Cloud Logging ListLogEntries.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtemp, rm, symlink } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { COMPILED_POLICY_SUFFIX, policyFromCompiled } from '../../shared/policy/compiled.js';
 import { freshFinding, structuredEvent } from '../support/cloudevents.js';
 import { ensureBundle, ROOT, startFunctionProcess, type FunctionProcess } from '../support/function-process.js';
 import { startStack, type Stack } from '../support/stack.js';
@@ -86,7 +87,11 @@ describe('the staged artefact (infra/scripts/stage-function.sh) runs under a pla
       const r = spawnSync('bash', [path.join(ROOT, 'infra/scripts/stage-function.sh'), out], { encoding: 'utf8', env: { PATH: process.env['PATH'] ?? '/usr/bin:/bin', HOME: dir, npm_config_cache: path.join(dir, '.npm') } });
       assert.equal(r.status, 0, r.stderr);
       await symlink(path.join(ROOT, 'node_modules'), path.join(out, 'node_modules'));
-      staged = await startFunctionProcess('sccResponder', stack.env({ SCC_RESPONDER_POLICY: path.join(out, 'policies/enforce-delete-for-deployments.yaml') }), 60_000, out);
+      // Each staged policy has its data compiled beside it, for its very text (shared/policy/compiled.ts).
+      const policy = path.join(out, 'policies/enforce-delete-for-deployments.yaml');
+      const sidecar = await readFile(`${policy}${COMPILED_POLICY_SUFFIX}`, 'utf8');
+      assert.ok(policyFromCompiled(await readFile(policy, 'utf8'), sidecar, policy)?.ok, 'the staged sidecar is the staged policy\'s');
+      staged = await startFunctionProcess('sccResponder', stack.env({ SCC_RESPONDER_POLICY: policy }), 60_000, out);
       const deletesBefore = stack.world.kube.faults.calls.filter((c) => c.key.startsWith('DELETE ')).length;
       await handle('modified-malicious-binary.v1.json', staged);
       assert.equal(stack.world.kube.faults.calls.filter((c) => c.key.startsWith('DELETE ')).length, deletesBefore + 1, 'the staged function deleted the pod');

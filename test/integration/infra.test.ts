@@ -5,7 +5,7 @@
 import { test, describe, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { access, constants, copyFile, mkdir, mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { access, constants, copyFile, mkdir, mkdtemp, readFile, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { Writable } from 'node:stream';
 import { createAuditLog } from '../../shared/record/audit-log.js';
@@ -273,7 +273,12 @@ describe('stage-function.sh (the package step)', () => {
     await writeFile(join(dir, 'dist/bundle/chunk-ABC.mjs'), 'export {};\n');
     await writeFile(join(dir, 'dist/functions/scc-responder/index.js'), 'tsc output: not shipped\n');
     await writeFile(join(dir, 'dist/test/unit/x.test.js'), 'not shipped\n');
-    await writeFile(join(dir, 'policies/default.yaml'), 'rules: []\n');
+    await copyFile(join(root, 'policies/default.yaml'), join(dir, 'policies/default.yaml'));
+    await writeFile(join(dir, 'policies/broken.yaml'), 'rules: []\n');
+    // The policies' compile step runs the repository's script with its dependencies.
+    await mkdir(join(dir, 'scripts'));
+    await copyFile(join(root, 'scripts/compile-policies.ts'), join(dir, 'scripts/compile-policies.ts'));
+    for (const d of ['shared', 'node_modules']) await symlink(join(root, d), join(dir, d));
     return dir;
   }
   // npm must not inherit the test runner's NODE_OPTIONS (tsx + network guard, relative paths).
@@ -288,8 +293,9 @@ describe('stage-function.sh (the package step)', () => {
       const files = (await readdir(out, { recursive: true })).map(String).sort();
       assert.deepEqual(
         files.filter((f) => /\.(m?js|json|yaml)$/.test(f)),
-        ['dist/bundle/chunk-ABC.mjs', 'dist/bundle/index.mjs', 'package-lock.json', 'package.json', 'policies/default.yaml'],
+        ['dist/bundle/chunk-ABC.mjs', 'dist/bundle/index.mjs', 'package-lock.json', 'package.json', 'policies/broken.yaml', 'policies/default.yaml', 'policies/default.yaml.compiled.json'],
       );
+      assert.match(r.stderr, /policies\/broken\.yaml is not a valid policy: no sidecar/, 'an invalid policy is named, and staged as is');
       const pkg = JSON.parse(await readFile(join(out, 'package.json'), 'utf8')) as Record<string, unknown>;
       assert.equal(pkg['scripts'], undefined, 'no build script for the buildpack to run');
       assert.equal(pkg['main'], 'dist/bundle/index.mjs');
