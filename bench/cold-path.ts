@@ -4,18 +4,20 @@
 // waits until it listens (no event posted: nothing is loaded ahead), posts the matching
 // finding first, and measures post -> the DELETE of the pod received by the fake API server;
 // then a second finding on the same, now warm, process. Every call of every fake (in this
-// process) carries 25 ms of latency; enforce policy, local evidence directory. The one-time
-// loading cost is the function process's CPU to the cold DELETE minus its CPU to the warm one.
+// process) carries 25 ms of latency; enforce policy (staged as the deploy stages it, beside its
+// compiled data), local evidence directory. The one-time loading cost is the function
+// process's CPU to the cold DELETE minus its CPU to the warm one.
 //
 // Run: `npm run build && npx tsx bench/cold-path.ts` (or through bench/run.ts).
 // BENCH_COLD_STAGED=1: the staged artefact, with against without a V8 compile cache built by
 // importing its chunks (bench/warm-compile-cache.mjs, read through NODE_COMPILE_CACHE).
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, rmSync, symlinkSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { COMPILED_POLICY_SUFFIX, compilePolicy } from '../shared/policy/compiled.js';
 import { freshFinding, structuredEvent } from '../test/support/cloudevents.js';
 import type { FaultPlan } from '../test/support/faults.js';
 import { startStack, type Stack } from '../test/support/stack.js';
@@ -83,13 +85,25 @@ interface Source {
   beforeRound?: () => void;
 }
 
+/** The policy as the deploy stages it, beside its compiled data (scripts/compile-policies.ts), in `dir`. */
+function stagedPolicy(dir: string): string {
+  const file = path.join(dir, path.basename(POLICY));
+  const text = readFileSync(POLICY, 'utf8');
+  const compiled = compilePolicy(text);
+  if (compiled === undefined) throw new Error(`cold-path: ${POLICY} is not a valid policy`);
+  writeFileSync(file, text);
+  writeFileSync(`${file}${COMPILED_POLICY_SUFFIX}`, compiled);
+  return file;
+}
+
 /** Rounds of fresh processes; with several sources, their rounds alternate (same machine load for each). */
 async function measureRounds(stack: Stack, dir: string, sources: Source[], rounds = COLD_ROUNDS): Promise<Map<string, { cold: Finding[]; warm: Finding[] }>> {
   const results = new Map(sources.map((s) => [s.label, { cold: [] as Finding[], warm: [] as Finding[] }]));
+  const policy = stagedPolicy(dir);
   for (let round = 0; round < rounds; round++) {
     for (const source of sources) {
       source.beforeRound?.();
-      const env = stack.env({ SCC_RESPONDER_POLICY: POLICY, SCC_RESPONDER_EVIDENCE: path.join(dir, `r${round}-${source.label}`), LOG_LEVEL: 'info', ...source.env });
+      const env = stack.env({ SCC_RESPONDER_POLICY: policy, SCC_RESPONDER_EVIDENCE: path.join(dir, `r${round}-${source.label}`), LOG_LEVEL: 'info', ...source.env });
       // BENCH_CPU_PROF=<dir>: diagnostics, a CPU profile of each function process, written on exit.
       const prof = process.env['BENCH_CPU_PROF'];
       const fn = await startFunction('sccResponder', source.dir, prof ? { ...env, NODE_OPTIONS: `--cpu-prof --cpu-prof-interval=500 --cpu-prof-dir=${prof}` } : env);
