@@ -17,7 +17,7 @@ for (const name of readdirSync(dir).filter((f) => /\.ya?ml$/.test(f)).sort()) {
   const file = path.join(dir, name);
   const compiled = compilePolicy(readFileSync(file, 'utf8'));
   if (compiled === undefined) {
-    process.stderr.write(`compile-policies: ${file} is not a valid policy: no sidecar (\`npm run policy -- check ${file}\` shows why)\n`);
+    process.stderr.write(`compile-policies: ${file} is not a valid policy: no sidecar (\`npm run cli -- policy check ${file}\` shows why)\n`);
     continue;
   }
   writeFileSync(`${file}${COMPILED_POLICY_SUFFIX}`, compiled);
