@@ -288,7 +288,7 @@ export function watchDispatcher<D>(kc: KubeConfig, shared: D | undefined): D | u
 }
 
 /** The critical calls' lane beside `shared` (an Agent reuseConnections made); undefined otherwise. */
-export function criticalLaneOf(kc: KubeConfig, shared: unknown): CriticalLane | undefined {
+function criticalLaneOf(kc: KubeConfig, shared: unknown): CriticalLane | undefined {
   return (kc as unknown as ReusingKubeConfig)[CRITICAL_DISPATCHER]?.(shared);
 }
 
