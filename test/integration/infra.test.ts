@@ -656,6 +656,7 @@ describe('cloudbuild.yaml', () => {
   test('package stages what Terraform deploys; deploy is terraform apply of infra/', () => {
     const pkg = (build.steps.find((s) => s.id === 'package')?.args ?? []).join('\n');
     assert.match(pkg, /infra\/scripts\/stage-function\.sh \/workspace\/dist\/function-source/);
+    assert.match(pkg, /test -f "\/workspace\/dist\/function-source\/\$\{_POLICY_FILE\}\.compiled\.json"/, 'the deployed policy has its compiled data beside it');
     const deploy = (build.steps.find((s) => s.id === 'deploy')?.args ?? []).join('\n');
     assert.match(deploy, /-chdir=infra apply/);
     assert.match(deploy, /source_dir=\/workspace\/dist\/function-source/);
