@@ -17,7 +17,8 @@
 // Module loading (the first matching finding imports the adapters and the client libraries)
 // is not a round trip: one discarded warm-up round loads it before the measured rounds.
 //
-// Run: `npx tsx bench/critical-path.ts` (or through bench/run.ts).
+// Run: `npx tsx bench/critical-path.ts` (or through bench/run.ts). BENCH_CONNECT_RT=2 also
+// charges each new connection to the API server two round trips (TCP + TLS 1.3).
 import { mkdtemp, rm } from 'node:fs/promises';
 import { Session, type Profiler } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
@@ -215,7 +216,10 @@ export interface CriticalPathDetail {
 export async function measureCriticalPath(rounds = 5, trace = false): Promise<CriticalPathDetail> {
   // The Google clients must never look for credentials or a metadata server.
   for (const k of ['METADATA_SERVER_DETECTION', 'GOOGLE_APPLICATION_CREDENTIALS', 'GOOGLE_CLOUD_PROJECT'] as const) process.env[k] ??= BENCH_ENV[k];
-  const stack = await startStack();
+  // BENCH_CONNECT_RT=<n> (diagnostics): each new connection to the API server costs n round
+  // trips (TCP + TLS 1.3 is 2), so connection reuse shows; the default adds latency per call only.
+  const connectRt = Number(process.env['BENCH_CONNECT_RT'] ?? 0);
+  const stack = await startStack(connectRt > 0 ? { kubeConnectLatencyMs: connectRt * INJECTED_LATENCY_MS } : {});
   const session = new Session();
   session.connect();
   await session.post('Profiler.enable');

@@ -47,8 +47,9 @@ function fixture(name: string): unknown {
   return JSON.parse(fs.readFileSync(path.join(import.meta.dirname, '..', 'fixtures', name), 'utf8'));
 }
 
-export async function startWorld(): Promise<World> {
-  const kube = await startFakeKube();
+/** `kubeConnectLatencyMs`: what each new connection to the API server costs (StartFakeKubeOptions.connectLatencyMs). */
+export async function startWorld(options: { kubeConnectLatencyMs?: number } = {}): Promise<World> {
+  const kube = await startFakeKube(options.kubeConnectLatencyMs ? { connectLatencyMs: options.kubeConnectLatencyMs } : {});
   kube.addNode({
     name: NODE,
     labels: { 'cloud.google.com/gke-nodepool': 'default-pool', 'topology.kubernetes.io/zone': 'us-central1-b', 'node.kubernetes.io/instance-type': 'e2-standard-4' },

@@ -26,8 +26,8 @@ export interface Stack {
   close(): Promise<void>;
 }
 
-export async function startStack(): Promise<Stack> {
-  const world = await startWorld();
+export async function startStack(options: { kubeConnectLatencyMs?: number } = {}): Promise<Stack> {
+  const world = await startWorld(options);
   // The modified binary inside the checkout container (and in the other test pods).
   for (const name of [DEPLOY_POD, 'ledger-0', 'debug-shell']) {
     const pod = world.kube.pod(NS, name);

@@ -5,7 +5,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import http from 'node:http';
 import https from 'node:https';
-import type { AddressInfo, Socket } from 'node:net';
+import net, { type AddressInfo, type Socket } from 'node:net';
 import { FaultPlan, sleep } from '../faults.js';
 import { discovery } from './discovery.js';
 import { patchEphemeralContainers, PatchError } from './ephemeral.js';
@@ -819,8 +819,30 @@ export async function startFakeKube(options: StartFakeKubeOptions = {}): Promise
     }
     void exec.handleUpgrade(req, socket, head);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  const listening = options.connectLatencyMs ? delayedFront(server, options.connectLatencyMs, track) : server;
+  await new Promise<void>((resolve) => listening.listen(0, '127.0.0.1', resolve));
+  const { port } = listening.address() as AddressInfo;
   fake.url = `${useTls ? 'https' : 'http'}://127.0.0.1:${port}`;
+  if (listening !== server) {
+    const closeServer = fake.close;
+    fake.close = async () => {
+      await closeServer();
+      await new Promise<void>((resolve) => listening.close(() => resolve()));
+    };
+  }
   return fake;
+}
+
+/**
+ * A listener that accepts connections paused and hands each to `server` `delayMs` later: the
+ * client's ClientHello waits in the kernel meanwhile, so its TCP + TLS set-up takes that much
+ * longer, as network round trips would make it. Requests on a kept-alive connection pay nothing.
+ */
+function delayedFront(server: http.Server, delayMs: number, track: (s: Socket) => () => void): net.Server {
+  return net.createServer({ pauseOnConnect: true }, (socket) => {
+    const untrack = track(socket);
+    socket.once('close', untrack);
+    const t = setTimeout(() => server.emit('connection', socket), delayMs);
+    socket.once('close', () => clearTimeout(t));
+  });
 }
