@@ -630,11 +630,10 @@ export class ClientNodeWorkloads implements Workloads {
   }
 
   /**
-   * Opens the exec spares (exec-spares.ts) while the pod read, the PATCH and the wait for the
-   * debug container run: the collector's first exec round follows its "running" event at once.
-   * Only this method opens them, called for the trusted collector (prepareDebugContainer,
-   * addDebugContainer), after SCC confirmed the finding. Best effort: a failure here leaves the
-   * execs to connect as before; a second call tops up to the same count.
+   * Opens the exec spares (exec-spares.ts) while the PATCH and the wait for the debug container
+   * run: the collector's first exec round follows its "running" event at once. Only this
+   * method opens them, and only the trusted collector calls it, after SCC confirmed the
+   * finding. Best effort: a failure here leaves the execs to connect as before.
    */
   private openExecSpares(generation: number): void {
     const count = this.options.execSpares ?? EXEC_SPARES;
@@ -670,12 +669,6 @@ export class ClientNodeWorkloads implements Workloads {
    */
   prepareDebugContainer(target: { namespace: string; pod: string; timeoutMs: number }, signal?: AbortSignal): PreparedDebugContainer {
     const watch = this.openDebugWatch({ namespace: target.namespace, name: target.pod, timeoutSeconds: target.timeoutMs / 1000 }, signal);
-    // The exec spares too: their TCP + TLS set-up (two network round trips) then overlaps the pod
-    // read and the PATCH rather than the PATCH alone (one round trip once the PATCH reuses the
-    // read's connection), so they are ready when the collector runs. Unused, they close after
-    // their idle limit.
-    const generation = this.spareGeneration;
-    setImmediate(() => this.openExecSpares(generation));
     const handle: PreparedDebugContainer = { close: () => void watch.close() };
     this.preparedWatches.set(handle, { namespace: target.namespace, pod: target.pod, watch, taken: false });
     return handle;
