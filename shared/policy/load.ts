@@ -101,28 +101,42 @@ export function warningsOf(policy: Policy, source: string): string[] {
 
 /** Parses and validates a policy. Never throws. */
 export function loadPolicy(text: string, sourceName = 'policy.yaml'): PolicyResult {
+  return parsePolicy(text, sourceName).result;
+}
+
+/**
+ * A valid policy text's data before validation (what shared/policy/compiled.ts keeps), or
+ * undefined when the text is not a valid policy. Never throws.
+ */
+export function policyData(text: string): unknown {
+  const { result, value } = parsePolicy(text, 'policy.yaml');
+  return result.ok ? value : undefined;
+}
+
+/** loadPolicy's result, with the document's data when it validated. */
+function parsePolicy(text: string, sourceName: string): { result: PolicyResult; value?: unknown } {
+  const fail = (errors: PolicyError[]): { result: PolicyResult } => ({ result: { ok: false, errors } });
   try {
     if (Buffer.byteLength(text) > MAX_POLICY_BYTES) {
-      return { ok: false, errors: [makeError(sourceName, undefined, '', `policy is larger than ${MAX_POLICY_BYTES} bytes`)] };
+      return fail([makeError(sourceName, undefined, '', `policy is larger than ${MAX_POLICY_BYTES} bytes`)]);
     }
     const lc = new LineCounter();
     const doc = parseDocument(text, { lineCounter: lc, prettyErrors: false, uniqueKeys: true });
     if (doc.errors.length > 0) {
-      return {
-        ok: false,
-        errors: doc.errors.slice(0, MAX_ERRORS).map((e) => {
+      return fail(
+        doc.errors.slice(0, MAX_ERRORS).map((e) => {
           const p = e.linePos?.[0] ?? (typeof e.pos?.[0] === 'number' ? lc.linePos(e.pos[0]) : undefined);
           const message = e.message.split('\n')[0]?.replace(/ at line \d+, column \d+:?$/, '') ?? 'YAML syntax error';
           return makeError(sourceName, p ? { line: p.line, col: p.col } : undefined, '', `YAML: ${message}`);
         }),
-      };
+      );
     }
     const value = valueOf(doc);
     if (value === null || value === undefined) {
-      return { ok: false, errors: [makeError(sourceName, undefined, '', 'policy is empty: expected a mapping with version and rules')] };
+      return fail([makeError(sourceName, undefined, '', 'policy is empty: expected a mapping with version and rules')]);
     }
     if (typeof value !== 'object' || Array.isArray(value)) {
-      return { ok: false, errors: [makeError(sourceName, positionOf(doc, [], lc), '', 'expected a mapping with version and rules')] };
+      return fail([makeError(sourceName, positionOf(doc, [], lc), '', 'expected a mapping with version and rules')]);
     }
     const parsed = policySchema.safeParse(value, { reportInput: true });
     if (!parsed.success) {
@@ -141,28 +155,19 @@ export function loadPolicy(text: string, sourceName = 'policy.yaml'): PolicyResu
         }
       }
       errors.sort((a, b) => (a.line ?? 0) - (b.line ?? 0) || (a.column ?? 0) - (b.column ?? 0));
-      return { ok: false, errors: errors.slice(0, MAX_ERRORS) };
+      return fail(errors.slice(0, MAX_ERRORS));
     }
-    return { ok: true, policy: parsed.data, warnings: warningsOf(parsed.data, sourceName) };
+    return { result: { ok: true, policy: parsed.data, warnings: warningsOf(parsed.data, sourceName) }, value };
   } catch (err) {
     // toJS throws on alias bombs and similar; report it like any other error.
     const message = err instanceof Error ? err.message.split('\n')[0] ?? err.name : 'unexpected error';
-    return { ok: false, errors: [makeError(sourceName, undefined, '', `cannot load policy: ${message}`)] };
+    return fail([makeError(sourceName, undefined, '', `cannot load policy: ${message}`)]);
   }
 }
 
 /** A parsed document's data (aliases bounded: toJS throws on alias bombs). */
 function valueOf(doc: Document): unknown {
   return doc.toJS({ maxAliasCount: 100 });
-}
-
-/**
- * A valid policy text's data before validation (what shared/policy/compiled.ts keeps), or
- * undefined when the text is not a valid policy. Never throws.
- */
-export function policyData(text: string): unknown {
-  if (!loadPolicy(text).ok) return undefined;
-  return valueOf(parseDocument(text, { uniqueKeys: true }));
 }
 
 /** All errors as printable lines. */
