@@ -12,6 +12,7 @@ import { configureResponder } from '../../functions/scc-responder/index.js';
 import { captureAudit } from '../support/audit-capture.js';
 import { freshFinding, postStructured, structuredEvent } from '../support/cloudevents.js';
 import { startFunctionWorld, type FunctionWorld } from '../support/function-world.js';
+import { carrierOf } from '../support/fake-kube.js';
 import { DEPLOY_POD, NODE, NS } from '../support/fake-kube-world.js';
 import { uploadNamed } from '../support/fake-gcs.js';
 import type { Stack } from '../support/stack.js';
@@ -151,14 +152,12 @@ describe('a new instance: the critical calls open no connection of their own', (
       const mark = kube.mark();
       const { calls } = await deliver();
       assert.ok(calls.includes(CALLS.delete), 'the pod was deleted');
-      const log = kube.connectionLog.filter((e) => e.seq > mark);
       const reused = (key: string): boolean => {
-        const at = log.findIndex((e) => e.kind === 'request' && e.key === key);
-        assert.ok(at >= 0, `${key} reached the fake`);
-        const conn = log[at]?.conn;
-        return log.slice(0, at).some((e) => e.kind === 'request' && e.conn === conn);
+        const carrier = carrierOf(kube.connectionLog, mark, key);
+        assert.ok(carrier !== undefined, `${key} reached the fake`);
+        return carrier.reused;
       };
-      const order = JSON.stringify(log.map((e) => `${e.kind} ${e.conn}${'key' in e ? ` ${e.key}` : ''}`));
+      const order = JSON.stringify(kube.connectionLog.filter((e) => e.seq > mark).map((e) => `${e.kind} ${e.conn}${'key' in e ? ` ${e.key}` : ''}`));
       assert.ok(reused(CALLS.podRead) === false, `the pod read opened the first connection: ${order}`);
       assert.ok(reused(CALLS.collector), `the PATCH went on a connection already used: ${order}`);
       assert.ok(reused(CALLS.delete), `the DELETE went on a connection already used: ${order}`);

@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { KubeConfig } from '@kubernetes/client-node';
 import { Agent } from 'undici';
 import { reuseConnections, workloadsFromEndpoint } from '../../shared/kube/client-node-workloads.js';
-import { startFakeKube, type FakeKube } from '../support/fake-kube.js';
+import { carrierOf, startFakeKube, type FakeKube } from '../support/fake-kube.js';
 
 const NS = 'payments';
 let kube: FakeKube;
@@ -89,9 +89,8 @@ describe('Kubernetes connections', () => {
     }
   });
 
-  /** Which connection (the fake's connectionLog `conn`) carried each request since `from`, by `METHOD /path`. */
-  const carriedBy = (from: number): Map<string, number> =>
-    new Map(kube.connectionLog.filter((e) => e.seq > from && e.kind === 'request').map((e) => [(e as { key: string }).key, e.conn]));
+  /** The connection (the fake's connectionLog `conn`) that carried request `key` since `from`. */
+  const carriedBy = (from: number, key: string): number | undefined => carrierOf(kube.connectionLog, from, key)?.conn;
   const readKey = (name: string): string => `GET /api/v1/namespaces/${NS}/pods/${name}`;
 
   // A new instance: the pod read opens the only connection and the PATCH follows its answer
@@ -104,11 +103,10 @@ describe('Kubernetes connections', () => {
     const pod = await w.readPod(NS, 'web-crit');
     await w.addDebugContainer({ namespace: NS, pod: 'web-crit', name: 'scc-evidence-c1', image: 'busybox@sha256:0', targetContainer: 'web', command: ['sleep', '60'], timeoutMs: 10_000, ...(pod.resourceVersion === undefined ? {} : { resourceVersion: pod.resourceVersion }) });
     assert.equal(await w.deletePod(NS, 'web-crit', { uid: 'pod-crit' }), 'deleted');
-    const conn = carriedBy(from);
-    const read = conn.get(readKey('web-crit'));
+    const read = carriedBy(from, readKey('web-crit'));
     assert.ok(read !== undefined, 'the read reached the fake');
-    assert.equal(conn.get(`PATCH /api/v1/namespaces/${NS}/pods/web-crit/ephemeralcontainers`), read, 'the PATCH went on the read\'s connection');
-    assert.equal(conn.get(`DELETE /api/v1/namespaces/${NS}/pods/web-crit`), read, 'the DELETE went on the read\'s connection');
+    assert.equal(carriedBy(from, `PATCH /api/v1/namespaces/${NS}/pods/web-crit/ephemeralcontainers`), read, 'the PATCH went on the read\'s connection');
+    assert.equal(carriedBy(from, `DELETE /api/v1/namespaces/${NS}/pods/web-crit`), read, 'the DELETE went on the read\'s connection');
   });
 
   test('critical calls keep their connection while other reads run beside them on the shared pool', async () => {
@@ -119,8 +117,9 @@ describe('Kubernetes connections', () => {
     // Enrichment's reads start from the same answer as the DELETE: they must not take its connection.
     const [, , deleted] = await Promise.all([w.listPods(NS, ''), w.listPods(NS, 'app=web'), w.deletePod(NS, 'web-crit2', { uid: 'pod-crit2' })]);
     assert.equal(deleted, 'deleted');
-    const conn = carriedBy(from);
-    assert.equal(conn.get(`DELETE /api/v1/namespaces/${NS}/pods/web-crit2`), conn.get(readKey('web-crit2')));
+    const read = carriedBy(from, readKey('web-crit2'));
+    assert.ok(read !== undefined, 'the read reached the fake');
+    assert.equal(carriedBy(from, `DELETE /api/v1/namespaces/${NS}/pods/web-crit2`), read);
   });
 
   test('negative control: on one pool, a request sent as the previous answer arrives opens a new connection', async () => {
